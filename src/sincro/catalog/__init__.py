@@ -1,0 +1,1 @@
+"""Catalog: locations (stores, DCs) and products (SKUs)."""

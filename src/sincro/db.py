@@ -1,0 +1,174 @@
+"""Database plumbing: declarative base, engines, transactions.
+
+Services receive a ``Session`` and never commit; :meth:`Database.write` (used by the request
+dependency, the task wrapper and the CLI) owns the transaction. Callbacks registered with
+:func:`on_commit` run only after a successful commit (enqueue jobs, wake the feed).
+
+SQLite runs in WAL mode. Write transactions start with ``BEGIN IMMEDIATE`` so that two writers
+never both hold a read lock and then deadlock on the upgrade; read sessions use a plain
+``BEGIN`` and never block writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Stores UTC as a naive timestamp (portable to SQLite), returns aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Sincro stores aware UTC datetimes only")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)  # type: ignore[no-any-return]
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 60, "check_same_thread": False},
+        pool_size=20,
+        max_overflow=40,
+        pool_timeout=60,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def postgres_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Database:
+    """Engines and transactions for one database URL."""
+
+    def __init__(self, url: str, pool_size: int = 20) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
+            self.read_engine = _sqlite_engine(url, "BEGIN")
+        else:
+            self.write_engine = create_engine(
+                postgres_url(url),
+                pool_size=pool_size,
+                max_overflow=pool_size * 2,
+                pool_pre_ping=True,
+                pool_timeout=60,
+            )
+            self.read_engine = self.write_engine
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A read-write transaction: commits on success, rolls back on any error."""
+        session = self._write()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        _run_after_commit(session)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction, always rolled back."""
+        session = self._read()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` after the session's transaction commits (never if it rolls back)."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop("after_commit", []):
+        callback()
+
+
+_databases: dict[str, Database] = {}
+
+
+def get_database(url: str | None = None) -> Database:
+    """The process-wide :class:`Database` for ``url`` (default: the configured one)."""
+    if url is None:
+        from sincro.config import get_settings
+
+        url = get_settings().database_url
+    if url not in _databases:
+        _databases[url] = Database(url)
+    return _databases[url]
+
+
+def reset_databases() -> None:
+    """Dispose every engine (tests, and child processes after fork)."""
+    for db in _databases.values():
+        db.dispose()
+    _databases.clear()

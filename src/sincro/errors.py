@@ -1,0 +1,124 @@
+"""Typed domain errors and the one JSON shape every error is rendered in.
+
+Services raise :class:`SincroError` subclasses; they never raise HTTP exceptions. The handlers
+installed by :func:`install_error_handlers` render every error, including FastAPI's validation
+errors and unexpected ones, as::
+
+    {"error": {"code": "...", "message": "...", "field": "...", "details": [...]}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("sincro.errors")
+
+
+class SincroError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.details = details or []
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class InvalidInput(SincroError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotFound(SincroError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(SincroError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(SincroError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(SincroError):
+    status_code = 403
+    code = "forbidden"
+
+
+class RateLimited(SincroError):
+    status_code = 429
+    code = "rate_limited"
+
+
+def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return ORJSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+async def _sincro_error(_: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, SincroError)
+    return error_response(exc.status_code, exc.body(), exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {"field": _field_of(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+        for err in exc.errors()
+    ]
+    first = details[0] if details else {"field": None, "message": "invalid request"}
+    body = InvalidInput(
+        f"{first['field']}: {first['message']}", field=first["field"], details=details
+    ).body()
+    return error_response(422, body)
+
+
+async def _http_error(_: Request, exc: Exception) -> ORJSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    body = {"error": {"code": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)}}
+    return error_response(exc.status_code, body, getattr(exc, "headers", None))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> ORJSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    body = {"error": {"code": "internal_error", "message": "unexpected server error"}}
+    return error_response(500, body)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SincroError, _sincro_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,1 @@
+"""The change feed: Server-Sent Events, webhooks and the RabbitMQ fan-out of outbox events."""

@@ -1,0 +1,1 @@
+"""Inventory: stock levels per SKU x location, the movement ledger and reservations."""

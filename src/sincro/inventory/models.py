@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sincro.db import Base, UTCDateTime, utcnow
+
+
+class Bucket(StrEnum):
+    """Which quantity of a stock level a movement changes."""
+
+    on_hand = "on_hand"
+    reserved = "reserved"
+    blocked_quality = "blocked_quality"
+    blocked_stock = "blocked_stock"
+    blocked_returns = "blocked_returns"
+
+
+class Reason(StrEnum):
+    sale = "sale"
+    receipt = "receipt"
+    transfer = "transfer"
+    adjustment = "adjustment"
+    correction = "correction"
+    count = "count"
+    opening = "opening"
+    reservation = "reservation"
+    release = "release"
+    expiry = "expiry"
+    commit = "commit"
+    block = "block"
+
+
+class StockLevel(Base):
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        UniqueConstraint("product_id", "location_id"),
+        Index("ix_stock_levels_location_product", "location_id", "product_id"),
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+        CheckConstraint(
+            "blocked_quality >= 0 AND blocked_stock >= 0 AND blocked_returns >= 0",
+            name="blocked_not_negative",
+        ),
+        CheckConstraint("safety_stock >= 0", name="safety_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_quality: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_stock: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_returns: Mapped[int] = mapped_column(Integer, default=0)
+    safety_stock: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    as_of: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Movement(Base):
+    """Append-only ledger: one row per change of one bucket of one stock level."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        Index("ix_movements_level", "product_id", "location_id"),
+        Index("ix_movements_idempotency", "source", "idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    bucket: Mapped[str] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(80))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    reference: Mapped[str | None] = mapped_column(String(80))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReservationStatus(StrEnum):
+    active = "active"
+    committed = "committed"
+    released = "released"
+    expired = "expired"
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_status_expires", "status", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default=ReservationStatus.active)
+    channel: Mapped[str] = mapped_column(String(80))
+    order_reference: Mapped[str | None] = mapped_column(String(80))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReservationLine(Base):
+    """A quantity held at one location. ``expires_at`` and ``active`` mirror the reservation
+    so that availability reads can discount expired holds without a join."""
+
+    __tablename__ = "reservation_lines"
+    __table_args__ = (
+        Index("ix_reservation_lines_hold", "product_id", "active", "expires_at"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reservation_id: Mapped[int] = mapped_column(ForeignKey("reservations.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(default=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
