@@ -14,7 +14,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+import orjson
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("sincro.errors")
@@ -77,8 +78,12 @@ class RateLimited(SincroError):
     code = "rate_limited"
 
 
-def error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    return ORJSONResponse(body, status_code=status, headers=headers)
+def error_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -86,15 +91,19 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
-async def _sincro_error(_: Request, exc: Exception) -> ORJSONResponse:
+async def _sincro_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, SincroError)
     return error_response(exc.status_code, exc.body(), exc.headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> ORJSONResponse:
+async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     details = [
-        {"field": _field_of(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type")}
+        {
+            "field": _field_of(err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "type": err.get("type"),
+        }
         for err in exc.errors()
     ]
     first = details[0] if details else {"field": None, "message": "invalid request"}
@@ -104,14 +113,14 @@ async def _validation_error(_: Request, exc: Exception) -> ORJSONResponse:
     return error_response(422, body)
 
 
-async def _http_error(_: Request, exc: Exception) -> ORJSONResponse:
+async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
     body = {"error": {"code": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)}}
     return error_response(exc.status_code, body, getattr(exc, "headers", None))
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> ORJSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     body = {"error": {"code": "internal_error", "message": "unexpected server error"}}
     return error_response(500, body)

@@ -57,6 +57,11 @@ def add_commit_listener(callback: Any) -> None:
     _listeners.append(callback)
 
 
+def remove_commit_listener(callback: Any) -> None:
+    if callback in _listeners:
+        _listeners.remove(callback)
+
+
 def record_events(session: Session, changes: list[AvailabilityChange]) -> None:
     """Append availability changes to the outbox inside the caller's transaction."""
     if not changes:

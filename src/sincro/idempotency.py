@@ -42,7 +42,9 @@ def request_hash(payload: Any) -> str:
 
 def find(session: Session, scope: str, key: str) -> IdempotencyRecord | None:
     return session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        )
     )
 
 

@@ -1,0 +1,190 @@
+"""API keys, console users and the principal a request acts as."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sincro.access.models import ApiKey, ConsoleUser, Role, api_key_locations
+from sincro.catalog import repository as catalog_repo
+from sincro.db import utcnow
+from sincro.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+
+KEY_CACHE_SECONDS = 30.0
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: int
+    name: str
+    role: Role
+    locations: frozenset[str]
+    rate_limit_per_minute: int | None
+
+    @property
+    def source(self) -> str:
+        return f"key:{self.name}"
+
+    def require(self, *roles: Role) -> None:
+        if self.role not in roles and self.role != Role.admin:
+            allowed = ", ".join(r.value for r in roles)
+            raise Forbidden(f"this key has role {self.role.value}; this needs {allowed}")
+
+    def require_location(self, code: str) -> None:
+        if self.role == Role.store and code not in self.locations:
+            raise Forbidden(f"this store key may not change location {code}", field="location")
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(
+    session: Session,
+    name: str,
+    role: Role,
+    locations: Sequence[str] = (),
+    rate_limit_per_minute: int | None = None,
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the plaintext, which is never stored."""
+    if role == Role.store and not locations:
+        raise InvalidInput("a store key needs at least one location", field="locations")
+    found = catalog_repo.locations_by_code(session, locations)
+    missing = [code for code in locations if code not in found]
+    if missing:
+        raise NotFound(f"unknown location(s): {', '.join(missing)}", field="locations")
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    key = ApiKey(
+        name=name,
+        prefix=prefix,
+        secret_hash=_digest(secret),
+        role=role.value,
+        rate_limit_per_minute=rate_limit_per_minute,
+        active=True,
+    )
+    session.add(key)
+    session.flush()
+    if found:
+        session.execute(
+            api_key_locations.insert(),
+            [{"api_key_id": key.id, "location_id": loc.id} for loc in found.values()],
+        )
+    return key, f"sk_{prefix}_{secret}"
+
+
+def revoke_key(session: Session, prefix: str) -> ApiKey:
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None:
+        raise NotFound(f"no key with prefix {prefix}", field="prefix")
+    key.active, key.revoked_at = False, utcnow()
+    forget_keys()
+    return key
+
+
+def list_keys(session: Session) -> Sequence[ApiKey]:
+    return session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+
+
+_key_cache: dict[str, tuple[float, Principal]] = {}
+_key_lock = threading.Lock()
+
+
+def forget_keys() -> None:
+    _key_cache.clear()
+
+
+def cached_principal(plaintext: str) -> Principal | None:
+    """The principal for a key seen in the last few seconds (no database access)."""
+    entry = _key_cache.get(plaintext)
+    if entry and time.monotonic() - entry[0] < KEY_CACHE_SECONDS:
+        return entry[1]
+    return None
+
+
+def authenticate(session: Session, plaintext: str) -> Principal:
+    """Check an ``sk_<prefix>_<secret>`` key against its stored hash."""
+    cached = cached_principal(plaintext)
+    if cached:
+        return cached
+    parts = plaintext.split("_", 2)
+    if len(parts) != 3 or parts[0] != "sk":
+        raise Unauthorized("malformed API key; expected sk_<prefix>_<secret>", field="X-API-Key")
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if key is None or not hmac.compare_digest(key.secret_hash, _digest(parts[2])):
+        raise Unauthorized("unknown API key", field="X-API-Key")
+    if not key.active:
+        raise Unauthorized("this API key was revoked", field="X-API-Key")
+    codes = (
+        session.execute(
+            select(api_key_locations.c.location_id).where(api_key_locations.c.api_key_id == key.id)
+        )
+        .scalars()
+        .all()
+    )
+    from sincro.catalog.models import Location
+
+    names = (
+        session.scalars(select(Location.code).where(Location.id.in_(codes))).all() if codes else []
+    )
+    principal = Principal(
+        key.id, key.name, Role(key.role), frozenset(names), key.rate_limit_per_minute
+    )
+    with _key_lock:
+        _key_cache[plaintext] = (time.monotonic(), principal)
+    return principal
+
+
+# --- console users ------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        _, n, r, p, salt, digest = stored.split("$")
+        candidate = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p)
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def create_user(
+    session: Session, email: str, name: str, password: str, role: Role = Role.admin
+) -> ConsoleUser:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise InvalidInput("email must contain @", field="email")
+    if len(password) < 8:
+        raise InvalidInput("password must have at least 8 characters", field="password")
+    if session.scalar(select(ConsoleUser).where(ConsoleUser.email == email)):
+        raise InvalidInput(f"a user with email {email} already exists", field="email")
+    user = ConsoleUser(
+        email=email, name=name, password_hash=hash_password(password), role=role.value, active=True
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def sign_in(session: Session, email: str, password: str) -> ConsoleUser:
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == email.strip().lower()))
+    if user is None or not user.active or not check_password(password, user.password_hash):
+        raise Unauthorized("e-mail ou senha inválidos")
+    return user

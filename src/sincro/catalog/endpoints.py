@@ -1,0 +1,109 @@
+"""HTTP API for locations and products (reads for every key, writes for admin keys)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from sincro.catalog import repository, service
+from sincro.catalog.models import LocationKind
+from sincro.catalog.schemas import (
+    CODE_PATTERN,
+    SKU_PATTERN,
+    LocationIn,
+    LocationOut,
+    Page,
+    ProductIn,
+    ProductOut,
+)
+from sincro.deps import AdminKey, CurrentKey, StateDep
+from sincro.errors import InvalidInput
+
+router = APIRouter(prefix="/v1", tags=["catalog"])
+Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+@router.get("/locations", response_model=Page[LocationOut])
+def list_locations(
+    state: StateDep,
+    _key: CurrentKey,
+    kind: LocationKind | None = None,
+    state_uf: Annotated[str | None, Query(alias="state", pattern=r"^[A-Z]{2}$")] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> Page[LocationOut]:
+    """Stores and distribution centers, by code."""
+    with state.db.read() as session:
+        rows, total = repository.list_locations(
+            session, kind=kind.value if kind else None, state=state_uf, offset=offset, limit=limit
+        )
+        items = [LocationOut.model_validate(r) for r in rows]
+    return Page[LocationOut](items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/locations/{code}", response_model=LocationOut)
+def get_location(
+    code: Annotated[str, Path(pattern=CODE_PATTERN)], state: StateDep, _key: CurrentKey
+) -> LocationOut:
+    with state.db.read() as session:
+        return LocationOut.model_validate(service.get_location(session, code))
+
+
+@router.put("/locations/{code}", response_model=LocationOut)
+def put_location(
+    code: Annotated[str, Path(pattern=CODE_PATTERN)],
+    body: LocationIn,
+    state: StateDep,
+    _key: AdminKey,
+    response: Response,
+) -> LocationOut:
+    """Create or update a location (admin)."""
+    if body.code != code:
+        raise InvalidInput("code in the body must match the path", field="code")
+    location, created = state.run_write(lambda s: service.upsert_location(s, body))
+    response.status_code = 201 if created else 200
+    return LocationOut.model_validate(location)
+
+
+@router.get("/products", response_model=Page[ProductOut])
+def list_products(
+    state: StateDep,
+    _key: CurrentKey,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[str | None, Query(max_length=80)] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> Page[ProductOut]:
+    """Products, optionally filtered by text (name, SKU, EAN) or category."""
+    with state.db.read() as session:
+        rows, total = repository.list_products(
+            session, q=q, category=category, offset=offset, limit=limit
+        )
+        items = [ProductOut.model_validate(r) for r in rows]
+    return Page[ProductOut](items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/products/{sku}", response_model=ProductOut)
+def get_product(
+    sku: Annotated[str, Path(pattern=SKU_PATTERN)], state: StateDep, _key: CurrentKey
+) -> ProductOut:
+    with state.db.read() as session:
+        return ProductOut.model_validate(service.get_product(session, sku))
+
+
+@router.put("/products/{sku}", response_model=ProductOut)
+def put_product(
+    sku: Annotated[str, Path(pattern=SKU_PATTERN)],
+    body: ProductIn,
+    state: StateDep,
+    _key: AdminKey,
+    response: Response,
+) -> ProductOut:
+    """Create or update a product (admin)."""
+    if body.sku != sku:
+        raise InvalidInput("sku in the body must match the path", field="sku")
+    product, created = state.run_write(lambda s: service.upsert_product(s, body))
+    response.status_code = 201 if created else 200
+    return ProductOut.model_validate(product)

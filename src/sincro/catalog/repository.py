@@ -1,0 +1,61 @@
+"""All SQL for locations and products."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sincro.catalog.models import Location, Product
+
+
+def locations_by_code(session: Session, codes: Iterable[str]) -> dict[str, Location]:
+    codes = set(codes)
+    if not codes:
+        return {}
+    rows = session.scalars(select(Location).where(Location.code.in_(codes)))
+    return {row.code: row for row in rows}
+
+
+def products_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]:
+    skus = set(skus)
+    if not skus:
+        return {}
+    rows = session.scalars(select(Product).where(Product.sku.in_(skus)))
+    return {row.sku: row for row in rows}
+
+
+def all_locations(session: Session) -> Sequence[Location]:
+    return session.scalars(select(Location).order_by(Location.id)).all()
+
+
+def list_locations(
+    session: Session, *, kind: str | None, state: str | None, offset: int, limit: int
+) -> tuple[Sequence[Location], int]:
+    query = select(Location)
+    if kind:
+        query = query.where(Location.kind == kind)
+    if state:
+        query = query.where(Location.state == state)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Location.code).offset(offset).limit(limit)).all()
+    return rows, total
+
+
+def list_products(
+    session: Session, *, q: str | None, category: str | None, offset: int, limit: int
+) -> tuple[Sequence[Product], int]:
+    query = select(Product)
+    if category:
+        query = query.where(Product.category == category)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(
+            func.lower(Product.name).like(pattern)
+            | func.lower(Product.sku).like(pattern)
+            | (Product.ean == q)
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Product.sku).offset(offset).limit(limit)).all()
+    return rows, total

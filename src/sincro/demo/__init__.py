@@ -1,0 +1,1 @@
+"""Demo operator: a synthetic Brazilian telecom retailer (stores, DCs, catalog, stock)."""

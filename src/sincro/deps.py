@@ -1,0 +1,105 @@
+"""Typed FastAPI dependencies shared by every domain's endpoints."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from sincro.access import service as access
+from sincro.access.models import Role
+from sincro.access.ratelimit import RateLimiter
+from sincro.config import Settings
+from sincro.db import Database
+from sincro.errors import RateLimited, Unauthorized
+from sincro.feed.hub import EventHub
+from sincro.inventory.availability import AvailabilityCache
+
+T = TypeVar("T")
+WRITE_ATTEMPTS = 4
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    cache: AvailabilityCache
+    hub: EventHub
+    limiter: RateLimiter
+    redis: Any = None
+
+    def run_write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one write transaction, retried on deadlock or serialization failure."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.db.write() as session:
+                    return work(session)
+            except (OperationalError, DBAPIError) as exc:
+                if attempt == WRITE_ATTEMPTS - 1 or not _retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40001", "40P01"} or "database is locked" in str(exc.orig)
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.sincro  # type: ignore[no-any-return]
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def current_key(
+    request: Request,
+    state: StateDep,
+    x_api_key: Annotated[str | None, Header(description="API key: sk_<prefix>_<secret>")] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> access.Principal:
+    """The principal behind ``X-API-Key`` (or ``Authorization: Bearer``), rate limited."""
+    plaintext = x_api_key
+    if not plaintext and authorization and authorization.lower().startswith("bearer "):
+        plaintext = authorization[7:].strip()
+    if not plaintext:
+        raise Unauthorized("missing API key: send it in the X-API-Key header", field="X-API-Key")
+    principal = access.cached_principal(plaintext)
+    if principal is None:
+        principal = await run_in_threadpool(_authenticate, state.db, plaintext)
+    limit = principal.rate_limit_per_minute or state.settings.default_rate_limit_per_minute
+    wait = await state.limiter.hit(principal.key_id, limit)
+    if wait > 0:
+        raise RateLimited(
+            f"rate limit of {limit} requests per minute exceeded for this key",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    request.state.principal = principal
+    return principal
+
+
+def _authenticate(db: Database, plaintext: str) -> access.Principal:
+    with db.read() as session:
+        return access.authenticate(session, plaintext)
+
+
+CurrentKey = Annotated[access.Principal, Depends(current_key)]
+
+
+def role(*roles: Role) -> Callable[..., Any]:
+    async def check(principal: CurrentKey) -> access.Principal:
+        principal.require(*roles)
+        return principal
+
+    return check
+
+
+AdminKey = Annotated[access.Principal, Depends(role(Role.admin))]
+ChannelKey = Annotated[access.Principal, Depends(role(Role.channel))]
+StoreKey = Annotated[access.Principal, Depends(role(Role.store))]

@@ -1,0 +1,92 @@
+"""HTTP API of the change feed: Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
+from sincro.deps import CurrentKey, StateDep
+from sincro.errors import InvalidInput
+from sincro.feed.hub import EventHub
+from sincro.feed.tailer import read_events
+
+router = APIRouter(prefix="/v1", tags=["events"])
+HEARTBEAT_SECONDS = 15.0
+
+
+def format_event(event: dict[str, Any]) -> bytes:
+    return b"id: %d\nevent: availability\ndata: %s\n\n" % (event["seq"], orjson.dumps(event))
+
+
+async def event_stream(
+    request: Request,
+    hub: EventHub,
+    db: Any,
+    sku: str | None,
+    location: str | None,
+    last_event_id: int | None,
+) -> AsyncIterator[bytes]:
+    """Backlog after ``last_event_id`` from the outbox, then live events, without gap or repeat."""
+    sub = hub.subscribe(sku, location)
+    try:
+        sent = hub.position if last_event_id is None else last_event_id
+        yield b"retry: 1000\n: connected\n\n"
+        while last_event_id is not None:
+            backlog = await run_in_threadpool(read_events, db, sent, hub.position, sku, location)
+            for event in backlog:
+                yield format_event(event)
+                sent = event["seq"]
+            if len(backlog) < 5000:
+                break
+        while True:
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield b": keep-alive\n\n"
+                continue
+            if event is None:
+                return
+            if event["seq"] > sent:
+                yield format_event(event)
+                sent = event["seq"]
+    finally:
+        hub.unsubscribe(sub)
+
+
+@router.get(
+    "/events/stream",
+    summary="Live availability changes (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    request: Request,
+    state: StateDep,
+    _key: CurrentKey,
+    sku: Annotated[str | None, Query(pattern=SKU_PATTERN)] = None,
+    location: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Every availability change as an SSE event whose ``id`` is the global sequence number.
+    Reconnect with ``Last-Event-ID`` (browsers do it for you) to receive what you missed."""
+    resume = after
+    if last_event_id:
+        if not last_event_id.strip().isdigit():
+            raise InvalidInput("Last-Event-ID must be a sequence number", field="Last-Event-ID")
+        resume = int(last_event_id)
+    stream = event_stream(request, state.hub, state.db, sku, location, resume)
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,113 @@
+"""The per-process event hub of an api replica.
+
+It follows the outbox (polling the table, woken at once by commits made in this process, or
+fed by the RabbitMQ fan-out in production), patches the availability cache, and hands each
+event to the Server-Sent Events subscribers of this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from sincro.feed.tailer import OutboxTailer
+
+log = logging.getLogger("sincro.feed")
+SUBSCRIBER_QUEUE_SIZE = 10_000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    sku: str | None = None
+    location: str | None = None
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
+    )
+
+    def wants(self, event: dict[str, Any]) -> bool:
+        return (self.sku is None or event["sku"] == self.sku) and (
+            self.location is None or event["location"] == self.location
+        )
+
+
+class EventHub:
+    def __init__(
+        self,
+        tailer: OutboxTailer,
+        on_events: Callable[[list[dict[str, Any]]], None],
+        poll_interval: float = 0.02,
+    ) -> None:
+        self.tailer, self.on_events, self.poll_interval = tailer, on_events, poll_interval
+        self.subscribers: set[Subscriber] = set()
+        self.delivered = 0
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def position(self) -> int:
+        return self.tailer.position
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await run_in_threadpool(self.tailer.start_at_end)
+        self._task = asyncio.create_task(self._run(), name="sincro-event-hub")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for sub in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                sub.queue.put_nowait(None)
+
+    def wake(self) -> None:
+        """Thread-safe: poll now (called after a commit that wrote events)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                events = await run_in_threadpool(self.tailer.poll)
+            except Exception:
+                log.exception("event hub poll failed; retrying")
+                events = []
+                await asyncio.sleep(1.0)
+            if events:
+                self.publish(events)
+                if len(events) >= self.tailer.batch:
+                    continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        self.on_events(events)
+        self.delivered += len(events)
+        for sub in list(self.subscribers):
+            for event in events:
+                if sub.wants(event):
+                    try:
+                        sub.queue.put_nowait(event)
+                    except asyncio.QueueFull:
+                        log.warning("SSE subscriber too slow; disconnecting it")
+                        self.subscribers.discard(sub)
+                        sub.queue = asyncio.Queue(1)
+                        sub.queue.put_nowait(None)
+                        break
+
+    def subscribe(self, sku: str | None, location: str | None) -> Subscriber:
+        sub = Subscriber(sku, location)
+        self.subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)

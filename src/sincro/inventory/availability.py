@@ -1,0 +1,270 @@
+"""Availability reads, served from a per-process snapshot cache kept fresh by the change feed.
+
+A :class:`SkuSnapshot` holds, for one SKU, compact arrays indexed by location position in the
+:class:`~sincro.catalog.service.LocationDirectory` (about 45 KB per SKU at 1,810 locations). It
+is loaded from the database on a miss, patched in place by every outbox event for that SKU
+(events carry the level's new figures and version, so an older event never overwrites a newer
+load), and dropped when a hold on that SKU reaches its expiry time, so an expired reservation
+stops counting at the moment it expires, not when a sweeper runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from array import array
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sincro.catalog import repository as catalog_repo
+from sincro.catalog import service as catalog
+from sincro.catalog.service import LocationDirectory, Place
+from sincro.db import Database, utcnow
+from sincro.inventory import repository as repo
+from sincro.inventory.exceptions import UnknownLocation, UnknownSku
+from sincro.inventory.models import ReservationLine
+
+
+class SkuSnapshot:
+    __slots__ = (
+        "_summary",
+        "as_of",
+        "available",
+        "directory",
+        "loaded_at",
+        "name",
+        "next_expiry",
+        "on_hand",
+        "product_id",
+        "reserved",
+        "sku",
+        "version",
+    )
+
+    def __init__(self, sku: str, product_id: int, name: str, directory: LocationDirectory) -> None:
+        size = len(directory.places)
+        self.sku, self.product_id, self.name, self.directory = sku, product_id, name, directory
+        self.available = array("i", bytes(4 * size))
+        self.on_hand = array("i", bytes(4 * size))
+        self.reserved = array("i", bytes(4 * size))
+        self.version = array("i", bytes(4 * size))
+        self.as_of = array("d", bytes(8 * size))
+        self.next_expiry: float | None = None
+        self.loaded_at = time.monotonic()
+        self._summary: bytes | None = None
+
+    def fresh(self, now: float, ttl: float) -> bool:
+        if self.next_expiry is not None and time.time() >= self.next_expiry:
+            return False
+        return now - self.loaded_at < ttl
+
+    def patch(self, event: dict[str, Any]) -> bool:
+        """Apply one outbox event; False when the snapshot cannot place it (drop it)."""
+        place = self.directory.by_code.get(event["location"])
+        if place is None:
+            return False
+        i = place.position
+        if event["version"] > self.version[i]:
+            self.available[i] = event["available"]
+            self.on_hand[i] = event["on_hand"]
+            self.reserved[i] = event["reserved"]
+            self.version[i] = event["version"]
+            self.as_of[i] = _epoch(event["at"])
+            self._summary = None
+        return True
+
+    def summary(self) -> dict[str, Any]:
+        online = sum(self.available[p.position] for p in self.directory.online)
+        places = self.directory.places
+        with_stock = sum(1 for p in places if p.active and self.available[p.position] > 0)
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "online_available": online,
+            "locations_with_stock": with_stock,
+        }
+
+    def summary_json(self) -> bytes:
+        if self._summary is None:
+            self._summary = orjson.dumps(self.summary())
+        return self._summary
+
+    def row(self, place: Place, distance_km: float | None = None) -> dict[str, Any]:
+        i = place.position
+        row: dict[str, Any] = {
+            "location": place.code,
+            "name": place.name,
+            "kind": place.kind,
+            "city": place.city,
+            "state": place.state,
+            "available": self.available[i],
+            "on_hand": self.on_hand[i],
+            "reserved": self.reserved[i],
+            "version": self.version[i],
+            "as_of": dt.datetime.fromtimestamp(self.as_of[i], dt.UTC).isoformat()
+            if self.as_of[i]
+            else None,
+        }
+        if distance_km is not None:
+            row["distance_km"] = round(distance_km, 2)
+        return row
+
+
+def _epoch(value: str | dt.datetime) -> float:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.timestamp()
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    patches: int = 0
+
+
+class AvailabilityCache:
+    """Snapshots per SKU, at most ``capacity`` of them (least recently used dropped first)."""
+
+    def __init__(self, db: Database, ttl_seconds: float = 30.0, capacity: int = 5000) -> None:
+        self.db, self.ttl, self.capacity = db, ttl_seconds, capacity
+        self._snapshots: OrderedDict[str, SkuSnapshot] = OrderedDict()
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.stats = CacheStats()
+
+    def peek(self, sku: str) -> SkuSnapshot | None:
+        """The cached snapshot when fresh, without touching the database (event-loop safe)."""
+        snap = self._snapshots.get(sku)
+        if snap is not None and snap.fresh(time.monotonic(), self.ttl):
+            self.stats.hits += 1
+            return snap
+        return None
+
+    def get(self, sku: str) -> SkuSnapshot:
+        """The snapshot for ``sku``, loading it when missing or stale (blocking: threadpool)."""
+        snap = self.peek(sku)
+        if snap is not None:
+            return snap
+        with self._guard:
+            lock = self._locks.setdefault(sku, threading.Lock())
+        with lock:
+            snap = self.peek(sku)
+            if snap is None:
+                self.stats.misses += 1
+                with self.db.read() as session:
+                    snap = load_snapshot(session, sku)
+                self._store(sku, snap)
+            return snap
+
+    def _store(self, sku: str, snap: SkuSnapshot) -> None:
+        self._snapshots[sku] = snap
+        self._snapshots.move_to_end(sku)
+        while len(self._snapshots) > self.capacity:
+            self._snapshots.popitem(last=False)
+
+    def apply_events(self, events: list[dict[str, Any]]) -> None:
+        """Patch cached snapshots with outbox events (called by the feed hub, in order)."""
+        for event in events:
+            snap = self._snapshots.get(event["sku"])
+            if snap is not None:
+                self.stats.patches += 1
+                if not snap.patch(event):
+                    self._snapshots.pop(event["sku"], None)
+
+    def clear(self) -> None:
+        self._snapshots.clear()
+
+
+def load_snapshot(session: Session, sku: str) -> SkuSnapshot:
+    product = catalog_repo.products_by_sku(session, [sku]).get(sku)
+    if product is None:
+        raise UnknownSku(f"unknown SKU {sku!r}", field="sku")
+    directory = catalog.directory(session)
+    now = utcnow()
+    snap = SkuSnapshot(sku, product.id, product.name, directory)
+    expired = _expired_holds_by_location(session, product.id, now)
+    for level in repo.levels_of_product(session, product.id):
+        place = directory.by_id.get(level.location_id)
+        if place is None:
+            directory = catalog.directory(session, need_id=level.location_id)
+            return load_snapshot(session, sku) if level.location_id in directory.by_id else snap
+        i = place.position
+        reserved = level.reserved - expired.get(level.location_id, 0)
+        snap.available[i] = max(0, level.on_hand - reserved - level.blocked - level.safety_stock)
+        snap.on_hand[i] = level.on_hand
+        snap.reserved[i] = reserved
+        snap.version[i] = level.version
+        snap.as_of[i] = level.as_of.timestamp()
+    next_expiry = repo.next_hold_expiry(session, product.id, now)
+    snap.next_expiry = next_expiry.timestamp() if next_expiry else None
+    return snap
+
+
+def _expired_holds_by_location(
+    session: Session, product_id: int, now: dt.datetime
+) -> dict[int, int]:
+    """Held quantities whose time is up but that no sweep has released yet."""
+    L = ReservationLine
+    rows = session.execute(
+        select(L.location_id, func.sum(L.quantity))
+        .where(L.product_id == product_id, L.active.is_(True), L.expires_at <= now)
+        .group_by(L.location_id)
+    ).all()
+    return {loc: int(qty) for loc, qty in rows}
+
+
+# --- queries over a snapshot ------------------------------------------------------------
+
+
+def at_location(snap: SkuSnapshot, code: str) -> dict[str, Any]:
+    place = snap.directory.by_code.get(code)
+    if place is None:
+        raise UnknownLocation(f"unknown location {code!r}", field="location")
+    return {**snap.summary(), "locations": [snap.row(place)]}
+
+
+def near(
+    snap: SkuSnapshot, lat: float, lon: float, radius_km: float, limit: int, in_stock: bool = True
+) -> dict[str, Any]:
+    """Locations with stock within ``radius_km`` of a point, nearest first."""
+    lat_span = radius_km / 111.0
+    found = []
+    for place in snap.directory.places:
+        if not place.active or abs(place.latitude - lat) > lat_span:
+            continue
+        if in_stock and snap.available[place.position] <= 0:
+            continue
+        distance = catalog.distance_km(lat, lon, place.latitude, place.longitude)
+        if distance <= radius_km:
+            found.append((distance, place))
+    found.sort(key=lambda item: (item[0], item[1].code))
+    rows = [snap.row(place, distance) for distance, place in found[:limit]]
+    return {**snap.summary(), "total": len(found), "locations": rows}
+
+
+def all_locations(
+    snap: SkuSnapshot, offset: int, limit: int, in_stock: bool = False
+) -> dict[str, Any]:
+    places = sorted(
+        (
+            p
+            for p in snap.directory.places
+            if p.active and (not in_stock or snap.available[p.position] > 0)
+        ),
+        key=lambda p: p.code,
+    )
+    rows = [snap.row(p) for p in places[offset : offset + limit]]
+    return {
+        **snap.summary(),
+        "total": len(places),
+        "offset": offset,
+        "limit": limit,
+        "locations": rows,
+    }

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sincro.errors import Conflict, NotFound
+
+
+class UnknownSku(NotFound):
+    code = "unknown_sku"
+
+
+class UnknownLocation(NotFound):
+    code = "unknown_location"
+
+
+class InsufficientStock(Conflict):
+    """Raised once per request, listing every short line."""
+
+    code = "insufficient_stock"
+
+    def __init__(self, short_lines: list[dict[str, Any]]) -> None:
+        lines = ", ".join(
+            f"{s['sku']}@{s.get('location') or 'online'} wants {s['requested']}, has {s['available']}"
+            for s in short_lines
+        )
+        super().__init__(f"insufficient stock: {lines}", field="lines", details=short_lines)
+
+
+class VersionMismatch(Conflict):
+    code = "version_mismatch"
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(
+            f"stock level changed: current version is {current_version}",
+            field="If-Match",
+            details=[{"current_version": current_version}],
+            headers={"ETag": f'"{current_version}"'},
+        )
+        self.current_version = current_version
+
+
+class ReservationNotFound(NotFound):
+    code = "reservation_not_found"
+
+
+class ReservationClosed(Conflict):
+    code = "reservation_closed"

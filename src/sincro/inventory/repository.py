@@ -1,0 +1,324 @@
+"""All SQL for stock levels, the ledger and reservations.
+
+Stock changes are conditional single-statement updates (``UPDATE … WHERE <bucket> + :delta >= 0
+… RETURNING``): the database checks and changes the row atomically, so no read-then-write race
+can oversell. Callers apply them in (location_id, product_id) order so that multi-line
+transactions on PostgreSQL always take row locks in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from sincro.inventory.models import (
+    Bucket,
+    Movement,
+    Reservation,
+    ReservationLine,
+    ReservationStatus,
+    StockLevel,
+)
+
+S = StockLevel
+BLOCKED = S.blocked_quality + S.blocked_stock + S.blocked_returns
+AVAILABLE_EXPR = S.on_hand - S.reserved - BLOCKED - S.safety_stock
+LEVEL_COLUMNS = (
+    S.product_id,
+    S.location_id,
+    S.on_hand,
+    S.reserved,
+    BLOCKED.label("blocked"),
+    S.safety_stock,
+    S.version,
+    S.as_of,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRow:
+    product_id: int
+    location_id: int
+    on_hand: int
+    reserved: int
+    blocked: int
+    safety_stock: int
+    version: int
+    as_of: dt.datetime
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.blocked - self.safety_stock)
+
+    @classmethod
+    def of(cls, row: Row[tuple[int, int, int, int, int, int, int, dt.datetime]]) -> LevelRow:
+        return cls(*row)
+
+
+def ensure_levels(session: Session, pairs: Iterable[tuple[int, int]], now: dt.datetime) -> None:
+    """Create zero stock levels for (product_id, location_id) pairs that have none."""
+    values = [
+        {"product_id": p, "location_id": loc, "as_of": now, "updated_at": now, "version": 0}
+        for p, loc in sorted(set(pairs))
+    ]
+    if not values:
+        return
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(StockLevel).values(values).on_conflict_do_nothing()
+    session.execute(stmt)
+
+
+def change_bucket(
+    session: Session,
+    product_id: int,
+    location_id: int,
+    bucket: Bucket,
+    delta: int,
+    now: dt.datetime,
+    *,
+    require_available: bool = False,
+) -> LevelRow | None:
+    """Add ``delta`` to one bucket if the result stays valid; None when it would not.
+
+    ``require_available`` additionally demands that ``delta`` units are available to sell
+    (used to reserve): the check and the change are one statement.
+    """
+    column = getattr(S, bucket.value)
+    condition = and_(S.product_id == product_id, S.location_id == location_id, column + delta >= 0)
+    if require_available:
+        condition = and_(condition, delta <= AVAILABLE_EXPR)
+    stmt = (
+        update(S)
+        .where(condition)
+        .values({column: column + delta, S.version: S.version + 1, S.updated_at: now, S.as_of: now})
+        .returning(*LEVEL_COLUMNS)
+    )
+    row = session.execute(stmt).first()
+    return LevelRow.of(row) if row else None  # type: ignore[arg-type]
+
+
+def release_reserved(
+    session: Session,
+    product_id: int,
+    location_id: int,
+    quantity: int,
+    on_hand_too: bool,
+    now: dt.datetime,
+) -> LevelRow | None:
+    """Take ``quantity`` out of reserved (and out of on-hand too when a hold becomes a sale).
+
+    None when the level no longer holds that much (on-hand sold elsewhere meanwhile)."""
+    condition = and_(
+        S.product_id == product_id, S.location_id == location_id, S.reserved >= quantity
+    )
+    values = {S.reserved: S.reserved - quantity, S.version: S.version + 1, S.updated_at: now}
+    if on_hand_too:
+        condition = and_(condition, S.on_hand >= quantity)
+        values[S.on_hand] = S.on_hand - quantity
+        values[S.as_of] = now
+    stmt = update(S).where(condition).values(values).returning(*LEVEL_COLUMNS)
+    row = session.execute(stmt).first()
+    return LevelRow.of(row) if row else None  # type: ignore[arg-type]
+
+
+def set_safety_stock(
+    session: Session, product_id: int, location_id: int, safety_stock: int, now: dt.datetime
+) -> LevelRow:
+    stmt = (
+        update(S)
+        .where(S.product_id == product_id, S.location_id == location_id)
+        .values({S.safety_stock: safety_stock, S.version: S.version + 1, S.updated_at: now})
+        .returning(*LEVEL_COLUMNS)
+    )
+    return LevelRow.of(session.execute(stmt).one())  # type: ignore[arg-type]
+
+
+def lock_level(session: Session, product_id: int, location_id: int) -> LevelRow | None:
+    stmt = (
+        select(*LEVEL_COLUMNS)
+        .where(S.product_id == product_id, S.location_id == location_id)
+        .with_for_update()
+    )
+    row = session.execute(stmt).first()
+    return LevelRow.of(row) if row else None  # type: ignore[arg-type]
+
+
+def set_on_hand(
+    session: Session,
+    product_id: int,
+    location_id: int,
+    on_hand: int,
+    version: int,
+    now: dt.datetime,
+) -> LevelRow | None:
+    stmt = (
+        update(S)
+        .where(S.product_id == product_id, S.location_id == location_id, S.version == version)
+        .values({S.on_hand: on_hand, S.version: S.version + 1, S.updated_at: now, S.as_of: now})
+        .returning(*LEVEL_COLUMNS)
+    )
+    row = session.execute(stmt).first()
+    return LevelRow.of(row) if row else None  # type: ignore[arg-type]
+
+
+def levels_of_product(session: Session, product_id: int) -> Sequence[LevelRow]:
+    rows = session.execute(select(*LEVEL_COLUMNS).where(S.product_id == product_id)).all()
+    return [LevelRow.of(r) for r in rows]  # type: ignore[arg-type]
+
+
+def levels_for(
+    session: Session,
+    product_ids: Sequence[int],
+    location_ids: Sequence[int] | None = None,
+    *,
+    only_available: bool = False,
+) -> Sequence[LevelRow]:
+    query = select(*LEVEL_COLUMNS).where(S.product_id.in_(product_ids))
+    if location_ids is not None:
+        query = query.where(S.location_id.in_(location_ids))
+    if only_available:
+        query = query.where(AVAILABLE_EXPR > 0)
+    return [LevelRow.of(r) for r in session.execute(query).all()]  # type: ignore[arg-type]
+
+
+def next_hold_expiry(session: Session, product_id: int, now: dt.datetime) -> dt.datetime | None:
+    L = ReservationLine
+    return session.scalar(
+        select(func.min(L.expires_at)).where(
+            L.product_id == product_id, L.active.is_(True), L.expires_at > now
+        )
+    )
+
+
+def expired_holds(
+    session: Session, product_ids: Sequence[int] | None, now: dt.datetime, limit: int = 500
+) -> list[int]:
+    """Ids of active reservations with a line past its expiry (for these products, or all)."""
+    L = ReservationLine
+    query = select(L.reservation_id).where(L.active.is_(True), L.expires_at <= now)
+    if product_ids is not None:
+        query = query.where(L.product_id.in_(product_ids))
+    return sorted(set(session.scalars(query.limit(limit)).all()))
+
+
+def close_reservation(
+    session: Session,
+    reservation_id: int,
+    new_status: ReservationStatus,
+    now: dt.datetime,
+    *,
+    require_unexpired: bool,
+) -> bool:
+    """Move an active reservation to ``new_status``; False when it was not active (or expired)."""
+    R = Reservation
+    condition = and_(R.id == reservation_id, R.status == ReservationStatus.active.value)
+    if require_unexpired:
+        condition = and_(condition, R.expires_at > now)
+    else:
+        condition = and_(condition, R.expires_at <= now) if new_status == "expired" else condition
+    result = session.execute(
+        update(R).where(condition).values(status=new_status.value, closed_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(
+        update(ReservationLine)
+        .where(ReservationLine.reservation_id == reservation_id)
+        .values(active=False)
+    )
+    return True
+
+
+def reservation_lines(session: Session, reservation_id: int) -> Sequence[ReservationLine]:
+    return session.scalars(
+        select(ReservationLine)
+        .where(ReservationLine.reservation_id == reservation_id)
+        .order_by(ReservationLine.location_id, ReservationLine.product_id)
+    ).all()
+
+
+def get_reservation(session: Session, public_id: str) -> Reservation | None:
+    return session.scalar(select(Reservation).where(Reservation.public_id == public_id))
+
+
+def extend_reservation(
+    session: Session, reservation_id: int, expires_at: dt.datetime, now: dt.datetime
+) -> bool:
+    R = Reservation
+    result = session.execute(
+        update(R)
+        .where(
+            R.id == reservation_id, R.status == ReservationStatus.active.value, R.expires_at > now
+        )
+        .values(expires_at=expires_at)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(
+        update(ReservationLine)
+        .where(ReservationLine.reservation_id == reservation_id)
+        .values(expires_at=expires_at)
+    )
+    return True
+
+
+def add_movements(session: Session, rows: list[dict[str, object]]) -> None:
+    if rows:
+        session.execute(insert(Movement), rows)
+
+
+def ledger_mismatches(session: Session, limit: int = 1000) -> list[dict[str, object]]:
+    """Stock levels whose buckets differ from the sum of their ledger rows."""
+    M = Movement
+    sums = (
+        select(
+            M.product_id,
+            M.location_id,
+            *[
+                func.coalesce(func.sum(M.quantity).filter(M.bucket == b.value), 0).label(b.value)
+                for b in Bucket
+            ],
+        )
+        .group_by(M.product_id, M.location_id)
+        .subquery()
+    )
+    holds = (
+        select(
+            ReservationLine.product_id,
+            ReservationLine.location_id,
+            func.sum(ReservationLine.quantity).label("held"),
+        )
+        .join(Reservation, Reservation.id == ReservationLine.reservation_id)
+        .where(Reservation.status == ReservationStatus.active.value)
+        .group_by(ReservationLine.product_id, ReservationLine.location_id)
+        .subquery()
+    )
+    checks = [getattr(S, b.value) != func.coalesce(getattr(sums.c, b.value), 0) for b in Bucket]
+    checks.append(S.reserved != func.coalesce(holds.c.held, 0))
+    query = (
+        select(
+            S.product_id,
+            S.location_id,
+            *[getattr(S, b.value).label(f"level_{b.value}") for b in Bucket],
+            *[
+                func.coalesce(getattr(sums.c, b.value), 0).label(f"ledger_{b.value}")
+                for b in Bucket
+            ],
+            func.coalesce(holds.c.held, 0).label("held"),
+        )
+        .outerjoin(
+            sums, and_(sums.c.product_id == S.product_id, sums.c.location_id == S.location_id)
+        )
+        .outerjoin(
+            holds, and_(holds.c.product_id == S.product_id, holds.c.location_id == S.location_id)
+        )
+        .where(or_(*checks))
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in session.execute(query)]

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
+from sincro.inventory.models import Bucket, Reason
+
+MAX_LINES = 500
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must include a timezone offset, e.g. 2026-11-22T10:00:00-03:00")
+    return value
+
+
+AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware)]
+Sku = Annotated[str, Field(pattern=SKU_PATTERN)]
+LocationCode = Annotated[str, Field(pattern=CODE_PATTERN)]
+
+
+class MovementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    location: LocationCode
+    quantity: int = Field(description="Signed change, never zero", ge=-1_000_000, le=1_000_000)
+    reason: Reason
+    bucket: Bucket = Bucket.on_hand
+    occurred_at: AwareDatetime | None = Field(default=None, description="Business time")
+    reference: str | None = Field(default=None, max_length=80)
+
+    @model_validator(mode="after")
+    def _check(self) -> MovementIn:
+        if self.quantity == 0:
+            raise ValueError("quantity must not be zero")
+        if self.bucket == Bucket.reserved:
+            raise ValueError("reserved stock changes only through reservations")
+        return self
+
+
+class MovementBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    movements: list[MovementIn] = Field(min_length=1, max_length=MAX_LINES)
+
+
+class LevelOut(BaseModel):
+    sku: str
+    location: str
+    on_hand: int
+    reserved: int
+    blocked: int
+    safety_stock: int
+    available: int
+    version: int
+    as_of: dt.datetime
+
+
+class MovementResult(BaseModel):
+    applied: int
+    levels: list[LevelOut]
+
+
+class StockCountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on_hand: int = Field(ge=0, le=10_000_000)
+    safety_stock: int | None = Field(default=None, ge=0, le=10_000_000)
+    reason: Reason = Reason.count
+
+
+class GeoPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class ReservationLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    qty: int = Field(ge=1, le=100_000)
+    location: LocationCode | None = None
+
+
+class ReservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[ReservationLineIn] = Field(min_length=1, max_length=100)
+    ttl_seconds: int | None = Field(default=None, ge=1)
+    ship_to: GeoPoint | None = None
+    order_reference: str | None = Field(default=None, max_length=80)
+
+
+class ExtendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_seconds: int = Field(ge=1)
+
+
+class HeldLine(BaseModel):
+    sku: str
+    location: str
+    qty: int
+
+
+class ReservationOut(BaseModel):
+    id: str
+    status: str
+    order_reference: str | None
+    expires_at: dt.datetime
+    created_at: dt.datetime
+    lines: list[HeldLine]
+
+
+class AvailabilityQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    skus: list[Sku] = Field(min_length=1, max_length=MAX_LINES)
+    location: LocationCode | None = None

@@ -1,0 +1,653 @@
+"""Inventory rules: movements, counts, reservations, expiry and ledger verification.
+
+Every function takes the caller's session and never commits. Each change to a stock level
+writes its ledger row and its outbox event in the same transaction. Level rows are always
+changed in (location_id, product_id) order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from sincro.catalog import repository as catalog_repo
+from sincro.catalog import service as catalog
+from sincro.catalog.models import Location, Product
+from sincro.db import utcnow
+from sincro.events import AvailabilityChange, record_events
+from sincro.inventory import repository as repo
+from sincro.inventory.allocation import plan_allocation
+from sincro.inventory.exceptions import (
+    InsufficientStock,
+    ReservationClosed,
+    ReservationNotFound,
+    UnknownLocation,
+    UnknownSku,
+    VersionMismatch,
+)
+from sincro.inventory.models import Bucket, Reason, Reservation, ReservationLine, ReservationStatus
+from sincro.inventory.repository import LevelRow
+from sincro.inventory.schemas import (
+    HeldLine,
+    LevelOut,
+    MovementIn,
+    ReservationLineIn,
+    ReservationOut,
+    StockCountIn,
+)
+
+ALLOCATION_ATTEMPTS = 5
+
+
+@dataclass
+class Resolved:
+    """SKUs and location codes of a request, resolved to rows."""
+
+    products: dict[str, Product] = field(default_factory=dict)
+    locations: dict[str, Location] = field(default_factory=dict)
+
+
+def resolve(
+    session: Session, items: Sequence[tuple[str, str | None]], field_prefix: str = "lines"
+) -> Resolved:
+    """Resolve (sku, location) pairs; one error naming every unknown line."""
+    products = catalog_repo.products_by_sku(session, {s for s, _ in items})
+    locations = catalog_repo.locations_by_code(session, {loc for _, loc in items if loc})
+    unknown_skus = [
+        {"field": f"{field_prefix}[{i}].sku", "sku": sku}
+        for i, (sku, _) in enumerate(items)
+        if sku not in products
+    ]
+    if unknown_skus:
+        first = unknown_skus[0]
+        raise UnknownSku(
+            f"unknown SKU {first['sku']!r}", field=first["field"], details=unknown_skus
+        )
+    unknown_locations = [
+        {"field": f"{field_prefix}[{i}].location", "location": loc}
+        for i, (_, loc) in enumerate(items)
+        if loc and loc not in locations
+    ]
+    if unknown_locations:
+        first = unknown_locations[0]
+        raise UnknownLocation(
+            f"unknown location {first['location']!r}",
+            field=first["field"],
+            details=unknown_locations,
+        )
+    return Resolved(products, locations)
+
+
+class _Changes:
+    """Collects ledger rows and outbox events for one transaction."""
+
+    def __init__(self, session: Session, source: str, now: dt.datetime) -> None:
+        self.session, self.source, self.now = session, source, now
+        self.movements: list[dict[str, object]] = []
+        self.events: list[AvailabilityChange] = []
+        self._sku: dict[int, str] = {}
+
+    def record(
+        self,
+        level: LevelRow,
+        bucket: Bucket,
+        quantity: int,
+        reason: Reason,
+        *,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+        occurred_at: dt.datetime | None = None,
+        cause: str | None = None,
+    ) -> None:
+        self.movements.append(
+            {
+                "product_id": level.product_id,
+                "location_id": level.location_id,
+                "bucket": bucket.value,
+                "quantity": quantity,
+                "reason": reason.value,
+                "source": self.source,
+                "idempotency_key": idempotency_key,
+                "reference": reference,
+                "occurred_at": occurred_at or self.now,
+                "recorded_at": self.now,
+            }
+        )
+        self.events.append(
+            AvailabilityChange(
+                sku=self._sku_of(level.product_id),
+                location=self._code_of(level.location_id),
+                available=level.available,
+                on_hand=level.on_hand,
+                reserved=level.reserved,
+                version=level.version,
+                cause=cause or reason.value,
+                reference=reference,
+            )
+        )
+
+    def remember(self, products: Iterable[Product]) -> None:
+        self._sku.update({p.id: p.sku for p in products})
+
+    def _sku_of(self, product_id: int) -> str:
+        if product_id not in self._sku:
+            product = self.session.get(Product, product_id)
+            assert product is not None
+            self._sku[product_id] = product.sku
+        return self._sku[product_id]
+
+    def _code_of(self, location_id: int) -> str:
+        return catalog.directory(self.session, need_id=location_id).by_id[location_id].code
+
+    def flush(self) -> None:
+        repo.add_movements(self.session, self.movements)
+        record_events(self.session, self.events)
+        self.movements, self.events = [], []
+
+
+def level_out(session: Session, level: LevelRow, sku: str) -> LevelOut:
+    code = catalog.directory(session, need_id=level.location_id).by_id[level.location_id].code
+    return LevelOut(
+        sku=sku,
+        location=code,
+        on_hand=level.on_hand,
+        reserved=level.reserved,
+        blocked=level.blocked,
+        safety_stock=level.safety_stock,
+        available=level.available,
+        version=level.version,
+        as_of=level.as_of,
+    )
+
+
+# --- movements and counts ---------------------------------------------------------------
+
+
+def apply_movements(
+    session: Session,
+    source: str,
+    lines: Sequence[MovementIn],
+    idempotency_key: str | None = None,
+) -> list[LevelOut]:
+    """Apply signed deltas, all or none; one :class:`InsufficientStock` lists every short line."""
+    now = utcnow()
+    found = resolve(session, [(m.sku, m.location) for m in lines], "movements")
+    pairs = [(found.products[m.sku].id, found.locations[m.location].id) for m in lines]
+    repo.ensure_levels(session, pairs, now)
+    expire_holds(session, product_ids=sorted({p for p, _ in pairs}), now=now, source=source)
+    changes = _Changes(session, source, now)
+    changes.remember(found.products.values())
+    order = sorted(range(len(lines)), key=lambda i: (pairs[i][1], pairs[i][0], i))
+    short, results = [], {}
+    for i in order:
+        line, (product_id, location_id) = lines[i], pairs[i]
+        level = repo.change_bucket(
+            session, product_id, location_id, line.bucket, line.quantity, now
+        )
+        if level is None:
+            current = repo.lock_level(session, product_id, location_id)
+            have = getattr(current, line.bucket.value, 0) if current else 0
+            short.append(
+                {
+                    "field": f"movements[{i}].quantity",
+                    "sku": line.sku,
+                    "location": line.location,
+                    "requested": -line.quantity,
+                    "available": have,
+                    "bucket": line.bucket.value,
+                }
+            )
+            continue
+        changes.record(
+            level,
+            line.bucket,
+            line.quantity,
+            line.reason,
+            reference=line.reference,
+            idempotency_key=idempotency_key,
+            occurred_at=line.occurred_at,
+        )
+        results[i] = level_out(session, level, line.sku)
+    if short:
+        raise InsufficientStock(sorted(short, key=lambda s: s["field"]))
+    changes.flush()
+    return [results[i] for i in range(len(lines))]
+
+
+def set_count(
+    session: Session,
+    source: str,
+    location_code: str,
+    sku: str,
+    count: StockCountIn,
+    expected_version: int | None,
+) -> LevelOut:
+    """Set on-hand to an absolute count (optimistic: ``expected_version`` must match)."""
+    now = utcnow()
+    found = resolve(session, [(sku, location_code)], "stock")
+    product, location = found.products[sku], found.locations[location_code]
+    repo.ensure_levels(session, [(product.id, location.id)], now)
+    expire_holds(session, product_ids=[product.id], now=now, source=source)
+    current = repo.lock_level(session, product.id, location.id)
+    assert current is not None
+    if expected_version is not None and current.version != expected_version:
+        raise VersionMismatch(current.version)
+    changes = _Changes(session, source, now)
+    changes.remember([product])
+    level = current
+    delta = count.on_hand - current.on_hand
+    if delta:
+        updated = repo.set_on_hand(
+            session, product.id, location.id, count.on_hand, current.version, now
+        )
+        if updated is None:
+            raise VersionMismatch(repo.lock_level(session, product.id, location.id).version)  # type: ignore[union-attr]
+        level = updated
+        changes.record(level, Bucket.on_hand, delta, count.reason)
+    if count.safety_stock is not None and count.safety_stock != level.safety_stock:
+        level = repo.set_safety_stock(session, product.id, location.id, count.safety_stock, now)
+        if not delta:
+            changes.events.append(
+                AvailabilityChange(
+                    sku=sku,
+                    location=location_code,
+                    available=level.available,
+                    on_hand=level.on_hand,
+                    reserved=level.reserved,
+                    version=level.version,
+                    cause="safety_stock",
+                )
+            )
+    changes.flush()
+    return level_out(session, level, sku)
+
+
+# --- reservations -----------------------------------------------------------------------
+
+
+def reserve(
+    session: Session,
+    channel: str,
+    lines: Sequence[ReservationLineIn],
+    ttl_seconds: int,
+    ship_to: tuple[float, float] | None = None,
+    order_reference: str | None = None,
+) -> ReservationOut:
+    """Hold stock for every line or for none.
+
+    Lines with a location hold there. Lines without one are allocated over the locations that
+    ship online: one location for the whole order when possible, nearest to ``ship_to`` first
+    (distribution centers first when there is no ``ship_to``), else the fewest splits.
+    """
+    now = utcnow()
+    found = resolve(session, [(ln.sku, ln.location) for ln in lines])
+    expire_holds(
+        session,
+        product_ids=sorted({p.id for p in found.products.values()}),
+        now=now,
+        source=channel,
+    )
+    fixed: dict[tuple[int, int], int] = {}
+    floating: dict[int, int] = {}
+    for ln in lines:
+        product_id = found.products[ln.sku].id
+        if ln.location:
+            key = (product_id, found.locations[ln.location].id)
+            fixed[key] = fixed.get(key, 0) + ln.qty
+        else:
+            floating[product_id] = floating.get(product_id, 0) + ln.qty
+    repo.ensure_levels(session, fixed, now)
+    sku_of = {p.id: p.sku for p in found.products.values()}
+    for _attempt in range(ALLOCATION_ATTEMPTS):
+        savepoint = session.begin_nested()
+        planned, short = _plan_floating(session, fixed, floating, ship_to, sku_of)
+        holds = dict(fixed)
+        for key, qty in planned.items():
+            holds[key] = holds.get(key, 0) + qty
+        applied, lost = _apply_holds(session, holds, now)
+        short += [_fixed_short(session, key, fixed[key], sku_of) for key in lost if key in fixed]
+        if short:
+            savepoint.rollback()
+            raise InsufficientStock(short)
+        if not lost:
+            savepoint.commit()
+            return _create_reservation(
+                session, channel, applied, found, now, ttl_seconds, order_reference, sku_of
+            )
+        savepoint.rollback()  # another order took allocated stock first: plan again
+    raise InsufficientStock(
+        [
+            {"sku": sku_of[p], "location": None, "requested": q, "available": None}
+            for p, q in floating.items()
+        ]
+    )
+
+
+def _plan_floating(
+    session: Session,
+    fixed: dict[tuple[int, int], int],
+    floating: dict[int, int],
+    ship_to: tuple[float, float] | None,
+    sku_of: dict[int, str],
+) -> tuple[dict[tuple[int, int], int], list[dict[str, object]]]:
+    """Holds for the lines without a location, or their shortfall."""
+    if not floating:
+        return {}, []
+    places = catalog.directory(session)
+    rows = repo.levels_for(
+        session, list(floating), [p.id for p in places.online], only_available=True
+    )
+    stock: dict[int, dict[int, int]] = {}
+    for row in rows:
+        free = row.available - fixed.get((row.product_id, row.location_id), 0)
+        if free > 0:
+            stock.setdefault(row.location_id, {})[row.product_id] = free
+    rank = _rank_locations(places, stock.keys(), ship_to)
+    plan, shortfall = plan_allocation(floating, stock, rank)
+    if shortfall:
+        return {}, [
+            {
+                "sku": sku_of[p],
+                "location": None,
+                "requested": floating[p],
+                "available": floating[p] - missing,
+            }
+            for p, missing in sorted(shortfall.items())
+        ]
+    holds = {(p, loc): qty for p, parts in plan.items() for loc, qty in parts}
+    return holds, []
+
+
+def _rank_locations(
+    places: catalog.LocationDirectory,
+    location_ids: Iterable[int],
+    ship_to: tuple[float, float] | None,
+) -> dict[int, float]:
+    """Smaller is preferred: km from ``ship_to``, or DCs before stores without one."""
+    rank: dict[int, float] = {}
+    for loc_id in location_ids:
+        place = places.by_id[loc_id]
+        if ship_to is not None:
+            rank[loc_id] = catalog.distance_km(
+                ship_to[0], ship_to[1], place.latitude, place.longitude
+            )
+        else:
+            rank[loc_id] = 0.0 if place.kind == "dc" else 1.0
+    return rank
+
+
+def _apply_holds(
+    session: Session, holds: dict[tuple[int, int], int], now: dt.datetime
+) -> tuple[list[tuple[LevelRow, int]], list[tuple[int, int]]]:
+    applied, lost = [], []
+    for product_id, location_id in sorted(holds, key=lambda k: (k[1], k[0])):
+        qty = holds[(product_id, location_id)]
+        level = repo.change_bucket(
+            session, product_id, location_id, Bucket.reserved, qty, now, require_available=True
+        )
+        if level is None:
+            lost.append((product_id, location_id))
+        else:
+            applied.append((level, qty))
+    return applied, lost
+
+
+def _fixed_short(
+    session: Session, key: tuple[int, int], requested: int, sku_of: dict[int, str]
+) -> dict[str, object]:
+    product_id, location_id = key
+    level = repo.lock_level(session, product_id, location_id)
+    code = catalog.directory(session, need_id=location_id).by_id[location_id].code
+    return {
+        "sku": sku_of[product_id],
+        "location": code,
+        "requested": requested,
+        "available": level.available if level else 0,
+    }
+
+
+def _create_reservation(
+    session: Session,
+    channel: str,
+    applied: list[tuple[LevelRow, int]],
+    found: Resolved,
+    now: dt.datetime,
+    ttl_seconds: int,
+    order_reference: str | None,
+    sku_of: dict[int, str],
+) -> ReservationOut:
+    expires_at = now + dt.timedelta(seconds=ttl_seconds)
+    reservation = Reservation(
+        public_id=str(uuid.uuid4()),
+        status=ReservationStatus.active.value,
+        channel=channel,
+        order_reference=order_reference,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    session.add(reservation)
+    session.flush()
+    changes = _Changes(session, channel, now)
+    changes.remember(found.products.values())
+    for level, qty in applied:
+        session.add(
+            ReservationLine(
+                reservation_id=reservation.id,
+                product_id=level.product_id,
+                location_id=level.location_id,
+                quantity=qty,
+                active=True,
+                expires_at=expires_at,
+            )
+        )
+        changes.record(
+            level, Bucket.reserved, qty, Reason.reservation, reference=reservation.public_id
+        )
+    changes.flush()
+    return reservation_out(session, reservation)
+
+
+def reservation_out(session: Session, reservation: Reservation) -> ReservationOut:
+    places = catalog.directory(session)
+    lines = repo.reservation_lines(session, reservation.id)
+    skus = {ln.product_id: session.get(Product, ln.product_id) for ln in lines}
+    return ReservationOut(
+        id=reservation.public_id,
+        status=reservation.status,
+        order_reference=reservation.order_reference,
+        expires_at=reservation.expires_at,
+        created_at=reservation.created_at,
+        lines=[
+            HeldLine(
+                sku=skus[ln.product_id].sku,  # type: ignore[union-attr]
+                location=places.by_id[ln.location_id].code
+                if ln.location_id in places.by_id
+                else catalog.directory(session, need_id=ln.location_id).by_id[ln.location_id].code,
+                qty=ln.quantity,
+            )
+            for ln in lines
+        ],
+    )
+
+
+def get_reservation(session: Session, public_id: str) -> Reservation:
+    reservation = repo.get_reservation(session, public_id)
+    if reservation is None:
+        raise ReservationNotFound(f"unknown reservation {public_id!r}", field="id")
+    return reservation
+
+
+def commit_reservation(session: Session, public_id: str, source: str) -> ReservationOut:
+    """Turn the held stock into a sale (idempotent for a committed reservation)."""
+    return _close(session, public_id, source, ReservationStatus.committed)
+
+
+def release_reservation(session: Session, public_id: str, source: str) -> ReservationOut:
+    """Give the held stock back (idempotent for a released reservation)."""
+    return _close(session, public_id, source, ReservationStatus.released)
+
+
+def _close(
+    session: Session, public_id: str, source: str, target: ReservationStatus
+) -> ReservationOut:
+    now = utcnow()
+    reservation = get_reservation(session, public_id)
+    if reservation.status == target.value:
+        return reservation_out(session, reservation)
+    if not repo.close_reservation(session, reservation.id, target, now, require_unexpired=True):
+        session.refresh(reservation)
+        if reservation.status == target.value:
+            return reservation_out(session, reservation)
+        status = reservation.status
+        if status == ReservationStatus.active.value:
+            status = ReservationStatus.expired.value
+        raise ReservationClosed(
+            f"reservation {public_id} is {status} and cannot be {target.value}",
+            field="id",
+            details=[{"status": status}],
+        )
+    changes = _Changes(session, source, now)
+    for line in repo.reservation_lines(session, reservation.id):
+        sale = target == ReservationStatus.committed
+        level = repo.release_reserved(
+            session, line.product_id, line.location_id, line.quantity, sale, now
+        )
+        if level is None:
+            raise InsufficientStock(
+                [
+                    {
+                        "sku": changes._sku_of(line.product_id),
+                        "location": changes._code_of(line.location_id),
+                        "requested": line.quantity,
+                        "available": 0,
+                    }
+                ]
+            )
+        if sale:
+            changes.movements.append(
+                _ledger_row(
+                    line, Bucket.on_hand, -line.quantity, Reason.sale, source, public_id, now
+                )
+            )
+        changes.record(
+            level,
+            Bucket.reserved,
+            -line.quantity,
+            Reason.commit if sale else Reason.release,
+            reference=public_id,
+            cause="sale" if sale else "release",
+        )
+    changes.flush()
+    session.refresh(reservation)
+    return reservation_out(session, reservation)
+
+
+def _ledger_row(
+    line: ReservationLine,
+    bucket: Bucket,
+    qty: int,
+    reason: Reason,
+    source: str,
+    reference: str,
+    now: dt.datetime,
+) -> dict[str, object]:
+    return {
+        "product_id": line.product_id,
+        "location_id": line.location_id,
+        "bucket": bucket.value,
+        "quantity": qty,
+        "reason": reason.value,
+        "source": source,
+        "idempotency_key": None,
+        "reference": reference,
+        "occurred_at": now,
+        "recorded_at": now,
+    }
+
+
+def extend_reservation(session: Session, public_id: str, ttl_seconds: int) -> ReservationOut:
+    now = utcnow()
+    reservation = get_reservation(session, public_id)
+    new_expiry = now + dt.timedelta(seconds=ttl_seconds)
+    if not repo.extend_reservation(session, reservation.id, new_expiry, now):
+        session.refresh(reservation)
+        status = reservation.status
+        if status == ReservationStatus.active.value:
+            status = ReservationStatus.expired.value
+        raise ReservationClosed(
+            f"reservation {public_id} is {status} and cannot be extended",
+            field="id",
+            details=[{"status": status}],
+        )
+    session.refresh(reservation)
+    return reservation_out(session, reservation)
+
+
+def expire_holds(
+    session: Session,
+    *,
+    product_ids: Sequence[int] | None = None,
+    now: dt.datetime | None = None,
+    source: str = "expiry",
+    limit: int = 500,
+) -> int:
+    """Close reservations whose time is up and give their stock back. Returns how many."""
+    now = now or utcnow()
+    won = [
+        rid
+        for rid in repo.expired_holds(session, product_ids, now, limit)
+        if repo.close_reservation(
+            session, rid, ReservationStatus.expired, now, require_unexpired=False
+        )
+    ]
+    if not won:
+        return 0
+    changes = _Changes(session, source, now)
+    lines = [ln for rid in won for ln in repo.reservation_lines(session, rid)]
+    refs = {r.id: r.public_id for r in session.query(Reservation).filter(Reservation.id.in_(won))}
+    for line in sorted(lines, key=lambda ln: (ln.location_id, ln.product_id, ln.id)):
+        level = repo.release_reserved(
+            session, line.product_id, line.location_id, line.quantity, False, now
+        )
+        assert level is not None
+        changes.record(
+            level,
+            Bucket.reserved,
+            -line.quantity,
+            Reason.expiry,
+            reference=refs[line.reservation_id],
+        )
+    changes.flush()
+    return len(won)
+
+
+def verify(session: Session, limit: int = 1000) -> list[dict[str, object]]:
+    """Stock levels that disagree with the ledger or with the active holds (empty: all good)."""
+    places = catalog.directory(session)
+    rows = repo.ledger_mismatches(session, limit)
+    products = (
+        {
+            p.id: p.sku
+            for p in session.query(Product).filter(Product.id.in_({r["product_id"] for r in rows}))
+        }
+        if rows
+        else {}
+    )
+    for row in rows:
+        row["sku"] = products.get(row["product_id"])  # type: ignore[call-overload]
+        place = places.by_id.get(row["location_id"])  # type: ignore[call-overload]
+        row["location"] = place.code if place else row["location_id"]
+    return rows
+
+
+def get_level(session: Session, location_code: str, sku: str) -> LevelOut:
+    found = resolve(session, [(sku, location_code)], "stock")
+    product, location = found.products[sku], found.locations[location_code]
+    level = repo.lock_level(session, product.id, location.id)
+    if level is None:
+        level = LevelRow(product.id, location.id, 0, 0, 0, 0, 0, utcnow())
+    return level_out(session, level, sku)

@@ -1,0 +1,76 @@
+"""Prometheus metrics (``GET /metrics``) and the ASGI middleware timing every request.
+
+With several api worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` (``sincro serve`` does) so
+every process writes its samples there and ``/metrics`` adds them up.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+
+REQUEST_LATENCY = Histogram(
+    "sincro_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+RESERVATIONS = Counter("sincro_reservations_total", "Reservation requests by outcome", ["outcome"])
+EVENTS_DELIVERED = Counter("sincro_events_delivered_total", "Outbox events read by this process")
+WEBHOOK_DELIVERIES = Counter(
+    "sincro_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"]
+)
+QUEUE_DEPTH = Gauge(
+    "sincro_queue_depth", "Messages waiting in a worker queue", ["queue"], multiprocess_mode="max"
+)
+FEED_POSITION = Gauge(
+    "sincro_feed_position", "Last outbox sequence seen by this process", multiprocess_mode="max"
+)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        prom_multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
+
+
+class MetricsMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware): records latency per route template and status."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            if template != "/v1/events/stream":
+                REQUEST_LATENCY.labels(scope["method"], template, str(status[0])).observe(
+                    time.perf_counter() - start
+                )

@@ -1,0 +1,77 @@
+"""Shared fixtures: a migrated SQLite file and a migrated PostgreSQL database per test run.
+
+Tests that change data commit for real (the services own their transactions and concurrency
+tests need several connections), so each test starts from empty tables instead of rolling
+back: ``clean_db`` deletes every row before the test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete
+
+from sincro.catalog.service import forget_directory
+from sincro.config import Settings
+from sincro.db import Database, reset_databases
+from sincro.migrate import upgrade
+from sincro.models import metadata
+from tests.services import create_pg_database, drop_pg_database
+
+os.environ.setdefault("SINCRO_LOG_JSON", "false")
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("db") / "sincro.sqlite"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    url = create_pg_database()
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        reset_databases()
+        drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+def wipe(db: Database) -> None:
+    with db.write() as session:
+        for table in reversed(metadata.sorted_tables):
+            session.execute(delete(table))
+    forget_directory()
+    from sincro.access.service import forget_keys
+
+    forget_keys()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    wipe(database)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        var_dir=tmp_path,
+        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        log_json=False,
+    )
