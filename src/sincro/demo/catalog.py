@@ -70,7 +70,7 @@ _PHONES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
         "Galaxy S24 Ultra",
         ("256GB", "512GB", "1TB"),
         ("Titânio Preto", "Titânio Cinza", "Titânio Violeta"),
-    ),  # noqa: E501
+    ),
     ("Samsung", "Galaxy S24 FE", ("128GB", "256GB"), ("Azul", "Grafite", "Menta")),
     ("Samsung", "Galaxy Z Flip6", ("256GB", "512GB"), ("Azul", "Menta", "Prata", "Amarelo")),
     ("Samsung", "Galaxy Z Fold6", ("256GB", "512GB"), ("Azul", "Rosa", "Prata")),
@@ -92,33 +92,33 @@ _PHONES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
         "iPhone 15",
         ("128GB", "256GB", "512GB"),
         ("Preto", "Azul", "Verde", "Rosa", "Amarelo"),
-    ),  # noqa: E501
+    ),
     ("Apple", "iPhone 15 Plus", ("128GB", "256GB"), ("Preto", "Azul", "Rosa")),
     (
         "Apple",
         "iPhone 15 Pro",
         ("128GB", "256GB", "512GB"),
         ("Titânio Natural", "Titânio Azul", "Titânio Preto"),
-    ),  # noqa: E501
+    ),
     (
         "Apple",
         "iPhone 16",
         ("128GB", "256GB", "512GB"),
         ("Preto", "Branco", "Rosa", "Verde-acinzentado", "Ultramarino"),
-    ),  # noqa: E501
+    ),
     ("Apple", "iPhone 16 Plus", ("128GB", "256GB"), ("Preto", "Branco", "Ultramarino")),
     (
         "Apple",
         "iPhone 16 Pro",
         ("128GB", "256GB", "512GB", "1TB"),
         ("Titânio Natural", "Titânio Deserto", "Titânio Preto", "Titânio Branco"),
-    ),  # noqa: E501
+    ),
     (
         "Apple",
         "iPhone 16 Pro Max",
         ("256GB", "512GB", "1TB"),
         ("Titânio Natural", "Titânio Deserto", "Titânio Preto"),
-    ),  # noqa: E501
+    ),
     ("Xiaomi", "Redmi 13C", ("128GB", "256GB"), ("Preto", "Azul", "Verde")),
     ("Xiaomi", "Redmi 13", ("128GB", "256GB"), ("Preto", "Azul", "Rosa")),
     ("Xiaomi", "Redmi A3", ("64GB", "128GB"), ("Preto", "Azul", "Verde")),
@@ -139,7 +139,7 @@ _CASE_STYLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Capa de Silicone",
         ("Preta", "Azul", "Rosa", "Verde", "Lilás", "Vermelha", "Branca", "Amarela"),
-    ),  # noqa: E501
+    ),
     ("Capa Transparente Anti-impacto", ("",)),
     ("Capa Transparente com Glitter", ("",)),
     ("Capa Carteira", ("Preta", "Marrom", "Vinho")),

@@ -83,16 +83,21 @@ def change_bucket(
     now: dt.datetime,
     *,
     require_available: bool = False,
+    require_free: bool = False,
 ) -> LevelRow | None:
     """Add ``delta`` to one bucket if the result stays valid; None when it would not.
 
-    ``require_available`` additionally demands that ``delta`` units are available to sell
-    (used to reserve): the check and the change are one statement.
+    ``require_available`` demands that ``delta`` units are available to sell (to reserve);
+    ``require_free`` that a decrease of on-hand leaves the held and blocked units covered (a
+    sale or transfer may not take what e-commerce already holds). Check and change are one
+    statement, so no concurrent writer can slip in between.
     """
     column = getattr(S, bucket.value)
     condition = and_(S.product_id == product_id, S.location_id == location_id, column + delta >= 0)
     if require_available:
         condition = and_(condition, delta <= AVAILABLE_EXPR)
+    if require_free:
+        condition = and_(condition, S.on_hand + delta - S.reserved - BLOCKED >= 0)
     stmt = (
         update(S)
         .where(condition)
@@ -322,3 +327,53 @@ def ledger_mismatches(session: Session, limit: int = 1000) -> list[dict[str, obj
         .limit(limit)
     )
     return [dict(r._mapping) for r in session.execute(query)]
+
+
+# --- console: what one location stocks ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LocationStockRow:
+    """One SKU stocked at a location, as the console's location page lists it."""
+
+    sku: str
+    name: str
+    on_hand: int
+    reserved: int
+    blocked: int
+    safety_stock: int
+    version: int
+    updated_at: dt.datetime
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.blocked - self.safety_stock)
+
+
+def stock_at_location(
+    session: Session, location_id: int, *, offset: int, limit: int
+) -> tuple[list[LocationStockRow], int]:
+    """The SKUs with units on hand at one location, by SKU, one page of them and the total."""
+    from sincro.catalog.models import Product  # local: this block is appended, imports stay put
+
+    stocked = and_(S.location_id == location_id, S.on_hand > 0)
+    total = session.scalar(select(func.count()).select_from(S).where(stocked)) or 0
+    query = (
+        select(
+            Product.sku,
+            Product.name,
+            S.on_hand,
+            S.reserved,
+            BLOCKED.label("blocked"),
+            S.safety_stock,
+            S.version,
+            S.updated_at,
+        )
+        .join(Product, Product.id == S.product_id)
+        .where(stocked)
+        .order_by(Product.sku)
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = [LocationStockRow(*row) for row in session.execute(query).all()]
+    return rows, total

@@ -41,6 +41,13 @@ from sincro.inventory.schemas import (
 )
 
 ALLOCATION_ATTEMPTS = 5
+# Decreases for these reasons may only take stock nobody holds; counts and corrections record
+# physical facts and may leave holds uncovered (their commit then fails and verify shows it).
+FREE_STOCK_REASONS = frozenset({Reason.sale, Reason.transfer})
+
+
+def _free(level: LevelRow | None) -> int:
+    return max(0, level.on_hand - level.reserved - level.blocked) if level else 0
 
 
 @dataclass
@@ -185,12 +192,23 @@ def apply_movements(
     short, results = [], {}
     for i in order:
         line, (product_id, location_id) = lines[i], pairs[i]
+        free_only = (
+            line.bucket == Bucket.on_hand
+            and line.quantity < 0
+            and (line.reason in FREE_STOCK_REASONS)
+        )
         level = repo.change_bucket(
-            session, product_id, location_id, line.bucket, line.quantity, now
+            session,
+            product_id,
+            location_id,
+            line.bucket,
+            line.quantity,
+            now,
+            require_free=free_only,
         )
         if level is None:
             current = repo.lock_level(session, product_id, location_id)
-            have = getattr(current, line.bucket.value, 0) if current else 0
+            have = _free(current) if free_only else getattr(current, line.bucket.value, 0)
             short.append(
                 {
                     "field": f"movements[{i}].quantity",

@@ -1,0 +1,84 @@
+"""Getting the demo operator ready: migrate, load (with a progress bar), keys and a user."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from sqlalchemy import func, select
+
+from sincro.access import service as access
+from sincro.access.models import ConsoleUser, Role
+from sincro.catalog.models import Product
+from sincro.config import Settings
+from sincro.db import get_database
+from sincro.migrate import upgrade
+
+DEMO_EMAIL = "demo@sincro.local"
+DEMO_PASSWORD = "sincro-demo"
+STAGE_LABELS = {
+    "locations": "Lojas e CDs",
+    "products": "Catálogo",
+    "stock": "Posições de estoque",
+    "ledger": "Razão de movimentos",
+}
+
+
+def prepare_demo(
+    settings: Settings, stores: int, dcs: int, products: int, console: Console
+) -> Panel:
+    """Migrate and load the demo operator once; returns what to print for the newcomer."""
+    upgrade(settings.database_url)
+    db = get_database(settings.database_url)
+    with db.read() as session:
+        loaded = (session.scalar(select(func.count()).select_from(Product)) or 0) > 0
+    if loaded:
+        console.print("[green]✓[/] demo operator already loaded; reusing it")
+    else:
+        _load_with_progress(settings.database_url, stores, dcs, products, console)
+    with db.write() as session:
+        if session.scalar(select(ConsoleUser).where(ConsoleUser.email == DEMO_EMAIL)) is None:
+            access.create_user(session, DEMO_EMAIL, "Operador Demo", DEMO_PASSWORD, Role.admin)
+        _, admin_key = access.create_key(session, "demo-admin", Role.admin)
+        _, channel_key = access.create_key(session, "demo-ecommerce", Role.channel)
+    return Panel(
+        f"Console user: [bold]{DEMO_EMAIL}[/] / password [bold]{DEMO_PASSWORD}[/]\n"
+        f"Admin API key:   [bold]{admin_key}[/]\n"
+        f"E-commerce key:  [bold]{channel_key}[/]\n"
+        "Try: curl -H 'X-API-Key: <e-commerce key>' "
+        f"http://127.0.0.1:{settings.port}/v1/availability/CEL-000001",
+        title="Demo credentials (shown once)",
+    )
+
+
+def _load_with_progress(url: str, stores: int, dcs: int, products: int, console: Console) -> None:
+    from sincro.demo.loader import load_demo
+
+    started = time.perf_counter()
+    columns = (
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(STAGE_LABELS.get(stage, stage), total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        summary = load_demo(url, stores=stores, dcs=dcs, products=products, progress=report)
+    console.print(
+        f"[green]✓[/] demo operator loaded in {time.perf_counter() - started:.1f} s: {summary}"
+    )
