@@ -129,12 +129,12 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only transaction, always rolled back."""
+        """A read-only transaction, ended by ``close()`` (which rolls back without expiring the
+        loaded objects, so they stay readable after the block)."""
         session = self._read()
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     def dispose(self) -> None:

@@ -60,8 +60,6 @@ def create_celery() -> Celery:
         },
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
     )
-    if settings.broker_url.startswith("sqla+"):
-        app.conf.broker_transport_options = {"polling_interval": 0.2}
     return app
 
 

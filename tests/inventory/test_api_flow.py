@@ -287,3 +287,29 @@ def test_malformed_json_is_422(world: dict) -> None:
     assert (
         world["client"].get("/v1/availability/NOPE", headers=h(world, "admin")).status_code == 404
     )
+
+
+def test_warm_cache_follows_the_feed(world: dict) -> None:
+    """A cached snapshot is patched by the outbox tailer, not reloaded."""
+    c = world["client"]
+    state = c.app.state.sincro
+    move(world, [{"sku": "CHIP-1", "location": "CD01", "quantity": 4, "reason": "receipt"}])
+    assert (
+        c.get("/v1/availability/CHIP-1", headers=h(world, "channel")).json()["online_available"]
+        == 4
+    )
+    misses = state.cache.stats.misses
+    move(
+        world,
+        [{"sku": "CHIP-1", "location": "CD01", "quantity": 3, "reason": "receipt"}],
+        key="k-warm",
+    )
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        body = c.get("/v1/availability/CHIP-1", headers=h(world, "channel")).json()
+        if body["online_available"] == 7:
+            break
+        time.sleep(0.02)
+    assert body["online_available"] == 7
+    assert state.cache.stats.misses == misses, "the snapshot was reloaded instead of patched"
+    assert state.cache.stats.patches >= 1

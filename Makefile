@@ -1,0 +1,53 @@
+# Sincro — the targets people expect. Everything builds its own virtual environment.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format typecheck bench migrate serve smoke system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## Load the demo operator (1,800 stores) and start every service on the embedded default.
+demo: $(STAMP)
+	$(BIN)/sincro demo
+
+## Create the environment, install system test dependencies and pass the whole suite.
+test: $(STAMP) system-deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+migrate: $(STAMP)
+	$(BIN)/sincro migrate
+
+serve: $(STAMP)
+	$(BIN)/sincro serve
+
+## Scripted end-to-end scenario against running services (after `make demo` in another shell).
+smoke: $(STAMP)
+	$(BIN)/sincro demo --smoke
+
+## Benchmarks (see docs/benchmarks.md for what each measures).
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench.run_all
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
