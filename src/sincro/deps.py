@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -51,21 +52,30 @@ def _retryable(exc: DBAPIError) -> bool:
     return code in {"40001", "40P01"} or "database is locked" in str(exc.orig)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return request.app.state.sincro  # type: ignore[no-any-return]
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="API key: sk_<prefix>_<secret>"
+)
+
+
 async def current_key(
-    request: Request,
-    state: StateDep,
-    x_api_key: Annotated[str | None, Header(description="API key: sk_<prefix>_<secret>")] = None,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    request: Request, _doc: Annotated[str | None, Depends(api_key_header)] = None
 ) -> access.Principal:
     """The principal behind ``X-API-Key`` (or ``Authorization: Bearer``), rate limited."""
-    plaintext = x_api_key
+    return await authorize(request)
+
+
+async def authorize(request: Request) -> access.Principal:
+    """Authenticate and rate-limit a request (a plain call, usable without Depends)."""
+    state: AppState = request.app.state.sincro
+    plaintext = request.headers.get("x-api-key")
+    authorization = request.headers.get("authorization")
     if not plaintext and authorization and authorization.lower().startswith("bearer "):
         plaintext = authorization[7:].strip()
     if not plaintext:
@@ -80,7 +90,6 @@ async def current_key(
             f"rate limit of {limit} requests per minute exceeded for this key",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
-    request.state.principal = principal
     return principal
 
 

@@ -96,21 +96,25 @@ async def _sincro_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.body(), exc.headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def invalid_input_from(errors: list[Any], prefix: str = "") -> InvalidInput:
+    """One :class:`InvalidInput` naming the first bad field, listing every problem."""
     details = [
         {
-            "field": _field_of(err.get("loc", ())),
+            "field": prefix + _field_of(err.get("loc", ())),
             "message": err.get("msg", ""),
             "type": err.get("type"),
         }
-        for err in exc.errors()
+        for err in errors
     ]
     first = details[0] if details else {"field": None, "message": "invalid request"}
-    body = InvalidInput(
+    return InvalidInput(
         f"{first['field']}: {first['message']}", field=first["field"], details=details
-    ).body()
-    return error_response(422, body)
+    )
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, invalid_input_from(list(exc.errors())).body())
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

@@ -20,7 +20,8 @@ class InsufficientStock(Conflict):
 
     def __init__(self, short_lines: list[dict[str, Any]]) -> None:
         lines = ", ".join(
-            f"{s['sku']}@{s.get('location') or 'online'} wants {s['requested']}, has {s['available']}"
+            f"{s['sku']}@{s.get('location') or 'online'} wants {s['requested']}, "
+            f"has {s['available']}"
             for s in short_lines
         )
         super().__init__(f"insufficient stock: {lines}", field="lines", details=short_lines)

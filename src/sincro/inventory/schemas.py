@@ -123,3 +123,19 @@ class AvailabilityQuery(BaseModel):
 
     skus: list[Sku] = Field(min_length=1, max_length=MAX_LINES)
     location: LocationCode | None = None
+
+
+class AvailabilityParams(BaseModel):
+    """Query parameters of ``GET /v1/availability/{sku}``."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    location: LocationCode | None = Field(default=None, description="One location's row")
+    near: str | None = Field(
+        default=None, description="lat,lon: locations with stock near a point, nearest first"
+    )
+    radius_km: float = Field(default=25.0, gt=0, le=3000, description="Radius for near=")
+    all_locations: bool = Field(default=False, alias="all", description="Every location, paginated")
+    in_stock: bool = Field(default=False, description="With all=true: only locations with stock")
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=50, ge=1, le=500)
