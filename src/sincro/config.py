@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     feed_gap_timeout_seconds: float = Field(default=5.0, gt=0)
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
-    availability_cache_ttl_seconds: float = Field(default=30.0, gt=0)
+    availability_cache_ttl_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _fill_embedded_urls(self) -> Settings:

@@ -6,6 +6,7 @@ cached per process and reloaded when it is older than a few seconds or misses a 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -61,7 +62,7 @@ class LocationDirectory:
         self.by_id = {p.id: p for p in self.places}
         self.by_code = {p.code: p for p in self.places}
         self.online = [p for p in self.places if p.ships_online and p.active]
-        self.fingerprint = hash(tuple(self.places))
+        self.fingerprint = hashlib.sha256(repr(self.places).encode()).hexdigest()[:16]
         self.loaded_at = time.monotonic()
 
 
@@ -88,6 +89,14 @@ def directory(
             else:
                 current = _directory = fresh
     assert current is not None
+    return current
+
+
+def cached_directory() -> LocationDirectory | None:
+    """The directory if this process has a fresh one (no database access)."""
+    current = _directory
+    if current is None or time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS:
+        return None
     return current
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 import time
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from sincro.db import Database, utcnow
 from sincro.inventory import repository as repo
 from sincro.inventory.exceptions import UnknownLocation, UnknownSku
 from sincro.inventory.models import ReservationLine
+from sincro.inventory.shared import SharedSnapshots
 
 
 class SkuSnapshot:
@@ -45,6 +46,7 @@ class SkuSnapshot:
         "reserved",
         "sku",
         "version",
+        "watermark",
     )
 
     def __init__(self, sku: str, product_id: int, name: str, directory: LocationDirectory) -> None:
@@ -56,6 +58,7 @@ class SkuSnapshot:
         self.version = array("i", bytes(4 * size))
         self.as_of = array("d", bytes(8 * size))
         self.next_expiry: float | None = None
+        self.watermark = 0  # every outbox event up to this seq is reflected
         self.loaded_at = time.monotonic()
         self._summary: bytes | None = None
 
@@ -127,16 +130,36 @@ class CacheStats:
     hits: int = 0
     misses: int = 0
     patches: int = 0
+    shared_hits: int = 0
+
+
+RECENT_EVENTS = 50_000
 
 
 class AvailabilityCache:
-    """Snapshots per SKU, at most ``capacity`` of them (least recently used dropped first)."""
+    """Snapshots per SKU, at most ``capacity`` of them (least recently used dropped first).
 
-    def __init__(self, db: Database, ttl_seconds: float = 30.0, capacity: int = 5000) -> None:
-        self.db, self.ttl, self.capacity = db, ttl_seconds, capacity
+    A load and the feed can interleave: the cache remembers the feed position before each load
+    and the most recent events, and replays onto the fresh snapshot every event after that
+    position, so an event that arrives while its SKU is being loaded is never lost. With a
+    ``shared`` store (Redis in production) a miss is served from the snapshot another replica
+    stored, caught up from the outbox past that snapshot's watermark.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        ttl_seconds: float = 300.0,
+        capacity: int = 5000,
+        shared: SharedSnapshots | None = None,
+    ) -> None:
+        self.db, self.ttl, self.capacity, self.shared = db, ttl_seconds, capacity, shared
         self._snapshots: OrderedDict[str, SkuSnapshot] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._patch_lock = threading.Lock()
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
+        self.position = 0
         self.stats = CacheStats()
 
     def peek(self, sku: str) -> SkuSnapshot | None:
@@ -158,10 +181,44 @@ class AvailabilityCache:
             snap = self.peek(sku)
             if snap is None:
                 self.stats.misses += 1
-                with self.db.read() as session:
-                    snap = load_snapshot(session, sku)
-                self._store(sku, snap)
+                start = self.position  # every event up to here is in what we are about to read
+                snap = self._load(sku, start)
+                with self._patch_lock:
+                    for event in self._recent:
+                        if event["seq"] > start and event["sku"] == sku:
+                            snap.patch(event)
+                    self._store(sku, snap)
             return snap
+
+    def _load(self, sku: str, start: int) -> SkuSnapshot:
+        if self.shared is not None:
+            snap = self._load_shared(sku, start)
+            if snap is not None:
+                return snap
+        with self.db.read() as session:
+            snap = load_snapshot(session, sku)
+        snap.watermark = start
+        if self.shared is not None:
+            self.shared.put(snap, self.ttl)
+        return snap
+
+    def _load_shared(self, sku: str, start: int) -> SkuSnapshot | None:
+        assert self.shared is not None
+        directory = catalog.cached_directory()
+        if directory is None:
+            with self.db.read() as session:
+                directory = catalog.directory(session)
+        snap = self.shared.get(sku, directory)
+        if snap is None:
+            return None
+        self.stats.shared_hits += 1
+        if start > snap.watermark:
+            from sincro.feed.tailer import read_events
+
+            for event in read_events(self.db, snap.watermark, start, sku, None, limit=100_000):
+                snap.patch(event)
+        snap.watermark = max(start, snap.watermark)
+        return snap
 
     def _store(self, sku: str, snap: SkuSnapshot) -> None:
         self._snapshots[sku] = snap
@@ -171,12 +228,17 @@ class AvailabilityCache:
 
     def apply_events(self, events: list[dict[str, Any]]) -> None:
         """Patch cached snapshots with outbox events (called by the feed hub, in order)."""
-        for event in events:
-            snap = self._snapshots.get(event["sku"])
-            if snap is not None:
-                self.stats.patches += 1
-                if not snap.patch(event):
-                    self._snapshots.pop(event["sku"], None)
+        if not events:
+            return
+        with self._patch_lock:
+            for event in events:
+                snap = self._snapshots.get(event["sku"])
+                if snap is not None:
+                    self.stats.patches += 1
+                    if not snap.patch(event):
+                        self._snapshots.pop(event["sku"], None)
+                self._recent.append(event)
+            self.position = max(self.position, events[-1]["seq"])
 
     def clear(self) -> None:
         self._snapshots.clear()

@@ -1,0 +1,119 @@
+"""API keys, console users and rate limits (in process and shared through Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sincro.access import service as access
+from sincro.access.models import Role
+from sincro.access.ratelimit import LocalRateLimiter, RedisRateLimiter
+from sincro.app import create_app
+from sincro.config import Settings
+from sincro.db import Database
+from sincro.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from tests.factories import make_location, make_product
+from tests.services import REDIS_URL, absent
+
+
+def test_keys_are_stored_hashed_and_checked(db: Database) -> None:
+    with db.write() as s:
+        key, plaintext = access.create_key(s, "shop", Role.channel)
+    assert plaintext.startswith(f"sk_{key.prefix}_")
+    assert plaintext.split("_", 2)[2] not in key.secret_hash
+    with db.read() as s:
+        principal = access.authenticate(s, plaintext)
+        assert principal.role == Role.channel
+        with pytest.raises(Unauthorized):
+            access.authenticate(s, plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B"))
+        with pytest.raises(Unauthorized, match="malformed"):
+            access.authenticate(s, "not-a-key")
+
+
+def test_revoked_key_is_refused(db: Database) -> None:
+    with db.write() as s:
+        key, plaintext = access.create_key(s, "old", Role.admin)
+    with db.write() as s:
+        access.revoke_key(s, key.prefix)
+    with db.read() as s, pytest.raises(Unauthorized, match="revoked"):
+        access.authenticate(s, plaintext)
+
+
+def test_store_keys_need_known_locations(db: Database) -> None:
+    with db.write() as s:
+        make_location(s, code="LJ9")
+    with db.write() as s, pytest.raises(InvalidInput):
+        access.create_key(s, "x", Role.store, [])
+    with db.write() as s, pytest.raises(NotFound, match="NOPE"):
+        access.create_key(s, "x", Role.store, ["NOPE"])
+    with db.write() as s:
+        _, plaintext = access.create_key(s, "x", Role.store, ["LJ9"])
+    with db.read() as s:
+        principal = access.authenticate(s, plaintext)
+    principal.require_location("LJ9")
+    with pytest.raises(Forbidden):
+        principal.require_location("LJ1")
+    with pytest.raises(Forbidden):
+        principal.require(Role.channel)
+
+
+def test_console_passwords(db: Database) -> None:
+    with db.write() as s:
+        access.create_user(s, "Ana@Loja.com.br", "Ana", "senha-forte-1")
+    with db.read() as s:
+        assert access.sign_in(s, "ana@loja.com.br", "senha-forte-1").name == "Ana"
+        with pytest.raises(Unauthorized):
+            access.sign_in(s, "ana@loja.com.br", "errada")
+    with db.write() as s, pytest.raises(InvalidInput, match="8 characters"):
+        access.create_user(s, "b@x.com", "B", "curta")
+
+
+def test_local_token_bucket() -> None:
+    limiter = LocalRateLimiter()
+    waits = [asyncio.run(limiter.hit(1, 120)) for _ in range(3)]
+    assert waits[0] == 0 and waits[1] == 0 and waits[2] > 0
+
+
+def test_rate_limit_answers_429_with_retry_after(db: Database, settings: Settings) -> None:
+    with db.write() as s:
+        make_product(s, sku="RL-1")
+        _, plaintext = access.create_key(s, "slow", Role.channel, rate_limit_per_minute=60)
+    with TestClient(create_app(settings)) as client:
+        codes = [
+            client.get("/v1/availability/RL-1", headers={"X-API-Key": plaintext}) for _ in range(3)
+        ]
+    assert codes[0].status_code == 200
+    limited = codes[-1]
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert limited.json()["error"]["code"] == "rate_limited"
+
+
+def test_redis_rate_limit_is_shared_between_replicas() -> None:
+    import redis.asyncio as aioredis
+
+    async def scenario() -> list[float]:
+        client = aioredis.from_url(REDIS_URL, socket_connect_timeout=2)
+        prefix = f"sincro-test-{uuid.uuid4().hex[:8]}:"
+        try:
+            await client.ping()
+        except Exception as exc:
+            await client.aclose()
+            return [-1.0, float(len(str(exc)))]
+        try:
+            one, two = RedisRateLimiter(client, prefix), RedisRateLimiter(client, prefix)
+            # 120/min = 2 per second, shared: the third hit within the same second waits
+            return [await one.hit(7, 120), await two.hit(7, 120), await one.hit(7, 120)]
+        finally:
+            async for key in client.scan_iter(f"{prefix}*"):
+                await client.delete(key)
+            await client.aclose()
+
+    waits = asyncio.run(scenario())
+    if waits[0] == -1.0:
+        absent("Redis", REDIS_URL)
+    # a second boundary may fall between the calls; then the window restarts
+    assert waits[0] == 0 and (waits[2] > 0 or waits[1] == 0)
