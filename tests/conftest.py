@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 from sincro.catalog.service import forget_directory
 from sincro.config import Settings
@@ -50,9 +50,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 def wipe(db: Database) -> None:
+    """Empty every table and restart identities, so the outbox sequence starts again at 1
+    (an emptied table with a sequence far ahead would look like a hole to a new tailer)."""
     with db.write() as session:
-        for table in reversed(metadata.sorted_tables):
-            session.execute(delete(table))
+        if db.is_sqlite:
+            for table in reversed(metadata.sorted_tables):
+                session.execute(delete(table))
+            session.execute(text("DELETE FROM sqlite_sequence"))
+        else:
+            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+            session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     forget_directory()
     from sincro.access.service import forget_keys
 

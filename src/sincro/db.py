@@ -49,14 +49,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; Sincro stores aware UTC datetimes only")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)  # type: ignore[no-any-return]
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if isinstance(value, str):
             value = dt.datetime.fromisoformat(value)
-        return value.replace(tzinfo=dt.UTC)  # type: ignore[no-any-return]
+        return value.replace(tzinfo=dt.UTC)
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:

@@ -53,7 +53,7 @@ def _retryable(exc: DBAPIError) -> bool:
 
 
 async def get_state(request: Request) -> AppState:
-    return request.app.state.sincro  # type: ignore[no-any-return]
+    return request.app.state.sincro
 
 
 StateDep = Annotated[AppState, Depends(get_state)]

@@ -14,7 +14,7 @@ def task(name: str, *, time_limit: int = 120, max_retries: int = 5) -> Callable[
     """A named Celery task with bounded, jittered retries on transient errors only."""
 
     def decorate(func: F) -> F:
-        return celery_app.task(  # type: ignore[no-any-return]
+        return celery_app.task(
             name=name,
             autoretry_for=TRANSIENT_ERRORS,
             retry_backoff=True,

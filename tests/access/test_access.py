@@ -14,7 +14,7 @@ from sincro.access.ratelimit import LocalRateLimiter, RedisRateLimiter
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
-from sincro.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 from tests.factories import make_location, make_product
 from tests.services import REDIS_URL, absent
 
@@ -117,3 +117,15 @@ def test_redis_rate_limit_is_shared_between_replicas() -> None:
         absent("Redis", REDIS_URL)
     # a second boundary may fall between the calls; then the window restarts
     assert waits[0] == 0 and (waits[2] > 0 or waits[1] == 0)
+
+
+def test_sign_in_is_throttled_per_address(db: Database) -> None:
+    with db.write() as s:
+        access.create_user(s, "caixa@loja.com.br", "Caixa", "senha-forte-1")
+    with db.read() as s:
+        for _ in range(access.SIGN_IN_FAILURES_ALLOWED):
+            with pytest.raises(Unauthorized):
+                access.sign_in(s, "caixa@loja.com.br", "errada")
+        with pytest.raises(RateLimited):
+            access.sign_in(s, "caixa@loja.com.br", "senha-forte-1")
+    access._sign_in_failures.clear()

@@ -52,32 +52,41 @@ class StockMachine(RuleBasedStateMachine):
 
     def held(self, sku: str, code: str) -> int:
         return sum(
-            ln["qty"] for h in self.holds.values() if h["state"] == "active"
-            for ln in h["lines"] if (ln["sku"], ln["location"]) == (sku, code)
+            ln["qty"]
+            for h in self.holds.values()
+            if h["state"] == "active"
+            for ln in h["lines"]
+            if (ln["sku"], ln["location"]) == (sku, code)
         )
 
     def available(self, sku: str, code: str) -> int:
         key = (sku, code)
         return max(0, self.on_hand[key] - self.held(sku, code) - self.blocked[key])
 
-    def _move(self, sku: str, code: str, qty: int, reason: Reason,
-              bucket: Bucket = Bucket.on_hand) -> bool:
+    def _move(
+        self, sku: str, code: str, qty: int, reason: Reason, bucket: Bucket = Bucket.on_hand
+    ) -> bool:
         try:
             with self.db.write() as s:
-                service.apply_movements(s, "prop", [MovementIn(
-                    sku=sku, location=code, quantity=qty, reason=reason, bucket=bucket)])
+                service.apply_movements(
+                    s,
+                    "prop",
+                    [
+                        MovementIn(
+                            sku=sku, location=code, quantity=qty, reason=reason, bucket=bucket
+                        )
+                    ],
+                )
             return True
         except SincroError:
             return False
 
-    @rule(sku=st.sampled_from(SKUS), code=st.sampled_from(list(LOCATIONS)),
-          qty=st.integers(1, 8))
+    @rule(sku=st.sampled_from(SKUS), code=st.sampled_from(list(LOCATIONS)), qty=st.integers(1, 8))
     def receive(self, sku: str, code: str, qty: int) -> None:
         assert self._move(sku, code, qty, Reason.receipt)
         self.on_hand[(sku, code)] += qty
 
-    @rule(sku=st.sampled_from(SKUS), code=st.sampled_from(list(LOCATIONS)),
-          qty=st.integers(1, 5))
+    @rule(sku=st.sampled_from(SKUS), code=st.sampled_from(list(LOCATIONS)), qty=st.integers(1, 5))
     def sell_at_counter(self, sku: str, code: str, qty: int) -> None:
         key = (sku, code)
         free = self.on_hand[key] - self.held(sku, code) - self.blocked[key]
@@ -85,15 +94,19 @@ class StockMachine(RuleBasedStateMachine):
         if qty <= free:
             self.on_hand[key] -= qty
 
-    @rule(sku=st.sampled_from(SKUS), code=st.sampled_from(list(LOCATIONS)),
-          count=st.integers(0, 12))
+    @rule(
+        sku=st.sampled_from(SKUS), code=st.sampled_from(list(LOCATIONS)), count=st.integers(0, 12)
+    )
     def count(self, sku: str, code: str, count: int) -> None:
         with self.db.write() as s:
             service.set_count(s, "prop", code, sku, StockCountIn(on_hand=count), None)
         self.on_hand[(sku, code)] = count
 
-    @rule(sku=st.sampled_from(SKUS), code=st.sampled_from(list(LOCATIONS)),
-          qty=st.integers(-3, 3).filter(bool))
+    @rule(
+        sku=st.sampled_from(SKUS),
+        code=st.sampled_from(list(LOCATIONS)),
+        qty=st.integers(-3, 3).filter(bool),
+    )
     def block(self, sku: str, code: str, qty: int) -> None:
         key = (sku, code)
         ok = self._move(sku, code, qty, Reason.block, Bucket.blocked_quality)
@@ -101,8 +114,12 @@ class StockMachine(RuleBasedStateMachine):
         if ok:
             self.blocked[key] += qty
 
-    @rule(target=reservations, sku=st.sampled_from(SKUS),
-          code=st.sampled_from([*LOCATIONS, None]), qty=st.integers(1, 6))
+    @rule(
+        target=reservations,
+        sku=st.sampled_from(SKUS),
+        code=st.sampled_from([*LOCATIONS, None]),
+        qty=st.integers(1, 6),
+    )
     def reserve(self, sku: str, code: str | None, qty: int):  # type: ignore[no-untyped-def]
         if code is None:
             can = sum(self.available(sku, c) for c, online in LOCATIONS.items() if online)
@@ -110,8 +127,9 @@ class StockMachine(RuleBasedStateMachine):
             can = self.available(sku, code)
         try:
             with self.db.write() as s:
-                out = service.reserve(s, "prop", [ReservationLineIn(sku=sku, qty=qty,
-                                                                    location=code)], 600)
+                out = service.reserve(
+                    s, "prop", [ReservationLineIn(sku=sku, qty=qty, location=code)], 600
+                )
         except SincroError:
             assert qty > can
             return multiple()
@@ -126,8 +144,9 @@ class StockMachine(RuleBasedStateMachine):
     @rule(rid=consumes(reservations))
     def commit(self, rid: str) -> None:
         hold = self.holds[rid]
-        covered = all(self.on_hand[(ln["sku"], ln["location"])] >= ln["qty"]
-                      for ln in hold["lines"])
+        covered = all(
+            self.on_hand[(ln["sku"], ln["location"])] >= ln["qty"] for ln in hold["lines"]
+        )
         try:
             with self.db.write() as s:
                 service.commit_reservation(s, rid, "prop")
@@ -161,8 +180,11 @@ class StockMachine(RuleBasedStateMachine):
         with self.db.write() as s:
             res_id = service.get_reservation(s, rid).id
             s.execute(update(Reservation).where(Reservation.id == res_id).values(expires_at=past))
-            s.execute(update(ReservationLine).where(ReservationLine.reservation_id == res_id)
-                      .values(expires_at=past))
+            s.execute(
+                update(ReservationLine)
+                .where(ReservationLine.reservation_id == res_id)
+                .values(expires_at=past)
+            )
         hold["state"] = "expired"
 
     @invariant()
@@ -181,7 +203,11 @@ class StockMachine(RuleBasedStateMachine):
 def test_random_operation_sequences(db: Database, examples: int, database_url: str) -> None:
     StockMachine.db = db
     n = examples if database_url.startswith("sqlite") else examples // 2
-    run = settings(max_examples=n, stateful_step_count=25, deadline=None,
-                   suppress_health_check=list(HealthCheck))
+    run = settings(
+        max_examples=n,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     StockMachine.TestCase.settings = run
     StockMachine.TestCase().runTest()

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sincro.access.models import ApiKey, ConsoleUser, Role, api_key_locations
 from sincro.catalog import repository as catalog_repo
 from sincro.db import utcnow
-from sincro.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 
 KEY_CACHE_SECONDS = 30.0
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -183,8 +183,30 @@ def create_user(
     return user
 
 
+SIGN_IN_FAILURES_ALLOWED = 10
+SIGN_IN_WINDOW_SECONDS = 900.0
+_sign_in_failures: dict[str, tuple[int, float]] = {}
+_dummy_hash: list[str] = []
+
+
 def sign_in(session: Session, email: str, password: str) -> ConsoleUser:
-    user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == email.strip().lower()))
-    if user is None or not user.active or not check_password(password, user.password_hash):
+    """Check a console sign-in. The same scrypt work is done for unknown e-mails (no timing
+    oracle), and an address is locked for 15 minutes after 10 failures in this process."""
+    address = email.strip().lower()
+    count, since = _sign_in_failures.get(address, (0, time.monotonic()))
+    if time.monotonic() - since > SIGN_IN_WINDOW_SECONDS:
+        count, since = 0, time.monotonic()
+    if count >= SIGN_IN_FAILURES_ALLOWED:
+        wait = int(SIGN_IN_WINDOW_SECONDS - (time.monotonic() - since)) + 1
+        raise RateLimited(
+            "muitas tentativas; tente novamente mais tarde", headers={"Retry-After": str(wait)}
+        )
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == address))
+    if not _dummy_hash:
+        _dummy_hash.append(hash_password(secrets.token_urlsafe(16)))
+    stored = user.password_hash if user is not None else _dummy_hash[0]
+    if not check_password(password, stored) or user is None or not user.active:
+        _sign_in_failures[address] = (count + 1, since)
         raise Unauthorized("e-mail ou senha inválidos")
+    _sign_in_failures.pop(address, None)
     return user

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sincro.catalog.models import LocationKind
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
-SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,39}$"
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"
 
 
 class LocationIn(BaseModel):

@@ -66,16 +66,20 @@ class LocationDirectory:
         self.loaded_at = time.monotonic()
 
 
-_directory: LocationDirectory | None = None
+_directories: dict[str, LocationDirectory] = {}  # per database URL
 _directory_lock = threading.Lock()
+
+
+def _database_key(session: Session) -> str:
+    return str(session.get_bind().engine.url)
 
 
 def directory(
     session: Session, *, need_code: str | None = None, need_id: int | None = None
 ) -> LocationDirectory:
     """The cached location directory, reloaded when stale or missing a code or id."""
-    global _directory
-    current = _directory
+    key = _database_key(session)
+    current = _directories.get(key)
     stale = current is None or time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS
     missing = current is not None and (
         (need_code is not None and need_code not in current.by_code)
@@ -87,22 +91,21 @@ def directory(
             if current is not None and fresh.fingerprint == current.fingerprint:
                 current.loaded_at = fresh.loaded_at  # unchanged: keep positions stable
             else:
-                current = _directory = fresh
+                current = _directories[key] = fresh
     assert current is not None
     return current
 
 
-def cached_directory() -> LocationDirectory | None:
-    """The directory if this process has a fresh one (no database access)."""
-    current = _directory
+def cached_directory(database_url: str) -> LocationDirectory | None:
+    """The directory if this process has a fresh one for that database (no database access)."""
+    current = _directories.get(database_url)
     if current is None or time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS:
         return None
     return current
 
 
 def forget_directory() -> None:
-    global _directory
-    _directory = None
+    _directories.clear()
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

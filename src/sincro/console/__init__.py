@@ -2,9 +2,106 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import inspect
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sincro.console import routes
+from sincro.console.inventory import routes as inventory_routes
+from sincro.errors import SincroError
+
+CONSOLE_PREFIX = "/console"
+SESSION_COOKIE = "sincro_console"
+SESSION_MAX_AGE_SECONDS = 12 * 3600
+
+Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
+
+
+def is_console_path(scope: Scope) -> bool:
+    """True for the console's paths (the app's root path, if any, taken off first)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
+
+class ConsoleSessions:
+    """Starlette's signed-cookie :class:`SessionMiddleware`, for console paths only: API calls
+    (the hot path) neither parse nor set the console's cookie."""
+
+    def __init__(self, app: ASGIApp, secret_key: str) -> None:
+        self.app = app
+        self.sessions = SessionMiddleware(
+            app,
+            secret_key=secret_key,
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE_SECONDS,
+            same_site="lax",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_console_path(scope):
+            await self.sessions(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def mount_console(app: FastAPI) -> None:
     """Attach the console's routes and static files to the api application."""
-    return None
+    settings = app.state.sincro.settings
+    app.add_middleware(ConsoleSessions, secret_key=settings.secret_key)
+    app.include_router(routes.router)
+    app.include_router(inventory_routes.router)
+    app.mount(
+        f"{CONSOLE_PREFIX}/static",
+        StaticFiles(directory=routes.STATIC_DIR),
+        name="console_static",
+    )
+    app.add_exception_handler(routes.SignInRequired, routes.sign_in_redirect)
+    for error_class in (StarletteHTTPException, RequestValidationError, SincroError, Exception):
+        previous = app.exception_handlers.get(error_class)
+        app.add_exception_handler(error_class, _console_pages(previous))
+
+
+def _console_pages(previous: Handler | None) -> Handler:
+    """Wrap an error handler: console paths get a pt-BR HTML page, the API keeps its JSON."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if is_console_path(request.scope):
+            return await _error_page(request, exc)
+        if previous is None:
+            raise exc
+        result = previous(request, exc)
+        return await result if inspect.isawaitable(result) else result
+
+    return handler
+
+
+async def _error_page(request: Request, exc: Exception) -> Response:
+    status = 422 if isinstance(exc, RequestValidationError) else getattr(exc, "status_code", 500)
+    if status >= 500 or "session" not in request.scope:
+        return routes.render(request, "error.html", {"status": 500}, status_code=500)
+    if not hasattr(request.state, "console_user"):
+        await run_in_threadpool(_identify, request)
+    if status == 404:
+        return routes.not_found(
+            request, "Página não encontrada", "O endereço que você abriu não existe no console."
+        )
+    return routes.render(request, "error.html", {"status": status}, status_code=status)
+
+
+def _identify(request: Request) -> None:
+    """Who is looking at an error page (for the navigation); nobody if that fails too."""
+    try:
+        routes.session_user(request)
+    except Exception:
+        request.state.console_user = None

@@ -57,7 +57,7 @@ def _ok(response: httpx.Response, *expected: int) -> dict[str, Any]:
             f"{response.request.method} {response.request.url.path} answered "
             f"{response.status_code}: {response.text[:300]}"
         )
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def run_smoke(base_url: str, console: Console) -> bool:

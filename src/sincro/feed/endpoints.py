@@ -40,14 +40,15 @@ async def event_stream(
         yield b"retry: 1000\n: connected\n\n"
         while last_event_id is not None:
             backlog = await run_in_threadpool(read_events, db, sent, hub.position, sku, location)
-            for event in backlog:
-                yield format_event(event)
-                sent = event["seq"]
+            for stored in backlog:
+                yield format_event(stored)
+                sent = stored["seq"]
             if len(backlog) < 5000:
                 break
         while True:
             try:
-                event = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    event = await sub.queue.get()
             except TimeoutError:
                 if await request.is_disconnected():
                     return

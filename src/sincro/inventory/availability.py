@@ -134,6 +134,7 @@ class CacheStats:
 
 
 RECENT_EVENTS = 50_000
+LOAD_LOCK_STRIPES = 64
 
 
 class AvailabilityCache:
@@ -155,8 +156,7 @@ class AvailabilityCache:
     ) -> None:
         self.db, self.ttl, self.capacity, self.shared = db, ttl_seconds, capacity, shared
         self._snapshots: OrderedDict[str, SkuSnapshot] = OrderedDict()
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._locks = [threading.Lock() for _ in range(LOAD_LOCK_STRIPES)]
         self._patch_lock = threading.Lock()
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.position = 0
@@ -175,9 +175,7 @@ class AvailabilityCache:
         snap = self.peek(sku)
         if snap is not None:
             return snap
-        with self._guard:
-            lock = self._locks.setdefault(sku, threading.Lock())
-        with lock:
+        with self._locks[hash(sku) % LOAD_LOCK_STRIPES]:  # one load per SKU at a time
             snap = self.peek(sku)
             if snap is None:
                 self.stats.misses += 1
@@ -204,7 +202,7 @@ class AvailabilityCache:
 
     def _load_shared(self, sku: str, start: int) -> SkuSnapshot | None:
         assert self.shared is not None
-        directory = catalog.cached_directory()
+        directory = catalog.cached_directory(str(self.db.read_engine.url))
         if directory is None:
             with self.db.read() as session:
                 directory = catalog.directory(session)

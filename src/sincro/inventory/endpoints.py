@@ -62,7 +62,10 @@ def _parse_point(value: str, field: str) -> tuple[float, float]:
 
 
 async def _snapshot(state: AppState, sku: str) -> availability.SkuSnapshot:
-    return state.cache.peek(sku) or await run_in_threadpool(state.cache.get, sku)
+    snap = state.cache.peek(sku)
+    if snap is None:
+        snap = await run_in_threadpool(state.cache.get, sku)
+    return snap
 
 
 DEFAULT_PARAMS = AvailabilityParams()

@@ -25,7 +25,7 @@ class Reason(StrEnum):
     transfer = "transfer"
     adjustment = "adjustment"
     correction = "correction"
-    count = "count"
+    physical_count = "count"
     opening = "opening"
     reservation = "reservation"
     release = "release"

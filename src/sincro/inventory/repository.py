@@ -57,7 +57,7 @@ class LevelRow:
 
     @classmethod
     def of(cls, row: Row[tuple[int, int, int, int, int, int, int, dt.datetime]]) -> LevelRow:
-        return cls(*row)
+        return cls(**row._mapping)
 
 
 def ensure_levels(session: Session, pairs: Iterable[tuple[int, int]], now: dt.datetime) -> None:

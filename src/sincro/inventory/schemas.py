@@ -70,7 +70,7 @@ class StockCountIn(BaseModel):
 
     on_hand: int = Field(ge=0, le=10_000_000)
     safety_stock: int | None = Field(default=None, ge=0, le=10_000_000)
-    reason: Reason = Reason.count
+    reason: Reason = Reason.physical_count
 
 
 class GeoPoint(BaseModel):

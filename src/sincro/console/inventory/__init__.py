@@ -1,0 +1,1 @@
+"""Console pages for stock: SKUs, locations and the live change feed."""

@@ -1,0 +1,308 @@
+"""The console's shell: sign-in and sign-out, the signed-in user, page rendering and helpers.
+
+Pages are server-rendered Jinja2 templates. The session (a signed cookie, see
+:func:`sincro.console.mount_console`) holds only the user's id and a CSRF token; the user row
+is read again on every page, so a disabled user is signed out at their next click.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from starlette.routing import NoMatchFound
+
+from sincro import __version__
+from sincro.access import service as access
+from sincro.access.models import ConsoleUser
+from sincro.console import formatting
+from sincro.deps import AppState
+from sincro.errors import Unauthorized
+
+PACKAGE_DIR = Path(__file__).parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+STATIC_DIR = PACKAGE_DIR / "static"
+HOME_ROUTE = "console_skus"
+SIGN_IN_FAILED = "E-mail ou senha inválidos"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+formatting.install(templates.env)
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    key: str
+    label: str
+    route: str
+
+
+NAV = (
+    NavItem("skus", "Estoque (SKUs)", "console_skus"),
+    NavItem("locations", "Lojas e CDs", "console_locations"),
+    NavItem("feed", "Feed ao vivo", "console_feed"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUser:
+    id: int
+    email: str
+    name: str
+
+
+class SignInRequired(Exception):
+    """Raised by :func:`current_user`; answered with a redirect to the sign-in page."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.sincro
+    return state
+
+
+def url(
+    request: Request, name: str, /, query: Mapping[str, Any] | None = None, **params: Any
+) -> str:
+    """The path of a named route (with the app's root path), plus an optional query string."""
+    quoted = {key: quote(str(value), safe="/") for key, value in params.items()}
+    path = request.url_for(name, **quoted).path
+    filled = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+    return f"{path}?{urlencode(filled)}" if filled else path
+
+
+def static_url(request: Request, path: str) -> str:
+    return url(request, "console_static", {"v": __version__}, path=path)
+
+
+def with_query(request: Request, **changes: Any) -> str:
+    """The current page's path and query with some parameters replaced (pagination links)."""
+    params = dict(request.query_params)
+    params.update({key: str(value) for key, value in changes.items()})
+    filled = {k: v for k, v in params.items() if v != ""}
+    path = quote(request.url.path, safe="/")
+    return f"{path}?{urlencode(filled)}" if filled else path
+
+
+def route_exists(request: Request, name: str) -> bool:
+    try:
+        request.app.url_path_for(name)
+    except NoMatchFound:
+        return False
+    return True
+
+
+def csrf_token(request: Request) -> str:
+    """The session's anti-forgery token for POST forms (created on first use)."""
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def csrf_ok(request: Request, submitted: str) -> bool:
+    expected = request.session.get("csrf")
+    return isinstance(expected, str) and hmac.compare_digest(expected.encode(), submitted.encode())
+
+
+def safe_next(request: Request, value: str | None) -> str:
+    """Where to go after signing in: only a path inside the console, never another site."""
+    home = url(request, HOME_ROUTE)
+    if not value or "\\" in value:
+        return home
+    parts = urlsplit(value)
+    console_root = url(request, "console_home")
+    inside = parts.path == console_root or parts.path.startswith(console_root + "/")
+    if parts.scheme or parts.netloc or not inside:
+        return home
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Pager:
+    """One page of a list: 1-based ``page`` of ``per_page`` rows out of ``total``."""
+
+    page: int
+    per_page: int
+    total: int
+
+    @classmethod
+    def parse(cls, value: str | None, per_page: int) -> Pager:
+        """The page asked for in a query parameter (1 when missing or not a number)."""
+        try:
+            page = max(1, int(value or "1"))
+        except ValueError:
+            page = 1
+        return cls(page, per_page, 0)
+
+    def with_total(self, total: int) -> Pager:
+        """The same page once the total is known, moved back to the last page if past it."""
+        return Pager(min(self.page, max(1, math.ceil(total / self.per_page))), self.per_page, total)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first_row(self) -> int:
+        return min(self.total, self.offset + 1)
+
+    @property
+    def last_row(self) -> int:
+        return min(self.total, self.offset + self.per_page)
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    section: str | None = None,
+) -> Response:
+    """Render a console template with the shell's context (user, navigation, helpers)."""
+    user: SessionUser | None = getattr(request.state, "console_user", None)
+    shell = {
+        "user": user,
+        "section": section,
+        "nav": [
+            {"key": item.key, "label": item.label, "href": url(request, item.route)}
+            for item in NAV
+            if user is not None and route_exists(request, item.route)
+        ],
+        "csrf": csrf_token(request) if "session" in request.scope else "",
+        "url": lambda name, query=None, **params: url(request, name, query, **params),
+        "static": lambda path: static_url(request, path),
+        "with_query": lambda **changes: with_query(request, **changes),
+    }
+    response = templates.TemplateResponse(
+        request, template, {**shell, **(context or {})}, status_code=status_code
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def not_found(request: Request, title: str, message: str) -> Response:
+    """The friendly pt-BR 404 page."""
+    return render(request, "not_found.html", {"title": title, "message": message}, status_code=404)
+
+
+# --- the signed-in user ----------------------------------------------------------------------
+
+
+def session_user(request: Request) -> SessionUser | None:
+    """The active user behind the session cookie, or None (blocking: reads the database)."""
+    user_id = request.session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    with app_state(request).db.read() as session:
+        row = session.scalar(select(ConsoleUser).where(ConsoleUser.id == user_id))
+        user = SessionUser(row.id, row.email, row.name) if row and row.active else None
+    if user is None:
+        request.session.pop("user_id", None)
+    request.state.console_user = user
+    return user
+
+
+def current_user(request: Request) -> SessionUser:
+    """Dependency of every console page: the signed-in user, else a redirect to sign in."""
+    user = session_user(request)
+    if user is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+    return user
+
+
+ConsoleUserDep = Annotated[SessionUser, Depends(current_user)]
+
+
+def sign_in_redirect(request: Request, exc: Exception) -> Response:
+    """Exception handler for :class:`SignInRequired`."""
+    next_url = exc.next_url if isinstance(exc, SignInRequired) else None
+    return RedirectResponse(url(request, "console_sign_in", {"next": next_url}), status_code=303)
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+@router.get("", name="console_home")
+def home(_user: ConsoleUserDep, request: Request) -> Response:
+    """The console's front door: the inventory home."""
+    return RedirectResponse(url(request, HOME_ROUTE), status_code=303)
+
+
+@router.get("/sign-in", name="console_sign_in")
+def sign_in_page(request: Request, next: str = "", signed_out: str = "") -> Response:
+    """The sign-in form (e-mail and senha); signed-in users go straight on."""
+    if session_user(request) is not None:
+        return RedirectResponse(safe_next(request, next), status_code=303)
+    notice = "Você saiu do console." if signed_out else None
+    return render(request, "sign_in.html", {"next": next, "email": "", "notice": notice})
+
+
+@router.post("/sign-in", name="console_sign_in_submit")
+def sign_in_submit(
+    request: Request,
+    email: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=500)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Check e-mail and senha; on success start a fresh session and go to ``next``."""
+    context = {"next": next, "email": email}
+    if not csrf_ok(request, csrf):
+        request.session.pop("csrf", None)
+        error = "Sua sessão expirou. Tente entrar novamente."
+        return render(request, "sign_in.html", {**context, "error": error}, status_code=400)
+    try:
+        with app_state(request).db.read() as session:
+            user = access.sign_in(session, email, password)
+            user_id = user.id
+    except Unauthorized:
+        return render(
+            request, "sign_in.html", {**context, "error": SIGN_IN_FAILED}, status_code=401
+        )
+    request.session.clear()
+    request.session["user_id"] = user_id
+    csrf_token(request)
+    return RedirectResponse(safe_next(request, next), status_code=303)
+
+
+@router.post("/sign-out", name="console_sign_out")
+def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """End the session (the form carries the CSRF token so other sites cannot sign you out)."""
+    if not csrf_ok(request, csrf):
+        return RedirectResponse(url(request, "console_home"), status_code=303)
+    request.session.clear()
+    return RedirectResponse(url(request, "console_sign_in", {"signed_out": "1"}), status_code=303)

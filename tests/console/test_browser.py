@@ -1,0 +1,240 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright against a real
+uvicorn server (in a background thread) over a migrated and seeded SQLite file."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sincro.app import create_app
+from sincro.catalog.service import forget_directory
+from sincro.config import Settings
+from sincro.db import Database
+from sincro.inventory import service as inventory
+from sincro.inventory.models import Reason
+from sincro.inventory.schemas import MovementIn
+from sincro.migrate import upgrade
+from tests.console.support import USER_EMAIL, USER_NAME, USER_PASSWORD, World, seed_world
+from tests.services import absent
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path("/tmp/console-sku.png")
+TIMEOUT_MS = 5000
+
+
+@dataclass
+class LiveServer:
+    url: str
+    db: Database
+    world: World
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    import uvicorn
+
+    folder = tmp_path_factory.mktemp("console-browser")
+    database_url = f"sqlite:///{folder / 'sincro.sqlite'}"
+    upgrade(database_url)
+    db = Database(database_url)
+    with db.write() as session:
+        world = seed_world(session)
+    forget_directory()  # the directory cache is per process: drop other tests' locations
+    settings = Settings(database_url=database_url, var_dir=folder, log_json=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", db, world)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        db.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        absent("Chromium", "run scripts/system-deps.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(
+        base_url=live_server.url, locale="pt-BR", viewport={"width": 1366, "height": 900}
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems: list[str] = []  # script errors and CSP violations; HTTP statuses are tested apart
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and "Failed to load resource" not in msg.text
+            and problems.append(msg.text)
+        ),
+    )
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not problems, problems
+
+
+def sign_in(page: Any, password: str = USER_PASSWORD) -> None:
+    page.goto("/console/sign-in")
+    page.fill("input[name=email]", USER_EMAIL)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Entrar')")
+
+
+@pytest.fixture
+def signed_in(page: Any) -> Any:
+    sign_in(page)
+    page.wait_for_url(re.compile(r"/console/skus$"))
+    return page
+
+
+def test_sign_in(page: Any) -> None:
+    page.goto("/console")
+    page.wait_for_url(re.compile(r"/console/sign-in\?next="))
+    sign_in(page, password="nao-e-essa-senha")
+    assert page.locator(".alert.error").inner_text() == "E-mail ou senha inválidos"
+    page.fill("input[name=email]", USER_EMAIL)
+    page.fill("input[name=password]", USER_PASSWORD)
+    page.click("button:has-text('Entrar')")
+    page.wait_for_url(re.compile(r"/console/skus$"))
+    assert page.locator(".user-name").inner_text() == USER_NAME
+    nav = page.locator("nav.nav a").all_inner_texts()
+    assert nav == ["Estoque (SKUs)", "Lojas e CDs", "Feed ao vivo"]
+
+
+def test_search_a_sku_and_open_it(signed_in: Any) -> None:
+    page = signed_in
+    page.fill("input[name=q]", "galaxy")
+    page.click("button:has-text('Buscar')")
+    results = page.locator("#sku-results tbody tr")
+    assert results.count() == 1
+    page.click("#sku-results a:has-text('Smartphone Galaxy A15 128GB')")
+    page.wait_for_url(re.compile(r"/console/skus/CEL-A15$"))
+    assert page.locator("h1").inner_text() == "Smartphone Galaxy A15 128GB"
+    assert page.locator("#online-available").inner_text() == "1.258"
+
+
+def test_nearest_stores_by_distance_after_choosing_a_city(signed_in: Any) -> None:
+    page = signed_in
+    page.goto("/console/skus/CEL-A15")
+    page.select_option("#city", "SP|Campinas")
+    page.fill("#radius", "100")
+    page.click("#near-form button[type=submit]")
+    page.wait_for_selector("#near-table")
+    rows = page.locator("#near-table tbody tr")
+    codes = [rows.nth(i).locator("a").inner_text() for i in range(rows.count())]
+    assert codes[0] == "LJ-CPS-CENTRO"
+    assert set(codes) == {"LJ-CPS-CENTRO", "CD-CAJAMAR", "LJ-SP-PAULISTA", "LJ-SP-ITAQUERA"}
+    kms = [
+        float(k)
+        for k in page.locator("#near-table td[data-km]").evaluate_all(
+            "cells => cells.map(c => c.dataset.km)"
+        )
+    ]
+    assert kms == sorted(kms)
+    assert all(t.endswith(" km") for t in page.locator("#near-table td[data-km]").all_inner_texts())
+    assert page.locator("#stock-map .map-focus").count() == 1
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_map_has_one_dot_per_active_location(signed_in: Any, live_server: LiveServer) -> None:
+    page = signed_in
+    page.goto("/console/skus/CEL-A15")
+    dots = page.locator("#stock-map .dot")
+    assert dots.count() == live_server.world.active_locations
+    codes = dots.evaluate_all("ds => ds.map(d => d.dataset.code)")
+    assert "LJ-CWB-FECHADA" not in codes
+    assert page.locator("#stock-map .dot.ok").count() == 4  # 1.234, 12, 7 and 40 units
+    assert page.locator("#stock-map .dot.low").count() == 2  # 3 and 2 units
+    assert page.locator("#stock-map .dot.none").count() == 2
+
+
+def test_open_a_location_page(signed_in: Any) -> None:
+    page = signed_in
+    page.goto("/console/skus/CEL-A15?city=SP%7CS%C3%A3o+Paulo&radius=40")
+    page.click("#near-table a:has-text('LJ-SP-PAULISTA')")
+    page.wait_for_url(re.compile(r"/console/locations/LJ-SP-PAULISTA$"))
+    assert "Loja Av. Paulista" in page.locator("h1").inner_text()
+    assert "Sim" in page.locator("#location-details").inner_text()
+    stock = page.locator("#location-stock tbody tr")
+    assert stock.count() == 2
+    assert stock.first.locator("td").first.inner_text() == "CEL-A15"
+    page.click("nav.nav a:has-text('Lojas e CDs')")
+    page.select_option("select[name=uf]", "RJ")
+    page.wait_for_url(re.compile(r"uf=RJ"))
+    assert page.locator("#locations-table tbody tr").count() == 1
+
+
+def test_live_feed_shows_a_new_movement(signed_in: Any, live_server: LiveServer) -> None:
+    page = signed_in
+    page.click("nav.nav a:has-text('Feed ao vivo')")
+    page.wait_for_selector("#feed-status[data-state=open]")
+    assert page.locator("#feed-status").inner_text() == "Conectado"
+    with live_server.db.write() as session:
+        inventory.apply_movements(
+            session,
+            "browser-test",
+            [
+                MovementIn(
+                    sku="FONE-BT", location="LJ-RJ-COPA", quantity=1500, reason=Reason.receipt
+                )
+            ],
+        )
+    row = page.locator("#feed-rows tr[data-seq]").first
+    row.wait_for(timeout=5000)
+    cells = row.locator("td").all_inner_texts()
+    assert cells[1:] == ["FONE-BT", "LJ-RJ-COPA", "1.500", "1.500", "0", "recebimento"]
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", cells[0])
+    assert page.locator("#feed-count").inner_text() == "1"
