@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ from sincro.feed.hub import EventHub
 from sincro.inventory.availability import AvailabilityCache
 
 T = TypeVar("T")
+MAX_OFFSET = 1_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page")]
 WRITE_ATTEMPTS = 4
 
 

@@ -17,12 +17,10 @@ from sincro.catalog.schemas import (
     ProductIn,
     ProductOut,
 )
-from sincro.deps import AdminKey, CurrentKey, StateDep
+from sincro.deps import AdminKey, CurrentKey, Limit, Offset, StateDep
 from sincro.errors import InvalidInput
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
-Offset = Annotated[int, Query(ge=0)]
-Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/locations", response_model=Page[LocationOut])

@@ -42,8 +42,12 @@ class EventHub:
         tailer: OutboxTailer,
         on_events: Callable[[list[dict[str, Any]]], None],
         poll_interval: float = 0.02,
+        poll: bool = True,
     ) -> None:
+        """``poll=False``: do not tail the outbox; something else calls :meth:`feed`
+        (the RabbitMQ consumer of :mod:`sincro.feed.amqp`)."""
         self.tailer, self.on_events, self.poll_interval = tailer, on_events, poll_interval
+        self.polling = poll
         self.subscribers: set[Subscriber] = set()
         self.delivered = 0
         self._wake = asyncio.Event()
@@ -57,7 +61,8 @@ class EventHub:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await run_in_threadpool(self.tailer.start_at_end)
-        self._task = asyncio.create_task(self._run(), name="sincro-event-hub")
+        if self.polling:
+            self._task = asyncio.create_task(self._run(), name="sincro-event-hub")
 
     async def stop(self) -> None:
         if self._task:
@@ -88,6 +93,14 @@ class EventHub:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def feed(self, events: list[dict[str, Any]]) -> None:
+        """Publish events handed over from outside (on the event loop), in order: those at
+        or below :attr:`position` were seen already and are dropped."""
+        fresh = [event for event in events if event["seq"] > self.tailer.position]
+        if fresh:
+            self.tailer.start_at(fresh[-1]["seq"])
+            self.publish(fresh)
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         self.on_events(events)

@@ -1,3 +1,5 @@
+"""Tables of the change feed: webhook subscriptions, their delivery log, and feed cursors."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -25,7 +27,10 @@ class WebhookSubscription(Base):
 
 
 class WebhookDelivery(Base):
-    """One HTTP attempt to deliver one event to one subscription (the delivery log)."""
+    """One HTTP attempt to deliver a batch of events to one subscription (the delivery log).
+
+    ``seq`` is the first event of the batch (the one a failure holds back).
+    """
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (Index("ix_webhook_deliveries_sub_id", "subscription_id", "id"),)
@@ -41,3 +46,13 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedCursor(Base):
+    """A durable position in the outbox for a named reader (e.g. the RabbitMQ relay)."""
+
+    __tablename__ = "feed_cursors"
+
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,321 @@
-"""Webhook delivery (filled in by the webhooks work)."""
+"""Webhook delivery: signed batches, in order per subscriber, retried with jittered backoff.
+
+What a receiver gets
+--------------------
+Each delivery is an HTTP ``POST`` to the subscribed URL with ``Content-Type:
+application/json`` and the body ``{"events": [...]}``: up to 100 availability events in
+``seq`` order, each with the fields of the SSE feed (``seq``, ``sku``, ``location``,
+``available``, ``on_hand``, ``reserved``, ``version``, ``cause``, ``reference``, ``at``).
+Headers:
+
+``Sincro-Signature: t=<unix seconds>,v1=<hex>``
+    ``hex`` is ``HMAC-SHA256(secret, f"{t}.{raw body}")`` in lowercase hex, keyed with the
+    subscription's secret (shown once, when the subscription is created). Verify it over the
+    *raw* request bytes, before parsing JSON, and reject stale timestamps so a captured
+    request cannot be replayed later: :func:`verify_signature` does both.
+``Sincro-Delivery: <first seq>-<last seq>``
+    The range of sequence numbers in the batch.
+
+Answer any 2xx within 10 seconds to acknowledge the batch. Anything else (or no answer) is a
+failure: the batch is retried after a jittered exponential backoff (between half and all of
+``min(300, 2 ** failures)`` seconds), starting again at the same first event (a retry may
+carry more events than the attempt before). After ``SINCRO_WEBHOOK_MAX_ATTEMPTS`` failures
+in a row the subscription is deactivated (``active: false`` in the API) until
+``POST /v1/webhooks/{id}/resume``, which resumes from where delivery stopped.
+
+Guarantees: batches of one subscription are sent one at a time, and batch N+1 only after N
+was acknowledged. Delivery is at least once: a receiver that acknowledged but whose answer
+was lost sees events again, so remember the last ``seq`` you processed and skip any event at
+or below it (``seq`` only grows).
+
+How it works
+------------
+:func:`dispatch_all` (the Celery task ``sincro.feed.dispatch_webhooks``, every second) finds
+the safe end of the outbox with the gap-aware :class:`~sincro.feed.tailer.OutboxTailer` (so
+an event of a transaction that commits late is waited for, not skipped). Then, for each due
+subscription, it takes a lease with a conditional UPDATE in its own short transaction, reads a
+batch, POSTs it with no transaction open, and records the outcome in another short
+transaction that is fenced on the lease and the cursor it read.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-def dispatch_all() -> int:
-    return 0
+import httpx
+import orjson
+
+from sincro import __version__
+from sincro.config import Settings, get_settings
+from sincro.db import Database, get_database, utcnow
+from sincro.feed import repository as repo
+from sincro.feed.repository import Attempt, Lease
+from sincro.feed.tailer import OutboxTailer, read_events
+from sincro.metrics import WEBHOOK_DELIVERIES
+
+log = logging.getLogger("sincro.feed.webhooks")
+
+BATCH_SIZE = 100
+HTTP_TIMEOUT_SECONDS = 10.0
+MAX_BACKOFF_SECONDS = 300.0
+LEASE_SECONDS = 60.0
+SUBSCRIPTION_BUDGET_SECONDS = 15.0
+DISPATCH_BUDGET_SECONDS = 25.0
+MAX_DUE_PER_RUN = 500
+PARALLEL_DELIVERIES = 8
+FRONTIER_POLLS_PER_RUN = 50
+SIGNATURE_HEADER = "Sincro-Signature"
+DELIVERY_HEADER = "Sincro-Delivery"
+ERROR_TEXT_LIMIT = 300
+
+
+# --- signatures ------------------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``Sincro-Signature`` header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify_signature(
+    secret: str,
+    header: str,
+    body: bytes | str,
+    tolerance_s: int = 300,
+    now: float | None = None,
+) -> bool:
+    """True when ``header`` is a valid ``Sincro-Signature`` of the raw ``body`` under
+    ``secret``, made at most ``tolerance_s`` seconds from ``now`` (default: the clock)."""
+    raw = body.encode() if isinstance(body, str) else body
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance_s:
+        return False
+    expected = sign(secret, timestamp, raw).rsplit("v1=", 1)[1]
+    return any(hmac.compare_digest(expected, candidate) for candidate in candidates)
+
+
+# --- backoff ---------------------------------------------------------------------------------
+
+
+def backoff_seconds(failures: int, rng: random.Random | None = None) -> float:
+    """Delay before the next attempt after ``failures`` failures in a row: "equal jitter",
+    uniformly between half and all of ``min(300, 2 ** failures)`` seconds."""
+    cap = min(MAX_BACKOFF_SECONDS, 2.0 ** min(failures, 30))
+    return cap / 2 + (rng or random).uniform(0, cap / 2)
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+class Dispatcher:
+    """Delivers pending events to every due subscription of one database."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        client: httpx.Client | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
+        self.rng = rng or random.Random()
+        self.client = client or httpx.Client(
+            timeout=HTTP_TIMEOUT_SECONDS,
+            follow_redirects=False,
+            headers={"User-Agent": f"Sincro-Webhooks/{__version__}"},
+        )
+        self.frontier = OutboxTailer(db, gap_timeout=settings.feed_gap_timeout_seconds)
+        self._frontier_started = False
+        self._frontier_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def safe_position(self) -> int:
+        """The end of the contiguous, committed outbox: events up to it are safe to deliver."""
+        with self._frontier_lock:
+            if not self._frontier_started:
+                with self.db.read() as session:
+                    start = repo.min_active_cursor(session)
+                    start = repo.max_seq(session) if start is None else start
+                self.frontier.start_at(start)
+                self._frontier_started = True
+            for _ in range(FRONTIER_POLLS_PER_RUN):
+                if len(self.frontier.poll()) < self.frontier.batch:
+                    break
+            return self.frontier.position
+
+    def dispatch_all(self) -> int:
+        """Deliver to every due subscription (several at once); returns events delivered."""
+        upto = self.safe_position()
+        with self.db.read() as session:
+            ids = repo.due_subscription_ids(session, self.clock(), upto, MAX_DUE_PER_RUN)
+        if not ids:
+            return 0
+        deadline = time.monotonic() + DISPATCH_BUDGET_SECONDS
+        if len(ids) == 1:
+            return self.deliver(ids[0], upto, deadline)
+        with ThreadPoolExecutor(min(PARALLEL_DELIVERIES, len(ids))) as pool:
+            return sum(pool.map(lambda sub_id: self.deliver(sub_id, upto, deadline), ids))
+
+    def deliver(self, sub_id: int, upto: int, deadline: float | None = None) -> int:
+        """Deliver one subscription's pending batches under its lease; returns events sent."""
+        now = time.monotonic()
+        deadline = min(
+            deadline or now + SUBSCRIPTION_BUDGET_SECONDS, now + SUBSCRIPTION_BUDGET_SECONDS
+        )
+        if now >= deadline:
+            return 0
+        lease = self._acquire(sub_id)
+        delivered = 0
+        try:
+            while lease is not None:
+                lease, sent = self._step(lease, upto, deadline)
+                delivered += sent
+        except Exception:
+            log.exception("webhook delivery failed unexpectedly", extra={"subscription": sub_id})
+            raise
+        finally:
+            if lease is not None:
+                self._release(lease)
+        return delivered
+
+    def _step(self, lease: Lease, upto: int, deadline: float) -> tuple[Lease | None, int]:
+        """One batch: read, POST, record. Returns the renewed lease (None when done)."""
+        events = read_events(self.db, lease.cursor, upto, lease.sku, lease.location, BATCH_SIZE)
+        if not events:
+            if upto > lease.cursor:
+                with self.db.write() as session:
+                    repo.advance(session, lease, upto, None)
+            return None, 0
+        attempt = self._post(lease, events)
+        full = len(events) == BATCH_SIZE
+        if not attempt.success:
+            self._record_failure(lease, attempt)
+            return None, 0
+        cursor = events[-1]["seq"] if full else upto
+        more = full and time.monotonic() < deadline
+        token = self._token() if more else None
+        with self.db.write() as session:
+            kept = repo.advance(session, lease, cursor, token, attempt)
+        WEBHOOK_DELIVERIES.labels("success").inc()
+        if not kept:
+            log.warning("webhook lease lost; stopping", extra={"subscription": lease.sub_id})
+            return None, len(events)
+        if token is None:
+            return None, len(events)
+        return _moved(lease, cursor, token), len(events)
+
+    def _post(self, lease: Lease, events: Sequence[dict[str, Any]]) -> Attempt:
+        """POST one signed batch; never raises (a failure is an :class:`Attempt` too)."""
+        body = orjson.dumps({"events": events})
+        first, last = events[0]["seq"], events[-1]["seq"]
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(lease.secret, int(time.time()), body),
+            DELIVERY_HEADER: f"{first}-{last}",
+        }
+        at, started = self.clock(), time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            with self.client.stream("POST", lease.url, content=body, headers=headers) as resp:
+                status = resp.status_code
+                if not 200 <= status < 300:
+                    error = f"HTTP {status}: {_head(resp)}"
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        duration = int((time.perf_counter() - started) * 1000)
+        return Attempt(
+            first, error is None, status, error and error[:ERROR_TEXT_LIMIT], duration, at
+        )
+
+    def _record_failure(self, lease: Lease, attempt: Attempt) -> None:
+        failures = lease.attempts + 1
+        give_up = failures >= self.settings.webhook_max_attempts
+        retry_at = (
+            None
+            if give_up
+            else attempt.at + dt.timedelta(seconds=backoff_seconds(failures, self.rng))
+        )
+        with self.db.write() as session:
+            repo.record_failure(session, lease, attempt, retry_at)
+        WEBHOOK_DELIVERIES.labels("failure").inc()
+        extra = {
+            "subscription": lease.sub_id,
+            "seq": attempt.first_seq,
+            "failures": failures,
+            "error": attempt.error,
+        }
+        if give_up:
+            log.error("webhook deactivated after repeated failures", extra=extra)
+        else:
+            log.warning("webhook delivery failed; will retry", extra=extra)
+
+    def _token(self) -> dt.datetime:
+        return self.clock() + dt.timedelta(seconds=LEASE_SECONDS)
+
+    def _acquire(self, sub_id: int) -> Lease | None:
+        with self.db.write() as session:
+            return repo.acquire_lease(session, sub_id, self.clock(), self._token())
+
+    def _release(self, lease: Lease) -> None:
+        with self.db.write() as session:
+            repo.release_lease(session, lease)
+
+
+def _moved(lease: Lease, cursor: int, token: dt.datetime) -> Lease:
+    return Lease(lease.sub_id, token, lease.url, lease.secret, lease.sku, lease.location, cursor, 0)
+
+
+def _head(resp: httpx.Response) -> str:
+    """The first bytes of a response body (never the whole of a huge one)."""
+    chunk = b""
+    for part in resp.iter_bytes():
+        chunk += part
+        if len(chunk) >= ERROR_TEXT_LIMIT:
+            break
+    return chunk[:ERROR_TEXT_LIMIT].decode("utf-8", "replace").strip()
+
+
+_dispatchers: dict[str, Dispatcher] = {}
+_dispatchers_lock = threading.Lock()
+
+
+def dispatcher_for(db: Database, settings: Settings) -> Dispatcher:
+    """The process-wide dispatcher of ``db`` (it remembers the safe outbox position)."""
+    with _dispatchers_lock:
+        current = _dispatchers.get(db.url)
+        if current is None or current.db is not db or current.settings is not settings:
+            if current is not None:
+                current.close()
+            current = _dispatchers[db.url] = Dispatcher(db, settings)
+        return current
+
+
+def dispatch_all(db: Database | None = None, settings: Settings | None = None) -> int:
+    """Deliver pending events to every due subscription; returns the events delivered."""
+    settings = settings or get_settings()
+    db = db or get_database(settings.database_url)
+    return dispatcher_for(db, settings).dispatch_all()

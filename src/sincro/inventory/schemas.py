@@ -137,5 +137,5 @@ class AvailabilityParams(BaseModel):
     radius_km: float = Field(default=25.0, gt=0, le=3000, description="Radius for near=")
     all_locations: bool = Field(default=False, alias="all", description="Every location, paginated")
     in_stock: bool = Field(default=False, description="With all=true: only locations with stock")
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
     limit: int = Field(default=50, ge=1, le=500)

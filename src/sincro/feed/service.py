@@ -1,0 +1,67 @@
+"""Rules for webhook subscriptions. Functions take the caller's session and never commit."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from sincro.catalog import repository as catalog_repo
+from sincro.errors import InvalidInput, NotFound
+from sincro.feed import repository as repo
+from sincro.feed.models import WebhookDelivery, WebhookSubscription
+from sincro.feed.schemas import WebhookIn
+
+SECRET_PREFIX = "whsec_"
+
+
+def new_secret() -> str:
+    """A random signing secret (256 bits)."""
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_subscription(session: Session, body: WebhookIn) -> tuple[WebhookSubscription, str]:
+    """Subscribe ``body.url`` from the current end of the outbox; returns it and its secret."""
+    if body.sku and not catalog_repo.products_by_sku(session, [body.sku]):
+        raise InvalidInput(f"unknown SKU {body.sku!r}", field="sku")
+    if body.location and not catalog_repo.locations_by_code(session, [body.location]):
+        raise InvalidInput(f"unknown location {body.location!r}", field="location")
+    secret = new_secret()
+    sub = repo.add_subscription(
+        session, str(body.url), secret, body.sku, body.location, repo.max_seq(session)
+    )
+    return sub, secret
+
+
+def get_subscription(session: Session, sub_id: int) -> WebhookSubscription:
+    sub = repo.get_subscription(session, sub_id)
+    if sub is None:
+        raise NotFound(f"webhook subscription {sub_id} not found", field="id")
+    return sub
+
+
+def list_subscriptions(
+    session: Session, offset: int, limit: int
+) -> tuple[Sequence[WebhookSubscription], int]:
+    return repo.list_subscriptions(session, offset, limit)
+
+
+def delete_subscription(session: Session, sub_id: int) -> None:
+    if not repo.delete_subscription(session, sub_id):
+        raise NotFound(f"webhook subscription {sub_id} not found", field="id")
+
+
+def resume_subscription(session: Session, sub_id: int) -> WebhookSubscription:
+    """Re-activate a subscription (e.g. disabled after failures); it resumes from its cursor."""
+    if not repo.reactivate(session, sub_id):
+        raise NotFound(f"webhook subscription {sub_id} not found", field="id")
+    session.expire_all()
+    return get_subscription(session, sub_id)
+
+
+def list_deliveries(
+    session: Session, sub_id: int, success: bool | None, offset: int, limit: int
+) -> tuple[Sequence[WebhookDelivery], int]:
+    get_subscription(session, sub_id)
+    return repo.list_deliveries(session, sub_id, success, offset, limit)

@@ -1,0 +1,71 @@
+"""HTTP API of webhook subscriptions and their delivery log (admin keys only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from sincro.catalog.schemas import Page
+from sincro.deps import AdminKey, Limit, Offset, StateDep
+from sincro.feed import service
+from sincro.feed.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
+
+router = APIRouter(prefix="/v1", tags=["webhooks"])
+SubId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Subscription id")]
+
+
+@router.post("/webhooks", response_model=WebhookCreated, status_code=201)
+def create_webhook(body: WebhookIn, state: StateDep, _key: AdminKey) -> WebhookCreated:
+    """Subscribe a URL to availability changes from now on. The response carries the signing
+    secret of ``Sincro-Signature``: it is shown this one time only."""
+    sub, secret = state.run_write(lambda s: service.create_subscription(s, body))
+    return WebhookCreated(**WebhookOut.model_validate(sub).model_dump(), secret=secret)
+
+
+@router.get("/webhooks", response_model=Page[WebhookOut])
+def list_webhooks(
+    state: StateDep, _key: AdminKey, offset: Offset = 0, limit: Limit = 50
+) -> Page[WebhookOut]:
+    """Every subscription, with its delivery position and failure state."""
+    with state.db.read() as session:
+        rows, total = service.list_subscriptions(session, offset, limit)
+        items = [WebhookOut.model_validate(r) for r in rows]
+    return Page[WebhookOut](items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/webhooks/{sub_id}", response_model=WebhookOut)
+def get_webhook(sub_id: SubId, state: StateDep, _key: AdminKey) -> WebhookOut:
+    with state.db.read() as session:
+        return WebhookOut.model_validate(service.get_subscription(session, sub_id))
+
+
+@router.delete("/webhooks/{sub_id}", status_code=204, response_class=Response)
+def delete_webhook(sub_id: SubId, state: StateDep, _key: AdminKey) -> Response:
+    """Stop delivering and forget the subscription and its delivery log."""
+    state.run_write(lambda s: service.delete_subscription(s, sub_id))
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/{sub_id}/resume", response_model=WebhookOut)
+def resume_webhook(sub_id: SubId, state: StateDep, _key: AdminKey) -> WebhookOut:
+    """Re-activate a subscription disabled after repeated failures (or retry one now);
+    delivery resumes from its cursor, so nothing is skipped."""
+    sub = state.run_write(lambda s: service.resume_subscription(s, sub_id))
+    return WebhookOut.model_validate(sub)
+
+
+@router.get("/webhooks/{sub_id}/deliveries", response_model=Page[DeliveryOut])
+def list_webhook_deliveries(
+    sub_id: SubId,
+    state: StateDep,
+    _key: AdminKey,
+    success: Annotated[bool | None, Query(description="Only successes or failures")] = None,
+    offset: Offset = 0,
+    limit: Limit = 50,
+) -> Page[DeliveryOut]:
+    """The delivery log, newest first: one row per HTTP attempt."""
+    with state.db.read() as session:
+        rows, total = service.list_deliveries(session, sub_id, success, offset, limit)
+        items = [DeliveryOut.model_validate(r) for r in rows]
+    return Page[DeliveryOut](items=items, total=total, offset=offset, limit=limit)

@@ -1,0 +1,129 @@
+"""Fixtures of the change-feed tests: a real local webhook receiver, stock changes, waiting."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from sincro.db import Database
+from sincro.events import Event
+from sincro.feed.webhooks import verify_signature
+from sincro.inventory import service as inventory
+from sincro.inventory.models import Reason
+from sincro.inventory.schemas import MovementIn
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    valid: bool
+
+    @property
+    def seqs(self) -> list[int]:
+        return [event["seq"] for event in json.loads(self.body)["events"]]
+
+
+@dataclass
+class Receiver:
+    """An HTTP server on 127.0.0.1 that checks Sincro-Signature and records every request.
+
+    ``secrets`` maps a path to the secret of the subscription posting there; ``fail_next``
+    makes the next N requests answer 500; ``delay`` makes it answer late.
+    """
+
+    port: int = 0
+    secrets: dict[str, str] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    fail_next: int = 0
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def accepted(self, path: str | None = None) -> list[Request]:
+        """Requests answered 2xx (optionally to one path), in arrival order."""
+        with self.lock:
+            return [r for r in self.requests if r.valid and (path is None or r.path == path)]
+
+    def delivered_seqs(self, path: str | None = None) -> list[int]:
+        return [seq for r in self.accepted(path) for seq in r.seqs]
+
+    def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
+        time.sleep(self.delay)
+        secret = self.secrets.get(path, "")
+        valid = verify_signature(secret, headers.get("Sincro-Signature", ""), body)
+        with self.lock:
+            failing = self.fail_next > 0
+            if failing:
+                self.fail_next -= 1
+            self.requests.append(Request(path, headers, body, valid and not failing))
+        if not valid:
+            return 401
+        return 500 if failing else 204
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status = receiver.handle(self.path, dict(self.headers.items()), body)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def change_stock(db: Database, *lines: tuple[str, str, int]) -> list[int]:
+    """Apply receipts (sku, location, qty) in one transaction; returns the new event seqs."""
+    before = last_seq(db)
+    movements = [
+        MovementIn(sku=sku, location=loc, quantity=qty, reason=Reason.receipt)
+        for sku, loc, qty in lines
+    ]
+    with db.write() as session:
+        inventory.apply_movements(session, "test", movements)
+    with db.read() as session:
+        query = select(Event.seq).where(Event.seq > before).order_by(Event.seq)
+        return list(session.scalars(query))
+
+
+def last_seq(db: Database) -> int:
+    with db.read() as session:
+        return session.scalar(select(func.max(Event.seq))) or 0
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll ``check`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
