@@ -13,7 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from sincro import __version__, events
 from sincro.access.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
 from sincro.catalog.endpoints import router as catalog_router
+from sincro.catalog.search_endpoints import router as search_router
 from sincro.config import Settings, get_settings
+from sincro.connectors.endpoints import router as sync_router
 from sincro.db import get_database
 from sincro.deps import AppState
 from sincro.errors import install_error_handlers
@@ -103,6 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(inventory_router)
     app.include_router(catalog_router)
     app.include_router(feed_router)
+    app.include_router(sync_router)
+    app.include_router(search_router)
     app.include_router(webhooks_router)
     _include_optional_routers(app)
     return app

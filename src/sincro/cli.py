@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sincro.config import get_settings
+from sincro.connectors.cli import simulate_app, sync_app
 
 app = typer.Typer(help="Sincro: real-time inventory and operations hub.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -23,6 +24,8 @@ inventory_app = typer.Typer(help="Inventory maintenance.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
 app.add_typer(inventory_app, name="inventory")
+app.add_typer(sync_app, name="sync")
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 err = Console(stderr=True)
 
@@ -93,7 +96,7 @@ def api(
 @app.command()
 def worker(
     queues: Annotated[str, typer.Option("-Q", "--queues", help="Comma-separated queues")] = (
-        "default,inventory,events"
+        "default,inventory,events,ingest,sync"
     ),
     concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
 ) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sincro.config import get_settings
 
 log = logging.getLogger("sincro.worker")
-QUEUES = ("default", "inventory", "events")
+QUEUES = ("default", "inventory", "events", "ingest", "sync")
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     ConnectionError,
@@ -33,6 +33,7 @@ def create_celery() -> Celery:
         include=[
             "sincro.inventory.tasks",
             "sincro.feed.tasks",
+            "sincro.connectors.tasks",
         ],
     )
     app.conf.update(
@@ -41,6 +42,8 @@ def create_celery() -> Celery:
         task_routes={
             "sincro.inventory.*": {"queue": "inventory"},
             "sincro.feed.*": {"queue": "events"},
+            "sincro.connectors.ingest.*": {"queue": "ingest"},
+            "sincro.connectors.*": {"queue": "sync"},
         },
         task_ignore_result=True,
         task_acks_late=True,
@@ -60,6 +63,9 @@ def create_celery() -> Celery:
         },
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
     )
+    from sincro.connectors.schedule import beat_entries
+
+    app.conf.beat_schedule.update(beat_entries())
     return app
 
 

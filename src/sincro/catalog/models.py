@@ -3,7 +3,17 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Float, String
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sincro.db import Base, UTCDateTime, utcnow
@@ -42,5 +52,32 @@ class Product(Base):
     category: Mapped[str] = mapped_column(String(80), index=True)
     unit: Mapped[str] = mapped_column(String(8), default="UN")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ProductDocument(Base):
+    """A datasheet, leaflet or manual for customer service, as an ERP or PIM serves it.
+
+    Versions are kept: the current one has ``superseded`` false; search ranks it first."""
+
+    __tablename__ = "product_documents"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", "version"),
+        Index("ix_product_documents_product", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
+    sku: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20), default="datasheet")  # datasheet|leaflet|manual
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)  # plain text (HTML is converted on the way in)
+    language: Mapped[str] = mapped_column(String(8), default="pt-BR")
+    effective_date: Mapped[dt.date | None] = mapped_column(Date)
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -45,9 +45,9 @@ _LEVEL_COLUMNS = (
 )
 _LEDGER_SQL = (
     "INSERT INTO movements (product_id, location_id, bucket, quantity, reason, source,"
-    " idempotency_key, reference, occurred_at, recorded_at)"
+    " idempotency_key, reference, occurred_at, recorded_at, erp_known_at)"
     " SELECT product_id, location_id, 'on_hand', on_hand, 'opening', 'demo', NULL, NULL,"
-    " {now}, {now}"
+    " {now}, {now}, {now}"  # the opening stock is what the ERPs already know
     " FROM stock_levels WHERE location_id >= {lo} AND location_id <= {hi} AND on_hand > 0"
     " ORDER BY location_id, product_id"
 )
@@ -327,7 +327,7 @@ def _sqlite_fill(cur: Any, plan: _Plan) -> None:
 
     with _Stage(plan, "ledger", plan.movements) as stage:
         for lo, hi in _ledger_id_ranges(location_ids, plan):
-            cur.execute(_LEDGER_SQL.format(now="?", lo="?", hi="?"), (now, now, lo, hi))
+            cur.execute(_LEDGER_SQL.format(now="?", lo="?", hi="?"), (now, now, now, lo, hi))
             stage.advance(cur.rowcount)
         _check_ledger(stage, plan)
 
@@ -468,7 +468,7 @@ def _postgres_fill(conn: Any, cur: Any, plan: _Plan) -> None:
     with _Stage(plan, "ledger", plan.movements) as stage:
         deferred = _defer_constraints(conn, cur, "movements")
         for lo, hi in _ledger_id_ranges(location_ids, plan):
-            cur.execute(_LEDGER_SQL.format(now="%s", lo="%s", hi="%s"), (now, now, lo, hi))
+            cur.execute(_LEDGER_SQL.format(now="%s", lo="%s", hi="%s"), (now, now, now, lo, hi))
             stage.advance(cur.rowcount)
         _check_ledger(stage, plan)
         _restore_constraints(cur, deferred)

@@ -82,6 +82,10 @@ class Movement(Base):
     reference: Mapped[str | None] = mapped_column(String(80))
     occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the ERP knew of this change: its own posting time for movements it sent us, the
+    # posting time of its acknowledgement for movements Sincro originated, NULL while not yet
+    # acknowledged. A snapshot as of T keeps every on-hand change unknown to the ERP at T.
+    erp_known_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class ReservationStatus(StrEnum):

@@ -109,6 +109,7 @@ class _Changes:
         idempotency_key: str | None = None,
         occurred_at: dt.datetime | None = None,
         cause: str | None = None,
+        erp_known_at: dt.datetime | None = None,
     ) -> None:
         self.movements.append(
             {
@@ -122,6 +123,7 @@ class _Changes:
                 "reference": reference,
                 "occurred_at": occurred_at or self.now,
                 "recorded_at": self.now,
+                "erp_known_at": erp_known_at,
             }
         )
         self.events.append(
@@ -179,8 +181,14 @@ def apply_movements(
     source: str,
     lines: Sequence[MovementIn],
     idempotency_key: str | None = None,
+    *,
+    erp_known: bool = False,
 ) -> list[LevelOut]:
-    """Apply signed deltas, all or none; one :class:`InsufficientStock` lists every short line."""
+    """Apply signed deltas, all or none; one :class:`InsufficientStock` lists every short line.
+
+    ``erp_known`` marks movements the ERP itself reported (a connector applying goods
+    movements): they are facts already booked there, so they carry ``erp_known_at`` (their
+    business time) and are not held to the free-stock rule, only to on-hand staying >= 0."""
     now = utcnow()
     found = resolve(session, [(m.sku, m.location) for m in lines], "movements")
     pairs = [(found.products[m.sku].id, found.locations[m.location].id) for m in lines]
@@ -193,7 +201,8 @@ def apply_movements(
     for i in order:
         line, (product_id, location_id) = lines[i], pairs[i]
         free_only = (
-            line.bucket == Bucket.on_hand
+            not erp_known
+            and line.bucket == Bucket.on_hand
             and line.quantity < 0
             and (line.reason in FREE_STOCK_REASONS)
         )
@@ -228,6 +237,7 @@ def apply_movements(
             reference=line.reference,
             idempotency_key=idempotency_key,
             occurred_at=line.occurred_at,
+            erp_known_at=(line.occurred_at or now) if erp_known else None,
         )
         results[i] = level_out(session, level, line.sku)
     if short:

@@ -1,0 +1,8 @@
+"""``sincro sync …`` and ``sincro simulate …`` commands (ERP connectors)."""
+
+from __future__ import annotations
+
+import typer
+
+sync_app = typer.Typer(help="ERP sync: sources, runs, files, replays.", no_args_is_help=True)
+simulate_app = typer.Typer(help="Simulated ERPs for the demo and the tests.", no_args_is_help=True)

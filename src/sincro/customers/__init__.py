@@ -1,0 +1,1 @@
+"""Customers and receivables synced from the ERPs (used by messaging and reports)."""
