@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
     availability_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    connectors_file: Path | None = None  # YAML list of ERP sources; none: no connectors
+    smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
+    alert_from: str = "sincro@localhost"
 
     @model_validator(mode="after")
     def _fill_embedded_urls(self) -> Settings:
