@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sincro.catalog.search_cli import search_app
 from sincro.config import get_settings
 from sincro.connectors.cli import simulate_app, sync_app
 
@@ -26,6 +27,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(sync_app, name="sync")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(search_app, name="search")
 console = Console()
 err = Console(stderr=True)
 

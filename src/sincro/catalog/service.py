@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog import repository
 from sincro.catalog.models import Location, Product
 from sincro.catalog.schemas import LocationIn, ProductIn
+from sincro.catalog.search import index_products
 from sincro.errors import NotFound
 
 DIRECTORY_TTL_SECONDS = 10.0
@@ -152,4 +153,5 @@ def upsert_product(session: Session, data: ProductIn) -> tuple[Product, bool]:
     for field, value in data.model_dump(exclude={"sku"}).items():
         setattr(product, field, value)
     session.flush()
+    index_products(session, [product.id])
     return product, created

@@ -16,6 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sincro.console import routes
 from sincro.console.inventory import routes as inventory_routes
+from sincro.console.search import routes as search_routes
+from sincro.console.sync import routes as sync_routes
 from sincro.errors import SincroError
 
 CONSOLE_PREFIX = "/console"
@@ -61,6 +63,8 @@ def mount_console(app: FastAPI) -> None:
     app.add_middleware(ConsoleSessions, secret_key=settings.secret_key)
     app.include_router(routes.router)
     app.include_router(inventory_routes.router)
+    app.include_router(sync_routes.router)
+    app.include_router(search_routes.router)
     app.mount(
         f"{CONSOLE_PREFIX}/static",
         StaticFiles(directory=routes.STATIC_DIR),

@@ -61,6 +61,8 @@ NAV = (
     NavItem("skus", "Estoque (SKUs)", "console_skus"),
     NavItem("locations", "Lojas e CDs", "console_locations"),
     NavItem("feed", "Feed ao vivo", "console_feed"),
+    NavItem("sync", "Sincronização", "console_sync"),
+    NavItem("search", "Busca", "console_search"),
 )
 
 

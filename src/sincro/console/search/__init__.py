@@ -1,0 +1,1 @@
+"""Console section: document and product search for customer service (Busca)."""

@@ -1,0 +1,1 @@
+"""Console section: ERP sync status (Sincronização)."""
