@@ -1,3 +1,106 @@
-"""Celery tasks of the ERP connectors (queues ``ingest`` and ``sync``)."""
+"""Celery tasks of the ERP connectors (queues ``ingest`` and ``sync``).
+
+``sync_source`` fans out one ``sync_entity`` per entity: product entities first (their
+completion starts the others, which then run in parallel on the workers). Each task opens its
+own transactions; a run's failure is recorded in ``SyncRun``, not raised.
+"""
 
 from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import group
+
+from sincro.config import get_settings
+from sincro.connectors.config import ConnectorsConfig, load_config
+from sincro.tasks import task
+
+log = logging.getLogger("sincro.connectors.tasks")
+
+
+def _config() -> ConnectorsConfig:
+    return load_config(get_settings().connectors_file)
+
+
+def entity_plan(config: ConnectorsConfig, source_code: str, trigger: str) -> list[list[str]]:
+    """Entities of a source in phases (products first). On a schedule, entities with a
+    schedule of their own are left to it."""
+    from sincro.connectors.orchestrator import SourceRuntime, _phases
+
+    source: Any = config.source(source_code)
+    names = [
+        e.name
+        for e in source.entities
+        if e.active and not (trigger == "schedule" and e.schedule and source.schedule)
+    ]
+    with SourceRuntime(get_settings(), config, source_code) as rt:
+        return _phases(rt, names)
+
+
+@task("sincro.connectors.sync_source", time_limit=300)
+def sync_source(source_code: str, trigger: str = "schedule") -> list[str]:
+    """Start the sync of every entity of a REST source on the workers."""
+    from sincro.connectors.orchestrator import REST_KINDS
+
+    config = _config()
+    source = config.source(source_code)
+    if source.kind not in REST_KINDS or not source.active:
+        log.info("source %s (%s) is not an active REST source; skipped", source_code, source.kind)
+        return []
+    phases = entity_plan(config, source_code, trigger)
+    if not phases:
+        return []
+    later = [_entity_task.si(source_code, n, trigger) for phase in phases[1:] for n in phase]
+    if len(phases[0]) == 1:
+        first = _entity_task.si(source_code, phases[0][0], trigger)
+        for signature in later:  # run once the products are in (no result backend needed)
+            first.link(signature)
+        first.apply_async()
+    else:  # several product entities: start everything together
+        first_phase = [_entity_task.si(source_code, n, trigger) for n in phases[0]]
+        group([*first_phase, *later]).apply_async()
+    return [n for phase in phases for n in phase]
+
+
+@task("sincro.connectors.sync_entity", time_limit=3600)
+def sync_entity(source_code: str, entity: str, trigger: str = "schedule") -> str:
+    """Sync one entity of a REST source; returns the run's status."""
+    from sincro.connectors.orchestrator import SourceRuntime
+    from sincro.connectors.orchestrator import sync_entity as run
+
+    with SourceRuntime(get_settings(), _config(), source_code) as rt:
+        return str(run(rt, entity, trigger).status)
+
+
+_entity_task: Any = sync_entity
+
+
+@task("sincro.connectors.notify_alerts", time_limit=120)
+def notify_alerts() -> int:
+    """Deliver alerts not yet notified (webhook and e-mail); returns how many went out."""
+    from sincro.connectors.notify import deliver_alerts
+
+    return len(deliver_alerts(get_settings(), _config()).notified)
+
+
+@task("sincro.connectors.check_staleness", time_limit=60)
+def check_staleness() -> list[str]:
+    """Flag sources whose last good data is older than their threshold."""
+    from sincro.connectors.orchestrator import check_staleness as check
+
+    return check(get_settings(), _config())
+
+
+@task("sincro.connectors.rest_writeback", time_limit=300)
+def rest_writeback(source_code: str) -> dict[str, int]:
+    """Send Sincro's unacknowledged sales to a Protheus-style ERP."""
+    from sincro.connectors.rest.writeback import run_writeback
+
+    report = run_writeback(get_settings(), _config(), source_code)
+    return {
+        "created": len(report.created),
+        "acknowledged": len(report.acknowledged),
+        "retrying": len(report.retrying),
+        "failed": len(report.failed),
+    }

@@ -1,0 +1,223 @@
+"""Full sync of the simulated REST ERPs into PostgreSQL: sequential vs parallel.
+
+    .venv/bin/python -m bench.sync_full [--latency-ms 50] [--documents 100000]
+        [--customers 20000] [--stock-stores 1800] [--concurrency 8]
+
+What it does, on a scratch database ``sincro_bench_<hex>`` (created, then dropped):
+
+1. ``sincro.migrate.upgrade`` and ``sincro.demo.loader.load_demo`` (1,800 stores, 10 DCs,
+   1,000 products), then a second copy of that database (``CREATE DATABASE … TEMPLATE``), so
+   both runs start from the same state.
+2. ``sincro simulate erp`` in a child process (real sockets, ``--latency-ms`` per call):
+   Protheus (SB1 1,000 products, SA1 customers, SE1 receivables, SB2 balances of
+   ``--stock-stores`` stores + 10 DCs x 1,000 SKUs) and the JSON document ERP.
+3. The same full sync twice with :func:`sincro.connectors.orchestrator.run_sources`:
+   sequential (one source, entity and page at a time) and parallel (sources and entities at
+   once, ``--concurrency`` pages in flight per entity), and prints both side by side.
+
+SAP files are not part of this run (see the notes printed at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+
+from sincro.config import Settings
+from sincro.connectors.config import ConnectorsConfig
+from sincro.connectors.orchestrator import ensure_source, run_sources
+from sincro.connectors.rest.simulator import alias_demo_locations
+from sincro.db import Database
+from sincro.demo.loader import load_demo
+from sincro.migrate import upgrade
+
+ADMIN_URL = os.environ.get("SINCRO_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port_pair() -> int:
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = int(a.getsockname()[1])
+        try:
+            with socket.socket() as b:
+                b.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no pair of free ports")
+
+
+def admin(sql: str) -> None:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def url_of(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def start_simulators(args: argparse.Namespace, port: int) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-c",
+        "from sincro.cli import main; main()",
+        "simulate",
+        "erp",
+        f"--port-base={port}",
+        f"--latency-ms={args.latency_ms}",
+        f"--documents={args.documents}",
+        f"--customers={args.customers}",
+        f"--stores={args.stock_stores}",
+        "--no-sap",
+    ]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    for _ in range(600):
+        try:
+            for p in (port, port + 1):
+                httpx.get(f"http://127.0.0.1:{p}/_health", timeout=1).raise_for_status()
+            return child
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    child.kill()
+    raise RuntimeError("simulators did not start")
+
+
+def connectors(port: int, args: argparse.Namespace) -> ConnectorsConfig:
+    common: dict[str, Any] = {
+        "max_concurrency": args.concurrency,
+        "timeout_seconds": 30,
+        "run_budget_seconds": 3600,
+        "retry": {"max_attempts": 5, "base_delay": 0.2, "max_delay": 5},
+    }
+    return ConnectorsConfig.model_validate(
+        {
+            "sources": [
+                {
+                    "code": "protheus",
+                    "kind": "protheus_rest",
+                    "name": "Protheus (bench)",
+                    "base_url": f"http://127.0.0.1:{port}",
+                    "mapping": "protheus.yaml",
+                    "page_size": args.page_size,
+                    "entities": [
+                        {"name": "products"},
+                        {"name": "stock", "page_size": args.stock_page_size},
+                        {"name": "customers"},
+                        {"name": "receivables"},
+                    ],
+                    **common,
+                },
+                {
+                    "code": "docs",
+                    "kind": "json_rest",
+                    "name": "Documentos (bench)",
+                    "base_url": f"http://127.0.0.1:{port + 1}",
+                    "mapping": "docs_json.yaml",
+                    "page_size": args.page_size,
+                    "entities": [{"name": "documents"}],
+                    **common,
+                },
+            ]
+        }
+    )
+
+
+def run(url: str, config: ConnectorsConfig, parallel: bool, workdir: str) -> dict[str, Any]:
+    db = Database(url)
+    with db.write() as session:
+        for source in config.sources:
+            ensure_source(session, source)
+        alias_demo_locations(session, "protheus")
+    settings = Settings(database_url=url, var_dir=workdir, log_json=False)
+    started = time.perf_counter()
+    results = run_sources(settings, config, parallel=parallel, db=db)
+    seconds = time.perf_counter() - started
+    db.dispose()
+    entities = {
+        f"{e.source}/{e.entity}": (
+            e.status,
+            e.records_in,
+            e.applied,
+            e.rejected,
+            e.pages,
+            e.seconds,
+        )
+        for r in results
+        for e in r.entities
+    }
+    return {"seconds": seconds, "entities": entities}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--latency-ms", type=float, default=50)
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--stock-stores", type=int, default=1800)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--stock-page-size", type=int, default=5000)
+    parser.add_argument("--keep", action="store_true", help="Keep the scratch databases")
+    args = parser.parse_args()
+
+    name = f"sincro_bench_{uuid.uuid4().hex[:8]}"
+    copy = name + "_b"
+    port = free_port_pair()
+    child = None
+    try:
+        admin(f'CREATE DATABASE "{name}"')
+        t = time.perf_counter()
+        upgrade(url_of(name))
+        summary = load_demo(url_of(name))
+        print(
+            f"demo loaded: {summary.locations} locations, {summary.products} products, "
+            f"{summary.stock_levels} stock levels in {time.perf_counter() - t:.1f}s"
+        )
+        admin(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
+        child = start_simulators(args, port)
+        config = connectors(port, args)
+        workdir = f"/tmp/{name}"
+        os.makedirs(workdir, exist_ok=True)
+        sequential = run(url_of(name), config, False, workdir)
+        parallel = run(url_of(copy), config, True, workdir)
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(10)
+        if not args.keep:
+            for db_name in (name, copy):
+                admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    report(args, sequential, parallel)
+
+
+def report(args: argparse.Namespace, sequential: dict[str, Any], parallel: dict[str, Any]) -> None:
+    print(
+        f"\nFull sync, {args.latency_ms:g} ms per call, pages of {args.page_size} "
+        f"(stock {args.stock_page_size}), {args.concurrency} requests in flight per entity\n"
+    )
+    header = f"{'entity':<22}{'records':>10}{'applied':>10}{'rejected':>9}{'pages':>7}"
+    print(header + f"{'sequential s':>14}{'parallel s':>12}")
+    for key, (status, records, applied, rejected, pages, seconds) in sequential["entities"].items():
+        p = parallel["entities"].get(key)
+        assert p is not None and p[1:4] == (records, applied, rejected), (key, p)
+        print(
+            f"{key:<22}{records:>10}{applied:>10}{rejected:>9}{pages:>7}"
+            f"{seconds:>14.1f}{p[5]:>12.1f}  {status}/{p[0]}"
+        )
+    s, p = sequential["seconds"], parallel["seconds"]
+    print(f"\n{'TOTAL (wall)':<58}{s:>14.1f}{p:>12.1f}   speed-up x{s / p:.1f}")
+    print("\nSAP files: not included (the SAP connector is measured by its own benchmark).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Apply one page of canonical records through the domain services, inside the caller's
+transaction: products (catalog + ProductAlias), stock balances (inventory movements),
+customers and receivables (customers service), product documents (catalog documents).
+
+Stock balances are ERP facts as of the moment the page was fetched (T). The level becomes
+``ERP quantity + every on-hand change the ERP did not know at T`` (Sincro's sales not yet
+acknowledged, or acknowledged after T), so a balance never erases a sale the ERP has not seen.
+Only the difference is applied, as an ERP-known correction movement (ledger + outbox event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from sincro.catalog import service as catalog
+from sincro.catalog.documents import DocumentIn, apply_documents
+from sincro.catalog.models import Location, Product
+from sincro.catalog.schemas import ProductIn
+from sincro.connectors.models import LocationAlias, ProductAlias
+from sincro.connectors.rest.mapping import Reject
+from sincro.customers import service as customers
+from sincro.inventory import service as inventory
+from sincro.inventory.models import Movement, Reason, StockLevel
+from sincro.inventory.schemas import MovementIn
+
+Records = Sequence[tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class ApplyContext:
+    """What one entity run remembers between pages (alias lookups)."""
+
+    source: str
+    fetched_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    products: dict[str, tuple[int, str] | None] = field(default_factory=dict)
+    locations: dict[tuple[str, str], tuple[int, str]] | None = None
+
+
+def _reject(key: str, field_name: str | None, rule: str, value: Any, message: str) -> Reject:
+    shown = None if value is None else str(value)[:200]
+    return Reject(key[:120], field_name, rule, shown, message)
+
+
+def apply_products(
+    session: Session, ctx: ApplyContext, records: Records
+) -> tuple[int, list[Reject]]:
+    aliases = {
+        a.external_code: a
+        for a in session.scalars(
+            select(ProductAlias).where(
+                ProductAlias.source == ctx.source,
+                ProductAlias.external_code.in_([k for k, _ in records]),
+            )
+        )
+    }
+    applied, rejects = 0, []
+    for key, rec in records:
+        try:
+            data = ProductIn(
+                sku=rec["sku"],
+                name=rec["name"],
+                ean=rec.get("ean"),
+                category=rec.get("category") or "outros",
+                unit=rec.get("unit") or "UN",
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = str(first["loc"][0]) if first["loc"] else None
+            rejects.append(_reject(key, name, "schema", rec.get(name or ""), first["msg"]))
+            continue
+        product, _ = catalog.upsert_product(session, data)
+        alias = aliases.get(key)
+        if alias is None:
+            session.add(
+                ProductAlias(
+                    source=ctx.source, external_code=key, product_id=product.id, unit=data.unit
+                )
+            )
+        else:
+            alias.product_id, alias.unit = product.id, data.unit
+        ctx.products[key] = (product.id, product.sku)
+        applied += 1
+    session.flush()
+    return applied, rejects
+
+
+def _resolve_products(session: Session, ctx: ApplyContext, codes: set[str]) -> None:
+    missing = [c for c in codes if c not in ctx.products]
+    if not missing:
+        return
+    rows = session.execute(
+        select(ProductAlias.external_code, Product.id, Product.sku)
+        .join(Product, Product.id == ProductAlias.product_id)
+        .where(ProductAlias.source == ctx.source, ProductAlias.external_code.in_(missing))
+    ).all()
+    for code, product_id, sku in rows:
+        ctx.products[code] = (product_id, sku)
+    rest = [c for c in missing if c not in ctx.products]
+    if rest:  # no alias: the ERP uses Sincro's SKU
+        for product_id, sku in session.execute(
+            select(Product.id, Product.sku).where(Product.sku.in_(rest))
+        ):
+            ctx.products[sku] = (product_id, sku)
+    for code in rest:
+        ctx.products.setdefault(code, None)
+
+
+def _location_aliases(
+    session: Session, ctx: ApplyContext
+) -> dict[tuple[str, str], tuple[int, str]]:
+    if ctx.locations is None:
+        rows = session.execute(
+            select(LocationAlias.plant, LocationAlias.storage, Location.id, Location.code)
+            .join(Location, Location.id == LocationAlias.location_id)
+            .where(LocationAlias.source == ctx.source)
+        )
+        ctx.locations = {(plant, storage): (lid, code) for plant, storage, lid, code in rows}
+    return ctx.locations
+
+
+def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[int, list[Reject]]:
+    locations = _location_aliases(session, ctx)
+    _resolve_products(session, ctx, {r["sku"] for _, r in records})
+    rejects: list[Reject] = []
+    targets: dict[tuple[int, int], tuple[int, str, str]] = {}
+    for key, rec in records:
+        product = ctx.products.get(rec["sku"])
+        if product is None:
+            rejects.append(_reject(key, "sku", "unknown_product", rec["sku"], "no such product"))
+            continue
+        storage = rec.get("storage") or ""
+        location = locations.get((rec["location"], storage)) or locations.get((rec["location"], ""))
+        if location is None:
+            where = f"{rec['location']}/{storage}"
+            rejects.append(_reject(key, "location", "unknown_location", where, "no location alias"))
+            continue
+        targets[(product[0], location[0])] = (int(rec["on_hand"]), product[1], location[1])
+    lines = _stock_corrections(session, ctx, targets)
+    if lines:
+        inventory.apply_movements(session, ctx.source, lines, erp_known=True)
+    return len(targets), rejects
+
+
+def _stock_corrections(
+    session: Session, ctx: ApplyContext, targets: dict[tuple[int, int], tuple[int, str, str]]
+) -> list[MovementIn]:
+    if not targets:
+        return []
+    products = {p for p, _ in targets}
+    locations = {loc for _, loc in targets}
+    current = {
+        (p, loc): on_hand
+        for p, loc, on_hand in session.execute(
+            select(StockLevel.product_id, StockLevel.location_id, StockLevel.on_hand).where(
+                StockLevel.location_id.in_(locations), StockLevel.product_id.in_(products)
+            )
+        )
+    }
+    unknown_to_erp = {
+        (p, loc): int(total)
+        for p, loc, total in session.execute(
+            select(Movement.product_id, Movement.location_id, func.sum(Movement.quantity))
+            .where(
+                Movement.bucket == "on_hand",
+                Movement.location_id.in_(locations),
+                Movement.product_id.in_(products),
+                or_(Movement.erp_known_at.is_(None), Movement.erp_known_at > ctx.fetched_at),
+            )
+            .group_by(Movement.product_id, Movement.location_id)
+        )
+    }
+    lines = []
+    for pair, (erp_quantity, sku, code) in sorted(
+        targets.items(), key=lambda t: (t[0][1], t[0][0])
+    ):
+        target = max(0, erp_quantity + unknown_to_erp.get(pair, 0))
+        delta = target - current.get(pair, 0)
+        if delta:
+            lines.append(
+                MovementIn(
+                    sku=sku,
+                    location=code,
+                    quantity=delta,
+                    reason=Reason.correction,
+                    occurred_at=ctx.fetched_at,
+                    reference=f"{ctx.source}:balance",
+                )
+            )
+    return lines
+
+
+def _invalid(invalid: Sequence[customers.Invalid]) -> list[Reject]:
+    return [_reject(i.key, i.field, i.rule, None, i.message) for i in invalid]
+
+
+def apply_customers(
+    session: Session, ctx: ApplyContext, records: Records
+) -> tuple[int, list[Reject]]:
+    applied, invalid = customers.upsert_customers(session, ctx.source, records)
+    return applied, _invalid(invalid)
+
+
+def apply_receivables(
+    session: Session, ctx: ApplyContext, records: Records
+) -> tuple[int, list[Reject]]:
+    applied, invalid = customers.upsert_receivables(session, ctx.source, records)
+    return applied, _invalid(invalid)
+
+
+def apply_product_documents(
+    session: Session, ctx: ApplyContext, records: Records
+) -> tuple[int, list[Reject]]:
+    documents, rejects = [], []
+    for key, rec in records:
+        try:
+            documents.append(DocumentIn.of(rec))
+        except ValueError as exc:
+            rule_field, _, message = str(exc).partition("|")
+            rejects.append(_reject(key, rule_field, "invalid", rec.get(rule_field), message))
+    return apply_documents(session, ctx.source, documents), rejects
+
+
+APPLIERS: dict[str, Callable[[Session, ApplyContext, Records], tuple[int, list[Reject]]]] = {
+    "product": apply_products,
+    "stock_balance": apply_stock,
+    "customer": apply_customers,
+    "receivable": apply_receivables,
+    "product_document": apply_product_documents,
+}
