@@ -15,13 +15,20 @@ import pytest
 from sqlalchemy import delete, text
 
 from sincro.catalog.service import forget_directory
-from sincro.config import Settings
+from sincro.config import Settings, reset_settings
 from sincro.db import Database, reset_databases
 from sincro.migrate import upgrade
 from sincro.models import metadata
 from tests.services import create_pg_database, drop_pg_database
 
 os.environ.setdefault("SINCRO_LOG_JSON", "false")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Settings are cached per process; a test that changes the environment must not leak."""
+    yield
+    reset_settings()
 
 
 @pytest.fixture(scope="session")

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from sincro.access.models import Role
 from sincro.app import create_app
-from sincro.config import Settings
+from sincro.config import Settings, reset_settings
 from sincro.connectors.models import (
     Alert,
     BreakerState,
@@ -27,7 +29,27 @@ from sincro.db import Database, utcnow
 from tests.factories import make_key
 
 
-def seed_sync(session: Session) -> dict[str, int]:
+def configure_sap_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A connectors file declaring the seeded ``sap-sp`` source, and the seeded failed file
+    sitting in its quarantine folder, as the SAP file service would have left it."""
+    inbox, quarantine = tmp_path / "sap" / "inbox", tmp_path / "sap" / "quarantine"
+    quarantine.mkdir(parents=True)
+    inbox.mkdir(parents=True)
+    (quarantine / "MARD_20261122_0900.csv").write_text("not a snapshot\n", encoding="utf-8")
+    connectors = tmp_path / "connectors.yaml"
+    connectors.write_text(
+        "sources:\n"
+        "  - {code: sap-sp, kind: sap_files, name: SAP SP,"
+        f" inbox: '{inbox}', outbox: '{inbox.parent / 'outbox'}',"
+        f" quarantine: '{quarantine}'}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SINCRO_CONNECTORS_FILE", str(connectors))
+    reset_settings()
+    return quarantine / "MARD_20261122_0900.csv"
+
+
+def seed_sync(session: Session, quarantined: Path | None = None) -> dict[str, int]:
     """Two sources (one healthy, one down with its breaker open), runs, files with rejects,
     a drift report and alerts."""
     NOW = utcnow().replace(microsecond=0)
@@ -115,6 +137,7 @@ def seed_sync(session: Session) -> dict[str, int]:
         size=1024,
         sha256="b" * 64,
         state="failed",
+        path=str(quarantined) if quarantined else None,
         error="cabeçalho inválido: coluna LABST ausente",
         received_at=NOW - dt.timedelta(minutes=3),
     )
@@ -276,12 +299,20 @@ def test_reports_and_alerts(api: dict[str, Any]) -> None:
     assert get(api, "/v1/sync/alerts")["total"] == 2
 
 
-def test_replay_a_failed_file(api: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replay_a_failed_file(
+    db: Database, api: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from sincro.worker import celery_app
+
+    quarantined = configure_sap_source(tmp_path, monkeypatch)
+    with db.write() as s:
+        s.execute(
+            update(ErpFile).where(ErpFile.id == api["ids"]["failed"]).values(path=str(quarantined))
+        )
 
     sent: list[tuple[str, Any]] = []
     monkeypatch.setattr(
-        celery_app, "send_task", lambda name, args=None, **kw: sent.append((name, args))
+        celery_app, "send_task", lambda name, args=None, **kw: sent.append((name, list(args)))
     )
     file_id = api["ids"]["failed"]
     path = f"/v1/sync/files/{file_id}/replay"

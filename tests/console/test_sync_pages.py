@@ -16,9 +16,9 @@ from sqlalchemy import update
 
 from sincro.app import create_app
 from sincro.config import Settings
-from sincro.connectors.models import SyncRun
+from sincro.connectors.models import ErpFile, SyncRun
 from sincro.db import Database
-from tests.connectors.test_status_api import seed_sync
+from tests.connectors.test_status_api import configure_sap_source, seed_sync
 from tests.console.support import csrf_of, seed_world, sign_in
 from tests.console.test_browser import (  # noqa: F401  (fixtures)
     LiveServer,
@@ -100,12 +100,24 @@ def test_file_page_lists_rejects(client: TestClient, world: dict[str, int]) -> N
 
 
 def test_replay_button(
-    client: TestClient, world: dict[str, int], monkeypatch: pytest.MonkeyPatch
+    db: Database,
+    client: TestClient,
+    world: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     from sincro.worker import celery_app
 
+    quarantined = configure_sap_source(tmp_path, monkeypatch)
+    with db.write() as s:
+        s.execute(
+            update(ErpFile).where(ErpFile.id == world["failed"]).values(path=str(quarantined))
+        )
+
     sent: list[Any] = []
-    monkeypatch.setattr(celery_app, "send_task", lambda name, args=None, **kw: sent.append(args))
+    monkeypatch.setattr(
+        celery_app, "send_task", lambda name, args=None, **kw: sent.append(list(args))
+    )
     file_id = world["failed"]
     page = client.get(f"/console/sync/files/{file_id}")
     assert "Reprocessar" in page.text

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sincro.catalog.schemas import Page
 from sincro.connectors import status
-from sincro.db import on_commit
 from sincro.deps import AdminKey, CurrentKey, Limit, Offset, StateDep
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
@@ -249,7 +248,6 @@ def replay_file(file_id: FileId, state: StateDep, _key: AdminKey) -> JSONRespons
 
     def work(session: Any) -> FileOut:
         row = status.mark_for_replay(session, file_id)
-        on_commit(session, lambda: status.send_replay(file_id))
         return file_out(row)
 
     out = state.run_write(work)

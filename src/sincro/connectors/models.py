@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -212,9 +213,12 @@ class WriteBack(Base):
 
 
 class WriteBackMovement(Base):
-    """The ledger rows a write-back carries (their ``erp_known_at`` is set on acknowledgement)."""
+    """The ledger rows a write-back carries (their ``erp_known_at`` is set on acknowledgement).
+    A movement belongs to one write-back at most, so no sale reaches an ERP twice even if two
+    collectors (two ERP sources) see the same location."""
 
     __tablename__ = "erp_writeback_movements"
+    __table_args__ = (UniqueConstraint("movement_id"),)
 
     writeback_id: Mapped[str] = mapped_column(
         ForeignKey("erp_writebacks.id", ondelete="CASCADE"), primary_key=True

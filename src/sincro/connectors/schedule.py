@@ -9,6 +9,7 @@ from celery.schedules import crontab
 
 from sincro.config import Settings, get_settings
 from sincro.connectors.config import ConnectorsConfig, load_config
+from sincro.connectors.sap_files.schedule import beat_entries as sap_beat_entries
 
 log = logging.getLogger("sincro.connectors.schedule")
 WRITEBACK_SECONDS = 30.0
@@ -44,6 +45,9 @@ def beat_entries(
         except Exception as exc:  # a bad file must not stop the worker from starting
             log.error("connectors file not loaded, no sync schedules: %s", exc)
             return entries
+    entries.update(
+        sap_beat_entries(s.code for s in config.sources if s.active and s.kind == "sap_files")
+    )
     for source in config.sources:
         if not source.active or source.kind not in ("protheus_rest", "json_rest"):
             continue

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from sincro.connectors.models import (
@@ -26,11 +26,11 @@ from sincro.connectors.models import (
     SyncSource,
 )
 from sincro.db import utcnow
-from sincro.errors import Conflict, NotFound
+from sincro.errors import NotFound
 
 # A file whose processing failed can be handed back; "quarantined" is accepted too, for
 # connectors that set aside files that parse but fail validation as a whole.
-REPLAYABLE_STATES = (FileState.failed.value, "quarantined")
+REPLAYABLE_STATES = (FileState.failed.value,)
 REPLAY_TASK = "sincro.connectors.ingest.process_file"
 
 
@@ -201,29 +201,9 @@ def alerts(
 
 
 def mark_for_replay(session: Session, file_id: int) -> ErpFile:
-    """Hand a failed (or quarantined) file back to ingestion: its state becomes ``received``.
+    """Hand a failed file back to ingestion (its quarantined copy is moved back to the inbox
+    when the inbox holds none) and queue it after the commit: the SAP file service does it."""
+    from sincro.connectors.sap_files.service import replay_file
 
-    Conditional, so two people pressing "Reprocessar" together replay it once: the second gets
-    a :class:`Conflict`, as does any file that is not in a replayable state."""
-    found = get_file(session, file_id)
-    result = session.execute(
-        update(ErpFile)
-        .where(ErpFile.id == file_id, ErpFile.state.in_(REPLAYABLE_STATES))
-        .values(state=FileState.received.value, error=None, started_at=None, finished_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        session.refresh(found)
-        raise Conflict(
-            f"file {file_id} is {found.state}: only failed or quarantined files can be replayed",
-            field="id",
-        )
-    session.refresh(found)
-    return found
-
-
-def send_replay(file_id: int) -> None:
-    """Queue the ingest task for a file (called after the commit)."""
-    from sincro.worker import celery_app
-
-    celery_app.send_task(REPLAY_TASK, args=[file_id])
+    get_file(session, file_id)  # 404 for an unknown id
+    return replay_file(session, file_id)

@@ -14,6 +14,7 @@ from celery import group
 
 from sincro.config import get_settings
 from sincro.connectors.config import ConnectorsConfig, load_config
+from sincro.connectors.sap_files import tasks as _sap_tasks  # noqa: F401  (registers them)
 from sincro.tasks import task
 
 log = logging.getLogger("sincro.connectors.tasks")

@@ -28,7 +28,7 @@ from sincro.console.routes import (
     session_user,
     url,
 )
-from sincro.db import on_commit, utcnow
+from sincro.db import utcnow
 from sincro.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -300,7 +300,6 @@ def replay(
 
     def work(session: Any) -> None:
         status.mark_for_replay(session, file_id)
-        on_commit(session, lambda: status.send_replay(file_id))
 
     try:
         app_state(request).run_write(work)
