@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sincro.catalog.search_cli import search_app
-from sincro.config import get_settings
+from sincro.config import get_settings, reset_settings
 from sincro.connectors.cli import simulate_app, sync_app
 
 app = typer.Typer(help="Sincro: real-time inventory and operations hub.", no_args_is_help=True)
@@ -153,7 +154,25 @@ def _children(host: str, port: int, workers: int) -> dict[str, list[str]]:
     }
     if get_settings().broker_is_amqp:
         children["relay"] = [*me, "relay"]
+    if "sap_files" in _connector_kinds():
+        children["watch"] = [*me, "sync", "watch"]
     return children
+
+
+def _connector_kinds() -> set[str]:
+    from sincro.connectors.config import load_config
+
+    return {s.kind for s in load_config(get_settings().connectors_file).sources if s.active}
+
+
+def _start_rest_syncs() -> None:
+    """Queue one sync of every REST source now, rather than waiting for its schedule."""
+    from sincro.connectors.config import load_config
+    from sincro.worker import celery_app
+
+    for source in load_config(get_settings().connectors_file).sources:
+        if source.active and source.kind in ("protheus_rest", "json_rest"):
+            celery_app.send_task("sincro.connectors.sync_source", args=(source.code, "manual"))
 
 
 @app.command()
@@ -171,7 +190,12 @@ def serve(
     )
 
 
-def supervise(children: dict[str, list[str]], host: str, port: int) -> None:
+def supervise(
+    children: dict[str, list[str]],
+    host: str,
+    port: int,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     procs = {name: subprocess.Popen(cmd) for name, cmd in children.items()}
     stopping = False
 
@@ -182,6 +206,8 @@ def supervise(children: dict[str, list[str]], host: str, port: int) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     if _wait_ready(host, port, procs):
+        if on_ready is not None:
+            on_ready()
         _print_urls(host, port)
     code = 0
     while not stopping:
@@ -389,12 +415,30 @@ def demo(
 
         base = url or f"http://{_display_host(settings.host)}:{settings.port}"
         raise typer.Exit(0 if run_smoke(base, console) else 1)
-    from sincro.demo.setup import prepare_demo
+    from sincro.demo.setup import SIMULATOR_PORT_BASE, demo_connectors_file, prepare_demo
 
     credentials = prepare_demo(settings, stores, dcs, products, console)
+    if not os.environ.get("SINCRO_CONNECTORS_FILE"):
+        os.environ["SINCRO_CONNECTORS_FILE"] = str(demo_connectors_file(settings))
+        reset_settings()
+        settings = get_settings()
     if serve_after:
         console.print(credentials)
-        serve(None, None, None)
+        children = _children(settings.host, settings.port, settings.api_workers)
+        children["simulate"] = [
+            sys.executable,
+            "-m",
+            "sincro.cli",
+            "simulate",
+            "erp",
+            "--port-base",
+            str(SIMULATOR_PORT_BASE),
+            "--documents",
+            "3000",
+            "--customers",
+            "2000",
+        ]
+        supervise(children, settings.host, settings.port, on_ready=_start_rest_syncs)
 
 
 def main() -> None:

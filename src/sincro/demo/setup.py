@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
@@ -31,6 +32,50 @@ STAGE_LABELS = {
     "stock": "Posições de estoque",
     "ledger": "Razão de movimentos",
 }
+
+
+DEMO_CONNECTORS = """\
+# The demo operator's ERPs, all simulated by `sincro simulate erp` (started by `make demo`).
+# SAP owns stock (goods-movement files every few seconds, a snapshot of 20 plants now and
+# then); Protheus sends products, customers and receivables; the JSON ERP sends documents.
+sources:
+  - code: sap-ecc
+    kind: sap_files
+    name: SAP ECC (matriz)
+    inbox: {erp}/sap/inbox
+    outbox: {erp}/sap/outbox
+  - code: protheus
+    kind: protheus_rest
+    name: Protheus (filiais)
+    base_url: http://127.0.0.1:{protheus_port}
+    mapping: protheus.yaml
+    schedule: "*/3 * * * *"
+    entities: [{{name: products}}, {{name: customers}}, {{name: receivables}}]
+  - code: docs
+    kind: json_rest
+    name: Documentos de produto
+    base_url: http://127.0.0.1:{docs_port}
+    mapping: docs_json.yaml
+    schedule: "*/5 * * * *"
+    entities: [{{name: documents}}]
+"""
+SIMULATOR_PORT_BASE = 8201
+
+
+def demo_connectors_file(settings: Settings) -> Path:
+    """Write the demo's connectors file once (kept if the operator edited it)."""
+    path = settings.var_dir / "connectors.yaml"
+    if not path.exists():
+        erp = (settings.var_dir / "erp").resolve()
+        path.write_text(
+            DEMO_CONNECTORS.format(
+                erp=erp.as_posix(),
+                protheus_port=SIMULATOR_PORT_BASE,
+                docs_port=SIMULATOR_PORT_BASE + 1,
+            ),
+            encoding="utf-8",
+        )
+    return path
 
 
 def prepare_demo(
