@@ -20,7 +20,7 @@ rejected with the field path and line that is wrong, before anything runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sincro.connectors.rest.config import JsonRestSource, ProtheusRestSource
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.errors import InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
 
 SourceConfig = Annotated[
     SapFilesSource | ProtheusRestSource | JsonRestSource, Field(discriminator="kind")
@@ -56,10 +58,8 @@ class ConnectorsConfig(BaseModel):
         raise KeyError(code)
 
 
-def load_config(path: Path | None) -> ConnectorsConfig:
-    """Read and validate the connectors file; an absent file means no connectors."""
-    if path is None or not path.exists():
-        return ConnectorsConfig()
+def load_yaml_model(path: Path, model: type[M]) -> M:
+    """Read a YAML file into ``model``; errors name the file, and the line or field path."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -67,8 +67,15 @@ def load_config(path: Path | None) -> ConnectorsConfig:
         where = f" line {mark.line + 1}" if mark else ""
         raise InvalidInput(f"{path}{where}: not valid YAML ({exc})", field=str(path)) from None
     try:
-        return ConnectorsConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise InvalidInput(f"{path}: {loc}: {first['msg']}", field=loc) from None
+
+
+def load_config(path: Path | None) -> ConnectorsConfig:
+    """Read and validate the connectors file; an absent file means no connectors."""
+    if path is None or not path.exists():
+        return ConnectorsConfig()
+    return load_yaml_model(path, ConnectorsConfig)

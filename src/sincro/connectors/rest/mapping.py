@@ -32,10 +32,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from sincro.errors import InvalidInput
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Canonical = Literal["product", "stock_balance", "customer", "receivable", "product_document"]
 
@@ -389,18 +386,9 @@ class MappingFile(BaseModel):
 
 def load_mapping(path: Path) -> MappingFile:
     """Read and validate a mapping file; errors name the file, the YAML path and line."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise InvalidInput(f"{path}{where}: not valid YAML ({exc})", field=str(path)) from None
-    try:
-        return MappingFile.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{path}: {loc}: {first['msg']}", field=loc) from None
+    from sincro.connectors.config import load_yaml_model  # config imports rest.config
+
+    return load_yaml_model(path, MappingFile)
 
 
 # --- applying a mapping to records -----------------------------------------------------------
