@@ -53,7 +53,7 @@ def rest_config(
     common: dict[str, Any] = {
         "page_size": 10,
         "max_concurrency": 4,
-        "timeout_seconds": 5,
+        "timeout_seconds": 15,  # a loaded CI machine must not turn a slow answer into a failure
         "retry": {"max_attempts": 3, "base_delay": 0.01, "max_delay": 0.05},
         "breaker": {"failure_threshold": 50, "open_seconds": 30},
     }

@@ -34,6 +34,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sincro.connectors.config import load_yaml_model
+
 Canonical = Literal["product", "stock_balance", "customer", "receivable", "product_document"]
 
 # Canonical fields every mapping of a kind must fill, and those it may fill.
@@ -386,8 +388,6 @@ class MappingFile(BaseModel):
 
 def load_mapping(path: Path) -> MappingFile:
     """Read and validate a mapping file; errors name the file, the YAML path and line."""
-    from sincro.connectors.config import load_yaml_model  # config imports rest.config
-
     return load_yaml_model(path, MappingFile)
 
 
