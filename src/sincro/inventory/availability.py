@@ -11,6 +11,7 @@ stops counting at the moment it expires, not when a sweeper runs.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import threading
 import time
 from array import array
@@ -35,6 +36,7 @@ from sincro.inventory.shared import SharedSnapshots
 class SkuSnapshot:
     __slots__ = (
         "_summary",
+        "_summary_dict",
         "as_of",
         "available",
         "directory",
@@ -45,6 +47,7 @@ class SkuSnapshot:
         "product_id",
         "reserved",
         "sku",
+        "ttl_share",
         "version",
         "watermark",
     )
@@ -60,12 +63,16 @@ class SkuSnapshot:
         self.next_expiry: float | None = None
         self.watermark = 0  # every outbox event up to this seq is reflected
         self.loaded_at = time.monotonic()
+        # each snapshot lives 75-100 % of the TTL, so a cache warmed in one burst does not
+        # expire in one burst (the feed keeps it fresh; the TTL is only a safety net)
+        self.ttl_share = random.uniform(0.75, 1.0)
         self._summary: bytes | None = None
+        self._summary_dict: dict[str, Any] | None = None
 
     def fresh(self, now: float, ttl: float) -> bool:
         if self.next_expiry is not None and time.time() >= self.next_expiry:
             return False
-        return now - self.loaded_at < ttl
+        return now - self.loaded_at < ttl * self.ttl_share
 
     def patch(self, event: dict[str, Any]) -> bool:
         """Apply one outbox event; False when the snapshot cannot place it (drop it)."""
@@ -79,19 +86,23 @@ class SkuSnapshot:
             self.reserved[i] = event["reserved"]
             self.version[i] = event["version"]
             self.as_of[i] = _epoch(event["at"])
-            self._summary = None
+            self._summary = self._summary_dict = None
         return True
 
     def summary(self) -> dict[str, Any]:
-        online = sum(self.available[p.position] for p in self.directory.online)
-        places = self.directory.places
-        with_stock = sum(1 for p in places if p.active and self.available[p.position] > 0)
-        return {
-            "sku": self.sku,
-            "name": self.name,
-            "online_available": online,
-            "locations_with_stock": with_stock,
-        }
+        """Online total and locations with stock, memoised until the next patch (callers must
+        not mutate it; they spread it into their own dicts)."""
+        if self._summary_dict is None:
+            online = sum(self.available[p.position] for p in self.directory.online)
+            places = self.directory.places
+            with_stock = sum(1 for p in places if p.active and self.available[p.position] > 0)
+            self._summary_dict = {
+                "sku": self.sku,
+                "name": self.name,
+                "online_available": online,
+                "locations_with_stock": with_stock,
+            }
+        return self._summary_dict
 
     def summary_json(self) -> bytes:
         if self._summary is None:
