@@ -1,0 +1,1 @@
+"""Load benchmarks for Sincro (``python -m bench.run_all``); see docs/benchmarks.md."""
