@@ -97,6 +97,11 @@ def directory(
     return current
 
 
+def location_code(session: Session, location_id: int) -> str:
+    """The code of a location, reloading the directory if the id is new to this process."""
+    return directory(session, need_id=location_id).by_id[location_id].code
+
+
 def cached_directory(database_url: str) -> LocationDirectory | None:
     """The directory if this process has a fresh one for that database (no database access)."""
     current = _directories.get(database_url)

@@ -129,7 +129,7 @@ class _Changes:
         self.events.append(
             AvailabilityChange(
                 sku=self._sku_of(level.product_id),
-                location=self._code_of(level.location_id),
+                location=catalog.location_code(self.session, level.location_id),
                 available=level.available,
                 on_hand=level.on_hand,
                 reserved=level.reserved,
@@ -149,9 +149,6 @@ class _Changes:
             self._sku[product_id] = product.sku
         return self._sku[product_id]
 
-    def _code_of(self, location_id: int) -> str:
-        return catalog.directory(self.session, need_id=location_id).by_id[location_id].code
-
     def flush(self) -> None:
         repo.add_movements(self.session, self.movements)
         record_events(self.session, self.events)
@@ -159,10 +156,9 @@ class _Changes:
 
 
 def level_out(session: Session, level: LevelRow, sku: str) -> LevelOut:
-    code = catalog.directory(session, need_id=level.location_id).by_id[level.location_id].code
     return LevelOut(
         sku=sku,
-        location=code,
+        location=catalog.location_code(session, level.location_id),
         on_hand=level.on_hand,
         reserved=level.reserved,
         blocked=level.blocked,
@@ -429,10 +425,9 @@ def _fixed_short(
 ) -> dict[str, object]:
     product_id, location_id = key
     level = repo.lock_level(session, product_id, location_id)
-    code = catalog.directory(session, need_id=location_id).by_id[location_id].code
     return {
         "sku": sku_of[product_id],
-        "location": code,
+        "location": catalog.location_code(session, location_id),
         "requested": requested,
         "available": level.available if level else 0,
     }
@@ -480,7 +475,6 @@ def _create_reservation(
 
 
 def reservation_out(session: Session, reservation: Reservation) -> ReservationOut:
-    places = catalog.directory(session)
     lines = repo.reservation_lines(session, reservation.id)
     skus = {ln.product_id: session.get(Product, ln.product_id) for ln in lines}
     return ReservationOut(
@@ -492,9 +486,7 @@ def reservation_out(session: Session, reservation: Reservation) -> ReservationOu
         lines=[
             HeldLine(
                 sku=skus[ln.product_id].sku,  # type: ignore[union-attr]
-                location=places.by_id[ln.location_id].code
-                if ln.location_id in places.by_id
-                else catalog.directory(session, need_id=ln.location_id).by_id[ln.location_id].code,
+                location=catalog.location_code(session, ln.location_id),
                 qty=ln.quantity,
             )
             for ln in lines
@@ -549,7 +541,7 @@ def _close(
                 [
                     {
                         "sku": changes._sku_of(line.product_id),
-                        "location": changes._code_of(line.location_id),
+                        "location": catalog.location_code(session, line.location_id),
                         "requested": line.quantity,
                         "available": 0,
                     }
