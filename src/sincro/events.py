@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, insert
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from sincro.db import Base, UTCDateTime, on_commit, utcnow
+from sincro.db import Base, UTCDateTime, insert_rows, on_commit, utcnow
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -67,8 +67,9 @@ def record_events(session: Session, changes: list[AvailabilityChange]) -> None:
     if not changes:
         return
     now = utcnow()
-    session.execute(
-        insert(Event),
+    insert_rows(
+        session,
+        Event.__table__,  # type: ignore[arg-type]
         [
             {
                 "sku": c.sku,

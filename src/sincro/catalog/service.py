@@ -10,9 +10,11 @@ import hashlib
 import math
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from sincro.catalog import repository
@@ -71,8 +73,16 @@ _directories: dict[str, LocationDirectory] = {}  # per database URL
 _directory_lock = threading.Lock()
 
 
+_engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
 def _database_key(session: Session) -> str:
-    return str(session.get_bind().engine.url)
+    """The database URL of the session's engine (rendering a URL costs ~8 µs; asked per row)."""
+    engine = session.get_bind().engine
+    key = _engine_keys.get(engine)
+    if key is None:
+        key = _engine_keys[engine] = str(engine.url)
+    return key
 
 
 def directory(

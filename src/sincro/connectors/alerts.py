@@ -44,11 +44,17 @@ def raise_alert(
     return alert
 
 
-def resolve_alerts(session: Session, dedupe_key: str) -> int:
-    """Close the open alerts of a condition that no longer holds."""
-    rows = session.scalars(
-        select(Alert).where(Alert.dedupe_key == dedupe_key, Alert.resolved_at.is_(None))
-    ).all()
-    for alert in rows:
-        alert.resolved_at = utcnow()
-    return len(rows)
+def resolve_alerts(session: Session, *dedupe_keys: str) -> int:
+    """Close the open alerts of conditions that no longer hold."""
+    closed = 0
+    keys = list(dedupe_keys)
+    for start in range(0, len(keys), 1000):
+        rows = session.scalars(
+            select(Alert).where(
+                Alert.dedupe_key.in_(keys[start : start + 1000]), Alert.resolved_at.is_(None)
+            )
+        ).all()
+        for alert in rows:
+            alert.resolved_at = utcnow()
+        closed += len(rows)
+    return closed

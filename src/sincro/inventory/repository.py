@@ -12,10 +12,11 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sincro.db import insert_rows
 from sincro.inventory.models import (
     Bucket,
     Movement,
@@ -293,8 +294,7 @@ def extend_reservation(
 
 
 def add_movements(session: Session, rows: list[dict[str, object]]) -> None:
-    if rows:
-        session.execute(insert(Movement), rows)
+    insert_rows(session, Movement.__table__, rows)  # type: ignore[arg-type]
 
 
 def ledger_mismatches(session: Session, limit: int = 1000) -> list[dict[str, object]]:

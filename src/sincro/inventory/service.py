@@ -89,7 +89,7 @@ def resolve(
     return Resolved(products, locations)
 
 
-class _Changes:
+class Changes:
     """Collects ledger rows and outbox events for one transaction."""
 
     def __init__(self, session: Session, source: str, now: dt.datetime) -> None:
@@ -142,6 +142,9 @@ class _Changes:
     def remember(self, products: Iterable[Product]) -> None:
         self._sku.update({p.id: p.sku for p in products})
 
+    def remember_skus(self, skus: dict[int, str]) -> None:
+        self._sku.update(skus)
+
     def _sku_of(self, product_id: int) -> str:
         if product_id not in self._sku:
             product = self.session.get(Product, product_id)
@@ -190,7 +193,7 @@ def apply_movements(
     pairs = [(found.products[m.sku].id, found.locations[m.location].id) for m in lines]
     repo.ensure_levels(session, pairs, now)
     expire_holds(session, product_ids=sorted({p for p, _ in pairs}), now=now, source=source)
-    changes = _Changes(session, source, now)
+    changes = Changes(session, source, now)
     changes.remember(found.products.values())
     order = sorted(range(len(lines)), key=lambda i: (pairs[i][1], pairs[i][0], i))
     short, results = [], {}
@@ -260,7 +263,7 @@ def set_count(
     assert current is not None
     if expected_version is not None and current.version != expected_version:
         raise VersionMismatch(current.version)
-    changes = _Changes(session, source, now)
+    changes = Changes(session, source, now)
     changes.remember([product])
     level = current
     delta = count.on_hand - current.on_hand
@@ -454,7 +457,7 @@ def _create_reservation(
     )
     session.add(reservation)
     session.flush()
-    changes = _Changes(session, channel, now)
+    changes = Changes(session, channel, now)
     changes.remember(found.products.values())
     for level, qty in applied:
         session.add(
@@ -530,7 +533,7 @@ def _close(
             field="id",
             details=[{"status": status}],
         )
-    changes = _Changes(session, source, now)
+    changes = Changes(session, source, now)
     for line in repo.reservation_lines(session, reservation.id):
         sale = target == ReservationStatus.committed
         level = repo.release_reserved(
@@ -626,7 +629,7 @@ def expire_holds(
     ]
     if not won:
         return 0
-    changes = _Changes(session, source, now)
+    changes = Changes(session, source, now)
     lines = [ln for rid in won for ln in repo.reservation_lines(session, rid)]
     refs = {r.id: r.public_id for r in session.query(Reservation).filter(Reservation.id.in_(won))}
     for line in sorted(lines, key=lambda ln: (ln.location_id, ln.product_id, ln.id)):

@@ -1,7 +1,7 @@
 """Goods movements (WMMBXY, as IDoc XML or flat CSV) applied to the ledger.
 
-Each item becomes one inventory movement through :func:`inventory.service.apply_movements`
-with ``erp_known=True`` (``erp_known_at`` = when the ERP knew of the posting, see
+Each item becomes one ERP-known inventory movement, applied set-based per chunk by
+:func:`inventory.bulk.apply_erp_lines` (``erp_known_at`` = when the ERP knew of the posting, see
 :func:`formats.movement_known_at`). Items are applied in chunks of ``chunk_rows``, each chunk
 one transaction that also writes its ``erp_movement_keys`` (MBLNR + MJAHR + item), its rejects
 and ``erp_files.next_line``. Re-dropped items (same key) are skipped, so a re-sent or
@@ -15,15 +15,13 @@ warning per document, resolved when the missing items arrive).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import ValidationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from sincro.catalog import service as catalog
 from sincro.catalog.models import Product
 from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.models import ErpFile, ErpMovementKey
@@ -32,12 +30,13 @@ from sincro.connectors.sap_files import repository as repo
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import MovementCsvReader, MovementRow, Reject
 from sincro.connectors.sap_files.mapping import Mapper, UnknownCode, effect_of
-from sincro.db import utcnow
-from sincro.inventory import service as inventory
-from sincro.inventory.exceptions import InsufficientStock
-from sincro.inventory.schemas import MovementIn
+from sincro.db import insert_rows, utcnow
+from sincro.inventory import bulk
+from sincro.inventory.bulk import ErpLine
 
 ENTITY = "goods_movements"
+KEEP_PARSED = 100_000  # items of a CSV file kept in memory between validating and applying
+MAX_QUANTITY = 1_000_000  # base units per item, as for any movement (inventory.schemas)
 Progress = Callable[[int, int], None]
 
 
@@ -55,19 +54,22 @@ def is_xml(path: Path) -> bool:
         return stream.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
 
 
-def validate(cfg: SapFilesSource, path: Path) -> int:
-    """Read the whole file once before applying anything (a truncated IDoc must fail whole);
-    returns its number of items."""
+def load(cfg: SapFilesSource, path: Path) -> tuple[int, Iterable[MovementRow | Reject]]:
+    """Read the whole file once before applying anything (a truncated file must fail whole):
+    its number of items, and the items — kept from that read when there are at most
+    ``KEEP_PARSED`` (CSV), else read again while applying."""
     if is_xml(path):
-        return idoc.validate(path)
+        return idoc.validate(path), idoc.read_items(path, ".", cfg.tz)  # IDoc: decimal point
     reader = MovementCsvReader(path, cfg.encoding, cfg.decimal_separator, cfg.tz)
-    return sum(1 for _ in reader.rows())
-
-
-def read(cfg: SapFilesSource, path: Path) -> Iterator[MovementRow | Reject]:
-    if is_xml(path):
-        return idoc.read_items(path, ".", cfg.tz)  # IDoc numbers always use a decimal point
-    return MovementCsvReader(path, cfg.encoding, cfg.decimal_separator, cfg.tz).rows()
+    kept: list[MovementRow | Reject] = []
+    total = 0
+    for item in reader.rows():
+        total += 1
+        if total <= KEEP_PARSED:
+            kept.append(item)
+    if total <= KEEP_PARSED:
+        return total, kept
+    return total, MovementCsvReader(path, cfg.encoding, cfg.decimal_separator, cfg.tz).rows()
 
 
 def apply_file(
@@ -78,7 +80,7 @@ def apply_file(
     run_id: int | None,
     progress: Progress | None = None,
 ) -> MovementResult:
-    total = validate(cfg, path)
+    total, items = load(cfg, path)
     result = MovementResult(records=total)
     with repo.tx(conn) as session:
         erp_file = session.get(ErpFile, file_id)
@@ -88,7 +90,7 @@ def apply_file(
         mapper = Mapper(session, cfg)
     seen: dict[tuple[str, int], set[int]] = {}
     chunk: list[MovementRow | Reject] = []
-    for item in read(cfg, path):
+    for item in items:
         if isinstance(item, MovementRow):
             seen.setdefault((item.document, item.year), set()).add(item.item)
         if item.seq <= start:
@@ -145,7 +147,6 @@ def apply_chunk(
     rejects = [item for item in chunk if isinstance(item, Reject)]
     rows = [item for item in chunk if isinstance(item, MovementRow)]
     done = _applied_keys(session, cfg.code, rows)
-    places = catalog.directory(session)
     mapped: list[tuple[MovementRow, int, int, int]] = []
     skipped = 0
     for row in rows:
@@ -170,40 +171,36 @@ def apply_chunk(
         .tuples()
         .all()
     )
-    lines: list[tuple[MovementRow, MovementIn | None]] = []
+    lines: list[tuple[MovementRow, ErpLine | None]] = []
     for row, product_id, location_id, quantity in mapped:
         effect = effect_of(row.bwart, row.shkzg, quantity)
         if effect.quantity == 0:
             lines.append((row, None))
             continue
-        place = (
-            places.by_id.get(location_id)
-            or catalog.directory(session, need_id=location_id).by_id[location_id]
-        )
-        try:
-            movement = MovementIn(
-                sku=skus[product_id],
-                location=place.code,
-                quantity=effect.quantity,
-                reason=effect.reason,
-                bucket=effect.bucket,
-                occurred_at=row.known_at,
-                reference=f"{row.document}/{row.year}/{row.item}",
-            )
-        except ValidationError as exc:
-            message = str(exc.errors()[0]["msg"])
+        if abs(effect.quantity) > MAX_QUANTITY:
+            message = f"at most {MAX_QUANTITY:,} base units per item"
             rejects.append(
                 Reject(
                     row.seq, row.line, "ERFMG", "invalid_movement", str(quantity), message, row.key
                 )
             )
             continue
+        movement = ErpLine(
+            product_id,
+            location_id,
+            effect.bucket,
+            effect.quantity,
+            effect.reason,
+            occurred_at=row.known_at,
+            reference=f"{row.document}/{row.year}/{row.item}",
+        )
         lines.append((row, movement))
-    applied_rows = _apply(session, cfg, file_id, lines, rejects)
+    applied_rows = _apply(session, cfg, file_id, lines, skus, rejects)
     now = utcnow()
     if applied_rows:
-        session.execute(
-            insert(ErpMovementKey),
+        insert_rows(
+            session,
+            ErpMovementKey.__table__,  # type: ignore[arg-type]
             [
                 {
                     "source": cfg.code,
@@ -234,46 +231,33 @@ def _apply(
     session: Session,
     cfg: SapFilesSource,
     file_id: int,
-    lines: list[tuple[MovementRow, MovementIn | None]],
+    lines: list[tuple[MovementRow, ErpLine | None]],
+    skus: dict[int, str],
     rejects: list[Reject],
 ) -> list[MovementRow]:
-    """All lines at once; when one would take stock below zero, line by line (each in a
-    savepoint) so that only the short ones are rejected."""
-    movements = [m for _, m in lines if m is not None]
+    """Every line set-based (:mod:`sincro.inventory.bulk`); only the lines that would take a
+    bucket below zero are refused, each as an ``insufficient_stock`` reject."""
+    movements = [(row, m) for row, m in lines if m is not None]
     key = f"sap:{cfg.code}:file:{file_id}"
-    if not movements:
-        return [row for row, _ in lines]
-    try:
-        with session.begin_nested():
-            inventory.apply_movements(session, cfg.movement_source, movements, key, erp_known=True)
-        return [row for row, _ in lines]
-    except InsufficientStock:
-        pass
-    applied = []
-    for row, movement in lines:
-        if movement is None:
-            applied.append(row)
-            continue
-        try:
-            with session.begin_nested():
-                inventory.apply_movements(
-                    session, cfg.movement_source, [movement], key, erp_known=True
-                )
-            applied.append(row)
-        except InsufficientStock as exc:
-            have = exc.details[0].get("available") if exc.details else None
-            rejects.append(
-                Reject(
-                    row.seq,
-                    row.line,
-                    "ERFMG",
-                    "insufficient_stock",
-                    str(movement.quantity),
-                    f"{movement.bucket.value} would go below zero (has {have})",
-                    row.key,
-                )
+    short = bulk.apply_erp_lines(
+        session, cfg.movement_source, [m for _, m in movements], skus, idempotency_key=key
+    )
+    refused = set()
+    for line in short:
+        row, movement = movements[line.index]
+        refused.add(row.seq)
+        rejects.append(
+            Reject(
+                row.seq,
+                row.line,
+                "ERFMG",
+                "insufficient_stock",
+                str(movement.quantity),
+                f"{movement.bucket.value} would go below zero (has {line.available})",
+                row.key,
             )
-    return applied
+        )
+    return [row for row, _ in lines if row.seq not in refused]
 
 
 def _applied_keys(
@@ -295,34 +279,41 @@ def report_gaps(
     session: Session, cfg: SapFilesSource, file_id: int, seen: dict[tuple[str, int], set[int]]
 ) -> dict[str, list[int]]:
     """Missing item numbers per material document (items of this file plus those applied before)."""
-    gaps: dict[str, list[int]] = {}
     K = ErpMovementKey
-    for (document, year), items in sorted(seen.items()):
-        known = set(items) | set(
-            session.scalars(
-                select(K.line).where(K.source == cfg.code, K.document == document, K.year == year)
+    known: dict[tuple[str, int], set[int]] = {doc: set(items) for doc, items in seen.items()}
+    documents = sorted({document for document, _ in seen})
+    for start in range(0, len(documents), 1000):
+        for document, year, line in session.execute(
+            select(K.document, K.year, K.line).where(
+                K.source == cfg.code, K.document.in_(documents[start : start + 1000])
             )
-        )
-        missing = sorted(set(range(1, max(known) + 1)) - known)
+        ):
+            if (document, year) in known:
+                known[(document, year)].add(line)
+    gaps: dict[str, list[int]] = {}
+    complete: list[str] = []
+    for (document, year), items in sorted(known.items()):
+        missing = sorted(set(range(1, max(items) + 1)) - items)
         dedupe = f"movement_gap:{cfg.code}:{document}/{year}"
-        if missing:
-            gaps[f"{document}/{year}"] = missing
-            raise_alert(
-                session,
-                "movement_gap",
-                f"Documento de material {document}/{year}: itens ausentes {_ranges(missing)}",
-                source=cfg.code,
-                severity="warning",
-                details={
-                    "file_id": file_id,
-                    "document": document,
-                    "year": year,
-                    "missing": missing[:200],
-                },
-                dedupe_key=dedupe,
-            )
-        else:
-            resolve_alerts(session, dedupe)
+        if not missing:
+            complete.append(dedupe)
+            continue
+        gaps[f"{document}/{year}"] = missing
+        raise_alert(
+            session,
+            "movement_gap",
+            f"Documento de material {document}/{year}: itens ausentes {_ranges(missing)}",
+            source=cfg.code,
+            severity="warning",
+            details={
+                "file_id": file_id,
+                "document": document,
+                "year": year,
+                "missing": missing[:200],
+            },
+            dedupe_key=dedupe,
+        )
+    resolve_alerts(session, *complete)
     return gaps
 
 

@@ -11,15 +11,14 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, TextClause, bindparam, insert, select, text
+from sqlalchemy import Connection, insert, select, text
 from sqlalchemy.orm import Session
 
 from sincro.connectors.models import ErpFile, FileState, SyncReject, SyncSource
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import Reject
-from sincro.db import Database, UTCDateTime, utcnow
+from sincro.db import Database, utcnow
 
 TEMP_BUFFERS = "256MB"
 WORK_MEM = "128MB"
@@ -27,15 +26,6 @@ SQLITE_CACHE_KIB = 131_072
 
 # A file in one of these states is "the same drop" when its bytes come again.
 LIVE_STATES = (FileState.received, FileState.processing, FileState.done, FileState.superseded)
-
-
-def sql(statement: str, *datetimes: str) -> TextClause:
-    """A raw statement whose named datetime parameters go through ``UTCDateTime`` (so SQLite
-    stores them in the same text format as the ORM does)."""
-    clause = text(statement)
-    if datetimes:
-        clause = clause.bindparams(*[bindparam(name, type_=UTCDateTime()) for name in datetimes])
-    return clause
 
 
 def ensure_source(session: Session, cfg: SapFilesSource) -> SyncSource:
@@ -197,23 +187,6 @@ def source_lock(conn: Connection, cfg: SapFilesSource) -> Iterator[None]:
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-
-
-def bulk_insert(
-    conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """Append rows to a (temporary) table: COPY on PostgreSQL, executemany on SQLite."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        raw: Any = conn.connection.driver_connection
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
-        return
-    marks = ", ".join("?" * len(columns))
-    raw_sqlite: Any = conn.connection.driver_connection
-    raw_sqlite.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
 def as_naive(value: dt.datetime) -> dt.datetime:

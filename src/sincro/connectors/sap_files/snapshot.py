@@ -75,11 +75,10 @@ from sincro.catalog import service as catalog
 from sincro.catalog.models import Product
 from sincro.connectors.alerts import raise_alert
 from sincro.connectors.models import ErpFile, FileState, ReconciliationReport
-from sincro.connectors.sap_files import repository as repo
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import BUCKETS, Reject, SnapshotReader
 from sincro.connectors.sap_files.mapping import Mapper, UnknownCode
-from sincro.db import utcnow
+from sincro.db import bulk_insert, sql, utcnow
 from sincro.events import AvailabilityChange, record_events
 
 Progress = Callable[[int, int], None]
@@ -219,11 +218,11 @@ class _Stager:
             with raw.cursor() as cur, cur.copy(f"COPY sap_stage ({columns}) FROM STDIN") as cp:
                 cp.write("".join(self.rows))
         else:
-            repo.bulk_insert(self.conn, "sap_stage", _STAGE_COLUMNS, self.rows)
+            bulk_insert(self.conn, "sap_stage", _STAGE_COLUMNS, self.rows)
         self.rows = []
 
     def flush_rejects(self) -> None:
-        repo.bulk_insert(self.conn, "sap_rejects", _REJECT_COLUMNS, self.rejects)
+        bulk_insert(self.conn, "sap_rejects", _REJECT_COLUMNS, self.rejects)
         self.rejects = []
 
 
@@ -369,9 +368,9 @@ def prepare(conn: Connection, as_of: dt.datetime, duplicates: bool) -> int:
         conn.execute(text("ALTER TABLE sap_stage RENAME TO sap_pos"))
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE sap_pos"))
-    drift = _rowcount(conn.execute(repo.sql(_DRIFT, "t"), {"t": as_of}))
+    drift = _rowcount(conn.execute(sql(_DRIFT, "t"), {"t": as_of}))
     created = conn.execute(
-        repo.sql(
+        sql(
             "INSERT INTO stock_levels (product_id, location_id, on_hand, reserved,"
             " blocked_quality, blocked_stock, blocked_returns, safety_stock, version, as_of,"
             " updated_at) SELECT d.product_id, d.location_id, 0, 0, 0, 0, 0, 0, 0, :now, :now"
@@ -465,17 +464,17 @@ def apply_chunk(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(_LOCK), span)
     session.execute(text("DELETE FROM sap_chunk"))
-    session.execute(repo.sql(_COMPUTE, "t"), {**span, "t": as_of})
-    changed = session.execute(repo.sql(_UPDATE, "now"), {"now": now}).all()
+    session.execute(sql(_COMPUTE, "t"), {**span, "t": as_of})
+    changed = session.execute(sql(_UPDATE, "now"), {"now": now}).all()
     if changed:
         session.execute(
-            repo.sql(_INSERT_LEDGER, "t", "now"),
+            sql(_INSERT_LEDGER, "t", "now"),
             {"src": cfg.movement_source, "ref": ref, "t": as_of, "now": now},
         )
         _record_events(session, changed, ref)
     rejects = _rowcount(
         session.execute(
-            repo.sql(_INSERT_REJECTS, "now"),
+            sql(_INSERT_REJECTS, "now"),
             {**span, "src": cfg.code, "entity": ENTITY, "run": run_id, "file": file_id, "now": now},
         )
     )
