@@ -91,7 +91,16 @@ def record_events(session: Session, changes: list[AvailabilityChange]) -> None:
             on_commit(session, callback)
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
+def event_columns() -> tuple[Any, ...]:
+    """The columns of an event, to read rows rather than ORM objects (about 4x cheaper per
+    event; the feed reads them by the thousand)."""
+    E = Event
+    return (E.seq, E.sku, E.location, E.available, E.on_hand, E.reserved, E.version, E.cause,
+            E.reference, E.created_at)  # fmt: skip
+
+
+def event_to_dict(event: Any) -> dict[str, Any]:
+    """An :class:`Event` or a row of :func:`event_columns` as the feed publishes it."""
     return {
         "seq": event.seq,
         "sku": event.sku,

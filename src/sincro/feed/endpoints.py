@@ -19,6 +19,7 @@ from sincro.feed.tailer import read_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
 HEARTBEAT_SECONDS = 15.0
+BURST_EVENTS = 500
 
 
 def format_event(event: dict[str, Any]) -> bytes:
@@ -54,11 +55,20 @@ async def event_stream(
                     return
                 yield b": keep-alive\n\n"
                 continue
+            # what is already queued goes out with it as one chunk: one socket write for a
+            # burst (an ERP file commits thousands of events at once) instead of one per event
+            chunk: list[bytes] = []
+            while event is not None:
+                if event["seq"] > sent:
+                    chunk.append(format_event(event))
+                    sent = event["seq"]
+                if len(chunk) >= BURST_EVENTS or sub.queue.empty():
+                    break
+                event = sub.queue.get_nowait()
+            if chunk:
+                yield b"".join(chunk)
             if event is None:
                 return
-            if event["seq"] > sent:
-                yield format_event(event)
-                sent = event["seq"]
     finally:
         hub.unsubscribe(sub)
 

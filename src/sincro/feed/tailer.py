@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from sincro.db import Database
-from sincro.events import Event, event_to_dict
+from sincro.events import Event, event_columns, event_to_dict
 
 
 class OutboxTailer:
@@ -34,8 +34,11 @@ class OutboxTailer:
     def poll(self) -> list[dict[str, Any]]:
         """Events after ``position`` in order, stopping at a hole younger than the timeout."""
         with self.db.read() as session:
-            rows = session.scalars(
-                select(Event).where(Event.seq > self.position).order_by(Event.seq).limit(self.batch)
+            rows = session.execute(
+                select(*event_columns())
+                .where(Event.seq > self.position)
+                .order_by(Event.seq)
+                .limit(self.batch)
             ).all()
         out: list[dict[str, Any]] = []
         expected = self.position + 1
@@ -60,11 +63,11 @@ def read_events(
     db: Database, after: int, upto: int, sku: str | None, location: str | None, limit: int = 5000
 ) -> list[dict[str, Any]]:
     """Stored events in (after, upto], filtered: the backlog a resuming SSE client missed."""
-    query = select(Event).where(Event.seq > after, Event.seq <= upto)
+    query = select(*event_columns()).where(Event.seq > after, Event.seq <= upto)
     if sku:
         query = query.where(Event.sku == sku)
     if location:
         query = query.where(Event.location == location)
     with db.read() as session:
-        rows = session.scalars(query.order_by(Event.seq).limit(limit)).all()
+        rows = session.execute(query.order_by(Event.seq).limit(limit)).all()
     return [event_to_dict(r) for r in rows]
