@@ -6,7 +6,8 @@
 2. A 60 s outage of every ERP source (REST simulators answering nothing, no SAP files) while
    syncs keep being attempted and e-commerce keeps reading availability. Target: 0 errors.
 
-    python -m bench.erp_feed [--db sqlite|postgresql|both] [--lines 10000] [--outage 60]
+    python -m bench.erp_feed [--db sqlite|postgresql|both] [--lines 10000] [--repeat 5]
+        [--outage 60]
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ def _aliases(database_url: str) -> tuple[list[str], list[str]]:
     return materials, plants
 
 
-def _movement_file(lines: int, materials: list[str], plants: list[str]) -> bytes:
+def _movement_file(lines: int, materials: list[str], plants: list[str], run: int = 0) -> bytes:
     from sincro.connectors.sap_files.simulator import SimMovement, movements_csv
 
-    rng = random.Random(11)
+    rng = random.Random(11 + run)
     documents = []
     for d in range(lines // 10):
         items = [
@@ -86,14 +87,14 @@ def _movement_file(lines: int, materials: list[str], plants: list[str]) -> bytes
             )
             for i in range(10)
         ]
-        documents.append((str(5_000_000_000 + d), items))
+        documents.append((str(5_000_000_000 + run * 1_000_000 + d), items))
     posted = dt.datetime.now().replace(microsecond=0)
     return movements_csv(documents, posted).encode("utf-8")
 
 
-def movement_file_latency(server: ApiServer, key: str, lines: int) -> dict[str, Any]:
+def movement_file_latency(server: ApiServer, key: str, lines: int, repeat: int) -> dict[str, Any]:
+    """``repeat`` files, one after the other, into one watcher; each its own figures."""
     materials, plants = _aliases(server.database_url)
-    content = _movement_file(lines, materials, plants)
     connectors = _connectors_file(server.var_dir, 1)
     env = cli_env(server.database_url, server.var_dir, SINCRO_CONNECTORS_FILE=str(connectors))
     watcher = subprocess.Popen(
@@ -102,6 +103,29 @@ def movement_file_latency(server: ApiServer, key: str, lines: int) -> dict[str, 
         stdout=subprocess.DEVNULL,
         stderr=open(server.var_dir / "watch.log", "wb"),  # noqa: SIM115
     )
+    time.sleep(3)  # the watcher is up and idle
+    runs = []
+    try:
+        for run in range(repeat):
+            content = _movement_file(lines, materials, plants, run)
+            runs.append(_one_file(server, key, lines, content, f"MOV_BENCH_{run}.csv"))
+            log(f"  file {run + 1}/{repeat}: {json.dumps(runs[-1])}")
+            time.sleep(2)
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
+    last = sorted(r.get("last_event_s") or float("inf") for r in runs)
+    return {
+        "lines": lines,
+        "files": runs,
+        "last_event_median_s": last[len(last) // 2],
+        "last_event_worst_s": last[-1],
+        "target_s": 2.0,
+        "met": all(r.get("met") for r in runs),
+    }
+
+
+def _one_file(server: ApiServer, key: str, lines: int, content: bytes, name: str) -> dict[str, Any]:
     received: list[float] = []
     ready = threading.Event()
 
@@ -120,24 +144,50 @@ def movement_file_latency(server: ApiServer, key: str, lines: int) -> dict[str, 
     thread = threading.Thread(target=listen, daemon=True)
     thread.start()
     ready.wait(10)
-    time.sleep(3)  # the watcher is up and idle
+    time.sleep(0.5)
     inbox = server.var_dir / "erp" / "inbox"
-    temp = inbox / ".MOV_BENCH.csv.tmp"
+    temp = inbox / f".{name}.tmp"
     temp.write_bytes(content)
-    complete = time.perf_counter()
-    os.replace(temp, inbox / "MOV_BENCH.csv")
+    complete, complete_wall = time.perf_counter(), time.time()
+    os.replace(temp, inbox / name)
     thread.join(60)
-    watcher.terminate()
-    watcher.wait(10)
     if not received:
-        return {"lines": lines, "events": 0, "error": "no events within 60 s"}
+        return {"events": 0, "error": "no events within 60 s"}
     return {
-        "lines": lines,
         "events": len(received),
+        **_file_timings(server.database_url, complete_wall, name),
         "first_event_s": round(received[0] - complete, 3),
         "last_event_s": round(received[-1] - complete, 3),
-        "target_s": 2.0,
         "met": len(received) >= lines and received[-1] - complete <= 2.0,
+    }
+
+
+def _file_timings(database_url: str, complete_wall: float, name: str) -> dict[str, float | None]:
+    """When the watcher registered, started and finished the file, in seconds after it was
+    complete (from the file ledger)."""
+    from sqlalchemy import select
+
+    from sincro.connectors.models import ErpFile
+    from sincro.db import Database
+
+    db = Database(database_url)
+    for _ in range(100):  # the watcher finishes the file just after its last chunk
+        with db.read() as session:
+            row = session.execute(
+                select(ErpFile.received_at, ErpFile.started_at, ErpFile.finished_at).where(
+                    ErpFile.name == name
+                )
+            ).first()
+        if row is not None and row[2] is not None:
+            break
+        time.sleep(0.05)
+    db.dispose()
+    names = ("registered_s", "started_s", "applied_s")
+    if row is None:
+        return dict.fromkeys(names)
+    return {
+        name: None if at is None else round(at.timestamp() - complete_wall, 3)
+        for name, at in zip(names, row, strict=True)
     }
 
 
@@ -225,6 +275,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--outage", type=int, default=60)
+    parser.add_argument("--repeat", type=int, default=5, help="movement files, one after another")
     parser.add_argument("--stores", type=int, default=1800)
     args = parser.parse_args()
     results: dict[str, Any] = {"load_before": loadavg()}
@@ -232,7 +283,7 @@ def main() -> None:
         with fresh_database(kind, stores=args.stores) as db, ApiServer(db.url) as server:
             key = server.create_key("admin")
             log(f"{kind}: {args.lines}-line movement file")
-            feed = movement_file_latency(server, key, args.lines)
+            feed = movement_file_latency(server, key, args.lines, args.repeat)
             results[kind] = {"movement_file": feed}
             if args.outage > 0:
                 log(f"{kind}: {args.outage} s outage of every source")

@@ -229,12 +229,17 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     columns = list(rows[0])
     naive = {i for i, c in enumerate(columns) if isinstance(table.c[c].type, UTCDateTime)}
+    converted: dict[dt.datetime, dt.datetime] = {}  # rows of a batch share few moments
     raw: Any = conn.connection.driver_connection
     quoted = ", ".join(f'"{c}"' for c in columns)
     with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as cp:
         for row in rows:
             values = list(row.values())
             for i in naive:
-                if values[i] is not None:
-                    values[i] = values[i].astimezone(dt.UTC).replace(tzinfo=None)
+                moment = values[i]
+                if moment is not None:
+                    value = converted.get(moment)
+                    if value is None:
+                        value = converted[moment] = moment.astimezone(dt.UTC).replace(tzinfo=None)
+                    values[i] = value
             cp.write_row(values)

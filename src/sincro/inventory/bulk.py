@@ -8,12 +8,13 @@ applying them one by one in order:
 1. The lines are grouped per level (location, product), in their given order. Per bucket the
    total and the lowest running sum are computed (``min_prefix``, <= 0): applying the lines one
    by one keeps the bucket >= 0 exactly when ``bucket + min_prefix >= 0``.
-2. The groups go into a temporary table (COPY on PostgreSQL); missing levels are created empty
-   in one INSERT…SELECT; expired holds of the products are closed first, as everywhere.
+2. The groups go into a temporary table (COPY on PostgreSQL); expired holds of the products are
+   closed first, as everywhere; missing levels are created empty in one INSERT…SELECT.
 3. On PostgreSQL the levels are locked in (location, product) order (the order every other
-   writer uses, so no deadlock), then one ``UPDATE … FROM … WHERE bucket + min_prefix >= 0 …
-   RETURNING`` applies every group whose checks pass. ``version`` grows by the number of lines,
-   as if each line had been its own change.
+   writer uses, so no deadlock; missing levels are created only when the lock found fewer
+   levels than groups, and then the lock is taken again). One ``UPDATE … FROM … WHERE
+   bucket + min_prefix >= 0 … RETURNING`` applies every group whose checks pass. ``version``
+   grows by the number of lines, as if each line had been its own change.
 4. Each line still gets its own ledger row and its own outbox event; the level after each line
    is derived from the returned final level by undoing the later lines of the group.
 5. A group refused by the update (some line would take a bucket below zero) is replayed line by
@@ -64,7 +65,7 @@ _ENSURE = (
 )
 _LOCK = (
     f"SELECT s.id FROM stock_levels s JOIN {TABLE} b ON s.product_id = b.product_id"
-    " AND s.location_id = b.location_id ORDER BY s.location_id, s.product_id FOR UPDATE OF s"
+    " AND s.location_id = b.location_id ORDER BY s.location_id, s.product_id FOR NO KEY UPDATE OF s"
 )
 _UPDATE = (
     "UPDATE stock_levels SET "
@@ -123,15 +124,20 @@ def apply_erp_lines(
     conn.execute(text(_CREATE))
     conn.execute(text(f"DELETE FROM {TABLE}"))
     bulk_insert(conn, TABLE, _COLUMNS, [_summary(key, lines, idx) for key, idx in groups.items()])
-    conn.execute(sql(_ENSURE, "now"), {"now": now})
     expire_holds(session, product_ids=sorted({p for _, p in groups}), now=now, source=source)
     if conn.dialect.name == "postgresql":
-        conn.execute(text(_LOCK))
+        conn.execute(text(f"ANALYZE {TABLE}"))  # else planned as ~1,000 rows
+        # lock in (location, product) order; create what is missing (rarely) and lock again
+        if len(conn.execute(text(_LOCK)).all()) < len(groups):
+            conn.execute(sql(_ENSURE, "now"), {"now": now})
+            conn.execute(text(_LOCK))
+    else:
+        conn.execute(sql(_ENSURE, "now"), {"now": now})
     final = {
         (loc, p): LevelRow(p, loc, on_hand, reserved, blocked, safety, version, now)
         for p, loc, on_hand, reserved, blocked, safety, version in conn.execute(
             sql(_UPDATE, "now"), {"now": now}
-        )
+        ).all()  # one fetch: iterating the cursor fetches row by row
     }
     changes = Changes(session, source, now)
     changes.remember_skus(skus)

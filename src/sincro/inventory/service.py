@@ -97,6 +97,7 @@ class Changes:
         self.movements: list[dict[str, object]] = []
         self.events: list[AvailabilityChange] = []
         self._sku: dict[int, str] = {}
+        self._code: dict[int, str] = {}
 
     def record(
         self,
@@ -129,7 +130,7 @@ class Changes:
         self.events.append(
             AvailabilityChange(
                 sku=self._sku_of(level.product_id),
-                location=catalog.location_code(self.session, level.location_id),
+                location=self._code_of(level.location_id),
                 available=level.available,
                 on_hand=level.on_hand,
                 reserved=level.reserved,
@@ -144,6 +145,12 @@ class Changes:
 
     def remember_skus(self, skus: dict[int, str]) -> None:
         self._sku.update(skus)
+
+    def _code_of(self, location_id: int) -> str:
+        code = self._code.get(location_id)
+        if code is None:
+            code = self._code[location_id] = catalog.location_code(self.session, location_id)
+        return code
 
     def _sku_of(self, product_id: int) -> str:
         if product_id not in self._sku:
