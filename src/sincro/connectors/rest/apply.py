@@ -5,7 +5,8 @@ customers and receivables (customers service), product documents (catalog docume
 Stock balances are ERP facts as of the moment the page was fetched (T). The level becomes
 ``ERP quantity + every on-hand change the ERP did not know at T`` (Sincro's sales not yet
 acknowledged, or acknowledged after T), so a balance never erases a sale the ERP has not seen.
-Only the difference is applied, as an ERP-known correction movement (ledger + outbox event).
+Only the difference is applied, as an ERP-known correction movement (ledger + outbox event),
+set-based for the whole page (:mod:`sincro.inventory.bulk`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from sincro.catalog.schemas import ProductIn
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.rest.mapping import Reject
 from sincro.customers import service as customers
-from sincro.inventory import service as inventory
-from sincro.inventory.models import Movement, Reason, StockLevel
-from sincro.inventory.schemas import MovementIn
+from sincro.inventory import bulk
+from sincro.inventory.models import Bucket, Movement, Reason, StockLevel
 
 Records = Sequence[tuple[str, dict[str, Any]]]
 
@@ -41,6 +41,7 @@ class ApplyContext:
     fetched_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     products: dict[str, tuple[int, str] | None] = field(default_factory=dict)
     locations: dict[tuple[str, str], tuple[int, str]] | None = None
+    skus: dict[int, str] = field(default_factory=dict)
 
 
 def _reject(key: str, field_name: str | None, rule: str, value: Any, message: str) -> Reject:
@@ -130,6 +131,7 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
     _resolve_products(session, ctx, {r["sku"] for _, r in records})
     rejects: list[Reject] = []
     targets: dict[tuple[int, int], tuple[int, str, str]] = {}
+    keys: dict[tuple[int, int], str] = {}
     for key, rec in records:
         product = ctx.products.get(rec["sku"])
         if product is None:
@@ -142,15 +144,28 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
             rejects.append(_reject(key, "location", "unknown_location", where, "no location alias"))
             continue
         targets[(product[0], location[0])] = (int(rec["on_hand"]), product[1], location[1])
+        keys[(product[0], location[0])] = key
     lines = _stock_corrections(session, ctx, targets)
-    if lines:
-        inventory.apply_movements(session, ctx.source, lines, erp_known=True)
-    return len(targets), rejects
+    short = bulk.apply_erp_lines(session, ctx.source, lines, ctx.skus) if lines else []
+    for refused in short:
+        line = lines[refused.index]
+        rejects.append(
+            _reject(
+                keys[(line.product_id, line.location_id)],
+                "on_hand",
+                "insufficient_stock",
+                line.quantity,
+                f"on-hand changed meanwhile (has {refused.available}); next sync corrects it",
+            )
+        )
+    return len(targets) - len(short), rejects
 
 
 def _stock_corrections(
     session: Session, ctx: ApplyContext, targets: dict[tuple[int, int], tuple[int, str, str]]
-) -> list[MovementIn]:
+) -> list[bulk.ErpLine]:
+    """The ERP-known correction per level that differs: ``max(0, ERP quantity + what the ERP
+    did not know at T) - on_hand``."""
     if not targets:
         return []
     products = {p for p, _ in targets}
@@ -177,18 +192,20 @@ def _stock_corrections(
         )
     }
     lines = []
-    for pair, (erp_quantity, sku, code) in sorted(
+    for (product_id, location_id), (erp_quantity, sku, _code) in sorted(
         targets.items(), key=lambda t: (t[0][1], t[0][0])
     ):
-        target = max(0, erp_quantity + unknown_to_erp.get(pair, 0))
-        delta = target - current.get(pair, 0)
+        ctx.skus[product_id] = sku
+        pair = (product_id, location_id)
+        delta = max(0, erp_quantity + unknown_to_erp.get(pair, 0)) - current.get(pair, 0)
         if delta:
             lines.append(
-                MovementIn(
-                    sku=sku,
-                    location=code,
-                    quantity=delta,
-                    reason=Reason.correction,
+                bulk.ErpLine(
+                    product_id,
+                    location_id,
+                    Bucket.on_hand,
+                    delta,
+                    Reason.correction,
                     occurred_at=ctx.fetched_at,
                     reference=f"{ctx.source}:balance",
                 )
