@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -39,6 +40,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -97,6 +101,12 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+def is_transient(exc: DBAPIError) -> bool:
+    """A failure that the same transaction, run again, may not meet."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in {"40001", "40P01"} or "database is locked" in str(exc.orig)
+
+
 def postgres_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -148,10 +158,37 @@ class Database:
         finally:
             session.close()
 
+    def write_retrying(self, work: Callable[[Session], T], attempts: int = 4) -> T:
+        """Run ``work`` in one write transaction, again from the start on a deadlock or a
+        serialization failure (PostgreSQL) or a busy database (SQLite)."""
+        for attempt in range(attempts):
+            try:
+                with self.write() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if attempt == attempts - 1 or not is_transient(exc):
+                    raise
+        raise AssertionError("unreachable")
+
     def dispose(self) -> None:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def before_commit(session: Session, key: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once, last thing in the session's transaction, just before it commits
+    (a second registration under the same ``key`` is ignored). Work that takes contended locks
+    (a shared counter row, a shared vocabulary) goes here, so that it holds them only for the
+    end of the transaction and always after everything else."""
+    session.info.setdefault("before_commit", {}).setdefault(key, callback)
+
+
+@event.listens_for(Session, "before_commit")
+def _run_before_commit(session: Session) -> None:
+    callbacks = session.info.pop("before_commit", {})
+    for callback in callbacks.values():
+        callback()
 
 
 def on_commit(session: Session, callback: Callable[[], None]) -> None:

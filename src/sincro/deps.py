@@ -9,7 +9,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -26,7 +25,6 @@ T = TypeVar("T")
 MAX_OFFSET = 1_000_000
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page")]
-WRITE_ATTEMPTS = 4
 
 
 @dataclass
@@ -40,19 +38,7 @@ class AppState:
 
     def run_write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one write transaction, retried on deadlock or serialization failure."""
-        for attempt in range(WRITE_ATTEMPTS):
-            try:
-                with self.db.write() as session:
-                    return work(session)
-            except (OperationalError, DBAPIError) as exc:
-                if attempt == WRITE_ATTEMPTS - 1 or not _retryable(exc):
-                    raise
-        raise AssertionError("unreachable")
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in {"40001", "40P01"} or "database is locked" in str(exc.orig)
+        return self.db.write_retrying(work)
 
 
 async def get_state(request: Request) -> AppState:

@@ -57,7 +57,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog import search_repository as repo
 from sincro.catalog.models import Product, ProductDocument
 from sincro.catalog.search_repository import DOCUMENT, PRODUCT, IndexRow, MatchRow, MatchSpec
-from sincro.db import Database, on_commit, utcnow
+from sincro.db import Database, before_commit, on_commit, utcnow
 from sincro.errors import InvalidInput
 
 MAX_QUERY_LENGTH = 200
@@ -69,6 +69,7 @@ CACHE_SIZE = 256
 CACHE_TTL_SECONDS = 60.0
 GENERATION_CHECK_SECONDS = 1.0
 VOCABULARY_REFRESH_SECONDS = 60.0
+PENDING_WORDS = "sincro.search.pending_words"  # session.info: words to add at commit
 SNIPPET_WORDS = 30
 REINDEX_BATCH = 500
 KINDS = (DOCUMENT, PRODUCT, "datasheet", "leaflet", "manual")
@@ -664,11 +665,24 @@ def _write(
         known_words.update(word for word, _ in pairs)
     repo.delete(session, gone)
     repo.upsert(session, [row for row, _ in built], utcnow())
+    pending: set[tuple[str, str]] | None = session.info.get(PENDING_WORDS)
+    if pending is None:
+        pending = session.info[PENDING_WORDS] = set()
+        before_commit(session, PENDING_WORDS, lambda: _finish(session))
+    pending |= pairs
+    return len(built) + len(gone)
+
+
+def _finish(session: Session) -> None:
+    """Once per transaction, at its end: the new words (one sorted statement) and the
+    generation bump. Both are rows every indexing transaction shares; taking them last and in
+    one order keeps concurrent syncs (products and documents at once) from deadlocking, and
+    holds them only until the commit."""
+    pairs = session.info.pop(PENDING_WORDS, set())
     repo.add_words(session, pairs)
     repo.bump_generation(session)
     key = _engine_key(session.get_bind().engine.url)
     on_commit(session, lambda: _notify(key, pairs))
-    return len(built) + len(gone)
 
 
 def _notify(key: str, pairs: set[tuple[str, str]]) -> None:

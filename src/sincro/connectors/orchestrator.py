@@ -37,7 +37,14 @@ from sincro.connectors.resilience import CircuitBreaker, breaker_for
 from sincro.connectors.rest.apply import APPLIERS, ApplyContext
 from sincro.connectors.rest.client import Deadline, RestClient, SyncError
 from sincro.connectors.rest.config import RestSource
-from sincro.connectors.rest.mapping import EntityMapping, Mapper, MappingFile, dig, load_mapping
+from sincro.connectors.rest.mapping import (
+    EntityMapping,
+    Mapper,
+    MappingFile,
+    Reject,
+    dig,
+    load_mapping,
+)
 from sincro.customers import service as customers
 from sincro.db import Database, get_database, utcnow
 
@@ -409,10 +416,17 @@ def _apply_page(
     cursor = _next_cursor(mapper.spec, page, mapped, best)
     ctx.fetched_at = page.fetched_at
     apply = APPLIERS[mapper.spec.canonical]
-    with rt.db.write() as session:
+
+    attempts = 0
+
+    def work(session: Session) -> tuple[int, list[Reject]]:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:  # a deadlock rolled the first try back: ids it cached may be gone
+            ctx.forget()
         applied, refused = apply(session, ctx, mapped)
-        rejects.extend(refused)
-        if rejects:
+        page_rejects = rejects + refused
+        if page_rejects:
             session.execute(
                 insert(SyncReject),
                 [
@@ -427,7 +441,7 @@ def _apply_page(
                         "message": r.message,
                         "created_at": page.fetched_at,
                     }
-                    for r in rejects
+                    for r in page_rejects
                 ],
             )
         session.execute(
@@ -436,13 +450,16 @@ def _apply_page(
             .values(
                 records_in=SyncRun.records_in + len(page.records),
                 records_applied=SyncRun.records_applied + applied,
-                records_rejected=SyncRun.records_rejected + len(rejects),
+                records_rejected=SyncRun.records_rejected + len(page_rejects),
                 progress_done=SyncRun.progress_done + len(page.records),
                 progress_total=total,
             )
         )
         if cursor is not None:
             _save_cursor(session, rt.source.code, entity, cursor)
+        return applied, page_rejects
+
+    applied, rejects = rt.db.write_retrying(work)
     return applied, len(rejects), cursor
 
 

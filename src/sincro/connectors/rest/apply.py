@@ -43,6 +43,12 @@ class ApplyContext:
     locations: dict[tuple[str, str], tuple[int, str]] | None = None
     skus: dict[int, str] = field(default_factory=dict)
 
+    def forget(self) -> None:
+        """Drop the cached lookups (after a rolled-back page: ids it created are gone)."""
+        self.products.clear()
+        self.skus.clear()
+        self.locations = None
+
 
 def _reject(key: str, field_name: str | None, rule: str, value: Any, message: str) -> Reject:
     shown = None if value is None else str(value)[:200]
