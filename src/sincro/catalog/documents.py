@@ -97,12 +97,14 @@ def apply_documents(session: Session, source: str, documents: Sequence[DocumentI
         ),
         rows,
     )
-    _recompute_superseded(session, source, sorted({d.external_id for d in documents}))
+    _recompute_superseded(session, source, set(unique))
     return len(documents)
 
 
-def _recompute_superseded(session: Session, source: str, external_ids: list[str]) -> None:
-    """Mark every version below a document's highest as superseded (and only those)."""
+def _recompute_superseded(session: Session, source: str, written: set[tuple[str, int]]) -> None:
+    """Mark every version below a document's highest as superseded (and only those), then
+    index the versions just written and those whose flag changed."""
+    external_ids = sorted({external_id for external_id, _ in written})
     rows = session.execute(
         select(
             ProductDocument.id,
@@ -115,10 +117,13 @@ def _recompute_superseded(session: Session, source: str, external_ids: list[str]
     for _, external_id, version, _ in rows:
         latest[external_id] = max(version, latest.get(external_id, 0))
     flips: dict[bool, list[int]] = {True: [], False: []}
+    touched = []
     for row_id, external_id, version, superseded in rows:
         should = version < latest[external_id]
         if superseded != should:
             flips[should].append(row_id)
+        if superseded != should or (external_id, version) in written:
+            touched.append(row_id)
     now = utcnow()
     for value, ids in flips.items():
         if ids:
@@ -128,7 +133,7 @@ def _recompute_superseded(session: Session, source: str, external_ids: list[str]
                 .values(superseded=value, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-    index_documents(session, [row_id for row_id, *_ in rows])  # every version touched
+    index_documents(session, touched)
 
 
 def current_document(session: Session, source: str, external_id: str) -> ProductDocument | None:

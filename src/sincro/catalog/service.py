@@ -160,13 +160,23 @@ def upsert_location(session: Session, data: LocationIn) -> tuple[Location, bool]
 
 
 def upsert_product(session: Session, data: ProductIn) -> tuple[Product, bool]:
-    product = repository.products_by_sku(session, [data.sku]).get(data.sku)
-    created = product is None
-    if product is None:
-        product = Product(sku=data.sku)
-        session.add(product)
-    for field, value in data.model_dump(exclude={"sku"}).items():
-        setattr(product, field, value)
+    return upsert_products(session, [data])[0]
+
+
+def upsert_products(session: Session, items: Sequence[ProductIn]) -> list[tuple[Product, bool]]:
+    """Create or update products by SKU (one read, one flush, one index pass for the lot);
+    (product, created) per item, in order."""
+    found = repository.products_by_sku(session, [d.sku for d in items])
+    out = []
+    for data in items:
+        product = found.get(data.sku)
+        created = product is None
+        if product is None:
+            product = found[data.sku] = Product(sku=data.sku)
+            session.add(product)
+        for field, value in data.model_dump(exclude={"sku"}).items():
+            setattr(product, field, value)
+        out.append((product, created))
     session.flush()
-    index_products(session, [product.id])
-    return product, created
+    index_products(session, [product.id for product, _ in out])
+    return out

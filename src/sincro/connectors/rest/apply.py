@@ -67,7 +67,8 @@ def apply_products(
             )
         )
     }
-    applied, rejects = 0, []
+    valid: list[tuple[str, ProductIn]] = []
+    rejects = []
     for key, rec in records:
         try:
             data = ProductIn(
@@ -82,7 +83,9 @@ def apply_products(
             name = str(first["loc"][0]) if first["loc"] else None
             rejects.append(_reject(key, name, "schema", rec.get(name or ""), first["msg"]))
             continue
-        product, _ = catalog.upsert_product(session, data)
+        valid.append((key, data))
+    upserted = catalog.upsert_products(session, [data for _, data in valid])
+    for (key, data), (product, _) in zip(valid, upserted, strict=True):
         alias = aliases.get(key)
         if alias is None:
             session.add(
@@ -93,9 +96,8 @@ def apply_products(
         else:
             alias.product_id, alias.unit = product.id, data.unit
         ctx.products[key] = (product.id, product.sku)
-        applied += 1
     session.flush()
-    return applied, rejects
+    return len(valid), rejects
 
 
 def _resolve_products(session: Session, ctx: ApplyContext, codes: set[str]) -> None:
