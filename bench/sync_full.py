@@ -13,7 +13,9 @@ What it does, on a scratch database ``sincro_bench_<hex>`` (created, then droppe
    ``--stock-stores`` stores + 10 DCs x 1,000 SKUs) and the JSON document ERP.
 3. The same full sync twice with :func:`sincro.connectors.orchestrator.run_sources`:
    sequential (one source, entity and page at a time) and parallel (sources and entities at
-   once, ``--concurrency`` pages in flight per entity), and prints both side by side.
+   once, ``--concurrency`` pages in flight per entity; by default each source in a process of
+   its own, as Celery workers run them), and prints both side by side with the CPU seconds
+   that Sincro and the simulators used.
 
 SAP files are not part of this run (see the notes printed at the end).
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -132,16 +135,37 @@ def connectors(port: int, args: argparse.Namespace) -> ConnectorsConfig:
     )
 
 
-def run(url: str, config: ConnectorsConfig, parallel: bool, workdir: str) -> dict[str, Any]:
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds used so far: this process and its finished children, or process ``pid``."""
+    if pid is None:
+        me, kids = (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(
+    url: str,
+    config: ConnectorsConfig,
+    parallel: bool,
+    workdir: str,
+    processes: bool,
+    simulator_pid: int,
+) -> dict[str, Any]:
     db = Database(url)
     with db.write() as session:
         for source in config.sources:
             ensure_source(session, source)
         alias_demo_locations(session, "protheus")
     settings = Settings(database_url=url, var_dir=workdir, log_json=False)
+    cpu, sim_cpu = cpu_seconds(), cpu_seconds(simulator_pid)
     started = time.perf_counter()
-    results = run_sources(settings, config, parallel=parallel, db=db)
+    results = run_sources(settings, config, parallel=parallel, db=db, processes=processes)
     seconds = time.perf_counter() - started
+    cpu, sim_cpu = cpu_seconds() - cpu, cpu_seconds(simulator_pid) - sim_cpu
     db.dispose()
     entities = {
         f"{e.source}/{e.entity}": (
@@ -155,7 +179,7 @@ def run(url: str, config: ConnectorsConfig, parallel: bool, workdir: str) -> dic
         for r in results
         for e in r.entities
     }
-    return {"seconds": seconds, "entities": entities}
+    return {"seconds": seconds, "entities": entities, "cpu": cpu, "simulator_cpu": sim_cpu}
 
 
 def main() -> None:
@@ -167,6 +191,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--stock-page-size", type=int, default=5000)
+    parser.add_argument(
+        "--parallel-mode",
+        choices=["processes", "threads"],
+        default="processes",
+        help="parallel run: a process per source (as Celery workers) or threads in one",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the scratch databases")
     args = parser.parse_args()
 
@@ -188,8 +218,9 @@ def main() -> None:
         config = connectors(port, args)
         workdir = f"/tmp/{name}"
         os.makedirs(workdir, exist_ok=True)
-        sequential = run(url_of(name), config, False, workdir)
-        parallel = run(url_of(copy), config, True, workdir)
+        processes = args.parallel_mode == "processes"
+        sequential = run(url_of(name), config, False, workdir, False, child.pid)
+        parallel = run(url_of(copy), config, True, workdir, processes, child.pid)
     finally:
         if child is not None:
             child.terminate()
@@ -216,6 +247,9 @@ def report(args: argparse.Namespace, sequential: dict[str, Any], parallel: dict[
         )
     s, p = sequential["seconds"], parallel["seconds"]
     print(f"\n{'TOTAL (wall)':<58}{s:>14.1f}{p:>12.1f}   speed-up x{s / p:.1f}")
+    for label, key in (("CPU s, Sincro", "cpu"), ("CPU s, simulators", "simulator_cpu")):
+        print(f"{label:<58}{sequential[key]:>14.1f}{parallel[key]:>12.1f}")
+    print(f"parallel mode: {args.parallel_mode}")
     print("\nSAP files: not included (the SAP connector is measured by its own benchmark).")
 
 

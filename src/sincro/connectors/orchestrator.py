@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -642,17 +643,36 @@ def run_sources(
     *,
     progress: Progress | None = None,
     db: Database | None = None,
+    processes: bool = False,
 ) -> list[SourceResult]:
-    """Sync several REST sources (default: every active one), all at once when parallel."""
+    """Sync several REST sources (default: every active one), all at once when parallel.
+
+    ``processes``: each source in a worker process of its own (spawned), as Celery's prefork
+    workers run them in production, so that the CPU work of mapping and applying (the GIL
+    keeps threads to one core) spreads over the cores; no ``progress`` then, and each process
+    opens its own connections to ``settings.database_url``."""
     codes = codes or [s.code for s in config.sources if s.active and s.kind in REST_KINDS]
     if not parallel or len(codes) < 2:
         return [
             run_source(settings, config, c, trigger, parallel, progress=progress, db=db)
             for c in codes
         ]
+    if processes:
+        if progress is not None:
+            raise ValueError("progress callbacks need threads (processes=False)")
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(len(codes), mp_context=spawn) as pool:
+            jobs = [pool.submit(_run_source_process, settings, config, c, trigger) for c in codes]
+            return [job.result() for job in jobs]
     with ThreadPoolExecutor(len(codes), thread_name_prefix="sync-sources") as ex:
         futures = [
             ex.submit(run_source, settings, config, c, trigger, True, progress=progress, db=db)
             for c in codes
         ]
         return [f.result() for f in futures]
+
+
+def _run_source_process(
+    settings: Settings, config: ConnectorsConfig, code: str, trigger: str
+) -> SourceResult:
+    return run_source(settings, config, code, trigger, True)

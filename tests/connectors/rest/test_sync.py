@@ -212,16 +212,18 @@ def test_parallel_and_sequential_give_the_same_result(
     protheus.faults.latency_ms = documents.faults.latency_ms = 50
     config = rest_config(protheus.url, documents.url)
     results = {}
-    for mode in ("sequential", "parallel"):
+    for mode in ("sequential", "parallel", "processes"):
         wipe(demo)
         demo.dispose()
         from sincro.demo.loader import load_demo
 
         load_demo(demo.url, stores=STORES, dcs=DCS, products=PRODUCTS)
         alias_locations(demo, config)
-        run_sources(settings, config, parallel=mode == "parallel", db=demo)
+        run_sources(
+            settings, config, parallel=mode != "sequential", db=demo, processes=mode == "processes"
+        )
         results[mode] = snapshot(demo)
-    assert results["parallel"] == results["sequential"]
+    assert results["parallel"] == results["sequential"] == results["processes"]
     # Every balance is the ERP's (the ~1 in 97 it disagreed on was corrected).
     with demo.read() as session:
         ids = {p.sku: p.id for p in session.scalars(select(Product))}
