@@ -334,24 +334,32 @@ def reserve(
             fixed[key] = fixed.get(key, 0) + ln.qty
         else:
             floating[product_id] = floating.get(product_id, 0) + ln.qty
-    repo.ensure_levels(session, fixed, now)
+    # No level is created here: a level that does not exist has nothing to hold (short).
     sku_of = {p.id: p.sku for p in found.products.values()}
     for _attempt in range(ALLOCATION_ATTEMPTS):
-        savepoint = session.begin_nested()
+        # only a floating allocation may be planned again; fixed lines are final (the caller's
+        # rollback undoes the holds already taken when one of them is short)
+        savepoint = session.begin_nested() if floating else None
         planned, short = _plan_floating(session, fixed, floating, ship_to, sku_of)
         holds = dict(fixed)
         for key, qty in planned.items():
             holds[key] = holds.get(key, 0) + qty
+        # the reservation rows first, the stock rows last: a hot level stays locked only for
+        # its UPDATE, the ledger and outbox rows and the commit
+        reservation = _insert_reservation(
+            session, channel, holds, now, ttl_seconds, order_reference
+        )
         applied, lost = _apply_holds(session, holds, now)
         short += [_fixed_short(session, key, fixed[key], sku_of) for key in lost if key in fixed]
         if short:
-            savepoint.rollback()
+            if savepoint is not None:
+                savepoint.rollback()
             raise InsufficientStock(short)
         if not lost:
-            savepoint.commit()
-            return _create_reservation(
-                session, channel, applied, found, now, ttl_seconds, order_reference, sku_of
-            )
+            if savepoint is not None:
+                savepoint.commit()
+            return _record_holds(session, reservation, applied, found, now)
+        assert savepoint is not None  # only planned (floating) holds can be lost unshort
         savepoint.rollback()  # another order took allocated stock first: plan again
     raise InsufficientStock(
         [
@@ -443,16 +451,16 @@ def _fixed_short(
     }
 
 
-def _create_reservation(
+def _insert_reservation(
     session: Session,
     channel: str,
-    applied: list[tuple[LevelRow, int]],
-    found: Resolved,
+    holds: dict[tuple[int, int], int],
     now: dt.datetime,
     ttl_seconds: int,
     order_reference: str | None,
-    sku_of: dict[int, str],
-) -> ReservationOut:
+) -> Reservation:
+    """The reservation and its lines, in (location, product) order (rolled back with the
+    holds when one of them cannot be taken)."""
     expires_at = now + dt.timedelta(seconds=ttl_seconds)
     reservation = Reservation(
         public_id=str(uuid.uuid4()),
@@ -464,24 +472,53 @@ def _create_reservation(
     )
     session.add(reservation)
     session.flush()
-    changes = Changes(session, channel, now)
+    session.add_all(
+        ReservationLine(
+            reservation_id=reservation.id,
+            product_id=product_id,
+            location_id=location_id,
+            quantity=holds[(product_id, location_id)],
+            active=True,
+            expires_at=expires_at,
+        )
+        for product_id, location_id in sorted(holds, key=lambda k: (k[1], k[0]))
+    )
+    session.flush()
+    return reservation
+
+
+def _record_holds(
+    session: Session,
+    reservation: Reservation,
+    applied: list[tuple[LevelRow, int]],
+    found: Resolved,
+    now: dt.datetime,
+) -> ReservationOut:
+    """Ledger rows and events of the holds just taken; the reservation as the API shows it
+    (built from what is in hand: no read while the levels are locked)."""
+    changes = Changes(session, reservation.channel, now)
     changes.remember(found.products.values())
     for level, qty in applied:
-        session.add(
-            ReservationLine(
-                reservation_id=reservation.id,
-                product_id=level.product_id,
-                location_id=level.location_id,
-                quantity=qty,
-                active=True,
-                expires_at=expires_at,
-            )
-        )
         changes.record(
             level, Bucket.reserved, qty, Reason.reservation, reference=reservation.public_id
         )
     changes.flush()
-    return reservation_out(session, reservation)
+    sku_of = {p.id: p.sku for p in found.products.values()}
+    return ReservationOut(
+        id=reservation.public_id,
+        status=reservation.status,
+        order_reference=reservation.order_reference,
+        expires_at=reservation.expires_at,
+        created_at=reservation.created_at,
+        lines=[
+            HeldLine(
+                sku=sku_of[level.product_id],
+                location=catalog.location_code(session, level.location_id),
+                qty=qty,
+            )
+            for level, qty in applied
+        ],
+    )
 
 
 def reservation_out(session: Session, reservation: Reservation) -> ReservationOut:
