@@ -25,9 +25,11 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from typing import Any
@@ -204,6 +206,7 @@ def main() -> None:
     copy = name + "_b"
     port = free_port_pair()
     child = None
+    workdir = ""
     try:
         admin(f'CREATE DATABASE "{name}"')
         t = time.perf_counter()
@@ -216,8 +219,7 @@ def main() -> None:
         admin(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"')
         child = start_simulators(args, port)
         config = connectors(port, args)
-        workdir = f"/tmp/{name}"
-        os.makedirs(workdir, exist_ok=True)
+        workdir = tempfile.mkdtemp(prefix=f"{name}-")
         processes = args.parallel_mode == "processes"
         sequential = run(url_of(name), config, False, workdir, False, child.pid)
         parallel = run(url_of(copy), config, True, workdir, processes, child.pid)
@@ -226,6 +228,8 @@ def main() -> None:
             child.terminate()
             child.wait(10)
         if not args.keep:
+            if workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
             for db_name in (name, copy):
                 admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     report(args, sequential, parallel)
