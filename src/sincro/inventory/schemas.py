@@ -9,6 +9,7 @@ from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.inventory.models import Bucket, Reason
 
 MAX_LINES = 500
+MAX_MOVEMENT_QUANTITY = 1_000_000  # base units per movement line, either sign
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -27,7 +28,11 @@ class MovementIn(BaseModel):
 
     sku: Sku
     location: LocationCode
-    quantity: int = Field(description="Signed change, never zero", ge=-1_000_000, le=1_000_000)
+    quantity: int = Field(
+        description="Signed change, never zero",
+        ge=-MAX_MOVEMENT_QUANTITY,
+        le=MAX_MOVEMENT_QUANTITY,
+    )
     reason: Reason
     bucket: Bucket = Bucket.on_hand
     occurred_at: AwareDatetime | None = Field(default=None, description="Business time")

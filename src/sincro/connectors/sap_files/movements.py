@@ -33,10 +33,10 @@ from sincro.connectors.sap_files.mapping import Mapper, UnknownCode, effect_of
 from sincro.db import insert_rows, utcnow
 from sincro.inventory import bulk
 from sincro.inventory.bulk import ErpLine
+from sincro.inventory.schemas import MAX_MOVEMENT_QUANTITY
 
 ENTITY = "goods_movements"
 KEEP_PARSED = 100_000  # items of a CSV file kept in memory between validating and applying
-MAX_QUANTITY = 1_000_000  # base units per item, as for any movement (inventory.schemas)
 Progress = Callable[[int, int], None]
 
 
@@ -177,8 +177,8 @@ def apply_chunk(
         if effect.quantity == 0:
             lines.append((row, None))
             continue
-        if abs(effect.quantity) > MAX_QUANTITY:
-            message = f"at most {MAX_QUANTITY:,} base units per item"
+        if abs(effect.quantity) > MAX_MOVEMENT_QUANTITY:
+            message = f"at most {MAX_MOVEMENT_QUANTITY:,} base units per item"
             rejects.append(
                 Reject(
                     row.seq, row.line, "ERFMG", "invalid_movement", str(quantity), message, row.key
