@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
 from sincro.catalog.documents import DocumentIn, apply_documents
-from sincro.catalog.models import Location, Product
+from sincro.catalog.models import Product
 from sincro.catalog.schemas import ProductIn
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.rest.mapping import Reject
@@ -40,13 +40,11 @@ class ApplyContext:
     source: str
     fetched_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     products: dict[str, tuple[int, str] | None] = field(default_factory=dict)
-    locations: dict[tuple[str, str], tuple[int, str]] | None = None
-    skus: dict[int, str] = field(default_factory=dict)
+    locations: dict[tuple[str, str], int] | None = None  # (plant, storage) -> location id
 
     def forget(self) -> None:
         """Drop the cached lookups (after a rolled-back page: ids it created are gone)."""
         self.products.clear()
-        self.skus.clear()
         self.locations = None
 
 
@@ -121,16 +119,14 @@ def _resolve_products(session: Session, ctx: ApplyContext, codes: set[str]) -> N
         ctx.products.setdefault(code, None)
 
 
-def _location_aliases(
-    session: Session, ctx: ApplyContext
-) -> dict[tuple[str, str], tuple[int, str]]:
+def _location_aliases(session: Session, ctx: ApplyContext) -> dict[tuple[str, str], int]:
     if ctx.locations is None:
         rows = session.execute(
-            select(LocationAlias.plant, LocationAlias.storage, Location.id, Location.code)
-            .join(Location, Location.id == LocationAlias.location_id)
-            .where(LocationAlias.source == ctx.source)
+            select(LocationAlias.plant, LocationAlias.storage, LocationAlias.location_id).where(
+                LocationAlias.source == ctx.source
+            )
         )
-        ctx.locations = {(plant, storage): (lid, code) for plant, storage, lid, code in rows}
+        ctx.locations = {(plant, storage): location_id for plant, storage, location_id in rows}
     return ctx.locations
 
 
@@ -138,7 +134,8 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
     locations = _location_aliases(session, ctx)
     _resolve_products(session, ctx, {r["sku"] for _, r in records})
     rejects: list[Reject] = []
-    targets: dict[tuple[int, int], tuple[int, str, str]] = {}
+    targets: dict[tuple[int, int], int] = {}  # (product, location) -> ERP quantity
+    skus: dict[int, str] = {}
     keys: dict[tuple[int, int], str] = {}
     for key, rec in records:
         product = ctx.products.get(rec["sku"])
@@ -147,14 +144,15 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
             continue
         storage = rec.get("storage") or ""
         location = locations.get((rec["location"], storage)) or locations.get((rec["location"], ""))
-        if location is None:
+        if not location:
             where = f"{rec['location']}/{storage}"
             rejects.append(_reject(key, "location", "unknown_location", where, "no location alias"))
             continue
-        targets[(product[0], location[0])] = (int(rec["on_hand"]), product[1], location[1])
-        keys[(product[0], location[0])] = key
+        targets[(product[0], location)] = int(rec["on_hand"])
+        keys[(product[0], location)] = key
+        skus[product[0]] = product[1]
     lines = _stock_corrections(session, ctx, targets)
-    short = bulk.apply_erp_lines(session, ctx.source, lines, ctx.skus) if lines else []
+    short = bulk.apply_erp_lines(session, ctx.source, lines, skus) if lines else []
     for refused in short:
         line = lines[refused.index]
         rejects.append(
@@ -170,7 +168,7 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
 
 
 def _stock_corrections(
-    session: Session, ctx: ApplyContext, targets: dict[tuple[int, int], tuple[int, str, str]]
+    session: Session, ctx: ApplyContext, targets: dict[tuple[int, int], int]
 ) -> list[bulk.ErpLine]:
     """The ERP-known correction per level that differs: ``max(0, ERP quantity + what the ERP
     did not know at T) - on_hand``."""
@@ -200,10 +198,9 @@ def _stock_corrections(
         )
     }
     lines = []
-    for (product_id, location_id), (erp_quantity, sku, _code) in sorted(
+    for (product_id, location_id), erp_quantity in sorted(
         targets.items(), key=lambda t: (t[0][1], t[0][0])
     ):
-        ctx.skus[product_id] = sku
         pair = (product_id, location_id)
         delta = max(0, erp_quantity + unknown_to_erp.get(pair, 0)) - current.get(pair, 0)
         if delta:
