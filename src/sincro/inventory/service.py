@@ -504,26 +504,21 @@ def _record_holds(
         )
     changes.flush()
     sku_of = {p.id: p.sku for p in found.products.values()}
-    return ReservationOut(
-        id=reservation.public_id,
-        status=reservation.status,
-        order_reference=reservation.order_reference,
-        expires_at=reservation.expires_at,
-        created_at=reservation.created_at,
-        lines=[
-            HeldLine(
-                sku=sku_of[level.product_id],
-                location=catalog.location_code(session, level.location_id),
-                qty=qty,
-            )
-            for level, qty in applied
-        ],
-    )
+    held = [(sku_of[level.product_id], level.location_id, qty) for level, qty in applied]
+    return _reservation_out(session, reservation, held)
 
 
 def reservation_out(session: Session, reservation: Reservation) -> ReservationOut:
     lines = repo.reservation_lines(session, reservation.id)
     skus = {ln.product_id: session.get(Product, ln.product_id) for ln in lines}
+    held = [(skus[ln.product_id].sku, ln.location_id, ln.quantity) for ln in lines]  # type: ignore[union-attr]
+    return _reservation_out(session, reservation, held)
+
+
+def _reservation_out(
+    session: Session, reservation: Reservation, held: list[tuple[str, int, int]]
+) -> ReservationOut:
+    """The API's view of a reservation with its (sku, location id, quantity) lines."""
     return ReservationOut(
         id=reservation.public_id,
         status=reservation.status,
@@ -531,12 +526,8 @@ def reservation_out(session: Session, reservation: Reservation) -> ReservationOu
         expires_at=reservation.expires_at,
         created_at=reservation.created_at,
         lines=[
-            HeldLine(
-                sku=skus[ln.product_id].sku,  # type: ignore[union-attr]
-                location=catalog.location_code(session, ln.location_id),
-                qty=ln.quantity,
-            )
-            for ln in lines
+            HeldLine(sku=sku, location=catalog.location_code(session, location_id), qty=qty)
+            for sku, location_id, qty in held
         ],
     )
 
