@@ -137,16 +137,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A read-write transaction: commits on success, rolls back on any error."""
-        session = self._write()
-        try:
+        with committing(self._write()) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
-        _run_after_commit(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -174,6 +166,21 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+@contextmanager
+def committing(session: Session) -> Iterator[Session]:
+    """Use ``session`` for one transaction: commit on success, roll back on any error, close
+    it, then run its ``on_commit`` callbacks (only after a commit)."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    _run_after_commit(session)
 
 
 def before_commit(session: Session, key: str, callback: Callable[[], None]) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sincro.connectors.models import ErpFile, FileState, SyncReject, SyncSource
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import Reject
-from sincro.db import Database, utcnow
+from sincro.db import Database, committing, utcnow
 
 TEMP_BUFFERS = "256MB"
 WORK_MEM = "128MB"
@@ -142,17 +142,8 @@ def connection(db: Database) -> Iterator[Connection]:
 @contextmanager
 def tx(conn: Connection) -> Iterator[Session]:
     """One transaction on ``conn`` (commits on success), running ``on_commit`` callbacks after."""
-    session = Session(bind=conn, expire_on_commit=False)
-    try:
+    with committing(Session(bind=conn, expire_on_commit=False)) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-    for callback in session.info.pop("after_commit", []):
-        callback()
 
 
 def lock_key(code: str) -> int:
