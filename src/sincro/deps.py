@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -15,11 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from sincro.access import service as access
 from sincro.access.models import Role
 from sincro.access.ratelimit import RateLimiter
+from sincro.bus import EventBus
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.errors import RateLimited, Unauthorized
-from sincro.feed.hub import EventHub
-from sincro.inventory.availability import AvailabilityCache
 
 T = TypeVar("T")
 MAX_OFFSET = 1_000_000
@@ -27,14 +26,31 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page")]
 
 
+Hook = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class AppState:
+    """What one api process shares between requests. The kernel types only kernel things;
+    each domain keeps its long-lived objects (caches, hubs) in ``services`` under its own
+    name, installed by its ``runtime`` and read back through its own typed accessor."""
+
     settings: Settings
     db: Database
-    cache: AvailabilityCache
-    hub: EventHub
     limiter: RateLimiter
     redis: Any = None
+    bus: EventBus = field(default_factory=EventBus)
+    services: dict[str, Any] = field(default_factory=dict)
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+    on_scrape: list[Callable[[], None]] = field(default_factory=list)
+
+    def service(self, name: str, kind: type[T]) -> T:
+        """The object a domain installed under ``name`` (a typed lookup for its accessor)."""
+        found = self.services[name]
+        if not isinstance(found, kind):
+            raise TypeError(f"service {name!r} is a {type(found).__name__}, not {kind.__name__}")
+        return found
 
     def run_write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one write transaction, retried on deadlock or serialization failure."""

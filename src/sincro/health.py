@@ -9,7 +9,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from sincro.deps import StateDep
-from sincro.metrics import FEED_POSITION, render
+from sincro.metrics import render
 from sincro.worker import broker_reachable, refresh_queue_depths
 
 router = APIRouter(tags=["health"])
@@ -47,7 +47,8 @@ _last_depth_refresh = [0.0]
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(state: StateDep) -> Response:
-    FEED_POSITION.set(state.hub.position)
+    for collect in state.on_scrape:
+        collect()
     if time.monotonic() - _last_depth_refresh[0] > 5:
         _last_depth_refresh[0] = time.monotonic()
         await run_in_threadpool(refresh_queue_depths, state.settings.broker_url)

@@ -1,4 +1,6 @@
-"""Prometheus metrics (``GET /metrics``) and the ASGI middleware timing every request.
+"""Kernel Prometheus metrics (``GET /metrics``) and the ASGI middleware timing every request.
+
+Domains define their own metrics in ``<domain>/metrics.py`` (declared in their ``domain.py``).
 
 With several api worker processes, set ``PROMETHEUS_MULTIPROC_DIR`` (``sincro serve`` does) so
 every process writes its samples there and ``/metrics`` adds them up.
@@ -13,7 +15,6 @@ from typing import Any
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
     Gauge,
     Histogram,
     generate_latest,
@@ -26,16 +27,8 @@ REQUEST_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
-RESERVATIONS = Counter("sincro_reservations_total", "Reservation requests by outcome", ["outcome"])
-EVENTS_DELIVERED = Counter("sincro_events_delivered_total", "Outbox events read by this process")
-WEBHOOK_DELIVERIES = Counter(
-    "sincro_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"]
-)
 QUEUE_DEPTH = Gauge(
     "sincro_queue_depth", "Messages waiting in a worker queue", ["queue"], multiprocess_mode="max"
-)
-FEED_POSITION = Gauge(
-    "sincro_feed_position", "Last outbox sequence seen by this process", multiprocess_mode="max"
 )
 
 

@@ -14,10 +14,12 @@ from celery import Celery
 from kombu import Connection, Queue
 from sqlalchemy.exc import OperationalError
 
-from sincro.config import get_settings
+from sincro.config import Settings, get_settings
+from sincro.domain import resolve_callable
+from sincro.domains import installed
 
 log = logging.getLogger("sincro.worker")
-QUEUES = ("default", "inventory", "events", "ingest", "sync")
+KERNEL_QUEUES = ("default",)
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     ConnectionError,
@@ -25,26 +27,45 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def queues() -> tuple[str, ...]:
+    """Every queue: the kernel's ``default`` and each installed domain's, in list order."""
+    names = list(KERNEL_QUEUES)
+    for domain in installed():
+        names.extend(q for q in domain.queues if q not in names)
+    return tuple(names)
+
+
+def task_routes() -> dict[str, dict[str, str]]:
+    """Task-name globs to queues, from the domains (a domain lists its narrower globs first)."""
+    return {
+        pattern: {"queue": queue}
+        for domain in installed()
+        for pattern, queue in domain.task_routes.items()
+    }
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every domain's beat entries. A domain's ``beat`` callable lives in a module that does
+    not import its tasks (tasks import this module's ``celery_app``)."""
+    schedule: dict[str, dict[str, Any]] = {}
+    for domain in installed():
+        entries = resolve_callable(domain.beat)
+        if entries is not None:
+            schedule.update(entries(settings))
+    return schedule
+
+
 def create_celery() -> Celery:
     settings = get_settings()
     app = Celery(
         "sincro",
         broker=settings.broker_url,
-        include=[
-            "sincro.inventory.tasks",
-            "sincro.feed.tasks",
-            "sincro.connectors.tasks",
-        ],
+        include=[module for domain in installed() for module in domain.task_modules],
     )
     app.conf.update(
         task_default_queue="default",
-        task_queues=[Queue(name) for name in QUEUES],
-        task_routes={
-            "sincro.inventory.*": {"queue": "inventory"},
-            "sincro.feed.*": {"queue": "events"},
-            "sincro.connectors.ingest.*": {"queue": "ingest"},
-            "sincro.connectors.*": {"queue": "sync"},
-        },
+        task_queues=[Queue(name) for name in queues()],
+        task_routes=task_routes(),
         task_ignore_result=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -53,19 +74,9 @@ def create_celery() -> Celery:
         task_soft_time_limit=240,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule={
-            "expire-reservations": {
-                "task": "sincro.inventory.expire_reservations",
-                "schedule": settings.expiry_sweep_seconds,
-            },
-            "verify-ledger": {"task": "sincro.inventory.verify_ledger", "schedule": 3600.0},
-            "dispatch-webhooks": {"task": "sincro.feed.dispatch_webhooks", "schedule": 1.0},
-        },
+        beat_schedule=beat_schedule(settings),
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
     )
-    from sincro.connectors.schedule import beat_entries
-
-    app.conf.beat_schedule.update(beat_entries())
     return app
 
 
@@ -85,7 +96,7 @@ def queue_depths(url: str) -> dict[str, int]:
     depths: dict[str, int] = {}
     with Connection(url, connect_timeout=2) as conn:
         channel: Any = conn.default_channel
-        for name in QUEUES:
+        for name in queues():
             try:
                 depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
             except Exception:

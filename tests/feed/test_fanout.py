@@ -20,6 +20,7 @@ from sincro.feed import repository as repo
 from sincro.feed.amqp import AmqpFeed
 from sincro.feed.hub import EventHub
 from sincro.feed.relay import cursor_name, events_exchange, run_relay
+from sincro.feed.runtime import AMQP, event_hub
 from sincro.feed.tailer import OutboxTailer, read_events
 from sincro.worker import broker_reachable
 from tests.factories import make_location, make_product
@@ -126,15 +127,14 @@ def test_every_replica_receives_every_event_in_order(fanout: Settings, db: Datab
     seen: list[list[int]] = [[], []]
     with TestClient(apps[0]), TestClient(apps[1]):
         for app, out in zip(apps, seen, strict=True):
-            hub = app.state.sincro.hub
-            assert hub.polling is False  # fed by RabbitMQ, not by polling the table
+            state = app.state.sincro
+            assert event_hub(state).polling is False  # fed by RabbitMQ, not by polling
 
-            def record(batch: list[dict[str, Any]], keep: Any = hub.on_events, out=out) -> None:
-                keep(batch)
+            def record(batch: list[dict[str, Any]], out: list[int] = out) -> None:
                 out.extend(e["seq"] for e in batch)
 
-            hub.on_events = record
-            assert app.state.amqp_feed.ready.wait(5)
+            state.bus.subscribe(record)
+            assert state.services[AMQP].ready.wait(5)
         relay = RelayThread(fanout, db).start()
         try:
             wait_for(lambda: relay_position(db, fanout) is not None, what="relay")

@@ -12,6 +12,7 @@ from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
+from sincro.inventory.runtime import availability_cache
 from tests.factories import make_key, make_location, make_product
 
 
@@ -298,7 +299,7 @@ def test_warm_cache_follows_the_feed(world: dict) -> None:
         c.get("/v1/availability/CHIP-1", headers=h(world, "channel")).json()["online_available"]
         == 4
     )
-    misses = state.cache.stats.misses
+    misses = availability_cache(state).stats.misses
     move(
         world,
         [{"sku": "CHIP-1", "location": "CD01", "quantity": 3, "reason": "receipt"}],
@@ -311,5 +312,7 @@ def test_warm_cache_follows_the_feed(world: dict) -> None:
             break
         time.sleep(0.02)
     assert body["online_available"] == 7
-    assert state.cache.stats.misses == misses, "the snapshot was reloaded instead of patched"
-    assert state.cache.stats.patches >= 1
+    assert availability_cache(state).stats.misses == misses, (
+        "the snapshot was reloaded instead of patched"
+    )
+    assert availability_cache(state).stats.patches >= 1

@@ -15,9 +15,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sincro.console import routes
-from sincro.console.inventory import routes as inventory_routes
-from sincro.console.search import routes as search_routes
-from sincro.console.sync import routes as sync_routes
+from sincro.domain import resolve
+from sincro.domains import installed
 from sincro.errors import SincroError
 
 CONSOLE_PREFIX = "/console"
@@ -62,9 +61,9 @@ def mount_console(app: FastAPI) -> None:
     settings = app.state.sincro.settings
     app.add_middleware(ConsoleSessions, secret_key=settings.secret_key)
     app.include_router(routes.router)
-    app.include_router(inventory_routes.router)
-    app.include_router(sync_routes.router)
-    app.include_router(search_routes.router)
+    for domain in installed():
+        for router in domain.console_routers:
+            app.include_router(resolve(router))
     app.mount(
         f"{CONSOLE_PREFIX}/static",
         StaticFiles(directory=routes.STATIC_DIR),

@@ -12,6 +12,7 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -27,6 +28,8 @@ from sincro.access import service as access
 from sincro.access.models import ConsoleUser
 from sincro.console import formatting
 from sincro.deps import AppState
+from sincro.domain import NavEntry
+from sincro.domains import installed
 from sincro.errors import Unauthorized
 
 PACKAGE_DIR = Path(__file__).parent
@@ -50,20 +53,11 @@ formatting.install(templates.env)
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
-@dataclass(frozen=True, slots=True)
-class NavItem:
-    key: str
-    label: str
-    route: str
-
-
-NAV = (
-    NavItem("skus", "Estoque (SKUs)", "console_skus"),
-    NavItem("locations", "Lojas e CDs", "console_locations"),
-    NavItem("feed", "Feed ao vivo", "console_feed"),
-    NavItem("sync", "Sincronização", "console_sync"),
-    NavItem("search", "Busca", "console_search"),
-)
+@cache
+def navigation() -> tuple[NavEntry, ...]:
+    """Every installed domain's console entries, in their declared order."""
+    entries = [entry for domain in installed() for entry in domain.nav]
+    return tuple(sorted(entries, key=lambda entry: entry.order))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +65,7 @@ class SessionUser:
     id: int
     email: str
     name: str
+    role: str
 
 
 class SignInRequired(Exception):
@@ -195,13 +190,18 @@ def render(
 ) -> Response:
     """Render a console template with the shell's context (user, navigation, helpers)."""
     user: SessionUser | None = getattr(request.state, "console_user", None)
+    role = user.role if user is not None else None
+    entry = next((e for e in navigation() if e.key == section), None)
+    if entry is not None and user is not None and not entry.visible_to(role):
+        section, template, status_code = None, "error.html", 403
+        context = {"status": 403}
     shell = {
         "user": user,
         "section": section,
         "nav": [
             {"key": item.key, "label": item.label, "href": url(request, item.route)}
-            for item in NAV
-            if user is not None and route_exists(request, item.route)
+            for item in navigation()
+            if item.visible_to(role) and route_exists(request, item.route)
         ],
         "csrf": csrf_token(request) if "session" in request.scope else "",
         "url": lambda name, query=None, **params: url(request, name, query, **params),
@@ -230,7 +230,7 @@ def session_user(request: Request) -> SessionUser | None:
         return None
     with app_state(request).db.read() as session:
         row = session.scalar(select(ConsoleUser).where(ConsoleUser.id == user_id))
-        user = SessionUser(row.id, row.email, row.name) if row and row.active else None
+        user = SessionUser(row.id, row.email, row.name, row.role) if row and row.active else None
     if user is None:
         request.session.pop("user_id", None)
     request.state.console_user = user
@@ -259,9 +259,14 @@ def sign_in_redirect(request: Request, exc: Exception) -> Response:
 
 
 @router.get("", name="console_home")
-def home(_user: ConsoleUserDep, request: Request) -> Response:
-    """The console's front door: the inventory home."""
-    return RedirectResponse(url(request, HOME_ROUTE), status_code=303)
+def home(user: ConsoleUserDep, request: Request) -> Response:
+    """The console's front door: the first section this user's role may see."""
+    visible = [
+        entry.route
+        for entry in navigation()
+        if entry.visible_to(user.role) and route_exists(request, entry.route)
+    ]
+    return RedirectResponse(url(request, visible[0] if visible else HOME_ROUTE), status_code=303)
 
 
 @router.get("/sign-in", name="console_sign_in")

@@ -15,6 +15,7 @@ from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import CurrentKey, StateDep
 from sincro.errors import InvalidInput
 from sincro.feed.hub import EventHub
+from sincro.feed.runtime import event_hub
 from sincro.feed.tailer import read_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -95,7 +96,7 @@ async def stream_events(
         if not last_event_id.strip().isdigit():
             raise InvalidInput("Last-Event-ID must be a sequence number", field="Last-Event-ID")
         resume = int(last_event_id)
-    stream = event_stream(request, state.hub, state.db, sku, location, resume)
+    stream = event_stream(request, event_hub(state), state.db, sku, location, resume)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

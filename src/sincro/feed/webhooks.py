@@ -58,9 +58,9 @@ from sincro import __version__
 from sincro.config import Settings, get_settings
 from sincro.db import Database, get_database, utcnow
 from sincro.feed import repository as repo
+from sincro.feed.metrics import WEBHOOK_DELIVERIES
 from sincro.feed.repository import Attempt, Lease
 from sincro.feed.tailer import OutboxTailer, read_events
-from sincro.metrics import WEBHOOK_DELIVERIES
 
 log = logging.getLogger("sincro.feed.webhooks")
 

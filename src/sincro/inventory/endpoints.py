@@ -16,6 +16,8 @@ from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
 from sincro.errors import InvalidInput, SincroError, invalid_input_from
 from sincro.inventory import availability, service
+from sincro.inventory.metrics import RESERVATIONS
+from sincro.inventory.runtime import availability_cache
 from sincro.inventory.schemas import (
     AvailabilityParams,
     AvailabilityQuery,
@@ -27,7 +29,6 @@ from sincro.inventory.schemas import (
     ReservationOut,
     StockCountIn,
 )
-from sincro.metrics import RESERVATIONS
 
 router = APIRouter(prefix="/v1", tags=["inventory"])
 
@@ -62,9 +63,10 @@ def _parse_point(value: str, field: str) -> tuple[float, float]:
 
 
 async def _snapshot(state: AppState, sku: str) -> availability.SkuSnapshot:
-    snap = state.cache.peek(sku)
+    cache = availability_cache(state)
+    snap = cache.peek(sku)
     if snap is None:
-        snap = await run_in_threadpool(state.cache.get, sku)
+        snap = await run_in_threadpool(cache.get, sku)
     return snap
 
 

@@ -36,10 +36,12 @@ from sincro.console.routes import (
 )
 from sincro.errors import NotFound
 from sincro.feed.endpoints import event_stream
+from sincro.feed.runtime import event_hub
 from sincro.inventory import availability
 from sincro.inventory import repository as inventory_repo
 from sincro.inventory.availability import SkuSnapshot
 from sincro.inventory.repository import LocationStockRow
+from sincro.inventory.runtime import availability_cache
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")
@@ -380,7 +382,7 @@ def skus_page(request: Request, _user: ConsoleUserDep, q: str = "", page: str = 
             return [ProductView.of(p) for p in rows], total
 
         products, pager = fetch_page(Pager.parse(page, SEARCH_PAGE_SIZE), fetch)
-    summaries = {p.sku: state.cache.get(p.sku).summary() for p in products}
+    summaries = {p.sku: availability_cache(state).get(p.sku).summary() for p in products}
     context = {"q": query, "products": products, "summaries": summaries, "pager": pager}
     return render(request, "inventory/skus.html", context, section="skus")
 
@@ -401,7 +403,7 @@ def sku_page(
     every active location colored by availability, and a paginated table of all locations."""
     state = app_state(request)
     try:
-        snap = state.cache.get(sku)
+        snap = availability_cache(state).get(sku)
     except NotFound:
         return not_found(request, "SKU não encontrado", f"Não existe produto com o SKU “{sku}”.")
     with state.db.read() as session:
@@ -546,10 +548,12 @@ async def feed_stream(
     if not valid_filter(sku, SKU_RE) or not valid_filter(location, CODE_RE):
         return PlainTextResponse("Filtro de SKU ou local inválido.", status_code=400)
     state = app_state(request)
-    resume = state.hub.position
+    resume = event_hub(state).position
     if last_event_id and last_event_id.strip().isdigit():
         resume = int(last_event_id)
-    stream = event_stream(request, state.hub, state.db, sku or None, location or None, resume)
+    stream = event_stream(
+        request, event_hub(state), state.db, sku or None, location or None, resume
+    )
     return StreamingResponse(
         stream,
         media_type="text/event-stream",

@@ -1,0 +1,17 @@
+"""Catalog: locations, products, product documents and their search."""
+
+from sincro.domain import Domain, NavEntry
+
+DOMAIN = Domain(
+    name="catalog",
+    label="Catálogo",
+    models=("sincro.catalog.models",),
+    routers=("sincro.catalog.endpoints:router", "sincro.catalog.search_endpoints:router"),
+    console_routers=("sincro.console.search.routes:router",),
+    nav=(
+        NavEntry(
+            "search", "Busca", "console_search", frozenset({"admin", "store", "agent"}), order=50
+        ),
+    ),
+    cli=(("search", "sincro.catalog.search_cli:search_app"),),
+)

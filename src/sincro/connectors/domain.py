@@ -1,0 +1,19 @@
+"""Connectors: ERP sync (SAP file drops, REST ERPs), write-back, sync health."""
+
+from sincro.domain import Domain, NavEntry
+
+DOMAIN = Domain(
+    name="connectors",
+    label="Sincronização",
+    models=("sincro.connectors.models",),
+    routers=("sincro.connectors.endpoints:router",),
+    console_routers=("sincro.console.sync.routes:router",),
+    nav=(NavEntry("sync", "Sincronização", "console_sync", frozenset({"admin"}), order=40),),
+    task_modules=("sincro.connectors.tasks",),
+    queues=("ingest", "sync"),
+    task_routes={"sincro.connectors.ingest.*": "ingest", "sincro.connectors.*": "sync"},
+    beat="sincro.connectors.schedule:beat_entries",
+    cli=(("sync", "sincro.connectors.cli:sync_app"),),
+    children="sincro.connectors.runtime:children",
+    startup_jobs="sincro.connectors.runtime:start_rest_syncs",
+)

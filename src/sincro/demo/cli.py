@@ -1,0 +1,56 @@
+"""``sincro demo``: load the demo operator and start every service with the simulated ERPs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from sincro.cli_common import console, display_host
+from sincro.config import get_settings, reset_settings
+
+demo_app = typer.Typer()
+
+
+@demo_app.command()
+def demo(
+    stores: Annotated[int, typer.Option(help="Number of stores")] = 1800,
+    dcs: Annotated[int, typer.Option(help="Number of distribution centers")] = 10,
+    products: Annotated[int, typer.Option(help="Number of SKUs")] = 1000,
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start every service after loading")
+    ] = True,
+    smoke: Annotated[
+        bool,
+        typer.Option(
+            help="Run the end-to-end scenario against the running services and exit 0 or 1"
+        ),
+    ] = False,
+    url: Annotated[str | None, typer.Option(help="API base URL for --smoke")] = None,
+) -> None:
+    """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs) and start every service."""
+    settings = get_settings()
+    if smoke:
+        from sincro.demo.smoke import run_smoke
+
+        base = url or f"http://{display_host(settings.host)}:{settings.port}"
+        raise typer.Exit(0 if run_smoke(base, console) else 1)
+    from sincro.demo.setup import SIMULATOR_PORT_BASE, demo_connectors_file, prepare_demo
+    from sincro.runtime import children, run_startup_jobs, supervise
+
+    credentials = prepare_demo(settings, stores, dcs, products, console)
+    if not os.environ.get("SINCRO_CONNECTORS_FILE"):
+        os.environ["SINCRO_CONNECTORS_FILE"] = str(demo_connectors_file(settings))
+        reset_settings()
+        settings = get_settings()
+    if not serve_after:
+        return
+    console.print(credentials)
+    procs = children(settings.host, settings.port, settings.api_workers)
+    procs["simulate"] = [
+        *(sys.executable, "-m", "sincro.cli", "simulate", "erp"),
+        *("--port-base", str(SIMULATOR_PORT_BASE), "--documents", "3000", "--customers", "2000"),
+    ]
+    supervise(procs, settings.host, settings.port, on_ready=run_startup_jobs)

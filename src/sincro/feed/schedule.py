@@ -1,0 +1,11 @@
+"""The feed's beat entries: webhook dispatch every second."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sincro.config import Settings
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {"dispatch-webhooks": {"task": "sincro.feed.dispatch_webhooks", "schedule": 1.0}}

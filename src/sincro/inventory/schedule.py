@@ -1,0 +1,17 @@
+"""Inventory's beat entries: the reservation expiry sweep and the hourly ledger check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sincro.config import Settings
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "expire-reservations": {
+            "task": "sincro.inventory.expire_reservations",
+            "schedule": settings.expiry_sweep_seconds,
+        },
+        "verify-ledger": {"task": "sincro.inventory.verify_ledger", "schedule": 3600.0},
+    }
