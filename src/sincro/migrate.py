@@ -12,6 +12,11 @@ from sincro.db import postgres_url
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Search index tables are created by hand in 0006 (FTS5 / tsvector), not from models."""
+    return not (type_ == "table" and name is not None and name.startswith("search_"))
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

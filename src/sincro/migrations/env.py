@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from sincro.migrate import include_name
 from sincro.models import metadata
 
 config = context.config
@@ -22,11 +23,6 @@ def run_migrations() -> None:
             _run(connection)
     else:
         _run(connectable)
-
-
-def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Search index tables are created by hand in 0006 (FTS5 / tsvector), not from models."""
-    return not (type_ == "table" and name is not None and name.startswith("search_"))
 
 
 def _run(connection) -> None:
