@@ -1,8 +1,8 @@
 """Benchmark: ingest and reconcile a full MB52 snapshot of the demo operator (1,810 locations x
 1,000 products = 1.81 million positions), on PostgreSQL or SQLite.
 
-    .venv/bin/python -m tests.connectors.sap_files.bench_snapshot --backend postgresql
-    .venv/bin/python -m tests.connectors.sap_files.bench_snapshot --backend sqlite
+    .venv/bin/python -m bench.snapshot --backend postgresql
+    .venv/bin/python -m bench.snapshot --backend sqlite
 
 It creates a fresh database, loads the demo, gives the source its aliases, writes the snapshot
 (pt-BR headers, decimal comma, 1 % of positions drifted, as of now), then ingests it in a child
@@ -47,13 +47,14 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=20_000)
     args = parser.parse_args()
 
+    from tests.services import create_pg_database, drop_pg_database
+
     from sincro.connectors.sap_files.config import SapFilesSource
     from sincro.connectors.sap_files.formats import format_quantity, pad_matnr
     from sincro.connectors.sap_files.simulator import PT_HEADER, ensure_demo_aliases
     from sincro.db import Database, utcnow
     from sincro.demo.loader import load_demo
     from sincro.migrate import upgrade
-    from tests.services import create_pg_database, drop_pg_database
 
     work = Path(tempfile.mkdtemp(prefix="sap-bench-"))
     url = create_pg_database() if args.backend == "postgresql" else f"sqlite:///{work}/b.sqlite"
