@@ -166,6 +166,18 @@ def test_search_a_sku_and_open_it(signed_in: Any) -> None:
     assert page.locator("#online-available").inner_text() == "1.258"
 
 
+def test_the_sku_page_draws_availability_by_uf(signed_in: Any) -> None:
+    page = signed_in
+    page.goto("/console/skus/CEL-A15")
+    page.wait_for_selector("#available-by-uf[data-drawn=true]")
+    labels = page.evaluate("window.SincroCharts.charts[0].data.labels")
+    data = page.evaluate("window.SincroCharts.charts[0].data.datasets[0].data")
+    assert "SP" in labels and "RJ" in labels
+    assert sum(data) >= 1258  # every active location, not only those that ship online
+    box = page.locator("#available-by-uf").bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 100
+
+
 def test_nearest_stores_by_distance_after_choosing_a_city(signed_in: Any) -> None:
     page = signed_in
     page.goto("/console/skus/CEL-A15")

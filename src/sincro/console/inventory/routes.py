@@ -25,6 +25,7 @@ from sincro.catalog import service as catalog
 from sincro.catalog.models import Location, Product
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.catalog.service import LocationDirectory, Place
+from sincro.console.export import csv_response, parse_form
 from sincro.console.formatting import decimal
 from sincro.console.routes import (
     ConsoleUserDep,
@@ -50,6 +51,7 @@ SEARCH_PAGE_SIZE = 20
 ALL_LOCATIONS_PAGE_SIZE = 25
 LOCATIONS_PAGE_SIZE = 50
 LOCATION_STOCK_PAGE_SIZE = 50
+EXPORT_MAX_ROWS = 100_000  # a location holds at most the catalog (1,000 SKUs in the demo)
 NEAR_LIMIT = 30
 DEFAULT_RADIUS_KM = 25.0
 MAX_RADIUS_KM = 3000.0
@@ -435,9 +437,24 @@ def sku_page(
         "listing": listing,
         "pager": pager,
         "in_stock": only_stocked,
+        "by_uf": available_by_uf(snap),
     }
     status = 422 if errors else 200
     return render(request, "inventory/sku.html", context, status_code=status, section="skus")
+
+
+def available_by_uf(snap: SkuSnapshot) -> dict[str, object]:
+    """Chart data: units available per UF over the active locations."""
+    totals: dict[str, int] = {}
+    for place in snap.directory.places:
+        if place.active:
+            totals[place.state] = totals.get(place.state, 0) + snap.available[place.position]
+    states = sorted(totals)
+    return {
+        "type": "bar",
+        "labels": states,
+        "series": [{"label": "Disponível", "data": [totals[uf] for uf in states]}],
+    }
 
 
 def _all_locations(
@@ -512,6 +529,28 @@ def location_page(request: Request, code: str, _user: ConsoleUserDep, page: str 
         rows, pager = fetch_page(Pager.parse(page, LOCATION_STOCK_PAGE_SIZE), fetch)
     context = {"location": location, "rows": rows, "pager": pager}
     return render(request, "inventory/location.html", context, section="locations")
+
+
+@router.get("/locations/{code}/stock.csv", name="console_location_stock_csv")
+def location_stock_csv(
+    request: Request, code: str, _user: ConsoleUserDep, formato: str = ""
+) -> Response:
+    """Every SKU on hand at one location as a CSV download (pt-BR Excel, or ``formato=dados``)."""
+    with app_state(request).db.read() as session:
+        try:
+            found = catalog.get_location(session, code)
+        except NotFound:
+            return not_found(
+                request, "Local não encontrado", f"Não existe loja nem CD com o código “{code}”."
+            )
+        rows, _total = inventory_repo.stock_at_location(
+            session, found.id, offset=0, limit=EXPORT_MAX_ROWS
+        )
+    header = ("sku", "produto", "disponivel", "em_maos", "reservado", "versao", "atualizado_em")
+    lines = (
+        (r.sku, r.name, r.available, r.on_hand, r.reserved, r.version, r.updated_at) for r in rows
+    )
+    return csv_response(f"estoque-{found.code}", header, lines, parse_form(formato))
 
 
 # --- live feed -----------------------------------------------------------------------------
