@@ -1,6 +1,5 @@
-/* Sincro console, Feed ao vivo: follow /console/feed/stream (Server-Sent Events) and put each
-   availability change at the top of the table. The browser reconnects by itself and resumes
-   from the last event id it saw. */
+/* Sincro console, Feed ao vivo: follow /console/feed/stream through live.js and put each
+   availability change at the top of the table. */
 (function () {
   "use strict";
   var table = document.getElementById("feed-table");
@@ -94,34 +93,12 @@
     }
   }
 
-  var url = table.dataset.stream;
-  if (!url) {
+  if (!window.SincroLive) {
     setStatus("closed", "Desconectado");
     return;
   }
-  if (!window.EventSource) {
-    setStatus("closed", "Navegador sem suporte a eventos ao vivo");
-    return;
-  }
-  var source = new EventSource(url);
-  source.addEventListener("open", function () {
-    setStatus("open", "Conectado");
-  });
-  source.addEventListener("error", function () {
-    if (source.readyState === EventSource.CLOSED) {
-      setStatus("closed", "Desconectado — recarregue a página");
-    } else {
-      setStatus("connecting", "Reconectando…");
-    }
-  });
-  source.addEventListener("availability", function (message) {
-    try {
-      addRow(JSON.parse(message.data));
-    } catch (err) {
-      /* a malformed event must not stop the feed */
-    }
-  });
-  window.addEventListener("pagehide", function () {
-    source.close();
+  window.SincroLive.follow(table.dataset.stream, {
+    status: status,
+    events: { availability: addRow }
   });
 })();
