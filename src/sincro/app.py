@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from sincro import __version__
 from sincro.access.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from sincro.apidocs import install_docs
 from sincro.config import Settings, get_settings
 from sincro.db import get_database
 from sincro.deps import AppState
@@ -70,11 +71,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.sincro = state
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.include_router(health_router)
+    install_docs(app)
     for domain in installed():
         for router in domain.routers:
             app.include_router(resolve(router))

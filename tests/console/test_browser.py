@@ -250,3 +250,11 @@ def test_live_feed_shows_a_new_movement(signed_in: Any, live_server: LiveServer)
     assert cells[1:] == ["FONE-BT", "LJ-RJ-COPA", "1.500", "1.500", "0", "recebimento"]
     assert re.fullmatch(r"\d\d:\d\d:\d\d", cells[0])
     assert page.locator("#feed-count").inner_text() == "1"
+
+
+def test_api_docs_render_offline(page: Any) -> None:
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), lambda route: route.abort())
+    page.goto("/docs")
+    page.wait_for_selector(".opblock", timeout=15000)
+    assert page.locator(".opblock").count() > 10
+    assert "Sincro" in page.locator(".title").first.inner_text()
