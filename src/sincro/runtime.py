@@ -3,6 +3,7 @@ supervisor that runs every service as child processes in the embedded mode."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -10,6 +11,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,12 +23,14 @@ from sincro.cli_common import (
     console,
     display_host,
     err,
+    fail,
     safe_url,
 )
 from sincro.config import Settings, get_settings
 from sincro.domain import resolve_callable
 from sincro.domains import installed
 
+log = logging.getLogger("sincro.runtime")
 runtime_app = typer.Typer()
 SINCRO = [sys.executable, "-m", "sincro.cli"]
 
@@ -149,16 +154,116 @@ def run_startup_jobs(settings: Settings | None = None) -> None:
             job(settings)
 
 
+def prepare_schema(settings: Settings) -> None:
+    """Embedded mode migrates itself; production refuses a database behind the code."""
+    from sincro.migrate import SchemaNotCurrent, ensure_schema
+
+    try:
+        if ensure_schema(settings.database_url, embedded=settings.mode == "embedded"):
+            console.print(f"[green]✓[/] database migrated: {safe_url(settings.database_url)}")
+    except SchemaNotCurrent as exc:
+        fail(str(exc))
+
+
 @runtime_app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (SINCRO_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (SINCRO_PORT)")] = None,
     workers: Annotated[int | None, typer.Option(help="api worker processes")] = None,
+    log_dir: Annotated[
+        Path | None, typer.Option(help="Write each service's output to DIR/<service>.log")
+    ] = None,
 ) -> None:
-    """Run every service (api, worker, beat, the domains' watchers) as child processes."""
+    """Run every service (api, worker, beat, the domains' watchers) as child processes,
+    restarting any that dies. Embedded mode migrates the database first."""
     settings = get_settings()
+    prepare_schema(settings)
     host, port = host or settings.host, port or settings.port
-    supervise(children(host, port, workers or settings.api_workers), host, port)
+    procs = children(host, port, workers or settings.api_workers)
+    supervise(procs, host, port, log_dir=log_dir)
+
+
+@dataclass
+class Child:
+    """One supervised process: its command, the running process, and its restart state."""
+
+    name: str
+    argv: list[str]
+    log_path: Path | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    next_start: float | None = None
+
+    def start(self) -> None:
+        output = None
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            output = self.log_path.open("ab")
+        try:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=output, stderr=subprocess.STDOUT if output else None
+            )
+        finally:
+            if output is not None:
+                output.close()  # the child keeps its own descriptor
+        self.started_at, self.next_start = time.monotonic(), None
+
+
+class Supervisor:
+    """Runs children and restarts one that dies, after an exponential backoff (1 s, 2 s, 4 s
+    … up to 60 s; back to 1 s once a child has run for a minute), logging each restart."""
+
+    BACKOFF_FIRST, BACKOFF_MAX, STABLE_SECONDS = 1.0, 60.0, 60.0
+
+    def __init__(self, commands: dict[str, list[str]], log_dir: Path | None = None) -> None:
+        self.children = [
+            Child(name, argv, log_dir / f"{name}.log" if log_dir else None)
+            for name, argv in commands.items()
+        ]
+
+    def start(self) -> None:
+        for child in self.children:
+            child.start()
+
+    def poll(self, now: float | None = None) -> None:
+        """Notice dead children, schedule their restart, and restart those that are due."""
+        now = time.monotonic() if now is None else now
+        for child in self.children:
+            if child.proc is None or child.proc.poll() is None:
+                continue
+            if child.next_start is None:
+                if now - child.started_at >= self.STABLE_SECONDS:
+                    child.restarts = 0
+                delay = min(self.BACKOFF_MAX, self.BACKOFF_FIRST * 2**child.restarts)
+                child.next_start = now + delay
+                log.warning(
+                    "%s exited with code %s; restarting in %.0f s",
+                    child.name,
+                    child.proc.returncode,
+                    delay,
+                )
+                err.print(
+                    f"[yellow]{child.name} exited with code {child.proc.returncode}; "
+                    f"restarting in {delay:.0f} s[/]"
+                )
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.start()
+                log.warning("%s restarted (restart %d)", child.name, child.restarts)
+
+    def stop(self, timeout: float = 15) -> None:
+        running = [c.proc for c in self.children if c.proc is not None and c.proc.poll() is None]
+        for proc in running:
+            proc.terminate()
+        for proc in running:
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
+        return {c.name: c.proc for c in self.children if c.proc is not None}
 
 
 def supervise(
@@ -166,10 +271,12 @@ def supervise(
     host: str,
     port: int,
     on_ready: Callable[[], None] | None = None,
+    log_dir: Path | None = None,
 ) -> None:
-    """Start the children, print where the console is once the api answers, and stop them
-    all on Ctrl+C or when one exits."""
-    procs = {name: subprocess.Popen(cmd) for name, cmd in procs_to_start.items()}
+    """Start the children, print where the console is once the api answers, restart any that
+    dies, and stop them all on Ctrl+C or TERM. With ``log_dir`` each child writes its output to
+    ``<log_dir>/<name>.log`` and the terminal keeps only the addresses and warnings."""
+    supervisor = Supervisor(procs_to_start, log_dir)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -178,35 +285,27 @@ def supervise(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    if _wait_ready(host, port, procs):
+    supervisor.start()
+    if _wait_ready(host, port, supervisor, lambda: stopping):
         if on_ready is not None:
             on_ready()
-        _print_urls(host, port)
-    code = 0
+        _print_urls(host, port, log_dir)
     while not stopping:
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                err.print(f"[red]{name} exited with code {proc.returncode}; stopping[/]")
-                stopping, code = True, 1
+        supervisor.poll()
         time.sleep(0.5)
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    raise typer.Exit(code)
+    supervisor.stop()
+    raise typer.Exit(0)
 
 
-def _wait_ready(host: str, port: int, procs: dict[str, subprocess.Popen[bytes]]) -> bool:
+def _wait_ready(host: str, port: int, supervisor: Supervisor, stopping: Callable[[], bool]) -> bool:
+    """Wait for the api to answer (restarting children that die meanwhile), up to 2 minutes."""
     import httpx
 
     url = f"http://{display_host(host)}:{port}/health"
-    for _ in range(120):
-        if any(p.poll() is not None for p in procs.values()):
+    for _ in range(240):
+        if stopping():
             return False
+        supervisor.poll()
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return True
@@ -216,12 +315,14 @@ def _wait_ready(host: str, port: int, procs: dict[str, subprocess.Popen[bytes]])
     return False
 
 
-def _print_urls(host: str, port: int) -> None:
+def _print_urls(host: str, port: int, log_dir: Path | None = None) -> None:
     base = f"http://{display_host(host)}:{port}"
     table = Table(title="Sincro is running", show_header=False)
     table.add_row("Console", f"{base}/console")
     table.add_row("API docs", f"{base}/docs")
     table.add_row("Health", f"{base}/ready")
     table.add_row("Metrics", f"{base}/metrics")
+    if log_dir is not None:
+        table.add_row("Logs", str(log_dir))
     console.print(table)
     console.print("Press Ctrl+C to stop.")

@@ -53,4 +53,5 @@ def demo(
         *(sys.executable, "-m", "sincro.cli", "simulate", "erp"),
         *("--port-base", str(SIMULATOR_PORT_BASE), "--documents", "3000", "--customers", "2000"),
     ]
-    supervise(procs, settings.host, settings.port, on_ready=run_startup_jobs)
+    log_dir = settings.var_dir / "log"
+    supervise(procs, settings.host, settings.port, on_ready=run_startup_jobs, log_dir=log_dir)
