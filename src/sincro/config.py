@@ -7,6 +7,9 @@ the same, only the URLs differ.
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,7 +17,32 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "sincro-embedded-dev-secret-change-me"
+DEFAULT_SECRET = "sincro-embedded-dev-secret-change-me"  # refused everywhere but loopback
+SECRET_FILE = "secret_key"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MIN_SECRET_LENGTH = 32
+
+
+def embedded_secret(var_dir: Path) -> str:
+    """The embedded mode's signing secret: random, made on first run, kept in
+    ``var/secret_key`` (owner-only), so no two installations share one and nobody can forge a
+    console session from a published constant. Concurrent first starts agree on one file."""
+    path = var_dir / SECRET_FILE
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # another process may be between creating and writing the file
+        secret = path.read_text().strip()
+        if secret:
+            return secret
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty: remove it and start again")
 
 
 class Settings(BaseSettings):
@@ -30,7 +58,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     api_workers: int = 1
-    secret_key: str = DEFAULT_SECRET
+    secret_key: str = ""  # embedded: random, kept in var/secret_key; production: required
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -52,10 +80,20 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.var_dir / 'sincro.sqlite').as_posix()}"
         if not self.broker_url:
             self.broker_url = f"sqla+sqlite:///{(self.var_dir / 'broker.sqlite').as_posix()}"
-        if self.mode == "production" and self.secret_key == DEFAULT_SECRET:
+        if self.mode == "production" and (
+            self.secret_key in ("", DEFAULT_SECRET) or len(self.secret_key) < MIN_SECRET_LENGTH
+        ):
             raise ValueError(
-                "SINCRO_SECRET_KEY must be set to a private value when SINCRO_MODE=production"
+                "SINCRO_SECRET_KEY must be set to a private value of at least "
+                f"{MIN_SECRET_LENGTH} characters when SINCRO_MODE=production"
             )
+        if self.secret_key == DEFAULT_SECRET and self.host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                "SINCRO_SECRET_KEY is the published development secret: it is refused on a "
+                f"non-loopback address ({self.host}); unset it to use a generated one"
+            )
+        if not self.secret_key:
+            self.secret_key = embedded_secret(self.var_dir)
         return self
 
     @property

@@ -21,7 +21,7 @@ from sincro.errors import SincroError
 
 CONSOLE_PREFIX = "/console"
 SESSION_COOKIE = "sincro_console"
-SESSION_MAX_AGE_SECONDS = 12 * 3600
+SESSION_IDLE_SECONDS = 2 * 3600
 
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
@@ -37,21 +37,25 @@ def is_console_path(scope: Scope) -> bool:
 
 class ConsoleSessions:
     """Starlette's signed-cookie :class:`SessionMiddleware`, for console paths only: API calls
-    (the hot path) neither parse nor set the console's cookie."""
+    (the hot path) neither parse nor set the console's cookie. Over https the cookie is
+    ``Secure``; it expires after ``SESSION_IDLE_SECONDS`` without a console request (every
+    response renews it)."""
 
     def __init__(self, app: ASGIApp, secret_key: str) -> None:
         self.app = app
-        self.sessions = SessionMiddleware(
-            app,
-            secret_key=secret_key,
-            session_cookie=SESSION_COOKIE,
-            max_age=SESSION_MAX_AGE_SECONDS,
-            same_site="lax",
-        )
+        options = {
+            "secret_key": secret_key,
+            "session_cookie": SESSION_COOKIE,
+            "max_age": SESSION_IDLE_SECONDS,
+            "same_site": "lax",
+        }
+        self.plain = SessionMiddleware(app, **options)  # type: ignore[arg-type]
+        self.secure = SessionMiddleware(app, https_only=True, **options)  # type: ignore[arg-type]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_console_path(scope):
-            await self.sessions(scope, receive, send)
+            sessions = self.secure if scope.get("scheme") == "https" else self.plain
+            await sessions(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
