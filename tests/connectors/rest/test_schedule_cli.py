@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from sincro.cli import app
 from sincro.config import Settings, reset_settings
 from sincro.connectors.config import load_config
-from sincro.connectors.rest.simulator import DocumentsSimulator, ProtheusSimulator
 from sincro.connectors.schedule import beat_entries
 from sincro.db import Database, reset_databases
 from sincro.errors import InvalidInput
+from sincro.simulators.rest import DocumentsSimulator, ProtheusSimulator
 from tests.connectors.rest.conftest import rest_config
 
 runner = CliRunner()

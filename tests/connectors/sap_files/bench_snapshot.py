@@ -49,10 +49,10 @@ def main() -> None:
 
     from sincro.connectors.sap_files.config import SapFilesSource
     from sincro.connectors.sap_files.formats import format_quantity, pad_matnr
-    from sincro.connectors.sap_files.simulator import PT_HEADER, ensure_demo_aliases
     from sincro.db import Database, utcnow
     from sincro.demo.loader import load_demo
     from sincro.migrate import upgrade
+    from sincro.simulators.sap_files import PT_HEADER, ensure_demo_aliases
     from tests.services import create_pg_database, drop_pg_database
 
     work = Path(tempfile.mkdtemp(prefix="sap-bench-"))

@@ -191,8 +191,8 @@ def sync_writeback(source: Annotated[str, typer.Argument(help="REST source code"
 def sync_alias_locations(source: Annotated[str, typer.Argument(help="Source code")]) -> None:
     """Map the simulated ERP's branches (0001…, D001…) to the demo's locations."""
     from sincro.connectors.orchestrator import ensure_source
-    from sincro.connectors.rest.simulator import alias_demo_locations
     from sincro.db import get_database
+    from sincro.simulators.rest import alias_demo_locations
 
     settings, config = _load()
     try:
@@ -219,7 +219,7 @@ def simulate_erp(
     sap: Annotated[bool, typer.Option(help="Also start the SAP file writer")] = True,
 ) -> None:
     """Run the simulated REST ERPs (and the SAP file writer, when available) until Ctrl-C."""
-    from sincro.connectors.rest.simulator import DocumentsSimulator, ProtheusSimulator
+    from sincro.simulators.rest import DocumentsSimulator, ProtheusSimulator
 
     if not 0 <= error_rate <= 1:
         _fail("--error-rate must be between 0 and 1")
@@ -258,9 +258,9 @@ def _start_sap_writer() -> None:
     """Start the SAP file writer (the SAP connector's simulator) for each SAP source of the
     connectors file, if that module is present."""
     try:
-        from sincro.connectors.sap_files.simulator import run_sap_writer
+        from sincro.simulators.sap_files import run_sap_writer
     except ImportError:
-        console.print("[yellow]![/] SAP file writer not available (sap_files.simulator); skipped")
+        console.print("[yellow]![/] SAP file writer not available; skipped")
         return
     _, config = _load()
     sources = [s for s in config.sources if s.kind == "sap_files" and s.active]

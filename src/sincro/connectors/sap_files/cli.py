@@ -205,7 +205,8 @@ def simulate_sap(
     slow: Annotated[float, typer.Option(help="Write each snapshot over N seconds")] = 0.0,
 ) -> None:
     """Play SAP ECC: snapshots, goods movements and acknowledgements, until Ctrl+C."""
-    from sincro.connectors.sap_files import service, simulator
+    from sincro.connectors.sap_files import service
+    from sincro.simulators import sap_files as simulator
 
     try:
         cfg = service.source_config(source)
