@@ -83,7 +83,7 @@ def cli_env(
 
 
 def test_sync_run_and_status(cli_env: Database) -> None:
-    aliases = runner.invoke(app, ["sync", "alias-locations", "protheus"])
+    aliases = runner.invoke(app, ["simulate", "alias-locations", "protheus"])
     assert aliases.exit_code == 0 and "3 location aliases" in aliases.output
     result = runner.invoke(app, ["sync", "run", "--source", "protheus", "--entity", "products"])
     assert result.exit_code == 0, result.output
