@@ -96,6 +96,10 @@ def test_sync_run_and_status(cli_env: Database) -> None:
     assert "protheus" in status.output and "ok" in status.output and "closed" in status.output
     unknown = runner.invoke(app, ["sync", "run", "--source", "nope"])
     assert unknown.exit_code == 1 and "no source 'nope'" in unknown.output
+    sent = runner.invoke(app, ["sync", "writeback", "--source", "protheus"])
+    assert sent.exit_code == 0 and "criados 0" in sent.output, sent.output
+    refused = runner.invoke(app, ["sync", "writeback", "--source", "docs"])
+    assert refused.exit_code == 1 and "REST (JSON)" in refused.output
 
 
 def test_celery_tasks_fan_out_and_run(cli_env: Database) -> None:
