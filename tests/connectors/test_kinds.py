@@ -64,6 +64,16 @@ def test_every_kind_has_a_label_a_config_model_and_its_capabilities() -> None:
     assert kinds.labels()["sap_files"] == "SAP (arquivos)"
 
 
+def test_every_task_module_of_the_kinds_is_importable() -> None:
+    import importlib
+
+    modules = kinds.task_modules()
+    assert modules[0] == "sincro.connectors.tasks"
+    assert "sincro.connectors.sap_files.tasks" in modules
+    for name in modules:
+        importlib.import_module(name)
+
+
 def test_the_config_union_and_the_kind_enum_agree_with_the_registry() -> None:
     union = typing.get_args(typing.get_args(SourceConfig)[0])
     assert set(union) == {p.config_model for p in kinds.PLUGINS}

@@ -78,6 +78,8 @@ class ConnectorPlugin(ABC, Generic[S]):
     """One source kind. ``config_model`` is its pydantic model in the connectors file; the
     kind's name is that model's ``kind`` literal, so it is written once."""
 
+    task_modules: tuple[str, ...] = ()  # modules of this kind's own Celery tasks
+
     def __init__(self, config_model: type[S], label: str) -> None:
         self.config_model = config_model
         self.label = label  # for people, pt-BR

@@ -2,7 +2,9 @@
 
 Everything that depends on a source's kind asks here (beat entries, ``sincro sync`` commands,
 the processes and first jobs of ``sincro serve``, the console's labels) instead of comparing
-kind strings. A new kind is a module with its plugin object, and one line in ``PLUGINS``.
+kind strings. A new kind is a module with its config model and plugin object, one line in
+``PLUGINS``, its config model in the union of :mod:`sincro.connectors.config` and its name in
+``models.SourceKind`` (``tests/connectors/test_kinds.py`` fails until all three agree).
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ def beat_entries(config: ConnectorsConfig) -> BeatEntries:
     for kind_plugin, source in active_sources(config):
         entries.update(kind_plugin.beat_entries(source))
     return entries
+
+
+def task_modules() -> list[str]:
+    """The modules of the connectors' Celery tasks, for the worker's ``include``: the shared
+    tasks (pull sync, alerts, staleness, REST write-back) and each kind's own."""
+    own = [m for p in PLUGINS for m in p.task_modules]
+    return ["sincro.connectors.tasks", *dict.fromkeys(own)]
 
 
 def register_cli(app: typer.Typer) -> None:

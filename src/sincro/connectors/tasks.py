@@ -16,7 +16,7 @@ from sincro.config import get_settings
 from sincro.connectors import kinds
 from sincro.connectors.base import PullSync
 from sincro.connectors.config import ConnectorsConfig, load_config
-from sincro.connectors.sap_files import tasks as _sap_tasks  # noqa: F401  (registers them)
+from sincro.connectors.sap_files import tasks as _sap_tasks  # noqa: F401  (see task_modules)
 from sincro.tasks import task
 
 log = logging.getLogger("sincro.connectors.tasks")

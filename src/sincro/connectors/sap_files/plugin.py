@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 class SapFilesPlugin(FileIntake[SapFilesSource], WriteBack[SapFilesSource]):
     """File intake from the inbox (watcher, readiness, ingest) and write-back to the outbox."""
 
+    task_modules = ("sincro.connectors.sap_files.tasks",)
+
     def beat_entries(self, source: SapFilesSource) -> BeatEntries:
         """The inbox scan (safety net behind the watcher) and write-back collect + flush."""
         return schedule.beat_entries([source.code])
