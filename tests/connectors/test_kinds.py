@@ -141,3 +141,17 @@ def test_production_connector_code_imports_neither_the_simulators_nor_the_demo()
             if bad - allowed.get(path, set()):
                 found.setdefault(path, set()).update(bad)
     assert found == {}
+
+
+def test_a_plugin_takes_its_kind_from_its_config_models_literal() -> None:
+    from pydantic import BaseModel
+
+    from sincro.connectors.base import kind_of
+
+    class Loose(BaseModel):
+        kind: str
+
+    with pytest.raises(TypeError, match=r"Loose\.kind must be a Literal"):
+        kind_of(Loose)
+    with pytest.raises(TypeError, match="not a pydantic model"):
+        kind_of(dict)
