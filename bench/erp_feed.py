@@ -53,8 +53,8 @@ def _aliases(database_url: str) -> tuple[list[str], list[str]]:
     from sqlalchemy import select
 
     from sincro.connectors.models import LocationAlias, ProductAlias
-    from sincro.connectors.sap_files.simulator import ensure_demo_aliases
     from sincro.db import Database
+    from sincro.simulators.sap_files import ensure_demo_aliases
 
     db = Database(database_url)
     with db.write() as session:
@@ -73,7 +73,7 @@ def _aliases(database_url: str) -> tuple[list[str], list[str]]:
 
 
 def _movement_file(lines: int, materials: list[str], plants: list[str], run: int = 0) -> bytes:
-    from sincro.connectors.sap_files.simulator import SimMovement, movements_csv
+    from sincro.simulators.sap_files import SimMovement, movements_csv
 
     rng = random.Random(11 + run)
     documents = []

@@ -51,10 +51,10 @@ def main() -> None:
 
     from sincro.connectors.sap_files.config import SapFilesSource
     from sincro.connectors.sap_files.formats import format_quantity, pad_matnr
-    from sincro.connectors.sap_files.simulator import PT_HEADER, ensure_demo_aliases
     from sincro.db import Database, utcnow
     from sincro.demo.loader import load_demo
     from sincro.migrate import upgrade
+    from sincro.simulators.sap_files import PT_HEADER, ensure_demo_aliases
 
     work = Path(tempfile.mkdtemp(prefix="sap-bench-"))
     url = create_pg_database() if args.backend == "postgresql" else f"sqlite:///{work}/b.sqlite"

@@ -40,10 +40,10 @@ import psycopg
 from sincro.config import Settings
 from sincro.connectors.config import ConnectorsConfig
 from sincro.connectors.orchestrator import ensure_source, run_sources
-from sincro.connectors.rest.simulator import alias_demo_locations
 from sincro.db import Database
 from sincro.demo.loader import load_demo
 from sincro.migrate import upgrade
+from sincro.simulators.rest import alias_demo_locations
 
 ADMIN_URL = os.environ.get("SINCRO_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

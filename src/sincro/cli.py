@@ -13,7 +13,7 @@ from sincro.domains import installed
 TOOLS: tuple[tuple[str, str], ...] = (
     ("", "sincro.runtime:runtime_app"),
     ("", "sincro.demo.cli:demo_app"),
-    ("simulate", "sincro.connectors.cli:simulate_app"),
+    ("simulate", "sincro.simulators.cli:simulate_app"),
 )
 
 

@@ -60,6 +60,7 @@ def test_sync_page(client: TestClient, world: dict[str, int]) -> None:
     assert 'aria-current="page">Sincronização</a>' in html
     for text in (
         "fora do ar",  # protheus-ne status
+        "Protheus (REST)",  # its kind, labelled by its plugin
         "aberto",  # its breaker
         "5 falhas",
         "3 h 05 min",  # data age

@@ -52,7 +52,6 @@ from sincro.db import Database, get_database, utcnow
 log = logging.getLogger("sincro.connectors.sync")
 
 Progress = Callable[[str, str, int, int | None], None]  # source, entity, done, total
-REST_KINDS = frozenset({"protheus_rest", "json_rest"})
 
 
 @dataclass
@@ -97,9 +96,8 @@ class SourceRuntime:
         db: Database | None = None,
     ) -> None:
         source = config.source(source_code)
-        if source.kind not in REST_KINDS:
+        if not isinstance(source, RestSource):
             raise ValueError(f"source {source_code!r} is {source.kind}, not a REST ERP")
-        assert isinstance(source, RestSource)
         self.settings, self.config, self.source = settings, config, source
         self.db = db or get_database(settings.database_url)
         self.mapping: MappingFile = load_mapping(source.mapping_path())
@@ -651,7 +649,7 @@ def run_sources(
     workers run them in production, so that the CPU work of mapping and applying (the GIL
     keeps threads to one core) spreads over the cores; no ``progress`` then, and each process
     opens its own connections to ``settings.database_url``."""
-    codes = codes or [s.code for s in config.sources if s.active and s.kind in REST_KINDS]
+    codes = codes or [s.code for s in config.sources if s.active and isinstance(s, RestSource)]
     if not parallel or len(codes) < 2:
         return [
             run_source(settings, config, c, trigger, parallel, progress=progress, db=db)

@@ -13,8 +13,9 @@ from typing import Any
 from celery import group
 
 from sincro.config import get_settings
+from sincro.connectors import kinds
+from sincro.connectors.base import PullSync
 from sincro.connectors.config import ConnectorsConfig, load_config
-from sincro.connectors.sap_files import tasks as _sap_tasks  # noqa: F401  (registers them)
 from sincro.tasks import task
 
 log = logging.getLogger("sincro.connectors.tasks")
@@ -24,32 +25,24 @@ def _config() -> ConnectorsConfig:
     return load_config(get_settings().connectors_file)
 
 
-def entity_plan(config: ConnectorsConfig, source_code: str, trigger: str) -> list[list[str]]:
-    """Entities of a source in phases (products first). On a schedule, entities with a
-    schedule of their own are left to it."""
-    from sincro.connectors.orchestrator import SourceRuntime, _phases
-
-    source: Any = config.source(source_code)
-    names = [
-        e.name
-        for e in source.entities
-        if e.active and not (trigger == "schedule" and e.schedule and source.schedule)
-    ]
-    with SourceRuntime(get_settings(), config, source_code) as rt:
-        return _phases(rt, names)
+def _pull_plugin(config: ConnectorsConfig, source_code: str) -> PullSync[Any] | None:
+    """The plugin of an active pull-sync source, else None (logged)."""
+    source = config.source(source_code)
+    plugin = kinds.plugin_for(source)
+    if isinstance(plugin, PullSync) and source.active:
+        return plugin
+    log.info("source %s (%s) is not an active pull-sync source; skipped", source_code, plugin.label)
+    return None
 
 
 @task("sincro.connectors.sync_source", time_limit=300)
 def sync_source(source_code: str, trigger: str = "schedule") -> list[str]:
-    """Start the sync of every entity of a REST source on the workers."""
-    from sincro.connectors.orchestrator import REST_KINDS
-
+    """Start the sync of every entity of a pull-sync (REST) source on the workers."""
     config = _config()
-    source = config.source(source_code)
-    if source.kind not in REST_KINDS or not source.active:
-        log.info("source %s (%s) is not an active REST source; skipped", source_code, source.kind)
+    plugin = _pull_plugin(config, source_code)
+    if plugin is None:
         return []
-    phases = entity_plan(config, source_code, trigger)
+    phases = plugin.plan(get_settings(), config, source_code, trigger)
     if not phases:
         return []
     later = [_entity_task.si(source_code, n, trigger) for phase in phases[1:] for n in phase]
@@ -66,12 +59,12 @@ def sync_source(source_code: str, trigger: str = "schedule") -> list[str]:
 
 @task("sincro.connectors.sync_entity", time_limit=3600)
 def sync_entity(source_code: str, entity: str, trigger: str = "schedule") -> str:
-    """Sync one entity of a REST source; returns the run's status."""
-    from sincro.connectors.orchestrator import SourceRuntime
-    from sincro.connectors.orchestrator import sync_entity as run
-
-    with SourceRuntime(get_settings(), _config(), source_code) as rt:
-        return str(run(rt, entity, trigger).status)
+    """Sync one entity of a pull-sync (REST) source; returns the run's status."""
+    config = _config()
+    plugin = kinds.plugin_for(config.source(source_code))
+    if not isinstance(plugin, PullSync):
+        raise ValueError(f"source {source_code!r} is {plugin.label}, not a pull-sync source")
+    return plugin.sync_entity(get_settings(), config, source_code, entity, trigger)
 
 
 _entity_task: Any = sync_entity

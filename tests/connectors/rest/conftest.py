@@ -11,13 +11,13 @@ import pytest
 from sincro.config import Settings
 from sincro.connectors.config import ConnectorsConfig
 from sincro.connectors.orchestrator import ensure_source
-from sincro.connectors.rest.simulator import (
+from sincro.db import Database
+from sincro.demo.loader import load_demo
+from sincro.simulators.rest import (
     DocumentsSimulator,
     ProtheusSimulator,
     alias_demo_locations,
 )
-from sincro.db import Database
-from sincro.demo.loader import load_demo
 
 PRODUCTS, STORES, DCS, CUSTOMERS, DOCUMENTS = 20, 4, 1, 120, 150
 

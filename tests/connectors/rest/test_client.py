@@ -10,8 +10,8 @@ from sincro.config import Settings
 from sincro.connectors.models import SyncRun
 from sincro.connectors.orchestrator import run_source
 from sincro.connectors.rest.client import Deadline, RestClient, SyncError
-from sincro.connectors.rest.simulator import ProtheusSimulator
 from sincro.db import Database
+from sincro.simulators.rest import ProtheusSimulator
 from tests.connectors.rest.conftest import rest_config
 
 PATH = "/rest/api/v1/SB1"

@@ -17,8 +17,8 @@ from sincro.connectors.rest.mapping import (
     html_to_text,
     load_mapping,
 )
-from sincro.connectors.rest.simulator import cnpj_digits, cpf_digits
 from sincro.errors import InvalidInput
+from sincro.simulators.rest import cnpj_digits, cpf_digits
 
 PROTHEUS = load_mapping(PACKAGED_MAPPINGS / "protheus.yaml")
 DOCS = load_mapping(PACKAGED_MAPPINGS / "docs_json.yaml")

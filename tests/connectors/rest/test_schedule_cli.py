@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from sincro.cli import app
 from sincro.config import Settings, reset_settings
 from sincro.connectors.config import load_config
-from sincro.connectors.rest.simulator import DocumentsSimulator, ProtheusSimulator
 from sincro.connectors.schedule import beat_entries
 from sincro.db import Database, reset_databases
 from sincro.errors import InvalidInput
+from sincro.simulators.rest import DocumentsSimulator, ProtheusSimulator
 from tests.connectors.rest.conftest import rest_config
 
 runner = CliRunner()
@@ -83,7 +83,7 @@ def cli_env(
 
 
 def test_sync_run_and_status(cli_env: Database) -> None:
-    aliases = runner.invoke(app, ["sync", "alias-locations", "protheus"])
+    aliases = runner.invoke(app, ["simulate", "alias-locations", "protheus"])
     assert aliases.exit_code == 0 and "3 location aliases" in aliases.output
     result = runner.invoke(app, ["sync", "run", "--source", "protheus", "--entity", "products"])
     assert result.exit_code == 0, result.output
@@ -96,6 +96,10 @@ def test_sync_run_and_status(cli_env: Database) -> None:
     assert "protheus" in status.output and "ok" in status.output and "closed" in status.output
     unknown = runner.invoke(app, ["sync", "run", "--source", "nope"])
     assert unknown.exit_code == 1 and "no source 'nope'" in unknown.output
+    sent = runner.invoke(app, ["sync", "writeback", "--source", "protheus"])
+    assert sent.exit_code == 0 and "criados 0" in sent.output, sent.output
+    refused = runner.invoke(app, ["sync", "writeback", "--source", "docs"])
+    assert refused.exit_code == 1 and "REST (JSON)" in refused.output
 
 
 def test_celery_tasks_fan_out_and_run(cli_env: Database) -> None:

@@ -12,11 +12,11 @@ from sincro.catalog.models import Location, Product, ProductDocument
 from sincro.config import Settings
 from sincro.connectors.models import Alert, ProductAlias, SyncCursor, SyncReject, SyncSource
 from sincro.connectors.orchestrator import check_staleness, run_source, run_sources
-from sincro.connectors.rest.simulator import DocumentsSimulator, ProtheusSimulator
 from sincro.customers.models import Customer, Receivable
 from sincro.db import Database, utcnow
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Movement, StockLevel
+from sincro.simulators.rest import DocumentsSimulator, ProtheusSimulator
 from tests.connectors.rest.conftest import (
     CUSTOMERS,
     DCS,

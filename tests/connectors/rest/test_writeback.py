@@ -9,12 +9,12 @@ from sqlalchemy import delete, select
 from sincro.config import Settings
 from sincro.connectors.models import Alert, SyncCursor, WriteBack, WriteBackMovement
 from sincro.connectors.orchestrator import run_source
-from sincro.connectors.rest.simulator import ProtheusSimulator
 from sincro.connectors.rest.writeback import run_writeback
 from sincro.db import Database
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Movement, Reason
 from sincro.inventory.schemas import MovementIn
+from sincro.simulators.rest import ProtheusSimulator
 from tests.connectors.rest.conftest import alias_locations, rest_config
 
 

@@ -112,3 +112,16 @@ def test_simulated_sap_feeds_the_watcher_end_to_end(world: World, env: dict[str,
     assert not any(world.cfg.inbox.iterdir())
     assert sorted(states).count("duplicate") >= 1 and "failed" not in states, states
     assert world.verify() == []
+
+
+def test_writeback_now_writes_the_sale_to_the_outbox(world: World, env: dict[str, str]) -> None:
+    from tests.connectors.sap_files.test_writeback import sell
+
+    world.erp_stock("CEL-000001", "LJ0001", 10, sp(21, 10))
+    sell(world, 3)
+    result = runner.invoke(app, ["sync", "writeback", "--source", "sap-test"])
+    assert result.exit_code == 0, result.output
+    assert "criados 1, enviados 1" in result.output
+    assert [p.name[:14] for p in world.cfg.outbox.iterdir()] == ["SINCRO_WMMBXY_"]
+    unknown = runner.invoke(app, ["sync", "writeback", "--source", "nope"])
+    assert unknown.exit_code == 1 and "no source 'nope'" in unknown.output

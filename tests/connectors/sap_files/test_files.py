@@ -126,7 +126,7 @@ def test_a_file_still_being_written_is_not_read(world: World) -> None:
 
 
 def test_watcher_sees_renamed_files_by_events_and_by_polling(world: World) -> None:
-    from sincro.connectors.sap_files.simulator import drop
+    from sincro.simulators.sap_files import drop
 
     seen: set[int] = set()
     got = threading.Event()
@@ -170,7 +170,7 @@ def test_watcher_sees_renamed_files_by_events_and_by_polling(world: World) -> No
 
 
 def test_slow_writers_are_read_only_when_complete(world: World) -> None:
-    from sincro.connectors.sap_files.simulator import drop, snapshot_text
+    from sincro.simulators.sap_files import drop, snapshot_text
 
     for n, strategy in enumerate(("done_file", "stable", "rename"), start=1):
         content = snapshot_text([("4711", "2001", "0001", n, 0, 0, 0, 0)], sp_local()).encode()

@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from sincro.connectors.models import Alert, ErpFile, WriteBack, WriteBackMovement
 from sincro.connectors.sap_files import idoc, service, writeback
-from sincro.connectors.sap_files.simulator import SapWriter
 from sincro.db import utcnow
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Movement
 from sincro.inventory.schemas import ReservationLineIn
+from sincro.simulators.sap_files import SapWriter
 from tests.connectors.sap_files.conftest import World, sp
 
 

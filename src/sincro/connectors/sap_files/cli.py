@@ -1,23 +1,23 @@
-"""``sincro sync``/``sincro simulate`` commands of the SAP file drops.
+"""``sincro sync`` commands of the SAP file drops, added by :func:`register` (called by the
+sap_files plugin).
 
 - ``sincro sync watch [--source CODE] [--inline]``: watch the inboxes (folder events + polling)
   until Ctrl+C; files are queued to the workers, or processed here with ``--inline``.
 - ``sincro sync files [--source CODE] [--state STATE]``: the file ledger.
 - ``sincro sync ingest PATH --source CODE``: process one file now, with a progress bar.
 - ``sincro sync replay FILE_ID``: queue a failed file again once it is put back.
-- ``sincro sync writeback --source CODE``: collect and flush write-backs now.
-- ``sincro simulate sap --source CODE``: a simulated SAP writing into the source's inbox.
+
+Write-back now (``sincro sync writeback --source CODE``) is the connectors' shared command; the
+simulated SAP is ``sincro simulate sap`` (:mod:`sincro.simulators.cli`).
 """
 
 from __future__ import annotations
 
-import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,30 +27,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sincro.connectors.cli import simulate_app, sync_app
+from sincro.connectors.cli_support import console, fail, stop_on_signals
 from sincro.errors import SincroError
 
-console = Console()
-err = Console(stderr=True)
+
+def register(app: typer.Typer) -> None:
+    """Add the SAP file drops' commands to ``sincro sync``."""
+    app.command("watch")(watch)
+    app.command("files")(files)
+    app.command("ingest")(ingest)
+    app.command("replay")(replay)
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(1)
-
-
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-
-    def handler(*_: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
-@sync_app.command("watch")
 def watch(
     source: Annotated[list[str] | None, typer.Option(help="Only these sources")] = None,
     inline: Annotated[bool, typer.Option(help="Process files here instead of queueing")] = False,
@@ -63,9 +51,9 @@ def watch(
 
     sources = [s for s in service.sap_sources() if not source or s.code in source]
     if not sources:
-        _fail("no active sap_files source configured (SINCRO_CONNECTORS_FILE)")
+        fail("no active sap_files source configured (SINCRO_CONNECTORS_FILE)")
     db = get_database()
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     inline_worker = watcher.InlineDispatcher(db, {s.code: s for s in sources}) if inline else None
 
     def dispatch_for(cfg: Any) -> Any:
@@ -92,7 +80,6 @@ def watch(
     console.print("stopped")
 
 
-@sync_app.command("files")
 def files(
     source: Annotated[str | None, typer.Option(help="Source code")] = None,
     state: Annotated[str | None, typer.Option(help="received|processing|done|failed|...")] = None,
@@ -124,7 +111,6 @@ def files(
     console.print(table)
 
 
-@sync_app.command("ingest")
 def ingest(
     path: Annotated[Path, typer.Argument(help="The file (copied into the inbox if elsewhere)")],
     source: Annotated[str, typer.Option(help="Source code")],
@@ -134,7 +120,7 @@ def ingest(
     from sincro.db import get_database
 
     if not path.is_file():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     try:
         cfg = service.source_config(source)
         with Progress(
@@ -151,7 +137,7 @@ def ingest(
 
             outcome = service.ingest_path(get_database(), cfg, path, progress)
     except SincroError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     colour = {"done": "green", "failed": "red"}.get(outcome.state, "yellow")
     console.print(
         f"[{colour}]{outcome.state}[/] file {outcome.file_id} ({outcome.kind}):"
@@ -162,7 +148,6 @@ def ingest(
         raise typer.Exit(1)
 
 
-@sync_app.command("replay")
 def replay(file_id: Annotated[int, typer.Argument(help="Id of a failed file")]) -> None:
     """Queue a failed file again (corrected in the inbox, or back from the quarantine)."""
     from sincro.connectors.sap_files import service
@@ -171,58 +156,5 @@ def replay(file_id: Annotated[int, typer.Argument(help="Id of a failed file")]) 
     try:
         erp_file = service.replay_file(get_database(), file_id)
     except SincroError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     console.print(f"[green]queued[/] file {erp_file.id} ({erp_file.name}) again")
-
-
-@sync_app.command("writeback")
-def writeback_now(source: Annotated[str, typer.Option(help="Source code")]) -> None:
-    """Collect write-backs for new Sincro movements and write the due ones to the outbox."""
-    from sincro.connectors.sap_files import service, writeback
-    from sincro.db import get_database
-
-    cfg = service.source_config(source)
-    db = get_database()
-    with db.write() as session:
-        created = writeback.collect(session, cfg)
-    with db.write() as session:
-        flushed = writeback.flush(session, cfg)
-    console.print(
-        f"{len(created)} new write-back(s); {len(flushed.written)} file(s) written to"
-        f" {cfg.outbox}; {len(flushed.failed)} failed"
-    )
-
-
-@simulate_app.command("sap")
-def simulate_sap(
-    source: Annotated[str, typer.Option(help="Source code (its inbox receives the files)")],
-    rate: Annotated[float, typer.Option(help="Movement files per second")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed")] = 7,
-    faults: Annotated[str, typer.Option(help='e.g. "duplicate=0.2,latin1=0.5" or "all"')] = "",
-    snapshot_every: Annotated[int, typer.Option(help="A snapshot every N ticks")] = 10,
-    plants: Annotated[int, typer.Option(help="Plants per snapshot")] = 20,
-    ticks: Annotated[int | None, typer.Option(help="Stop after N ticks")] = None,
-    slow: Annotated[float, typer.Option(help="Write each snapshot over N seconds")] = 0.0,
-) -> None:
-    """Play SAP ECC: snapshots, goods movements and acknowledgements, until Ctrl+C."""
-    from sincro.connectors.sap_files import service, simulator
-
-    try:
-        cfg = service.source_config(source)
-        parsed = simulator.Faults.parse(faults)
-    except (SincroError, ValueError) as exc:
-        _fail(getattr(exc, "message", str(exc)))
-    stop = _stop_on_signals()
-    console.print(f"[green]SAP simulado[/] escrevendo em {cfg.inbox} — Ctrl+C para")
-    writer = simulator.run_sap_writer(
-        cfg,
-        stop,
-        rate,
-        parsed,
-        seed=seed,
-        snapshot_every=snapshot_every,
-        plants_per_snapshot=plants,
-        max_ticks=ticks,
-        slow_seconds=slow,
-    )
-    console.print(f"{writer.files} arquivo(s) gerado(s)")

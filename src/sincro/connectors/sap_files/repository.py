@@ -31,7 +31,7 @@ LIVE_STATES = (FileState.received, FileState.processing, FileState.done, FileSta
 def ensure_source(session: Session, cfg: SapFilesSource) -> SyncSource:
     source = session.get(SyncSource, cfg.code)
     if source is None:
-        source = SyncSource(code=cfg.code, kind="sap_files", name=cfg.name, active=cfg.active)
+        source = SyncSource(code=cfg.code, kind=cfg.kind, name=cfg.name, active=cfg.active)
         session.add(source)
         session.flush()
     return source

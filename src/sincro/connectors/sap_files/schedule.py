@@ -1,6 +1,6 @@
-"""Celery beat entries of the SAP file drops, for ``sincro.connectors.schedule.beat_entries`` to
-merge. A pure function: importing it does not import the Celery app (which calls the schedule
-while it is being created)."""
+"""Celery beat entries of the SAP file drops, which the sap_files plugin gives the beat. A pure
+function: importing it does not import the Celery app (which calls the schedule while it is
+being created)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from sincro.connectors import status
+from sincro.connectors import kinds, status
 from sincro.connectors.models import ErpFile, SyncRun
 from sincro.console.formatting import datetime_br, integer
 from sincro.console.inventory.routes import fetch_page
@@ -48,11 +48,6 @@ SOURCE_STATUS = {
     "down": ("fora do ar", "bad"),
     "stale": ("desatualizado", "warn"),
     "unknown": ("desconhecido", "muted"),
-}
-SOURCE_KINDS = {
-    "sap_files": "SAP (arquivos)",
-    "protheus_rest": "Protheus (REST)",
-    "json_rest": "REST (JSON)",
 }
 BREAKER = {
     "closed": ("fechado", "ok"),
@@ -177,7 +172,7 @@ def _helpers() -> dict[str, Any]:
         "label": label,
         "age": age,
         "source_status": SOURCE_STATUS,
-        "source_kinds": SOURCE_KINDS,
+        "source_kinds": kinds.labels(),
         "breaker_labels": BREAKER,
         "run_status": RUN_STATUS,
         "triggers": TRIGGERS,
