@@ -27,7 +27,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Double, String, case, delete, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Double,
+    String,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
@@ -298,11 +308,23 @@ class DatabaseSharedState(SharedState):
     def _least(self, a: Any, b: Any) -> ColumnElement[float]:
         return func.least(a, b) if self.postgres else func.min(a, b)
 
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """A connection on which each statement is its own transaction: autocommit on
+        PostgreSQL (one round trip per statement), ``BEGIN IMMEDIATE`` … ``COMMIT`` on SQLite
+        (the write lock first, so concurrent upserts queue instead of deadlocking)."""
+        if self.postgres:
+            with self.db.write_engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            with self.db.write_engine.begin() as conn:
+                yield conn
+
     def _run(self, statement: Any) -> tuple[list[Any], int]:
         """Run ``statement`` alone in its own short write transaction: the rows it returned
         and the count of rows it changed."""
         self._maybe_purge()
-        with self.db.write_engine.begin() as conn:
+        with self._connection() as conn:
             result = conn.execute(statement)
             return (list(result) if result.returns_rows else []), int(result.rowcount or 0)
 
@@ -326,13 +348,10 @@ class DatabaseSharedState(SharedState):
             )
             .returning(C.amount)
         )
-        self._maybe_purge()
-        with self.db.write_engine.begin() as conn:
-            if conn.execute(statement).first() is not None:
-                return 0.0
-            wait = conn.scalar(
-                select((cost - refilled) / rate_per_second).where(C.key == name)
-            )  # refused: the same transaction, so the bucket has not moved since
+        if self._run(statement)[0]:
+            return 0.0
+        with self._connection() as conn:  # refused: how long until enough tokens (advisory)
+            wait = conn.scalar(select((cost - refilled) / rate_per_second).where(C.key == name))
         return max(float(wait or 0.0), 0.001)
 
     def hit(self, key: str, limit: int, window_seconds: float) -> float:
@@ -387,7 +406,7 @@ class DatabaseSharedState(SharedState):
         self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
         now = self._now()
         for table, expires_at in ((SharedCounter, C.expires_at), (SharedLock, L.expires_at)):
-            with self.db.write_engine.begin() as conn:
+            with self._connection() as conn:
                 conn.execute(delete(table).where(expires_at <= now))
 
     def _maybe_purge(self) -> None:
