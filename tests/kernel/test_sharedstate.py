@@ -26,7 +26,7 @@ from sincro.sharedstate import (
     SharedState,
     shared_state_from_settings,
 )
-from tests.services import REDIS_URL, absent
+from tests.services import REDIS_URL
 
 FORK = multiprocessing.get_context("fork")
 
@@ -49,22 +49,6 @@ def shut(state: SharedState) -> None:
     if isinstance(state, DatabaseSharedState):
         state.db.dispose()
     state.close()
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        absent("Redis", str(exc))
-    prefix = f"sincro-test-{uuid.uuid4().hex[:10]}:"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
 
 
 @pytest.fixture(params=["redis", "sqlite", "postgresql"])
