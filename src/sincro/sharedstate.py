@@ -25,13 +25,14 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     Double,
     String,
+    bindparam,
     case,
     delete,
     func,
@@ -288,25 +289,93 @@ C = SharedCounter.__table__.c
 L = SharedLock.__table__.c
 
 
+@dataclass(frozen=True)
+class _Statements:
+    """Every statement of the database backend, built once per dialect: building a
+    SQLAlchemy statement costs ten times more CPU than running it, and this is done per API
+    request. Parameters: ``b_key`` or ``b_name``, ``b_token`` and the numbers named below
+    (bound names may not be column names in an UPDATE)."""
+
+    take: Any  # rate, burst, cost -> the remaining tokens when taken, else no row
+    take_wait: Any  # rate, burst, cost -> seconds until the bucket holds ``cost``
+    hit: Any  # window -> (count, seconds left in the window)
+    reset: Any  # b_bucket, b_window: the two keys
+    acquire: Any  # ttl -> the owner when taken, else no row
+    release: Any
+    renew: Any  # ttl
+    purge_counters: Any
+    purge_locks: Any
+
+
+def _statements(postgres: bool) -> _Statements:
+    if postgres:
+        now = literal_column(
+            "CAST(EXTRACT(EPOCH FROM statement_timestamp()) AS double precision)", Double
+        )
+    else:
+        now = literal_column("((julianday('now') - 2440587.5) * 86400.0)", Double)
+    insert = postgresql.insert if postgres else sqlite.insert
+    least = func.least if postgres else func.min
+    numbers = ("rate", "burst", "cost", "window", "ttl")
+    rate, burst, cost, window, ttl = (bindparam(n, type_=Double) for n in numbers)
+    key, name, token = (bindparam(f"b_{n}", type_=String) for n in ("key", "name", "token"))
+    # No clamp at 0 on ``now - stamp``: on PostgreSQL a statement that started earlier may
+    # update after a later one; its negative elapsed time cancels out exactly (the refills
+    # add up to rate x (last stamp - first stamp)), where a clamp would grant time twice.
+    refilled = least(burst, C.amount + (now - C.stamp) * rate)
+    ended = C.expires_at <= now
+    held = (L.name == name) & (L.owner == token) & (L.expires_at > now)
+    return _Statements(
+        take=insert(SharedCounter)
+        .values(key=key, amount=burst - cost, stamp=now, expires_at=now + cost / rate)
+        .on_conflict_do_update(
+            index_elements=[C.key],
+            set_={
+                "amount": refilled - cost,
+                "stamp": now,
+                "expires_at": now + (burst - refilled + cost) / rate,
+            },
+            where=refilled >= cost,
+        )
+        .returning(C.amount),
+        take_wait=select((cost - refilled) / rate).where(C.key == key),
+        hit=insert(SharedCounter)
+        .values(key=key, amount=1, stamp=now, expires_at=now + window)
+        .on_conflict_do_update(
+            index_elements=[C.key],
+            set_={
+                "amount": case((ended, 1), else_=C.amount + 1),
+                "stamp": case((ended, now), else_=C.stamp),
+                "expires_at": case((ended, now + window), else_=C.expires_at),
+            },
+        )
+        .returning(C.amount, C.expires_at - now),
+        reset=delete(SharedCounter).where(
+            C.key.in_([bindparam("b_bucket"), bindparam("b_window")])
+        ),
+        acquire=insert(SharedLock)
+        .values(name=name, owner=token, expires_at=now + ttl)
+        .on_conflict_do_update(
+            index_elements=[L.name],
+            set_={"owner": token, "expires_at": now + ttl},
+            where=L.expires_at <= now,
+        )
+        .returning(L.owner),
+        release=delete(SharedLock).where(held),
+        renew=sql_update(SharedLock).where(held).values(expires_at=now + ttl),
+        purge_counters=delete(SharedCounter).where(C.expires_at <= now),
+        purge_locks=delete(SharedLock).where(L.expires_at <= now),
+    )
+
+
 class DatabaseSharedState(SharedState):
     """Shared state in the ``shared_counters`` and ``shared_locks`` tables (embedded mode)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self.postgres = db.write_engine.dialect.name == "postgresql"
-        self._insert = postgresql.insert if self.postgres else sqlite.insert
+        self.sql = _statements(self.postgres)
         self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
-
-    def _now(self) -> ColumnElement[float]:
-        """The database server's time in epoch seconds, fixed for the statement."""
-        if self.postgres:
-            sql = "CAST(EXTRACT(EPOCH FROM statement_timestamp()) AS double precision)"
-        else:
-            sql = "((julianday('now') - 2440587.5) * 86400.0)"
-        return literal_column(sql, Double)
-
-    def _least(self, a: Any, b: Any) -> ColumnElement[float]:
-        return func.least(a, b) if self.postgres else func.min(a, b)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -320,98 +389,50 @@ class DatabaseSharedState(SharedState):
             with self.db.write_engine.begin() as conn:
                 yield conn
 
-    def _run(self, statement: Any) -> tuple[list[Any], int]:
+    def _run(self, statement: Any, **params: Any) -> tuple[list[Any], int]:
         """Run ``statement`` alone in its own short write transaction: the rows it returned
         and the count of rows it changed."""
-        self._maybe_purge()
+        if time.monotonic() >= self._next_purge:
+            self.purge()
         with self._connection() as conn:
-            result = conn.execute(statement)
+            result = conn.execute(statement, params)
             return (list(result) if result.returns_rows else []), int(result.rowcount or 0)
 
     def take(self, key: str, rate_per_second: float, burst: float, cost: float = 1.0) -> float:
         check_bucket(rate_per_second, burst, cost)
-        now, name = self._now(), f"bucket:{key}"
-        refilled = self._least(burst, C.amount + (now - C.stamp) * rate_per_second)
-        statement = (
-            self._insert(SharedCounter)
-            .values(
-                key=name, amount=burst - cost, stamp=now, expires_at=now + cost / rate_per_second
-            )
-            .on_conflict_do_update(
-                index_elements=[C.key],
-                set_={
-                    "amount": refilled - cost,
-                    "stamp": now,
-                    "expires_at": now + (burst - refilled + cost) / rate_per_second,
-                },
-                where=refilled >= cost,
-            )
-            .returning(C.amount)
-        )
-        if self._run(statement)[0]:
+        params = {"b_key": f"bucket:{key}", "rate": rate_per_second, "burst": burst, "cost": cost}
+        if self._run(self.sql.take, **params)[0]:
             return 0.0
-        with self._connection() as conn:  # refused: how long until enough tokens (advisory)
-            wait = conn.scalar(select((cost - refilled) / rate_per_second).where(C.key == name))
+        with self.db.read_engine.connect() as conn:  # refused: how long (advisory)
+            wait = conn.scalar(self.sql.take_wait, params)
         return max(float(wait or 0.0), 0.001)
 
     def hit(self, key: str, limit: int, window_seconds: float) -> float:
-        now = self._now()
-        ended = C.expires_at <= now
-        statement = (
-            self._insert(SharedCounter)
-            .values(key=f"window:{key}", amount=1, stamp=now, expires_at=now + window_seconds)
-            .on_conflict_do_update(
-                index_elements=[C.key],
-                set_={
-                    "amount": case((ended, 1), else_=C.amount + 1),
-                    "stamp": case((ended, now), else_=C.stamp),
-                    "expires_at": case((ended, now + window_seconds), else_=C.expires_at),
-                },
-            )
-            .returning(C.amount, C.expires_at - now)
-        )
-        count, remaining = self._run(statement)[0][0]
+        rows, _ = self._run(self.sql.hit, b_key=f"window:{key}", window=window_seconds)
+        count, remaining = rows[0]
         return 0.0 if count <= limit else max(float(remaining), 0.001)
 
     def reset(self, key: str) -> None:
-        self._run(delete(SharedCounter).where(C.key.in_([f"bucket:{key}", f"window:{key}"])))
+        self._run(self.sql.reset, b_bucket=f"bucket:{key}", b_window=f"window:{key}")
 
     def acquire(self, name: str, ttl_seconds: float) -> str | None:
-        now, token = self._now(), new_token()
-        statement = (
-            self._insert(SharedLock)
-            .values(name=name, owner=token, expires_at=now + ttl_seconds)
-            .on_conflict_do_update(
-                index_elements=[L.name],
-                set_={"owner": token, "expires_at": now + ttl_seconds},
-                where=L.expires_at <= now,
-            )
-            .returning(L.owner)
-        )
-        return token if self._run(statement)[0] else None
+        token = new_token()
+        rows, _ = self._run(self.sql.acquire, b_name=name, b_token=token, ttl=ttl_seconds)
+        return token if rows else None
 
     def release(self, name: str, token: str) -> bool:
-        held = (L.name == name) & (L.owner == token) & (L.expires_at > self._now())
-        return self._run(delete(SharedLock).where(held))[1] == 1
+        return self._run(self.sql.release, b_name=name, b_token=token)[1] == 1
 
     def renew(self, name: str, token: str, ttl_seconds: float) -> bool:
-        now = self._now()
-        held = (L.name == name) & (L.owner == token) & (L.expires_at > now)
-        statement = sql_update(SharedLock).where(held).values(expires_at=now + ttl_seconds)
-        return self._run(statement)[1] == 1
+        return self._run(self.sql.renew, b_name=name, b_token=token, ttl=ttl_seconds)[1] == 1
 
     def purge(self) -> None:
         """Delete full buckets, ended windows and expired locks (each means the same as no
         row). Done by every instance every few minutes, in its own transactions."""
         self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
-        now = self._now()
-        for table, expires_at in ((SharedCounter, C.expires_at), (SharedLock, L.expires_at)):
+        for statement in (self.sql.purge_counters, self.sql.purge_locks):
             with self._connection() as conn:
-                conn.execute(delete(table).where(expires_at <= now))
-
-    def _maybe_purge(self) -> None:
-        if time.monotonic() >= self._next_purge:
-            self.purge()
+                conn.execute(statement)
 
 
 def shared_state_from_settings(settings: Settings, db: Database) -> SharedState:

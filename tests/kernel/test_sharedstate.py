@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from sincro.access.ratelimit import SharedStateRateLimiter
 from sincro.config import Settings
@@ -23,6 +24,8 @@ from sincro.sharedstate import (
     DatabaseSharedState,
     LockHeld,
     RedisSharedState,
+    SharedCounter,
+    SharedLock,
     SharedState,
     shared_state_from_settings,
 )
@@ -226,6 +229,29 @@ def test_lock_expires_when_its_holder_dies(backend: Backend, key: str) -> None:
         with state.lock(key, 5, wait_seconds=5):
             assert 0.5 < time.monotonic() - taken_at <= 2.5
         assert not state.release(key, token) and not state.renew(key, token, 5)
+    finally:
+        shut(state)
+
+
+def test_purge_drops_only_rows_that_mean_nothing(backend: Backend, key: str) -> None:
+    if backend.kind == "redis":
+        pytest.skip("Redis expires its keys itself")
+    state = backend.open()
+    assert isinstance(state, DatabaseSharedState)
+    try:
+        state.take(f"{key}-full", 100, 1)  # full again after 10 ms
+        state.take(f"{key}-busy", 0.001, 2)
+        state.hit(f"{key}-ended", 1, 0.01)
+        assert state.acquire(f"{key}-gone", 0.01) and state.acquire(f"{key}-held", 5)
+        time.sleep(0.05)
+        state.purge()
+        with state.db.read() as session:
+            counters = session.scalars(select(SharedCounter.key)).all()
+            locks = session.scalars(select(SharedLock.name)).all()
+        assert {k for k in counters if key in k} == {f"bucket:{key}-busy"}
+        assert {n for n in locks if key in n} == {f"{key}-held"}
+        assert state.take(f"{key}-busy", 0.001, 2) == 0  # the kept bucket still counts
+        assert state.take(f"{key}-busy", 0.001, 2) > 0
     finally:
         shut(state)
 
