@@ -8,6 +8,7 @@ back: ``clean_db`` deletes every row before the test.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from sincro.config import Settings, reset_settings
 from sincro.db import Database, reset_databases
 from sincro.migrate import upgrade
 from sincro.models import metadata
-from tests.services import create_pg_database, drop_pg_database
+from tests.services import REDIS_URL, absent, create_pg_database, drop_pg_database
 
 os.environ.setdefault("SINCRO_LOG_JSON", "false")
 
@@ -89,3 +90,21 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
         log_json=False,
     )
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own on the test Redis (skipped, or failed under CI, when
+    Redis is absent); its keys are deleted afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        absent("Redis", str(exc))
+    prefix = f"sincro-test-{uuid.uuid4().hex[:10]}:"
+    yield prefix
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()

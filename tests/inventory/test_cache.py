@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +13,7 @@ from sincro.inventory import availability
 from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.shared import SharedSnapshots
 from tests.factories import make_location, make_product, receive
-from tests.services import REDIS_URL, absent
+from tests.services import REDIS_URL
 
 
 @pytest.fixture
@@ -71,18 +70,11 @@ def test_warm_snapshot_is_patched_not_reloaded(stocked: Database) -> None:
 
 
 @pytest.fixture
-def redis_client() -> Iterator[tuple[object, str]]:
+def redis_client(redis_prefix: str) -> Iterator[tuple[object, str]]:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        absent("Redis", str(exc))
-    prefix = f"sincro-test-{uuid.uuid4().hex[:8]}:"
-    yield client, prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
+    yield client, redis_prefix
     client.close()
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -20,24 +19,9 @@ from sincro.connectors.resilience import (
     breaker_for,
 )
 from sincro.db import Database
-from tests.services import REDIS_URL, absent
+from tests.services import REDIS_URL
 
 OPEN_SECONDS = 0.4
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        absent("Redis", str(exc))
-    prefix = f"sincro-test-{uuid.uuid4().hex[:10]}:"
-    yield prefix
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
 
 
 @pytest.fixture(params=["redis", "database"])
