@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from sincro import __version__
-from sincro.access.ratelimit import LocalRateLimiter, RateLimiter, RedisRateLimiter
+from sincro.access.ratelimit import SharedStateRateLimiter
 from sincro.apidocs import install_docs
 from sincro.config import Settings, get_settings
 from sincro.db import get_database
@@ -22,6 +22,7 @@ from sincro.domains import installed
 from sincro.errors import install_error_handlers
 from sincro.health import router as health_router
 from sincro.metrics import MetricsMiddleware
+from sincro.sharedstate import shared_state_from_settings
 
 DESCRIPTION = """Sincro keeps one trustworthy stock position per SKU x location, serves
 availability to e-commerce under heavy load and takes reservations that never oversell.
@@ -33,14 +34,8 @@ one JSON shape: `{"error": {"code", "message", "field", "details"}}`."""
 def build_state(settings: Settings) -> AppState:
     """The kernel's shared objects, then each installed domain's runtime, in list order."""
     db = get_database(settings.database_url)
-    limiter: RateLimiter = LocalRateLimiter()
-    redis_client = None
-    if settings.redis_url:
-        import redis.asyncio as aioredis
-
-        redis_client = aioredis.from_url(settings.redis_url)
-        limiter = RedisRateLimiter(redis_client, settings.redis_prefix)
-    state = AppState(settings, db, limiter, redis_client)
+    shared = shared_state_from_settings(settings, db)
+    state = AppState(settings, db, shared, SharedStateRateLimiter(shared))
     for domain in installed():
         for module in domain.metrics:
             resolve(module)
@@ -63,8 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for stop in reversed(state.on_stop):
                 await stop()
-            if state.redis is not None:
-                await state.redis.aclose()
+            await state.shared.aclose()
+            state.shared.close()
 
     app = FastAPI(
         title="Sincro",

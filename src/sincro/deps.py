@@ -19,6 +19,7 @@ from sincro.bus import EventBus
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.errors import RateLimited, Unauthorized
+from sincro.sharedstate import SharedState
 
 T = TypeVar("T")
 MAX_OFFSET = 1_000_000
@@ -31,14 +32,15 @@ Hook = Callable[[], Awaitable[None]]
 
 @dataclass
 class AppState:
-    """What one api process shares between requests. The kernel types only kernel things;
+    """What one api process shares between requests. The kernel types only kernel things
+    (``shared`` is the deployment's shared state: rate limits, locks, throttles);
     each domain keeps its long-lived objects (caches, hubs) in ``services`` under its own
     name, installed by its ``runtime`` and read back through its own typed accessor."""
 
     settings: Settings
     db: Database
+    shared: SharedState
     limiter: RateLimiter
-    redis: Any = None
     bus: EventBus = field(default_factory=EventBus)
     services: dict[str, Any] = field(default_factory=dict)
     on_start: list[Hook] = field(default_factory=list)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from sincro.access import service as access
 from sincro.access.models import Role
-from sincro.access.ratelimit import LocalRateLimiter, RedisRateLimiter
+from sincro.access.ratelimit import SharedStateRateLimiter, lease_size
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from sincro.sharedstate import DatabaseSharedState, RedisSharedState
 from tests.factories import make_location, make_product
 from tests.services import REDIS_URL, absent
 
@@ -71,11 +74,49 @@ def test_console_passwords(db: Database) -> None:
         access.create_user(s, "b@x.com", "B", "curta")
 
 
-def test_local_token_bucket_allows_a_minute_at_once() -> None:
-    limiter = LocalRateLimiter()
+def test_token_bucket_allows_a_minute_at_once(db: Database) -> None:
+    limiter = SharedStateRateLimiter(DatabaseSharedState(db))
     waits = [asyncio.run(limiter.hit(1, 120)) for _ in range(121)]
     assert waits[:120] == [0.0] * 120  # a burst of one minute's allowance
     assert 0 < waits[120] <= 0.5  # then one token every half second
+
+
+@pytest.mark.parametrize("per_minute", [60, 3_000])
+def test_leases_never_let_replicas_exceed_the_shared_bucket(db: Database, per_minute: int) -> None:
+    shared = DatabaseSharedState(db)
+    replicas = [SharedStateRateLimiter(shared) for _ in range(3)]
+
+    async def storm() -> int:
+        results = [
+            await replicas[i % 3].hit(9, per_minute)
+            for i in range(per_minute + 3 * lease_size(per_minute) + 50)
+        ]
+        return sum(1 for wait in results if wait == 0)
+
+    started = time.monotonic()
+    allowed = asyncio.run(storm())
+    refilled = (time.monotonic() - started) * per_minute / 60
+    assert allowed <= per_minute + refilled + 1, "more than the shared bucket allows"
+    assert allowed >= per_minute - 3 * lease_size(per_minute), "leases wasted the budget"
+
+
+class CountingState(DatabaseSharedState):
+    calls = 0
+
+    async def take_async(self, *args: Any, **kwargs: Any) -> float:
+        self.calls += 1
+        return await super().take_async(*args, **kwargs)
+
+
+def test_a_high_limit_reaches_the_shared_store_once_per_lease(db: Database) -> None:
+    shared = CountingState(db)
+    limiter = SharedStateRateLimiter(shared)
+
+    async def run() -> list[float]:
+        return [await limiter.hit(3, 600_000) for _ in range(1_000)]
+
+    assert set(asyncio.run(run())) == {0.0}
+    assert shared.calls == 1_000 // lease_size(600_000)
 
 
 def test_rate_limit_answers_429_with_retry_after(db: Database, settings: Settings) -> None:
@@ -105,7 +146,8 @@ def test_redis_rate_limit_is_shared_between_replicas() -> None:
             await client.aclose()
             return [-1.0, float(len(str(exc)))]
         try:
-            one, two = RedisRateLimiter(client, prefix), RedisRateLimiter(client, prefix)
+            one = SharedStateRateLimiter(RedisSharedState(prefix, async_client=client))
+            two = SharedStateRateLimiter(RedisSharedState(prefix, async_client=client))
             # 2 per minute, one bucket for both replicas: the third request waits ~30 s
             return [await one.hit(7, 2), await two.hit(7, 2), await one.hit(7, 2)]
         finally:

@@ -5,27 +5,22 @@ a client may spend a minute's allowance at once (a new key's first N requests al
 then goes at the steady rate. The bucket lives in :mod:`sincro.sharedstate` (Redis, or the
 database in embedded mode), so every api process and replica draws from the same one.
 
-The application builds ``SharedStateRateLimiter(shared_state_from_settings(settings, db))``.
-``LocalRateLimiter`` and ``RedisRateLimiter`` are the former names, kept as thin adapters
-until the composition code builds the limiter above; delete them then.
+**Leases.** A round trip to the shared store on every request would cost more than the cached
+availability read it guards (about 230 µs of CPU on SQLite, against ~70 µs for the read). So a
+process takes tokens from the shared bucket in leases of up to 1/50 of the burst (at most 200)
+and spends them locally. Every token spent was taken from the shared bucket first, so the limit
+across all processes is never exceeded; what a process holds is prepaid tokens, not a limit of
+its own. A key of 60/min leases one token at a time, i.e. exactly the shared bucket.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import weakref
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from sincro.db import Database
-from sincro.sharedstate import (
-    DatabaseSharedState,
-    RedisSharedState,
-    SharedCounter,
-    SharedLock,
-    SharedState,
-)
+from sincro.sharedstate import SharedState
+
+LEASE_DIVISOR = 50
+LEASE_MAX = 200
 
 
 class RateLimiter(Protocol):
@@ -34,44 +29,27 @@ class RateLimiter(Protocol):
         ...
 
 
+def lease_size(per_minute: int) -> int:
+    return max(1, min(LEASE_MAX, per_minute // LEASE_DIVISOR))
+
+
 class SharedStateRateLimiter:
     """Per-key token buckets in ``shared``: rate ``per_minute / 60`` a second, burst
-    ``per_minute`` (one minute's allowance)."""
+    ``per_minute`` (one minute's allowance), taken in leases (see the module docstring)."""
 
     def __init__(self, shared: SharedState) -> None:
         self.shared = shared
+        self._prepaid: dict[int, int] = {}
 
     async def hit(self, key_id: int, per_minute: int) -> float:
         """Take one request from the key's bucket: 0 when allowed, else seconds to wait."""
-        return await self.shared.take_async(f"api-key:{key_id}", per_minute / 60.0, per_minute)
-
-
-class RedisRateLimiter(SharedStateRateLimiter):
-    """Former name: the buckets in Redis through an asyncio ``client``."""
-
-    def __init__(self, client: Any, prefix: str) -> None:
-        super().__init__(RedisSharedState(prefix, async_client=client))
-
-
-class LocalRateLimiter(SharedStateRateLimiter):
-    """Former name of the no-Redis limiter. Given no shared state it keeps its buckets in a
-    private SQLite file of its own (one process only, as before) until the application passes
-    the deployment's shared state."""
-
-    def __init__(self, shared: SharedState | None = None) -> None:
-        super().__init__(shared or _private_database_state(self))
-
-
-def _private_database_state(owner: object) -> DatabaseSharedState:
-    """A database shared state in a temporary SQLite file, removed with ``owner``."""
-    folder = Path(tempfile.mkdtemp(prefix="sincro-limits-"))
-    db = Database(f"sqlite:///{folder / 'limits.sqlite'}")
-    for model in (SharedCounter, SharedLock):
-        model.__table__.create(db.write_engine)  # type: ignore[attr-defined]
-    weakref.finalize(owner, _remove, db, folder)
-    return DatabaseSharedState(db)
-
-
-def _remove(db: Database, folder: Path) -> None:
-    db.dispose()
-    shutil.rmtree(folder, ignore_errors=True)
+        prepaid = self._prepaid.get(key_id, 0)
+        if prepaid > 0:
+            self._prepaid[key_id] = prepaid - 1
+            return 0.0
+        key, rate = f"api-key:{key_id}", per_minute / 60.0
+        lease = lease_size(per_minute)
+        if lease > 1 and await self.shared.take_async(key, rate, per_minute, cost=lease) == 0:
+            self._prepaid[key_id] = lease - 1
+            return 0.0
+        return await self.shared.take_async(key, rate, per_minute)
