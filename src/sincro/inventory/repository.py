@@ -206,6 +206,16 @@ def levels_for(
     return [LevelRow.of(r) for r in session.execute(query).all()]  # type: ignore[arg-type]
 
 
+def on_hand_of(
+    session: Session, product_ids: Sequence[int], location_ids: Sequence[int]
+) -> dict[tuple[int, int], int]:
+    """On-hand per existing level (product_id, location_id) of these products x locations."""
+    query = select(S.product_id, S.location_id, S.on_hand).where(
+        S.location_id.in_(location_ids), S.product_id.in_(product_ids)
+    )
+    return {(p, loc): on_hand for p, loc, on_hand in session.execute(query)}
+
+
 def next_hold_expiry(session: Session, product_id: int, now: dt.datetime) -> dt.datetime | None:
     L = ReservationLine
     return session.scalar(
