@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from sincro.catalog import repository as catalog_repo
@@ -709,3 +710,49 @@ def get_level(session: Session, location_code: str, sku: str) -> LevelOut:
     if level is None:
         level = LevelRow(product.id, location.id, 0, 0, 0, 0, 0, utcnow())
     return level_out(session, level, sku)
+
+
+# --- what the ERPs know, and reads for other domains -------------------------------------
+
+
+def movements_for_writeback(
+    session: Session,
+    location_ids: Sequence[int],
+    carried: Select[int],
+    *,
+    reasons: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[repo.UnsentMovement]:
+    """On-hand movements Sincro originated at these (ERP-owned) locations that the ERP does not
+    know yet (``erp_known_at`` NULL), by id, for a write-back collector.
+
+    ``carried`` selects the ids of movements some write-back already carries (a one-column
+    select of the caller's own table): they are left out in the same statement. An id
+    watermark would not do: on PostgreSQL a movement with a lower id can commit after one with
+    a higher id was collected."""
+    if not location_ids:
+        return []
+    return repo.movements_for_writeback(
+        session, location_ids, carried, reasons=reasons, limit=limit
+    )
+
+
+def mark_erp_known(
+    session: Session, movement_ids: Select[int] | Sequence[int], known_at: dt.datetime
+) -> int:
+    """The ERP acknowledged these movements, posted at ``known_at``: snapshots and balances as
+    of a later time stop replaying them. A movement that already has a time keeps it. Returns
+    how many were marked."""
+    return repo.mark_erp_known(session, movement_ids, known_at)
+
+
+def stock_positions(
+    session: Session,
+    location_ids: Sequence[int] | None = None,
+    *,
+    min_on_hand: int | None = None,
+    limit: int | None = None,
+) -> list[repo.StockPosition]:
+    """Stock levels with their buckets (at these locations; with at least ``min_on_hand``),
+    by (product, location)."""
+    return repo.stock_positions(session, location_ids, min_on_hand=min_on_hand, limit=limit)
