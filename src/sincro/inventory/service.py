@@ -31,7 +31,7 @@ from sincro.inventory.exceptions import (
     VersionMismatch,
 )
 from sincro.inventory.models import Bucket, Reason, Reservation, ReservationLine, ReservationStatus
-from sincro.inventory.repository import LevelRow
+from sincro.inventory.repository import LevelRow, LocationStockRow, StockPosition, UnsentMovement
 from sincro.inventory.schemas import (
     HeldLine,
     LevelOut,
@@ -722,7 +722,7 @@ def movements_for_writeback(
     *,
     reasons: Sequence[str] | None = None,
     limit: int | None = None,
-) -> list[repo.UnsentMovement]:
+) -> list[UnsentMovement]:
     """On-hand movements Sincro originated at these (ERP-owned) locations that the ERP does not
     know yet (``erp_known_at`` NULL), by id, for a write-back collector.
 
@@ -752,7 +752,14 @@ def stock_positions(
     *,
     min_on_hand: int | None = None,
     limit: int | None = None,
-) -> list[repo.StockPosition]:
+) -> list[StockPosition]:
     """Stock levels with their buckets (at these locations; with at least ``min_on_hand``),
     by (product, location)."""
     return repo.stock_positions(session, location_ids, min_on_hand=min_on_hand, limit=limit)
+
+
+def stock_at_location(
+    session: Session, location_id: int, *, offset: int, limit: int
+) -> tuple[list[LocationStockRow], int]:
+    """The SKUs with units on hand at one location, by SKU: one page of them and the total."""
+    return repo.stock_at_location(session, location_id, offset=offset, limit=limit)
