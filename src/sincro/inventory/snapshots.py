@@ -266,6 +266,8 @@ def prepare(conn: Connection, as_of: dt.datetime, duplicates: bool) -> int:
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE snap_pos"))
     drift = _rowcount(conn.execute(sql(_DRIFT, "t"), {"t": as_of}))
+    if drift < 0:  # SQLite's driver does not count the rows of a WITH … INSERT
+        drift = int(conn.scalar(text("SELECT COUNT(*) FROM snap_drift")) or 0)
     if _rowcount(conn.execute(sql(_CREATE_LEVELS, "now"), {"now": utcnow()})):
         conn.execute(text(_LINK_LEVELS))
     conn.execute(text("CREATE INDEX ix_snap_drift_seq ON snap_drift (first_seq)"))
