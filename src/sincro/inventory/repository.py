@@ -235,6 +235,8 @@ def stock_positions(
     min_on_hand: int | None = None,
     limit: int | None = None,
 ) -> list[StockPosition]:
+    """Stock levels with their buckets (at these locations; with at least ``min_on_hand``),
+    by (product, location)."""
     query = select(
         S.product_id,
         S.location_id,
@@ -363,8 +365,16 @@ def movements_for_writeback(
     reasons: Sequence[str] | None = None,
     limit: int | None = None,
 ) -> list[UnsentMovement]:
-    """On-hand movements at these locations with ``erp_known_at`` NULL whose source is not an
-    ERP connector (``erp:*``), not among the ``carried`` movement ids, by id."""
+    """On-hand movements Sincro originated (source not an ERP connector, ``erp:*``) at these
+    ERP-owned locations that the ERP does not know yet (``erp_known_at`` NULL), by id, for a
+    write-back collector (``reasons``: only these).
+
+    ``carried`` selects the ids of movements some write-back already carries (a one-column
+    select of the caller's own table): they are left out in the same statement. An id
+    watermark would not do: on PostgreSQL a movement with a lower id can commit after one with
+    a higher id was collected."""
+    if not location_ids:
+        return []
     M = Movement
     already = carried.where(carried.selected_columns[0] == M.id).exists()
     query = (
@@ -387,7 +397,9 @@ def movements_for_writeback(
 def mark_erp_known(
     session: Session, movement_ids: Select[int] | Sequence[int], known_at: dt.datetime
 ) -> int:
-    """Set ``erp_known_at`` of these movements that had none; returns how many."""
+    """The ERP acknowledged these movements, posted at ``known_at``: snapshots and balances as
+    of a later time stop replaying them. A movement that already has a time keeps it. Returns
+    how many were marked."""
     result = session.execute(
         update(Movement)
         .execution_options(**NO_SYNC)

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from sincro.catalog import repository as catalog_repo
@@ -31,7 +30,7 @@ from sincro.inventory.exceptions import (
     VersionMismatch,
 )
 from sincro.inventory.models import Bucket, Reason, Reservation, ReservationLine, ReservationStatus
-from sincro.inventory.repository import LevelRow, LocationStockRow, StockPosition, UnsentMovement
+from sincro.inventory.repository import LevelRow
 from sincro.inventory.schemas import (
     HeldLine,
     LevelOut,
@@ -712,54 +711,13 @@ def get_level(session: Session, location_code: str, sku: str) -> LevelOut:
     return level_out(session, level, sku)
 
 
-# --- what the ERPs know, and reads for other domains -------------------------------------
+# --- what the ERPs know, and reads for other domains ------------------------------------
+# Plain reads and one conditional update: the repository's functions are the service's.
 
-
-def movements_for_writeback(
-    session: Session,
-    location_ids: Sequence[int],
-    carried: Select[int],
-    *,
-    reasons: Sequence[str] | None = None,
-    limit: int | None = None,
-) -> list[UnsentMovement]:
-    """On-hand movements Sincro originated at these (ERP-owned) locations that the ERP does not
-    know yet (``erp_known_at`` NULL), by id, for a write-back collector.
-
-    ``carried`` selects the ids of movements some write-back already carries (a one-column
-    select of the caller's own table): they are left out in the same statement. An id
-    watermark would not do: on PostgreSQL a movement with a lower id can commit after one with
-    a higher id was collected."""
-    if not location_ids:
-        return []
-    return repo.movements_for_writeback(
-        session, location_ids, carried, reasons=reasons, limit=limit
-    )
-
-
-def mark_erp_known(
-    session: Session, movement_ids: Select[int] | Sequence[int], known_at: dt.datetime
-) -> int:
-    """The ERP acknowledged these movements, posted at ``known_at``: snapshots and balances as
-    of a later time stop replaying them. A movement that already has a time keeps it. Returns
-    how many were marked."""
-    return repo.mark_erp_known(session, movement_ids, known_at)
-
-
-def stock_positions(
-    session: Session,
-    location_ids: Sequence[int] | None = None,
-    *,
-    min_on_hand: int | None = None,
-    limit: int | None = None,
-) -> list[StockPosition]:
-    """Stock levels with their buckets (at these locations; with at least ``min_on_hand``),
-    by (product, location)."""
-    return repo.stock_positions(session, location_ids, min_on_hand=min_on_hand, limit=limit)
-
-
-def stock_at_location(
-    session: Session, location_id: int, *, offset: int, limit: int
-) -> tuple[list[LocationStockRow], int]:
-    """The SKUs with units on hand at one location, by SKU: one page of them and the total."""
-    return repo.stock_at_location(session, location_id, offset=offset, limit=limit)
+LocationStockRow = repo.LocationStockRow
+StockPosition = repo.StockPosition
+UnsentMovement = repo.UnsentMovement
+movements_for_writeback = repo.movements_for_writeback
+mark_erp_known = repo.mark_erp_known
+stock_positions = repo.stock_positions
+stock_at_location = repo.stock_at_location
