@@ -37,9 +37,9 @@ from sincro.console.routes import (
 from sincro.errors import NotFound
 from sincro.feed.endpoints import event_stream
 from sincro.inventory import availability
-from sincro.inventory import service as inventory
+from sincro.inventory import repository as inventory_repo
 from sincro.inventory.availability import SkuSnapshot
-from sincro.inventory.service import LocationStockRow
+from sincro.inventory.repository import LocationStockRow
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")
@@ -505,7 +505,7 @@ def location_page(request: Request, code: str, _user: ConsoleUserDep, page: str 
         location = LocationView.of(found)
 
         def fetch(offset: int, limit: int) -> tuple[list[LocationStockRow], int]:
-            return inventory.stock_at_location(session, found.id, offset=offset, limit=limit)
+            return inventory_repo.stock_at_location(session, found.id, offset=offset, limit=limit)
 
         rows, pager = fetch_page(Pager.parse(page, LOCATION_STOCK_PAGE_SIZE), fetch)
     context = {"location": location, "rows": rows, "pager": pager}
