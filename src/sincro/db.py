@@ -255,6 +255,18 @@ def bulk_insert(
     raw_sqlite.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
+def first_nonempty(cur: Any, tables: Sequence[str]) -> tuple[str, int] | None:
+    """Through a raw DBAPI cursor: the first of ``tables`` that has rows, with their count (up
+    to a million counted), or None when all are empty. A missing table raises the driver's
+    error."""
+    for table in tables:
+        cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1000000) AS t")
+        rows = cur.fetchone()[0]
+        if rows:
+            return table, int(rows)
+    return None
+
+
 COPY_MIN_ROWS = 200
 
 

@@ -4,11 +4,10 @@ every location, and the opening ledger.
 The ORM would need minutes for 1.8 million stock levels, so this module talks to the DBAPI
 directly: ``executemany`` in large chunks inside one transaction on SQLite, ``COPY FROM STDIN``
 on PostgreSQL. Everything happens in a single transaction, so a failed load leaves the
-database as it was.
-
-For every stock level with ``on_hand > 0`` one ``movements`` row (bucket ``on_hand``, reason
-``opening``, source ``demo``) records the opening quantity, so levels reconcile with the
-ledger. The opening load writes no events.
+database as it was. Locations and products are written here; the stock levels and the opening
+ledger (one ``opening`` movement, source ``demo``, per level with stock) by inventory's bulk
+loader (:class:`sincro.inventory.opening.OpeningStock`) on the same cursor. The opening load
+writes no events.
 """
 
 from __future__ import annotations
@@ -22,14 +21,15 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from sincro.db import Database, postgres_url, utcnow
+from sincro.db import Database, first_nonempty, postgres_url, utcnow
 from sincro.demo.catalog import DemoProduct, generate_products
 from sincro.demo.operator import DemoLocation, generate_locations, stock_quantities
+from sincro.inventory.opening import LocationStock, OpeningStock
 
 Progress = Callable[[str, int, int], None]
 
-# Tables that must be empty before loading; checked in this order.
-_TABLES = ("locations", "products", "stock_levels", "movements")
+# Tables (besides inventory's) that must be empty before loading; checked in this order.
+_TABLES = ("locations", "products")
 
 # Stock levels are generated and written per block of locations, about this many rows a block.
 _BLOCK_ROWS = 100_000
@@ -39,18 +39,6 @@ _LOCATION_COLUMNS = (
     " created_at, updated_at"
 )
 _PRODUCT_COLUMNS = "sku, ean, name, category, unit, active, created_at, updated_at"
-_LEVEL_COLUMNS = (
-    "product_id, location_id, on_hand, reserved, blocked_quality, blocked_stock,"
-    " blocked_returns, safety_stock, version, as_of, updated_at"
-)
-_LEDGER_SQL = (
-    "INSERT INTO movements (product_id, location_id, bucket, quantity, reason, source,"
-    " idempotency_key, reference, occurred_at, recorded_at, erp_known_at)"
-    " SELECT product_id, location_id, 'on_hand', on_hand, 'opening', 'demo', NULL, NULL,"
-    " {now}, {now}, {now}"  # the opening stock is what the ERPs already know
-    " FROM stock_levels WHERE location_id >= {lo} AND location_id <= {hi} AND on_hand > 0"
-    " ORDER BY location_id, product_id"
-)
 
 
 class DemoAlreadyLoaded(ValueError):
@@ -101,6 +89,13 @@ class _Plan:
         per_block = max(1, _BLOCK_ROWS // max(1, len(self.products)))
         for start in range(0, len(self.locations), per_block):
             yield start, min(start + per_block, len(self.locations))
+
+    def stock(
+        self, start: int, stop: int, location_ids: list[int], product_ids: list[int]
+    ) -> Iterator[LocationStock]:
+        """The opening stock of the locations with index in [start, stop)."""
+        for location_index in range(start, stop):
+            yield location_ids[location_index], product_ids, self.quantities(location_index)
 
     def quantities(self, location_index: int) -> list[tuple[int, int]]:
         """(on_hand, safety_stock) of every product at one location, in product order."""
@@ -228,6 +223,27 @@ def _ledger_id_ranges(location_ids: list[int], plan: _Plan) -> Iterator[tuple[in
         yield ids[start], ids[stop - 1]
 
 
+def _load_stock(
+    opening: OpeningStock, plan: _Plan, location_ids: list[int], product_ids: list[int]
+) -> None:
+    """Every product at every location, then the opening ledger (inventory's bulk loader)."""
+    total = len(plan.locations) * len(plan.products)
+    with _Stage(plan, "stock", total) as stage, opening.writing_levels():
+        for start, stop in plan.blocks():
+            stage.advance(opening.write_levels(plan.stock(start, stop, location_ids, product_ids)))
+    plan.levels, plan.movements, plan.units = opening.levels, opening.stocked, opening.units
+    with _Stage(plan, "ledger", plan.movements) as stage, opening.writing_ledger():
+        for lo, hi in _ledger_id_ranges(location_ids, plan):
+            stage.advance(opening.write_ledger(lo, hi))
+        _check_ledger(stage, plan)
+
+
+def _check_empty(cur: Any, opening: OpeningStock) -> None:
+    found = first_nonempty(cur, _TABLES) or opening.first_nonempty()
+    if found is not None:
+        raise DemoAlreadyLoaded(*found)
+
+
 def _check_ledger(stage: _Stage, plan: _Plan) -> None:
     if stage.done != plan.movements:  # pragma: no cover - a bug, or a concurrent writer
         raise RuntimeError(
@@ -267,23 +283,21 @@ def _load_sqlite(database_url: str, plan: _Plan) -> None:
         database.dispose()
 
 
-def _sqlite_check_empty(cur: Any) -> None:
-    for table in _TABLES:
-        try:
-            cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1000000)")
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                raise
-            raise ValueError(
-                f"table {table!r} is missing; migrate the database before loading the demo"
-            ) from exc
-        rows = cur.fetchone()[0]
-        if rows:
-            raise DemoAlreadyLoaded(table, rows)
+def _sqlite_check_empty(cur: Any, opening: OpeningStock) -> None:
+    try:
+        _check_empty(cur, opening)
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        table = str(exc).rpartition(":")[2].strip()
+        raise ValueError(
+            f"table {table!r} is missing; migrate the database before loading the demo"
+        ) from exc
 
 
 def _sqlite_fill(cur: Any, plan: _Plan) -> None:
-    _sqlite_check_empty(cur)
+    opening = OpeningStock(cur, plan.now)
+    _sqlite_check_empty(cur, opening)
     now = plan.now_text
 
     with _Stage(plan, "locations", len(plan.locations)) as stage:
@@ -306,30 +320,7 @@ def _sqlite_fill(cur: Any, plan: _Plan) -> None:
         product_ids = _ids_in_order(cur.fetchall(), [p.sku for p in plan.products], "product")
         stage.advance(len(plan.products))
 
-    level_sql = (
-        f"INSERT INTO stock_levels ({_LEVEL_COLUMNS}) VALUES (?, ?, ?, 0, 0, 0, 0, ?, 1, ?, ?)"
-    )
-    with _Stage(plan, "stock", len(plan.locations) * len(plan.products)) as stage:
-        for start, stop in plan.blocks():
-            rows: list[tuple[int, int, int, int, str, str]] = []
-            for location_index in range(start, stop):
-                location_id = location_ids[location_index]
-                for product_id, (on_hand, safety) in zip(
-                    product_ids, plan.quantities(location_index), strict=True
-                ):
-                    rows.append((product_id, location_id, on_hand, safety, now, now))
-                    if on_hand:
-                        plan.movements += 1
-                        plan.units += on_hand
-            cur.executemany(level_sql, rows)
-            plan.levels += len(rows)
-            stage.advance(len(rows))
-
-    with _Stage(plan, "ledger", plan.movements) as stage:
-        for lo, hi in _ledger_id_ranges(location_ids, plan):
-            cur.execute(_LEDGER_SQL.format(now="?", lo="?", hi="?"), (now, now, now, lo, hi))
-            stage.advance(cur.rowcount)
-        _check_ledger(stage, plan)
+    _load_stock(opening, plan, location_ids, product_ids)
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,81 +340,22 @@ def _load_postgres(database_url: str, plan: _Plan) -> None:
         cur = conn.cursor()
         cur.execute("SET LOCAL synchronous_commit = off")
         cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        opening = OpeningStock(cur, plan.now)
         # Readers may go on; a second loader waits here, then finds the tables non-empty.
         try:
             cur.execute(f"LOCK TABLE {', '.join(_TABLES)} IN EXCLUSIVE MODE")
+            opening.lock()
         except psycopg.errors.UndefinedTable as exc:
             raise ValueError(
                 f"{exc.diag.message_primary}; migrate the database before loading the demo"
             ) from exc
-        for table in _TABLES:
-            cur.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} LIMIT 1000000) AS t")
-            row = cur.fetchone()
-            if row and row[0]:
-                raise DemoAlreadyLoaded(table, row[0])
-        _postgres_fill(conn, cur, plan)
-        cur.execute("ANALYZE locations, products, stock_levels, movements")
+        _check_empty(cur, opening)
+        _postgres_fill(cur, plan, opening)
+        cur.execute(f"ANALYZE {', '.join(_TABLES)}")
+        opening.analyze()
 
 
-@dataclass(frozen=True, slots=True)
-class _Deferred:
-    """A foreign key, unique constraint or index dropped for the load and re-created after."""
-
-    drop: str
-    create: str
-
-
-def _defer_constraints(conn: Any, cur: Any, table: str) -> list[_Deferred]:
-    """Drop ``table``'s foreign keys, unique constraints and secondary indexes (not its primary
-    key) and return how to re-create them. Building an index once after the load is several
-    times faster than maintaining it row by row; checking a foreign key once after the load is
-    one join instead of two look-ups per row. Inside the load's transaction, so a failure
-    restores everything. Without the privilege to alter the table, nothing is dropped."""
-    from psycopg import errors, sql
-
-    cur.execute(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
-        " WHERE conrelid = %s::regclass AND contype IN ('f', 'u') ORDER BY contype DESC, conname",
-        (table,),
-    )
-    deferred = [
-        _Deferred(
-            drop=sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}")
-            .format(sql.Identifier(table), sql.Identifier(name))
-            .as_string(conn),
-            create=sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}")
-            .format(sql.Identifier(table), sql.Identifier(name), sql.SQL(definition))
-            .as_string(conn),
-        )
-        for name, definition in cur.fetchall()
-    ]
-    cur.execute(
-        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i"
-        " WHERE indrelid = %s::regclass"
-        " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
-        " ORDER BY 1",
-        (table,),
-    )
-    deferred += [
-        _Deferred(drop=f"DROP INDEX {name}", create=definition)
-        for name, definition in cur.fetchall()
-    ]
-    try:
-        with conn.transaction():  # a savepoint
-            for item in deferred:
-                cur.execute(item.drop)
-    except errors.InsufficientPrivilege:
-        return []  # not the owner: load with the constraints in place (slower, same result)
-    return deferred
-
-
-def _restore_constraints(cur: Any, deferred: list[_Deferred]) -> None:
-    # Indexes first (unique and plain), then foreign keys.
-    for item in sorted(deferred, key=lambda d: "FOREIGN KEY" in d.create):
-        cur.execute(item.create)
-
-
-def _postgres_fill(conn: Any, cur: Any, plan: _Plan) -> None:
+def _postgres_fill(cur: Any, plan: _Plan, opening: OpeningStock) -> None:
     now = plan.now
 
     with _Stage(plan, "locations", len(plan.locations)) as stage:
@@ -444,31 +376,4 @@ def _postgres_fill(conn: Any, cur: Any, plan: _Plan) -> None:
         product_ids = _ids_in_order(cur.fetchall(), [p.sku for p in plan.products], "product")
         stage.advance(len(plan.products))
 
-    # COPY text format, assembled by hand: much faster than adapting 1.8M rows one by one.
-    tail = f"\t1\t{plan.now_text}\t{plan.now_text}\n"
-    with _Stage(plan, "stock", len(plan.locations) * len(plan.products)) as stage:
-        deferred = _defer_constraints(conn, cur, "stock_levels")
-        with cur.copy(f"COPY stock_levels ({_LEVEL_COLUMNS}) FROM STDIN") as copy:
-            for start, stop in plan.blocks():
-                lines: list[str] = []
-                for location_index in range(start, stop):
-                    middle = f"\t{location_ids[location_index]}\t"
-                    for product_id, (on_hand, safety) in zip(
-                        product_ids, plan.quantities(location_index), strict=True
-                    ):
-                        lines.append(f"{product_id}{middle}{on_hand}\t0\t0\t0\t0\t{safety}{tail}")
-                        if on_hand:
-                            plan.movements += 1
-                            plan.units += on_hand
-                copy.write("".join(lines))
-                plan.levels += len(lines)
-                stage.advance(len(lines))
-        _restore_constraints(cur, deferred)  # the ledger pass reads by location
-
-    with _Stage(plan, "ledger", plan.movements) as stage:
-        deferred = _defer_constraints(conn, cur, "movements")
-        for lo, hi in _ledger_id_ranges(location_ids, plan):
-            cur.execute(_LEDGER_SQL.format(now="%s", lo="%s", hi="%s"), (now, now, now, lo, hi))
-            stage.advance(cur.rowcount)
-        _check_ledger(stage, plan)
-        _restore_constraints(cur, deferred)
+    _load_stock(opening, plan, location_ids, product_ids)

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -206,6 +206,53 @@ def levels_for(
     return [LevelRow.of(r) for r in session.execute(query).all()]  # type: ignore[arg-type]
 
 
+def on_hand_of(
+    session: Session, product_ids: Sequence[int], location_ids: Sequence[int]
+) -> dict[tuple[int, int], int]:
+    """On-hand per existing level (product_id, location_id) of these products x locations."""
+    query = select(S.product_id, S.location_id, S.on_hand).where(
+        S.location_id.in_(location_ids), S.product_id.in_(product_ids)
+    )
+    return {(p, loc): on_hand for p, loc, on_hand in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class StockPosition:
+    """A level's buckets, as an ERP would list them."""
+
+    product_id: int
+    location_id: int
+    on_hand: int
+    blocked_quality: int
+    blocked_stock: int
+    blocked_returns: int
+
+
+def stock_positions(
+    session: Session,
+    location_ids: Sequence[int] | None = None,
+    *,
+    min_on_hand: int | None = None,
+    limit: int | None = None,
+) -> list[StockPosition]:
+    """Stock levels with their buckets (at these locations; with at least ``min_on_hand``),
+    by (product, location)."""
+    query = select(
+        S.product_id,
+        S.location_id,
+        S.on_hand,
+        S.blocked_quality,
+        S.blocked_stock,
+        S.blocked_returns,
+    )
+    if location_ids is not None:
+        query = query.where(S.location_id.in_(location_ids))
+    if min_on_hand is not None:
+        query = query.where(S.on_hand >= min_on_hand)
+    query = query.order_by(S.product_id, S.location_id).limit(limit)
+    return [StockPosition(*row) for row in session.execute(query).all()]
+
+
 def next_hold_expiry(session: Session, product_id: int, now: dt.datetime) -> dt.datetime | None:
     L = ReservationLine
     return session.scalar(
@@ -295,6 +342,71 @@ def extend_reservation(
 
 def add_movements(session: Session, rows: list[dict[str, object]]) -> None:
     insert_rows(session, Movement.__table__, rows)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class UnsentMovement:
+    """An on-hand movement Sincro originated that no ERP knows yet."""
+
+    id: int
+    product_id: int
+    location_id: int
+    quantity: int
+    reason: str
+    reference: str | None
+    occurred_at: dt.datetime
+
+
+def movements_for_writeback(
+    session: Session,
+    location_ids: Sequence[int],
+    carried: Select[int],
+    *,
+    reasons: Sequence[str] | None = None,
+    limit: int | None = None,
+) -> list[UnsentMovement]:
+    """On-hand movements Sincro originated (source not an ERP connector, ``erp:*``) at these
+    ERP-owned locations that the ERP does not know yet (``erp_known_at`` NULL), by id, for a
+    write-back collector (``reasons``: only these).
+
+    ``carried`` selects the ids of movements some write-back already carries (a one-column
+    select of the caller's own table): they are left out in the same statement. An id
+    watermark would not do: on PostgreSQL a movement with a lower id can commit after one with
+    a higher id was collected."""
+    if not location_ids:
+        return []
+    M = Movement
+    already = carried.where(carried.selected_columns[0] == M.id).exists()
+    query = (
+        select(M.id, M.product_id, M.location_id, M.quantity, M.reason, M.reference, M.occurred_at)
+        .where(
+            M.bucket == Bucket.on_hand.value,
+            M.erp_known_at.is_(None),
+            M.source.not_like("erp:%"),
+            M.location_id.in_(location_ids),
+            ~already,
+        )
+        .order_by(M.id)
+        .limit(limit)
+    )
+    if reasons is not None:
+        query = query.where(M.reason.in_(reasons))
+    return [UnsentMovement(*row) for row in session.execute(query).all()]
+
+
+def mark_erp_known(
+    session: Session, movement_ids: Select[int] | Sequence[int], known_at: dt.datetime
+) -> int:
+    """The ERP acknowledged these movements, posted at ``known_at``: snapshots and balances as
+    of a later time stop replaying them. A movement that already has a time keeps it. Returns
+    how many were marked."""
+    result = session.execute(
+        update(Movement)
+        .execution_options(**NO_SYNC)
+        .where(Movement.id.in_(movement_ids), Movement.erp_known_at.is_(None))
+        .values(erp_known_at=known_at)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def ledger_mismatches(session: Session, limit: int = 1000) -> list[dict[str, object]]:

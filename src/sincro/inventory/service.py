@@ -709,3 +709,15 @@ def get_level(session: Session, location_code: str, sku: str) -> LevelOut:
     if level is None:
         level = LevelRow(product.id, location.id, 0, 0, 0, 0, 0, utcnow())
     return level_out(session, level, sku)
+
+
+# --- what the ERPs know, and reads for other domains ------------------------------------
+# Plain reads and one conditional update: the repository's functions are the service's.
+
+LocationStockRow = repo.LocationStockRow
+StockPosition = repo.StockPosition
+UnsentMovement = repo.UnsentMovement
+movements_for_writeback = repo.movements_for_writeback
+mark_erp_known = repo.mark_erp_known
+stock_positions = repo.stock_positions
+stock_at_location = repo.stock_at_location

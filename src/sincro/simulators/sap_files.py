@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sincro.catalog.models import Location, Product
@@ -37,6 +37,8 @@ from sincro.connectors.sap_files import idoc
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import format_quantity, pad_matnr, write_rows
 from sincro.db import Database, utcnow
+from sincro.inventory import service as inventory
+from sincro.inventory import snapshots
 
 PT_HEADER = [
     "Material",
@@ -373,33 +375,29 @@ class SapWriter:
             location_ids = sorted(self.plants)
             if plants is not None and len(location_ids) > plants:
                 location_ids = sorted(self.rng.sample(location_ids, plants))
-            pending = dict(
-                ((p, loc), int(q))
-                for p, loc, q in session.execute(
-                    text(
-                        "SELECT product_id, location_id, SUM(quantity) FROM movements"
-                        " WHERE bucket = 'on_hand' AND erp_known_at IS NULL"
-                        " GROUP BY product_id, location_id"
-                    )
-                )
-            )
-            rows = session.execute(
-                text(
-                    "SELECT product_id, location_id, on_hand, blocked_quality, blocked_stock,"
-                    " blocked_returns FROM stock_levels ORDER BY product_id, location_id"
-                )
-            ).all()
-        wanted = set(location_ids)
+            pending = snapshots.on_hand_unknown_to_erp(session, utcnow(), location_ids)
+            levels = inventory.stock_positions(session, location_ids)
         out: list[Position] = []
-        for product_id, location_id, on_hand, q, b, r in rows:
-            if location_id not in wanted or product_id not in self.materials:
+        for level in levels:
+            if level.product_id not in self.materials:
                 continue
-            known = max(0, on_hand - pending.get((product_id, location_id), 0))
+            q, b, r = level.blocked_quality, level.blocked_stock, level.blocked_returns
+            key = (level.product_id, level.location_id)
+            known = max(0, level.on_hand - pending.get(key, 0))
             if self.rng.random() < 0.01:
                 known = max(0, known + self.rng.randint(-3, 3))
             labst = max(0, known - q - b - r)
             out.append(
-                (self.materials[product_id], self.plants[location_id], "0001", labst, q, b, r, 0)
+                (
+                    self.materials[level.product_id],
+                    self.plants[level.location_id],
+                    "0001",
+                    labst,
+                    q,
+                    b,
+                    r,
+                    0,
+                )
             )
         return out
 
@@ -429,13 +427,10 @@ class SapWriter:
         """A file of goods movements: store sales (251) and receipts (101)."""
         at = self.now_local()
         with self.db.read() as session:
-            found = session.execute(
-                text(
-                    "SELECT product_id, location_id FROM stock_levels WHERE on_hand > 5"
-                    " ORDER BY id LIMIT 2000"
-                )
-            ).all()
-        stocked = [(p, loc) for p, loc in found if p in self.materials and loc in self.plants]
+            found = inventory.stock_positions(
+                session, sorted(self.plants), min_on_hand=6, limit=2000
+            )
+        stocked = [(f.product_id, f.location_id) for f in found if f.product_id in self.materials]
         docs: list[Document] = []
         for _ in range(documents):
             lines: list[tuple[int, SimMovement]] = []

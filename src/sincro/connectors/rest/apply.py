@@ -6,7 +6,8 @@ Stock balances are ERP facts as of the moment the page was fetched (T). The leve
 ``ERP quantity + every on-hand change the ERP did not know at T`` (Sincro's sales not yet
 acknowledged, or acknowledged after T), so a balance never erases a sale the ERP has not seen.
 Only the difference is applied, as an ERP-known correction movement (ledger + outbox event),
-set-based for the whole page (:mod:`sincro.inventory.bulk`).
+set-based for the whole page (:func:`sincro.inventory.snapshots.balance_corrections`, the same
+rule as SAP snapshots, then :mod:`sincro.inventory.bulk`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
@@ -27,8 +28,7 @@ from sincro.catalog.schemas import ProductIn
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.rest.mapping import Reject
 from sincro.customers import service as customers
-from sincro.inventory import bulk
-from sincro.inventory.models import Bucket, Movement, Reason, StockLevel
+from sincro.inventory import bulk, snapshots
 
 Records = Sequence[tuple[str, dict[str, Any]]]
 
@@ -151,7 +151,9 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
         targets[(product[0], location)] = int(rec["on_hand"])
         keys[(product[0], location)] = key
         skus[product[0]] = product[1]
-    lines = _stock_corrections(session, ctx, targets)
+    lines = snapshots.balance_corrections(
+        session, targets, ctx.fetched_at, reference=f"{ctx.source}:balance"
+    )
     short = bulk.apply_erp_lines(session, ctx.source, lines, skus) if lines else []
     for refused in short:
         line = lines[refused.index]
@@ -165,57 +167,6 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
             )
         )
     return len(targets) - len(short), rejects
-
-
-def _stock_corrections(
-    session: Session, ctx: ApplyContext, targets: dict[tuple[int, int], int]
-) -> list[bulk.ErpLine]:
-    """The ERP-known correction per level that differs: ``max(0, ERP quantity + what the ERP
-    did not know at T) - on_hand``."""
-    if not targets:
-        return []
-    products = {p for p, _ in targets}
-    locations = {loc for _, loc in targets}
-    current = {
-        (p, loc): on_hand
-        for p, loc, on_hand in session.execute(
-            select(StockLevel.product_id, StockLevel.location_id, StockLevel.on_hand).where(
-                StockLevel.location_id.in_(locations), StockLevel.product_id.in_(products)
-            )
-        )
-    }
-    unknown_to_erp = {
-        (p, loc): int(total)
-        for p, loc, total in session.execute(
-            select(Movement.product_id, Movement.location_id, func.sum(Movement.quantity))
-            .where(
-                Movement.bucket == "on_hand",
-                Movement.location_id.in_(locations),
-                Movement.product_id.in_(products),
-                or_(Movement.erp_known_at.is_(None), Movement.erp_known_at > ctx.fetched_at),
-            )
-            .group_by(Movement.product_id, Movement.location_id)
-        )
-    }
-    lines = []
-    for (product_id, location_id), erp_quantity in sorted(
-        targets.items(), key=lambda t: (t[0][1], t[0][0])
-    ):
-        pair = (product_id, location_id)
-        delta = max(0, erp_quantity + unknown_to_erp.get(pair, 0)) - current.get(pair, 0)
-        if delta:
-            lines.append(
-                bulk.ErpLine(
-                    product_id,
-                    location_id,
-                    Bucket.on_hand,
-                    delta,
-                    Reason.correction,
-                    occurred_at=ctx.fetched_at,
-                    reference=f"{ctx.source}:balance",
-                )
-            )
-    return lines
 
 
 def _invalid(invalid: Sequence[customers.Invalid]) -> list[Reject]:

@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sincro.catalog.models import Product
@@ -34,7 +34,8 @@ from sincro.connectors.models import (
 from sincro.connectors.orchestrator import SourceRuntime, ensure_source
 from sincro.connectors.rest.client import Deadline, SyncError
 from sincro.db import Database, utcnow
-from sincro.inventory.models import Movement
+from sincro.inventory import service as inventory
+from sincro.inventory.schemas import Reason
 
 NAMESPACE = uuid.UUID("0d5c7a4e-5b1f-4c1e-9a51-3b7f0c2f6a10")
 BATCH = 200
@@ -64,18 +65,9 @@ def collect(session: Session, source: object, batch: int = BATCH) -> list[str]:
         plants.setdefault(location_id, (plant, storage))
     if not plants:
         return []
-    carried = select(WriteBackMovement.movement_id)
-    rows = session.execute(
-        select(Movement.id, Movement.product_id, Movement.location_id, Movement.quantity)
-        .where(
-            Movement.reason == "sale",
-            Movement.bucket == "on_hand",
-            Movement.erp_known_at.is_(None),
-            Movement.location_id.in_(list(plants)),
-            Movement.id.not_in(carried),
-        )
-        .order_by(Movement.id)
-    ).all()
+    rows = inventory.movements_for_writeback(
+        session, list(plants), select(WriteBackMovement.movement_id), reasons=[Reason.sale.value]
+    )
     codes = _product_codes(session, code, {r.product_id for r in rows})
     storage_default = getattr(source, "writeback_storage", "01")
     created = []
@@ -194,12 +186,7 @@ def _acknowledge(db: Database, wb_id: str, document: str, posted_at: dt.datetime
         carried = select(WriteBackMovement.movement_id).where(
             WriteBackMovement.writeback_id == wb_id
         )
-        session.execute(
-            update(Movement)
-            .where(Movement.id.in_(carried), Movement.erp_known_at.is_(None))
-            .values(erp_known_at=posted_at)
-            .execution_options(synchronize_session=False)
-        )
+        inventory.mark_erp_known(session, carried, posted_at)
 
 
 def _failed(

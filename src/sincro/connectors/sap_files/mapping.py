@@ -28,7 +28,7 @@ from sincro.catalog.models import Location, Product
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import normalize_matnr, to_base_units
-from sincro.inventory.models import Bucket, Reason
+from sincro.inventory.schemas import Bucket, Reason
 
 REASONS: dict[str, Reason] = {
     **dict.fromkeys(

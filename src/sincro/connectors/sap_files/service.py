@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
 from sincro.connectors.alerts import raise_alert, resolve_alerts
@@ -42,6 +42,7 @@ from sincro.connectors.sap_files.mapping import Mapper
 from sincro.connectors.sap_files.readiness import Readiness
 from sincro.db import Database, on_commit, utcnow
 from sincro.errors import Conflict, InvalidInput, NotFound
+from sincro.inventory import snapshots
 
 Progress = Callable[[int, int], None]
 ENTITIES = {"snapshot": snapshot.ENTITY, "movements": movements.ENTITY, "ack": writeback.ENTITY}
@@ -283,12 +284,12 @@ def _process_snapshot(
             return snapshot.SnapshotResult(as_of=as_of, superseded=True)
         mapper = Mapper(session, cfg)
     with repo.tx(conn) as session:
-        snapshot._create_temp_tables(session.connection())
+        snapshot.create_tables(session.connection())
     with repo.tx(conn) as session:
         records, duplicates = snapshot.stage(session.connection(), cfg, reader, mapper)
         session.execute(update(ErpFile).where(ErpFile.id == file_id).values(rows_total=records))
     with repo.tx(conn) as session:
-        differing = snapshot.prepare(session.connection(), as_of, duplicates)
+        differing = snapshots.prepare(session.connection(), as_of, duplicates)
     result = snapshot.SnapshotResult(as_of=as_of, records=records, differing=differing)
     step = cfg.snapshot_chunk_rows
     for a in range(start, records, step):
@@ -311,8 +312,7 @@ def _process_snapshot(
         result.report_id = snapshot.report(session, cfg, file_id, as_of).id
         result.missing_positions = snapshot.missing_positions(session, cfg, file_id)
     with repo.tx(conn) as session:
-        for name in snapshot.TEMP_TABLES:
-            session.execute(text(f"DROP TABLE IF EXISTS {name}"))
+        snapshot.drop_tables(session.connection())
     return result
 
 

@@ -1,29 +1,12 @@
-"""Stock snapshots (MARD / MB52): what the ERP had at time T, applied without losing what the
-ERP did not know yet.
+"""Stock snapshots (MARD / MB52): what SAP had at time T, applied without losing what SAP did
+not know yet.
 
-The algorithm
-=============
-
-Every on-hand ledger row has ``erp_known_at``: the ERP's posting time for movements the ERP
-sent; the posting time of the ERP's acknowledgement for movements Sincro originated (sales,
-store counts...) once acknowledged; NULL while unacknowledged. A snapshot as of T therefore
-contains exactly the on-hand movements with ``erp_known_at <= T``, and lacks the others.
-
-For each SKU x location in the snapshot:
-
-1. ``reported = LABST + INSME + SPEME + RETME`` (on-hand includes blocked stock; UMLME, stock
-   in transfer between plants, is on no shelf: staged and reported, never put on hand).
-2. ``pending = Σ quantity`` of the level's on-hand movements with ``erp_known_at IS NULL OR
-   erp_known_at > T``, excluding earlier snapshot adjustments (reference ``snapshot:<id>``,
-   which carry ``erp_known_at`` = their own T <= this T).
-3. ``new_on_hand = max(0, reported + pending)``; ``drift = new_on_hand - on_hand`` is applied as
-   one ``correction`` movement (reference ``snapshot:<file id>``, ``occurred_at`` and
-   ``erp_known_at`` = T), so it is itself "known at T" and never replayed by a later snapshot.
-   ``expected = on_hand - pending`` is what the ledger expected the ERP to say.
-4. The blocked buckets are ERP-owned and set absolutely: ``blocked_quality = INSME``,
-   ``blocked_stock = SPEME``, ``blocked_returns = RETME``, each change one ``correction`` row.
-5. Only levels where something differs are updated (version + 1) and get an outbox event
-   (cause ``snapshot``); unchanged levels are not written at all.
+The rule and the set-based statements on the stock tables are inventory's
+(:mod:`sincro.inventory.snapshots`: pending movements, drift pass, chunked apply); this module
+reads and maps the file, stages its rows, serialises the file with the source's other files and
+writes the reconciliation report. SAP's columns map onto inventory's positions: LABST =
+unrestricted, INSME = quality (``blocked_quality``), SPEME = blocked (``blocked_stock``), RETME =
+returns (``blocked_returns``), UMLME = transit (staged and reported, never put on hand).
 
 Consequences, each covered by a test: a sale committed in Sincro after T (unacknowledged, NULL)
 survives; a sale acknowledged with posting time <= T is in ``reported`` and not counted again;
@@ -40,22 +23,19 @@ Execution (set-based; one dedicated connection per file, one file of a source at
 
 - stage: the file is parsed as a stream, mapped (MATNR, WERKS/LGORT, units; a row whose cells
   were all seen before in a valid row is resolved from caches keyed by the raw text) and loaded
-  into a temporary table (COPY on PostgreSQL, executemany on SQLite); rejects into another.
-  Rows are summed per (product, location) only when some position has several rows.
-- drift pass: one INSERT…SELECT joins every position with its stock level and with the
-  aggregated pending movements (read once through the ``erp_known_at`` index) and keeps only
-  the positions whose level differs (new positions with stock get an empty level first).
-  Positions that agree are never locked nor written: a concurrent sale changes on-hand and
-  pending by the same amount, so they stay in agreement; what could break the agreement
-  (this source's movement and acknowledgement files) is serialised with the snapshot by the
-  source lock, and acknowledgements received before a snapshot are applied before it.
+  into inventory's staging table (COPY on PostgreSQL, executemany on SQLite); rejects into a
+  table of this module. Rows are summed per (product, location) only when some position has
+  several rows.
+- drift pass (:func:`sincro.inventory.snapshots.prepare`): only the positions whose level
+  differs are kept. Positions that agree stay in agreement under concurrent sales; what could
+  break the agreement (this source's movement and acknowledgement files) is serialised with the
+  snapshot by the source lock, and acknowledgements received before a snapshot are applied
+  before it.
 - apply: the differing positions are applied in chunks of ``snapshot_chunk_rows`` file
-  records, each chunk one transaction: lock their levels in (location, product) order,
-  recompute them under the lock, one UPDATE…FROM…RETURNING, one INSERT…SELECT for the ledger
-  rows, the events of the changed levels, the rejects of the records in the chunk, and
-  ``erp_files.next_line`` (the last record covered) — all committed together. A crash resumes
-  after ``next_line``: staging and the drift pass are redone from the file, and positions
-  already applied no longer differ.
+  records, each chunk one transaction: inventory's chunk (locks, recompute, update, ledger,
+  events), the rejects of the records in the chunk, and ``erp_files.next_line`` (the last
+  record covered) — all committed together. A crash resumes after ``next_line``: staging and
+  the drift pass are redone from the file, and positions already applied no longer differ.
 - report: a :class:`ReconciliationReport` from the snapshot's ledger rows and the staged
   totals; a ``large_drift`` alert past ``drift_alert_units``.
 """
@@ -63,7 +43,7 @@ Execution (set-based; one dedicated connection per file, one file of a source at
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,15 +51,13 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from sincro.catalog import service as catalog
-from sincro.catalog.models import Product
 from sincro.connectors.alerts import raise_alert
 from sincro.connectors.models import ErpFile, FileState, ReconciliationReport
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import BUCKETS, Reject, SnapshotReader
 from sincro.connectors.sap_files.mapping import Mapper, UnknownCode
 from sincro.db import bulk_insert, sql, utcnow
-from sincro.events import AvailabilityChange, record_events
+from sincro.inventory import snapshots
 
 Progress = Callable[[int, int], None]
 STAGE_BATCH = 20_000
@@ -88,16 +66,6 @@ MAX_QUANTITY = 1_000_000_000  # per row, in base units (staged as 32-bit integer
 CACHED_NUMBER_MAX = 100_000  # quantities cached by their text are at most this
 ENTITY = "stock_snapshot"
 
-_STAGE_COLUMNS = (
-    "first_seq",
-    "product_id",
-    "location_id",
-    "labst",
-    "insme",
-    "speme",
-    "retme",
-    "umlme",
-)
 _REJECT_COLUMNS = ("seq", "line", "field", "rule", "value", "message", "record_key")
 
 
@@ -134,41 +102,24 @@ def newer_applied(session: Session, cfg: SapFilesSource, as_of: dt.datetime) -> 
 # --- staging -----------------------------------------------------------------------------------
 
 
-TEMP_TABLES = ("sap_stage", "sap_pos", "sap_drift", "sap_chunk", "sap_rejects", "sap_locations")
+REJECTS = "sap_rejects"
 
 
-def _create_temp_tables(conn: Connection) -> None:
-    for name in TEMP_TABLES:
-        conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    buckets = "labst BIGINT, insme BIGINT, speme BIGINT, retme BIGINT, umlme BIGINT"
-    # INTEGER quantities: SUM(integer) is a fast bigint sum on PostgreSQL, SUM(bigint) numeric
+def create_tables(conn: Connection) -> None:
+    """The snapshot's temporary tables: inventory's (positions) and this module's (rejects)."""
+    snapshots.create_tables(conn)
+    conn.execute(text(f"DROP TABLE IF EXISTS {REJECTS}"))
     conn.execute(
         text(
-            "CREATE TEMPORARY TABLE sap_stage (first_seq INTEGER, product_id INTEGER,"
-            " location_id INTEGER, labst INTEGER, insme INTEGER, speme INTEGER, retme INTEGER,"
-            " umlme INTEGER)"
-        )
-    )
-    conn.execute(
-        text(
-            "CREATE TEMPORARY TABLE sap_drift (first_seq INTEGER, level_id INTEGER,"
-            f" product_id INTEGER, location_id INTEGER, {buckets})"
-        )
-    )
-    conn.execute(
-        text(
-            "CREATE TEMPORARY TABLE sap_chunk (level_id INTEGER, product_id INTEGER,"
-            " location_id INTEGER, reported BIGINT, quality BIGINT, blocked BIGINT,"
-            " returns BIGINT, transit BIGINT, cur_on_hand BIGINT, cur_quality BIGINT,"
-            " cur_blocked BIGINT, cur_returns BIGINT, pending BIGINT, new_on_hand BIGINT)"
-        )
-    )
-    conn.execute(
-        text(
-            "CREATE TEMPORARY TABLE sap_rejects (seq INTEGER, line INTEGER, field VARCHAR(60),"
+            f"CREATE TEMPORARY TABLE {REJECTS} (seq INTEGER, line INTEGER, field VARCHAR(60),"
             " rule VARCHAR(60), value VARCHAR(200), message TEXT, record_key VARCHAR(120))"
         )
     )
+
+
+def drop_tables(conn: Connection) -> None:
+    snapshots.drop_tables(conn)
+    conn.execute(text(f"DROP TABLE IF EXISTS {REJECTS}"))
 
 
 class _Stager:
@@ -212,24 +163,20 @@ class _Stager:
             self.flush_rejects()
 
     def flush_rows(self) -> None:
-        if self.rows and self.pg:
-            raw: Any = self.conn.connection.driver_connection
-            columns = ", ".join(_STAGE_COLUMNS)
-            with raw.cursor() as cur, cur.copy(f"COPY sap_stage ({columns}) FROM STDIN") as cp:
-                cp.write("".join(self.rows))
-        else:
-            bulk_insert(self.conn, "sap_stage", _STAGE_COLUMNS, self.rows)
+        snapshots.stage_rows(self.conn, self.rows)
         self.rows = []
 
     def flush_rejects(self) -> None:
-        bulk_insert(self.conn, "sap_rejects", _REJECT_COLUMNS, self.rejects)
+        bulk_insert(self.conn, REJECTS, _REJECT_COLUMNS, self.rejects)
         self.rejects = []
 
 
 def stage(
     conn: Connection, cfg: SapFilesSource, reader: SnapshotReader, mapper: Mapper
 ) -> tuple[int, bool]:
-    """Parse, map and load the whole file into the temporary tables; returns its record count
+    """Parse, map and stage the whole file (:func:`sincro.inventory.snapshots.stage_rows`, in
+    the order of ``snapshots.POSITION_COLUMNS``: LABST, INSME, SPEME, RETME, UMLME after the
+    ids) and its rejects; returns its record count
     and whether some position has several rows.
 
     The hot loop resolves a row from caches keyed by the raw cell texts (material, plant +
@@ -312,7 +259,7 @@ def stage(
                         numbers[row[i]] = int(v)
     out.flush_rows()
     out.flush_rejects()
-    conn.execute(text("CREATE INDEX ix_sap_rejects_seq ON sap_rejects (seq)"))
+    conn.execute(text(f"CREATE INDEX ix_sap_rejects_seq ON {REJECTS} (seq)"))
     return records, out.duplicates
 
 
@@ -320,129 +267,10 @@ def _reject_row(r: Reject) -> tuple[Any, ...]:
     return (r.seq, r.line, r.field, r.rule, (r.value or "")[:200] or None, r.message, r.key)
 
 
-_PENDING_WHERE = (
-    " WHERE (mv.erp_known_at IS NULL OR mv.erp_known_at > :t) AND mv.bucket = 'on_hand'"
-    " AND (mv.reference IS NULL OR mv.reference NOT LIKE 'snapshot:%')"
-)
-_PENDING = f"SELECT SUM(mv.quantity) FROM movements mv {_PENDING_WHERE}"
-_NEW_ON_HAND = (
-    "CASE WHEN p.labst + p.insme + p.speme + p.retme + COALESCE(m.pending, 0) < 0 THEN 0"
-    " ELSE p.labst + p.insme + p.speme + p.retme + COALESCE(m.pending, 0) END"
-)
-_DRIFT = (
-    "WITH pend AS MATERIALIZED (SELECT mv.product_id, mv.location_id, SUM(mv.quantity)"
-    f" AS pending FROM movements mv {_PENDING_WHERE} GROUP BY mv.product_id, mv.location_id)"
-    " INSERT INTO sap_drift (first_seq, level_id, product_id, location_id, labst, insme, speme,"
-    " retme, umlme) SELECT p.first_seq, s.id, p.product_id, p.location_id, p.labst,"
-    " p.insme, p.speme, p.retme, p.umlme FROM sap_pos p LEFT JOIN stock_levels s"
-    " ON s.product_id = p.product_id AND s.location_id = p.location_id"
-    " LEFT JOIN pend m ON m.product_id = p.product_id AND m.location_id = p.location_id"
-    " WHERE (s.id IS NULL AND p.labst + p.insme + p.speme + p.retme > 0)"
-    f" OR {_NEW_ON_HAND} <> s.on_hand OR p.insme <> s.blocked_quality"
-    " OR p.speme <> s.blocked_stock OR p.retme <> s.blocked_returns"
-)
-
-
-def prepare(conn: Connection, as_of: dt.datetime, duplicates: bool) -> int:
-    """Make ``sap_pos`` (one row per product x location: the staged rows, summed only when
-    the file has several rows for one position), then find in one pass the positions whose
-    level differs from what the snapshot implies, creating the missing levels of positions
-    with stock (empty, version 0, as ``inventory.repository.ensure_levels`` does).
-
-    Only those positions are locked and written by :func:`apply_chunk`: a level that agrees
-    stays in agreement under concurrent sales, because every Sincro change of on-hand that the
-    ERP does not know is itself ``pending`` (the changes that are not — ERP files and
-    acknowledgements of this source — are serialised with this file by the source lock).
-    Returns the number of positions that differ."""
-    if duplicates:
-        conn.execute(
-            text(
-                "CREATE TEMPORARY TABLE sap_pos AS SELECT MIN(first_seq) AS first_seq,"
-                " product_id, location_id, SUM(labst) AS labst, SUM(insme) AS insme,"
-                " SUM(speme) AS speme, SUM(retme) AS retme, SUM(umlme) AS umlme"
-                " FROM sap_stage GROUP BY product_id, location_id"
-            )
-        )
-        conn.execute(text("DROP TABLE sap_stage"))
-    else:
-        conn.execute(text("ALTER TABLE sap_stage RENAME TO sap_pos"))
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ANALYZE sap_pos"))
-    drift = _rowcount(conn.execute(sql(_DRIFT, "t"), {"t": as_of}))
-    created = conn.execute(
-        sql(
-            "INSERT INTO stock_levels (product_id, location_id, on_hand, reserved,"
-            " blocked_quality, blocked_stock, blocked_returns, safety_stock, version, as_of,"
-            " updated_at) SELECT d.product_id, d.location_id, 0, 0, 0, 0, 0, 0, 0, :now, :now"
-            " FROM sap_drift d WHERE d.level_id IS NULL ORDER BY d.location_id, d.product_id"
-            " ON CONFLICT (product_id, location_id) DO NOTHING",
-            "now",
-        ),
-        {"now": utcnow()},
-    )
-    if _rowcount(created):
-        conn.execute(
-            text(
-                "UPDATE sap_drift SET level_id = (SELECT s.id FROM stock_levels s"
-                " WHERE s.product_id = sap_drift.product_id"
-                " AND s.location_id = sap_drift.location_id) WHERE level_id IS NULL"
-            )
-        )
-    conn.execute(text("CREATE INDEX ix_sap_drift_seq ON sap_drift (first_seq)"))
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ANALYZE sap_drift"))
-    return drift
-
-
-# --- one chunk ---------------------------------------------------------------------------------
-
-_IN_CHUNK = "(SELECT level_id FROM sap_drift WHERE first_seq > :a AND first_seq <= :b)"
-_LOCK = (
-    f"SELECT s.id FROM stock_levels s WHERE s.id IN {_IN_CHUNK}"
-    " ORDER BY s.location_id, s.product_id FOR UPDATE"
-)
-_COMPUTE = (
-    "INSERT INTO sap_chunk (level_id, product_id, location_id, reported, quality, blocked,"
-    " returns, transit, cur_on_hand, cur_quality, cur_blocked, cur_returns, pending, new_on_hand)"
-    " SELECT x.*, CASE WHEN x.reported + x.pending < 0 THEN 0 ELSE x.reported + x.pending END"
-    " FROM (SELECT s.id, p.product_id, p.location_id, p.labst + p.insme + p.speme + p.retme"
-    " AS reported, p.insme, p.speme, p.retme, p.umlme, s.on_hand, s.blocked_quality,"
-    " s.blocked_stock, s.blocked_returns,"
-    f" COALESCE(({_PENDING} AND mv.product_id = p.product_id AND mv.location_id = p.location_id),"
-    " 0) AS pending FROM sap_drift p JOIN stock_levels s ON s.id = p.level_id"
-    " WHERE p.first_seq > :a AND p.first_seq <= :b) x"
-)
-_CHANGED = (
-    "new_on_hand <> cur_on_hand OR quality <> cur_quality OR blocked <> cur_blocked"
-    " OR returns <> cur_returns"
-)
-_UPDATE = (
-    "UPDATE stock_levels SET on_hand = stock_levels.on_hand + (c.new_on_hand - c.cur_on_hand),"
-    " blocked_quality = c.quality, blocked_stock = c.blocked, blocked_returns = c.returns,"
-    " version = stock_levels.version + 1, as_of = :now, updated_at = :now"
-    f" FROM sap_chunk c WHERE stock_levels.id = c.level_id AND ({_CHANGED})"
-    " RETURNING stock_levels.product_id, stock_levels.location_id, stock_levels.on_hand,"
-    " stock_levels.reserved, stock_levels.blocked_quality + stock_levels.blocked_stock"
-    " + stock_levels.blocked_returns, stock_levels.safety_stock, stock_levels.version"
-)
-_LEDGER = " UNION ALL ".join(
-    f"SELECT product_id, location_id, '{b}', {n} - {c}, 'correction', :src, NULL, :ref,"
-    f" :t, :now, :t FROM sap_chunk WHERE {n} <> {c}"
-    for b, n, c in (
-        ("on_hand", "new_on_hand", "cur_on_hand"),
-        ("blocked_quality", "quality", "cur_quality"),
-        ("blocked_stock", "blocked", "cur_blocked"),
-        ("blocked_returns", "returns", "cur_returns"),
-    )
-)
-_INSERT_LEDGER = (
-    "INSERT INTO movements (product_id, location_id, bucket, quantity, reason, source,"
-    f" idempotency_key, reference, occurred_at, recorded_at, erp_known_at) {_LEDGER}"
-)
 _INSERT_REJECTS = (
     "INSERT INTO sync_rejects (source, entity, run_id, file_id, line, record_key, field, rule,"
     " value, message, created_at) SELECT :src, :entity, :run, :file, line, record_key, field,"
-    " rule, value, message, :now FROM sap_rejects WHERE seq > :a AND seq <= :b"
+    f" rule, value, message, :now FROM {REJECTS} WHERE seq > :a AND seq <= :b"
 )
 
 
@@ -455,59 +283,23 @@ def apply_chunk(
     a: int,
     b: int,
 ) -> tuple[int, int]:
-    """Apply the differing positions whose first record is in (a, b]: lock their levels in
-    (location, product) order, recompute them under the lock, write the changes, the ledger
-    rows, the events and the rejects of the range. Returns (changed levels, rejects). The
-    caller commits, together with ``next_line = b``."""
-    now, ref = utcnow(), f"snapshot:{file_id}"
-    span = {"a": a, "b": b}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(_LOCK), span)
-    session.execute(text("DELETE FROM sap_chunk"))
-    session.execute(sql(_COMPUTE, "t"), {**span, "t": as_of})
-    changed = session.execute(sql(_UPDATE, "now"), {"now": now}).all()
-    if changed:
-        session.execute(
-            sql(_INSERT_LEDGER, "t", "now"),
-            {"src": cfg.movement_source, "ref": ref, "t": as_of, "now": now},
-        )
-        _record_events(session, changed, ref)
-    rejects = _rowcount(
-        session.execute(
-            sql(_INSERT_REJECTS, "now"),
-            {**span, "src": cfg.code, "entity": ENTITY, "run": run_id, "file": file_id, "now": now},
-        )
+    """Apply the differing positions whose first record is in (a, b]
+    (:func:`sincro.inventory.snapshots.apply_chunk`) and record the rejects of the range.
+    Returns (changed levels, rejects). The caller commits, together with ``next_line = b``."""
+    changed = snapshots.apply_chunk(session, cfg.movement_source, file_id, as_of, a, b)
+    rejects = session.execute(
+        sql(_INSERT_REJECTS, "now"),
+        {
+            "a": a,
+            "b": b,
+            "src": cfg.code,
+            "entity": ENTITY,
+            "run": run_id,
+            "file": file_id,
+            "now": utcnow(),
+        },
     )
-    return len(changed), rejects
-
-
-def _rowcount(result: Any) -> int:
-    return int(result.rowcount)
-
-
-def _record_events(session: Session, rows: Sequence[Any], ref: str) -> None:
-    product_ids = {r[0] for r in rows}
-    skus = _skus(session, product_ids)
-    places = catalog.directory(session)
-    changes = []
-    for product_id, location_id, on_hand, reserved, blocked, safety, version in rows:
-        place = (
-            places.by_id.get(location_id)
-            or catalog.directory(session, need_id=location_id).by_id[location_id]
-        )
-        changes.append(
-            AvailabilityChange(
-                sku=skus[product_id],
-                location=place.code,
-                available=max(0, on_hand - reserved - blocked - safety),
-                on_hand=on_hand,
-                reserved=reserved,
-                version=version,
-                cause="snapshot",
-                reference=ref,
-            )
-        )
-    record_events(session, changes)
+    return changed, int(rejects.rowcount)  # type: ignore[attr-defined]
 
 
 # --- report ------------------------------------------------------------------------------------
@@ -517,49 +309,28 @@ def report(
     session: Session, cfg: SapFilesSource, file_id: int, as_of: dt.datetime
 ) -> ReconciliationReport:
     """The snapshot's reconciliation report, from its ledger rows and the staged positions."""
-    ref = f"snapshot:{file_id}"
-    positions, reported = session.execute(
-        text("SELECT COUNT(*), COALESCE(SUM(labst + insme + speme + retme), 0) FROM sap_pos")
-    ).one()
-    drifted, drift_abs, drift_sum = session.execute(
-        text(
-            "SELECT COUNT(*), COALESCE(SUM(ABS(quantity)), 0), COALESCE(SUM(quantity), 0)"
-            " FROM movements WHERE reference = :ref AND bucket = 'on_hand' AND source = :src"
-        ),
-        {"ref": ref, "src": cfg.movement_source},
-    ).one()
-    top = session.execute(
-        text(
-            "SELECT m.product_id, m.location_id, m.quantity,"
-            " p.labst + p.insme + p.speme + p.retme FROM movements m"
-            " JOIN sap_drift p ON p.product_id = m.product_id AND p.location_id = m.location_id"
-            " WHERE m.reference = :ref AND m.bucket = 'on_hand' AND m.source = :src"
-            " ORDER BY ABS(m.quantity) DESC, m.id LIMIT 20"
-        ),
-        {"ref": ref, "src": cfg.movement_source},
-    ).all()
-    skus = _skus(session, {r[0] for r in top})
-    places = catalog.directory(session)
+    positions, reported = snapshots.position_totals(session)
+    drift = snapshots.drift_summary(session, cfg.movement_source, file_id)
     largest = [
         {
-            "sku": skus.get(pid, str(pid)),
-            "location": _code(places, lid),
-            "expected": int(rep) - int(qty),
-            "reported": int(rep),
-            "drift": int(qty),
+            "sku": d.sku,
+            "location": d.location,
+            "expected": d.expected,
+            "reported": d.reported,
+            "drift": d.drift,
         }
-        for pid, lid, qty, rep in top
+        for d in drift.largest
     ]
-    exceeded = int(drift_abs) > cfg.drift_alert_units
+    exceeded = drift.units_abs > cfg.drift_alert_units
     row = ReconciliationReport(
         source=cfg.code,
         file_id=file_id,
         as_of=as_of,
-        positions=int(positions),
-        positions_with_drift=int(drifted),
-        units_expected=int(reported) - int(drift_sum),
-        units_reported=int(reported),
-        units_drift_abs=int(drift_abs),
+        positions=positions,
+        positions_with_drift=drift.positions,
+        units_expected=reported - drift.units_sum,
+        units_reported=reported,
+        units_drift_abs=drift.units_abs,
         largest=largest,
         threshold_exceeded=exceeded,
         created_at=utcnow(),
@@ -570,8 +341,8 @@ def report(
         raise_alert(
             session,
             "large_drift",
-            f"Snapshot {as_of:%d/%m/%Y %H:%M} de {cfg.name}: {int(drift_abs)} unidades de"
-            f" divergência em {int(drifted)} posições (limite {cfg.drift_alert_units})",
+            f"Snapshot {as_of:%d/%m/%Y %H:%M} de {cfg.name}: {drift.units_abs} unidades de"
+            f" divergência em {drift.positions} posições (limite {cfg.drift_alert_units})",
             source=cfg.code,
             severity="warning",
             details={"report_id": row.id, "file_id": file_id, "largest": largest[:5]},
@@ -582,62 +353,23 @@ def report(
 def missing_positions(session: Session, cfg: SapFilesSource, file_id: int) -> int:
     """Levels with stock at the snapshot's locations that the snapshot did not mention: left
     untouched, reported in an ``info`` alert with a sample of 20."""
-    session.execute(text("DROP TABLE IF EXISTS sap_locations"))
-    session.execute(
-        text("CREATE TEMPORARY TABLE sap_locations AS SELECT DISTINCT location_id FROM sap_pos")
-    )
-    stocked, units = session.execute(
-        text(
-            "SELECT COUNT(*), COALESCE(SUM(s.on_hand), 0) FROM stock_levels s"
-            " WHERE s.on_hand > 0 AND s.location_id IN (SELECT location_id FROM sap_locations)"
-        )
-    ).one()
-    listed, listed_units = session.execute(
-        text(
-            "SELECT COUNT(*), COALESCE(SUM(s.on_hand), 0) FROM sap_pos p JOIN stock_levels s"
-            " ON s.product_id = p.product_id AND s.location_id = p.location_id"
-            " WHERE s.on_hand > 0"
-        )
-    ).one()
-    count, units = int(stocked) - int(listed), int(units) - int(listed_units)
-    if count <= 0:
+    missing = snapshots.missing_positions(session)
+    if missing.count <= 0:
         return 0
-    sample = session.execute(
-        text(
-            "SELECT s.product_id, s.location_id, s.on_hand FROM stock_levels s"
-            " JOIN sap_locations l ON l.location_id = s.location_id WHERE s.on_hand > 0"
-            " AND NOT EXISTS (SELECT 1 FROM sap_pos p WHERE p.product_id = s.product_id"
-            " AND p.location_id = s.location_id) LIMIT 20"
-        )
-    ).all()
-    places = catalog.directory(session)
-    skus = _skus(session, {r[0] for r in sample})
     raise_alert(
         session,
         "snapshot_missing_positions",
-        f"{count} posições com estoque não constam do snapshot (mantidas como estão)",
+        f"{missing.count} posições com estoque não constam do snapshot (mantidas como estão)",
         source=cfg.code,
         severity="info",
         details={
             "file_id": file_id,
-            "count": count,
-            "units": units,
+            "count": missing.count,
+            "units": missing.units,
             "sample": [
-                {"sku": skus.get(p), "location": _code(places, loc), "on_hand": int(q)}
-                for p, loc, q in sample
+                {"sku": sku, "location": code, "on_hand": on_hand}
+                for sku, code, on_hand in missing.sample
             ],
         },
     )
-    return count
-
-
-def _skus(session: Session, product_ids: set[int]) -> dict[int, str]:
-    if not product_ids:
-        return {}
-    query = select(Product.id, Product.sku).where(Product.id.in_(product_ids))
-    return dict(session.execute(query).tuples().all())
-
-
-def _code(places: catalog.LocationDirectory, location_id: int) -> str:
-    place = places.by_id.get(location_id)
-    return place.code if place else str(location_id)
+    return missing.count

@@ -55,7 +55,7 @@ from sincro.connectors.sap_files.formats import (
     write_rows,
 )
 from sincro.db import utcnow
-from sincro.inventory.models import Movement
+from sincro.inventory import service as inventory
 
 ENTITY = "writeback_ack"
 NAMESPACE = uuid.UUID("4f0b7c2e-58a1-4d55-9a57-3c1b8c0e5a10")
@@ -101,19 +101,12 @@ def collect(session: Session, cfg: SapFilesSource, limit: int | None = None) -> 
     plants = _plants(session, cfg)
     if not plants:
         return []
-    M, L = Movement, WriteBackMovement
-    rows = session.execute(
-        select(M.id, M.product_id, M.location_id, M.quantity, M.reason, M.reference, M.occurred_at)
-        .where(
-            M.bucket == "on_hand",
-            M.erp_known_at.is_(None),
-            M.source.not_like("erp:%"),
-            M.location_id.in_(list(plants)),
-            ~select(L.movement_id).where(L.movement_id == M.id).exists(),
-        )
-        .order_by(M.id)
-        .limit(limit or cfg.writeback.batch_size)
-    ).all()
+    rows = inventory.movements_for_writeback(
+        session,
+        list(plants),
+        select(WriteBackMovement.movement_id),
+        limit=limit or cfg.writeback.batch_size,
+    )
     if not rows:
         return []
     product_ids = {r.product_id for r in rows}
@@ -358,9 +351,7 @@ def apply_ack(session: Session, cfg: SapFilesSource, row: AckRow) -> Reject | No
     wb.next_attempt_at = None
     wb.last_error = None
     linked = select(WriteBackMovement.movement_id).where(WriteBackMovement.writeback_id == wb.id)
-    session.execute(
-        update(Movement).where(Movement.id.in_(linked)).values(erp_known_at=row.posted_at)
-    )
+    inventory.mark_erp_known(session, linked, row.posted_at)
     return None
 
 
