@@ -39,10 +39,10 @@ from sincro.errors import NotFound
 from sincro.feed.endpoints import event_stream
 from sincro.feed.runtime import event_hub
 from sincro.inventory import availability
-from sincro.inventory import repository as inventory_repo
+from sincro.inventory import service as inventory
 from sincro.inventory.availability import SkuSnapshot
-from sincro.inventory.repository import LocationStockRow
 from sincro.inventory.runtime import availability_cache
+from sincro.inventory.service import LocationStockRow
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")
@@ -524,7 +524,7 @@ def location_page(request: Request, code: str, _user: ConsoleUserDep, page: str 
         location = LocationView.of(found)
 
         def fetch(offset: int, limit: int) -> tuple[list[LocationStockRow], int]:
-            return inventory_repo.stock_at_location(session, found.id, offset=offset, limit=limit)
+            return inventory.stock_at_location(session, found.id, offset=offset, limit=limit)
 
         rows, pager = fetch_page(Pager.parse(page, LOCATION_STOCK_PAGE_SIZE), fetch)
     context = {"location": location, "rows": rows, "pager": pager}
@@ -543,7 +543,7 @@ def location_stock_csv(
             return not_found(
                 request, "Local não encontrado", f"Não existe loja nem CD com o código “{code}”."
             )
-        rows, _total = inventory_repo.stock_at_location(
+        rows, _total = inventory.stock_at_location(
             session, found.id, offset=0, limit=EXPORT_MAX_ROWS
         )
     header = ("sku", "produto", "disponivel", "em_maos", "reservado", "versao", "atualizado_em")
