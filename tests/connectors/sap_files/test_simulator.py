@@ -3,7 +3,7 @@ what SAP does not know yet."""
 
 from __future__ import annotations
 
-from sincro.connectors.sap_files.simulator import SapWriter
+from sincro.simulators.sap_files import SapWriter
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
