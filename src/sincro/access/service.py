@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sincro.access.models import ApiKey, ConsoleUser, Role, api_key_locations
-from sincro.catalog import repository as catalog_repo
+from sincro.catalog import service as catalog
 from sincro.db import utcnow
 from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 
@@ -59,7 +59,7 @@ def create_key(
     """Create a key; returns the row and the plaintext, which is never stored."""
     if role == Role.store and not locations:
         raise InvalidInput("a store key needs at least one location", field="locations")
-    found = catalog_repo.locations_by_code(session, locations)
+    found = catalog.places_by_code(session, locations)
     missing = [code for code in locations if code not in found]
     if missing:
         raise NotFound(f"unknown location(s): {', '.join(missing)}", field="locations")
@@ -131,11 +131,8 @@ def authenticate(session: Session, plaintext: str) -> Principal:
         .scalars()
         .all()
     )
-    from sincro.catalog.models import Location
-
-    names = (
-        session.scalars(select(Location.code).where(Location.id.in_(codes))).all() if codes else []
-    )
+    places = catalog.directory(session, need_ids=codes).by_id
+    names = [places[location_id].code for location_id in codes if location_id in places]
     principal = Principal(
         key.id, key.name, Role(key.role), frozenset(names), key.rate_limit_per_minute
     )

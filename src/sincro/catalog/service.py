@@ -1,34 +1,46 @@
-"""Rules for locations and products, and the in-process directory of locations.
+"""Rules for locations and products: the one door other domains use to the catalog.
 
-The directory (about 1,800 rows) is what every availability read and allocation needs: it is
-cached per process and reloaded when it is older than a few seconds or misses a code.
+Other domains never import the catalog's repository or models; every location and product
+question goes through the functions here. Locations are answered from an in-process directory
+(about 1,800 rows, what every availability read and allocation needs), cached per database and
+reloaded when it is older than a few seconds or misses a code or id. Product identities (id and
+SKU never change once a product exists; products are never deleted) are remembered per process
+as they are asked for, so turning SKUs into ids and back costs a query only the first time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from sincro.catalog import repository
 from sincro.catalog.models import Location, Product
-from sincro.catalog.schemas import LocationIn, ProductIn
+from sincro.catalog.schemas import LocationIn, LocationOut, ProductIn, ProductOut
 from sincro.catalog.search import index_products
 from sincro.errors import NotFound
 
 DIRECTORY_TTL_SECONDS = 10.0
+PRODUCT_IDS_LIMIT = 1_000_000  # remembered SKU <-> id pairs per database before starting over
 EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass(frozen=True, slots=True)
 class Place:
+    """A location as the directory holds it: its row and its position in the directory.
+
+    The fields after ``position`` are :class:`~sincro.catalog.schemas.LocationIn`'s, in its
+    order (a test keeps them equal), plus ``updated_at``."""
+
     id: int
     position: int
     code: str
@@ -41,27 +53,24 @@ class Place:
     ships_online: bool
     pickup_enabled: bool
     active: bool
+    updated_at: dt.datetime = dataclass_field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, location: Location, position: int) -> Place:
+        values = {name: getattr(location, name) for name in PLACE_FIELDS}
+        return cls(id=location.id, position=position, **values)
+
+
+PLACE_FIELDS = (*LocationIn.model_fields, "updated_at")
 
 
 class LocationDirectory:
+    """Every location by id and code, and those that ship online (an immutable snapshot).
+
+    ``fingerprint`` changes when any field but ``updated_at`` does."""
+
     def __init__(self, locations: Sequence[Location]) -> None:
-        self.places = [
-            Place(
-                loc.id,
-                i,
-                loc.code,
-                loc.kind,
-                loc.name,
-                loc.city,
-                loc.state,
-                loc.latitude,
-                loc.longitude,
-                loc.ships_online,
-                loc.pickup_enabled,
-                loc.active,
-            )
-            for i, loc in enumerate(locations)
-        ]
+        self.places = [Place.of(loc, i) for i, loc in enumerate(locations)]
         self.by_id = {p.id: p for p in self.places}
         self.by_code = {p.code: p for p in self.places}
         self.online = [p for p in self.places if p.ships_online and p.active]
@@ -69,7 +78,33 @@ class LocationDirectory:
         self.loaded_at = time.monotonic()
 
 
+@dataclass(frozen=True, slots=True)
+class ProductRef:
+    """What other domains need of a product to name it: id, SKU and name."""
+
+    id: int
+    sku: str
+    name: str
+
+
+@dataclass(slots=True)
+class ProductIds:
+    """SKU <-> id pairs this process has seen for one database (they never change)."""
+
+    by_sku: dict[str, int] = dataclass_field(default_factory=dict)
+    by_id: dict[int, str] = dataclass_field(default_factory=dict)
+
+    def remember(self, pairs: Iterable[tuple[int, str]]) -> None:
+        if len(self.by_id) > PRODUCT_IDS_LIMIT:
+            self.by_sku.clear()
+            self.by_id.clear()
+        for product_id, sku in pairs:
+            self.by_sku[sku] = product_id
+            self.by_id[product_id] = sku
+
+
 _directories: dict[str, LocationDirectory] = {}  # per database URL
+_product_ids: dict[str, ProductIds] = {}  # per database URL
 _directory_lock = threading.Lock()
 
 
@@ -86,15 +121,16 @@ def _database_key(session: Session) -> str:
 
 
 def directory(
-    session: Session, *, need_code: str | None = None, need_id: int | None = None
+    session: Session, *, need_codes: Collection[str] = (), need_ids: Collection[int] = ()
 ) -> LocationDirectory:
-    """The cached location directory, reloaded when stale or missing a code or id."""
+    """The cached location directory, reloaded when stale or missing one of the codes or ids
+    asked for (codes and ids that still do not exist after the reload are simply absent)."""
     key = _database_key(session)
     current = _directories.get(key)
     stale = current is None or time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS
     missing = current is not None and (
-        (need_code is not None and need_code not in current.by_code)
-        or (need_id is not None and need_id not in current.by_id)
+        any(code not in current.by_code for code in need_codes)
+        or any(location_id not in current.by_id for location_id in need_ids)
     )
     if stale or missing:
         with _directory_lock:
@@ -109,7 +145,94 @@ def directory(
 
 def location_code(session: Session, location_id: int) -> str:
     """The code of a location, reloading the directory if the id is new to this process."""
-    return directory(session, need_id=location_id).by_id[location_id].code
+    return directory(session, need_ids=(location_id,)).by_id[location_id].code
+
+
+def places_by_code(session: Session, codes: Iterable[str]) -> dict[str, Place]:
+    """The known locations among ``codes`` (a miss reloads the directory once)."""
+    codes = set(codes)
+    found = directory(session, need_codes=codes).by_code
+    return {code: found[code] for code in codes if code in found}
+
+
+def place_page(
+    session: Session, *, kind: str | None, state: str | None, offset: int, limit: int
+) -> tuple[list[Place], int]:
+    """One page of the directory's locations of a kind and/or UF, by code, and how many there
+    are (as fresh as the directory; :func:`list_locations` reads the table)."""
+    places = sorted(
+        (
+            p
+            for p in directory(session).places
+            if (not kind or p.kind == kind) and (not state or p.state == state)
+        ),
+        key=lambda p: p.code,
+    )
+    return places[offset : offset + limit], len(places)
+
+
+def _product_ids_of(session: Session) -> ProductIds:
+    key = _database_key(session)
+    known = _product_ids.get(key)
+    if known is None:
+        known = _product_ids[key] = ProductIds()
+    return known
+
+
+def product_ids(session: Session, skus: Iterable[str]) -> dict[str, int]:
+    """The ids of the known products among ``skus`` (one query for those new to the process)."""
+    known = _product_ids_of(session)
+    skus = set(skus)
+    new = [sku for sku in skus if sku not in known.by_sku]
+    if new:
+        known.remember(repository.id_sku_pairs(session, skus=new))
+    return {sku: known.by_sku[sku] for sku in skus if sku in known.by_sku}
+
+
+def skus_by_id(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The SKUs of the known products among ``ids`` (one query for those new to the process)."""
+    known = _product_ids_of(session)
+    ids = set(ids)
+    new = [product_id for product_id in ids if product_id not in known.by_id]
+    if new:
+        known.remember(repository.id_sku_pairs(session, ids=new))
+    return {product_id: known.by_id[product_id] for product_id in ids if product_id in known.by_id}
+
+
+def every_product_id(session: Session) -> dict[str, int]:
+    """Every product's id by SKU (one query; for mapping whole ERP files)."""
+    pairs = repository.id_sku_pairs(session)
+    _product_ids_of(session).remember(pairs)
+    return {sku: product_id for product_id, sku in pairs}
+
+
+def find_product(session: Session, sku: str) -> ProductRef | None:
+    """Id, SKU and current name of a product (one query), or None."""
+    product = repository.products_by_sku(session, [sku]).get(sku)
+    if product is None:
+        return None
+    _product_ids_of(session).remember([(product.id, product.sku)])
+    return ProductRef(product.id, product.sku, product.name)
+
+
+def list_products(
+    session: Session, *, q: str | None, category: str | None, offset: int, limit: int
+) -> tuple[list[ProductOut], int]:
+    """One page of products matching text (name, SKU, EAN) and/or a category, by SKU."""
+    rows, total = repository.list_products(
+        session, q=q, category=category, offset=offset, limit=limit
+    )
+    return [ProductOut.model_validate(row) for row in rows], total
+
+
+def list_locations(
+    session: Session, *, kind: str | None, state: str | None, offset: int, limit: int
+) -> tuple[list[LocationOut], int]:
+    """One page of the locations of a kind and/or UF, by code, and how many there are."""
+    rows, total = repository.list_locations(
+        session, kind=kind, state=state, offset=offset, limit=limit
+    )
+    return [LocationOut.model_validate(row) for row in rows], total
 
 
 def cached_directory(database_url: str) -> LocationDirectory | None:
@@ -121,7 +244,9 @@ def cached_directory(database_url: str) -> LocationDirectory | None:
 
 
 def forget_directory() -> None:
+    """Drop this process's locations and product ids (after tables were emptied, in tests)."""
     _directories.clear()
+    _product_ids.clear()
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -132,18 +257,20 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
-def get_location(session: Session, code: str) -> Location:
+def get_location(session: Session, code: str) -> LocationOut:
+    """A location as stored now; :class:`NotFound` when there is none."""
     location = repository.locations_by_code(session, [code]).get(code)
     if location is None:
         raise NotFound(f"unknown location {code!r}", field="location")
-    return location
+    return LocationOut.model_validate(location)
 
 
-def get_product(session: Session, sku: str) -> Product:
+def get_product(session: Session, sku: str) -> ProductOut:
+    """A product as stored now; :class:`NotFound` when there is none."""
     product = repository.products_by_sku(session, [sku]).get(sku)
     if product is None:
         raise NotFound(f"unknown SKU {sku!r}", field="sku")
-    return product
+    return ProductOut.model_validate(product)
 
 
 def upsert_location(session: Session, data: LocationIn) -> tuple[Location, bool]:

@@ -23,7 +23,6 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sincro.catalog import repository as catalog_repo
 from sincro.catalog import service as catalog
 from sincro.catalog.service import LocationDirectory, Place
 from sincro.db import Database, utcnow
@@ -254,7 +253,7 @@ class AvailabilityCache:
 
 
 def load_snapshot(session: Session, sku: str) -> SkuSnapshot:
-    product = catalog_repo.products_by_sku(session, [sku]).get(sku)
+    product = catalog.find_product(session, sku)
     if product is None:
         raise UnknownSku(f"unknown SKU {sku!r}", field="sku")
     directory = catalog.directory(session)
@@ -264,7 +263,7 @@ def load_snapshot(session: Session, sku: str) -> SkuSnapshot:
     for level in repo.levels_of_product(session, product.id):
         place = directory.by_id.get(level.location_id)
         if place is None:
-            directory = catalog.directory(session, need_id=level.location_id)
+            directory = catalog.directory(session, need_ids=(level.location_id,))
             return load_snapshot(session, sku) if level.location_id in directory.by_id else snap
         i = place.position
         reserved = level.reserved - expired.get(level.location_id, 0)
