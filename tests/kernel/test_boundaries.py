@@ -138,7 +138,7 @@ def violations(root: Path, domains: tuple[str, ...] | None = None) -> list[str]:
     found = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root.parent).as_posix()
-        found += [f"{rel}:{line}: {what}" for line, what in check_module(path, root, domains)]
+        found += [f"{rel}:{n}: {what}" for n, what in sorted(check_module(path, root, domains))]
     return found
 
 
@@ -153,7 +153,39 @@ KNOWN_VIOLATIONS: Counter[str] = Counter(
     [
         # kernel: the lead is rewriting these composition files to read sincro.domains;
         # remove the entries as they go.
+        "sincro/cli.py: kernel: imports sincro.access.models",
+        "sincro/cli.py: kernel: imports sincro.access.models",
+        "sincro/deps.py: kernel: imports sincro.access.models",
+        "sincro/models.py: kernel: imports sincro.access.models",
+        "sincro/models.py: kernel: imports sincro.catalog.models",
+        "sincro/models.py: kernel: imports sincro.connectors.models",
+        "sincro/models.py: kernel: imports sincro.customers.models",
+        "sincro/models.py: kernel: imports sincro.feed.models",
+        "sincro/models.py: kernel: imports sincro.inventory.models",
+        # cross-domain, catalog: the console's location page lists a location's stock sorted by
+        # SKU with one join to products; without it the page would sort in Python.
+        "sincro/inventory/repository.py: cross-domain: imports sincro.catalog.models",
+        # cross-domain, catalog: simulators, leaving the domain for sincro.simulators
+        # (connector-plugins change), where rule 1 no longer applies.
+        "sincro/connectors/rest/simulator.py: cross-domain: imports sincro.catalog.models",
+        "sincro/connectors/sap_files/simulator.py: cross-domain: imports sincro.catalog.models",
+        # cross-domain, inventory: Movement and StockLevel (below), and the Bucket and Reason
+        # enums, which should be offered by inventory's schemas or services.
+        "sincro/connectors/rest/apply.py: cross-domain: imports sincro.inventory.models",
+        "sincro/connectors/rest/writeback.py: cross-domain: imports sincro.inventory.models",
+        "sincro/connectors/sap_files/mapping.py: cross-domain: imports sincro.inventory.models",
+        "sincro/connectors/sap_files/writeback.py: cross-domain: imports sincro.inventory.models",
         # stock-tables: to be emptied by the inventory-boundary change.
+        "sincro/connectors/rest/apply.py: stock-tables: imports Movement",
+        "sincro/connectors/rest/apply.py: stock-tables: imports StockLevel",
+        "sincro/connectors/rest/writeback.py: stock-tables: imports Movement",
+        "sincro/connectors/sap_files/writeback.py: stock-tables: imports Movement",
+        *["sincro/connectors/sap_files/simulator.py: stock-tables: SQL on movements"],
+        *["sincro/connectors/sap_files/simulator.py: stock-tables: SQL on stock_levels"] * 2,
+        *["sincro/connectors/sap_files/snapshot.py: stock-tables: SQL on movements"] * 5,
+        *["sincro/connectors/sap_files/snapshot.py: stock-tables: SQL on stock_levels"] * 9,
+        "sincro/demo/loader.py: stock-tables: SQL on movements, stock_levels",
+        *["sincro/demo/loader.py: stock-tables: SQL on stock_levels"] * 2,
     ]
 )
 

@@ -72,7 +72,6 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
-from sincro.catalog.models import Product
 from sincro.connectors.alerts import raise_alert
 from sincro.connectors.models import ErpFile, FileState, ReconciliationReport
 from sincro.connectors.sap_files.config import SapFilesSource
@@ -632,10 +631,7 @@ def missing_positions(session: Session, cfg: SapFilesSource, file_id: int) -> in
 
 
 def _skus(session: Session, product_ids: set[int]) -> dict[int, str]:
-    if not product_ids:
-        return {}
-    query = select(Product.id, Product.sku).where(Product.id.in_(product_ids))
-    return dict(session.execute(query).tuples().all())
+    return catalog.skus_by_id(session, product_ids)
 
 
 def _code(places: catalog.LocationDirectory, location_id: int) -> str:
