@@ -3,9 +3,10 @@
 Other domains never import the catalog's repository or models; every location and product
 question goes through the functions here. Locations are answered from an in-process directory
 (about 1,800 rows, what every availability read and allocation needs), cached per database and
-reloaded when it is older than a few seconds or misses a code or id. Product identities (id and
-SKU never change once a product exists; products are never deleted) are remembered per process
-as they are asked for, so turning SKUs into ids and back costs a query only the first time.
+reloaded when it is older than a few seconds or misses a location that exists. Product
+identities (id and SKU never change once a product exists; products are never deleted) are
+remembered per process once the transaction that read them commits, so turning SKUs into ids
+and back costs a query only the first time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sincro.catalog import repository
 from sincro.catalog.models import Location, Product
 from sincro.catalog.schemas import LocationIn, LocationOut, ProductIn, ProductOut
 from sincro.catalog.search import index_products
+from sincro.db import on_commit
 from sincro.errors import NotFound
 
 DIRECTORY_TTL_SECONDS = 10.0
@@ -149,9 +151,13 @@ def location_code(session: Session, location_id: int) -> str:
 
 
 def places_by_code(session: Session, codes: Iterable[str]) -> dict[str, Place]:
-    """The known locations among ``codes`` (a miss reloads the directory once)."""
+    """The known locations among ``codes``. A code the directory lacks costs one indexed query,
+    and a reload only when the location exists (unknown codes never reload the directory)."""
     codes = set(codes)
-    found = directory(session, need_codes=codes).by_code
+    found = directory(session).by_code
+    missing = [code for code in codes if code not in found]
+    if missing and repository.locations_by_code(session, missing):
+        found = directory(session, need_codes=missing).by_code
     return {code: found[code] for code in codes if code in found}
 
 
@@ -179,30 +185,41 @@ def _product_ids_of(session: Session) -> ProductIds:
     return known
 
 
+def _remember(session: Session, pairs: list[tuple[int, str]]) -> None:
+    """Remember (id, sku) pairs once the session's transaction commits: a product created in
+    a transaction that rolls back must not be remembered (its id may never exist)."""
+    if pairs:
+        on_commit(session, lambda: _product_ids_of(session).remember(pairs))
+
+
 def product_ids(session: Session, skus: Iterable[str]) -> dict[str, int]:
-    """The ids of the known products among ``skus`` (one query for those new to the process)."""
-    known = _product_ids_of(session)
-    skus = set(skus)
-    new = [sku for sku in skus if sku not in known.by_sku]
+    """The ids of the known products among ``skus`` (a query for those new to the process)."""
+    by_sku = _product_ids_of(session).by_sku
+    found = {sku: by_sku[sku] for sku in set(skus) if sku in by_sku}
+    new = [sku for sku in set(skus) if sku not in found]
     if new:
-        known.remember(repository.id_sku_pairs(session, skus=new))
-    return {sku: known.by_sku[sku] for sku in skus if sku in known.by_sku}
+        pairs = repository.id_sku_pairs(session, skus=new)
+        _remember(session, pairs)
+        found.update((sku, product_id) for product_id, sku in pairs)
+    return found
 
 
 def skus_by_id(session: Session, ids: Iterable[int]) -> dict[int, str]:
-    """The SKUs of the known products among ``ids`` (one query for those new to the process)."""
-    known = _product_ids_of(session)
-    ids = set(ids)
-    new = [product_id for product_id in ids if product_id not in known.by_id]
+    """The SKUs of the known products among ``ids`` (a query for those new to the process)."""
+    by_id = _product_ids_of(session).by_id
+    found = {product_id: by_id[product_id] for product_id in set(ids) if product_id in by_id}
+    new = [product_id for product_id in set(ids) if product_id not in found]
     if new:
-        known.remember(repository.id_sku_pairs(session, ids=new))
-    return {product_id: known.by_id[product_id] for product_id in ids if product_id in known.by_id}
+        pairs = repository.id_sku_pairs(session, ids=new)
+        _remember(session, pairs)
+        found.update(pairs)
+    return found
 
 
 def every_product_id(session: Session) -> dict[str, int]:
     """Every product's id by SKU (one query; for mapping whole ERP files)."""
     pairs = repository.id_sku_pairs(session)
-    _product_ids_of(session).remember(pairs)
+    _remember(session, pairs)
     return {sku: product_id for product_id, sku in pairs}
 
 
@@ -211,7 +228,7 @@ def find_product(session: Session, sku: str) -> ProductRef | None:
     product = repository.products_by_sku(session, [sku]).get(sku)
     if product is None:
         return None
-    _product_ids_of(session).remember([(product.id, product.sku)])
+    _remember(session, [(product.id, product.sku)])
     return ProductRef(product.id, product.sku, product.name)
 
 
