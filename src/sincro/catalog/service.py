@@ -192,28 +192,30 @@ def _remember(session: Session, pairs: list[tuple[int, str]]) -> None:
         on_commit(session, lambda: _product_ids_of(session).remember(pairs))
 
 
+def _read_pairs(
+    session: Session, *, skus: Collection[str] = (), ids: Collection[int] = ()
+) -> list[tuple[int, str]]:
+    """(id, sku) of the products with those SKUs or ids, read now and remembered later."""
+    if not skus and not ids:
+        return []
+    pairs = repository.id_sku_pairs(session, skus=skus or None, ids=ids or None)
+    _remember(session, pairs)
+    return pairs
+
+
 def product_ids(session: Session, skus: Iterable[str]) -> dict[str, int]:
     """The ids of the known products among ``skus`` (a query for those new to the process)."""
-    by_sku = _product_ids_of(session).by_sku
-    found = {sku: by_sku[sku] for sku in set(skus) if sku in by_sku}
-    new = [sku for sku in set(skus) if sku not in found]
-    if new:
-        pairs = repository.id_sku_pairs(session, skus=new)
-        _remember(session, pairs)
-        found.update((sku, product_id) for product_id, sku in pairs)
-    return found
+    wanted, known = set(skus), _product_ids_of(session).by_sku
+    found = {sku: known[sku] for sku in wanted if sku in known}
+    pairs = _read_pairs(session, skus=wanted - found.keys())
+    return found | {sku: product_id for product_id, sku in pairs}
 
 
 def skus_by_id(session: Session, ids: Iterable[int]) -> dict[int, str]:
     """The SKUs of the known products among ``ids`` (a query for those new to the process)."""
-    by_id = _product_ids_of(session).by_id
-    found = {product_id: by_id[product_id] for product_id in set(ids) if product_id in by_id}
-    new = [product_id for product_id in set(ids) if product_id not in found]
-    if new:
-        pairs = repository.id_sku_pairs(session, ids=new)
-        _remember(session, pairs)
-        found.update(pairs)
-    return found
+    wanted, known = set(ids), _product_ids_of(session).by_id
+    found = {product_id: known[product_id] for product_id in wanted if product_id in known}
+    return found | dict(_read_pairs(session, ids=wanted - found.keys()))
 
 
 def every_product_id(session: Session) -> dict[str, int]:
