@@ -131,8 +131,7 @@ def authenticate(session: Session, plaintext: str) -> Principal:
         .scalars()
         .all()
     )
-    places = catalog.directory(session, need_ids=codes).by_id
-    names = [places[location_id].code for location_id in codes if location_id in places]
+    names = [catalog.location_code(session, location_id) for location_id in codes]
     principal = Principal(
         key.id, key.name, Role(key.role), frozenset(names), key.rate_limit_per_minute
     )

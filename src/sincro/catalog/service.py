@@ -123,16 +123,15 @@ def _database_key(session: Session) -> str:
 
 
 def directory(
-    session: Session, *, need_codes: Collection[str] = (), need_ids: Collection[int] = ()
+    session: Session, *, need_code: str | None = None, need_id: int | None = None
 ) -> LocationDirectory:
-    """The cached location directory, reloaded when stale or missing one of the codes or ids
-    asked for (codes and ids that still do not exist after the reload are simply absent)."""
+    """The cached location directory, reloaded when stale or missing a code or id."""
     key = _database_key(session)
     current = _directories.get(key)
     stale = current is None or time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS
     missing = current is not None and (
-        any(code not in current.by_code for code in need_codes)
-        or any(location_id not in current.by_id for location_id in need_ids)
+        (need_code is not None and need_code not in current.by_code)
+        or (need_id is not None and need_id not in current.by_id)
     )
     if stale or missing:
         with _directory_lock:
@@ -147,7 +146,7 @@ def directory(
 
 def location_code(session: Session, location_id: int) -> str:
     """The code of a location, reloading the directory if the id is new to this process."""
-    return directory(session, need_ids=(location_id,)).by_id[location_id].code
+    return directory(session, need_id=location_id).by_id[location_id].code
 
 
 def places_by_code(session: Session, codes: Iterable[str]) -> dict[str, Place]:
@@ -156,8 +155,9 @@ def places_by_code(session: Session, codes: Iterable[str]) -> dict[str, Place]:
     codes = set(codes)
     found = directory(session).by_code
     missing = [code for code in codes if code not in found]
-    if missing and repository.locations_by_code(session, missing):
-        found = directory(session, need_codes=missing).by_code
+    existing = repository.locations_by_code(session, missing) if missing else {}
+    if existing:
+        found = directory(session, need_code=next(iter(existing))).by_code
     return {code: found[code] for code in codes if code in found}
 
 

@@ -263,7 +263,7 @@ def load_snapshot(session: Session, sku: str) -> SkuSnapshot:
     for level in repo.levels_of_product(session, product.id):
         place = directory.by_id.get(level.location_id)
         if place is None:
-            directory = catalog.directory(session, need_ids=(level.location_id,))
+            directory = catalog.directory(session, need_id=level.location_id)
             return load_snapshot(session, sku) if level.location_id in directory.by_id else snap
         i = place.position
         reserved = level.reserved - expired.get(level.location_id, 0)

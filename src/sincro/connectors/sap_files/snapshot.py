@@ -492,7 +492,7 @@ def _record_events(session: Session, rows: Sequence[Any], ref: str) -> None:
     for product_id, location_id, on_hand, reserved, blocked, safety, version in rows:
         place = (
             places.by_id.get(location_id)
-            or catalog.directory(session, need_ids=(location_id,)).by_id[location_id]
+            or catalog.directory(session, need_id=location_id).by_id[location_id]
         )
         changes.append(
             AvailabilityChange(
