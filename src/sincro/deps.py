@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from sincro.access import service as access
-from sincro.access.models import Role
 from sincro.access.ratelimit import RateLimiter
 from sincro.bus import EventBus
 from sincro.config import Settings
@@ -108,7 +107,7 @@ def _authenticate(db: Database, plaintext: str) -> access.Principal:
 CurrentKey = Annotated[access.Principal, Depends(current_key)]
 
 
-def role(*roles: Role) -> Callable[..., Any]:
+def role(*roles: access.Role) -> Callable[..., Any]:
     async def check(principal: CurrentKey) -> access.Principal:
         principal.require(*roles)
         return principal
@@ -116,6 +115,6 @@ def role(*roles: Role) -> Callable[..., Any]:
     return check
 
 
-AdminKey = Annotated[access.Principal, Depends(role(Role.admin))]
-ChannelKey = Annotated[access.Principal, Depends(role(Role.channel))]
-StoreKey = Annotated[access.Principal, Depends(role(Role.store))]
+AdminKey = Annotated[access.Principal, Depends(role(access.Role.admin))]
+ChannelKey = Annotated[access.Principal, Depends(role(access.Role.channel))]
+StoreKey = Annotated[access.Principal, Depends(role(access.Role.store))]

@@ -216,7 +216,7 @@ def test_unexpected_errors_get_a_friendly_page(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(inventory_routes.catalog_repo, "list_products", broken)
+    monkeypatch.setattr(inventory_routes.catalog, "list_products", broken)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         sign_in(client)
         page = client.get("/console/skus")

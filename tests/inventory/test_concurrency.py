@@ -108,7 +108,7 @@ def test_storm_with_allocation_and_sales_never_oversells(db: Database) -> None:
             product_levels = [
                 lv
                 for lv in s.scalars(select(StockLevel)).all()
-                if lv.product_id == service.resolve(s, [(sku, None)]).products[sku].id
+                if lv.product_id == service.resolve(s, [(sku, None)]).product_ids[sku]
             ]
             on_hand = sum(lv.on_hand for lv in product_levels)
             reserved = sum(lv.reserved for lv in product_levels)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sincro.access.models import ApiKey, ConsoleUser, Role, api_key_locations
-from sincro.catalog import repository as catalog_repo
+from sincro.catalog import service as catalog
 from sincro.db import utcnow
 from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
 
@@ -59,7 +59,7 @@ def create_key(
     """Create a key; returns the row and the plaintext, which is never stored."""
     if role == Role.store and not locations:
         raise InvalidInput("a store key needs at least one location", field="locations")
-    found = catalog_repo.locations_by_code(session, locations)
+    found = catalog.places_by_code(session, locations)
     missing = [code for code in locations if code not in found]
     if missing:
         raise NotFound(f"unknown location(s): {', '.join(missing)}", field="locations")
@@ -131,11 +131,7 @@ def authenticate(session: Session, plaintext: str) -> Principal:
         .scalars()
         .all()
     )
-    from sincro.catalog.models import Location
-
-    names = (
-        session.scalars(select(Location.code).where(Location.id.in_(codes))).all() if codes else []
-    )
+    names = [catalog.location_code(session, location_id) for location_id in codes]
     principal = Principal(
         key.id, key.name, Role(key.role), frozenset(names), key.rate_limit_per_minute
     )
@@ -163,6 +159,12 @@ def check_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def active_user(session: Session, user_id: int) -> ConsoleUser | None:
+    """The console user with that id, if it exists and is active."""
+    user = session.get(ConsoleUser, user_id)
+    return user if user is not None and user.active else None
 
 
 def create_user(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from sincro.catalog import repository, service
+from sincro.catalog import service
 from sincro.catalog.models import LocationKind
 from sincro.catalog.schemas import (
     CODE_PATTERN,
@@ -34,10 +34,9 @@ def list_locations(
 ) -> Page[LocationOut]:
     """Stores and distribution centers, by code."""
     with state.db.read() as session:
-        rows, total = repository.list_locations(
+        items, total = service.list_locations(
             session, kind=kind.value if kind else None, state=state_uf, offset=offset, limit=limit
         )
-        items = [LocationOut.model_validate(r) for r in rows]
     return Page[LocationOut](items=items, total=total, offset=offset, limit=limit)
 
 
@@ -46,7 +45,7 @@ def get_location(
     code: Annotated[str, Path(pattern=CODE_PATTERN)], state: StateDep, _key: CurrentKey
 ) -> LocationOut:
     with state.db.read() as session:
-        return LocationOut.model_validate(service.get_location(session, code))
+        return service.get_location(session, code)
 
 
 @router.put("/locations/{code}", response_model=LocationOut)
@@ -76,10 +75,9 @@ def list_products(
 ) -> Page[ProductOut]:
     """Products, optionally filtered by text (name, SKU, EAN) or category."""
     with state.db.read() as session:
-        rows, total = repository.list_products(
+        items, total = service.list_products(
             session, q=q, category=category, offset=offset, limit=limit
         )
-        items = [ProductOut.model_validate(r) for r in rows]
     return Page[ProductOut](items=items, total=total, offset=offset, limit=limit)
 
 
@@ -88,7 +86,7 @@ def get_product(
     sku: Annotated[str, Path(pattern=SKU_PATTERN)], state: StateDep, _key: CurrentKey
 ) -> ProductOut:
     with state.db.read() as session:
-        return ProductOut.model_validate(service.get_product(session, sku))
+        return service.get_product(session, sku)
 
 
 @router.put("/products/{sku}", response_model=ProductOut)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,6 +24,18 @@ def products_by_sku(session: Session, skus: Iterable[str]) -> dict[str, Product]
         return {}
     rows = session.scalars(select(Product).where(Product.sku.in_(skus)))
     return {row.sku: row for row in rows}
+
+
+def id_sku_pairs(
+    session: Session, *, skus: Collection[str] | None = None, ids: Collection[int] | None = None
+) -> list[tuple[int, str]]:
+    """(id, sku) of the products with those SKUs or those ids; of every product without either."""
+    query = select(Product.id, Product.sku)
+    if skus is not None:
+        query = query.where(Product.sku.in_(skus))
+    elif ids is not None:
+        query = query.where(Product.id.in_(ids))
+    return [(product_id, sku) for product_id, sku in session.execute(query)]
 
 
 def all_locations(session: Session) -> Sequence[Location]:
@@ -59,3 +71,12 @@ def list_products(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(Product.sku).offset(offset).limit(limit)).all()
     return rows, total
+
+
+def product_refs(session: Session, ids: Iterable[int]) -> list[tuple[int, str, str]]:
+    """(id, sku, name) of the products with those ids."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    query = select(Product.id, Product.sku, Product.name).where(Product.id.in_(wanted))
+    return [(int(i), str(sku), str(name)) for i, sku, name in session.execute(query).all()]

@@ -1,34 +1,48 @@
-"""Rules for locations and products, and the in-process directory of locations.
+"""Rules for locations and products: the one door other domains use to the catalog.
 
-The directory (about 1,800 rows) is what every availability read and allocation needs: it is
-cached per process and reloaded when it is older than a few seconds or misses a code.
+Other domains never import the catalog's repository or models; every location and product
+question goes through the functions here. Locations are answered from an in-process directory
+(about 1,800 rows, what every availability read and allocation needs), cached per database and
+reloaded when it is older than a few seconds or misses a location that exists. Product
+identities (id and SKU never change once a product exists; products are never deleted) are
+remembered per process once the transaction that read them commits, so turning SKUs into ids
+and back costs a query only the first time.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from sincro.catalog import repository
 from sincro.catalog.models import Location, Product
-from sincro.catalog.schemas import LocationIn, ProductIn
+from sincro.catalog.schemas import LocationIn, LocationOut, ProductIn, ProductOut
 from sincro.catalog.search import index_products
+from sincro.db import on_commit
 from sincro.errors import NotFound
 
 DIRECTORY_TTL_SECONDS = 10.0
+PRODUCT_IDS_LIMIT = 1_000_000  # remembered SKU <-> id pairs per database before starting over
 EARTH_RADIUS_KM = 6371.0088
 
 
 @dataclass(frozen=True, slots=True)
 class Place:
+    """A location as the directory holds it: its row and its position in the directory.
+
+    The fields after ``position`` are :class:`~sincro.catalog.schemas.LocationIn`'s, in its
+    order (a test keeps them equal), plus ``updated_at``."""
+
     id: int
     position: int
     code: str
@@ -41,27 +55,24 @@ class Place:
     ships_online: bool
     pickup_enabled: bool
     active: bool
+    updated_at: dt.datetime = dataclass_field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, location: Location, position: int) -> Place:
+        values = {name: getattr(location, name) for name in PLACE_FIELDS}
+        return cls(id=location.id, position=position, **values)
+
+
+PLACE_FIELDS = (*LocationIn.model_fields, "updated_at")
 
 
 class LocationDirectory:
+    """Every location by id and code, and those that ship online (an immutable snapshot).
+
+    ``fingerprint`` changes when any field but ``updated_at`` does."""
+
     def __init__(self, locations: Sequence[Location]) -> None:
-        self.places = [
-            Place(
-                loc.id,
-                i,
-                loc.code,
-                loc.kind,
-                loc.name,
-                loc.city,
-                loc.state,
-                loc.latitude,
-                loc.longitude,
-                loc.ships_online,
-                loc.pickup_enabled,
-                loc.active,
-            )
-            for i, loc in enumerate(locations)
-        ]
+        self.places = [Place.of(loc, i) for i, loc in enumerate(locations)]
         self.by_id = {p.id: p for p in self.places}
         self.by_code = {p.code: p for p in self.places}
         self.online = [p for p in self.places if p.ships_online and p.active]
@@ -69,7 +80,33 @@ class LocationDirectory:
         self.loaded_at = time.monotonic()
 
 
+@dataclass(frozen=True, slots=True)
+class ProductRef:
+    """What other domains need of a product to name it: id, SKU and name."""
+
+    id: int
+    sku: str
+    name: str
+
+
+@dataclass(slots=True)
+class ProductIds:
+    """SKU <-> id pairs this process has seen for one database (they never change)."""
+
+    by_sku: dict[str, int] = dataclass_field(default_factory=dict)
+    by_id: dict[int, str] = dataclass_field(default_factory=dict)
+
+    def remember(self, pairs: Iterable[tuple[int, str]]) -> None:
+        if len(self.by_id) > PRODUCT_IDS_LIMIT:
+            self.by_sku.clear()
+            self.by_id.clear()
+        for product_id, sku in pairs:
+            self.by_sku[sku] = product_id
+            self.by_id[product_id] = sku
+
+
 _directories: dict[str, LocationDirectory] = {}  # per database URL
+_product_ids: dict[str, ProductIds] = {}  # per database URL
 _directory_lock = threading.Lock()
 
 
@@ -112,6 +149,118 @@ def location_code(session: Session, location_id: int) -> str:
     return directory(session, need_id=location_id).by_id[location_id].code
 
 
+def places_by_code(session: Session, codes: Iterable[str]) -> dict[str, Place]:
+    """The known locations among ``codes``. A code the directory lacks costs one indexed query,
+    and a reload only when the location exists (unknown codes never reload the directory)."""
+    codes = set(codes)
+    found = directory(session).by_code
+    missing = [code for code in codes if code not in found]
+    existing = repository.locations_by_code(session, missing) if missing else {}
+    if existing:
+        found = directory(session, need_code=next(iter(existing))).by_code
+    return {code: found[code] for code in codes if code in found}
+
+
+def place_page(
+    session: Session, *, kind: str | None, state: str | None, offset: int, limit: int
+) -> tuple[list[Place], int]:
+    """One page of the directory's locations of a kind and/or UF, by code, and how many there
+    are (as fresh as the directory; :func:`list_locations` reads the table)."""
+    places = sorted(
+        (
+            p
+            for p in directory(session).places
+            if (not kind or p.kind == kind) and (not state or p.state == state)
+        ),
+        key=lambda p: p.code,
+    )
+    return places[offset : offset + limit], len(places)
+
+
+def _product_ids_of(session: Session) -> ProductIds:
+    key = _database_key(session)
+    known = _product_ids.get(key)
+    if known is None:
+        known = _product_ids[key] = ProductIds()
+    return known
+
+
+def _remember(session: Session, pairs: list[tuple[int, str]]) -> None:
+    """Remember (id, sku) pairs once the session's transaction commits: a product created in
+    a transaction that rolls back must not be remembered (its id may never exist)."""
+    if pairs:
+        on_commit(session, lambda: _product_ids_of(session).remember(pairs))
+
+
+def _read_pairs(
+    session: Session, *, skus: Collection[str] = (), ids: Collection[int] = ()
+) -> list[tuple[int, str]]:
+    """(id, sku) of the products with those SKUs or ids, read now and remembered later."""
+    if not skus and not ids:
+        return []
+    pairs = repository.id_sku_pairs(session, skus=skus or None, ids=ids or None)
+    _remember(session, pairs)
+    return pairs
+
+
+def product_ids(session: Session, skus: Iterable[str]) -> dict[str, int]:
+    """The ids of the known products among ``skus`` (a query for those new to the process)."""
+    wanted, known = set(skus), _product_ids_of(session).by_sku
+    found = {sku: known[sku] for sku in wanted if sku in known}
+    pairs = _read_pairs(session, skus=wanted - found.keys())
+    return found | {sku: product_id for product_id, sku in pairs}
+
+
+def skus_by_id(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """The SKUs of the known products among ``ids`` (a query for those new to the process)."""
+    wanted, known = set(ids), _product_ids_of(session).by_id
+    found = {product_id: known[product_id] for product_id in wanted if product_id in known}
+    return found | dict(_read_pairs(session, ids=wanted - found.keys()))
+
+
+def every_product_id(session: Session) -> dict[str, int]:
+    """Every product's id by SKU (one query; for mapping whole ERP files)."""
+    pairs = repository.id_sku_pairs(session)
+    _remember(session, pairs)
+    return {sku: product_id for product_id, sku in pairs}
+
+
+def product_refs(session: Session, ids: Iterable[int]) -> dict[int, ProductRef]:
+    """Id, SKU and current name of the products with those ids (one query)."""
+    rows = repository.product_refs(session, set(ids))
+    _remember(session, [(product_id, sku) for product_id, sku, _ in rows])
+    return {product_id: ProductRef(product_id, sku, name) for product_id, sku, name in rows}
+
+
+def find_product(session: Session, sku: str) -> ProductRef | None:
+    """Id, SKU and current name of a product (one query), or None."""
+    product = repository.products_by_sku(session, [sku]).get(sku)
+    if product is None:
+        return None
+    _remember(session, [(product.id, product.sku)])
+    return ProductRef(product.id, product.sku, product.name)
+
+
+def list_products(
+    session: Session, *, q: str | None, category: str | None, offset: int, limit: int
+) -> tuple[list[ProductOut], int]:
+    """One page of products matching text (name, SKU, EAN) and/or a category, by SKU."""
+    rows, total = repository.list_products(
+        session, q=q, category=category, offset=offset, limit=limit
+    )
+    return [ProductOut.model_validate(row) for row in rows], total
+
+
+def list_locations(
+    session: Session, *, kind: str | None, state: str | None, offset: int, limit: int
+) -> tuple[list[LocationOut], int]:
+    """One page of the locations of a kind and/or UF, by code, and how many there are."""
+    rows, total = repository.list_locations(
+        session, kind=kind, state=state, offset=offset, limit=limit
+    )
+    return [LocationOut.model_validate(row) for row in rows], total
+
+
 def cached_directory(database_url: str) -> LocationDirectory | None:
     """The directory if this process has a fresh one for that database (no database access)."""
     current = _directories.get(database_url)
@@ -121,7 +270,9 @@ def cached_directory(database_url: str) -> LocationDirectory | None:
 
 
 def forget_directory() -> None:
+    """Drop this process's locations and product ids (after tables were emptied, in tests)."""
     _directories.clear()
+    _product_ids.clear()
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -132,18 +283,20 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
-def get_location(session: Session, code: str) -> Location:
+def get_location(session: Session, code: str) -> LocationOut:
+    """A location as stored now; :class:`NotFound` when there is none."""
     location = repository.locations_by_code(session, [code]).get(code)
     if location is None:
         raise NotFound(f"unknown location {code!r}", field="location")
-    return location
+    return LocationOut.model_validate(location)
 
 
-def get_product(session: Session, sku: str) -> Product:
+def get_product(session: Session, sku: str) -> ProductOut:
+    """A product as stored now; :class:`NotFound` when there is none."""
     product = repository.products_by_sku(session, [sku]).get(sku)
     if product is None:
         raise NotFound(f"unknown SKU {sku!r}", field="sku")
-    return product
+    return ProductOut.model_validate(product)
 
 
 def upsert_location(session: Session, data: LocationIn) -> tuple[Location, bool]:

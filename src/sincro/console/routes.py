@@ -20,12 +20,10 @@ from urllib.parse import quote, urlencode, urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 from starlette.routing import NoMatchFound
 
 from sincro import __version__
 from sincro.access import service as access
-from sincro.access.models import ConsoleUser
 from sincro.console import formatting
 from sincro.deps import AppState
 from sincro.domain import NavEntry
@@ -229,8 +227,8 @@ def session_user(request: Request) -> SessionUser | None:
     if not isinstance(user_id, int):
         return None
     with app_state(request).db.read() as session:
-        row = session.scalar(select(ConsoleUser).where(ConsoleUser.id == user_id))
-        user = SessionUser(row.id, row.email, row.name, row.role) if row and row.active else None
+        row = access.active_user(session, user_id)
+        user = SessionUser(row.id, row.email, row.name, row.role) if row else None
     if user is None:
         request.session.pop("user_id", None)
     request.state.console_user = user

@@ -21,9 +21,10 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from sincro.catalog.schemas import LocationIn
 from sincro.db import Database, first_nonempty, postgres_url, utcnow
 from sincro.demo.catalog import DemoProduct, generate_products
-from sincro.demo.operator import DemoLocation, generate_locations, stock_quantities
+from sincro.demo.operator import generate_locations, stock_quantities
 from sincro.inventory.opening import LocationStock, OpeningStock
 
 Progress = Callable[[str, int, int], None]
@@ -34,10 +35,8 @@ _TABLES = ("locations", "products")
 # Stock levels are generated and written per block of locations, about this many rows a block.
 _BLOCK_ROWS = 100_000
 
-_LOCATION_COLUMNS = (
-    "code, kind, name, city, state, latitude, longitude, ships_online, pickup_enabled, active,"
-    " created_at, updated_at"
-)
+_LOCATION_FIELDS = tuple(LocationIn.model_fields)
+_LOCATION_COLUMNS = ", ".join((*_LOCATION_FIELDS, "created_at", "updated_at"))
 _PRODUCT_COLUMNS = "sku, ean, name, category, unit, active, created_at, updated_at"
 
 
@@ -69,7 +68,7 @@ class LoadSummary:
 
 @dataclass(slots=True)
 class _Plan:
-    locations: list[DemoLocation]
+    locations: list[LocationIn]
     products: list[DemoProduct]
     seed: int
     now: dt.datetime  # naive UTC
@@ -178,21 +177,14 @@ class _Stage:
         self.plan.stage_seconds[self.name] = round(seconds, 3)
 
 
-def _location_row(loc: DemoLocation, now: Any) -> tuple[Any, ...]:
-    return (
-        loc.code,
-        loc.kind,
-        loc.name,
-        loc.city,
-        loc.state,
-        loc.latitude,
-        loc.longitude,
-        loc.ships_online,
-        loc.pickup_enabled,
-        loc.active,
-        now,
-        now,
-    )
+def _insert_sql(table: str, columns: str) -> str:
+    """SQLite's ``INSERT`` of one row into ``table`` (a comma-separated column list)."""
+    placeholders = ", ".join("?" * len(columns.split(",")))
+    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+
+
+def _location_row(loc: LocationIn, now: Any) -> tuple[Any, ...]:
+    return (*(getattr(loc, name) for name in _LOCATION_FIELDS), now, now)
 
 
 def _product_row(product: DemoProduct, now: Any) -> tuple[Any, ...]:
@@ -302,7 +294,7 @@ def _sqlite_fill(cur: Any, plan: _Plan) -> None:
 
     with _Stage(plan, "locations", len(plan.locations)) as stage:
         cur.executemany(
-            f"INSERT INTO locations ({_LOCATION_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+            _insert_sql("locations", _LOCATION_COLUMNS),
             [_location_row(loc, now) for loc in plan.locations],
         )
         cur.execute("SELECT id, code FROM locations")
@@ -313,7 +305,7 @@ def _sqlite_fill(cur: Any, plan: _Plan) -> None:
 
     with _Stage(plan, "products", len(plan.products)) as stage:
         cur.executemany(
-            f"INSERT INTO products ({_PRODUCT_COLUMNS}) VALUES ({', '.join('?' * 8)})",
+            _insert_sql("products", _PRODUCT_COLUMNS),
             [_product_row(product, now) for product in plan.products],
         )
         cur.execute("SELECT id, sku FROM products")

@@ -11,22 +11,10 @@ import math
 import random
 from dataclasses import dataclass
 
+from sincro.catalog.models import LocationKind
+from sincro.catalog.schemas import LocationIn
 from sincro.demo import catalog
 from sincro.demo.cities import CITIES, City
-
-
-@dataclass(frozen=True, slots=True)
-class DemoLocation:
-    code: str
-    kind: str  # 'store' | 'dc'
-    name: str
-    city: str
-    state: str
-    latitude: float
-    longitude: float
-    ships_online: bool
-    pickup_enabled: bool
-    active: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,21 +137,21 @@ def _store_names(rng: random.Random, city: City, count: int) -> list[str]:
     return names
 
 
-def generate_locations(stores: int = 1800, dcs: int = 10, seed: int = 7) -> list[DemoLocation]:
+def generate_locations(stores: int = 1800, dcs: int = 10, seed: int = 7) -> list[LocationIn]:
     """``stores`` stores (codes LJ0001...) followed by ``dcs`` distribution centres (CD01...)."""
     if stores < 0 or dcs < 0:
         raise ValueError("stores and dcs must not be negative")
     if dcs > len(DC_HUBS):
         raise ValueError(f"the demo operator has at most {len(DC_HUBS)} DCs")
     rng = random.Random(f"sincro-demo-locations-{seed}")
-    locations: list[DemoLocation] = []
+    locations: list[LocationIn] = []
     for city, count in zip(CITIES, _stores_per_city(stores, CITIES), strict=True):
         for name in _store_names(rng, city, count):
             latitude, longitude = _jitter(rng, city)
             locations.append(
-                DemoLocation(
+                LocationIn(
                     code=f"LJ{len(locations) + 1:04d}",
-                    kind="store",
+                    kind=LocationKind.store,
                     name=name,
                     city=city.name,
                     state=city.state,
@@ -175,9 +163,9 @@ def generate_locations(stores: int = 1800, dcs: int = 10, seed: int = 7) -> list
             )
     for number, hub in enumerate(DC_HUBS[:dcs], start=1):
         locations.append(
-            DemoLocation(
+            LocationIn(
                 code=f"CD{number:02d}",
-                kind="dc",
+                kind=LocationKind.dc,
                 name=hub.name,
                 city=hub.city,
                 state=hub.state,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from sincro.catalog import repository as catalog_repo
+from sincro.catalog import service as catalog
 from sincro.errors import InvalidInput, NotFound
 from sincro.feed import repository as repo
 from sincro.feed.models import WebhookDelivery, WebhookSubscription
@@ -23,9 +23,9 @@ def new_secret() -> str:
 
 def create_subscription(session: Session, body: WebhookIn) -> tuple[WebhookSubscription, str]:
     """Subscribe ``body.url`` from the current end of the outbox; returns it and its secret."""
-    if body.sku and not catalog_repo.products_by_sku(session, [body.sku]):
+    if body.sku and not catalog.product_ids(session, [body.sku]):
         raise InvalidInput(f"unknown SKU {body.sku!r}", field="sku")
-    if body.location and not catalog_repo.locations_by_code(session, [body.location]):
+    if body.location and not catalog.places_by_code(session, [body.location]):
         raise InvalidInput(f"unknown location {body.location!r}", field="location")
     secret = new_secret()
     sub = repo.add_subscription(

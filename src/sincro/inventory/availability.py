@@ -23,7 +23,6 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sincro.catalog import repository as catalog_repo
 from sincro.catalog import service as catalog
 from sincro.catalog.service import LocationDirectory, Place
 from sincro.db import Database, utcnow
@@ -254,7 +253,7 @@ class AvailabilityCache:
 
 
 def load_snapshot(session: Session, sku: str) -> SkuSnapshot:
-    product = catalog_repo.products_by_sku(session, [sku]).get(sku)
+    product = catalog.find_product(session, sku)
     if product is None:
         raise UnknownSku(f"unknown SKU {sku!r}", field="sku")
     directory = catalog.directory(session)

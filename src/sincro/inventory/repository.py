@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import Row, Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -463,12 +464,8 @@ def ledger_mismatches(session: Session, limit: int = 1000) -> list[dict[str, obj
 # --- console: what one location stocks ------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LocationStockRow:
-    """One SKU stocked at a location, as the console's location page lists it."""
-
-    sku: str
-    name: str
+class StockedRow(NamedTuple):
+    product_id: int
     on_hand: int
     reserved: int
     blocked: int
@@ -476,35 +473,16 @@ class LocationStockRow:
     version: int
     updated_at: dt.datetime
 
-    @property
-    def available(self) -> int:
-        return max(0, self.on_hand - self.reserved - self.blocked - self.safety_stock)
 
-
-def stock_at_location(
-    session: Session, location_id: int, *, offset: int, limit: int
-) -> tuple[list[LocationStockRow], int]:
-    """The SKUs with units on hand at one location, by SKU, one page of them and the total."""
-    from sincro.catalog.models import Product  # local: this block is appended, imports stay put
-
-    stocked = and_(S.location_id == location_id, S.on_hand > 0)
-    total = session.scalar(select(func.count()).select_from(S).where(stocked)) or 0
-    query = (
-        select(
-            Product.sku,
-            Product.name,
-            S.on_hand,
-            S.reserved,
-            BLOCKED.label("blocked"),
-            S.safety_stock,
-            S.version,
-            S.updated_at,
-        )
-        .join(Product, Product.id == S.product_id)
-        .where(stocked)
-        .order_by(Product.sku)
-        .offset(offset)
-        .limit(limit)
-    )
-    rows = [LocationStockRow(*row) for row in session.execute(query).all()]
-    return rows, total
+def stocked_at_location(session: Session, location_id: int) -> list[StockedRow]:
+    """Every level with units on hand at one location (product ids; names come from catalog)."""
+    query = select(
+        S.product_id,
+        S.on_hand,
+        S.reserved,
+        BLOCKED.label("blocked"),
+        S.safety_stock,
+        S.version,
+        S.updated_at,
+    ).where(S.location_id == location_id, S.on_hand > 0)
+    return [StockedRow(*row) for row in session.execute(query).all()]

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from sincro.catalog import repository as catalog_repo
 from sincro.catalog import service as catalog
-from sincro.catalog.models import Location, Product
 from sincro.db import utcnow
 from sincro.events import AvailabilityChange, record_events
 from sincro.inventory import repository as repo
@@ -52,18 +50,24 @@ def _free(level: LevelRow | None) -> int:
 
 @dataclass
 class Resolved:
-    """SKUs and location codes of a request, resolved to rows."""
+    """SKUs and location codes of a request, resolved to ids."""
 
-    products: dict[str, Product] = field(default_factory=dict)
-    locations: dict[str, Location] = field(default_factory=dict)
+    product_ids: dict[str, int] = field(default_factory=dict)
+    location_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def skus(self) -> dict[int, str]:
+        """SKU by product id."""
+        return {product_id: sku for sku, product_id in self.product_ids.items()}
 
 
 def resolve(
     session: Session, items: Sequence[tuple[str, str | None]], field_prefix: str = "lines"
 ) -> Resolved:
     """Resolve (sku, location) pairs; one error naming every unknown line."""
-    products = catalog_repo.products_by_sku(session, {s for s, _ in items})
-    locations = catalog_repo.locations_by_code(session, {loc for _, loc in items if loc})
+    products = catalog.product_ids(session, {s for s, _ in items})
+    places = catalog.places_by_code(session, {loc for _, loc in items if loc})
+    locations = {code: place.id for code, place in places.items()}
     unknown_skus = [
         {"field": f"{field_prefix}[{i}].sku", "sku": sku}
         for i, (sku, _) in enumerate(items)
@@ -140,9 +144,6 @@ class Changes:
             )
         )
 
-    def remember(self, products: Iterable[Product]) -> None:
-        self._sku.update({p.id: p.sku for p in products})
-
     def remember_skus(self, skus: dict[int, str]) -> None:
         self._sku.update(skus)
 
@@ -154,9 +155,7 @@ class Changes:
 
     def _sku_of(self, product_id: int) -> str:
         if product_id not in self._sku:
-            product = self.session.get(Product, product_id)
-            assert product is not None
-            self._sku[product_id] = product.sku
+            self._sku[product_id] = catalog.skus_by_id(self.session, [product_id])[product_id]
         return self._sku[product_id]
 
     def flush(self) -> None:
@@ -197,11 +196,11 @@ def apply_movements(
     business time) and are not held to the free-stock rule, only to on-hand staying >= 0."""
     now = utcnow()
     found = resolve(session, [(m.sku, m.location) for m in lines], "movements")
-    pairs = [(found.products[m.sku].id, found.locations[m.location].id) for m in lines]
+    pairs = [(found.product_ids[m.sku], found.location_ids[m.location]) for m in lines]
     repo.ensure_levels(session, pairs, now)
     expire_holds(session, product_ids=sorted({p for p, _ in pairs}), now=now, source=source)
     changes = Changes(session, source, now)
-    changes.remember(found.products.values())
+    changes.remember_skus(found.skus)
     order = sorted(range(len(lines)), key=lambda i: (pairs[i][1], pairs[i][0], i))
     short, results = [], {}
     for i in order:
@@ -263,27 +262,27 @@ def set_count(
     """Set on-hand to an absolute count (optimistic: ``expected_version`` must match)."""
     now = utcnow()
     found = resolve(session, [(sku, location_code)], "stock")
-    product, location = found.products[sku], found.locations[location_code]
-    repo.ensure_levels(session, [(product.id, location.id)], now)
-    expire_holds(session, product_ids=[product.id], now=now, source=source)
-    current = repo.lock_level(session, product.id, location.id)
+    product_id, location_id = found.product_ids[sku], found.location_ids[location_code]
+    repo.ensure_levels(session, [(product_id, location_id)], now)
+    expire_holds(session, product_ids=[product_id], now=now, source=source)
+    current = repo.lock_level(session, product_id, location_id)
     assert current is not None
     if expected_version is not None and current.version != expected_version:
         raise VersionMismatch(current.version)
     changes = Changes(session, source, now)
-    changes.remember([product])
+    changes.remember_skus({product_id: sku})
     level = current
     delta = count.on_hand - current.on_hand
     if delta:
         updated = repo.set_on_hand(
-            session, product.id, location.id, count.on_hand, current.version, now
+            session, product_id, location_id, count.on_hand, current.version, now
         )
         if updated is None:
-            raise VersionMismatch(repo.lock_level(session, product.id, location.id).version)  # type: ignore[union-attr]
+            raise VersionMismatch(repo.lock_level(session, product_id, location_id).version)  # type: ignore[union-attr]
         level = updated
         changes.record(level, Bucket.on_hand, delta, count.reason)
     if count.safety_stock is not None and count.safety_stock != level.safety_stock:
-        level = repo.set_safety_stock(session, product.id, location.id, count.safety_stock, now)
+        level = repo.set_safety_stock(session, product_id, location_id, count.safety_stock, now)
         if not delta:
             changes.events.append(
                 AvailabilityChange(
@@ -321,21 +320,21 @@ def reserve(
     found = resolve(session, [(ln.sku, ln.location) for ln in lines])
     expire_holds(
         session,
-        product_ids=sorted({p.id for p in found.products.values()}),
+        product_ids=sorted(found.product_ids.values()),
         now=now,
         source=channel,
     )
     fixed: dict[tuple[int, int], int] = {}
     floating: dict[int, int] = {}
     for ln in lines:
-        product_id = found.products[ln.sku].id
+        product_id = found.product_ids[ln.sku]
         if ln.location:
-            key = (product_id, found.locations[ln.location].id)
+            key = (product_id, found.location_ids[ln.location])
             fixed[key] = fixed.get(key, 0) + ln.qty
         else:
             floating[product_id] = floating.get(product_id, 0) + ln.qty
     # No level is created here: a level that does not exist has nothing to hold (short).
-    sku_of = {p.id: p.sku for p in found.products.values()}
+    sku_of = found.skus
     for _attempt in range(ALLOCATION_ATTEMPTS):
         # only a floating allocation may be planned again; fixed lines are final (the caller's
         # rollback undoes the holds already taken when one of them is short)
@@ -497,21 +496,21 @@ def _record_holds(
     """Ledger rows and events of the holds just taken; the reservation as the API shows it
     (built from what is in hand: no read while the levels are locked)."""
     changes = Changes(session, reservation.channel, now)
-    changes.remember(found.products.values())
+    changes.remember_skus(found.skus)
     for level, qty in applied:
         changes.record(
             level, Bucket.reserved, qty, Reason.reservation, reference=reservation.public_id
         )
     changes.flush()
-    sku_of = {p.id: p.sku for p in found.products.values()}
+    sku_of = found.skus
     held = [(sku_of[level.product_id], level.location_id, qty) for level, qty in applied]
     return _reservation_out(session, reservation, held)
 
 
 def reservation_out(session: Session, reservation: Reservation) -> ReservationOut:
     lines = repo.reservation_lines(session, reservation.id)
-    skus = {ln.product_id: session.get(Product, ln.product_id) for ln in lines}
-    held = [(skus[ln.product_id].sku, ln.location_id, ln.quantity) for ln in lines]  # type: ignore[union-attr]
+    skus = catalog.skus_by_id(session, {ln.product_id for ln in lines})
+    held = [(skus[ln.product_id], ln.location_id, ln.quantity) for ln in lines]
     return _reservation_out(session, reservation, held)
 
 
@@ -687,14 +686,7 @@ def verify(session: Session, limit: int = 1000) -> list[dict[str, object]]:
     """Stock levels that disagree with the ledger or with the active holds (empty: all good)."""
     places = catalog.directory(session)
     rows = repo.ledger_mismatches(session, limit)
-    products = (
-        {
-            p.id: p.sku
-            for p in session.query(Product).filter(Product.id.in_({r["product_id"] for r in rows}))
-        }
-        if rows
-        else {}
-    )
+    products = catalog.skus_by_id(session, {r["product_id"] for r in rows})  # type: ignore[misc]
     for row in rows:
         row["sku"] = products.get(row["product_id"])  # type: ignore[call-overload]
         place = places.by_id.get(row["location_id"])  # type: ignore[call-overload]
@@ -704,20 +696,64 @@ def verify(session: Session, limit: int = 1000) -> list[dict[str, object]]:
 
 def get_level(session: Session, location_code: str, sku: str) -> LevelOut:
     found = resolve(session, [(sku, location_code)], "stock")
-    product, location = found.products[sku], found.locations[location_code]
-    level = repo.lock_level(session, product.id, location.id)
+    product_id, location_id = found.product_ids[sku], found.location_ids[location_code]
+    level = repo.lock_level(session, product_id, location_id)
     if level is None:
-        level = LevelRow(product.id, location.id, 0, 0, 0, 0, 0, utcnow())
+        level = LevelRow(product_id, location_id, 0, 0, 0, 0, 0, utcnow())
     return level_out(session, level, sku)
 
 
 # --- what the ERPs know, and reads for other domains ------------------------------------
 # Plain reads and one conditional update: the repository's functions are the service's.
 
-LocationStockRow = repo.LocationStockRow
 StockPosition = repo.StockPosition
 UnsentMovement = repo.UnsentMovement
 movements_for_writeback = repo.movements_for_writeback
 mark_erp_known = repo.mark_erp_known
 stock_positions = repo.stock_positions
-stock_at_location = repo.stock_at_location
+
+
+@dataclass(frozen=True, slots=True)
+class LocationStockRow:
+    """One SKU stocked at a location, as the console's location page lists it."""
+
+    sku: str
+    name: str
+    on_hand: int
+    reserved: int
+    blocked: int
+    safety_stock: int
+    version: int
+    updated_at: dt.datetime
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.blocked - self.safety_stock)
+
+
+def stock_at_location(
+    session: Session, location_id: int, *, offset: int, limit: int
+) -> tuple[list[LocationStockRow], int]:
+    """The SKUs with units on hand at one location, by SKU: one page of them and the total.
+    Names come from catalog's service (a location holds at most the catalog, so the sort by
+    SKU happens here rather than in a join across domains)."""
+    stocked = repo.stocked_at_location(session, location_id)
+    refs = catalog.product_refs(session, [row.product_id for row in stocked])
+    rows = sorted(
+        (
+            LocationStockRow(
+                refs[r.product_id].sku,
+                refs[r.product_id].name,
+                r.on_hand,
+                r.reserved,
+                r.blocked,
+                r.safety_stock,
+                r.version,
+                r.updated_at,
+            )
+            for r in stocked
+            if r.product_id in refs
+        ),
+        key=lambda row: row.sku,
+    )
+    return rows[offset : offset + limit], len(rows)

@@ -51,11 +51,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
-from sincro.catalog.models import Product
 from sincro.db import bulk_insert, sql, utcnow
 from sincro.events import AvailabilityChange, record_events
 from sincro.inventory import repository as repo
@@ -488,10 +487,7 @@ def missing_positions(session: Session, sample: int = 20) -> MissingPositions:
 
 
 def _skus(session: Session, product_ids: set[int]) -> dict[int, str]:
-    if not product_ids:
-        return {}
-    query = select(Product.id, Product.sku).where(Product.id.in_(product_ids))
-    return dict(session.execute(query).tuples().all())
+    return catalog.skus_by_id(session, product_ids)
 
 
 def _code(places: catalog.LocationDirectory, location_id: int) -> str:

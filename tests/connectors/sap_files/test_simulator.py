@@ -3,10 +3,10 @@ what SAP does not know yet."""
 
 from __future__ import annotations
 
-from sincro.simulators.sap_files import SapWriter
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
+from sincro.simulators.sap_files import SapWriter
 from tests.connectors.sap_files.conftest import World, sp
 
 

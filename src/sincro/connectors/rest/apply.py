@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
 from sincro.catalog.documents import DocumentIn, apply_documents
-from sincro.catalog.models import Product
 from sincro.catalog.schemas import ProductIn
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.rest.mapping import Reject
@@ -102,19 +101,19 @@ def _resolve_products(session: Session, ctx: ApplyContext, codes: set[str]) -> N
     missing = [c for c in codes if c not in ctx.products]
     if not missing:
         return
-    rows = session.execute(
-        select(ProductAlias.external_code, Product.id, Product.sku)
-        .join(Product, Product.id == ProductAlias.product_id)
-        .where(ProductAlias.source == ctx.source, ProductAlias.external_code.in_(missing))
+    aliases = session.execute(
+        select(ProductAlias.external_code, ProductAlias.product_id).where(
+            ProductAlias.source == ctx.source, ProductAlias.external_code.in_(missing)
+        )
     ).all()
-    for code, product_id, sku in rows:
-        ctx.products[code] = (product_id, sku)
+    skus = catalog.skus_by_id(session, {product_id for _, product_id in aliases})
+    for code, product_id in aliases:
+        if product_id in skus:
+            ctx.products[code] = (product_id, skus[product_id])
     rest = [c for c in missing if c not in ctx.products]
-    if rest:  # no alias: the ERP uses Sincro's SKU
-        for product_id, sku in session.execute(
-            select(Product.id, Product.sku).where(Product.sku.in_(rest))
-        ):
-            ctx.products[sku] = (product_id, sku)
+    # no alias: the ERP uses Sincro's SKU
+    for sku, product_id in catalog.product_ids(session, rest).items():
+        ctx.products[sku] = (product_id, sku)
     for code in rest:
         ctx.products.setdefault(code, None)
 

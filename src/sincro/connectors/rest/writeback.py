@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sincro.catalog.models import Product
+from sincro.catalog import service as catalog
 from sincro.config import Settings
 from sincro.connectors.alerts import raise_alert
 from sincro.connectors.config import ConnectorsConfig
@@ -108,9 +108,7 @@ def _product_codes(session: Session, source: str, product_ids: set[int]) -> dict
     """The ERP's code of each product: its alias for this source, else Sincro's SKU."""
     if not product_ids:
         return {}
-    codes = dict(
-        session.execute(select(Product.id, Product.sku).where(Product.id.in_(product_ids))).all()
-    )
+    codes = catalog.skus_by_id(session, product_ids)
     for product_id, external in session.execute(
         select(ProductAlias.product_id, ProductAlias.external_code).where(
             ProductAlias.source == source, ProductAlias.product_id.in_(product_ids)

@@ -24,7 +24,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sincro.catalog.models import Location, Product
+from sincro.catalog import service as catalog
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import normalize_matnr, to_base_units
@@ -87,8 +87,7 @@ class Mapper:
     def __init__(self, session: Session, cfg: SapFilesSource) -> None:
         self.cfg = cfg
         self.products: dict[str, int] = {
-            normalize_matnr(sku): pid
-            for pid, sku in session.execute(select(Product.id, Product.sku))
+            normalize_matnr(sku): pid for sku, pid in catalog.every_product_id(session).items()
         }
         self.products.update(
             {
@@ -100,7 +99,7 @@ class Mapper:
                 )
             }
         )
-        codes = dict(session.execute(select(Location.code, Location.id)).tuples().all())
+        codes = {c: p.id for c, p in catalog.places_by_code(session, cfg.plants.values()).items()}
         self.locations: dict[tuple[str, str], int] = {}
         for key, code in cfg.plants.items():
             if code in codes:

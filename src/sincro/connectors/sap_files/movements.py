@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from sincro.catalog.models import Product
+from sincro.catalog import service as catalog
 from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.models import ErpFile, ErpMovementKey
 from sincro.connectors.sap_files import idoc
@@ -166,11 +166,7 @@ def apply_chunk(
         done.add(key)
         mapped.append((row, product_id, location_id, quantity))
     wanted = {product_id for _, product_id, _, _ in mapped}
-    skus = dict(
-        session.execute(select(Product.id, Product.sku).where(Product.id.in_(wanted)))
-        .tuples()
-        .all()
-    )
+    skus = catalog.skus_by_id(session, wanted)
     lines: list[tuple[MovementRow, ErpLine | None]] = []
     for row, product_id, location_id, quantity in mapped:
         effect = effect_of(row.bwart, row.shkzg, quantity)

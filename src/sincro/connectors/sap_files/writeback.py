@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import Session
 
-from sincro.catalog.models import Location, Product
+from sincro.catalog import service as catalog
 from sincro.connectors.alerts import raise_alert
 from sincro.connectors.models import (
     ErpFile,
@@ -76,7 +76,7 @@ def writeback_id(source: str, movement_ids: list[int]) -> str:
 
 def _plants(session: Session, cfg: SapFilesSource) -> dict[int, tuple[str, str]]:
     """location_id -> (WERKS, LGORT) for writing: aliases first, then the config table."""
-    codes = dict(session.execute(select(Location.code, Location.id)).tuples().all())
+    codes = {c: p.id for c, p in catalog.places_by_code(session, cfg.plants.values()).items()}
     out: dict[int, tuple[str, str]] = {}
     for key, code in sorted(cfg.plants.items()):
         plant, _, storage = key.partition("/")
@@ -110,11 +110,7 @@ def collect(session: Session, cfg: SapFilesSource, limit: int | None = None) -> 
     if not rows:
         return []
     product_ids = {r.product_id for r in rows}
-    matnr = dict(
-        session.execute(select(Product.id, Product.sku).where(Product.id.in_(product_ids)))
-        .tuples()
-        .all()
-    )
+    matnr = catalog.skus_by_id(session, product_ids)
     matnr.update(
         session.execute(
             select(ProductAlias.product_id, ProductAlias.external_code).where(

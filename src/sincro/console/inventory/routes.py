@@ -8,7 +8,6 @@ feed stream is ``async``.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 import unicodedata
@@ -20,10 +19,8 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from sincro.catalog import repository as catalog_repo
 from sincro.catalog import service as catalog
-from sincro.catalog.models import Location, Product
-from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
+from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN, ProductOut
 from sincro.catalog.service import LocationDirectory, Place
 from sincro.console.export import csv_response, parse_form
 from sincro.console.formatting import decimal
@@ -87,62 +84,6 @@ BRAZIL_OUTLINE = (
 
 
 # --- view models ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ProductView:
-    sku: str
-    name: str
-    ean: str | None
-    category: str
-    unit: str
-    active: bool
-
-    @classmethod
-    def of(cls, product: Product) -> ProductView:
-        return cls(
-            product.sku,
-            product.name,
-            product.ean,
-            product.category,
-            product.unit,
-            product.active,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LocationView:
-    code: str
-    kind: str
-    name: str
-    city: str
-    state: str
-    latitude: float
-    longitude: float
-    ships_online: bool
-    pickup_enabled: bool
-    active: bool
-    updated_at: dt.datetime
-
-    @property
-    def kind_label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
-
-    @classmethod
-    def of(cls, loc: Location) -> LocationView:
-        return cls(
-            loc.code,
-            loc.kind,
-            loc.name,
-            loc.city,
-            loc.state,
-            loc.latitude,
-            loc.longitude,
-            loc.ships_online,
-            loc.pickup_enabled,
-            loc.active,
-            loc.updated_at,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,11 +318,10 @@ def skus_page(request: Request, _user: ConsoleUserDep, q: str = "", page: str = 
     query = q.strip()[:100]
     with state.db.read() as session:
 
-        def fetch(offset: int, limit: int) -> tuple[list[ProductView], int]:
-            rows, total = catalog_repo.list_products(
+        def fetch(offset: int, limit: int) -> tuple[list[ProductOut], int]:
+            return catalog.list_products(
                 session, q=query or None, category=None, offset=offset, limit=limit
             )
-            return [ProductView.of(p) for p in rows], total
 
         products, pager = fetch_page(Pager.parse(page, SEARCH_PAGE_SIZE), fetch)
     summaries = {p.sku: availability_cache(state).get(p.sku).summary() for p in products}
@@ -409,8 +349,10 @@ def sku_page(
     except NotFound:
         return not_found(request, "SKU não encontrado", f"Não existe produto com o SKU “{sku}”.")
     with state.db.read() as session:
-        found = catalog_repo.products_by_sku(session, [sku]).get(sku)
-        product = ProductView.of(found) if found else None
+        try:
+            product: ProductOut | None = catalog.get_product(session, sku)
+        except NotFound:  # deleted since the snapshot was loaded
+            product = None
     cities = cities_of(snap.directory.places)
     origin, errors = parse_origin({c.key: c for c in cities}, city, lat, lon)
     radius_km, radius_errors = parse_radius(radius)
@@ -492,11 +434,10 @@ def locations_page(
         kind = ""
     with app_state(request).db.read() as session:
 
-        def fetch(offset: int, limit: int) -> tuple[list[LocationView], int]:
-            rows, total = catalog_repo.list_locations(
+        def fetch(offset: int, limit: int) -> tuple[list[Place], int]:
+            return catalog.place_page(
                 session, kind=kind or None, state=uf or None, offset=offset, limit=limit
             )
-            return [LocationView.of(loc) for loc in rows], total
 
         locations, pager = fetch_page(Pager.parse(page, LOCATIONS_PAGE_SIZE), fetch)
     context = {
@@ -515,19 +456,18 @@ def locations_page(
 def location_page(request: Request, code: str, _user: ConsoleUserDep, page: str = "") -> Response:
     """One location: its data, flags, and the SKUs it has on hand (paginated)."""
     with app_state(request).db.read() as session:
-        try:
-            found = catalog.get_location(session, code)
-        except NotFound:
+        location = catalog.places_by_code(session, [code]).get(code)
+        if location is None:
             return not_found(
                 request, "Local não encontrado", f"Não existe loja nem CD com o código “{code}”."
             )
-        location = LocationView.of(found)
+        location_id = location.id
 
         def fetch(offset: int, limit: int) -> tuple[list[LocationStockRow], int]:
-            return inventory.stock_at_location(session, found.id, offset=offset, limit=limit)
+            return inventory.stock_at_location(session, location_id, offset=offset, limit=limit)
 
         rows, pager = fetch_page(Pager.parse(page, LOCATION_STOCK_PAGE_SIZE), fetch)
-    context = {"location": location, "rows": rows, "pager": pager}
+    context = {"location": location, "rows": rows, "pager": pager, "kind_labels": KIND_LABELS}
     return render(request, "inventory/location.html", context, section="locations")
 
 
@@ -537,9 +477,8 @@ def location_stock_csv(
 ) -> Response:
     """Every SKU on hand at one location as a CSV download (pt-BR Excel, or ``formato=dados``)."""
     with app_state(request).db.read() as session:
-        try:
-            found = catalog.get_location(session, code)
-        except NotFound:
+        found = catalog.places_by_code(session, [code]).get(code)
+        if found is None:
             return not_found(
                 request, "Local não encontrado", f"Não existe loja nem CD com o código “{code}”."
             )

@@ -1,0 +1,82 @@
+"""The catalog's service as other domains use it: locations from the directory, product ids."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy import event
+
+from sincro.catalog import service as catalog
+from sincro.catalog.schemas import LocationIn
+from sincro.db import Database
+from tests.factories import make_location, make_product
+
+
+class Boom(Exception):
+    pass
+
+
+def count_queries(db: Database) -> list[str]:
+    """Every statement the database's engines run from now on."""
+    seen: list[str] = []
+    for engine in {db.write_engine, db.read_engine}:
+        event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    return seen
+
+
+def test_place_carries_the_location_fields_in_order() -> None:
+    names = [f.name for f in dataclasses.fields(catalog.Place)]
+    assert names == ["id", "position", *LocationIn.model_fields, "updated_at"]
+
+
+def test_places_by_code_reloads_only_for_locations_that_exist(db: Database) -> None:
+    with db.write() as s:
+        make_location(s, code="LJ-A")
+    with db.read() as s:
+        first = catalog.directory(s)
+        assert set(catalog.places_by_code(s, ["LJ-A", "NOPE"])) == {"LJ-A"}
+        assert catalog.directory(s) is first  # an unknown code does not reload
+    with db.write() as s:
+        make_location(s, code="LJ-B", kind="dc")
+    with db.read() as s:
+        found = catalog.places_by_code(s, ["LJ-A", "LJ-B"])
+        assert found["LJ-B"].kind == "dc"
+        assert catalog.directory(s) is not first
+
+
+def test_place_page_filters_sorts_and_counts(db: Database) -> None:
+    with db.write() as s:
+        for code, state in [("LJ-C", "SP"), ("LJ-A", "SP"), ("LJ-B", "RJ"), ("CD-1", "SP")]:
+            make_location(s, code=code, state=state, kind="dc" if code[:2] == "CD" else "store")
+    with db.read() as s:
+        page, total = catalog.place_page(s, kind="store", state="SP", offset=1, limit=5)
+    assert total == 2 and [p.code for p in page] == ["LJ-C"]
+
+
+def test_product_ids_are_remembered_after_commit_only(db: Database) -> None:
+    with pytest.raises(Boom), db.write() as s:
+        make_product(s, sku="SKU-X")
+        assert set(catalog.product_ids(s, ["SKU-X"])) == {"SKU-X"}
+        raise Boom
+    with db.write() as s:
+        product = make_product(s, sku="SKU-X")
+    queries = count_queries(db)
+    with db.write() as s:
+        assert catalog.product_ids(s, ["SKU-X", "SKU-NONE"]) == {"SKU-X": product.id}
+    # the rolled-back SKU-X was not remembered: this asked the database
+    assert [q for q in queries if "products" in q]
+    queries.clear()
+    with db.write() as s:
+        assert catalog.product_ids(s, ["SKU-X"]) == {"SKU-X": product.id}
+        assert catalog.skus_by_id(s, [product.id]) == {product.id: "SKU-X"}
+    assert not [q for q in queries if "products" in q]
+
+
+def test_find_product_names_a_product(db: Database) -> None:
+    with db.write() as s:
+        product = make_product(s, sku="SKU-N", name="Cabo USB")
+    with db.read() as s:
+        found = catalog.find_product(s, "SKU-N")
+        assert found == catalog.ProductRef(product.id, "SKU-N", "Cabo USB")
+        assert catalog.find_product(s, "SKU-NONE") is None
