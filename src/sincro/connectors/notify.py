@@ -8,16 +8,13 @@ repeat them. Texts are scrubbed of anything shaped like a CPF, CNPJ or e-mail ad
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import parse_qs, unquote, urlsplit
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import select
@@ -26,9 +23,9 @@ from sincro.config import Settings
 from sincro.connectors.config import ConnectorsConfig
 from sincro.connectors.models import Alert
 from sincro.db import Database, get_database, utcnow
+from sincro.text_pt import datetime_br, scrub
 
 log = logging.getLogger("sincro.connectors.notify")
-BRAZIL = ZoneInfo("America/Sao_Paulo")
 SEVERITY = {"critical": "CRÍTICO", "warning": "Atenção", "info": "Informação"}
 KIND = {
     "breaker_open": "disjuntor aberto",
@@ -38,23 +35,6 @@ KIND = {
     "writeback_failed": "falha no envio ao ERP",
     "drift": "divergência de estoque",
 }
-_PERSONAL = (
-    re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+"),  # e-mail
-    re.compile(r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b"),  # CNPJ
-    re.compile(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"),  # CPF
-)
-
-
-def br_datetime(moment: dt.datetime) -> str:
-    """dd/mm/aaaa HH:MM in Brasília time."""
-    return moment.astimezone(BRAZIL).strftime("%d/%m/%Y %H:%M")
-
-
-def scrub(text: str) -> str:
-    """Remove CPF, CNPJ and e-mail shaped values (LGPD): alerts never carry them."""
-    for pattern in _PERSONAL:
-        text = pattern.sub("[dado pessoal removido]", text)
-    return text
 
 
 def alert_subject(alert: Alert) -> str:
@@ -67,10 +47,10 @@ def alert_text(alert: Alert) -> str:
     lines = [
         f"{alert_subject(alert)}",
         alert.message,
-        f"Registrado em {br_datetime(alert.created_at)} (horário de Brasília).",
+        f"Registrado em {datetime_br(alert.created_at)} (horário de Brasília).",
     ]
     if alert.resolved_at is not None:
-        lines.append(f"Já resolvido em {br_datetime(alert.resolved_at)}.")
+        lines.append(f"Já resolvido em {datetime_br(alert.resolved_at)}.")
     return scrub("\n".join(lines))
 
 

@@ -126,10 +126,10 @@ def _age(moment: dt.datetime | None, now: dt.datetime) -> str:
 def sync_status() -> None:
     """Each source: status, last run, next run, breaker, data age and last error."""
     from sincro.connectors.models import SyncSource
-    from sincro.connectors.notify import br_datetime
     from sincro.connectors.resilience import breaker_for
     from sincro.connectors.schedule import cron
     from sincro.db import get_database, utcnow
+    from sincro.text_pt import datetime_br
 
     settings, config = _load()
     db = get_database(settings.database_url)
@@ -144,7 +144,7 @@ def sync_status() -> None:
         schedule = getattr(source, "schedule", None)
         upcoming = "—"
         if schedule:
-            upcoming = br_datetime(now + cron(schedule).remaining_estimate(now))
+            upcoming = datetime_br(now + cron(schedule).remaining_estimate(now))
         breaker = "—"
         if hasattr(source, "breaker"):
             breaker = (
@@ -165,7 +165,7 @@ def sync_status() -> None:
         table.add_row(
             source.code,
             f"[{colour}]{status}[/]",
-            br_datetime(row.last_run_at) if row and row.last_run_at else "—",
+            datetime_br(row.last_run_at) if row and row.last_run_at else "—",
             upcoming,
             breaker,
             _age(row.data_as_of if row else None, now),
