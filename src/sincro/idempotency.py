@@ -9,7 +9,8 @@ An endpoint takes the header as :data:`IdempotencyKeyHeader` (optional) or
 :data:`RequiredIdempotencyKey` and hands its work to :func:`run_idempotent`::
 
     def work(session: Session) -> dict[str, Any]: ...
-    return run_idempotent(state.run_write, f"movements:{key.key_id}", idem_key, payload, work)
+    outcome = run_idempotent(state.run_write, f"movements:{key.key_id}", idem_key, payload, work)
+    return outcome.response()
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class Outcome:
         )
 
 
-def run_once(
+def run_idempotent(
     run_write: WriteRunner,
     scope: str,
     key: str | None,
@@ -157,15 +158,3 @@ def run_once(
         return run_write(guarded)
     except IntegrityError:  # a concurrent twin committed first: replay its answer
         return run_write(guarded)
-
-
-def run_idempotent(
-    run_write: WriteRunner,
-    scope: str,
-    key: str | None,
-    payload: Any,
-    work: Callable[[Session], Any],
-    status: int = 200,
-) -> Response:
-    """:func:`run_once` answered as a JSON response (``Idempotent-Replayed`` on replays)."""
-    return run_once(run_write, scope, key, payload, work, status).response()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sincro.db import Database
 from sincro.errors import SincroError
-from sincro.idempotency import IdempotencyKeyReused, IdempotencyRecord, run_idempotent, run_once
+from sincro.idempotency import IdempotencyKeyReused, IdempotencyRecord, run_idempotent
 
 
 class Work:
@@ -41,33 +41,33 @@ def records(db: Database) -> int:
 
 def test_a_key_runs_once_and_replays(db: Database) -> None:
     work = Work()
-    first = run_once(db.write_retrying, "things:1", "k1", {"a": 1}, work, status=201)
-    again = run_idempotent(db.write_retrying, "things:1", "k1", {"a": 1}, work, status=201)
+    first = run_idempotent(db.write_retrying, "things:1", "k1", {"a": 1}, work, status=201)
+    again = run_idempotent(db.write_retrying, "things:1", "k1", {"a": 1}, work, 201).response()
     assert (first.status_code, first.body, first.replayed) == (201, {"run": 1}, False)
     assert again.status_code == 201 and again.body == b'{"run":1}'
     assert again.headers["Idempotent-Replayed"] == "true" and work.runs == 1
-    other_scope = run_once(db.write_retrying, "things:2", "k1", {"a": 1}, work)
+    other_scope = run_idempotent(db.write_retrying, "things:2", "k1", {"a": 1}, work)
     assert other_scope.body == {"run": 2} and not other_scope.replayed
 
 
 def test_the_same_key_with_another_body_is_refused(db: Database) -> None:
-    run_once(db.write_retrying, "s", "k", {"a": 1}, Work())
+    run_idempotent(db.write_retrying, "s", "k", {"a": 1}, Work())
     with pytest.raises(IdempotencyKeyReused) as caught:
-        run_once(db.write_retrying, "s", "k", {"a": 2}, Work())
+        run_idempotent(db.write_retrying, "s", "k", {"a": 2}, Work())
     assert caught.value.status_code == 422 and caught.value.code == "idempotency_key_reused"
 
 
 def test_a_failed_request_leaves_no_record_and_its_retry_runs(db: Database) -> None:
     with pytest.raises(SincroError):
-        run_once(db.write_retrying, "s", "k", {}, Work(fail=True))
+        run_idempotent(db.write_retrying, "s", "k", {}, Work(fail=True))
     assert records(db) == 0
-    assert run_once(db.write_retrying, "s", "k", {}, Work()).body == {"run": 1}
+    assert run_idempotent(db.write_retrying, "s", "k", {}, Work()).body == {"run": 1}
 
 
 def test_without_a_key_the_work_runs_every_time(db: Database) -> None:
     work = Work()
     for _ in range(2):
-        assert not run_once(db.write_retrying, "s", None, {}, work).replayed
+        assert not run_idempotent(db.write_retrying, "s", None, {}, work).replayed
     assert work.runs == 2 and records(db) == 0
 
 
@@ -75,7 +75,8 @@ def test_concurrent_twins_run_the_work_once(db: Database) -> None:
     work = Work(delay=0.3)
     with ThreadPoolExecutor(2) as pool:
         futures = [
-            pool.submit(run_once, db.write_retrying, "s", "twin", {"x": 1}, work) for _ in range(2)
+            pool.submit(run_idempotent, db.write_retrying, "s", "twin", {"x": 1}, work)
+            for _ in range(2)
         ]
         outcomes = [f.result(timeout=30) for f in futures]
     assert work.runs == 1

@@ -163,7 +163,7 @@ def post_movements(
         return MovementResult(applied=len(levels), levels=levels).model_dump(mode="json")
 
     scope = f"movements:{key.key_id}"
-    return run_idempotent(state.run_write, scope, idempotency_key, payload, work)
+    return run_idempotent(state.run_write, scope, idempotency_key, payload, work).response()
 
 
 @router.get("/stock/{location}/{sku}", summary="One stock level", response_model=LevelOut)
@@ -240,7 +240,7 @@ def post_reservation(
             body.model_dump(mode="json"),
             work,
             status=201,
-        )
+        ).response()
     except SincroError as exc:
         RESERVATIONS.labels(exc.code).inc()
         raise
