@@ -7,7 +7,8 @@
   default). Sincro stores UTC; a naive datetime is taken as UTC.
 - **Numbers and money**: ``1.234`` for thousands, ``1.234,5`` for decimals,
   ``R$ 1.234,56`` for money, and the parsers that read them back.
-- **Documents**: CPF and CNPJ check digits, validation, formatting and masking.
+- **Documents**: CPF and CNPJ check digits, validation, formatting and masking; e-mail
+  address shape.
 - **Personal data**: ``scrub`` removes anything shaped like a CPF, CNPJ, e-mail address or
   Brazilian phone number from free text (alerts, logs) — LGPD.
 """
@@ -260,6 +261,14 @@ def mask(value: str) -> str:
     if len(value) <= 4:
         return "*" * len(value)
     return value[:2] + "*" * (len(value) - 4) + value[-2:]
+
+
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def is_valid_email(text: str) -> bool:
+    """An address of the plain shape ``local@domain.tld`` (ASCII, no quotes or comments)."""
+    return _EMAIL_RE.match(text) is not None
 
 
 # --- personal data in free text ----------------------------------------------------------------

@@ -106,6 +106,8 @@ def test_known_documents() -> None:
     assert t.format_cnpj("11222333000181") == "11.222.333/0001-81"
     assert t.mask("52998224725") == "52*******25" and t.mask("abc") == "***"
     assert t.document_kind("52998224725") == "cpf"
+    assert t.is_valid_email("maria.silva+loja@exemplo.com.br")
+    assert not t.is_valid_email("maria@exemplo") and not t.is_valid_email("a b@x.com")
 
 
 @given(cpf_bases)
@@ -115,19 +117,60 @@ def test_generated_cpf_validates_formatted_or_not(base: str) -> None:
     assert t.only_digits(t.format_cpf(cpf)) == cpf
 
 
+def _textbook_digit(body: list[int], cnpj: bool) -> int:
+    """A check digit as the Receita Federal describes it, written apart from text_pt (the
+    oracle): weights 2, 3, … from the right (CNPJ: back to 2 after 9); remainder r of the
+    weighted sum by 11; the digit is 0 when r < 2, else 11 - r."""
+    weights = [2 + (i % 8 if cnpj else i) for i in range(len(body))]
+    rest = sum(d * w for d, w in zip(reversed(body), weights, strict=True)) % 11
+    return 0 if rest < 2 else 11 - rest
+
+
+def _textbook_valid(number: str) -> bool:
+    digits = [int(c) for c in number]
+    cnpj = len(digits) == 14
+    body = digits[:-2]
+    first = _textbook_digit(body, cnpj)
+    second = _textbook_digit([*body, first], cnpj)
+    return len(set(digits)) > 1 and digits[-2:] == [first, second]
+
+
+def _one_changed(number: str, position: int, shift: int) -> str:
+    position %= len(number)
+    return number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1 :]
+
+
 @given(cpf_bases, st.integers(0, 10), st.integers(1, 9))
-def test_cpf_with_one_digit_changed_fails(base: str, position: int, shift: int) -> None:
-    cpf = _cpf(base)
-    changed = cpf[:position] + str((int(cpf[position]) + shift) % 10) + cpf[position + 1 :]
-    assert not t.is_valid_cpf(changed)
+def test_cpf_with_one_digit_changed_agrees_with_the_textbook(
+    base: str, position: int, shift: int
+) -> None:
+    assert _textbook_valid(_cpf(base))
+    changed = _one_changed(_cpf(base), position, shift)
+    assert t.is_valid_cpf(changed) == _textbook_valid(changed)
+    if position >= 9:  # a wrong check digit is always caught
+        assert not t.is_valid_cpf(changed)
 
 
 @given(cnpj_bases, st.integers(0, 13), st.integers(1, 9))
-def test_cnpj_validates_and_one_digit_changed_fails(base: str, position: int, shift: int) -> None:
+def test_cnpj_validates_and_one_digit_changed_agrees_with_the_textbook(
+    base: str, position: int, shift: int
+) -> None:
     cnpj = _cnpj(base)
     assert t.is_valid_cnpj(cnpj) and t.is_valid_cnpj(t.format_cnpj(cnpj))
-    changed = cnpj[:position] + str((int(cnpj[position]) + shift) % 10) + cnpj[position + 1 :]
-    assert not t.is_valid_cnpj(changed)
+    assert _textbook_valid(cnpj)
+    changed = _one_changed(cnpj, position, shift)
+    assert t.is_valid_cnpj(changed) == _textbook_valid(changed)
+    if position >= 12:
+        assert not t.is_valid_cnpj(changed)
+
+
+def test_one_changed_digit_is_caught_almost_always() -> None:
+    """Mod 11 folds 10 into 0, so a few one-digit changes keep a CPF valid (for example
+    078.561.091-06 and 178.561.091-06); nearly all do not."""
+    assert t.is_valid_cpf("07856109106") and t.is_valid_cpf("17856109106")
+    base = "529982247"
+    changes = [_one_changed(_cpf(base), p, s) for p in range(11) for s in range(1, 10)]
+    assert sum(t.is_valid_cpf(c) for c in changes) <= 2
 
 
 # --- scrubbing ------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from sincro.text_pt import (
     document_kind,
     is_valid_cnpj,
     is_valid_cpf,
+    is_valid_email,
     mask,
     only_digits,
     parse_decimal_br,
@@ -88,7 +89,6 @@ class Reject:
 # --- transforms ---------------------------------------------------------------------------
 
 Transform = Callable[[Any], Any]
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 UF = frozenset(
     {
         *("AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA"),
@@ -117,7 +117,7 @@ def cpf_cnpj(value: Any) -> str:
 
 def email(value: Any) -> str:
     text = _text(value).strip().lower()
-    if not EMAIL_RE.match(text):
+    if not is_valid_email(text):
         raise ValueError("email|not a valid e-mail address")
     return text
 
