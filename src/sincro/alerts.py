@@ -54,39 +54,6 @@ class Alert(Base):
         return (self.details or {}).get(DOMAIN_KEY)
 
 
-def raise_alert(
-    session: Session,
-    kind: str,
-    message: str,
-    *,
-    domain: str,
-    source: str | None = None,
-    severity: Severity = "warning",
-    details: Mapping[str, Any] | None = None,
-    dedupe_key: str | None = None,
-) -> Alert:
-    """Record an alert in the caller's transaction (or return the open one with the same
-    ``dedupe_key``). Flushes, so the alert has its id."""
-    if dedupe_key:
-        existing = session.scalar(
-            select(Alert).where(Alert.dedupe_key == dedupe_key, Alert.resolved_at.is_(None))
-        )
-        if existing is not None:
-            return existing
-    alert = Alert(
-        kind=kind,
-        source=source,
-        severity=severity,
-        message=message,
-        details={**(details or {}), DOMAIN_KEY: domain},
-        dedupe_key=dedupe_key,
-        created_at=utcnow(),
-    )
-    session.add(alert)
-    session.flush()
-    return alert
-
-
 def resolve_alerts(session: Session, *dedupe_keys: str) -> int:
     """Close the open alerts of conditions that no longer hold; returns how many."""
     closed = 0
@@ -122,18 +89,27 @@ class DomainAlerts:
         details: Mapping[str, Any] | None = None,
         dedupe_key: str | None = None,
     ) -> Alert:
-        """:func:`raise_alert` on behalf of this domain."""
-        return raise_alert(
-            session,
-            kind,
-            message,
-            domain=self.domain,
+        """Record an alert of this domain in the caller's transaction (or return the open one
+        with the same ``dedupe_key``). Flushes, so the alert has its id."""
+        if dedupe_key:
+            existing = session.scalar(
+                select(Alert).where(Alert.dedupe_key == dedupe_key, Alert.resolved_at.is_(None))
+            )
+            if existing is not None:
+                return existing
+        alert = Alert(
+            kind=kind,
             source=source,
             severity=severity,
-            details=details,
+            message=message,
+            details={**(details or {}), DOMAIN_KEY: self.domain},
             dedupe_key=dedupe_key,
+            created_at=utcnow(),
         )
+        session.add(alert)
+        session.flush()
+        return alert
 
     def resolve_alerts(self, session: Session, *dedupe_keys: str) -> int:
-        """:func:`resolve_alerts` (dedupe keys are unique across domains already)."""
+        """:func:`resolve_alerts` (dedupe keys name their condition, whatever the domain)."""
         return resolve_alerts(session, *dedupe_keys)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from sincro.alerts import Alert, DomainAlerts, raise_alert, resolve_alerts
+from sincro.alerts import Alert, DomainAlerts, resolve_alerts
 from sincro.alerts_delivery import AlertChannels, deliver_alerts
 from sincro.config import Settings
 from sincro.connectors.alerts import ALERTS
@@ -123,7 +123,7 @@ def test_alerts_are_deduplicated_resolved_and_know_their_domain(db: Database) ->
             session, "model_failed", "Modelo sem dados", details={"sku": "X"}, dedupe_key="m:X"
         )
         again = forecasting.raise_alert(session, "model_failed", "De novo", dedupe_key="m:X")
-        other = raise_alert(session, "sync_failed", "Falhou", domain="connectors", dedupe_key="s")
+        other = ALERTS.raise_alert(session, "sync_failed", "Falhou", dedupe_key="s")
         assert again.id == first.id and other.id != first.id
     with db.write() as session:
         assert resolve_alerts(session, "m:X", "nothing") == 1
