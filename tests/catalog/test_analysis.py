@@ -5,13 +5,12 @@ from __future__ import annotations
 from sincro.catalog.search import (
     Vocabulary,
     analyse,
-    fold,
     highlight,
     normalised_query,
     parse,
     snippet,
-    stem,
 )
+from sincro.text_pt import fold, stem
 
 
 def test_fold() -> None:

@@ -14,10 +14,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from sincro.access.models import Role
+from sincro.alerts import Alert
 from sincro.app import create_app
 from sincro.config import Settings, reset_settings
 from sincro.connectors.models import (
-    Alert,
     BreakerState,
     ErpFile,
     ReconciliationReport,

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from sincro.cli_common import console, fail
+from sincro.text_pt import datetime_br
 
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 users_app = typer.Typer(help="Console users.", no_args_is_help=True)
@@ -57,7 +58,7 @@ def keys_list() -> None:
                 key.name,
                 key.role,
                 "yes" if key.active else "revoked",
-                key.created_at.strftime("%d/%m/%Y %H:%M"),
+                datetime_br(key.created_at),
             )
     console.print(table)
 

@@ -1,7 +1,8 @@
 """Search over product documents and products, for customer service.
 
-Everything linguistic happens here, in Python, the same way for indexing and for querying,
-so SQLite and PostgreSQL index and look up exactly the same terms:
+Everything linguistic happens in Python, the same way for indexing and for querying, so
+SQLite and PostgreSQL index and look up exactly the same terms. Steps 1–3 are the pt-BR word
+helpers of :mod:`sincro.text_pt`; this module caches their result per raw word:
 
 1. **Folding**: Unicode NFKD, combining marks dropped, case folded ("Configuração" ->
    "configuracao").
@@ -40,16 +41,12 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 import threading
 import time
-import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
-import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy.orm import Session
@@ -59,6 +56,7 @@ from sincro.catalog.models import Product, ProductDocument
 from sincro.catalog.search_repository import DOCUMENT, PRODUCT, IndexRow, MatchRow, MatchSpec
 from sincro.db import Database, before_commit, on_commit, utcnow
 from sincro.errors import InvalidInput
+from sincro.text_pt import STOPWORDS, WORD_RE, folded_parts, plain, stem, words
 
 MAX_QUERY_LENGTH = 200
 MAX_TERMS = 10
@@ -74,80 +72,7 @@ SNIPPET_WORDS = 30
 REINDEX_BATCH = 500
 KINDS = (DOCUMENT, PRODUCT, "datasheet", "leaflet", "manual")
 
-# Folded: "à" is "a", "é" is "e".
-# fmt: off
-STOPWORDS = frozenset((
-    "a", "o", "e", "as", "os", "ao", "aos", "da", "das", "de", "do", "dos", "em", "na", "nas",
-    "no", "nos", "num", "numa", "um", "uma", "uns", "umas", "para", "pra", "por", "pelo", "pela",
-    "pelos", "pelas", "com", "sem", "sob", "que", "se", "ou", "ja", "the", "of", "and",
-))
-# fmt: on
-# Folded endings and their usual spelling, longest first.
-ACCENTED_ENDINGS = (
-    ("aveis", "áveis"),
-    ("iveis", "íveis"),
-    ("encias", "ências"),
-    ("ancias", "âncias"),
-    ("encia", "ência"),
-    ("ancia", "ância"),
-    ("coes", "ções"),
-    ("soes", "sões"),
-    ("avel", "ável"),
-    ("ivel", "ível"),
-    ("cao", "ção"),
-    ("sao", "são"),
-    ("oes", "ões"),
-    ("aes", "ães"),
-    ("ao", "ão"),
-)
-WORD_RE = re.compile(r"[^\W_]+")
-ASCII_RE = re.compile(r"[a-z0-9]+")
-_stemmer = snowballstemmer.stemmer("portuguese")
-_stemmer_lock = threading.Lock()
-
-
 # --- text analysis --------------------------------------------------------------------------
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: "Configuração" -> "configuracao"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def _accented(word: str) -> str:
-    """Put back the accents of common Portuguese endings, which Snowball's rules expect
-    ("configuracao" -> "configuração"): typed with or without accents, a word stems the same."""
-    for plain, accented in ACCENTED_ENDINGS:
-        if word.endswith(plain) and len(word) > len(plain) + 1:
-            return word[: -len(plain)] + accented
-    return word
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """The stem of a folded word: Snowball Portuguese over the word with its usual accents put
-    back, folded again (digits and words under three letters as they are)."""
-    if len(word) < 3 or not word.isalpha():
-        return word
-    with _stemmer_lock:  # the Snowball stemmer object keeps state between calls
-        stemmed = fold(_stemmer.stemWord(_accented(word)))
-    if stemmed == word and len(word) >= 5 and word.endswith("s") and not word.endswith("ss"):
-        stemmed = word[:-1]  # plurals Snowball does not know: chips, modems
-    return stemmed
-
-
-@lru_cache(maxsize=200_000)
-def _fold_word(word: str) -> tuple[str, ...]:
-    return tuple(ASCII_RE.findall(fold(word)))
-
-
-def words(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, folded word) of every word of ``text``; a word split by folding (such as
-    "ø") yields several folded words over the same span."""
-    for match in WORD_RE.finditer(text):
-        for token in _fold_word(match.group()):
-            yield match.start(), match.end(), token
 
 
 _ANALYSED: dict[str, tuple[tuple[str, str, bool], ...]] = {}
@@ -160,7 +85,7 @@ def _analysed(raw: str) -> tuple[tuple[str, str, bool], ...]:
     if found is None:
         found = tuple(
             (word, stem(word), len(word) >= 3 and not word.isdigit())
-            for word in _fold_word(raw)
+            for word in folded_parts(raw)
             if word not in STOPWORDS
         )
         if len(_ANALYSED) < _ANALYSED_MAX:
@@ -184,7 +109,7 @@ def analyse(text: str) -> tuple[str, set[tuple[str, str]]]:
 
 def normalised_query(q: str) -> str:
     """The cache key of a query: its folded words, stop words included, in order."""
-    return " ".join(word for _, _, word in words(q))
+    return plain(q)
 
 
 # --- vocabulary and typo tolerance ----------------------------------------------------------

@@ -37,9 +37,9 @@ def sync_status() -> None:
     """Each source: status, last run, next run, breaker, data age and last error."""
     from sincro.connectors.base import cron
     from sincro.connectors.models import SyncSource
-    from sincro.connectors.notify import br_datetime
     from sincro.connectors.resilience import breaker_for
     from sincro.db import get_database, utcnow
+    from sincro.text_pt import datetime_br
 
     settings, config = load()
     db = get_database(settings.database_url)
@@ -54,7 +54,7 @@ def sync_status() -> None:
         schedule = getattr(source, "schedule", None)
         upcoming = "—"
         if schedule:
-            upcoming = br_datetime(now + cron(schedule).remaining_estimate(now))
+            upcoming = datetime_br(now + cron(schedule).remaining_estimate(now))
         breaker = "—"
         if hasattr(source, "breaker"):
             breaker = (
@@ -75,7 +75,7 @@ def sync_status() -> None:
         table.add_row(
             source.code,
             f"[{colour}]{status}[/]",
-            br_datetime(row.last_run_at) if row and row.last_run_at else "—",
+            datetime_br(row.last_run_at) if row and row.last_run_at else "—",
             upcoming,
             breaker,
             _age(row.data_as_of if row else None, now),

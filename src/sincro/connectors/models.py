@@ -1,5 +1,5 @@
 """State of the ERP sync: sources, runs, cursors, the file ledger, rejects, aliases,
-write-backs, circuit breakers, alerts and reconciliation reports."""
+write-backs, circuit breakers and reconciliation reports."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sincro.db import Base, UTCDateTime, utcnow
+
+# The alerts table is the kernel's (sincro.alerts). It is imported here only so that the
+# models registry, which lists this module, keeps knowing it until it lists the kernel's.
 
 
 class SourceKind(StrEnum):
@@ -237,24 +240,6 @@ class BreakerState(Base):
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     probe_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-
-class Alert(Base):
-    """Something people must know: sync failures, breaker open, stale source, large drift."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_open", "resolved_at", "created_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(30))
-    source: Mapped[str | None] = mapped_column(String(40))
-    severity: Mapped[str] = mapped_column(String(10))  # info|warning|critical
-    message: Mapped[str] = mapped_column(Text)
-    details: Mapped[Any] = mapped_column(JSON, nullable=True)
-    dedupe_key: Mapped[str | None] = mapped_column(String(120), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ReconciliationReport(Base):

@@ -48,6 +48,7 @@ from sincro.connectors.rest.mapping import (
 )
 from sincro.customers import service as customers
 from sincro.db import Database, get_database, utcnow
+from sincro.text_pt import datetime_br
 
 log = logging.getLogger("sincro.connectors.sync")
 
@@ -212,12 +213,10 @@ def refresh_source_status(session: Session, source: Any) -> str:
 def _status_alerts(
     session: Session, row: SyncSource, failed: list[str], latest: dict[str, SyncRun]
 ) -> None:
-    from sincro.connectors.notify import br_datetime
-
     code = row.code
     if row.status == "down":
         resolve_alerts(session, f"sync_failed:{code}")
-        since = br_datetime(row.data_as_of) if row.data_as_of else "nenhuma sincronização completa"
+        since = datetime_br(row.data_as_of) if row.data_as_of else "nenhuma sincronização completa"
         raise_alert(
             session,
             "source_down",
@@ -255,8 +254,6 @@ def check_staleness(
 ) -> list[str]:
     """Mark sources whose data is older than their threshold ``stale`` and alert; returns
     their codes."""
-    from sincro.connectors.notify import br_datetime
-
     db = get_database(settings.database_url)
     now = now or utcnow()
     stale = []
@@ -275,7 +272,7 @@ def check_staleness(
             stale.append(source.code)
             if row.status in ("ok", "degraded", "unknown"):
                 row.status = "stale"
-            since = br_datetime(row.data_as_of) if row.data_as_of else "nunca sincronizada"
+            since = datetime_br(row.data_as_of) if row.data_as_of else "nunca sincronizada"
             raise_alert(
                 session,
                 "stale_source",

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from sincro.alerts import Alert
 from sincro.connectors.models import (
-    Alert,
     BreakerState,
     ErpFile,
     FileState,

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from starlette.responses import StreamingResponse
 
-from sincro.console.formatting import SAO_PAULO
+from sincro import text_pt
+from sincro.text_pt import SAO_PAULO
 
 CsvForm = Literal["excel", "plain"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -41,10 +42,9 @@ def person_cell(value: Any, zone: ZoneInfo = SAO_PAULO) -> str:
     if isinstance(value, float | Decimal):
         return format(value, "f").rstrip("0").rstrip(".").replace(".", ",") or "0"
     if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(zone).strftime("%d/%m/%Y %H:%M")
+        return text_pt.datetime_br(value, zone)
     if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
+        return text_pt.date_br(value)
     text = str(value)
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
@@ -56,8 +56,7 @@ def machine_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return text_pt.local_time(value, "UTC").isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)

@@ -8,20 +8,14 @@ datetime given here is taken as UTC too.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+from sincro import text_pt
+
 EMPTY = "—"
-CENTS = Decimal("0.01")
-
-
-def _swap_separators(text: str) -> str:
-    """Turn ``1,234.5`` (Python's format) into ``1.234,5``."""
-    return text.replace(",", "\0").replace(".", ",").replace("\0", ".")
 
 
 def integer(value: Any) -> str:
@@ -32,7 +26,7 @@ def integer(value: Any) -> str:
         number = round(float(value))
     except (TypeError, ValueError):
         return str(value)
-    return _swap_separators(f"{number:,}")
+    return text_pt.integer_br(number)
 
 
 def decimal(value: Any, places: int = 2) -> str:
@@ -43,7 +37,7 @@ def decimal(value: Any, places: int = 2) -> str:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    return _swap_separators(f"{number:,.{places}f}")
+    return text_pt.decimal_br(number, places)
 
 
 def money(value: Any) -> str:
@@ -51,11 +45,9 @@ def money(value: Any) -> str:
     if value is None or value == "":
         return EMPTY
     try:
-        amount = Decimal(str(value)).quantize(CENTS, rounding=ROUND_HALF_UP)
+        return text_pt.money_br(value)
     except (InvalidOperation, ValueError):
         return str(value)
-    sign = "-" if amount < 0 else ""
-    return f"{sign}R$ {_swap_separators(f'{abs(amount):,.2f}')}"
 
 
 def km(value: Any) -> str:
@@ -86,7 +78,17 @@ def datetime_br(value: Any) -> str:
     moment = to_datetime(value)
     if moment is None:
         return EMPTY
-    return moment.astimezone(SAO_PAULO).strftime("%d/%m/%Y %H:%M")
+    return text_pt.datetime_br(moment)
+
+
+def date_br(value: Any) -> str:
+    """A date (or a moment, in America/Sao_Paulo) as ``dd/mm/aaaa``."""
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, dt.date):
+        return text_pt.date_br(value)
+    moment = to_datetime(value)
+    return EMPTY if moment is None else text_pt.date_br(moment)
 
 
 def yes_no(value: Any) -> str:
@@ -99,6 +101,7 @@ FILTERS = {
     "money": money,
     "km": km,
     "datetime_br": datetime_br,
+    "date_br": date_br,
     "yes_no": yes_no,
 }
 

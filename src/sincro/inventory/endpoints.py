@@ -7,14 +7,13 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Path, Request, Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from sincro import idempotency
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
 from sincro.errors import InvalidInput, SincroError, invalid_input_from
+from sincro.idempotency import IdempotencyKeyHeader, RequiredIdempotencyKey, run_idempotent
 from sincro.inventory import availability, service
 from sincro.inventory.metrics import RESERVATIONS
 from sincro.inventory.runtime import availability_cache
@@ -34,10 +33,6 @@ router = APIRouter(prefix="/v1", tags=["inventory"])
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN, description="Product SKU")]
 LocationPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Location code")]
-IdempotencyHeader = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", max_length=200, description="Makes retries harmless"),
-]
 
 
 class PreconditionRequired(SincroError):
@@ -148,44 +143,12 @@ async def query_availability(body: AvailabilityQuery, request: Request) -> Respo
     return _json({"items": items, "unknown": unknown})
 
 
-def _idempotent(
-    state: AppState,
-    scope: str,
-    key: str | None,
-    payload: Any,
-    work: Any,
-    status: int = 200,
-) -> Response:
-    """Run ``work(session)`` once per Idempotency-Key; replays return the stored response."""
-    if key is None:
-        result = state.run_write(work)
-        return _json(result, status)
-    digest = idempotency.request_hash(payload)
-
-    def guarded(session: Session) -> tuple[int, Any, bool]:
-        record = idempotency.find(session, scope, key)
-        if record is not None:
-            code, stored = idempotency.check_replay(record, digest)
-            return code, stored, True
-        record = idempotency.claim(session, scope, key, digest)
-        result = work(session)
-        idempotency.store(record, status, result)
-        return status, result, False
-
-    try:
-        code, body, replayed = state.run_write(guarded)
-    except IntegrityError:  # a concurrent twin committed first: replay its answer
-        code, body, replayed = state.run_write(guarded)
-    headers = {"Idempotent-Replayed": "true"} if replayed else None
-    return _json(body, code, headers)
-
-
 @router.post("/movements", summary="Apply stock movements", response_model=MovementResult)
 def post_movements(
     batch: MovementBatch,
     state: StateDep,
     key: StoreKey,
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)],
+    idempotency_key: RequiredIdempotencyKey,
 ) -> Response:
     """Signed deltas from stores, POS and ERPs, applied all or none. A store key may only move
     stock of its own locations. Retrying with the same ``Idempotency-Key`` is harmless."""
@@ -201,7 +164,8 @@ def post_movements(
         levels = service.apply_movements(session, key.source, batch.movements, idempotency_key)
         return MovementResult(applied=len(levels), levels=levels).model_dump(mode="json")
 
-    return _idempotent(state, f"movements:{key.key_id}", idempotency_key, payload, work)
+    scope = f"movements:{key.key_id}"
+    return run_idempotent(state.run_write, scope, idempotency_key, payload, work).response()
 
 
 @router.get("/stock/{location}/{sku}", summary="One stock level", response_model=LevelOut)
@@ -253,7 +217,7 @@ def post_reservation(
     body: ReservationIn,
     state: StateDep,
     key: ChannelKey,
-    idempotency_key: IdempotencyHeader = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Hold every line or none. Lines without a location are allocated from the locations that
     ship online, nearest to ``ship_to`` first, with the fewest splits. A 409 lists every short
@@ -271,14 +235,14 @@ def post_reservation(
         return out.model_dump(mode="json")
 
     try:
-        response = _idempotent(
-            state,
+        response = run_idempotent(
+            state.run_write,
             f"reservations:{key.key_id}",
             idempotency_key,
             body.model_dump(mode="json"),
             work,
             status=201,
-        )
+        ).response()
     except SincroError as exc:
         RESERVATIONS.labels(exc.code).inc()
         raise

@@ -37,6 +37,7 @@ import orjson
 from sincro.demo.catalog import generate_products
 from sincro.demo.cities import CITIES
 from sincro.demo.operator import generate_locations, stock_quantities
+from sincro.text_pt import cnpj_check_digits, cpf_check_digits, plain
 
 BASE_TIME = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 GROUPS = {
@@ -86,22 +87,17 @@ def _brl(value: Decimal) -> str:
 
 
 def cpf_digits(seed: int) -> str:
+    """A valid CPF (digits only), the same for the same seed."""
     rng = random.Random(seed)
-    base = [rng.randrange(10) for _ in range(9)]
-    for size in (9, 10):
-        total = sum(d * w for d, w in zip(base, range(size + 1, 1, -1), strict=False))
-        base.append(total * 10 % 11 % 10)
-    return "".join(map(str, base))
+    base = "".join(str(rng.randrange(10)) for _ in range(9))
+    return base + cpf_check_digits(base)
 
 
 def cnpj_digits(seed: int) -> str:
+    """A valid CNPJ of a head office (branch 0001), the same for the same seed."""
     rng = random.Random(seed)
-    base = [rng.randrange(10) for _ in range(8)] + [0, 0, 0, 1]
-    weights = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-    for size in (12, 13):
-        total = sum(d * w for d, w in zip(base, weights[13 - size :], strict=False))
-        base.append(0 if total % 11 < 2 else 11 - total % 11)
-    return "".join(map(str, base))
+    base = "".join(str(rng.randrange(10)) for _ in range(8)) + "0001"
+    return base + cnpj_check_digits(base)
 
 
 @dataclass
@@ -436,7 +432,7 @@ class ProtheusSimulator(SimulatedErp):
             "A1_NOME": name.upper().ljust(40),
             "A1_PESSOA": "J" if company else "F",
             "A1_CGC": cnpj_digits(rng.randrange(10**9)) if company else cpf_digits(i + self.seed),
-            "A1_EMAIL": f"{_ascii(first)}.{_ascii(last)}{i + 1}@exemplo.com.br",
+            "A1_EMAIL": f"{plain(first)}.{plain(last)}{i + 1}@exemplo.com.br",
             "A1_TEL": f"11 9{rng.randrange(10**7, 10**8)}",
             "A1_MUN": city.name.upper(),
             "A1_EST": city.state,
@@ -535,12 +531,6 @@ class ProtheusSimulator(SimulatedErp):
             }
             self.documents_posted[key] = answer
         return 201, answer, {}
-
-
-def _ascii(text: str) -> str:
-    import unicodedata
-
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 class DocumentsSimulator(SimulatedErp):

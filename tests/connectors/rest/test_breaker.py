@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from sincro.connectors.models import Alert
+from sincro.alerts import Alert
 from sincro.connectors.resilience import (
     BreakerOpen,
     CircuitBreaker,

@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from sincro.alerts import Alert
 from sincro.catalog.documents import DocumentIn, apply_documents, current_document
 from sincro.catalog.models import Location, Product, ProductDocument
 from sincro.config import Settings
-from sincro.connectors.models import Alert, ProductAlias, SyncCursor, SyncReject, SyncSource
+from sincro.connectors.models import ProductAlias, SyncCursor, SyncReject, SyncSource
 from sincro.connectors.orchestrator import check_staleness, run_source, run_sources
 from sincro.customers.models import Customer, Receivable
 from sincro.db import Database, utcnow

@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import delete, select
 
+from sincro.alerts import Alert
 from sincro.config import Settings
-from sincro.connectors.models import Alert, SyncCursor, WriteBack, WriteBackMovement
+from sincro.connectors.models import SyncCursor, WriteBack, WriteBackMovement
 from sincro.connectors.orchestrator import run_source
 from sincro.connectors.rest.writeback import run_writeback
 from sincro.db import Database

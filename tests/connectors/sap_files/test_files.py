@@ -8,7 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from sincro.connectors.models import Alert, ErpFile, SyncRun
+from sincro.alerts import Alert
+from sincro.connectors.models import ErpFile, SyncRun
 from sincro.connectors.sap_files import service
 from sincro.connectors.sap_files.config import ReadinessConfig
 from sincro.connectors.sap_files.readiness import Readiness

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from sincro.connectors.models import Alert, ErpFile, ErpMovementKey, SyncReject
+from sincro.alerts import Alert
+from sincro.connectors.models import ErpFile, ErpMovementKey, SyncReject
 from sincro.connectors.sap_files import service
 from sincro.inventory.models import Movement
 from tests.connectors.sap_files.conftest import World, sp, write

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from sincro.connectors.models import Alert, ErpFile, ReconciliationReport, SyncReject
+from sincro.alerts import Alert
+from sincro.connectors.models import ErpFile, ReconciliationReport, SyncReject
 from sincro.connectors.sap_files import service, writeback
 from sincro.inventory import service as inventory
 from sincro.inventory.schemas import ReservationLineIn

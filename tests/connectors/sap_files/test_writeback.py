@@ -6,7 +6,8 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from sincro.connectors.models import Alert, ErpFile, WriteBack, WriteBackMovement
+from sincro.alerts import Alert
+from sincro.connectors.models import ErpFile, WriteBack, WriteBackMovement
 from sincro.connectors.sap_files import idoc, service, writeback
 from sincro.db import utcnow
 from sincro.inventory import service as inventory

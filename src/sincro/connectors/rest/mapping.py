@@ -35,6 +35,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sincro.connectors.config import load_yaml_model
+from sincro.text_pt import (
+    document_kind,
+    is_valid_cnpj,
+    is_valid_cpf,
+    is_valid_email,
+    mask,
+    only_digits,
+    parse_decimal_br,
+)
 
 Canonical = Literal["product", "stock_balance", "customer", "receivable", "product_document"]
 
@@ -80,7 +89,6 @@ class Reject:
 # --- transforms ---------------------------------------------------------------------------
 
 Transform = Callable[[Any], Any]
-EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 UF = frozenset(
     {
         *("AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA"),
@@ -93,40 +101,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _cpf_ok(digits: str) -> bool:
-    if len(digits) != 11 or digits == digits[0] * 11:
-        return False
-    for size in (9, 10):
-        total = sum(int(d) * w for d, w in zip(digits[:size], range(size + 1, 1, -1), strict=True))
-        if (total * 10 % 11) % 10 != int(digits[size]):
-            return False
-    return True
-
-
-def _cnpj_ok(digits: str) -> bool:
-    if len(digits) != 14 or digits == digits[0] * 14:
-        return False
-    weights = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-    for size in (12, 13):
-        total = sum(int(d) * w for d, w in zip(digits[:size], weights[13 - size :], strict=True))
-        check = 0 if total % 11 < 2 else 11 - total % 11
-        if check != int(digits[size]):
-            return False
-    return True
-
-
-def document_kind(digits: str) -> str:
-    return "cpf" if len(digits) == 11 else "cnpj"
-
-
 def cpf_cnpj(value: Any) -> str:
     """Digits of a CPF (11) or CNPJ (14) whose check digits hold."""
-    digits = re.sub(r"\D", "", _text(value))
+    digits = only_digits(_text(value))
     if len(digits) == 11:
-        if not _cpf_ok(digits):
+        if not is_valid_cpf(digits):
             raise ValueError("cpf_check_digits|CPF with wrong check digits")
     elif len(digits) == 14:
-        if not _cnpj_ok(digits):
+        if not is_valid_cnpj(digits):
             raise ValueError("cnpj_check_digits|CNPJ with wrong check digits")
     else:
         raise ValueError(f"document_length|CPF/CNPJ must have 11 or 14 digits, has {len(digits)}")
@@ -135,7 +117,7 @@ def cpf_cnpj(value: Any) -> str:
 
 def email(value: Any) -> str:
     text = _text(value).strip().lower()
-    if not EMAIL_RE.match(text):
+    if not is_valid_email(text):
         raise ValueError("email|not a valid e-mail address")
     return text
 
@@ -144,10 +126,9 @@ def decimal_comma(value: Any) -> Decimal:
     """``1.234,56`` or ``1234,56`` (Brazilian) to a Decimal; numbers pass through."""
     if isinstance(value, int | float):
         return Decimal(str(value))
-    text = _text(value).strip().replace(".", "").replace(",", ".")
     try:
-        return Decimal(text)
-    except InvalidOperation:
+        return parse_decimal_br(_text(value))
+    except ValueError:
         raise ValueError(f"decimal|not a decimal number: {value!r}") from None
 
 
@@ -268,7 +249,7 @@ SIMPLE: dict[str, Transform] = {
     "strip": lambda v: _text(v).strip(),
     "upper": lambda v: _text(v).upper(),
     "lower": lambda v: _text(v).lower(),
-    "digits_only": lambda v: re.sub(r"\D", "", _text(v)),
+    "digits_only": lambda v: only_digits(_text(v)),
     "decimal_comma": decimal_comma,
     "decimal": decimal,
     "int": integer,
@@ -404,13 +385,6 @@ def dig(document: Any, path: str | None) -> Any:
     return document
 
 
-def mask(value: Any) -> str:
-    text = _text(value)
-    if len(text) <= 4:
-        return "*" * len(text)
-    return text[:2] + "*" * (len(text) - 4) + text[-2:]
-
-
 @dataclass(frozen=True, slots=True)
 class _CompiledField:
     name: str
@@ -443,7 +417,7 @@ class _CompiledField:
                     rule, _, message = str(exc).partition("|")
                     if not message:
                         rule, message = "invalid", str(exc)
-                    shown = mask(raw) if self.personal else raw
+                    shown = mask(_text(raw)) if self.personal else raw
                     raise RecordRejected(self.name, rule, shown, message) from None
                 if value == "":
                     value = None

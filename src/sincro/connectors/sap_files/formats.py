@@ -23,12 +23,13 @@ import csv
 import datetime as dt
 import functools
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO
+
+from sincro.text_pt import decimal_br, plain
 
 SNIFF_BYTES = 16_384
 PREAMBLE_LINES = 40
@@ -145,9 +146,8 @@ def to_base_units(quantity: Decimal, factor: int) -> int:
 
 def format_quantity(value: int | Decimal, decimal: str = ",", places: int = 3) -> str:
     """SAP list notation: ``1234`` -> ``"1.234,000"``, ``-12`` -> ``"12,000-"``."""
-    text = f"{abs(Decimal(value)):,.{places}f}"
-    if decimal == ",":
-        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    magnitude = abs(Decimal(value))
+    text = decimal_br(magnitude, places) if decimal == "," else f"{magnitude:,.{places}f}"
     return text + ("-" if value < 0 else "")
 
 
@@ -188,12 +188,6 @@ def sap_datetime(
     else:
         moment = dt.time(23, 59, 59) if end_of_day else dt.time(0, 0, 0)
     return dt.datetime.combine(day, moment, tzinfo=tz).astimezone(dt.UTC)
-
-
-def _plain(header: str) -> str:
-    text = unicodedata.normalize("NFKD", header.strip().lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
 
 
 # --- text --------------------------------------------------------------------------------
@@ -257,7 +251,7 @@ class _CsvFile:
                 break
             columns: dict[str, int] = {}
             for index, cell in enumerate(row):
-                name = accept.get(_plain(cell))
+                name = accept.get(plain(cell))
                 if name and name not in columns:
                     columns[name] = index
             if required <= columns.keys():
@@ -288,26 +282,23 @@ def _get(row: list[str], columns: dict[str, int], name: str) -> str:
 # --- stock snapshots ------------------------------------------------------------------------
 
 SNAPSHOT_HEADERS: dict[str, str] = {
-    **{_plain(n): "MATNR" for n in ("MATNR", "Material", "Nº material", "N material")},
-    **{_plain(n): "WERKS" for n in ("WERKS", "Centro", "Plant", "Cen.")},
-    **{_plain(n): "LGORT" for n in ("LGORT", "Depósito", "Deposito", "Storage Location", "Dep.")},
+    **{plain(n): "MATNR" for n in ("MATNR", "Material", "Nº material", "N material")},
+    **{plain(n): "WERKS" for n in ("WERKS", "Centro", "Plant", "Cen.")},
+    **{plain(n): "LGORT" for n in ("LGORT", "Depósito", "Deposito", "Storage Location", "Dep.")},
     **{
-        _plain(n): "LABST"
-        for n in ("LABST", "Utilização livre", "Utilizacao livre", "Unrestricted")
+        plain(n): "LABST" for n in ("LABST", "Utilização livre", "Utilizacao livre", "Unrestricted")
     },
     **{
-        _plain(n): "INSME"
+        plain(n): "INSME"
         for n in ("INSME", "Em controle de qualidade", "Controle qualidade", "In Quality Insp.")
     },
-    **{_plain(n): "SPEME" for n in ("SPEME", "Estoque bloqueado", "Bloqueado", "Blocked")},
-    **{_plain(n): "RETME" for n in ("RETME", "Devoluções bloqueadas", "Devoluções", "Returns")},
+    **{plain(n): "SPEME" for n in ("SPEME", "Estoque bloqueado", "Bloqueado", "Blocked")},
+    **{plain(n): "RETME" for n in ("RETME", "Devoluções bloqueadas", "Devoluções", "Returns")},
     **{
-        _plain(n): "UMLME"
+        plain(n): "UMLME"
         for n in ("UMLME", "Em trânsito", "Em transferência", "Transf.(dep.)", "In transfer")
     },
-    **{
-        _plain(n): "MEINS" for n in ("MEINS", "UMB", "UM básica", "Unidade de medida básica", "BUn")
-    },
+    **{plain(n): "MEINS" for n in ("MEINS", "UMB", "UM básica", "Unidade de medida básica", "BUn")},
 }
 _AS_OF_LINE = re.compile(
     r"(?:data|date|stichtag)[^:]*:\s*(\d{2}\.\d{2}\.\d{4})(?:\D+(\d{2}:\d{2}(?::\d{2})?))?",
@@ -398,7 +389,7 @@ class SnapshotReader:
 # --- flat goods movements (WMMBXY as CSV) ---------------------------------------------------
 
 MOVEMENT_HEADERS: dict[str, str] = {
-    _plain(n): n
+    plain(n): n
     for n in (
         "MBLNR",
         "MJAHR",
@@ -526,7 +517,7 @@ class MovementCsvReader:
 # --- acknowledgements of write-backs ----------------------------------------------------------
 
 ACK_HEADERS: dict[str, str] = {
-    _plain(n): n for n in ("WRITEBACK_ID", "MBLNR", "MJAHR", "BUDAT", "CPUTM", "STATUS", "MESSAGE")
+    plain(n): n for n in ("WRITEBACK_ID", "MBLNR", "MJAHR", "BUDAT", "CPUTM", "STATUS", "MESSAGE")
 } | {"sincro id": "WRITEBACK_ID", "arckey": "WRITEBACK_ID"}
 
 
@@ -597,12 +588,12 @@ def detect_kind(path: Path) -> str:
     text = head.lstrip(b"\xef\xbb\xbf").decode("latin-1").lstrip()
     if text.startswith("<"):
         return "movements" if ("WMMBID" in text or "E1MBXY" in text) else "unknown"
-    plain = _plain(text.replace(";", " ; "))
-    if "writeback id" in plain or "sincro id" in plain:
+    folded = plain(text.replace(";", " ; "))
+    if "writeback id" in folded or "sincro id" in folded:
         return "ack"
-    if " bwart " in f" {plain} " and (" mblnr " in f" {plain} "):
+    if " bwart " in f" {folded} " and (" mblnr " in f" {folded} "):
         return "movements"
-    if " labst " in f" {plain} " or "utilizacao livre" in plain:
+    if " labst " in f" {folded} " or "utilizacao livre" in folded:
         return "snapshot"
     for pattern, kind in _NAME_KINDS:
         if pattern.search(path.name):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
@@ -40,6 +39,7 @@ from sincro.inventory import service as inventory
 from sincro.inventory.availability import SkuSnapshot
 from sincro.inventory.runtime import availability_cache
 from sincro.inventory.service import LocationStockRow
+from sincro.text_pt import fold
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")
@@ -153,11 +153,6 @@ class MapView:
 
 
 # --- small pure helpers ----------------------------------------------------------------------
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for sorting pt-BR names (Água before Zé)."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def parse_number(text: str) -> float | None:

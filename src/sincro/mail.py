@@ -1,0 +1,301 @@
+"""Sending e-mail over SMTP, one connection reused across messages.
+
+:class:`Mailer` keeps one SMTP connection open while it sends (alerts send a few per round;
+messaging sends campaigns of thousands), opens it again when the server dropped it, starts
+TLS (``starttls``) or speaks TLS from the start (``smtps``) and logs in as configured. Each
+message gets a :class:`SendResult` with the server's reply code, classified: ``sent`` (2xx),
+``temporary`` (4xx or no answer at all: worth retrying later) or ``permanent`` (5xx: retrying
+will not help — a mailbox that does not exist, content refused).
+
+Settings come from ``SINCRO_SMTP_URL`` (``smtp://user:pass@host:port``; ``?starttls=1``;
+``smtps://`` for implicit TLS; optional ``timeout`` and ``max_per_connection`` query
+parameters) and ``SINCRO_ALERT_FROM`` as the default sender, read into :class:`SmtpSettings`.
+
+A mailer is not shared between threads: it serialises its callers with a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from enum import StrEnum
+from types import TracebackType
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sincro.config import Settings
+
+log = logging.getLogger("sincro.mail")
+
+
+class SmtpSettings(BaseModel):
+    """Where and how to send: built from the existing settings by :meth:`from_settings`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "localhost"
+    port: int | None = None  # 25, or 465 for ssl
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    sender: str = "sincro@localhost"
+    timeout_seconds: float = Field(default=15.0, gt=0)
+    max_per_connection: int = Field(default=100, ge=1)  # servers limit messages per session
+
+    @classmethod
+    def from_url(cls, url: str, sender: str = "sincro@localhost") -> SmtpSettings:
+        """``smtp://user:pass@host:port?starttls=1&timeout=15&max_per_connection=100`` or
+        ``smtps://…``."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"SMTP URL must start with smtp:// or smtps://, got {url!r}")
+        options = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        security: Literal["none", "starttls", "ssl"] = "none"
+        if parts.scheme == "smtps":
+            security = "ssl"
+        elif options.get("starttls", "0").lower() in ("1", "true", "yes"):
+            security = "starttls"
+        return cls(
+            host=parts.hostname or "localhost",
+            port=parts.port,
+            security=security,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            sender=sender,
+            timeout_seconds=float(options.get("timeout", 15.0)),
+            max_per_connection=int(options.get("max_per_connection", 100)),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpSettings | None:
+        """The SMTP settings of ``SINCRO_SMTP_URL`` (None when mail is not configured)."""
+        if not settings.smtp_url:
+            return None
+        return cls.from_url(settings.smtp_url, sender=settings.alert_from)
+
+
+class Delivery(StrEnum):
+    SENT = "sent"
+    TEMPORARY = "temporary"  # 4xx or no answer: try again later
+    PERMANENT = "permanent"  # 5xx: the same message will be refused again
+
+
+def classify(code: int | None) -> Delivery:
+    """2xx sent, 5xx permanent; 4xx and no reply (connection trouble) temporary."""
+    if code is not None and 200 <= code < 300:
+        return Delivery.SENT
+    if code is not None and 500 <= code < 600:
+        return Delivery.PERMANENT
+    return Delivery.TEMPORARY
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What became of one message."""
+
+    message_id: str | None
+    delivery: Delivery
+    code: int | None  # the SMTP reply code; None when the server never answered
+    detail: str = ""
+    refused: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # some recipients
+
+    @property
+    def ok(self) -> bool:
+        return self.delivery is Delivery.SENT
+
+
+def _decoded(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _refusal(message_id: str | None, exc: smtplib.SMTPException) -> SendResult:
+    """The result of a refused message (every recipient, the sender or the content)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = {rcpt: (code, _decoded(text)) for rcpt, (code, text) in exc.recipients.items()}
+        codes = [code for code, _ in replies.values()]
+        temporary = [c for c in codes if c < 500]  # one mailbox may take it later: retry
+        code: int | None = (temporary or codes)[0] if codes else None
+        detail = "; ".join(f"{rcpt}: {c} {text}" for rcpt, (c, text) in replies.items())
+        return SendResult(message_id, classify(code), code, detail, replies)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return SendResult(
+            message_id, classify(exc.smtp_code), exc.smtp_code, _decoded(exc.smtp_error)
+        )
+    return SendResult(message_id, Delivery.PERMANENT, None, f"{type(exc).__name__}: {exc}")
+
+
+class Mailer:
+    """An SMTP client that reuses one connection for every message it sends.
+
+    Use it as a context manager (the connection is closed at the end) or call :meth:`close`.
+    ``tls_context`` defaults to the system's trust store."""
+
+    def __init__(self, settings: SmtpSettings, tls_context: ssl.SSLContext | None = None) -> None:
+        self.settings = settings
+        self.tls_context = tls_context or ssl.create_default_context()
+        self.connections_opened = 0
+        self._client: smtplib.SMTP | None = None
+        self._sent_on_connection = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> SendResult:
+        """Send one message over the open connection (opened or reopened when needed)."""
+        with self._lock:
+            return self._send(message)
+
+    def send_many(self, messages: Iterable[EmailMessage]) -> list[SendResult]:
+        """Send every message over one connection, a result per message in order. When the
+        server cannot be reached (or refuses the login) the rest are not tried: they get the
+        same temporary or permanent result."""
+        results: list[SendResult] = []
+        unreachable: SendResult | None = None
+        with self._lock:
+            for message in messages:
+                if unreachable is not None:
+                    results.append(
+                        SendResult(
+                            message["Message-ID"],
+                            unreachable.delivery,
+                            unreachable.code,
+                            f"not tried: {unreachable.detail}",
+                        )
+                    )
+                    continue
+                result = self._send(message)
+                if self._client is None and not result.ok and result.code in (None, 421, 530, 535):
+                    unreachable = result
+                results.append(result)
+        return results
+
+    def close(self) -> None:
+        """Say QUIT and close the connection (harmless when none is open)."""
+        with self._lock:
+            self._disconnect()
+
+    # --- the connection ---------------------------------------------------------------------
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        client: smtplib.SMTP
+        if s.security == "ssl":
+            client = smtplib.SMTP_SSL(
+                s.host, s.port or 465, timeout=s.timeout_seconds, context=self.tls_context
+            )
+        else:
+            client = smtplib.SMTP(s.host, s.port or 25, timeout=s.timeout_seconds)
+        try:
+            if s.security == "starttls":
+                client.starttls(context=self.tls_context)
+            if s.username:
+                client.login(s.username, s.password or "")
+        except BaseException:
+            client.close()
+            raise
+        self.connections_opened += 1
+        self._sent_on_connection = 0
+        return client
+
+    def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        finally:
+            client.close()
+
+    def _send(self, message: EmailMessage) -> SendResult:
+        if self._sent_on_connection >= self.settings.max_per_connection:
+            self._disconnect()
+        reused = self._client is not None
+        result = self._attempt(message)
+        if reused and self._client is None and result.code in (None, 421):
+            # The kept connection was gone (the server closes idle sessions): one new try.
+            result = self._attempt(message)
+        return result
+
+    def _attempt(self, message: EmailMessage) -> SendResult:
+        message_id = message["Message-ID"]
+        try:
+            if self._client is None:
+                self._client = self._connect()
+            refused = self._client.send_message(message)
+        except smtplib.SMTPServerDisconnected as exc:
+            self._disconnect()
+            return SendResult(message_id, Delivery.TEMPORARY, None, f"disconnected: {exc}")
+        except smtplib.SMTPResponseException as exc:  # sender, content, login refused; 421
+            if exc.smtp_code == 421 or not getattr(self._client, "sock", None):
+                self._disconnect()
+            return _refusal(message_id, exc)
+        except smtplib.SMTPException as exc:  # every recipient refused; SMTPUTF8 unsupported
+            return _refusal(message_id, exc)
+        except OSError as exc:  # connection refused, unreachable, timed out, TLS failure
+            self._disconnect()
+            detail = f"{type(exc).__name__}: {exc}"
+            return SendResult(message_id, Delivery.TEMPORARY, None, detail)
+        self._sent_on_connection += 1
+        return SendResult(message_id, Delivery.SENT, 250, "", _replies(refused))
+
+
+def _replies(refused: Mapping[str, tuple[int, bytes]]) -> dict[str, tuple[int, str]]:
+    return {rcpt: (code, _decoded(text)) for rcpt, (code, text) in refused.items()}
+
+
+def build_message(
+    *,
+    sender: str,
+    to: str | Sequence[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    reply_to: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A UTF-8 message in pt-BR: accented subjects and display names are encoded as the RFC
+    says (``=?utf-8?…?=``), bodies are UTF-8 text (and HTML as an alternative when given);
+    ``Date``, ``Message-ID`` (on the sender's domain) and ``Content-Language: pt-BR`` set."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = to if isinstance(to, str) else ", ".join(to)
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=_domain_of(sender))
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text, charset="utf-8")
+    if html is not None:
+        message.add_alternative(html, subtype="html", charset="utf-8")
+    message["Content-Language"] = "pt-BR"  # after the body: set_content drops Content-*
+    return message
+
+
+def _domain_of(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    try:
+        return Address(addr_spec=address).domain or "sincro"
+    except (ValueError, IndexError):
+        return "sincro"

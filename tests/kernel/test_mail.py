@@ -1,0 +1,172 @@
+"""SMTP sending against a real server (aiosmtpd): connection reuse, reconnects, TLS, login and
+the classification of 4xx and 5xx answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from sincro.config import Settings
+from sincro.mail import Delivery, Mailer, SmtpSettings, build_message, classify
+from tests.smtp_sink import Certificate, SmtpSink, free_port, running_sink, self_signed
+
+SENDER = "Central Sincro <alertas@sincro.com.br>"
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with running_sink() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+def smtp(port: int, **options: object) -> SmtpSettings:
+    return SmtpSettings.model_validate({"host": "127.0.0.1", "port": port, **options})
+
+
+def note(to: str, subject: str = "Relatório de sincronização") -> object:
+    return build_message(sender=SENDER, to=to, subject=subject, text="Olá, João! Ação concluída.")
+
+
+def test_settings_from_the_existing_url_settings() -> None:
+    settings = Settings(
+        smtp_url="smtp://ana%40x.com:s%3Acret@mail.x.com:2525?starttls=1&timeout=5",
+        alert_from="avisos@x.com",
+    )
+    smtp_settings = SmtpSettings.from_settings(settings)
+    assert smtp_settings is not None
+    assert (smtp_settings.host, smtp_settings.port, smtp_settings.security) == (
+        "mail.x.com",
+        2525,
+        "starttls",
+    )
+    assert (smtp_settings.username, smtp_settings.password) == ("ana@x.com", "s:cret")
+    assert smtp_settings.sender == "avisos@x.com" and smtp_settings.timeout_seconds == 5
+    assert "s:cret" not in repr(smtp_settings)
+    assert SmtpSettings.from_url("smtps://h").security == "ssl"
+    assert SmtpSettings.from_settings(Settings(smtp_url="")) is None
+    assert [classify(c) for c in (250, 451, 550, None)] == [
+        "sent",
+        "temporary",
+        "permanent",
+        "temporary",
+    ]
+
+
+def test_many_messages_share_one_connection_in_utf8(sink: SmtpSink) -> None:
+    with Mailer(smtp(sink.port)) as mailer:
+        results = mailer.send_many(note(f"cliente{i}@x.com.br") for i in range(5))
+        results.append(mailer.send(note("outro@x.com.br")))
+    assert [r.delivery for r in results] == [Delivery.SENT] * 6
+    assert {r.code for r in results} == {250} and all(r.message_id for r in results)
+    assert sink.connections == 1 and mailer.connections_opened == 1
+    first = sink.messages[0]
+    assert first["Subject"] == "Relatório de sincronização"
+    assert first["From"] == SENDER and first["Content-Language"] == "pt-BR"
+    assert first.get_content().rstrip() == "Olá, João! Ação concluída."  # type: ignore[attr-defined]
+    assert first["Message-ID"].endswith("@sincro.com.br>")
+
+
+def test_a_connection_is_renewed_after_max_per_connection(sink: SmtpSink) -> None:
+    with Mailer(smtp(sink.port, max_per_connection=2)) as mailer:
+        results = mailer.send_many(note(f"c{i}@x.com") for i in range(5))
+    assert all(r.ok for r in results) and sink.connections == 3
+
+
+def test_4xx_is_temporary_5xx_permanent_and_the_connection_survives(sink: SmtpSink) -> None:
+    messages = [
+        note("temp@x.com"),
+        note("gone@x.com"),
+        note("ok@x.com", subject="Favor recusar"),
+        build_message(sender=SENDER, to=["ok@x.com", "gone@x.com"], subject="Parcial", text="."),
+        note("ok@x.com"),
+    ]
+    with Mailer(smtp(sink.port)) as mailer:
+        temp, gone, content, partial, ok = mailer.send_many(messages)
+    assert (temp.delivery, temp.code) == (Delivery.TEMPORARY, 451)
+    assert (gone.delivery, gone.code) == (Delivery.PERMANENT, 550) and "inexistente" in gone.detail
+    assert (content.delivery, content.code) == (Delivery.PERMANENT, 554)
+    assert partial.ok and partial.refused["gone@x.com"][0] == 550
+    assert ok.ok and sink.connections == 1 and len(sink.messages) == 2
+
+
+def test_a_connection_the_server_dropped_is_reopened() -> None:
+    with running_sink(timeout=0.3) as sink, Mailer(smtp(sink.port)) as mailer:
+        assert mailer.send(note("a@x.com")).ok
+        time.sleep(0.8)  # the server closes the idle session (421 timeout)
+        assert mailer.send(note("b@x.com")).ok
+        assert mailer.connections_opened == 2 and len(sink.messages) == 2
+
+
+def test_an_unreachable_server_fails_temporarily_without_trying_the_rest() -> None:
+    with Mailer(smtp(free_port(), timeout_seconds=2)) as mailer:
+        results = mailer.send_many(note(f"c{i}@x.com") for i in range(3))
+    assert [(r.delivery, r.code) for r in results] == [(Delivery.TEMPORARY, None)] * 3
+    assert results[1].detail.startswith("not tried") and mailer.connections_opened == 0
+
+
+def _authenticator(sink_logins: list[str]) -> object:
+    def check(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        good = (data.login, data.password) == (b"sincro", b"segredo")
+        if good:
+            sink_logins.append(data.login.decode())
+        return AuthResult(success=good, handled=False)
+
+    return check
+
+
+def test_starttls_and_login(certificate: Certificate) -> None:
+    logins: list[str] = []
+    options = {
+        "tls_context": certificate.server_context(),
+        "require_starttls": True,
+        "authenticator": _authenticator(logins),
+        "auth_require_tls": True,
+    }
+    with running_sink(**options) as sink:
+        settings = smtp(sink.port, security="starttls", username="sincro", password="segredo")
+        with Mailer(settings, certificate.client_context()) as mailer:
+            assert all(r.ok for r in mailer.send_many([note("a@x.com"), note("b@x.com")]))
+        bad = smtp(sink.port, security="starttls", username="sincro", password="errada")
+        with Mailer(bad, certificate.client_context()) as mailer:
+            refused = mailer.send_many([note("a@x.com"), note("b@x.com")])
+    assert logins == ["sincro"] and sink.connections == 1 and len(sink.messages) == 2
+    assert [(r.delivery, r.code) for r in refused] == [(Delivery.PERMANENT, 535)] * 2
+
+
+def test_implicit_tls(certificate: Certificate, tmp_path: Path) -> None:
+    with running_sink(ssl_context=certificate.server_context()) as sink:
+        settings = smtp(sink.port, security="ssl")
+        with Mailer(settings, certificate.client_context()) as mailer:
+            assert mailer.send(note("a@x.com")).ok
+    assert len(sink.messages) == 1
+
+
+def test_html_alternative_keeps_the_text_and_the_language(sink: SmtpSink) -> None:
+    message = build_message(
+        sender=SENDER,
+        to="a@x.com",
+        subject="Promoção",
+        text="Olá",
+        html="<p>Olá</p>",
+        reply_to="atendimento@x.com",
+        headers={"List-Unsubscribe": "<mailto:sair@x.com>"},
+    )
+    with Mailer(smtp(sink.port)) as mailer:
+        assert mailer.send(message).ok
+    (received,) = sink.messages
+    assert received.get_body(("html",)).get_content().rstrip() == "<p>Olá</p>"  # type: ignore[union-attr]
+    assert received.get_body(("plain",)).get_content().rstrip() == "Olá"  # type: ignore[union-attr]
+    assert received["Content-Language"] == "pt-BR" and received["Reply-To"] == "atendimento@x.com"
+    assert received["List-Unsubscribe"] == "<mailto:sair@x.com>"
