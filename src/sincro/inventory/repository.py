@@ -46,6 +46,11 @@ LEVEL_COLUMNS = (
 )
 
 
+def available_to_sell(on_hand: int, reserved: int, blocked: int, safety_stock: int) -> int:
+    """on hand − reserved − blocked − safety stock, never below zero."""
+    return max(0, on_hand - reserved - blocked - safety_stock)
+
+
 @dataclass(frozen=True, slots=True)
 class LevelRow:
     product_id: int
@@ -59,7 +64,7 @@ class LevelRow:
 
     @property
     def available(self) -> int:
-        return max(0, self.on_hand - self.reserved - self.blocked - self.safety_stock)
+        return available_to_sell(self.on_hand, self.reserved, self.blocked, self.safety_stock)
 
     @classmethod
     def of(cls, row: Row[tuple[int, int, int, int, int, int, int, dt.datetime]]) -> LevelRow:

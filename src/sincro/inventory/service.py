@@ -728,7 +728,7 @@ class LocationStockRow:
 
     @property
     def available(self) -> int:
-        return max(0, self.on_hand - self.reserved - self.blocked - self.safety_stock)
+        return repo.available_to_sell(self.on_hand, self.reserved, self.blocked, self.safety_stock)
 
 
 def stock_at_location(

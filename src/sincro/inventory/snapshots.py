@@ -362,7 +362,7 @@ def _record_events(session: Session, rows: Sequence[Any], ref: str) -> None:
             AvailabilityChange(
                 sku=skus[product_id],
                 location=place.code,
-                available=max(0, on_hand - reserved - blocked - safety),
+                available=repo.available_to_sell(on_hand, reserved, blocked, safety),
                 on_hand=on_hand,
                 reserved=reserved,
                 version=version,
