@@ -1,24 +1,37 @@
-"""Transactional outbox for availability changes.
+"""The transactional outbox: one ordered feed of events, each with a topic.
 
 Every change of a stock level writes an :class:`Event` row in the same transaction as the
 change, so the feed can never announce something that was rolled back nor miss something that
 was committed. ``seq`` is the global sequence number; readers tail it (see
 :mod:`sincro.feed.hub`) and tolerate the short-lived gaps PostgreSQL sequences leave while a
 transaction that drew a number has not committed yet.
+
+Topics. Stock changes (topic ``stock``, the hot path: thousands per ERP file) keep their own
+columns and their writer :func:`record_events`, unchanged. Any other domain registers a topic
+with the pydantic model of its payload (:func:`register_topic`, at import time) and writes
+with :func:`publish`; the payload is validated and stored as JSON in ``payload``, the stock
+columns stay NULL. Both travel the same feed, in one ``seq`` order: the tailer, the hub, the
+RabbitMQ relay and the SSE endpoint carry every topic (see :func:`event_to_dict` for the shape).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from pydantic import BaseModel
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sincro.db import Base, UTCDateTime, insert_rows, on_commit, utcnow
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+STOCK = "stock"
+TOPIC_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"
+TOPIC_MAX_LENGTH = 40
 
 
 class Event(Base):
@@ -26,14 +39,17 @@ class Event(Base):
     __table_args__ = (Index("ix_events_sku_seq", "sku", "seq"), {"sqlite_autoincrement": True})
 
     seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    sku: Mapped[str] = mapped_column(String(40))
-    location: Mapped[str] = mapped_column(String(32))
-    available: Mapped[int] = mapped_column(Integer)
-    on_hand: Mapped[int] = mapped_column(Integer)
-    reserved: Mapped[int] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer)
-    cause: Mapped[str] = mapped_column(String(20))
+    # the stock writers leave ``topic`` to the server default: their inserts stay as they were
+    topic: Mapped[str] = mapped_column(String(TOPIC_MAX_LENGTH), server_default=STOCK)
+    sku: Mapped[str | None] = mapped_column(String(40))
+    location: Mapped[str | None] = mapped_column(String(32))
+    available: Mapped[int | None] = mapped_column(Integer)
+    on_hand: Mapped[int | None] = mapped_column(Integer)
+    reserved: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int | None] = mapped_column(Integer)
+    cause: Mapped[str | None] = mapped_column(String(20))
     reference: Mapped[str | None] = mapped_column(String(80))
+    payload: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -49,7 +65,43 @@ class AvailabilityChange:
     reference: str | None = None
 
 
+class UnknownTopic(ValueError):
+    """A topic nobody registered (or ``stock``, which has its own writer)."""
+
+
+_topics: dict[str, type[BaseModel] | None] = {STOCK: None}
 _listeners: list[Any] = []
+
+
+def register_topic(name: str, model: type[BaseModel]) -> None:
+    """Declare a topic and the pydantic model of its payload (a domain does it at import).
+
+    Registering the same model again is a no-op; another model for a known name is an error,
+    since stored events of that topic would no longer parse."""
+    if not re.match(TOPIC_PATTERN, name) or len(name) > TOPIC_MAX_LENGTH:
+        raise ValueError(f"topic names are dotted lowercase words, e.g. 'forecast.alert': {name!r}")
+    known = _topics.get(name, model)
+    if name == STOCK or known is not model:
+        raise ValueError(f"topic {name!r} is already registered")
+    _topics[name] = model
+
+
+def topics() -> frozenset[str]:
+    """Every known topic, ``stock`` included."""
+    return frozenset(_topics)
+
+
+def payload_model(topic: str) -> type[BaseModel]:
+    """The payload model of a registered topic (not ``stock``, whose events are columns)."""
+    model = _topics.get(topic)
+    if model is None:
+        raise UnknownTopic(f"no payload model for topic {topic!r}")
+    return model
+
+
+def parse_payload(event: Mapping[str, Any]) -> BaseModel:
+    """The typed payload of a non-stock event as the feed delivers it."""
+    return payload_model(event["topic"]).model_validate(event["payload"])
 
 
 def add_commit_listener(callback: Any) -> None:
@@ -62,8 +114,15 @@ def remove_commit_listener(callback: Any) -> None:
         _listeners.remove(callback)
 
 
+def _wake_listeners_on_commit(session: Session) -> None:
+    if _listeners and not session.info.get("events_listener_armed"):
+        session.info["events_listener_armed"] = True
+        for callback in _listeners:
+            on_commit(session, callback)
+
+
 def record_events(session: Session, changes: list[AvailabilityChange]) -> None:
-    """Append availability changes to the outbox inside the caller's transaction."""
+    """Append availability changes (topic ``stock``) to the outbox in the caller's transaction."""
     if not changes:
         return
     now = utcnow()
@@ -85,22 +144,44 @@ def record_events(session: Session, changes: list[AvailabilityChange]) -> None:
             for c in changes
         ],
     )
-    if _listeners and not session.info.get("events_listener_armed"):
-        session.info["events_listener_armed"] = True
-        for callback in _listeners:
-            on_commit(session, callback)
+    _wake_listeners_on_commit(session)
+
+
+def publish(session: Session, topic: str, payload: BaseModel | Mapping[str, Any]) -> None:
+    """Append one event of a registered topic to the outbox in the caller's transaction.
+
+    ``payload`` is an instance of the topic's model or a mapping it validates (a
+    ``pydantic.ValidationError`` otherwise); it is stored as the model's JSON."""
+    model = payload_model(topic)
+    value = payload if isinstance(payload, model) else model.model_validate(payload)
+    session.execute(
+        Event.__table__.insert(),  # type: ignore[attr-defined]
+        {"topic": topic, "payload": value.model_dump(mode="json"), "created_at": utcnow()},
+    )
+    _wake_listeners_on_commit(session)
 
 
 def event_columns() -> tuple[Any, ...]:
     """The columns of an event, to read rows rather than ORM objects (about 4x cheaper per
     event; the feed reads them by the thousand)."""
     E = Event
-    return (E.seq, E.sku, E.location, E.available, E.on_hand, E.reserved, E.version, E.cause,
-            E.reference, E.created_at)  # fmt: skip
+    return (E.seq, E.topic, E.sku, E.location, E.available, E.on_hand, E.reserved, E.version,
+            E.cause, E.reference, E.payload, E.created_at)  # fmt: skip
 
 
 def event_to_dict(event: Any) -> dict[str, Any]:
-    """An :class:`Event` or a row of :func:`event_columns` as the feed publishes it."""
+    """An :class:`Event` or a row of :func:`event_columns` as the feed publishes it.
+
+    A stock event has exactly the fields the feed always had (no ``topic``: existing SSE and
+    webhook clients see the same JSON); an event of another topic is ``{"seq", "topic",
+    "payload", "at"}``. :func:`topic_of` tells them apart."""
+    if event.topic != STOCK:
+        return {
+            "seq": event.seq,
+            "topic": event.topic,
+            "payload": event.payload,
+            "at": event.created_at.isoformat(),
+        }
     return {
         "seq": event.seq,
         "sku": event.sku,
@@ -113,3 +194,8 @@ def event_to_dict(event: Any) -> dict[str, Any]:
         "reference": event.reference,
         "at": event.created_at.isoformat(),
     }
+
+
+def topic_of(event: Mapping[str, Any]) -> str:
+    """The topic of an event as :func:`event_to_dict` shapes it (stock events carry none)."""
+    return event.get("topic", STOCK)

@@ -51,3 +51,43 @@ def test_feed_cursors_migration_up_and_down(fresh_url: str) -> None:
     assert "feed_cursors" not in tables(fresh_url)
     upgrade(fresh_url)
     assert "feed_cursors" in tables(fresh_url)
+
+
+STOCK_EVENT = (
+    "INSERT INTO events (sku, location, available, on_hand, reserved, version, cause,"
+    " created_at) VALUES ('A-1', 'LJ1', 1, 1, 0, :v, 'receipt', '2026-12-06 10:00:00')"
+)
+
+
+def test_event_topics_migration_keeps_rows_and_the_sequence(fresh_url: str) -> None:
+    upgrade(fresh_url, "0008")
+    engine = create_engine(postgres_url(fresh_url))
+    with engine.begin() as conn:
+        for version in (1, 2, 3):
+            conn.execute(text(STOCK_EVENT), {"v": version})
+        conn.execute(text("DELETE FROM events WHERE version = 3"))  # the sequence is at 3
+    upgrade(fresh_url, "0009")
+    with engine.begin() as conn:
+        conn.execute(text(STOCK_EVENT), {"v": 4})  # the stock writers do not name the topic
+        conn.execute(
+            text(
+                "INSERT INTO events (topic, payload, created_at)"
+                " VALUES ('chat.message', :p, '2026-12-06 10:00:01')"
+            ),
+            {"p": '{"text": "oi"}'},
+        )
+        rows = conn.execute(text("SELECT seq, topic, sku FROM events ORDER BY seq")).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "stock", "A-1"), (2, "stock", "A-1"), (4, "stock", "A-1"), (5, "chat.message", None)
+    ]  # fmt: skip
+    downgrade(fresh_url, "0008")
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT seq FROM events ORDER BY seq")).scalars().all() == [
+            1,
+            2,
+            4,
+        ]
+        conn.execute(text(STOCK_EVENT), {"v": 6})
+        assert conn.scalar(text("SELECT max(seq) FROM events")) == 6
+    engine.dispose()
+    upgrade(fresh_url)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Annotated, Any
 
 import orjson
@@ -14,17 +14,26 @@ from starlette.concurrency import run_in_threadpool
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import CurrentKey, StateDep
 from sincro.errors import InvalidInput
+from sincro.events import STOCK, topic_of, topics
 from sincro.feed.hub import EventHub
 from sincro.feed.runtime import event_hub
 from sincro.feed.tailer import read_events
 
 router = APIRouter(prefix="/v1", tags=["events"])
+TopicQuery = Query(description="Topics to receive (repeatable); default: stock only")
+MAX_TOPICS = 20
 HEARTBEAT_SECONDS = 15.0
 BURST_EVENTS = 500
 
 
+STOCK_EVENT_NAME = b"availability"  # the SSE event name stock changes always had
+
+
 def format_event(event: dict[str, Any]) -> bytes:
-    return b"id: %d\nevent: availability\ndata: %s\n\n" % (event["seq"], orjson.dumps(event))
+    """One SSE event: ``id`` the sequence, ``event`` the topic (``availability`` for stock)."""
+    topic = topic_of(event)
+    name = STOCK_EVENT_NAME if topic == STOCK else topic.encode()
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event["seq"], name, orjson.dumps(event))
 
 
 async def event_stream(
@@ -34,14 +43,17 @@ async def event_stream(
     sku: str | None,
     location: str | None,
     last_event_id: int | None,
+    topics: Collection[str] = (STOCK,),
 ) -> AsyncIterator[bytes]:
     """Backlog after ``last_event_id`` from the outbox, then live events, without gap or repeat."""
-    sub = hub.subscribe(sku, location)
+    sub = hub.subscribe(sku, location, topics)
     try:
         sent = hub.position if last_event_id is None else last_event_id
         yield b"retry: 1000\n: connected\n\n"
         while last_event_id is not None:
-            backlog = await run_in_threadpool(read_events, db, sent, hub.position, sku, location)
+            backlog = await run_in_threadpool(
+                read_events, db, sent, hub.position, sku, location, 5000, sub.topics
+            )
             for stored in backlog:
                 yield format_event(stored)
                 sent = stored["seq"]
@@ -76,7 +88,7 @@ async def event_stream(
 
 @router.get(
     "/events/stream",
-    summary="Live availability changes (Server-Sent Events)",
+    summary="Live availability changes and other outbox topics (Server-Sent Events)",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
@@ -88,17 +100,36 @@ async def stream_events(
     location: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID")] = None,
+    topic: Annotated[list[str] | None, TopicQuery] = None,
 ) -> StreamingResponse:
     """Every availability change as an SSE event whose ``id`` is the global sequence number.
-    Reconnect with ``Last-Event-ID`` (browsers do it for you) to receive what you missed."""
+    Reconnect with ``Last-Event-ID`` (browsers do it for you) to receive what you missed.
+
+    Without ``topic`` only stock changes are sent (SSE event ``availability``), as always;
+    repeat ``topic`` to choose topics (e.g. ``topic=stock&topic=forecast.alert``): an event of
+    another topic is named after it and carries ``{seq, topic, payload, at}``. ``sku`` and
+    ``location`` filter stock changes and leave out the events of other topics."""
+    chosen = _topics(topic)
     resume = after
     if last_event_id:
         if not last_event_id.strip().isdigit():
             raise InvalidInput("Last-Event-ID must be a sequence number", field="Last-Event-ID")
         resume = int(last_event_id)
-    stream = event_stream(request, event_hub(state), state.db, sku, location, resume)
+    stream = event_stream(request, event_hub(state), state.db, sku, location, resume, chosen)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _topics(requested: list[str] | None) -> frozenset[str]:
+    """The topics a stream asked for (stock when none); 422 for a topic nobody registered."""
+    if not requested:
+        return frozenset({STOCK})
+    if len(requested) > MAX_TOPICS:
+        raise InvalidInput(f"at most {MAX_TOPICS} topics", field="topic")
+    unknown = sorted(set(requested) - topics())
+    if unknown:
+        raise InvalidInput(f"unknown topic(s): {', '.join(t[:40] for t in unknown)}", field="topic")
+    return frozenset(requested)

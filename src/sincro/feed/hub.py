@@ -1,8 +1,9 @@
 """The per-process event hub of an api replica.
 
 It follows the outbox (polling the table, woken at once by commits made in this process, or
-fed by the RabbitMQ fan-out in production), patches the availability cache, and hands each
-event to the Server-Sent Events subscribers of this process.
+fed by the RabbitMQ fan-out in production), hands each batch to the in-process listeners of
+its topics (the availability cache listens to ``stock``), and each event to the Server-Sent
+Events subscribers of this process that want its topic.
 """
 
 from __future__ import annotations
@@ -10,29 +11,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from sincro.events import STOCK, topic_of
 from sincro.feed.tailer import OutboxTailer
 
 log = logging.getLogger("sincro.feed")
 SUBSCRIBER_QUEUE_SIZE = 10_000
 
 
+EventsCallback = Callable[[list[dict[str, Any]]], None]
+
+
 @dataclass(eq=False)
 class Subscriber:
+    """An SSE stream of this process: its topics and, for stock events, SKU and location."""
+
     sku: str | None = None
     location: str | None = None
+    topics: frozenset[str] = frozenset({STOCK})
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_QUEUE_SIZE)
     )
 
     def wants(self, event: dict[str, Any]) -> bool:
-        return (self.sku is None or event["sku"] == self.sku) and (
-            self.location is None or event["location"] == self.location
+        return (
+            topic_of(event) in self.topics
+            and (self.sku is None or event.get("sku") == self.sku)
+            and (self.location is None or event.get("location") == self.location)
         )
 
 
@@ -40,14 +50,16 @@ class EventHub:
     def __init__(
         self,
         tailer: OutboxTailer,
-        on_events: Callable[[list[dict[str, Any]]], None],
+        on_events: EventsCallback,
         poll_interval: float = 0.02,
         poll: bool = True,
     ) -> None:
-        """``poll=False``: do not tail the outbox; something else calls :meth:`feed`
-        (the RabbitMQ consumer of :mod:`sincro.feed.amqp`)."""
+        """``on_events`` gets every batch, all topics (e.g. to count them); :meth:`listen`
+        adds listeners of one topic. ``poll=False``: do not tail the outbox; something else
+        calls :meth:`feed` (the RabbitMQ consumer of :mod:`sincro.feed.amqp`)."""
         self.tailer, self.on_events, self.poll_interval = tailer, on_events, poll_interval
         self.polling = poll
+        self.listeners: dict[str, list[EventsCallback]] = {}
         self.subscribers: set[Subscriber] = set()
         self.delivered = 0
         self._wake = asyncio.Event()
@@ -102,8 +114,18 @@ class EventHub:
             self.tailer.start_at(fresh[-1]["seq"])
             self.publish(fresh)
 
+    def listen(self, topic: str, callback: EventsCallback) -> None:
+        """Call ``callback`` (on the event loop, in ``seq`` order) with the events of
+        ``topic`` of each batch; e.g. ``hub.listen("stock", cache.apply_events)``."""
+        self.listeners.setdefault(topic, []).append(callback)
+
     def publish(self, events: list[dict[str, Any]]) -> None:
         self.on_events(events)
+        for topic, callbacks in self.listeners.items():
+            selected = of_topic(events, topic)
+            if selected:
+                for callback in callbacks:
+                    callback(selected)
         self.delivered += len(events)
         for sub in list(self.subscribers):
             for event in events:
@@ -117,10 +139,17 @@ class EventHub:
                         sub.queue.put_nowait(None)
                         break
 
-    def subscribe(self, sku: str | None, location: str | None) -> Subscriber:
-        sub = Subscriber(sku, location)
+    def subscribe(
+        self, sku: str | None, location: str | None, topics: Collection[str] = (STOCK,)
+    ) -> Subscriber:
+        sub = Subscriber(sku, location, frozenset(topics))
         self.subscribers.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
+
+
+def of_topic(events: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:
+    """The events of one topic, in order."""
+    return [event for event in events if topic_of(event) == topic]

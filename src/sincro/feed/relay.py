@@ -4,11 +4,11 @@ Only in production (``SINCRO_BROKER_URL=amqp://...``); kombu's SQLAlchemy transp
 fanout, so in embedded mode each api process tails the outbox itself.
 
 The relay tails the outbox with the gap-aware :class:`~sincro.feed.tailer.OutboxTailer` and
-publishes each batch as one persistent message ``{"prev": <seq before the batch>, "events":
-[...]}`` to the fanout exchange ``settings.events_exchange``, waiting for the broker's
-publisher confirm. Only then is its position stored (table ``feed_cursors``, one row per
-exchange), so a restart resumes where it stopped: nothing is lost, and the one batch that may
-be published twice (confirmed, then a crash before the position was stored) is dropped by
+publishes each batch (events of every topic) as one persistent message ``{"prev": <seq before
+the batch>, "events": [...]}`` to the fanout exchange ``settings.events_exchange``, waiting for
+the broker's publisher confirm. Only then is its position stored (table ``feed_cursors``, one
+row per exchange), so a restart resumes where it stopped: nothing is lost, and the one batch that
+may be published twice (confirmed, then a crash before the position was stored) is dropped by
 consumers, which ignore events at or below their position (see :mod:`sincro.feed.amqp`).
 
 One relay publishes at a time. On PostgreSQL the leader holds ``pg_try_advisory_lock`` on a

@@ -10,6 +10,7 @@ serialises writers, so there the run is always contiguous.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func, select
@@ -60,10 +61,21 @@ class OutboxTailer:
 
 
 def read_events(
-    db: Database, after: int, upto: int, sku: str | None, location: str | None, limit: int = 5000
+    db: Database,
+    after: int,
+    upto: int,
+    sku: str | None,
+    location: str | None,
+    limit: int = 5000,
+    topics: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Stored events in (after, upto], filtered: the backlog a resuming SSE client missed."""
+    """Stored events in (after, upto], filtered: the backlog a resuming SSE client missed.
+
+    ``topics`` None reads every topic; ``sku`` and ``location`` match the stock columns, so
+    they keep stock events only."""
     query = select(*event_columns()).where(Event.seq > after, Event.seq <= upto)
+    if topics is not None:
+        query = query.where(Event.topic.in_(sorted(topics)))
     if sku:
         query = query.where(Event.sku == sku)
     if location:

@@ -6,6 +6,8 @@ Each delivery is an HTTP ``POST`` to the subscribed URL with ``Content-Type:
 application/json`` and the body ``{"events": [...]}``: up to 100 availability events in
 ``seq`` order, each with the fields of the SSE feed (``seq``, ``sku``, ``location``,
 ``available``, ``on_hand``, ``reserved``, ``version``, ``cause``, ``reference``, ``at``).
+Only stock changes are delivered; the outbox's other topics are skipped (the cursor moves
+past them, so ``seq`` may jump).
 Headers:
 
 ``Sincro-Signature: t=<unix seconds>,v1=<hex>``
@@ -57,6 +59,7 @@ import orjson
 from sincro import __version__
 from sincro.config import Settings, get_settings
 from sincro.db import Database, get_database, utcnow
+from sincro.events import STOCK
 from sincro.feed import repository as repo
 from sincro.feed.metrics import WEBHOOK_DELIVERIES
 from sincro.feed.repository import Attempt, Lease
@@ -76,6 +79,7 @@ FRONTIER_POLLS_PER_RUN = 50
 SIGNATURE_HEADER = "Sincro-Signature"
 DELIVERY_HEADER = "Sincro-Delivery"
 ERROR_TEXT_LIMIT = 300
+WEBHOOK_TOPICS = frozenset({STOCK})
 
 
 # --- signatures ------------------------------------------------------------------------------
@@ -203,7 +207,9 @@ class Dispatcher:
 
     def _step(self, lease: Lease, upto: int, deadline: float) -> tuple[Lease | None, int]:
         """One batch: read, POST, record. Returns the renewed lease (None when done)."""
-        events = read_events(self.db, lease.cursor, upto, lease.sku, lease.location, BATCH_SIZE)
+        events = read_events(
+            self.db, lease.cursor, upto, lease.sku, lease.location, BATCH_SIZE, WEBHOOK_TOPICS
+        )
         if not events:
             if upto > lease.cursor:
                 with self.db.write() as session:
