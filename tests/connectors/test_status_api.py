@@ -13,9 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from sincro import audit
 from sincro.access.models import Role
 from sincro.alerts import Alert
 from sincro.app import create_app
+from sincro.audit import AuditFilter
 from sincro.config import Settings, reset_settings
 from sincro.connectors.models import (
     BreakerState,
@@ -332,6 +334,12 @@ def test_replay_a_failed_file(
         api["client"].post("/v1/sync/files/999999/replay", headers=api["admin"]).status_code == 404
     )
     assert len(sent) == 1
+    with db.read() as s:
+        [entry], _ = audit.read(s, AuditFilter(action="sync.replay"))
+        assert (entry.actor_kind, entry.entity_type, entry.entity_id) == (
+            "key", "erp_file", str(file_id)
+        )  # fmt: skip
+        assert (entry.before["state"], entry.after["state"]) == ("failed", "received")
 
 
 def test_sync_api_needs_a_key(api: dict[str, Any]) -> None:

@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from sincro import audit
 from sincro.app import create_app
+from sincro.audit import AuditFilter
 from sincro.config import Settings
 from sincro.connectors.models import ErpFile, SyncRun
 from sincro.db import Database
@@ -137,6 +139,9 @@ def test_replay_button(
     again = client.post(f"/console/sync/files/{file_id}/replay", data={"csrf": csrf_of(page.text)})
     assert again.status_code == 409
     assert "não pode ser reprocessado" in again.text
+    with db.read() as s:
+        [entry], _ = audit.read(s, AuditFilter(action="sync.replay"))
+        assert (entry.actor_kind, entry.entity_id) == ("user", str(file_id))
 
 
 def test_progress_endpoint(client: TestClient, world: dict[str, int], db: Database) -> None:

@@ -1,4 +1,4 @@
-"""Migration 0002 (feed_cursors) applies and reverts on SQLite and PostgreSQL."""
+"""Migrations of the feed and kernel tables apply and revert on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -91,3 +91,12 @@ def test_event_topics_migration_keeps_rows_and_the_sequence(fresh_url: str) -> N
         assert conn.scalar(text("SELECT max(seq) FROM events")) == 6
     engine.dispose()
     upgrade(fresh_url)
+
+
+def test_audit_log_migration_up_and_down(fresh_url: str) -> None:
+    upgrade(fresh_url, "0009")
+    assert "audit_log" not in tables(fresh_url)
+    upgrade(fresh_url, "0010")
+    assert "audit_log" in tables(fresh_url)
+    downgrade(fresh_url, "0009")
+    assert "audit_log" not in tables(fresh_url)

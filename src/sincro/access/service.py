@@ -10,11 +10,14 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sincro import audit
 from sincro.access.models import ApiKey, ConsoleUser, Role, api_key_locations
+from sincro.audit import Actor, Entity
 from sincro.catalog import service as catalog
 from sincro.db import utcnow
 from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
@@ -34,6 +37,10 @@ class Principal:
     @property
     def source(self) -> str:
         return f"key:{self.name}"
+
+    def actor(self, request: Any = None) -> Actor:
+        """This key as the audit log's actor, with the request's client and request id."""
+        return Actor.key(self.key_id, self.name).seen_at(request)
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles and self.role != Role.admin:
@@ -55,8 +62,11 @@ def create_key(
     role: Role,
     locations: Sequence[str] = (),
     rate_limit_per_minute: int | None = None,
+    *,
+    actor: Actor | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the plaintext, which is never stored."""
+    """Create a key; returns the row and the plaintext, which is never stored. Audited as
+    ``key.create`` by ``actor`` (default: the CLI)."""
     if role == Role.store and not locations:
         raise InvalidInput("a store key needs at least one location", field="locations")
     found = catalog.places_by_code(session, locations)
@@ -79,16 +89,39 @@ def create_key(
             api_key_locations.insert(),
             [{"api_key_id": key.id, "location_id": loc.id} for loc in found.values()],
         )
+    after = {**_key_view(key), "locations": sorted(found)}
+    audit.record(session, actor or Actor.cli(), "key.create", _key_entity(key), None, after)
     return key, f"sk_{prefix}_{secret}"
 
 
-def revoke_key(session: Session, prefix: str) -> ApiKey:
+def revoke_key(session: Session, prefix: str, *, actor: Actor | None = None) -> ApiKey:
+    """Revoke a key (principals cached by other processes expire within 30 s). Audited as
+    ``key.revoke`` by ``actor`` (default: the CLI)."""
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None:
         raise NotFound(f"no key with prefix {prefix}", field="prefix")
+    before = _key_view(key)
     key.active, key.revoked_at = False, utcnow()
     forget_keys()
+    audit.record(
+        session, actor or Actor.cli(), "key.revoke", _key_entity(key), before, _key_view(key)
+    )
     return key
+
+
+def _key_entity(key: ApiKey) -> Entity:
+    return Entity("api_key", key.id)
+
+
+def _key_view(key: ApiKey) -> dict[str, Any]:
+    """What the audit log keeps of a key (never its secret or hash)."""
+    return {
+        "name": key.name,
+        "prefix": key.prefix,
+        "role": key.role,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "active": key.active,
+    }
 
 
 def list_keys(session: Session) -> Sequence[ApiKey]:
@@ -168,8 +201,16 @@ def active_user(session: Session, user_id: int) -> ConsoleUser | None:
 
 
 def create_user(
-    session: Session, email: str, name: str, password: str, role: Role = Role.admin
+    session: Session,
+    email: str,
+    name: str,
+    password: str,
+    role: Role = Role.admin,
+    *,
+    actor: Actor | None = None,
 ) -> ConsoleUser:
+    """Create a console user (scrypt password hash). Audited as ``user.create`` by ``actor``
+    (default: the CLI), with the e-mail masked."""
     email = email.strip().lower()
     if "@" not in email:
         raise InvalidInput("email must contain @", field="email")
@@ -182,6 +223,10 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    after = {"email": user.email, "name": user.name, "role": user.role, "active": user.active}
+    audit.record(
+        session, actor or Actor.cli(), "user.create", Entity("console_user", user.id), None, after
+    )
     return user
 
 

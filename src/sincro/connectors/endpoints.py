@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -242,12 +242,12 @@ def list_rejects(
     response_model=ReplayOut,
     responses={404: {"description": "No such file"}, 409: {"description": "Not replayable"}},
 )
-def replay_file(file_id: FileId, state: StateDep, _key: AdminKey) -> JSONResponse:
+def replay_file(file_id: FileId, request: Request, state: StateDep, key: AdminKey) -> JSONResponse:
     """Hand a failed (or quarantined) file back to ingestion (admin): its state becomes
     ``received`` and the ingest task is queued. 409 when the file is in any other state."""
 
     def work(session: Any) -> FileOut:
-        row = status.mark_for_replay(session, file_id)
+        row = status.mark_for_replay(session, file_id, key.actor(request))
         return file_out(row)
 
     out = state.run_write(work)

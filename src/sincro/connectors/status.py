@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from sincro.alerts import Alert
+from sincro.audit import Actor
 from sincro.connectors.models import (
     BreakerState,
     ErpFile,
@@ -200,10 +201,11 @@ def alerts(
     return _page(session, query, (Alert.created_at.desc(), Alert.id.desc()), offset, limit)
 
 
-def mark_for_replay(session: Session, file_id: int) -> ErpFile:
+def mark_for_replay(session: Session, file_id: int, actor: Actor) -> ErpFile:
     """Hand a failed file back to ingestion (its quarantined copy is moved back to the inbox
-    when the inbox holds none) and queue it after the commit: the SAP file service does it."""
+    when the inbox holds none) and queue it after the commit: the SAP file service does it,
+    and writes the ``sync.replay`` audit entry for ``actor``."""
     from sincro.connectors.sap_files.service import replay_file
 
     get_file(session, file_id)  # 404 for an unknown id
-    return replay_file(session, file_id)
+    return replay_file(session, file_id, actor=actor)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from sincro import audit
+from sincro.audit import Actor, Entity
 from sincro.catalog import service as catalog
 from sincro.errors import InvalidInput, NotFound
 from sincro.feed import repository as repo
@@ -21,8 +24,11 @@ def new_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_subscription(session: Session, body: WebhookIn) -> tuple[WebhookSubscription, str]:
-    """Subscribe ``body.url`` from the current end of the outbox; returns it and its secret."""
+def create_subscription(
+    session: Session, body: WebhookIn, actor: Actor
+) -> tuple[WebhookSubscription, str]:
+    """Subscribe ``body.url`` from the current end of the outbox; returns it and its secret.
+    Audited as ``webhook.create``."""
     if body.sku and not catalog.product_ids(session, [body.sku]):
         raise InvalidInput(f"unknown SKU {body.sku!r}", field="sku")
     if body.location and not catalog.places_by_code(session, [body.location]):
@@ -31,6 +37,7 @@ def create_subscription(session: Session, body: WebhookIn) -> tuple[WebhookSubsc
     sub = repo.add_subscription(
         session, str(body.url), secret, body.sku, body.location, repo.max_seq(session)
     )
+    audit.record(session, actor, "webhook.create", _entity(sub.id), None, _view(sub))
     return sub, secret
 
 
@@ -47,17 +54,40 @@ def list_subscriptions(
     return repo.list_subscriptions(session, offset, limit)
 
 
-def delete_subscription(session: Session, sub_id: int) -> None:
+def delete_subscription(session: Session, sub_id: int, actor: Actor) -> None:
+    """Forget a subscription and its delivery log. Audited as ``webhook.delete``."""
+    before = _view(get_subscription(session, sub_id))
     if not repo.delete_subscription(session, sub_id):
         raise NotFound(f"webhook subscription {sub_id} not found", field="id")
+    audit.record(session, actor, "webhook.delete", _entity(sub_id), before, None)
 
 
-def resume_subscription(session: Session, sub_id: int) -> WebhookSubscription:
-    """Re-activate a subscription (e.g. disabled after failures); it resumes from its cursor."""
+def resume_subscription(session: Session, sub_id: int, actor: Actor) -> WebhookSubscription:
+    """Re-activate a subscription (e.g. disabled after failures); it resumes from its cursor.
+    Audited as ``webhook.resume``."""
+    before = _view(get_subscription(session, sub_id))
     if not repo.reactivate(session, sub_id):
         raise NotFound(f"webhook subscription {sub_id} not found", field="id")
     session.expire_all()
-    return get_subscription(session, sub_id)
+    sub = get_subscription(session, sub_id)
+    audit.record(session, actor, "webhook.resume", _entity(sub_id), before, _view(sub))
+    return sub
+
+
+def _entity(sub_id: int) -> Entity:
+    return Entity("webhook_subscription", sub_id)
+
+
+def _view(sub: WebhookSubscription) -> dict[str, Any]:
+    """What the audit log keeps of a subscription (never its secret)."""
+    return {
+        "url": sub.url,
+        "sku": sub.sku,
+        "location": sub.location,
+        "active": sub.active,
+        "cursor_seq": sub.cursor_seq,
+        "attempts": sub.attempts,
+    }
 
 
 def list_deliveries(

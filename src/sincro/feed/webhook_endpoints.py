@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from sincro.catalog.schemas import Page
 from sincro.deps import AdminKey, Limit, Offset, StateDep
@@ -16,10 +16,14 @@ SubId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Subscription id")]
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
-def create_webhook(body: WebhookIn, state: StateDep, _key: AdminKey) -> WebhookCreated:
+def create_webhook(
+    body: WebhookIn, request: Request, state: StateDep, key: AdminKey
+) -> WebhookCreated:
     """Subscribe a URL to availability changes from now on. The response carries the signing
     secret of ``Sincro-Signature``: it is shown this one time only."""
-    sub, secret = state.run_write(lambda s: service.create_subscription(s, body))
+    sub, secret = state.run_write(
+        lambda s: service.create_subscription(s, body, key.actor(request))
+    )
     return WebhookCreated(**WebhookOut.model_validate(sub).model_dump(), secret=secret)
 
 
@@ -41,17 +45,17 @@ def get_webhook(sub_id: SubId, state: StateDep, _key: AdminKey) -> WebhookOut:
 
 
 @router.delete("/webhooks/{sub_id}", status_code=204, response_class=Response)
-def delete_webhook(sub_id: SubId, state: StateDep, _key: AdminKey) -> Response:
+def delete_webhook(sub_id: SubId, request: Request, state: StateDep, key: AdminKey) -> Response:
     """Stop delivering and forget the subscription and its delivery log."""
-    state.run_write(lambda s: service.delete_subscription(s, sub_id))
+    state.run_write(lambda s: service.delete_subscription(s, sub_id, key.actor(request)))
     return Response(status_code=204)
 
 
 @router.post("/webhooks/{sub_id}/resume", response_model=WebhookOut)
-def resume_webhook(sub_id: SubId, state: StateDep, _key: AdminKey) -> WebhookOut:
+def resume_webhook(sub_id: SubId, request: Request, state: StateDep, key: AdminKey) -> WebhookOut:
     """Re-activate a subscription disabled after repeated failures (or retry one now);
     delivery resumes from its cursor, so nothing is skipped."""
-    sub = state.run_write(lambda s: service.resume_subscription(s, sub_id))
+    sub = state.run_write(lambda s: service.resume_subscription(s, sub_id, key.actor(request)))
     return WebhookOut.model_validate(sub)
 
 

@@ -181,6 +181,7 @@ def put_stock(
     location: LocationPath,
     sku: SkuPath,
     body: StockCountIn,
+    request: Request,
     state: StateDep,
     key: StoreKey,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
@@ -195,7 +196,9 @@ def put_stock(
         )
     expected = None if if_match.strip() == "*" else _version_of(if_match)
     level = state.run_write(
-        lambda s: service.set_count(s, key.source, location, sku, body, expected)
+        lambda s: service.set_count(
+            s, key.source, location, sku, body, expected, actor=key.actor(request)
+        )
     )
     return _json(level.model_dump(mode="json"), headers={"ETag": f'"{level.version}"'})
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from sincro import audit
+from sincro.audit import Actor, Entity
 from sincro.catalog import service as catalog
 from sincro.db import utcnow
 from sincro.events import AvailabilityChange, record_events
@@ -258,8 +260,11 @@ def set_count(
     sku: str,
     count: StockCountIn,
     expected_version: int | None,
+    *,
+    actor: Actor | None = None,
 ) -> LevelOut:
-    """Set on-hand to an absolute count (optimistic: ``expected_version`` must match)."""
+    """Set on-hand to an absolute count (optimistic: ``expected_version`` must match).
+    Audited as ``stock.count`` by ``actor`` (default: a system actor named ``source``)."""
     now = utcnow()
     found = resolve(session, [(sku, location_code)], "stock")
     product_id, location_id = found.product_ids[sku], found.location_ids[location_code]
@@ -296,7 +301,25 @@ def set_count(
                 )
             )
     changes.flush()
+    audit.record(
+        session,
+        actor or Actor.system(source),
+        "stock.count",
+        Entity("stock_level", f"{location_code}/{sku}"),
+        _count_view(current, None),
+        _count_view(level, count.reason),
+    )
     return level_out(session, level, sku)
+
+
+def _count_view(level: LevelRow, reason: Reason | None) -> dict[str, object]:
+    """What the audit log keeps of a level around a count."""
+    view: dict[str, object] = {
+        "on_hand": level.on_hand,
+        "safety_stock": level.safety_stock,
+        "version": level.version,
+    }
+    return view if reason is None else {**view, "reason": reason.value}
 
 
 # --- reservations -----------------------------------------------------------------------

@@ -16,6 +16,8 @@ import yaml
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from sincro import audit
+from sincro.audit import AuditFilter
 from sincro.cli import app
 from sincro.config import reset_settings
 from sincro.connectors.models import ErpFile
@@ -70,6 +72,9 @@ def test_ingest_files_and_replay(world: World, env: dict[str, str], tmp_path: Pa
     assert replayed.exit_code == 0 and "queued" in replayed.output
     again = runner.invoke(app, ["sync", "replay", str(bad_id)])
     assert again.exit_code == 1 and "only failed files" in " ".join(again.output.split())
+    with world.db.read() as s:
+        [entry], _ = audit.read(s, AuditFilter(action="sync.replay"))
+        assert (entry.actor_kind, entry.entity_id) == ("cli", str(bad_id))
     assert world.level("CEL-000001", "LJ0001")["on_hand"] == 5
 
 

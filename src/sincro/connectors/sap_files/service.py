@@ -32,6 +32,8 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from sincro import audit
+from sincro.audit import Actor, Entity
 from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.models import ErpFile, FileState, RunStatus, SyncRun, SyncSource
 from sincro.connectors.sap_files import movements, snapshot, writeback
@@ -432,14 +434,19 @@ def enqueue(file_id: int) -> None:
 
 
 def replay_file(
-    target: Database | Session, file_id: int, cfg: SapFilesSource | None = None
+    target: Database | Session,
+    file_id: int,
+    cfg: SapFilesSource | None = None,
+    *,
+    actor: Actor | None = None,
 ) -> ErpFile:
     """Queue a failed file again once it is put back: the file with its name in the inbox (e.g.
     corrected) or, failing that, the quarantined copy moved back to the inbox. Accepts a
-    :class:`Database` (own transaction) or the caller's session (queued after its commit)."""
+    :class:`Database` (own transaction) or the caller's session (queued after its commit).
+    Audited as ``sync.replay`` by ``actor`` (default: the CLI)."""
     if isinstance(target, Database):
         with target.write() as session:
-            return replay_file(session, file_id, cfg)
+            return replay_file(session, file_id, cfg, actor=actor)
     session = target
     erp_file = session.get(ErpFile, file_id, with_for_update=True)
     if erp_file is None:
@@ -460,6 +467,7 @@ def replay_file(
         shutil.move(str(quarantined), inbox_copy)
         reason = quarantined.with_name(quarantined.name + ".reason.txt")
         reason.unlink(missing_ok=True)
+    before = {"state": erp_file.state, "error": erp_file.error, "path": erp_file.path}
     sha, size = sha256_of(inbox_copy)
     erp_file.sha256, erp_file.size, erp_file.path = sha, size, str(inbox_copy)
     erp_file.kind = detect_kind(inbox_copy)
@@ -469,6 +477,10 @@ def replay_file(
     erp_file.started_at = erp_file.finished_at = None
     session.flush()
     resolve_alerts(session, f"file_failed:{erp_file.source}:{erp_file.name}")
+    after = {"state": erp_file.state, "path": erp_file.path, "source": erp_file.source}
+    audit.record(
+        session, actor or Actor.cli(), "sync.replay", Entity("erp_file", file_id), before, after
+    )
     on_commit(session, lambda: enqueue(file_id))
     return erp_file
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sincro.audit import Actor
 from sincro.connectors import kinds, status
 from sincro.connectors.models import ErpFile, SyncRun
 from sincro.console.formatting import datetime_br, integer
@@ -285,7 +286,7 @@ def file_page(request: Request, file_id: int, _user: ConsoleUserDep, page: str =
 def replay(
     request: Request,
     file_id: int,
-    _user: ConsoleUserDep,
+    user: ConsoleUserDep,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """The "Reprocessar" button: hand a failed file back to ingestion and queue the task."""
@@ -294,7 +295,7 @@ def replay(
         return _file_error(request, file_id, message, 400)
 
     def work(session: Any) -> None:
-        status.mark_for_replay(session, file_id)
+        status.mark_for_replay(session, file_id, Actor.user(user.id, user.name).seen_at(request))
 
     try:
         app_state(request).run_write(work)
