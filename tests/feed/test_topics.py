@@ -35,6 +35,7 @@ from tests.feed.test_fanout import (  # noqa: F401
     relay_position,
 )
 from tests.feed.test_sse import server  # noqa: F401
+from tests.feed.test_webhooks import World, world  # noqa: F401
 
 NOTE = "test.note"
 
@@ -207,3 +208,20 @@ def test_non_stock_topics_travel_the_rabbitmq_fanout(
     published = [e for m in observer.drain() for e in m["events"]]
     assert [e["seq"] for e in published] == expected
     assert [topic_of(e) for e in published] == [STOCK, NOTE, STOCK]
+
+
+def test_webhooks_deliver_the_topics_a_subscription_chose(world: World) -> None:  # noqa: F811
+    both = world.subscribe("/both", topics=[NOTE, STOCK])
+    plain = world.subscribe("/plain")
+    assert (both["topics"], plain["topics"]) == ([STOCK, NOTE], [STOCK])
+    seqs = [*change_stock(world.db, ("CEL-1", "LJ-A", 2)), note(world.db, "webhook", 5)]
+    world.dispatch()
+    assert world.receiver.delivered_seqs("/both") == seqs
+    assert world.receiver.delivered_seqs("/plain") == seqs[:1]
+    [request] = world.receiver.accepted("/both")
+    assert orjson.loads(request.body)["events"][1]["payload"] == {"text": "webhook", "count": 5}
+    assert world.get(plain["id"])["cursor_seq"] == seqs[1]  # moved past the note
+    bad = world.client.post(
+        "/v1/webhooks", json={"url": world.receiver.url(), "topics": ["nope"]}, headers=world.admin
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "topics"

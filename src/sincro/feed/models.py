@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sincro.db import Base, UTCDateTime, utcnow
@@ -18,6 +19,8 @@ class WebhookSubscription(Base):
     secret: Mapped[str] = mapped_column(String(128))
     sku: Mapped[str | None] = mapped_column(String(40))
     location: Mapped[str | None] = mapped_column(String(32))
+    # outbox topics delivered; NULL (subscriptions made before topics existed) = stock only
+    topics: Mapped[Any] = mapped_column(JSON, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     cursor_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,8 +16,18 @@ from sqlalchemy.orm import Session
 
 from sincro.events import Event
 from sincro.feed.models import FeedCursor, WebhookDelivery, WebhookSubscription
+from sincro.feed.schemas import subscribed_topics
 
 Sub = WebhookSubscription
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What a subscription receives: its topics and, for stock changes, a SKU and location."""
+
+    sku: str | None
+    location: str | None
+    topics: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +38,7 @@ class Lease:
     token: dt.datetime
     url: str
     secret: str
-    sku: str | None
-    location: str | None
+    filters: Filters
     cursor: int
     attempts: int
 
@@ -62,14 +71,13 @@ def max_seq(session: Session) -> int:
 # --- subscriptions ---------------------------------------------------------------------------
 
 
-def add_subscription(
-    session: Session, url: str, secret: str, sku: str | None, location: str | None, cursor: int
-) -> Sub:
+def add_subscription(session: Session, url: str, secret: str, filters: Filters, cursor: int) -> Sub:
     sub = Sub(
         url=url,
         secret=secret,
-        sku=sku,
-        location=location,
+        sku=filters.sku,
+        location=filters.location,
+        topics=list(filters.topics),
         cursor_seq=cursor,
         active=True,
         attempts=0,
@@ -156,9 +164,8 @@ def acquire_lease(
         return None
     sub = session.get(Sub, sub_id, populate_existing=True)
     assert sub is not None
-    return Lease(
-        sub.id, token, sub.url, sub.secret, sub.sku, sub.location, sub.cursor_seq, sub.attempts
-    )
+    filters = Filters(sub.sku, sub.location, subscribed_topics(sub.topics))
+    return Lease(sub.id, token, sub.url, sub.secret, filters, sub.cursor_seq, sub.attempts)
 
 
 def _fenced(lease: Lease) -> ColumnElement[bool]:

@@ -5,9 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+    field_validator,
+)
 
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
+from sincro.events import STOCK, TOPIC_MAX_LENGTH
 
 MAX_URL_LENGTH = 500
 
@@ -15,6 +24,11 @@ WebhookUrl = Annotated[
     AnyHttpUrl,
     UrlConstraints(max_length=MAX_URL_LENGTH, allowed_schemes=["http", "https"]),
 ]
+
+
+def subscribed_topics(stored: list[str] | None) -> tuple[str, ...]:
+    """The topics of a subscription as stored (NULL for those made before topics: stock)."""
+    return tuple(stored) if stored else (STOCK,)
 
 
 class WebhookIn(BaseModel):
@@ -27,6 +41,12 @@ class WebhookIn(BaseModel):
     location: str | None = Field(
         default=None, pattern=CODE_PATTERN, description="Only this location code"
     )
+    topics: list[Annotated[str, StringConstraints(max_length=TOPIC_MAX_LENGTH)]] = Field(
+        default=[STOCK],
+        min_length=1,
+        max_length=20,
+        description="Outbox topics to deliver (registered ones); default: stock changes only",
+    )
 
 
 class WebhookOut(BaseModel):
@@ -38,11 +58,17 @@ class WebhookOut(BaseModel):
     url: str
     sku: str | None
     location: str | None
+    topics: list[str] = Field(description="Outbox topics delivered")
     active: bool = Field(description="False once delivery failed too many times in a row")
     cursor_seq: int = Field(description="Last outbox sequence delivered (or skipped by filter)")
     attempts: int = Field(description="Consecutive failed attempts of the pending batch")
     next_attempt_at: dt.datetime | None
     created_at: dt.datetime
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _stock_when_unset(cls, value: list[str] | None) -> list[str]:
+        return list(subscribed_topics(value))
 
 
 class WebhookCreated(WebhookOut):

@@ -12,9 +12,11 @@ from sincro import audit
 from sincro.audit import Actor, Entity
 from sincro.catalog import service as catalog
 from sincro.errors import InvalidInput, NotFound
+from sincro.events import topics
 from sincro.feed import repository as repo
 from sincro.feed.models import WebhookDelivery, WebhookSubscription
-from sincro.feed.schemas import WebhookIn
+from sincro.feed.repository import Filters
+from sincro.feed.schemas import WebhookIn, subscribed_topics
 
 SECRET_PREFIX = "whsec_"
 
@@ -33,9 +35,16 @@ def create_subscription(
         raise InvalidInput(f"unknown SKU {body.sku!r}", field="sku")
     if body.location and not catalog.places_by_code(session, [body.location]):
         raise InvalidInput(f"unknown location {body.location!r}", field="location")
+    unknown = sorted(set(body.topics) - topics())
+    if unknown:
+        raise InvalidInput(f"unknown topic(s): {', '.join(unknown)}", field="topics")
     secret = new_secret()
     sub = repo.add_subscription(
-        session, str(body.url), secret, body.sku, body.location, repo.max_seq(session)
+        session,
+        str(body.url),
+        secret,
+        Filters(body.sku, body.location, tuple(sorted(set(body.topics)))),
+        repo.max_seq(session),
     )
     audit.record(session, actor, "webhook.create", _entity(sub.id), None, _view(sub))
     return sub, secret
@@ -84,6 +93,7 @@ def _view(sub: WebhookSubscription) -> dict[str, Any]:
         "url": sub.url,
         "sku": sub.sku,
         "location": sub.location,
+        "topics": list(subscribed_topics(sub.topics)),
         "active": sub.active,
         "cursor_seq": sub.cursor_seq,
         "attempts": sub.attempts,

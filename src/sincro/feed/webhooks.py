@@ -6,8 +6,9 @@ Each delivery is an HTTP ``POST`` to the subscribed URL with ``Content-Type:
 application/json`` and the body ``{"events": [...]}``: up to 100 availability events in
 ``seq`` order, each with the fields of the SSE feed (``seq``, ``sku``, ``location``,
 ``available``, ``on_hand``, ``reserved``, ``version``, ``cause``, ``reference``, ``at``).
-Only stock changes are delivered; the outbox's other topics are skipped (the cursor moves
-past them, so ``seq`` may jump).
+A subscription receives stock changes only unless it chose other ``topics`` when it was
+created; an event of another topic is ``{"seq", "topic", "payload", "at"}``. Events a
+subscription does not receive are skipped (its cursor moves past them, so ``seq`` may jump).
 Headers:
 
 ``Sincro-Signature: t=<unix seconds>,v1=<hex>``
@@ -59,7 +60,6 @@ import orjson
 from sincro import __version__
 from sincro.config import Settings, get_settings
 from sincro.db import Database, get_database, utcnow
-from sincro.events import STOCK
 from sincro.feed import repository as repo
 from sincro.feed.metrics import WEBHOOK_DELIVERIES
 from sincro.feed.repository import Attempt, Lease
@@ -79,7 +79,6 @@ FRONTIER_POLLS_PER_RUN = 50
 SIGNATURE_HEADER = "Sincro-Signature"
 DELIVERY_HEADER = "Sincro-Delivery"
 ERROR_TEXT_LIMIT = 300
-WEBHOOK_TOPICS = frozenset({STOCK})
 
 
 # --- signatures ------------------------------------------------------------------------------
@@ -207,8 +206,9 @@ class Dispatcher:
 
     def _step(self, lease: Lease, upto: int, deadline: float) -> tuple[Lease | None, int]:
         """One batch: read, POST, record. Returns the renewed lease (None when done)."""
+        wanted = lease.filters
         events = read_events(
-            self.db, lease.cursor, upto, lease.sku, lease.location, BATCH_SIZE, WEBHOOK_TOPICS
+            self.db, lease.cursor, upto, wanted.sku, wanted.location, BATCH_SIZE, wanted.topics
         )
         if not events:
             if upto > lease.cursor:
@@ -292,7 +292,7 @@ class Dispatcher:
 
 
 def _moved(lease: Lease, cursor: int, token: dt.datetime) -> Lease:
-    return Lease(lease.sub_id, token, lease.url, lease.secret, lease.sku, lease.location, cursor, 0)
+    return Lease(lease.sub_id, token, lease.url, lease.secret, lease.filters, cursor, 0)
 
 
 def _head(resp: httpx.Response) -> str:

@@ -8,6 +8,9 @@ On SQLite the table is rebuilt (batch mode). ``seq`` keeps counting from where i
 AUTOINCREMENT high-water mark is carried over, so no sequence number is ever reused (a reader
 positioned past a deleted last event must not see the number again).
 
+Webhook subscriptions get ``topics`` (JSON list; NULL for the existing ones, which keep
+receiving stock changes only).
+
 Downgrade drops the events of other topics (the old schema cannot hold them).
 
 Revision ID: 0009
@@ -77,8 +80,12 @@ def _alter_stock_columns(nullable: bool) -> None:
 
 def upgrade() -> None:
     _alter_stock_columns(nullable=True)
+    with op.batch_alter_table("webhook_subscriptions") as batch:
+        batch.add_column(sa.Column("topics", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("webhook_subscriptions") as batch:
+        batch.drop_column("topics")
     op.execute("DELETE FROM events WHERE topic <> 'stock'")
     _alter_stock_columns(nullable=False)
