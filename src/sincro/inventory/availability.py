@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from sincro.catalog import service as catalog
 from sincro.catalog.service import LocationDirectory, Place
 from sincro.db import Database, utcnow
-from sincro.events import STOCK, topic_of
 from sincro.inventory import repository as repo
 from sincro.inventory.exceptions import UnknownLocation, UnknownSku
 from sincro.inventory.models import ReservationLine
@@ -236,14 +235,11 @@ class AvailabilityCache:
             self._snapshots.popitem(last=False)
 
     def apply_events(self, events: list[dict[str, Any]]) -> None:
-        """Patch cached snapshots with outbox events (called by the feed hub, in order);
-        events of other topics than ``stock`` are skipped."""
+        """Patch cached snapshots with outbox events (called by the feed hub, in order)."""
         if not events:
             return
         with self._patch_lock:
             for event in events:
-                if topic_of(event) != STOCK:
-                    continue
                 snap = self._snapshots.get(event["sku"])
                 if snap is not None:
                     self.stats.patches += 1

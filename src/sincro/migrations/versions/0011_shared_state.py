@@ -6,7 +6,7 @@ flush per request (4 ms against 0.7 ms measured). The price, as with a Redis wit
 persistence: a server crash empties the tables (full buckets, no locks held).
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
