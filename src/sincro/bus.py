@@ -1,7 +1,8 @@
 """In-process fan-out of committed outbox events to the subscribers of this process.
 
 The feed domain fills the bus (its hub tails the outbox, or consumes the RabbitMQ fan-out);
-any domain subscribes to it (the availability cache, metrics). The kernel knows neither side.
+any domain subscribes to it, to every event or to one topic (the availability cache takes
+``stock`` only, see :mod:`sincro.events`). The kernel knows neither side.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from sincro.events import topic_of
 
 log = logging.getLogger("sincro.bus")
 Batch = list[dict[str, Any]]
@@ -20,18 +23,22 @@ class EventBus:
     that raises is logged and does not keep the others from their events."""
 
     def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: list[tuple[Subscriber, str | None]] = []
 
-    def subscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.append(subscriber)
+    def subscribe(self, subscriber: Subscriber, topic: str | None = None) -> None:
+        """Hand ``subscriber`` every batch, or with ``topic`` only that topic's events of
+        each batch (in order; batches without any are not handed over)."""
+        self._subscribers.append((subscriber, topic))
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        if subscriber in self._subscribers:
-            self._subscribers.remove(subscriber)
+        self._subscribers = [entry for entry in self._subscribers if entry[0] != subscriber]
 
     def dispatch(self, batch: Batch) -> None:
-        for subscriber in self._subscribers:
+        for subscriber, topic in self._subscribers:
+            events = batch if topic is None else [e for e in batch if topic_of(e) == topic]
+            if not events:
+                continue
             try:
-                subscriber(batch)
+                subscriber(events)
             except Exception:
                 log.exception("event subscriber %r failed", subscriber)

@@ -1,8 +1,8 @@
 """The per-process event hub of an api replica.
 
 It follows the outbox (polling the table, woken at once by commits made in this process, or
-fed by the RabbitMQ fan-out in production), hands each batch to the in-process listeners of
-its topics (the availability cache listens to ``stock``), and each event to the Server-Sent
+fed by the RabbitMQ fan-out in production), hands each batch, every topic, to ``on_events``
+(the kernel's event bus, where subscribers choose topics), and each event to the Server-Sent
 Events subscribers of this process that want its topic.
 """
 
@@ -22,9 +22,6 @@ from sincro.feed.tailer import OutboxTailer
 
 log = logging.getLogger("sincro.feed")
 SUBSCRIBER_QUEUE_SIZE = 10_000
-
-
-EventsCallback = Callable[[list[dict[str, Any]]], None]
 
 
 @dataclass(eq=False)
@@ -50,16 +47,14 @@ class EventHub:
     def __init__(
         self,
         tailer: OutboxTailer,
-        on_events: EventsCallback,
+        on_events: Callable[[list[dict[str, Any]]], None],
         poll_interval: float = 0.02,
         poll: bool = True,
     ) -> None:
-        """``on_events`` gets every batch, all topics (e.g. to count them); :meth:`listen`
-        adds listeners of one topic. ``poll=False``: do not tail the outbox; something else
-        calls :meth:`feed` (the RabbitMQ consumer of :mod:`sincro.feed.amqp`)."""
+        """``on_events`` gets every batch, all topics. ``poll=False``: do not tail the outbox;
+        something else calls :meth:`feed` (the RabbitMQ consumer of :mod:`sincro.feed.amqp`)."""
         self.tailer, self.on_events, self.poll_interval = tailer, on_events, poll_interval
         self.polling = poll
-        self.listeners: dict[str, list[EventsCallback]] = {}
         self.subscribers: set[Subscriber] = set()
         self.delivered = 0
         self._wake = asyncio.Event()
@@ -114,18 +109,8 @@ class EventHub:
             self.tailer.start_at(fresh[-1]["seq"])
             self.publish(fresh)
 
-    def listen(self, topic: str, callback: EventsCallback) -> None:
-        """Call ``callback`` (on the event loop, in ``seq`` order) with the events of
-        ``topic`` of each batch; e.g. ``hub.listen("stock", cache.apply_events)``."""
-        self.listeners.setdefault(topic, []).append(callback)
-
     def publish(self, events: list[dict[str, Any]]) -> None:
         self.on_events(events)
-        for topic, callbacks in self.listeners.items():
-            selected = of_topic(events, topic)
-            if selected:
-                for callback in callbacks:
-                    callback(selected)
         self.delivered += len(events)
         for sub in list(self.subscribers):
             for event in events:
@@ -148,8 +133,3 @@ class EventHub:
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
-
-
-def of_topic(events: list[dict[str, Any]], topic: str) -> list[dict[str, Any]]:
-    """The events of one topic, in order."""
-    return [event for event in events if topic_of(event) == topic]

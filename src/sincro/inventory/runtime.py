@@ -4,6 +4,7 @@ change feed through the kernel's event bus."""
 from __future__ import annotations
 
 from sincro.deps import AppState
+from sincro.events import STOCK
 from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.shared import SharedSnapshots
 
@@ -22,7 +23,7 @@ def install(state: AppState) -> None:
         state.db, ttl_seconds=settings.availability_cache_ttl_seconds, shared=shared
     )
     state.services[CACHE] = cache
-    state.bus.subscribe(cache.apply_events)
+    state.bus.subscribe(cache.apply_events, topic=STOCK)
 
 
 def availability_cache(state: AppState) -> AvailabilityCache:
