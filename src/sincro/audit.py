@@ -11,7 +11,8 @@ so the log holds exactly the changes that were committed. Entries are append-onl
   ``sync.replay``), on an :class:`Entity` (a type and an id).
 - **Before / after** are small JSON documents of the fields that matter. Personal data never
   reaches them in clear: values under personal keys (``email``, ``cpf``, ``cnpj``, …) and any
-  string shaped like an e-mail address, a CPF or a CNPJ are masked (:func:`mask_personal`).
+  string shaped like an e-mail address, a CPF, a CNPJ or a phone number are masked
+  (:func:`mask_personal`, with :mod:`sincro.text_pt`'s patterns and mask).
 
 :func:`read` lists entries newest first with filters and pagination (the coming
 ``GET /v1/audit`` and console page read through it).
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from sincro import text_pt
 from sincro.db import Base, UTCDateTime, utcnow
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -141,25 +142,19 @@ class AuditEntry(Base):
 # --- personal data ---------------------------------------------------------------------------
 
 PERSONAL_KEYS = frozenset({"email", "e_mail", "cpf", "cnpj", "cpf_cnpj", "document", "phone"})
-_EMAIL = re.compile(r"([\w.+'-])[\w.+'-]*@([\w-]+(?:\.[\w-]+)+)")
-_DOCUMENT = re.compile(r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b|\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b")
-
-
-def _mask_document(match: re.Match[str]) -> str:
-    text = match.group(0)
-    return re.sub(r"\d", "*", text[:-2]) + text[-2:]
 
 
 def mask_text(text: str) -> str:
-    """E-mail addresses keep their first letter and domain (``a***@loja.com.br``); CPF and
-    CNPJ keep their punctuation and last two digits (``***.***.***-09``)."""
-    text = _EMAIL.sub(r"\1***@\2", text)
-    return _DOCUMENT.sub(_mask_document, text)
+    """Every CPF, CNPJ, e-mail address and phone number in ``text`` masked in place (first
+    and last two characters kept: ``an*****************br``), by :mod:`sincro.text_pt`."""
+    for pattern in text_pt.PERSONAL_PATTERNS:
+        text = pattern.sub(lambda match: text_pt.mask(match.group(0)), text)
+    return text
 
 
 def mask_personal(value: Any) -> Any:
     """``value`` (JSON-like) with personal data masked: every value under a personal key, and
-    e-mail, CPF and CNPJ shapes inside any string."""
+    CPF, CNPJ, e-mail and phone shapes inside any string."""
     if isinstance(value, Mapping):
         return {
             str(k): _mask_value(v) if str(k).lower() in PERSONAL_KEYS else mask_personal(v)
@@ -173,12 +168,7 @@ def mask_personal(value: Any) -> Any:
 
 
 def _mask_value(value: Any) -> Any:
-    if value is None:
-        return None
-    text = mask_text(str(value))
-    if text != str(value):
-        return text
-    return "*" * max(0, len(text) - 2) + text[-2:]
+    return None if value is None else text_pt.mask(str(value))
 
 
 # --- writing and reading ---------------------------------------------------------------------

@@ -46,18 +46,18 @@ def test_personal_data_never_stored_in_clear() -> None:
             "CPF": "123.456.789-09",
             "cnpj": "12345678000195",
             "document": None,
-            "note": "cliente ana@x.com.br, CPF 12345678909, CNPJ 12.345.678/0001-95",
+            "note": "cliente ana@x.com.br, CPF 12345678909, tel (11) 91234-5678",
             "lines": [{"phone": "11987654321"}, 3],
             "qty": 7,
         }
     )
     assert masked == {
-        "email": "a***@loja.com.br",
-        "CPF": "***.***.***-09",
-        "cnpj": "************95",
+        "email": "an*****************br",
+        "CPF": "12**********09",
+        "cnpj": "12**********95",
         "document": None,
-        "note": "cliente a***@x.com.br, CPF *********09, CNPJ **.***.***/****-95",
-        "lines": [{"phone": "*********21"}, 3],
+        "note": "cliente an********br, CPF 12*******09, tel (1***********78",
+        "lines": [{"phone": "11*******21"}, 3],
         "qty": 7,
     }
 
@@ -73,7 +73,7 @@ def test_record_belongs_to_the_callers_transaction(db: Database) -> None:
             session, actor, "thing.make", Entity("thing", 1), None, {"email": "zé@loja.com"}
         )
     [entry] = entries(db)
-    assert entry["after"] == {"email": "z***@loja.com"}
+    assert entry["after"] == {"email": "zé*******om"}
     assert entry["actor"] == ("system", None, "test") and entry["entity"] == ("thing", "1")
 
 
@@ -117,10 +117,10 @@ def test_access_changes_are_audited_without_secrets(db: Database) -> None:
         "name": "loja-1", "prefix": key.prefix, "role": "store", "rate_limit_per_minute": None,
         "active": True, "locations": ["LJ1"],
     }  # fmt: skip
-    assert plaintext.split("_")[2] not in str(create) and "hash" not in str(create)
+    assert plaintext.split("_", 2)[2] not in str(create) and "hash" not in str(create)
     assert user["action"] == "user.create"
     assert user["after"] == {
-        "email": "c***@loja.com.br", "name": "Caixa", "role": "admin", "active": True
+        "email": "ca*************br", "name": "Caixa", "role": "admin", "active": True
     }  # fmt: skip
     assert revoke["actor"] == ("user", "1", "Ana") and revoke["action"] == "key.revoke"
     assert (revoke["before"]["active"], revoke["after"]["active"]) == (True, False)
