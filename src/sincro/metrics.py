@@ -18,8 +18,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess as prom_multiprocess,
 )
-from prometheus_client import multiprocess as prom_multiprocess
 
 REQUEST_LATENCY = Histogram(
     "sincro_http_request_duration_seconds",

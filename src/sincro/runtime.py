@@ -88,8 +88,7 @@ def worker(
     concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
 ) -> None:
     """Run a Celery worker on the given queues."""
-    from sincro.worker import celery_app
-    from sincro.worker import queues as all_queues
+    from sincro.worker import celery_app, queues as all_queues
 
     configure_cli_logging()
     celery_app.worker_main(

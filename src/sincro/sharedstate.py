@@ -38,8 +38,8 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    update as sql_update,
 )
-from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -15,8 +15,7 @@ from kombu import Connection, Producer, Queue
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database, utcnow
-from sincro.feed import amqp
-from sincro.feed import repository as repo
+from sincro.feed import amqp, repository as repo
 from sincro.feed.amqp import AmqpFeed
 from sincro.feed.hub import EventHub
 from sincro.feed.relay import cursor_name, events_exchange, run_relay

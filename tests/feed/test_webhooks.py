@@ -21,8 +21,7 @@ from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database, utcnow
 from sincro.events import AvailabilityChange, record_events
-from sincro.feed import repository as repo
-from sincro.feed import webhooks
+from sincro.feed import repository as repo, webhooks
 from sincro.feed.models import WebhookSubscription
 from sincro.feed.webhooks import backoff_seconds, sign, verify_signature
 from tests.factories import make_key, make_location, make_product

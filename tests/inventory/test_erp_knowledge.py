@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from sincro.db import Database
 from sincro.events import Event
-from sincro.inventory import service as inventory
-from sincro.inventory import snapshots
+from sincro.inventory import service as inventory, snapshots
 from sincro.inventory.models import Bucket, Movement, Reason, StockLevel
 from sincro.inventory.schemas import MovementIn
 from tests.factories import make_location, make_product

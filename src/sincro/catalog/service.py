@@ -18,8 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
+from dataclasses import dataclass, field as dataclass_field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session

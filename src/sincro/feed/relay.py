@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kombu import Connection, Exchange, Producer
-from sqlalchemy import Connection as SqlConnection
-from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy import Connection as SqlConnection, NullPool, create_engine, text
 
 from sincro.config import Settings
 from sincro.db import Database, get_database, postgres_url, utcnow

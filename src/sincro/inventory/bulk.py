@@ -36,9 +36,10 @@ from sqlalchemy.orm import Session
 
 from sincro.db import bulk_insert, sql, utcnow
 from sincro.inventory import repository as repo
+from sincro.inventory.changes import Changes
 from sincro.inventory.models import Bucket, Reason
 from sincro.inventory.repository import LevelRow
-from sincro.inventory.service import Changes, expire_holds
+from sincro.inventory.reservations import expire_holds
 
 TABLE = "inv_bulk"
 # (bucket, delta column, lowest running sum column); reserved never changes from an ERP

@@ -6,8 +6,10 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
-from sincro.inventory.models import Bucket as Bucket  # re-exported for other domains
-from sincro.inventory.models import Reason as Reason
+from sincro.inventory.models import (
+    Bucket as Bucket,  # re-exported for other domains
+    Reason as Reason,
+)
 
 MAX_LINES = 500
 MAX_MOVEMENT_QUANTITY = 1_000_000  # base units per movement line, either sign

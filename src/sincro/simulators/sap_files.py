@@ -37,8 +37,7 @@ from sincro.connectors.sap_files import idoc
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import format_quantity, pad_matnr, write_rows
 from sincro.db import Database, utcnow
-from sincro.inventory import service as inventory
-from sincro.inventory import snapshots
+from sincro.inventory import service as inventory, snapshots
 
 PT_HEADER = [
     "Material",

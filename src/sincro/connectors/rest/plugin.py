@@ -65,8 +65,7 @@ class RestPullSync(PullSync[R]):
         self, settings: Settings, config: ConnectorsConfig, code: str, entity: str, trigger: str
     ) -> str:
         """Sync one entity now; the run's status."""
-        from sincro.connectors.orchestrator import SourceRuntime
-        from sincro.connectors.orchestrator import sync_entity as run
+        from sincro.connectors.orchestrator import SourceRuntime, sync_entity as run
 
         with SourceRuntime(settings, config, code) as rt:
             return str(run(rt, entity, trigger).status)

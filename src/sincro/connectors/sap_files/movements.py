@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog import service as catalog
 from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.models import ErpFile, ErpMovementKey
-from sincro.connectors.sap_files import idoc
-from sincro.connectors.sap_files import repository as repo
+from sincro.connectors.sap_files import idoc, repository as repo
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import MovementCsvReader, MovementRow, Reject
 from sincro.connectors.sap_files.mapping import Mapper, UnknownCode, effect_of

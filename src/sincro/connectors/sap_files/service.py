@@ -36,8 +36,7 @@ from sincro import audit
 from sincro.audit import Actor, Entity
 from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.models import ErpFile, FileState, RunStatus, SyncRun, SyncSource
-from sincro.connectors.sap_files import movements, snapshot, writeback
-from sincro.connectors.sap_files import repository as repo
+from sincro.connectors.sap_files import movements, repository as repo, snapshot, writeback
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import FileFormatError, detect_kind
 from sincro.connectors.sap_files.mapping import Mapper

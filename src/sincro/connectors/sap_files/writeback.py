@@ -43,8 +43,7 @@ from sincro.connectors.models import (
     WriteBackMovement,
     WriteBackState,
 )
-from sincro.connectors.sap_files import idoc
-from sincro.connectors.sap_files import repository as repo
+from sincro.connectors.sap_files import idoc, repository as repo
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import (
     AckReader,

@@ -34,8 +34,7 @@ from sincro.console.routes import (
 from sincro.errors import NotFound
 from sincro.feed.endpoints import event_stream
 from sincro.feed.runtime import event_hub
-from sincro.inventory import availability
-from sincro.inventory import service as inventory
+from sincro.inventory import availability, service as inventory
 from sincro.inventory.availability import SkuSnapshot
 from sincro.inventory.runtime import availability_cache
 from sincro.inventory.service import LocationStockRow

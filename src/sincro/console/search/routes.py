@@ -15,8 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
-from sincro.catalog import search as engine
-from sincro.catalog import search_repository as repo
+from sincro.catalog import search as engine, search_repository as repo
 from sincro.console.routes import ConsoleUserDep, app_state, not_found, render
 from sincro.errors import InvalidInput
 
