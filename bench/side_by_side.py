@@ -11,7 +11,8 @@ the whole record to ``bench/results/side_by_side-<time>.json``.
 
 - ``demo_load``: ``bench/demo_load.py`` on a fresh, migrated database (total seconds);
 - ``snapshot``: the 1.81 M-position MB52 snapshot ingest (seconds of the child process);
-- ``erp_feed``: a 10,000-line movement file to the SSE feed (median seconds over 3 files).
+- ``erp_feed``: a 10,000-line movement file to the SSE feed (median seconds over 3 files);
+- ``saturation``: the online availability summary under ``wrk -c256`` (requests/s, 15 s).
 """
 
 from __future__ import annotations
@@ -97,10 +98,21 @@ def erp_feed(tree: Path, kind: str) -> float:
     return float(results[kind]["movement_file"]["last_event_median_s"])
 
 
+def saturation(tree: Path, kind: str) -> float:
+    """Requests per second of the online summary under wrk -c256 (higher is better)."""
+    out = _run(
+        tree,
+        ["-m", "bench.availability", "--db", kind, "--phase", "saturation",
+         "--variants", "summary", "--duration", "15", "--stores", "1800"],
+    )  # fmt: skip
+    return float(json.loads(out[out.index("{") :])["summary"]["throughput_rps"])
+
+
 BENCHMARKS: dict[str, Callable[[Path, str], float]] = {
     "demo_load": demo_load,
     "snapshot": snapshot,
     "erp_feed": erp_feed,
+    "saturation": saturation,
 }
 
 
@@ -144,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                     for side, tree in (("base", base_tree), ("head", REPO)):
                         seconds = BENCHMARKS[name](tree, kind)
                         runs[side].append(seconds)
-                        log(f"{name} {kind} round {round_ + 1} {side}: {seconds:.2f} s")
+                        log(f"{name} {kind} round {round_ + 1} {side}: {seconds:.2f}")
                 record[f"{name}/{kind}"] = {
                     side: _summary(v) | {"runs": v} for side, v in runs.items()
                 }
@@ -157,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, sides in record.items():
         if isinstance(sides, dict) and "base" in sides:
             b, h = sides["base"], sides["head"]
-            print(f"{key:28} base {b['median']:7.2f} s [{b['min']}-{b['max']}]   "
-                  f"head {h['median']:7.2f} s [{h['min']}-{h['max']}]")  # fmt: skip
+            print(f"{key:28} base {b['median']:9.2f} [{b['min']}-{b['max']}]   "
+                  f"head {h['median']:9.2f} [{h['min']}-{h['max']}]")  # fmt: skip
     return 0
 
 
