@@ -440,7 +440,7 @@ class SnapshotReader:
                 return Reject(
                     seq, line, name, "bad_number", text[:200], f"{name}: not a number", key
                 )
-            if value < 0:
+            if value < 0 and name != "LABST":  # SAP allows negative unrestricted stock only
                 return Reject(seq, line, name, "negative_stock", text, f"{name} is negative", key)
             values.append(value)
         labst, insme, speme, retme, umlme = values

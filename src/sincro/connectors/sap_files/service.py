@@ -241,6 +241,7 @@ def _process_locked(
                 "as_of": result.as_of,
                 "report_id": result.report_id,
                 "missing_positions": result.missing_positions,
+                "negative_positions": result.negative_positions,
             }
             final = FileState.superseded if result.superseded else FileState.done
         elif kind == "movements":
@@ -340,6 +341,7 @@ def _process_snapshot(
     with repo.tx(conn) as session:
         result.report_id = snapshot.report(session, cfg, file_id, as_of).id
         result.missing_positions = snapshot.missing_positions(session, cfg, file_id)
+        result.negative_positions = snapshot.negative_stock(session, cfg, file_id)
     with repo.tx(conn) as session:
         snapshot.drop_tables(session.connection())
     return result
