@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     connectors_file: Path | None = None  # YAML list of ERP sources; none: no connectors
     smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
     alert_from: str = "sincro@localhost"
+    # the demo's simulated REST ERPs: this port and the next when free, else free ones (0: free)
+    demo_simulator_port: int = Field(default=8201, ge=0, le=65534)
 
     @model_validator(mode="after")
     def _fill_embedded_urls(self) -> Settings:
