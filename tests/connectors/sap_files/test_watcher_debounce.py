@@ -88,3 +88,23 @@ def test_a_waiting_file_is_not_hashed_on_every_poll(
     for _ in range(20):  # the worker is busy: the file waits in the inbox
         intake.poll()
     assert len(hashed) == 1
+
+
+def test_archive_keeps_n_days_and_never_touches_quarantine(world: World) -> None:
+    import os
+
+    from sincro.connectors.sap_files.schedule import beat_entries
+
+    cfg = world.cfg
+    cfg.ensure_folders()
+    old, recent = cfg.archive_dir / "00000001_MB52_old.csv", cfg.archive_dir / "00000002_MB52.csv"
+    kept = cfg.quarantine_dir / "00000003_bad.csv"
+    for path in (old, recent, kept):
+        path.write_bytes(b"x")
+    now = time.time()
+    for path in (old, kept):
+        os.utime(path, (now - 20 * 86_400, now - 20 * 86_400))
+    assert service.prune_archive(cfg, keep_days=14, now=now) == [old]
+    assert recent.exists() and kept.exists() and not old.exists()
+    entry = beat_entries([cfg.code])[f"sap-{cfg.code}-prune-archive"]
+    assert entry["task"] == "sincro.connectors.ingest.prune_archive"

@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import logging
 import shutil
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -453,6 +454,25 @@ def scan_inbox(
     for file_id in ids:
         (dispatch or enqueue)(file_id)
     return ids
+
+
+def prune_archive(cfg: SapFilesSource, keep_days: float, now: float | None = None) -> list[Path]:
+    """Delete files of the archive folder (processed and duplicate files, their markers) not
+    modified for ``keep_days``; the ledger rows stay. Quarantined files are the operator's and
+    are never deleted. Returns the deleted paths."""
+    folder = cfg.archive_dir
+    if not folder.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - keep_days * 86_400
+    deleted = []
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                deleted.append(path)
+        except FileNotFoundError:
+            continue
+    return deleted
 
 
 def enqueue(file_id: int) -> None:
