@@ -12,6 +12,12 @@ from sincro.cli_common import console, display_host
 from sincro.config import get_settings, reset_settings
 
 demo_app = typer.Typer()
+# The simulated SAP drops a file a second (about 2.6 GB a day at the default size): the demo
+# keeps its archive an hour and its logs small, unless the environment says otherwise.
+DEMO_RETENTION = {
+    "SINCRO_CONNECTORS_ARCHIVE_KEEP_DAYS": str(1 / 24),
+    "SINCRO_LOGS_MAX_BYTES": str(5_000_000),
+}
 
 
 @demo_app.command()
@@ -46,6 +52,8 @@ def demo(
         os.environ["SINCRO_CONNECTORS_FILE"] = str(demo_connectors_file(settings, ports))
         reset_settings()
         settings = get_settings()
+    for name, value in DEMO_RETENTION.items():  # the children read them; the operator's win
+        os.environ.setdefault(name, value)
     if not serve_after:
         return
     console.print(credentials)

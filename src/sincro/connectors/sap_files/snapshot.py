@@ -364,17 +364,24 @@ def missing_positions(session: Session, cfg: SapFilesSource, file_id: int) -> in
         f"{missing.count} posições com estoque não constam do snapshot (mantidas como estão)",
         source=cfg.code,
         severity="info",
-        details={
-            "file_id": file_id,
-            "count": missing.count,
-            "units": missing.units,
-            "sample": [
-                {"sku": sku, "location": code, "on_hand": on_hand}
-                for sku, code, on_hand in missing.sample
-            ],
-        },
+        details=_sample_details(file_id, missing, "on_hand"),
     )
     return missing.count
+
+
+def _sample_details(
+    file_id: int, positions: snapshots.PositionSample, units: str
+) -> dict[str, Any]:
+    """An alert's details: the file, how many positions and units, and the sample."""
+    return {
+        "file_id": file_id,
+        "count": positions.count,
+        "units": positions.units,
+        "sample": [
+            {"sku": sku, "location": code, units: quantity}
+            for sku, code, quantity in positions.sample
+        ],
+    }
 
 
 def negative_stock(session: Session, cfg: SapFilesSource, file_id: int) -> int:
@@ -393,15 +400,7 @@ def negative_stock(session: Session, cfg: SapFilesSource, file_id: int) -> int:
         " unidades); tratadas como zero disponível",
         source=cfg.code,
         severity="warning",
-        details={
-            "file_id": file_id,
-            "count": negative.count,
-            "units": negative.units,
-            "sample": [
-                {"sku": sku, "location": code, "unrestricted": units}
-                for sku, code, units in negative.sample
-            ],
-        },
+        details=_sample_details(file_id, negative, "unrestricted"),
         dedupe_key=key,
     )
     return negative.count

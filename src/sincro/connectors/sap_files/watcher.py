@@ -56,7 +56,10 @@ class Intake:
             ready = [p for p, at in self.due.items() if at <= now]
             for path in ready:
                 del self.due[path]
-        for path in ready:
+        self._consider_all(ready)
+
+    def _consider_all(self, paths: list[Path]) -> None:
+        for path in paths:
             try:
                 self.consider(path)
             except Exception:  # one bad file must not stop the watcher
@@ -118,11 +121,7 @@ class Intake:
         with self.lock:
             for gone in self.registered.keys() - set(paths):
                 del self.registered[gone]
-        for path in paths:
-            try:
-                self.consider(path)
-            except Exception:  # one bad file must not stop the watcher
-                log.exception("could not consider file", extra={"file": str(path)})
+        self._consider_all(paths)
 
 
 class InlineDispatcher:
