@@ -73,6 +73,17 @@ class Settings(BaseSettings):
     connectors_file: Path | None = None  # YAML list of ERP sources; none: no connectors
     smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
     alert_from: str = "sincro@localhost"
+    # the demo's simulated REST ERPs: this port and the next when free, else free ones (0: free)
+    demo_simulator_port: int = Field(default=8201, ge=0, le=65534)
+    # retention (beat tasks every retention_every_seconds; see docs/architecture.md, Operations)
+    retention_every_seconds: float = Field(default=600.0, gt=0)
+    feed_events_keep_days: float = Field(default=7.0, gt=0)  # behind the slowest cursor
+    feed_events_keep_rows: int = Field(default=1_000_000, ge=0)  # behind the slowest cursor
+    feed_deliveries_keep_days: float = Field(default=7.0, gt=0)
+    connectors_archive_keep_days: float = Field(default=14.0, gt=0)
+    logs_max_bytes: int = Field(default=20_000_000, ge=100_000)  # var/log/*.log, then rotated
+    logs_keep_files: int = Field(default=3, ge=1)
+    db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
 
     @model_validator(mode="after")
     def _fill_embedded_urls(self) -> Settings:

@@ -92,6 +92,7 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-8192")  # KiB: 8 MiB per connection, up to 60 each
+        cur.execute("PRAGMA journal_size_limit=67108864")  # a reset WAL shrinks to 64 MB
         cur.close()
 
     @event.listens_for(engine, "begin")

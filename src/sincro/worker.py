@@ -20,6 +20,7 @@ from sincro.domains import installed
 
 log = logging.getLogger("sincro.worker")
 KERNEL_QUEUES = ("default",)
+KERNEL_TASK_MODULES = ("sincro.maintenance_tasks",)  # WAL checkpoint, log rotation
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
     ConnectionError,
@@ -47,7 +48,9 @@ def task_routes() -> dict[str, dict[str, str]]:
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every domain's beat entries. A domain's ``beat`` callable lives in a module that does
     not import its tasks (tasks import this module's ``celery_app``)."""
-    schedule: dict[str, dict[str, Any]] = {}
+    from sincro.maintenance import beat_entries as kernel_entries
+
+    schedule: dict[str, dict[str, Any]] = kernel_entries(settings)
     for domain in installed():
         entries = resolve_callable(domain.beat)
         if entries is not None:
@@ -60,7 +63,10 @@ def create_celery() -> Celery:
     app = Celery(
         "sincro",
         broker=settings.broker_url,
-        include=[module for domain in installed() for module in domain.task_modules],
+        include=[
+            *KERNEL_TASK_MODULES,
+            *(module for domain in installed() for module in domain.task_modules),
+        ],
     )
     app.conf.update(
         task_default_queue="default",

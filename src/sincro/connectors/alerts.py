@@ -19,6 +19,7 @@ ALERTS = DomainAlerts(
         "snapshot_superseded": "snapshot antigo ignorado",
         "file_failed": "arquivo do ERP com falha",
         "movement_gap": "movimentos faltando na sequência",
+        "negative_stock": "estoque negativo no ERP",
     },
 )
 raise_alert = ALERTS.raise_alert

@@ -12,6 +12,12 @@ from sincro.cli_common import console, display_host
 from sincro.config import get_settings, reset_settings
 
 demo_app = typer.Typer()
+# The simulated SAP drops a file a second (about 2.6 GB a day at the default size): the demo
+# keeps its archive an hour and its logs small, unless the environment says otherwise.
+DEMO_RETENTION = {
+    "SINCRO_CONNECTORS_ARCHIVE_KEEP_DAYS": str(1 / 24),
+    "SINCRO_LOGS_MAX_BYTES": str(5_000_000),
+}
 
 
 @demo_app.command()
@@ -37,21 +43,30 @@ def demo(
 
         base = url or f"http://{display_host(settings.host)}:{settings.port}"
         raise typer.Exit(0 if run_smoke(base, console) else 1)
-    from sincro.demo.setup import SIMULATOR_PORT_BASE, demo_connectors_file, prepare_demo
+    from sincro.demo.setup import demo_connectors_file, prepare_demo, simulator_ports
     from sincro.runtime import children, run_startup_jobs, supervise
 
     credentials = prepare_demo(settings, stores, dcs, products, console)
+    ports = simulator_ports(settings.demo_simulator_port)
     if not os.environ.get("SINCRO_CONNECTORS_FILE"):
-        os.environ["SINCRO_CONNECTORS_FILE"] = str(demo_connectors_file(settings))
+        os.environ["SINCRO_CONNECTORS_FILE"] = str(demo_connectors_file(settings, ports))
         reset_settings()
         settings = get_settings()
+    for name, value in DEMO_RETENTION.items():  # the children read them; the operator's win
+        os.environ.setdefault(name, value)
     if not serve_after:
         return
     console.print(credentials)
+    console.print(
+        f"Simulated ERPs: Protheus on http://127.0.0.1:{ports[0]}, documents on"
+        f" http://127.0.0.1:{ports[1]}"
+        + ("" if ports[0] == settings.demo_simulator_port else " (preferred ports were taken)")
+    )
     procs = children(settings.host, settings.port, settings.api_workers)
     procs["simulate"] = [
         *(sys.executable, "-m", "sincro.cli", "simulate", "erp"),
-        *("--port-base", str(SIMULATOR_PORT_BASE), "--documents", "3000", "--customers", "2000"),
+        *("--port-base", str(ports[0]), "--docs-port", str(ports[1])),
+        *("--documents", "3000", "--customers", "2000"),
     ]
     log_dir = settings.var_dir / "log"
     supervise(procs, settings.host, settings.port, on_ready=run_startup_jobs, log_dir=log_dir)

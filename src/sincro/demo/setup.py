@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 import time
 from pathlib import Path
 
@@ -59,22 +61,55 @@ sources:
     schedule: "*/5 * * * *"
     entities: [{{name: documents}}]
 """
-SIMULATOR_PORT_BASE = 8201
+_SIMULATOR_URL = re.compile(r"(base_url: http://127\.0\.0\.1:)(\d+)")
 
 
-def demo_connectors_file(settings: Settings) -> Path:
-    """Write the demo's connectors file once (kept if the operator edited it)."""
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _any_free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def simulator_ports(preferred: int) -> tuple[int, int]:
+    """Ports for the simulated Protheus and documents ERPs: ``preferred`` and the next one when
+    both are free (``SINCRO_DEMO_SIMULATOR_PORT``, default 8201), else two the system picks
+    (0: always picked)."""
+    if preferred and _free(preferred) and _free(preferred + 1):
+        return preferred, preferred + 1
+    first = _any_free_port()
+    second = _any_free_port()
+    while second == first:
+        second = _any_free_port()
+    return first, second
+
+
+def demo_connectors_file(settings: Settings, ports: tuple[int, int]) -> Path:
+    """Write the demo's connectors file once (kept if the operator edited it), pointing the
+    simulated REST ERPs at ``ports`` (Protheus, documents): each start rewrites those two
+    addresses of the generated file, so it follows the ports the simulators listen on."""
     path = settings.var_dir / "connectors.yaml"
     if not path.exists():
         erp = (settings.var_dir / "erp").resolve()
         path.write_text(
-            DEMO_CONNECTORS.format(
-                erp=erp.as_posix(),
-                protheus_port=SIMULATOR_PORT_BASE,
-                docs_port=SIMULATOR_PORT_BASE + 1,
-            ),
+            DEMO_CONNECTORS.format(erp=erp.as_posix(), protheus_port=ports[0], docs_port=ports[1]),
             encoding="utf-8",
         )
+        return path
+    text = path.read_text(encoding="utf-8")
+    if text.startswith(DEMO_CONNECTORS.splitlines()[0]):
+        chosen = iter(ports)
+        rewritten = _SIMULATOR_URL.sub(lambda m: f"{m[1]}{next(chosen, m[2])}", text)
+        if rewritten != text:
+            path.write_text(rewritten, encoding="utf-8")
     return path
 
 

@@ -1,4 +1,4 @@
-"""The feed's beat entries: webhook dispatch every second."""
+"""The feed's beat entries: webhook dispatch every second, retention every 10 minutes."""
 
 from __future__ import annotations
 
@@ -8,4 +8,7 @@ from sincro.config import Settings
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    return {"dispatch-webhooks": {"task": "sincro.feed.dispatch_webhooks", "schedule": 1.0}}
+    return {
+        "dispatch-webhooks": {"task": "sincro.feed.dispatch_webhooks", "schedule": 1.0},
+        "feed-prune": {"task": "sincro.feed.prune", "schedule": settings.retention_every_seconds},
+    }

@@ -1,4 +1,4 @@
-"""Background jobs of the change feed (webhook delivery)."""
+"""Background jobs of the change feed (webhook delivery, retention)."""
 
 from __future__ import annotations
 
@@ -11,3 +11,14 @@ def dispatch_webhooks() -> int:
     from sincro.feed import webhooks
 
     return webhooks.dispatch_all()
+
+
+@task("sincro.feed.prune", time_limit=600)
+def prune() -> dict[str, int]:
+    """Delete outbox events every cursor has passed and old delivery-log rows (retention)."""
+    from sincro.config import get_settings
+    from sincro.db import get_database
+    from sincro.feed import retention
+
+    done = retention.prune(get_database(), get_settings())
+    return {"events": done.events, "deliveries": done.deliveries, "bound": done.bound}

@@ -22,9 +22,11 @@ Per product x location the ERP reports ``unrestricted`` stock and three blocked 
 staged and reported, never put on hand). Then:
 
 1. ``reported = unrestricted + quality + blocked + returns`` (on-hand includes blocked stock);
-2. ``new_on_hand = max(0, reported + pending)``; ``drift = new_on_hand - on_hand`` is applied as
-   one ``correction`` movement (reference ``snapshot:<id>``, ``occurred_at`` and ``erp_known_at``
-   = T), so it is itself "known at T" and never replayed by a later snapshot;
+2. ``new_on_hand = max(0, reported + pending)``, with a negative ``unrestricted`` (SAP allows
+   it at stores) counted as 0: none of it is sellable, and the report keeps the ERP's figure;
+   ``drift = new_on_hand - on_hand`` is applied as one ``correction`` movement (reference
+   ``snapshot:<id>``, ``occurred_at`` and ``erp_known_at`` = T), so it is itself "known at T"
+   and never replayed by a later snapshot;
 3. the blocked buckets are ERP-owned and set absolutely, each change one ``correction`` row;
 4. only levels where something differs are updated (version + 1) and get an outbox event
    (cause ``snapshot``); unchanged levels are not written at all.
@@ -128,7 +130,7 @@ def balance_corrections(
 ) -> list[ErpLine]:
     """ERP on-hand balances as of ``as_of`` per (product_id, location_id), turned into the
     ERP-known correction of each level that differs: ``max(0, balance + what the ERP did not
-    know at as_of) - on_hand``, in (location, product) order, for
+    know at as_of) - on_hand`` (a negative balance taken as 0), in (location, product) order, for
     :func:`sincro.inventory.bulk.apply_erp_lines`."""
     if not balances:
         return []
@@ -138,7 +140,8 @@ def balance_corrections(
     pending = on_hand_unknown_to_erp(session, as_of, locations, products)
     lines = []
     for pair, balance in sorted(balances.items(), key=lambda t: (t[0][1], t[0][0])):
-        delta = max(0, balance + pending.get(pair, 0)) - current.get(pair, 0)
+        # a negative ERP balance is none sellable (as in a snapshot), not stale stock
+        delta = max(0, max(0, balance) + pending.get(pair, 0)) - current.get(pair, 0)
         if delta:
             lines.append(
                 ErpLine(
@@ -206,7 +209,12 @@ def stage_rows(conn: Connection, rows: Sequence[Any]) -> None:
 
 # --- the drift pass ---------------------------------------------------------------------------
 
-_REPORTED = "p.unrestricted + p.quality + p.blocked + p.returns"
+# SAP allows negative unrestricted stock at a store (goods issued before their receipt was
+# posted): such a position counts as none sellable, never as stale stock. _REPORTED is what goes
+# on hand; _AS_REPORTED keeps the ERP's own figure for the reconciliation report.
+_UNRESTRICTED = "CASE WHEN p.unrestricted < 0 THEN 0 ELSE p.unrestricted END"
+_REPORTED = f"{_UNRESTRICTED} + p.quality + p.blocked + p.returns"
+_AS_REPORTED = "p.unrestricted + p.quality + p.blocked + p.returns"
 _NEW_ON_HAND = (
     f"CASE WHEN {_REPORTED} + COALESCE(m.pending, 0) < 0 THEN 0"
     f" ELSE {_REPORTED} + COALESCE(m.pending, 0) END"
@@ -382,13 +390,14 @@ class Drift:
 
     sku: str
     location: str
-    reported: int
+    reported: int  # the ERP's figure, negative when SAP's unrestricted stock is
     drift: int
+    counted: int  # what went on hand for it: the figure with negative unrestricted taken as 0
 
     @property
     def expected(self) -> int:
         """What the ledger expected the ERP to report."""
-        return self.reported - self.drift
+        return self.counted - self.drift
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,9 +411,9 @@ class DriftSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class MissingPositions:
-    """Levels with stock at the snapshot's locations that it did not mention (left as they
-    are): how many, their units, and a sample of (sku, location code, on hand)."""
+class PositionSample:
+    """Some positions of a snapshot (not mentioned; negative): how many, their units, and a
+    sample of (sku, location code, units)."""
 
     count: int
     units: int
@@ -432,7 +441,8 @@ def drift_summary(session: Session, source: str, snapshot_id: int, top: int = 20
     ).one()
     rows = session.execute(
         text(
-            f"SELECT m.product_id, m.location_id, m.quantity, {_REPORTED} FROM movements m"
+            f"SELECT m.product_id, m.location_id, m.quantity, {_AS_REPORTED}, {_REPORTED}"
+            " FROM movements m"
             " JOIN snap_drift p ON p.product_id = m.product_id AND p.location_id = m.location_id"
             " WHERE m.reference = :ref AND m.bucket = 'on_hand' AND m.source = :src"
             " ORDER BY ABS(m.quantity) DESC, m.id LIMIT :top"
@@ -442,13 +452,34 @@ def drift_summary(session: Session, source: str, snapshot_id: int, top: int = 20
     skus = _skus(session, {r[0] for r in rows})
     places = catalog.directory(session)
     largest = [
-        Drift(skus.get(p, str(p)), _code(places, loc), int(rep), int(qty))
-        for p, loc, qty, rep in rows
+        Drift(skus.get(p, str(p)), _code(places, loc), int(rep), int(qty), int(counted))
+        for p, loc, qty, rep, counted in rows
     ]
     return DriftSummary(int(count), int(units_abs), int(units_sum), largest)
 
 
-def missing_positions(session: Session, sample: int = 20) -> MissingPositions:
+def negative_positions(session: Session, sample: int = 20) -> PositionSample:
+    """Staged positions whose unrestricted stock the ERP reports below zero (taken as zero
+    sellable): how many, their units (negative) and a sample of (sku, location, unrestricted)."""
+    count, units = session.execute(
+        text(
+            "SELECT COUNT(*), COALESCE(SUM(p.unrestricted), 0) FROM snap_pos p"
+            " WHERE p.unrestricted < 0"
+        )
+    ).one()
+    if not count:
+        return PositionSample(0, 0, [])
+    rows = session.execute(
+        text(
+            "SELECT p.product_id, p.location_id, p.unrestricted FROM snap_pos p"
+            " WHERE p.unrestricted < 0 ORDER BY p.unrestricted, p.first_seq LIMIT :n"
+        ),
+        {"n": sample},
+    ).all()
+    return _positions(session, int(count), int(units), rows)
+
+
+def missing_positions(session: Session, sample: int = 20) -> PositionSample:
     """Levels with stock at the snapshot's locations that the snapshot did not mention."""
     session.execute(text("DROP TABLE IF EXISTS snap_locations"))
     session.execute(
@@ -469,7 +500,7 @@ def missing_positions(session: Session, sample: int = 20) -> MissingPositions:
     ).one()
     count, units = int(stocked) - int(listed), int(units) - int(listed_units)
     if count <= 0:
-        return MissingPositions(0, 0, [])
+        return PositionSample(0, 0, [])
     rows = session.execute(
         text(
             "SELECT s.product_id, s.location_id, s.on_hand FROM stock_levels s"
@@ -479,9 +510,13 @@ def missing_positions(session: Session, sample: int = 20) -> MissingPositions:
         ),
         {"n": sample},
     ).all()
+    return _positions(session, count, units, rows)
+
+
+def _positions(session: Session, count: int, units: int, rows: Sequence[Any]) -> PositionSample:
     places = catalog.directory(session)
     skus = _skus(session, {r[0] for r in rows})
-    return MissingPositions(
+    return PositionSample(
         count, units, [(skus.get(p, str(p)), _code(places, loc), int(q)) for p, loc, q in rows]
     )
 

@@ -21,9 +21,20 @@ from sincro.errors import SincroError
 simulate_app = typer.Typer(help="Simulated ERPs for the demo and the tests.", no_args_is_help=True)
 
 
+def _docs_port(port_base: int, docs_port: int | None) -> int:
+    if docs_port is not None:
+        return docs_port
+    return port_base + 1 if port_base else 0
+
+
 @simulate_app.command("erp")
 def simulate_erp(
-    port_base: Annotated[int, typer.Option(help="Protheus on this port, documents on +1")] = 8201,
+    port_base: Annotated[
+        int, typer.Option(help="Protheus on this port, documents on +1 (0: free ports)")
+    ] = 8201,
+    docs_port: Annotated[
+        int | None, typer.Option(help="Documents ERP port (default: --port-base + 1)")
+    ] = None,
     latency_ms: Annotated[float, typer.Option(help="Latency added to every call")] = 0.0,
     error_rate: Annotated[float, typer.Option(help="Share of calls answering HTTP 500")] = 0.0,
     documents: Annotated[int, typer.Option(help="Documents in the JSON ERP")] = 100_000,
@@ -49,10 +60,13 @@ def simulate_erp(
             customers=customers,
         )
         docs = DocumentsSimulator(
-            port=port_base + 1, seed=seed, documents=documents, products=products
+            port=_docs_port(port_base, docs_port), seed=seed, documents=documents, products=products
         )
     except OSError as exc:
-        fail(f"cannot listen on ports {port_base}-{port_base + 1}: {exc}")
+        fail(
+            f"cannot listen on port {port_base} or {_docs_port(port_base, docs_port)}: {exc};"
+            " choose others with --port-base/--docs-port, or 0 for free ones"
+        )
     for sim in (protheus, docs):
         sim.faults.latency_ms, sim.faults.error_rate = latency_ms, error_rate
         sim.start()

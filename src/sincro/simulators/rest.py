@@ -467,7 +467,7 @@ class ProtheusSimulator(SimulatedErp):
         elif table == "SB1":
             record["B1_DESC"] = "   "
         elif table == "SB2":
-            record["B2_QATU"] = -1
+            record["B2_QATU"] = "N/D"  # not a number (a negative balance is valid: taken as 0)
         return record
 
     # -- routes --

@@ -304,6 +304,8 @@ def drop(
     return final
 
 
+STOCKED_REFRESH_SECONDS = 30.0
+
 # --- the ERP ------------------------------------------------------------------------------
 
 
@@ -320,6 +322,8 @@ class SapWriter:
     files: int = 0
     last_snapshot: tuple[str, bytes] | None = None
     answered: set[str] = field(default_factory=set)
+    stocked: list[tuple[int, int]] = field(default_factory=list)
+    stocked_at: float | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"sap-sim-{self.seed}")
@@ -425,11 +429,7 @@ class SapWriter:
     def drop_movements(self, documents: int = 3, items: int = 4) -> list[Path]:
         """A file of goods movements: store sales (251) and receipts (101)."""
         at = self.now_local()
-        with self.db.read() as session:
-            found = inventory.stock_positions(
-                session, sorted(self.plants), min_on_hand=6, limit=2000
-            )
-        stocked = [(f.product_id, f.location_id) for f in found if f.product_id in self.materials]
+        stocked = self._stocked()
         docs: list[Document] = []
         for _ in range(documents):
             lines: list[tuple[int, SimMovement]] = []
@@ -454,6 +454,22 @@ class SapWriter:
             self.next_docnum += len(docs)
             return self._drop(self._name("WMMBXY", at, "xml"), content)
         return self._drop(self._name("WMMBXY", at, "csv"), self._encode(movements_csv(docs, at)))
+
+    def _stocked(self) -> list[tuple[int, int]]:
+        """(product, location) pairs with stock to sell from, read again every
+        ``STOCKED_REFRESH_SECONDS`` rather than on every tick (a query over every plant each
+        second was most of the simulator's CPU)."""
+        now = time.monotonic()
+        if self.stocked_at is None or now - self.stocked_at >= STOCKED_REFRESH_SECONDS:
+            with self.db.read() as session:
+                found = inventory.stock_positions(
+                    session, sorted(self.plants), min_on_hand=6, limit=2000
+                )
+            self.stocked = [
+                (f.product_id, f.location_id) for f in found if f.product_id in self.materials
+            ]
+            self.stocked_at = now
+        return self.stocked
 
     def answer_writebacks(self) -> list[Path]:
         """Read Sincro's outbound WMMBXY files, post them, drop one acknowledgement each."""

@@ -79,10 +79,12 @@ def test_pt_br_list_export_in_latin1_and_utf8_bom(
     assert reader.encoding == ("utf-8-sig" if bom else "latin-1")
     rows = list(reader.rows())
     good = [r for r in rows if isinstance(r, SnapshotRow)]
-    assert [(r.matnr, r.labst, r.insme, r.umlme) for r in good] == [("4711", 1234, 2, 5)]
+    assert [(r.matnr, r.labst, r.insme, r.umlme) for r in good] == [
+        ("4711", 1234, 2, 5),
+        ("4712", -12, 0, 0),  # SAP allows negative unrestricted stock: kept, taken as 0 later
+    ]
     rejects = [(r.line, r.field, r.rule) for r in rows if isinstance(r, Reject)]
     assert rejects == [
-        (6, "LABST", "negative_stock"),
         (7, "LABST", "bad_number"),
         (9, "MATNR", "missing_field"),
     ]

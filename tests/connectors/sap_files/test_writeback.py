@@ -136,6 +136,7 @@ def test_tasks_and_beat_entries_are_named_for_their_queues() -> None:
         "sincro.connectors.ingest.scan_inbox",
         "sincro.connectors.writeback.collect",
         "sincro.connectors.writeback.flush",
+        "sincro.connectors.ingest.prune_archive",
     }
     assert names <= set(celery_app.tasks)
     assert tasks.process_file.name == "sincro.connectors.ingest.process_file"

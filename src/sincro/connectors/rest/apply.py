@@ -7,7 +7,8 @@ Stock balances are ERP facts as of the moment the page was fetched (T). The leve
 acknowledged, or acknowledged after T), so a balance never erases a sale the ERP has not seen.
 Only the difference is applied, as an ERP-known correction movement (ledger + outbox event),
 set-based for the whole page (:func:`sincro.inventory.snapshots.balance_corrections`, the same
-rule as SAP snapshots, then :mod:`sincro.inventory.bulk`).
+rule as SAP snapshots, then :mod:`sincro.inventory.bulk`). A negative balance (the ERP allows
+negative stock) is taken as zero sellable and raises a ``negative_stock`` warning.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog import service as catalog
 from sincro.catalog.documents import DocumentIn, apply_documents
 from sincro.catalog.schemas import ProductIn
+from sincro.connectors.alerts import raise_alert
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.rest.mapping import Reject
 from sincro.customers import service as customers
@@ -150,6 +152,7 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
         targets[(product[0], location)] = int(rec["on_hand"])
         keys[(product[0], location)] = key
         skus[product[0]] = product[1]
+    _alert_negative(session, ctx, [(keys[p], q) for p, q in targets.items() if q < 0])
     lines = snapshots.balance_corrections(
         session, targets, ctx.fetched_at, reference=f"{ctx.source}:balance"
     )
@@ -166,6 +169,22 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
             )
         )
     return len(targets) - len(short), rejects
+
+
+def _alert_negative(session: Session, ctx: ApplyContext, negative: list[tuple[str, int]]) -> None:
+    """Balances below zero (the ERP allows negative stock): applied as zero sellable by
+    :func:`sincro.inventory.snapshots.balance_corrections`; one open warning per source."""
+    if not negative:
+        return
+    raise_alert(
+        session,
+        "negative_stock",
+        f"{len(negative)} saldos negativos no ERP; tratados como zero disponível",
+        source=ctx.source,
+        severity="warning",
+        details={"sample": [{"record": k, "on_hand": q} for k, q in negative[:20]]},
+        dedupe_key=f"negative_stock:{ctx.source}",
+    )
 
 
 def _invalid(invalid: Sequence[customers.Invalid]) -> list[Reject]:

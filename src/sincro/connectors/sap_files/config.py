@@ -81,6 +81,8 @@ class SapFilesSource(BaseModel):
     timezone: str = "America/Sao_Paulo"
     readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     poll_interval_seconds: float = Field(default=2.0, gt=0)
+    # folder events only mark a file; it is checked at most once per this many seconds
+    event_debounce_seconds: float = Field(default=0.5, ge=0.01, le=60)
     plants: dict[str, str] = Field(default_factory=dict)
     units: dict[str, int] = Field(default_factory=lambda: {"UN": 1, "ST": 1, "PC": 1, "PÇ": 1})
     default_storage: str = "0001"

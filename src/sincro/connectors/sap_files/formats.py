@@ -43,6 +43,27 @@ class FileFormatError(ValueError):
         self.line = line
 
 
+# What reading a file may raise besides FileFormatError: any of these means the file (not the
+# database, not the process) is at fault, and it is set aside whole. ValueError covers
+# UnicodeError and decimal's errors; SyntaxError covers XML parse errors.
+PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    LookupError,
+    ArithmeticError,
+    TypeError,
+    EOFError,
+    SyntaxError,
+    csv.Error,
+)
+
+
+def parse_error_reason(exc: BaseException) -> str:
+    """The reason written next to a quarantined file."""
+    if isinstance(exc, FileFormatError):
+        return str(exc)
+    return f"unreadable file ({type(exc).__name__}: {exc})"
+
+
 @dataclass(frozen=True, slots=True)
 class Reject:
     """A row that was not applied: where, which field, which rule."""
@@ -224,12 +245,43 @@ def _cells(row: list[str]) -> list[str]:
     return [c.strip() for c in row]
 
 
+_BINARY_MAGIC = (
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"BZh", "a bzip2-compressed file"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) workbook"),
+    (b"%PDF", "a PDF document"),
+)
+
+
+def binary_content(head: bytes) -> str | None:
+    """What a file that is not text is (``"a gzip-compressed file"``), from its first bytes;
+    None for text. A NUL byte in the head is taken as binary (no SAP text export has one)."""
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            return what
+    return "a binary file (NUL bytes)" if b"\x00" in head else None
+
+
+def check_text(path: Path) -> None:
+    """FileFormatError when ``path`` is not a text file (compressed, archive, binary)."""
+    with path.open("rb") as stream:
+        what = binary_content(stream.read(SNIFF_BYTES))
+    if what:
+        raise FileFormatError(
+            f"{path.name}: {what}, not a text export; decompress it and drop it again"
+        )
+
+
 class _CsvFile:
     """A ``;`` file with optional preamble lines before the column header. Lines without a
     quote are split directly (the hot path); lines with one go through :mod:`csv` (quoted
-    cells may hold ``;``, not line breaks)."""
+    cells may hold ``;``, not line breaks). Anything :mod:`csv` or the decoder cannot read
+    raises :class:`FileFormatError` with the line: the file is set aside whole."""
 
     def __init__(self, path: Path, encoding: str) -> None:
+        check_text(path)
         self.path = path
         self.stream: IO[bytes] = path.open("rb")
         self.lines = LineReader(self.stream, encoding)
@@ -238,11 +290,21 @@ class _CsvFile:
         self.preamble: list[str] = []
 
     def _read(self) -> Iterator[tuple[int, list[str]]]:
-        for line, text in enumerate(self.lines, start=1):
-            if '"' in text:
-                yield line, next(csv.reader([text], delimiter=";", quotechar='"'), [""])
-            else:
-                yield line, text.rstrip("\r\n").split(";")
+        line = 0
+        try:
+            for line, text in enumerate(self.lines, start=1):
+                if '"' in text:
+                    yield line, next(csv.reader([text], delimiter=";", quotechar='"'), [""])
+                elif "\x00" in text:
+                    raise FileFormatError(f"{self.path.name}: NUL byte in a text line", line)
+                else:
+                    yield line, text.rstrip("\r\n").split(";")
+        except csv.Error as exc:  # e.g. a quote and a bare CR on one line
+            self.close()
+            raise FileFormatError(f"{self.path.name}: unreadable line ({exc})", line) from None
+        except (UnicodeError, LookupError) as exc:  # a line the encoding cannot decode
+            self.close()
+            raise FileFormatError(f"{self.path.name}: cannot decode ({exc})", line + 1) from None
 
     def find_header(self, accept: dict[str, str], required: set[str]) -> dict[str, int]:
         """Column index of each wanted field, from the first line naming the required ones."""
@@ -378,7 +440,7 @@ class SnapshotReader:
                 return Reject(
                     seq, line, name, "bad_number", text[:200], f"{name}: not a number", key
                 )
-            if value < 0:
+            if value < 0 and name != "LABST":  # SAP allows negative unrestricted stock only
                 return Reject(seq, line, name, "negative_stock", text, f"{name} is negative", key)
             values.append(value)
         labst, insme, speme, retme, umlme = values

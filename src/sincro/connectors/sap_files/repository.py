@@ -37,14 +37,17 @@ def ensure_source(session: Session, cfg: SapFilesSource) -> SyncSource:
     return source
 
 
-def same_bytes(session: Session, source: str, sha256: str) -> Sequence[ErpFile]:
+def same_bytes(
+    session: Session, source: str, sha256: str, states: Iterable[FileState] = LIVE_STATES
+) -> Sequence[ErpFile]:
+    """Inbound files of ``source`` with these bytes in one of ``states``, oldest first."""
     return session.scalars(
         select(ErpFile)
         .where(
             ErpFile.source == source,
             ErpFile.direction == "in",
             ErpFile.sha256 == sha256,
-            ErpFile.state.in_([s.value for s in LIVE_STATES]),
+            ErpFile.state.in_([s.value for s in states]),
         )
         .order_by(ErpFile.id)
     ).all()

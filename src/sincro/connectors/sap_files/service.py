@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import shutil
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,13 +40,20 @@ from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.models import ErpFile, FileState, RunStatus, SyncRun, SyncSource
 from sincro.connectors.sap_files import movements, repository as repo, snapshot, writeback
 from sincro.connectors.sap_files.config import SapFilesSource
-from sincro.connectors.sap_files.formats import FileFormatError, detect_kind
+from sincro.connectors.sap_files.formats import (
+    PARSE_ERRORS,
+    FileFormatError,
+    check_text,
+    detect_kind,
+    parse_error_reason,
+)
 from sincro.connectors.sap_files.mapping import Mapper
 from sincro.connectors.sap_files.readiness import Readiness
 from sincro.db import Database, on_commit, utcnow
 from sincro.errors import Conflict, InvalidInput, NotFound
 from sincro.inventory import snapshots
 
+log = logging.getLogger("sincro.connectors.sap_files")
 Progress = Callable[[int, int], None]
 ENTITIES = {"snapshot": snapshot.ENTITY, "movements": movements.ENTITY, "ack": writeback.ENTITY}
 
@@ -85,13 +94,13 @@ def register_file(
     """Record a complete file of the inbox (state ``received``) or its re-drop (``duplicate``)."""
     repo.ensure_source(session, cfg)
     sha, size = sha256_of(path)
-    for existing in repo.same_bytes(session, cfg.code, sha):
+    previous = repo.same_bytes(session, cfg.code, sha)
+    for existing in previous:
         if existing.path == str(path) and existing.state in (
             FileState.received,
             FileState.processing,
         ):
             return existing  # the same drop, seen again while it waits
-    previous = repo.same_bytes(session, cfg.code, sha)
     erp_file = ErpFile(
         source=cfg.code,
         direction="in",
@@ -105,14 +114,32 @@ def register_file(
     )
     session.add(erp_file)
     session.flush()
-    if previous:
+    reason = _duplicate_reason(session, cfg, sha, previous)
+    if reason:
         erp_file.state = FileState.duplicate.value
-        erp_file.error = f"same bytes as file {previous[0].id} ({previous[0].name})"
+        erp_file.error = reason
         erp_file.finished_at = utcnow()
         erp_file.path = str(
             _move(path, cfg.archive_dir, f"{erp_file.id:08d}_{path.name}", readiness)
         )
     return erp_file
+
+
+def _duplicate_reason(
+    session: Session, cfg: SapFilesSource, sha: str, live: Sequence[ErpFile]
+) -> str | None:
+    """Why a drop is a no-op: the same bytes as a file taken (or being taken), or as a file
+    that failed (the same bytes would fail again: correct the file, or replay the failed one)."""
+    if live:
+        return f"same bytes as file {live[0].id} ({live[0].name})"
+    failed = repo.same_bytes(session, cfg.code, sha, (FileState.failed,))
+    if not failed:
+        return None
+    first = failed[0]
+    return (
+        f"same bytes as failed file {first.id} ({first.name}: {first.error}); drop a corrected"
+        f" file, or replay file {first.id}"
+    )
 
 
 def _move(path: Path, folder: Path, name: str, readiness: Readiness | None = None) -> Path:
@@ -215,6 +242,7 @@ def _process_locked(
                 "as_of": result.as_of,
                 "report_id": result.report_id,
                 "missing_positions": result.missing_positions,
+                "negative_positions": result.negative_positions,
             }
             final = FileState.superseded if result.superseded else FileState.done
         elif kind == "movements":
@@ -225,11 +253,13 @@ def _process_locked(
             writeback.apply_ack_file(conn, cfg, file_id, path, run_id, report)
             final = FileState.done
         else:
+            check_text(path)
             raise FileFormatError(
                 f"{path.name}: not a stock snapshot, WMMBXY goods movements or an acknowledgement"
             )
-    except FileFormatError as exc:
-        return _quarantine(conn, cfg, file_id, run_id, path, str(exc))
+    except PARSE_ERRORS as exc:  # the file is at fault: set it aside whole, go on with the next
+        log.warning("file quarantined", extra={"file_id": file_id, "reason": str(exc)})
+        return _quarantine(conn, cfg, file_id, run_id, path, parse_error_reason(exc))
     with repo.tx(conn) as session:
         erp_file = session.get(ErpFile, file_id)
         assert erp_file is not None
@@ -312,6 +342,7 @@ def _process_snapshot(
     with repo.tx(conn) as session:
         result.report_id = snapshot.report(session, cfg, file_id, as_of).id
         result.missing_positions = snapshot.missing_positions(session, cfg, file_id)
+        result.negative_positions = snapshot.negative_stock(session, cfg, file_id)
     with repo.tx(conn) as session:
         snapshot.drop_tables(session.connection())
     return result
@@ -423,6 +454,25 @@ def scan_inbox(
     for file_id in ids:
         (dispatch or enqueue)(file_id)
     return ids
+
+
+def prune_archive(cfg: SapFilesSource, keep_days: float, now: float | None = None) -> list[Path]:
+    """Delete files of the archive folder (processed and duplicate files, their markers) not
+    modified for ``keep_days``; the ledger rows stay. Quarantined files are the operator's and
+    are never deleted. Returns the deleted paths."""
+    folder = cfg.archive_dir
+    if not folder.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - keep_days * 86_400
+    deleted = []
+    for path in folder.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                deleted.append(path)
+        except FileNotFoundError:
+            continue
+    return deleted
 
 
 def enqueue(file_id: int) -> None:

@@ -51,7 +51,7 @@ from typing import Any
 from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
-from sincro.connectors.alerts import raise_alert
+from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.models import ErpFile, FileState, ReconciliationReport
 from sincro.connectors.sap_files.config import SapFilesSource
 from sincro.connectors.sap_files.formats import BUCKETS, Reject, SnapshotReader
@@ -79,6 +79,7 @@ class SnapshotResult:
     rejected: int = 0
     report_id: int | None = None
     missing_positions: int = 0
+    negative_positions: int = 0  # unrestricted below zero in SAP, taken as 0
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -318,6 +319,7 @@ def report(
             "expected": d.expected,
             "reported": d.reported,
             "drift": d.drift,
+            **({"counted": d.counted} if d.counted != d.reported else {}),
         }
         for d in drift.largest
     ]
@@ -362,14 +364,43 @@ def missing_positions(session: Session, cfg: SapFilesSource, file_id: int) -> in
         f"{missing.count} posições com estoque não constam do snapshot (mantidas como estão)",
         source=cfg.code,
         severity="info",
-        details={
-            "file_id": file_id,
-            "count": missing.count,
-            "units": missing.units,
-            "sample": [
-                {"sku": sku, "location": code, "on_hand": on_hand}
-                for sku, code, on_hand in missing.sample
-            ],
-        },
+        details=_sample_details(file_id, missing, "on_hand"),
     )
     return missing.count
+
+
+def _sample_details(
+    file_id: int, positions: snapshots.PositionSample, units: str
+) -> dict[str, Any]:
+    """An alert's details: the file, how many positions and units, and the sample."""
+    return {
+        "file_id": file_id,
+        "count": positions.count,
+        "units": positions.units,
+        "sample": [
+            {"sku": sku, "location": code, units: quantity}
+            for sku, code, quantity in positions.sample
+        ],
+    }
+
+
+def negative_stock(session: Session, cfg: SapFilesSource, file_id: int) -> int:
+    """Positions whose unrestricted stock SAP reports below zero: taken as zero sellable by
+    the drift pass, reported here in a ``negative_stock`` warning (one open per source, resolved
+    by a snapshot without any). Returns how many."""
+    negative = snapshots.negative_positions(session)
+    key = f"negative_stock:{cfg.code}"
+    if negative.count <= 0:
+        resolve_alerts(session, key)
+        return 0
+    raise_alert(
+        session,
+        "negative_stock",
+        f"{negative.count} posições com estoque livre negativo no SAP ({negative.units}"
+        " unidades); tratadas como zero disponível",
+        source=cfg.code,
+        severity="warning",
+        details=_sample_details(file_id, negative, "unrestricted"),
+        dedupe_key=key,
+    )
+    return negative.count

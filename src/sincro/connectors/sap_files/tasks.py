@@ -41,6 +41,17 @@ def scan_inbox(source_code: str) -> list[int]:
     return service.scan_inbox(get_database(), service.source_config(source_code))
 
 
+@task("sincro.connectors.ingest.prune_archive", time_limit=300)
+def prune_archive(source_code: str) -> int:
+    """Delete processed files older than ``SINCRO_CONNECTORS_ARCHIVE_KEEP_DAYS`` from the
+    source's archive folder; returns how many."""
+    from sincro.config import get_settings
+    from sincro.connectors.sap_files import service
+
+    cfg = service.source_config(source_code)
+    return len(service.prune_archive(cfg, get_settings().connectors_archive_keep_days))
+
+
 @task("sincro.connectors.writeback.collect", time_limit=300)
 def collect(source_code: str) -> list[str]:
     """Record write-backs for the Sincro-originated movements none carries yet (idempotent)."""
