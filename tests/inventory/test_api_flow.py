@@ -202,6 +202,25 @@ def test_expired_reservation_stops_counting_at_once(world: dict) -> None:
     assert r.status_code == 409
 
 
+def test_reservation_reads_expired_once_its_time_is_up(world: dict) -> None:
+    """No sweep runs here: the status is computed on read, as commit decides it."""
+    c = world["client"]
+    move(world, [{"sku": "CEL-1", "location": "CD01", "quantity": 2, "reason": "receipt"}])
+    r = c.post(
+        "/v1/reservations",
+        headers=h(world, "channel"),
+        json={"lines": [{"sku": "CEL-1", "qty": 1, "location": "CD01"}], "ttl_seconds": 1},
+    )
+    assert r.status_code == 201
+    url = f"/v1/reservations/{r.json()['id']}"
+    assert c.get(url, headers=h(world, "channel")).json()["status"] == "active"
+    time.sleep(1.1)
+    assert c.get(url, headers=h(world, "channel")).json()["status"] == "expired"
+    refused = c.post(f"{url}/commit", headers=h(world, "channel"))
+    assert refused.status_code == 409
+    assert "expired" in refused.text
+
+
 def test_put_stock_with_if_match(world: dict) -> None:
     c = world["client"]
     first = c.get("/v1/stock/LJ-SP/CEL-1", headers=h(world, "store"))
