@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
     availability_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    availability_warm_skus: int = Field(default=2000, ge=0)  # loaded after start; 0: none
     connectors_file: Path | None = None  # YAML list of ERP sources; none: no connectors
     smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
     alert_from: str = "sincro@localhost"
