@@ -23,6 +23,26 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MIN_SECRET_LENGTH = 32
 
 
+CONNECTORS_RECORD = "connectors_file"
+
+
+def record_connectors_file(var_dir: Path, path: Path) -> None:
+    """Remember ``path`` as this installation's connectors file (``var/connectors_file``), so
+    ``sincro sync status`` and the console find the demo's sources without an environment
+    variable."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    (var_dir / CONNECTORS_RECORD).write_text(str(path.resolve()), encoding="utf-8")
+
+
+def recorded_connectors_file(var_dir: Path) -> Path | None:
+    """The connectors file recorded by :func:`record_connectors_file`, if it still exists."""
+    record = var_dir / CONNECTORS_RECORD
+    if not record.is_file():
+        return None
+    path = Path(record.read_text(encoding="utf-8").strip())
+    return path if path.is_file() else None
+
+
 def embedded_secret(var_dir: Path) -> str:
     """The embedded mode's signing secret: random, made on first run, kept in
     ``var/secret_key`` (owner-only), so no two installations share one and nobody can forge a
@@ -71,7 +91,8 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1)
     availability_cache_ttl_seconds: float = Field(default=300.0, gt=0)
     availability_warm_skus: int = Field(default=2000, ge=0)  # loaded after start; 0: none
-    connectors_file: Path | None = None  # YAML list of ERP sources; none: no connectors
+    # YAML list of ERP sources; unset in embedded mode: the one `sincro demo` recorded in var/
+    connectors_file: Path | None = None
     smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
     alert_from: str = "sincro@localhost"
 
@@ -95,6 +116,8 @@ class Settings(BaseSettings):
             )
         if not self.secret_key:
             self.secret_key = embedded_secret(self.var_dir)
+        if self.connectors_file is None and self.mode == "embedded":
+            self.connectors_file = recorded_connectors_file(self.var_dir)
         return self
 
     @property

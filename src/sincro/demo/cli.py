@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
 import typer
 
 from sincro.cli_common import console, display_host
-from sincro.config import get_settings, reset_settings
+from sincro.config import get_settings, record_connectors_file, reset_settings
 
 demo_app = typer.Typer()
 
@@ -41,8 +40,8 @@ def demo(
     from sincro.runtime import children, run_startup_jobs, supervise
 
     credentials = prepare_demo(settings, stores, dcs, products, console)
-    if not os.environ.get("SINCRO_CONNECTORS_FILE"):
-        os.environ["SINCRO_CONNECTORS_FILE"] = str(demo_connectors_file(settings))
+    if settings.connectors_file is None:
+        record_connectors_file(settings.var_dir, demo_connectors_file(settings))
         reset_settings()
         settings = get_settings()
     if not serve_after:
