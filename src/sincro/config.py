@@ -13,8 +13,9 @@ import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "sincro-embedded-dev-secret-change-me"  # refused everywhere but loopback
@@ -93,8 +94,20 @@ class Settings(BaseSettings):
     availability_warm_skus: int = Field(default=2000, ge=0)  # loaded after start; 0: none
     # YAML list of ERP sources; unset in embedded mode: the one `sincro demo` recorded in var/
     connectors_file: Path | None = None
+    connectors_backlog_max_files: int = Field(default=50, ge=1)  # waiting ERP files: alert past
+    connectors_backlog_max_age_seconds: int = Field(default=900, ge=1)  # oldest waiting file
+    console_time_zone: str = "America/Sao_Paulo"  # IANA zone the console shows times in
     smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
     alert_from: str = "sincro@localhost"
+
+    @field_validator("console_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. America/Manaus") from None
+        return value
 
     @model_validator(mode="after")
     def _fill_embedded_urls(self) -> Settings:
