@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
     availability_cache_ttl_seconds: float = Field(default=300.0, gt=0)
-    availability_warm_skus: int = Field(default=2000, ge=0)  # loaded after start; 0: none
+    availability_warm_skus: int = Field(default=1000, ge=0)  # loaded after start; 0: none
     # YAML list of ERP sources; unset in embedded mode: the one `sincro demo` recorded in var/
     connectors_file: Path | None = None
     connectors_backlog_max_files: int = Field(default=50, ge=1)  # waiting ERP files: alert past

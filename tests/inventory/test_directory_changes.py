@@ -17,6 +17,7 @@ from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.events import Event
+from sincro.inventory import availability
 from sincro.inventory.runtime import availability_cache
 from tests.catalog.test_service import count_queries
 from tests.factories import make_key, make_location, make_product
@@ -152,3 +153,33 @@ def test_cache_warms_after_start_without_holding_it(db: Database, settings: Sett
     with TestClient(create_app(warm)) as client:
         cache = availability_cache(client.app.state.sincro)  # type: ignore[attr-defined]
         assert eventually(lambda: sum(cache.peek(sku) is not None for sku in skus) == 20)
+
+
+def test_batched_load_equals_the_one_by_one_load(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.write() as s:
+        for i in range(3):
+            make_location(s, code=f"LJ{i}")
+        key = make_key(s, Role.admin)
+        skus = [make_product(s, sku=f"B-{i}").sku for i in range(5)]
+    moves = [
+        {"sku": sku, "location": f"LJ{n}", "quantity": 1 + n + i, "reason": "receipt"}
+        for i, sku in enumerate(skus[:4])
+        for n in range(3)
+    ]
+    monkeypatch.setattr(availability, "LEVELS_PER_READ", 6)  # two products per statement
+    with TestClient(create_app(settings)) as client:
+        headers = {"X-API-Key": key, "Idempotency-Key": "batch-1"}
+        assert client.post("/v1/movements", json={"movements": moves}, headers=headers).is_success
+        hold = {"lines": [{"sku": "B-1", "qty": 2, "location": "LJ1"}], "ttl_seconds": 60}
+        assert client.post("/v1/reservations", json=hold, headers={"X-API-Key": key}).is_success
+        cache = availability_cache(client.app.state.sincro)  # type: ignore[attr-defined]
+        batched = cache.get_many(skus)
+    with db.read() as s:
+        for sku in skus:
+            one = availability.load_snapshot(s, sku)
+            for column in ("available", "on_hand", "reserved", "version"):
+                assert getattr(batched[sku], column) == getattr(one, column), (sku, column)
+            assert batched[sku].next_expiry == one.next_expiry
+    assert batched["B-1"].reserved.tolist().count(2) == 1
