@@ -119,6 +119,7 @@ class ProductIds:
 _directories: dict[str, LocationDirectory] = {}  # per database URL
 _product_ids: dict[str, ProductIds] = {}  # per database URL
 _directory_lock = threading.Lock()
+_forgotten = [0]  # bumped by forget_locations: a directory read before that is not kept
 
 
 _engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -146,11 +147,14 @@ def directory(
     )
     if stale or missing:
         with _directory_lock:
+            generation = _forgotten[0]
             fresh = LocationDirectory(repository.all_locations(session))
             if current is not None and fresh.fingerprint == current.fingerprint:
                 current.loaded_at = fresh.loaded_at  # unchanged: keep positions stable
             else:
-                current = _directories[key] = fresh
+                current = fresh
+            if generation == _forgotten[0]:  # not forgotten while reading: keep it
+                _directories[key] = current
     assert current is not None
     return current
 
@@ -291,9 +295,10 @@ def forget_directory() -> None:
 
 def forget_locations() -> None:
     """Drop this process's location directories: the next question reloads them (on a
-    ``directory.changed`` event, and after this process changed a location)."""
-    with _directory_lock:
-        _directories.clear()
+    ``directory.changed`` event, and after this process changed a location). Lock-free, so
+    the event loop never waits on a reload; a reload in flight is then not kept."""
+    _forgotten[0] += 1
+    _directories.clear()
 
 
 def announce_changes(session: Session, kind: DirectoryKind, codes: Collection[str]) -> None:
