@@ -89,6 +89,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         var_dir=tmp_path,
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
         log_json=False,
+        availability_warm_skus=0,  # tests that count loads start cold; the warm-up test opts in
     )
 
 

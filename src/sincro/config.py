@@ -13,14 +13,35 @@ import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "sincro-embedded-dev-secret-change-me"  # refused everywhere but loopback
 SECRET_FILE = "secret_key"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MIN_SECRET_LENGTH = 32
+
+
+CONNECTORS_RECORD = "connectors_file"
+
+
+def record_connectors_file(var_dir: Path, path: Path) -> None:
+    """Remember ``path`` as this installation's connectors file (``var/connectors_file``), so
+    ``sincro sync status`` and the console find the demo's sources without an environment
+    variable."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    (var_dir / CONNECTORS_RECORD).write_text(str(path.resolve()), encoding="utf-8")
+
+
+def recorded_connectors_file(var_dir: Path) -> Path | None:
+    """The connectors file recorded by :func:`record_connectors_file`, if it still exists."""
+    record = var_dir / CONNECTORS_RECORD
+    if not record.is_file():
+        return None
+    path = Path(record.read_text(encoding="utf-8").strip())
+    return path if path.is_file() else None
 
 
 def embedded_secret(var_dir: Path) -> str:
@@ -70,7 +91,12 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
     availability_cache_ttl_seconds: float = Field(default=300.0, gt=0)
-    connectors_file: Path | None = None  # YAML list of ERP sources; none: no connectors
+    availability_warm_skus: int = Field(default=1000, ge=0)  # loaded after start; 0: none
+    # YAML list of ERP sources; unset in embedded mode: the one `sincro demo` recorded in var/
+    connectors_file: Path | None = None
+    connectors_backlog_max_files: int = Field(default=50, ge=1)  # waiting ERP files: alert past
+    connectors_backlog_max_age_seconds: int = Field(default=900, ge=1)  # oldest waiting file
+    console_time_zone: str = "America/Sao_Paulo"  # IANA zone the console shows times in
     smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
     alert_from: str = "sincro@localhost"
     # the demo's simulated REST ERPs: this port and the next when free, else free ones (0: free)
@@ -84,6 +110,15 @@ class Settings(BaseSettings):
     logs_max_bytes: int = Field(default=20_000_000, ge=100_000)  # var/log/*.log, then rotated
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
+
+    @field_validator("console_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. America/Manaus") from None
+        return value
 
     @model_validator(mode="after")
     def _fill_embedded_urls(self) -> Settings:
@@ -105,6 +140,8 @@ class Settings(BaseSettings):
             )
         if not self.secret_key:
             self.secret_key = embedded_secret(self.var_dir)
+        if self.connectors_file is None and self.mode == "embedded":
+            self.connectors_file = recorded_connectors_file(self.var_dir)
         return self
 
     @property

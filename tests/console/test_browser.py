@@ -258,3 +258,36 @@ def test_api_docs_render_offline(page: Any) -> None:
     page.wait_for_selector(".opblock", timeout=15000)
     assert page.locator(".opblock").count() > 10
     assert "Sincro" in page.locator(".title").first.inner_text()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_the_shell_works_on_a_phone(browser: Any, live_server: LiveServer) -> None:
+    """At 390×844 the menu folds behind a "Menu" button (no script: CSP), every section is
+    reachable from it, and no page scrolls sideways."""
+    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=PHONE)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        sign_in(page)
+        page.wait_for_url(re.compile(r"/console/skus$"))
+        nav = page.locator("nav.nav")
+        assert not nav.is_visible()
+        labels = []
+        for i in range(5):
+            page.click("label.nav-toggle-label")
+            assert nav.is_visible()
+            link = nav.locator("a").nth(i)
+            labels.append(link.inner_text())
+            link.click()
+            page.wait_for_load_state()
+            assert page.locator("nav.nav a.active").count() == 1
+            wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert wide <= 0, f"{page.url} scrolls sideways by {wide}px"
+        assert labels == ["Estoque (SKUs)", "Lojas e CDs", "Feed ao vivo", "Sincronização", "Busca"]
+        assert page.locator(".user button:has-text('Sair')").is_visible()
+        page.click("label.nav-toggle-label")
+        page.screenshot(path="/tmp/console-phone.png")
+    finally:
+        context.close()

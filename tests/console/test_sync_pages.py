@@ -5,21 +5,26 @@ Chromium (one test, with a screenshot)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from sincro import audit
+from sincro import audit, text_pt
+from sincro.alerts import Alert
 from sincro.app import create_app
 from sincro.audit import AuditFilter
-from sincro.config import Settings
+from sincro.config import Settings, record_connectors_file
+from sincro.connectors.backlog import check_backlog
+from sincro.connectors.config import ConnectorsConfig
 from sincro.connectors.models import ErpFile, SyncRun
-from sincro.db import Database
+from sincro.db import Database, utcnow
 from tests.connectors.test_status_api import configure_sap_source, seed_sync
 from tests.console.support import csrf_of, seed_world, sign_in
 from tests.console.test_browser import (  # noqa: F401  (fixtures)
@@ -188,3 +193,122 @@ def test_sync_page_in_a_browser(signed_in: Any, live_server: LiveServer) -> None
     lines = page.locator("#rejects-table tbody tr td:first-child").all_inner_texts()
     assert lines == ["3", "17", "42"]
     page.screenshot(path=str(SCREENSHOTS / "console-sync-file.png"), full_page=True)
+
+
+RAW_VALUE = re.compile(
+    r">\s*(closed|open|half_open|running|succeeded|partial|failed|received|processing|done|"
+    r"schedule|manual|goods_movements|stock_snapshot|writeback_ack|products|stock|"
+    r"missing_field|bad_number|snapshot|movements|in|out)\s*<"
+)
+
+
+def _add_files(db: Database, count: int, age: dt.timedelta, state: str = "received") -> None:
+    received = utcnow().replace(microsecond=0) - age
+    with db.write() as session:
+        for i in range(count):
+            session.add(
+                ErpFile(
+                    source="sap-sp",
+                    direction="in",
+                    kind="movements",
+                    name=f"MB51_{i}.csv",
+                    sha256=f"{i:064d}",
+                    state=state,
+                    received_at=received,
+                )
+            )
+
+
+def test_sync_page_shows_no_raw_codes(client: TestClient, db: Database) -> None:
+    with db.write() as session:
+        session.add(
+            SyncRun(source="sap-sp", entity="goods_movements", trigger="event", status="succeeded")
+        )
+    html = client.get("/console/sync").text
+    assert "movimentos de mercadoria" in html
+    assert not RAW_VALUE.findall(html), RAW_VALUE.findall(html)
+    assert "goods_movements" not in html
+
+
+def test_file_page_labels_reject_rules(client: TestClient, world: dict[str, int]) -> None:
+    html = client.get(f"/console/sync/files/{world['done']}").text
+    assert not RAW_VALUE.findall(html), RAW_VALUE.findall(html)
+
+
+def test_times_follow_the_operator_zone(
+    world: dict[str, int], settings: Settings, db: Database
+) -> None:
+    _add_files(db, 1, dt.timedelta(0))
+    with db.read() as session:
+        received = session.scalars(
+            select(ErpFile.received_at).where(ErpFile.name == "MB51_0.csv")
+        ).one()
+    for zone in ("America/Sao_Paulo", "America/Rio_Branco"):
+        local = settings.model_copy(update={"console_time_zone": zone})
+        with TestClient(create_app(local)) as c:
+            assert sign_in(c).status_code == 303
+            html = c.get("/console/sync").text
+        assert text_pt.datetime_br(received, zone) in html, zone
+    with pytest.raises(ValueError, match="time zone"):
+        Settings(console_time_zone="Mars/Olympus")
+
+
+def test_file_backlog_is_visible_and_alarming(
+    client: TestClient, settings: Settings, db: Database
+) -> None:
+    _add_files(db, 2, dt.timedelta(minutes=3))
+    html = client.get("/console/sync").text
+    assert "Fila de arquivos do ERP" in html and "normal" in html
+    _add_files(db, 1, dt.timedelta(hours=2))
+    html = client.get("/console/sync").text
+    row = html[html.index('id="backlog-table"') :]
+    assert "acumulando" in row and ">3<" in row and "2 h 00 min" in row
+    config = ConnectorsConfig.model_validate(
+        {
+            "sources": [
+                {
+                    "code": "sap-sp",
+                    "kind": "sap_files",
+                    "name": "SAP SP",
+                    "inbox": "/tmp/i",
+                    "outbox": "/tmp/o",
+                }
+            ]
+        }
+    )
+    with db.write() as session:
+        assert check_backlog(session, settings, config) == ["sap-sp"]
+    with db.read() as session:
+        alert = session.scalars(select(Alert).where(Alert.kind == "file_backlog")).one()
+    assert alert.resolved_at is None and "3 arquivo(s)" in alert.message
+    with db.write() as session:
+        session.execute(update(ErpFile).where(ErpFile.state == "received").values(state="done"))
+        assert check_backlog(session, settings, config) == []
+    with db.read() as session:
+        assert session.scalars(select(Alert.resolved_at).where(Alert.kind == "file_backlog")).one()
+
+
+def test_next_runs_without_environment_variables(
+    world: dict[str, int], settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.connectors.rest.conftest import rest_config
+
+    monkeypatch.delenv("SINCRO_CONNECTORS_FILE", raising=False)
+    data = rest_config("http://127.0.0.1:1").model_dump(mode="json", exclude_none=True)
+    data["sources"][0]["code"] = "protheus-ne"
+    path = tmp_path / "demo-connectors.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    record_connectors_file(tmp_path, path)
+    recorded = Settings(
+        database_url=settings.database_url,
+        broker_url=settings.broker_url,
+        var_dir=tmp_path,
+        log_json=False,
+        availability_warm_skus=0,
+    )
+    with TestClient(create_app(recorded)) as c:
+        assert sign_in(c).status_code == 303
+        html = c.get("/console/sync").text
+    row = html[html.index('data-source="protheus-ne"') :].split("</tr>")[0]
+    cells = re.findall(r'<td class="nowrap">([^<]*)</td>', row)
+    assert len(cells) == 3 and re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d", cells[2]), cells

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -176,15 +177,21 @@ def test_short_reservation_lists_every_line(world: dict) -> None:
     assert stock["reserved"] == 0
 
 
-def test_expired_reservation_stops_counting_at_once(world: dict) -> None:
-    c = world["client"]
+def hold_for_a_second(world: dict, qty: int) -> Any:
+    """Receive 2 units of CEL-1 at CD01 and hold ``qty`` of them for one second."""
     move(world, [{"sku": "CEL-1", "location": "CD01", "quantity": 2, "reason": "receipt"}])
-    r = c.post(
+    r = world["client"].post(
         "/v1/reservations",
         headers=h(world, "channel"),
-        json={"lines": [{"sku": "CEL-1", "qty": 2, "location": "CD01"}], "ttl_seconds": 1},
+        json={"lines": [{"sku": "CEL-1", "qty": qty, "location": "CD01"}], "ttl_seconds": 1},
     )
     assert r.status_code == 201
+    return r
+
+
+def test_expired_reservation_stops_counting_at_once(world: dict) -> None:
+    c = world["client"]
+    r = hold_for_a_second(world, 2)
     assert (
         c.get("/v1/availability/CEL-1", headers=h(world, "channel")).json()["online_available"] == 0
     )
@@ -200,6 +207,19 @@ def test_expired_reservation_stops_counting_at_once(world: dict) -> None:
     assert r2.status_code == 201
     r = c.post(f"/v1/reservations/{r.json()['id']}/commit", headers=h(world, "channel"))
     assert r.status_code == 409
+
+
+def test_reservation_reads_expired_once_its_time_is_up(world: dict) -> None:
+    """No sweep runs here: the status is computed on read, as commit decides it."""
+    c = world["client"]
+    r = hold_for_a_second(world, 1)
+    url = f"/v1/reservations/{r.json()['id']}"
+    assert c.get(url, headers=h(world, "channel")).json()["status"] == "active"
+    time.sleep(1.1)
+    assert c.get(url, headers=h(world, "channel")).json()["status"] == "expired"
+    refused = c.post(f"{url}/commit", headers=h(world, "channel"))
+    assert refused.status_code == 409
+    assert "expired" in refused.text
 
 
 def test_put_stock_with_if_match(world: dict) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -8,6 +8,20 @@ from sincro.catalog.models import LocationKind
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"
+DIRECTORY_CODES_MAX = 500
+DirectoryKind = Literal["location", "product"]
+
+
+class DirectoryChanged(BaseModel):
+    """Payload of the ``directory.changed`` topic: locations or products were created or
+    changed, so every process drops what it derived from the old directory."""
+
+    kind: DirectoryKind
+    codes: list[str] = Field(
+        default_factory=list,
+        max_length=DIRECTORY_CODES_MAX,
+        description="Location codes or SKUs; empty when more changed at once (treat as all)",
+    )
 
 
 class LocationIn(BaseModel):

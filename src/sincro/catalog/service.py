@@ -25,10 +25,22 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog import repository
 from sincro.catalog.models import Location, Product
-from sincro.catalog.schemas import LocationIn, LocationOut, ProductIn, ProductOut
+from sincro.catalog.schemas import (
+    DIRECTORY_CODES_MAX,
+    DirectoryChanged,
+    DirectoryKind,
+    LocationIn,
+    LocationOut,
+    ProductIn,
+    ProductOut,
+)
 from sincro.catalog.search import index_products
 from sincro.db import on_commit
 from sincro.errors import NotFound
+from sincro.events import publish, register_topic
+
+DIRECTORY_CHANGED = "directory.changed"
+register_topic(DIRECTORY_CHANGED, DirectoryChanged)
 
 DIRECTORY_TTL_SECONDS = 10.0
 PRODUCT_IDS_LIMIT = 1_000_000  # remembered SKU <-> id pairs per database before starting over
@@ -107,6 +119,7 @@ class ProductIds:
 _directories: dict[str, LocationDirectory] = {}  # per database URL
 _product_ids: dict[str, ProductIds] = {}  # per database URL
 _directory_lock = threading.Lock()
+_forgotten = [0]  # bumped by forget_locations: a directory read before that is not kept
 
 
 _engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -134,11 +147,14 @@ def directory(
     )
     if stale or missing:
         with _directory_lock:
+            generation = _forgotten[0]
             fresh = LocationDirectory(repository.all_locations(session))
             if current is not None and fresh.fingerprint == current.fingerprint:
                 current.loaded_at = fresh.loaded_at  # unchanged: keep positions stable
             else:
-                current = _directories[key] = fresh
+                current = fresh
+            if generation == _forgotten[0]:  # not forgotten while reading: keep it
+                _directories[key] = current
     assert current is not None
     return current
 
@@ -233,11 +249,14 @@ def product_refs(session: Session, ids: Iterable[int]) -> dict[int, ProductRef]:
 
 def find_product(session: Session, sku: str) -> ProductRef | None:
     """Id, SKU and current name of a product (one query), or None."""
-    product = repository.products_by_sku(session, [sku]).get(sku)
-    if product is None:
-        return None
-    _remember(session, [(product.id, product.sku)])
-    return ProductRef(product.id, product.sku, product.name)
+    return find_products(session, [sku]).get(sku)
+
+
+def find_products(session: Session, skus: Iterable[str]) -> dict[str, ProductRef]:
+    """Id, SKU and current name of the known products among ``skus`` (one query)."""
+    products = repository.products_by_sku(session, skus)
+    _remember(session, [(p.id, p.sku) for p in products.values()])
+    return {sku: ProductRef(p.id, p.sku, p.name) for sku, p in products.items()}
 
 
 def list_products(
@@ -270,8 +289,26 @@ def cached_directory(database_url: str) -> LocationDirectory | None:
 
 def forget_directory() -> None:
     """Drop this process's locations and product ids (after tables were emptied, in tests)."""
-    _directories.clear()
+    forget_locations()
     _product_ids.clear()
+
+
+def forget_locations() -> None:
+    """Drop this process's location directories: the next question reloads them (on a
+    ``directory.changed`` event, and after this process changed a location). Lock-free, so
+    the event loop never waits on a reload; a reload in flight is then not kept."""
+    _forgotten[0] += 1
+    _directories.clear()
+
+
+def announce_changes(session: Session, kind: DirectoryKind, codes: Collection[str]) -> None:
+    """Publish ``directory.changed`` in the caller's transaction for created or changed
+    locations or products, so every api process drops what it built on the old directory.
+    More codes than one event carries are announced as "all of that kind" (no codes)."""
+    if not codes:
+        return
+    listed = sorted(codes) if len(codes) <= DIRECTORY_CODES_MAX else []
+    publish(session, DIRECTORY_CHANGED, DirectoryChanged(kind=kind, codes=listed))
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -306,8 +343,11 @@ def upsert_location(session: Session, data: LocationIn) -> tuple[Location, bool]
         session.add(location)
     for field, value in data.model_dump(exclude={"code"}).items():
         setattr(location, field, value.value if hasattr(value, "value") else value)
+    if created or session.is_modified(location):
+        announce_changes(session, "location", [data.code])
+        forget_locations()  # this transaction sees it now; others once it commits
+        on_commit(session, forget_locations)
     session.flush()
-    forget_directory()
     return location, created
 
 
@@ -329,6 +369,9 @@ def upsert_products(session: Session, items: Sequence[ProductIn]) -> list[tuple[
         for field, value in data.model_dump(exclude={"sku"}).items():
             setattr(product, field, value)
         out.append((product, created))
+    announce_changes(
+        session, "product", [p.sku for p, created in out if created or session.is_modified(p)]
+    )
     session.flush()
     index_products(session, [product.id for product, _ in out])
     return out

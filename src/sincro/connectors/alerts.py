@@ -18,6 +18,7 @@ ALERTS = DomainAlerts(
         "snapshot_missing_positions": "posições ausentes no snapshot",
         "snapshot_superseded": "snapshot antigo ignorado",
         "file_failed": "arquivo do ERP com falha",
+        "file_backlog": "arquivos do ERP acumulados",
         "movement_gap": "movimentos faltando na sequência",
         "negative_stock": "estoque negativo no ERP",
     },

@@ -35,9 +35,9 @@ def _age(moment: dt.datetime | None, now: dt.datetime) -> str:
 @sync_app.command("status")
 def sync_status() -> None:
     """Each source: status, last run, next run, breaker, data age and last error."""
-    from sincro.connectors.base import cron
     from sincro.connectors.models import SyncSource
     from sincro.connectors.resilience import breaker_for
+    from sincro.connectors.status import next_runs
     from sincro.db import get_database, utcnow
     from sincro.text_pt import datetime_br
 
@@ -49,12 +49,10 @@ def sync_status() -> None:
         table.add_column(column)
     with db.read() as session:
         rows = {r.code: r for r in session.query(SyncSource).all()}
+    scheduled = next_runs(config, now)
     for source in config.sources:
         row = rows.get(source.code)
-        schedule = getattr(source, "schedule", None)
-        upcoming = "—"
-        if schedule:
-            upcoming = datetime_br(now + cron(schedule).remaining_estimate(now))
+        upcoming = datetime_br(scheduled[source.code]) if source.code in scheduled else "—"
         breaker = "—"
         if hasattr(source, "breaker"):
             breaker = (

@@ -162,8 +162,9 @@ def report_out(row: Any) -> ReportOut:
 @router.get("/sources", response_model=SourcesOut)
 def list_sources(state: StateDep, _key: CurrentKey) -> SourcesOut:
     """Every ERP source: health, last run and success, breaker, how old its data is."""
+    config = status.configured(state.settings)
     with state.db.read() as session:
-        rows = status.sources(session)
+        rows = status.sources(session, config=config)
     return SourcesOut(
         items=[
             SourceOut(

@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 
 from sincro.alerts import Alert
 from sincro.audit import Actor
+from sincro.config import Settings
+from sincro.connectors.base import cron
+from sincro.connectors.config import ConnectorsConfig, load_config
 from sincro.connectors.models import (
     BreakerState,
     ErpFile,
@@ -27,7 +30,7 @@ from sincro.connectors.models import (
     SyncSource,
 )
 from sincro.db import utcnow
-from sincro.errors import NotFound
+from sincro.errors import NotFound, SincroError
 
 # A file whose processing failed can be handed back; "quarantined" is accepted too, for
 # connectors that set aside files that parse but fail validation as a whole.
@@ -53,9 +56,34 @@ class SourceStatus:
     running: int  # runs in progress
 
 
-def sources(session: Session, now: dt.datetime | None = None) -> list[SourceStatus]:
-    """Every configured source with its health, breaker and the age of its data."""
+def configured(settings: Settings) -> ConnectorsConfig | None:
+    """The connectors file as configured (or as ``sincro demo`` recorded it); None when it
+    does not load (the pages then show no next runs rather than fail)."""
+    try:
+        return load_config(settings.connectors_file)
+    except SincroError:
+        return None
+
+
+def next_runs(config: ConnectorsConfig, now: dt.datetime) -> dict[str, dt.datetime]:
+    """When each active source with a cron schedule runs next (the others run on events)."""
+    found = {}
+    for source in config.sources:
+        schedule = getattr(source, "schedule", None)
+        if schedule and source.active:
+            found[source.code] = now + cron(schedule).remaining_estimate(now)
+    return found
+
+
+def sources(
+    session: Session,
+    now: dt.datetime | None = None,
+    config: ConnectorsConfig | None = None,
+) -> list[SourceStatus]:
+    """Every configured source with its health, breaker and the age of its data; with the
+    connectors ``config``, its next scheduled run."""
     now = now or utcnow()
+    upcoming = next_runs(config, now) if config is not None else {}
     breakers = {b.source: b for b in session.scalars(select(BreakerState))}
     running = dict(
         session.execute(
@@ -79,7 +107,7 @@ def sources(session: Session, now: dt.datetime | None = None) -> list[SourceStat
                 status=src.status,
                 last_run_at=src.last_run_at,
                 last_success_at=src.last_success_at,
-                next_run_at=getattr(src, "next_run_at", None),  # when the connectors record it
+                next_run_at=upcoming.get(src.code),
                 data_as_of=src.data_as_of,
                 data_age_seconds=age,
                 breaker=breaker.state if breaker else None,

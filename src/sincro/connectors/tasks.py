@@ -86,10 +86,17 @@ def notify_alerts() -> int:
 
 @task("sincro.connectors.check_staleness", time_limit=60)
 def check_staleness() -> list[str]:
-    """Flag sources whose last good data is older than their threshold."""
+    """Flag sources whose last good data is older than their threshold, and sources whose
+    file backlog is past its limits."""
+    from sincro.connectors.backlog import check_backlog
     from sincro.connectors.orchestrator import check_staleness as check
+    from sincro.db import get_database
 
-    return check(get_settings(), _config())
+    settings, config = get_settings(), _config()
+    stale = check(settings, config)
+    with get_database(settings.database_url).write() as session:
+        check_backlog(session, settings, config)
+    return stale
 
 
 @task("sincro.connectors.rest_writeback", time_limit=300)

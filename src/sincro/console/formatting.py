@@ -11,7 +11,8 @@ import datetime as dt
 from decimal import InvalidOperation
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
 
 from sincro import text_pt
 
@@ -73,12 +74,19 @@ def to_datetime(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def datetime_br(value: Any) -> str:
-    """A moment as ``dd/mm/aaaa HH:MM`` in America/Sao_Paulo."""
+def datetime_br(value: Any, zone: str | None = None) -> str:
+    """A moment as ``dd/mm/aaaa HH:MM`` in the IANA ``zone`` (America/Sao_Paulo unless told)."""
     moment = to_datetime(value)
     if moment is None:
         return EMPTY
-    return text_pt.datetime_br(moment)
+    return text_pt.datetime_br(moment, zone or text_pt.SAO_PAULO)
+
+
+@pass_context
+def datetime_in_zone(context: Context, value: Any, zone: str | None = None) -> str:
+    """The ``datetime_br`` filter: in ``zone`` when a template names one (a store's), else
+    in the page's ``time_zone`` (the operator's, ``SINCRO_CONSOLE_TIME_ZONE``)."""
+    return datetime_br(value, zone or context.get("time_zone"))
 
 
 def date_br(value: Any) -> str:
@@ -100,7 +108,7 @@ FILTERS = {
     "decimal": decimal,
     "money": money,
     "km": km,
-    "datetime_br": datetime_br,
+    "datetime_br": datetime_in_zone,
     "date_br": date_br,
     "yes_no": yes_no,
 }

@@ -202,6 +202,7 @@ def render(
             if item.visible_to(role) and route_exists(request, item.route)
         ],
         "csrf": csrf_token(request) if "session" in request.scope else "",
+        "time_zone": app_state(request).settings.console_time_zone,
         "url": lambda name, query=None, **params: url(request, name, query, **params),
         "static": lambda path: static_url(request, path),
         "with_query": lambda **changes: with_query(request, **changes),

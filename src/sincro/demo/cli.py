@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sincro.cli_common import console, display_host
-from sincro.config import get_settings, reset_settings
+from sincro.config import get_settings, record_connectors_file, reset_settings
 
 demo_app = typer.Typer()
 # The simulated SAP drops a file a second (about 2.6 GB a day at the default size): the demo
@@ -48,8 +48,10 @@ def demo(
 
     credentials = prepare_demo(settings, stores, dcs, products, console)
     ports = simulator_ports(settings.demo_simulator_port)
-    if not os.environ.get("SINCRO_CONNECTORS_FILE"):
-        os.environ["SINCRO_CONNECTORS_FILE"] = str(demo_connectors_file(settings, ports))
+    generated = (settings.var_dir / "connectors.yaml").resolve()
+    chosen = settings.connectors_file
+    if chosen is None or chosen.resolve() == generated:  # the demo's own file follows the ports
+        record_connectors_file(settings.var_dir, demo_connectors_file(settings, ports))
         reset_settings()
         settings = get_settings()
     for name, value in DEMO_RETENTION.items():  # the children read them; the operator's win

@@ -72,7 +72,11 @@ def run_smoke(base_url: str, console: Console) -> bool:
         console.print("[bold green]smoke: all steps passed[/]")
         return True
     except (SmokeFailure, httpx.HTTPError) as exc:
-        console.print(f"[bold red]smoke failed:[/] {exc}")
+        console.print(f"[bold red]smoke failed against {base_url}:[/] {exc}")
+        console.print(
+            "is `sincro demo` (or `sincro serve`) running there? Another address: "
+            "`sincro demo --smoke --url http://HOST:PORT`, or set SINCRO_HOST / SINCRO_PORT."
+        )
         return False
     finally:
         stop.set()

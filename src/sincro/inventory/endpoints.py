@@ -109,8 +109,11 @@ async def get_availability(sku: SkuPath, request: Request) -> Response:
     FastAPI dependencies, which cost more than the whole cached read."""
     await authorize(request)
     params = _params(request)
-    snap = await _snapshot(request.app.state.sincro, sku)
+    state = request.app.state.sincro
+    snap = await _snapshot(state, sku)
     if params.location:
+        if params.location not in snap.directory.by_code:  # maybe newer than the snapshot
+            snap = await run_in_threadpool(availability_cache(state).get_at, sku, params.location)
         return _json(availability.at_location(snap, params.location))
     if params.near:
         lat, lon = _parse_point(params.near, "near")
@@ -127,20 +130,28 @@ async def get_availability(sku: SkuPath, request: Request) -> Response:
 )
 async def query_availability(body: AvailabilityQuery, request: Request) -> Response:
     """The online summary (or one location's row) for many SKUs at once, e.g. a listing page.
-    Unknown SKUs are reported in ``unknown`` instead of failing the whole call."""
+    Unknown SKUs are reported in ``unknown`` instead of failing the whole call; SKUs missing
+    from the cache are read together, in one pass."""
     await authorize(request)
-    state = request.app.state.sincro
-    items, unknown = [], []
-    for sku in dict.fromkeys(body.skus):
-        try:
-            snap = await _snapshot(state, sku)
-        except SincroError:
-            unknown.append(sku)
+    body_out = await run_in_threadpool(_query, availability_cache(request.app.state.sincro), body)
+    return _json(body_out)
+
+
+def _query(cache: availability.AvailabilityCache, body: AvailabilityQuery) -> dict[str, Any]:
+    skus = list(dict.fromkeys(body.skus))
+    snaps = cache.get_many(skus)
+    items = []
+    for sku in skus:
+        snap = snaps.get(sku)
+        if snap is None:
             continue
-        items.append(
-            availability.at_location(snap, body.location) if body.location else snap.summary()
-        )
-    return _json({"items": items, "unknown": unknown})
+        if body.location is None:
+            items.append(snap.summary())
+            continue
+        if body.location not in snap.directory.by_code:
+            snap = cache.get_at(sku, body.location)
+        items.append(availability.at_location(snap, body.location))
+    return {"items": items, "unknown": [sku for sku in skus if sku not in snaps]}
 
 
 @router.post("/movements", summary="Apply stock movements", response_model=MovementResult)

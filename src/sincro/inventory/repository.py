@@ -9,7 +9,7 @@ transactions on PostgreSQL always take row locks in the same order and cannot de
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -192,11 +192,6 @@ def set_on_hand(
     return LevelRow.of(row) if row else None  # type: ignore[arg-type]
 
 
-def levels_of_product(session: Session, product_id: int) -> Sequence[LevelRow]:
-    rows = session.execute(select(*LEVEL_COLUMNS).where(S.product_id == product_id)).all()
-    return [LevelRow.of(r) for r in rows]  # type: ignore[arg-type]
-
-
 def levels_for(
     session: Session,
     product_ids: Sequence[int],
@@ -259,13 +254,31 @@ def stock_positions(
     return [StockPosition(*row) for row in session.execute(query).all()]
 
 
-def next_hold_expiry(session: Session, product_id: int, now: dt.datetime) -> dt.datetime | None:
+def next_hold_expiries(
+    session: Session, product_ids: Collection[int], now: dt.datetime
+) -> dict[int, dt.datetime]:
+    """The earliest future expiry of an active hold, per product that has one (one query)."""
     L = ReservationLine
-    return session.scalar(
-        select(func.min(L.expires_at)).where(
-            L.product_id == product_id, L.active.is_(True), L.expires_at > now
-        )
-    )
+    rows = session.execute(
+        select(L.product_id, func.min(L.expires_at))
+        .where(L.product_id.in_(product_ids), L.active.is_(True), L.expires_at > now)
+        .group_by(L.product_id)
+    ).all()
+    return {int(product_id): expiry for product_id, expiry in rows}
+
+
+def expired_hold_quantities(
+    session: Session, product_ids: Collection[int], now: dt.datetime
+) -> dict[tuple[int, int], int]:
+    """Held quantities whose time is up but that no sweep has released yet, per (product,
+    location) (one query)."""
+    L = ReservationLine
+    rows = session.execute(
+        select(L.product_id, L.location_id, func.sum(L.quantity))
+        .where(L.product_id.in_(product_ids), L.active.is_(True), L.expires_at <= now)
+        .group_by(L.product_id, L.location_id)
+    ).all()
+    return {(int(p), int(loc)): int(qty) for p, loc, qty in rows}
 
 
 def expired_holds(

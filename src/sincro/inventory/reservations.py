@@ -249,7 +249,7 @@ def _reservation_out(
     """The API's view of a reservation with its (sku, location id, quantity) lines."""
     return ReservationOut(
         id=reservation.public_id,
-        status=reservation.status,
+        status=status_at(reservation, utcnow()),
         order_reference=reservation.order_reference,
         expires_at=reservation.expires_at,
         created_at=reservation.created_at,
@@ -257,6 +257,28 @@ def _reservation_out(
             HeldLine(sku=sku, location=catalog.location_code(session, location_id), qty=qty)
             for sku, location_id, qty in held
         ],
+    )
+
+
+def status_at(reservation: Reservation, now: dt.datetime) -> str:
+    """The status as of ``now``: an active hold whose ``expires_at`` has passed reads as
+    ``expired`` at once (its stock is already free; commit refuses it), whether or not the
+    sweep has closed its row yet."""
+    if reservation.status == ReservationStatus.active.value and reservation.expires_at <= now:
+        return ReservationStatus.expired.value
+    return reservation.status
+
+
+def _refused(public_id: str, reservation: Reservation, action: str) -> ReservationClosed:
+    """The error for a conditional close or extend that matched nothing: the hold was closed
+    meanwhile, or it is still marked active but its time is up."""
+    status = reservation.status
+    if status == ReservationStatus.active.value:
+        status = ReservationStatus.expired.value
+    return ReservationClosed(
+        f"reservation {public_id} is {status} and cannot be {action}",
+        field="id",
+        details=[{"status": status}],
     )
 
 
@@ -288,14 +310,7 @@ def _close(
         session.refresh(reservation)
         if reservation.status == target.value:
             return reservation_out(session, reservation)
-        status = reservation.status
-        if status == ReservationStatus.active.value:
-            status = ReservationStatus.expired.value
-        raise ReservationClosed(
-            f"reservation {public_id} is {status} and cannot be {target.value}",
-            field="id",
-            details=[{"status": status}],
-        )
+        raise _refused(public_id, reservation, target.value)
     changes = Changes(session, source, now)
     for line in repo.reservation_lines(session, reservation.id):
         sale = target == ReservationStatus.committed
@@ -361,14 +376,7 @@ def extend_reservation(session: Session, public_id: str, ttl_seconds: int) -> Re
     new_expiry = now + dt.timedelta(seconds=ttl_seconds)
     if not repo.extend_reservation(session, reservation.id, new_expiry, now):
         session.refresh(reservation)
-        status = reservation.status
-        if status == ReservationStatus.active.value:
-            status = ReservationStatus.expired.value
-        raise ReservationClosed(
-            f"reservation {public_id} is {status} and cannot be extended",
-            field="id",
-            details=[{"status": status}],
-        )
+        raise _refused(public_id, reservation, "extended")
     session.refresh(reservation)
     return reservation_out(session, reservation)
 

@@ -1,18 +1,30 @@
 """Inventory's long-lived objects in an api process: the availability cache, patched by the
-change feed through the kernel's event bus."""
+change feed through the kernel's event bus, dropped where a ``directory.changed`` event says
+the location directory or a product changed, and warmed in the background at start."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from sincro.catalog import service as catalog
+from sincro.catalog.schemas import DirectoryChanged
 from sincro.deps import AppState
 from sincro.events import STOCK
 from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.shared import SharedSnapshots
 
 CACHE = "inventory.availability"
+WARM_PAGE = 500
+log = logging.getLogger("sincro.inventory.warm")
 
 
 def install(state: AppState) -> None:
-    """Build this process's availability cache and subscribe it to committed events."""
+    """Build this process's availability cache, subscribe it to committed events and warm
+    it once the process has started (without holding the start up)."""
     settings = state.settings
     shared = None
     if settings.redis_url:
@@ -24,6 +36,64 @@ def install(state: AppState) -> None:
     )
     state.services[CACHE] = cache
     state.bus.subscribe(cache.apply_events, topic=STOCK)
+    state.bus.subscribe(
+        lambda events: on_directory_changed(cache, events), topic=catalog.DIRECTORY_CHANGED
+    )
+    _warm_in_background(state, cache, min(settings.availability_warm_skus, cache.capacity))
+
+
+def on_directory_changed(cache: AvailabilityCache, events: list[dict[str, Any]]) -> None:
+    """A location changed: this process's directory and every snapshot indexed by it go. A
+    product changed: its snapshot goes (its name is in the summary)."""
+    changes = [DirectoryChanged.model_validate(event["payload"]) for event in events]
+    if any(change.kind == "location" for change in changes):
+        catalog.forget_locations()
+        cache.forget()
+        return
+    skus = [sku for change in changes for sku in change.codes]
+    cache.forget(None if any(not change.codes for change in changes) else skus)
+
+
+def _warm_in_background(state: AppState, cache: AvailabilityCache, limit: int) -> None:
+    """Load up to ``limit`` SKUs' snapshots after start, a page (one read) at a time, so the
+    first batch query after a restart does not pay for a cold cache; readiness does not wait."""
+    if limit <= 0:
+        return
+    task: asyncio.Task[None] | None = None
+
+    async def start() -> None:
+        nonlocal task
+        task = asyncio.create_task(_warm(state, cache, limit))
+
+    async def stop() -> None:
+        if task is not None and not task.done():
+            task.cancel()
+
+    state.on_start.append(start)
+    state.on_stop.append(stop)
+
+
+async def _warm(state: AppState, cache: AvailabilityCache, limit: int) -> None:
+    offset = 0
+    try:
+        while offset < limit:
+            page = await run_in_threadpool(
+                _warm_page, state, cache, offset, min(WARM_PAGE, limit - offset)
+            )
+            if page == 0:
+                break
+            offset += page
+    except Exception:  # a cold cache still works: log and let reads load on demand
+        log.warning("availability cache warm-up stopped after %d SKUs", offset, exc_info=True)
+
+
+def _warm_page(state: AppState, cache: AvailabilityCache, offset: int, size: int) -> int:
+    with state.db.read() as session:
+        products, _ = catalog.list_products(
+            session, q=None, category=None, offset=offset, limit=size
+        )
+    cache.get_many(p.sku for p in products)
+    return len(products)
 
 
 def availability_cache(state: AppState) -> AvailabilityCache:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sincro.audit import Actor
 from sincro.connectors import kinds, status
+from sincro.connectors.backlog import file_backlog
 from sincro.connectors.models import ErpFile, SyncRun
 from sincro.console.formatting import datetime_br, integer
 from sincro.console.inventory.routes import fetch_page
@@ -83,6 +84,39 @@ FILE_KINDS = {
     "writeback": "retorno",
 }
 DIRECTIONS = {"in": "entrada", "out": "saída"}
+ENTITIES = {
+    "goods_movements": "movimentos de mercadoria",
+    "movements": "movimentos",
+    "stock_snapshot": "foto do estoque",
+    "writeback_ack": "confirmação de envio",
+    "products": "produtos",
+    "stock": "estoque",
+    "customers": "clientes",
+    "receivables": "títulos a receber",
+    "documents": "documentos de produto",
+    "locations": "lojas e CDs",
+}
+REJECT_RULES = {
+    "missing_field": "campo ausente",
+    "required": "obrigatório",
+    "bad_number": "número inválido",
+    "bad_value": "valor inválido",
+    "bad_date": "data inválida",
+    "bad_payload": "conteúdo inválido",
+    "zero_quantity": "quantidade zero",
+    "negative_stock": "estoque negativo",
+    "not_an_object": "registro malformado",
+    "invalid": "inválido",
+    "invalid_movement": "movimento inválido",
+    "unknown": "desconhecido",
+    "unknown_location": "local desconhecido",
+    "unknown_product": "produto desconhecido",
+    "unknown_material": "material desconhecido",
+    "unknown_plant": "centro desconhecido",
+    "unknown_unit": "unidade desconhecida",
+    "client_error": "recusado pelo ERP",
+}
+BACKLOG = {False: ("normal", "ok"), True: ("acumulando", "warn")}
 SEVERITY = {
     "info": ("informação", "info"),
     "warning": ("atenção", "warn"),
@@ -118,7 +152,7 @@ def age(seconds: int | None) -> str:
     return f"{integer(days)} d {hours} h"
 
 
-def progress(run: SyncRun) -> dict[str, Any]:
+def progress(run: SyncRun, zone: str | None = None) -> dict[str, Any]:
     """A run's progress for the page and the poll: done, total, percent, labels."""
     percent = None
     if run.progress_total:
@@ -139,7 +173,7 @@ def progress(run: SyncRun) -> dict[str, Any]:
         "text": text,
         "applied": integer(run.records_applied),
         "rejected": integer(run.records_rejected),
-        "finished_at": datetime_br(run.finished_at),
+        "finished_at": datetime_br(run.finished_at, zone),
         "running": run.status == "running",
     }
 
@@ -179,6 +213,9 @@ def _helpers() -> dict[str, Any]:
         "triggers": TRIGGERS,
         "file_states": FILE_STATES,
         "severity": SEVERITY,
+        "entities": ENTITIES,
+        "reject_rules": REJECT_RULES,
+        "backlog_states": BACKLOG,
     }
 
 
@@ -191,13 +228,18 @@ def sync_page(
     page: str = "",
     replayed: str = "",
 ) -> Response:
-    """Sources, recent runs, the file ledger, drift reports and open alerts."""
+    """Sources (with their next scheduled run), the incoming file backlog, recent runs,
+    the file ledger, drift reports and open alerts, all in pt-BR and local time."""
     source = source.strip() if SOURCE_RE.fullmatch(source.strip()) else ""
     state = state if state in FILE_STATES else ""
+    settings = app_state(request).settings
+    config = status.configured(settings)
     with app_state(request).db.read() as session:
-        sources = status.sources(session)
+        sources = status.sources(session, config=config)
+        backlog = file_backlog(session, settings)
         runs, _ = status.runs(session, offset=0, limit=RECENT_RUNS)
-        run_views = [(run, progress(run)) for run in runs]
+        zone = settings.console_time_zone
+        run_views = [(run, progress(run, zone)) for run in runs]
 
         def fetch(offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
             rows, total = status.files(
@@ -217,6 +259,7 @@ def sync_page(
     context = {
         **_helpers(),
         "sources": sources,
+        "backlog": backlog,
         "runs": run_views,
         "any_running": any(p["running"] for _, p in run_views),
         "poll_url": url(request, "console_sync_runs"),
@@ -246,7 +289,8 @@ async def runs_json(request: Request, ids: str = "") -> Response:
 
     def load() -> list[dict[str, Any]]:
         with app_state(request).db.read() as session:
-            return [progress(run) for run in status.running_runs(session, wanted)]
+            zone = app_state(request).settings.console_time_zone
+            return [progress(run, zone) for run in status.running_runs(session, wanted)]
 
     runs = await run_in_threadpool(load)
     return JSONResponse({"runs": runs}, headers={"Cache-Control": "no-store"})
