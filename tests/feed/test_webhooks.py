@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from sincro import safe_http
 from sincro.access.models import Role
 from sincro.app import create_app
-from sincro import safe_http
 from sincro.config import Settings
 from sincro.db import Database, utcnow
 from sincro.events import AvailabilityChange, record_events
