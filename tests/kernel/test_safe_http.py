@@ -3,11 +3,15 @@ no redirects, bounded time and bytes, one error for every network failure."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,6 +107,12 @@ class Server:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.answer: Callable[[BaseHTTPRequestHandler], None] = _no_content
         self.port = 0
+        self.httpd: ThreadingHTTPServer | None = None
+
+    def wrap(self, tls: ssl.SSLContext) -> None:
+        """Serve https from now on."""
+        assert self.httpd is not None
+        self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
 
     def url(self, path: str = "/in", host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -129,6 +139,7 @@ def server() -> Iterator[Server]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     state.port = httpd.server_address[1]
+    state.httpd = httpd
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield state
     httpd.shutdown()
@@ -177,6 +188,38 @@ def test_a_name_that_turns_private_is_refused_at_request_time(
     with pytest.raises(DeliveryFailed, match=r"^delivery failed$"):
         post(OPEN, server.url(host="hooks.example.test"))
     assert server.requests == []
+
+
+def test_https_is_pinned_but_verified_against_the_name(
+    server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", key, "-out", cert, "-subj", "/CN=hooks.example.test",
+         "-addext", "subjectAltName=DNS:hooks.example.test"],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    names: list[str | None] = []
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    tls.sni_callback = lambda sock, name, ctx: names.append(name)  # type: ignore[assignment,misc]
+    server.wrap(tls)
+    resolve_to(monkeypatch, "127.0.0.1")
+    trusted = ssl.create_default_context(cafile=str(cert))
+    policy = Policy(allowed_hosts=frozenset({"hooks.example.test", "other.example.test"}))
+    client = SafeClient(policy, "test", verify=trusted)
+    try:
+        url = f"https://hooks.example.test:{server.port}/in"
+        assert client.post(url, b"{}", {}).status == 204
+        with pytest.raises(DeliveryFailed):  # the certificate does not name this host
+            client.post(f"https://other.example.test:{server.port}/in", b"{}", {})
+    finally:
+        client.close()
+    assert names[0] == "hooks.example.test"
+    assert server.requests[0][1]["Host"] == f"hooks.example.test:{server.port}"
 
 
 def test_redirects_are_not_followed(server: Server) -> None:
