@@ -28,6 +28,7 @@ import ipaddress
 import logging
 import re
 import socket
+import ssl
 import time
 from dataclasses import dataclass, replace
 from urllib.parse import SplitResult, urlsplit
@@ -228,11 +229,15 @@ def _path(parts: SplitResult) -> str:
 class SafeClient:
     """POSTs to checked, pinned addresses; see the module docstring for the rules."""
 
-    def __init__(self, policy: Policy, user_agent: str) -> None:
+    def __init__(
+        self, policy: Policy, user_agent: str, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        """``verify``: the system's CAs by default (tests pass their own)."""
         self.policy = policy
         timeout = httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
         self._client = httpx.Client(
             timeout=timeout,
+            verify=verify,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: it would re-resolve the name
             limits=httpx.Limits(max_keepalive_connections=0),
