@@ -263,7 +263,7 @@ class SafeClient:
             ) as resp:
                 head = _read_head(resp, self.policy, started)
                 return Reply(resp.status_code, summarize(head))
-        except (UnsafeUrl, httpx.HTTPError, OSError, TimeoutError) as exc:
+        except Exception as exc:  # whatever it was, the caller learns only that it failed
             log.warning("outbound request failed", extra={"url": url, "reason": repr(exc)})
             raise DeliveryFailed() from None
 
