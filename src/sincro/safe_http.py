@@ -150,17 +150,26 @@ def check(url: str, policy: Policy, field: str = "url") -> Target:
 
 def pin(target: Target, policy: Policy, field: str = "url") -> IPAddress:
     """Resolve ``target`` once and check *every* address; returns the one to connect to."""
-    try:
-        addresses = [ipaddress.ip_address(a) for a in resolve_host(target.host, target.port)]
-    except (OSError, UnicodeError, ValueError):
-        raise UnsafeUrl(f"host {target.host!r} does not resolve", field=field) from None
-    if not addresses:
-        raise UnsafeUrl(f"host {target.host!r} does not resolve", field=field)
+    addresses = _addresses(target, field)
     if not policy.allows(target.host):
         for address in addresses:
             if not policy.allows(str(address)):
                 _refuse_private(address, field)
     return addresses[0]
+
+
+def _addresses(target: Target, field: str) -> list[IPAddress]:
+    """The address of a literal host, or what the name resolves to (never empty)."""
+    literal = _ip(target.host)
+    if literal is not None:
+        return [literal]
+    try:
+        addresses = [ipaddress.ip_address(a) for a in resolve_host(target.host, target.port)]
+    except (OSError, UnicodeError, ValueError):
+        addresses = []
+    if not addresses:
+        raise UnsafeUrl(f"host {target.host!r} does not resolve", field=field)
+    return addresses
 
 
 def resolve_host(host: str, port: int) -> list[str]:

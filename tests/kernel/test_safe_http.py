@@ -307,3 +307,11 @@ def test_summaries_drop_personal_data_and_secrets() -> None:
     for leaked in ("abc123", "123.456.789-09", "eyJhbGci", "whsec_AbC", "f" * 64):
         assert leaked not in summary, leaked
     assert summary.startswith('{"error": "bad"')
+
+
+def test_literal_addresses_are_not_looked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    looked_up = resolve_to(monkeypatch, "93.184.215.14")  # would hide a loopback literal
+    with pytest.raises(UnsafeUrl, match="loopback"):
+        safe_http.check("http://0x7f000001/", OPEN)
+    assert safe_http.check("http://127.1/", LOOPBACK).host == "127.0.0.1"
+    assert looked_up == []
