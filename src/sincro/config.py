@@ -12,11 +12,11 @@ import secrets
 import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET = "sincro-embedded-dev-secret-change-me"  # refused everywhere but loopback
 SECRET_FILE = "secret_key"
@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     feed_gap_timeout_seconds: float = Field(default=5.0, gt=0)
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)
     webhook_max_attempts: int = Field(default=8, ge=1)
+    # webhook targets: http allowed (None: only in embedded mode); hosts (names or addresses,
+    # comma-separated in the environment) allowed although private, e.g. an internal receiver
+    feed_webhook_allow_http: bool | None = None
+    feed_webhook_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    feed_webhook_secret_overlap_seconds: float = Field(default=86_400.0, ge=0)
     availability_cache_ttl_seconds: float = Field(default=300.0, gt=0)
     availability_warm_skus: int = Field(default=1000, ge=0)  # loaded after start; 0: none
     # YAML list of ERP sources; unset in embedded mode: the one `sincro demo` recorded in var/
@@ -120,8 +125,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}, e.g. America/Manaus") from None
         return value
 
+    @field_validator("feed_webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
     @model_validator(mode="after")
     def _fill_embedded_urls(self) -> Settings:
+        if self.feed_webhook_allow_http is None:
+            self.feed_webhook_allow_http = self.mode == "embedded"
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.var_dir / 'sincro.sqlite').as_posix()}"
         if not self.broker_url:

@@ -38,7 +38,8 @@ class Receiver:
     """An HTTP server on 127.0.0.1 that checks Sincro-Signature and records every request.
 
     ``secrets`` maps a path to the secret of the subscription posting there; ``fail_next``
-    makes the next N requests answer 500; ``delay`` makes it answer late.
+    makes the next N requests answer 500; ``delay`` makes it answer late; ``answer`` (status,
+    headers, body) replaces the answer to a validly signed request.
     """
 
     port: int = 0
@@ -46,6 +47,7 @@ class Receiver:
     requests: list[Request] = field(default_factory=list)
     fail_next: int = 0
     delay: float = 0.0
+    answer: tuple[int, dict[str, str], bytes] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str = "/hook") -> str:
@@ -58,6 +60,12 @@ class Receiver:
 
     def delivered_seqs(self, path: str | None = None) -> list[int]:
         return [seq for r in self.accepted(path) for seq in r.seqs]
+
+    def reply(
+        self, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        status = self.handle(path, headers, body)
+        return self.answer if self.answer and status == 204 else (status, {}, b"")
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
         time.sleep(self.delay)
@@ -77,10 +85,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            status = receiver.handle(self.path, dict(self.headers.items()), body)
+            status, headers, answer = receiver.reply(self.path, dict(self.headers.items()), body)
             self.send_response(status)
-            self.send_header("Content-Length", "0")
+            for name, value in {**headers, "Content-Length": str(len(answer))}.items():
+                self.send_header(name, value)
             self.end_headers()
+            self.wfile.write(answer)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

@@ -27,6 +27,8 @@ WORKER = [
 def test_delay_runs_on_a_real_worker(
     db: Database, settings: Settings, receiver: Receiver, tmp_path: Path
 ) -> None:
+    # the receiver listens on loopback, which webhooks refuse unless the host is allowed
+    settings.feed_webhook_allowed_hosts = ["127.0.0.1"]
     with db.write() as s:
         make_location(s, code="LJ-A")
         make_product(s, sku="CEL-1")
@@ -63,4 +65,5 @@ def embedded_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
         "SINCRO_BROKER_URL": settings.broker_url,
         "SINCRO_VAR_DIR": str(tmp_path),
         "SINCRO_LOG_JSON": "false",
+        "SINCRO_FEED_WEBHOOK_ALLOWED_HOSTS": ",".join(settings.feed_webhook_allowed_hosts),
     }

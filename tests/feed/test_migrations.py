@@ -100,3 +100,35 @@ def test_audit_log_migration_up_and_down(fresh_url: str) -> None:
     assert "audit_log" in tables(fresh_url)
     downgrade(fresh_url, "0009")
     assert "audit_log" not in tables(fresh_url)
+
+
+LEGACY_SUB = (
+    "INSERT INTO webhook_subscriptions (url, secret, active, cursor_seq, attempts, created_at)"
+    " VALUES (:url, 'whsec_plain', :t, 0, 0, '2026-12-06 10:00:00')"
+)
+
+
+def test_webhook_secrets_migration_keeps_legacy_secrets_and_drops_credentials(
+    fresh_url: str,
+) -> None:
+    upgrade(fresh_url, "0011")
+    engine = create_engine(postgres_url(fresh_url))
+    with engine.begin() as conn:
+        for url in ("https://user:hunter2@hooks.example.com:8443/in?x=1", "https://ok.example/in"):
+            conn.execute(text(LEGACY_SUB), {"url": url, "t": True})
+    upgrade(fresh_url, "0012")
+    with engine.begin() as conn:
+        rows = conn.execute(
+            text("SELECT url, legacy_secret, secret_salt FROM webhook_subscriptions ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("https://hooks.example.com:8443/in?x=1", "whsec_plain", None),
+        ("https://ok.example/in", "whsec_plain", None),
+    ]
+    downgrade(fresh_url, "0011")
+    with engine.begin() as conn:
+        assert (
+            conn.scalar(text("SELECT count(*) FROM webhook_subscriptions WHERE secret IS NOT NULL"))
+            == 2
+        )
+    engine.dispose()

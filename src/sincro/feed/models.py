@@ -16,7 +16,12 @@ class WebhookSubscription(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(String(500))
-    secret: Mapped[str] = mapped_column(String(128))
+    # the signing secret is derived from this salt (feed/secrets.py), never stored
+    secret_salt: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_salt: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # plaintext secret of a subscription made before 0012, kept until its first rotation ends
+    legacy_secret: Mapped[str | None] = mapped_column(String(128))
     sku: Mapped[str | None] = mapped_column(String(40))
     location: Mapped[str | None] = mapped_column(String(32))
     # outbox topics delivered; NULL (subscriptions made before topics existed) = stock only

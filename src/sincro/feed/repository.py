@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sincro.events import Event
 from sincro.feed.models import FeedCursor, WebhookDelivery, WebhookSubscription
 from sincro.feed.schemas import subscribed_topics
+from sincro.feed.secrets import SecretRef
 
 Sub = WebhookSubscription
 
@@ -37,7 +38,7 @@ class Lease:
     sub_id: int
     token: dt.datetime
     url: str
-    secret: str
+    secrets: SecretRef
     filters: Filters
     cursor: int
     attempts: int
@@ -71,10 +72,10 @@ def max_seq(session: Session) -> int:
 # --- subscriptions ---------------------------------------------------------------------------
 
 
-def add_subscription(session: Session, url: str, secret: str, filters: Filters, cursor: int) -> Sub:
+def add_subscription(session: Session, url: str, salt: str, filters: Filters, cursor: int) -> Sub:
     sub = Sub(
         url=url,
-        secret=secret,
+        secret_salt=salt,
         sku=filters.sku,
         location=filters.location,
         topics=list(filters.topics),
@@ -109,6 +110,33 @@ def reactivate(session: Session, sub_id: int) -> bool:
         update(Sub).where(Sub.id == sub_id).values(active=True, attempts=0, next_attempt_at=None)
     )
     return _rowcount(result) == 1
+
+
+def rotate_secret(session: Session, sub: Sub, salt: str, overlap_until: dt.datetime) -> None:
+    """Make ``salt`` current; the current secret stays valid until ``overlap_until``. A
+    pre-0012 plaintext secret is kept only while it is that previous secret."""
+    if sub.secret_salt is not None:
+        sub.legacy_secret = None
+    sub.previous_secret_salt = sub.secret_salt
+    sub.previous_secret_until = overlap_until
+    sub.secret_salt = salt
+    session.flush()
+
+
+def forget_expired_secrets(session: Session, now: dt.datetime) -> int:
+    """Delete previous secrets (and plaintext legacy ones) whose overlap window has ended."""
+    result = session.execute(
+        update(Sub)
+        .where(Sub.previous_secret_until < now, Sub.secret_salt.is_not(None))
+        .values(previous_secret_salt=None, previous_secret_until=None, legacy_secret=None)
+    )
+    return _rowcount(result)
+
+
+def secret_ref(sub: Sub) -> SecretRef:
+    return SecretRef(
+        sub.secret_salt, sub.previous_secret_salt, sub.previous_secret_until, sub.legacy_secret
+    )
 
 
 def list_deliveries(
@@ -165,7 +193,7 @@ def acquire_lease(
     sub = session.get(Sub, sub_id, populate_existing=True)
     assert sub is not None
     filters = Filters(sub.sku, sub.location, subscribed_topics(sub.topics))
-    return Lease(sub.id, token, sub.url, sub.secret, filters, sub.cursor_seq, sub.attempts)
+    return Lease(sub.id, token, sub.url, secret_ref(sub), filters, sub.cursor_seq, sub.attempts)
 
 
 def _fenced(lease: Lease) -> ColumnElement[bool]:

@@ -5,24 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import (
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    UrlConstraints,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.events import STOCK, TOPIC_MAX_LENGTH
 
 MAX_URL_LENGTH = 500
 
+# checked by sincro.safe_http (one parser for checking and sending), not by pydantic
 WebhookUrl = Annotated[
-    AnyHttpUrl,
-    UrlConstraints(max_length=MAX_URL_LENGTH, allowed_schemes=["http", "https"]),
+    str,
+    StringConstraints(min_length=1, max_length=MAX_URL_LENGTH),
+    Field(json_schema_extra={"format": "uri"}),
 ]
 
 
@@ -36,7 +30,10 @@ class WebhookIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: WebhookUrl = Field(description="http(s) endpoint that receives signed POSTs")
+    url: WebhookUrl = Field(
+        description="https endpoint that receives signed POSTs (http only where allowed); "
+        "credentials and private, loopback or link-local addresses are refused"
+    )
     sku: str | None = Field(default=None, pattern=SKU_PATTERN, description="Only this SKU")
     location: str | None = Field(
         default=None, pattern=CODE_PATTERN, description="Only this location code"
@@ -63,6 +60,9 @@ class WebhookOut(BaseModel):
     cursor_seq: int = Field(description="Last outbox sequence delivered (or skipped by filter)")
     attempts: int = Field(description="Consecutive failed attempts of the pending batch")
     next_attempt_at: dt.datetime | None
+    previous_secret_until: dt.datetime | None = Field(
+        description="Until then deliveries are also signed with the secret before the last rotation"
+    )
     created_at: dt.datetime
 
     @field_validator("topics", mode="before")
@@ -74,7 +74,9 @@ class WebhookOut(BaseModel):
 class WebhookCreated(WebhookOut):
     """The created subscription with its signing secret: shown this one time only."""
 
-    secret: str = Field(description="HMAC-SHA256 key of Sincro-Signature; store it now")
+    secret: str = Field(
+        description="HMAC-SHA256 key of Sincro-Signature; store it now, it is never shown again"
+    )
 
 
 class DeliveryOut(BaseModel):

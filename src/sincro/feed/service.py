@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
-import secrets
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sincro import audit
+from sincro import audit, safe_http
 from sincro.audit import Actor, Entity
 from sincro.catalog import service as catalog
+from sincro.config import Settings
+from sincro.db import utcnow
 from sincro.errors import InvalidInput, NotFound
 from sincro.events import topics
 from sincro.feed import repository as repo
 from sincro.feed.models import WebhookDelivery, WebhookSubscription
 from sincro.feed.repository import Filters
 from sincro.feed.schemas import WebhookIn, subscribed_topics
+from sincro.feed.secrets import derive, new_salt
 
-SECRET_PREFIX = "whsec_"
+
+def webhook_policy(settings: Settings) -> safe_http.Policy:
+    """What webhook URLs may reach: https only unless ``feed_webhook_allow_http``; private
+    addresses only for hosts in ``feed_webhook_allowed_hosts``."""
+    return safe_http.Policy(
+        allow_http=bool(settings.feed_webhook_allow_http),
+        allowed_hosts=safe_http.normalise_hosts(settings.feed_webhook_allowed_hosts),
+    )
 
 
-def new_secret() -> str:
-    """A random signing secret (256 bits)."""
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+def check_url(url: str, settings: Settings) -> safe_http.Target:
+    """``url`` checked and normalised (DNS included: call it outside a transaction); a
+    refused URL is a 422 naming ``url``."""
+    return safe_http.check(url, webhook_policy(settings))
 
 
 def create_subscription(
-    session: Session, body: WebhookIn, actor: Actor
+    session: Session, body: WebhookIn, target: safe_http.Target, actor: Actor, secret_key: str
 ) -> tuple[WebhookSubscription, str]:
-    """Subscribe ``body.url`` from the current end of the outbox; returns it and its secret.
-    Audited as ``webhook.create``."""
+    """Subscribe ``target`` (``body.url`` as :func:`check_url` accepted it) from the current
+    end of the outbox; returns it and its secret. Audited as ``webhook.create``."""
     if body.sku and not catalog.product_ids(session, [body.sku]):
         raise InvalidInput(f"unknown SKU {body.sku!r}", field="sku")
     if body.location and not catalog.places_by_code(session, [body.location]):
@@ -38,16 +49,31 @@ def create_subscription(
     unknown = sorted(set(body.topics) - topics())
     if unknown:
         raise InvalidInput(f"unknown topic(s): {', '.join(unknown)}", field="topics")
-    secret = new_secret()
+    salt = new_salt()
     sub = repo.add_subscription(
         session,
-        str(body.url),
-        secret,
+        target.url,
+        salt,
         Filters(body.sku, body.location, tuple(sorted(set(body.topics)))),
         repo.max_seq(session),
     )
     audit.record(session, actor, "webhook.create", _entity(sub.id), None, _view(sub))
-    return sub, secret
+    return sub, derive(secret_key, salt)
+
+
+def rotate_secret(
+    session: Session, sub_id: int, actor: Actor, settings: Settings
+) -> tuple[WebhookSubscription, str]:
+    """A new signing secret, returned this once; the current one stays valid (deliveries carry
+    both signatures) for ``feed_webhook_secret_overlap_seconds``. Audited as
+    ``webhook.rotate_secret``."""
+    sub = get_subscription(session, sub_id)
+    before = _view(sub)
+    salt = new_salt()
+    overlap = dt.timedelta(seconds=settings.feed_webhook_secret_overlap_seconds)
+    repo.rotate_secret(session, sub, salt, utcnow() + overlap)
+    audit.record(session, actor, "webhook.rotate_secret", _entity(sub_id), before, _view(sub))
+    return sub, derive(settings.secret_key, salt)
 
 
 def get_subscription(session: Session, sub_id: int) -> WebhookSubscription:
@@ -97,7 +123,12 @@ def _view(sub: WebhookSubscription) -> dict[str, Any]:
         "active": sub.active,
         "cursor_seq": sub.cursor_seq,
         "attempts": sub.attempts,
+        "previous_secret_until": _iso(sub.previous_secret_until),
     }
+
+
+def _iso(at: dt.datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
 
 
 def list_deliveries(

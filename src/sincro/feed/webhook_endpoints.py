@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from sincro.catalog.schemas import Page
 from sincro.deps import AdminKey, Limit, Offset, StateDep
 from sincro.feed import service
+from sincro.feed.models import WebhookSubscription
 from sincro.feed.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
@@ -20,10 +21,34 @@ def create_webhook(
     body: WebhookIn, request: Request, state: StateDep, key: AdminKey
 ) -> WebhookCreated:
     """Subscribe a URL to availability changes from now on. The response carries the signing
-    secret of ``Sincro-Signature``: it is shown this one time only."""
+    secret of ``Sincro-Signature``: it is shown this one time only.
+
+    The URL must be https (http only where ``SINCRO_FEED_WEBHOOK_ALLOW_HTTP``), carry no
+    credentials, and resolve only to public addresses unless its host is listed in
+    ``SINCRO_FEED_WEBHOOK_ALLOWED_HOSTS``; otherwise 422 naming ``url``. It is checked again
+    at every delivery."""
+    target = service.check_url(body.url, state.settings)
+    secret_key = state.settings.secret_key
     sub, secret = state.run_write(
-        lambda s: service.create_subscription(s, body, key.actor(request))
+        lambda s: service.create_subscription(s, body, target, key.actor(request), secret_key)
     )
+    return _with_secret(sub, secret)
+
+
+@router.post("/webhooks/{sub_id}/rotate-secret", response_model=WebhookCreated)
+def rotate_webhook_secret(
+    sub_id: SubId, request: Request, state: StateDep, key: AdminKey
+) -> WebhookCreated:
+    """Make a new signing secret, returned this one time only. Until ``previous_secret_until``
+    (``SINCRO_FEED_WEBHOOK_SECRET_OVERLAP_SECONDS``, 24 h by default) deliveries carry a
+    signature under each secret (``t=…,v1=<new>,v1=<old>``), then only the new one."""
+    sub, secret = state.run_write(
+        lambda s: service.rotate_secret(s, sub_id, key.actor(request), state.settings)
+    )
+    return _with_secret(sub, secret)
+
+
+def _with_secret(sub: WebhookSubscription, secret: str) -> WebhookCreated:
     return WebhookCreated(**WebhookOut.model_validate(sub).model_dump(), secret=secret)
 
 
@@ -40,6 +65,7 @@ def list_webhooks(
 
 @router.get("/webhooks/{sub_id}", response_model=WebhookOut)
 def get_webhook(sub_id: SubId, state: StateDep, _key: AdminKey) -> WebhookOut:
+    """One subscription (never its secret)."""
     with state.db.read() as session:
         return WebhookOut.model_validate(service.get_subscription(session, sub_id))
 

@@ -11,20 +11,27 @@ created; an event of another topic is ``{"seq", "topic", "payload", "at"}``. Eve
 subscription does not receive are skipped (its cursor moves past them, so ``seq`` may jump).
 Headers:
 
-``Sincro-Signature: t=<unix seconds>,v1=<hex>``
+``Sincro-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>]``
     ``hex`` is ``HMAC-SHA256(secret, f"{t}.{raw body}")`` in lowercase hex, keyed with the
-    subscription's secret (shown once, when the subscription is created). Verify it over the
-    *raw* request bytes, before parsing JSON, and reject stale timestamps so a captured
-    request cannot be replayed later: :func:`verify_signature` does both.
+    subscription's secret (shown once, when the subscription is created or its secret
+    rotated). After ``POST /v1/webhooks/{id}/rotate-secret`` and for the overlap window
+    (24 h by default) there are two ``v1`` values, the new secret's first: accept either.
+    Verify over the *raw* request bytes, before parsing JSON, and reject stale timestamps so a
+    captured request cannot be replayed later: :func:`verify_signature` does all of this.
 ``Sincro-Delivery: <first seq>-<last seq>``
     The range of sequence numbers in the batch.
 
 Answer any 2xx within 10 seconds to acknowledge the batch. Anything else (or no answer) is a
-failure: the batch is retried after a jittered exponential backoff (between half and all of
-``min(300, 2 ** failures)`` seconds), starting again at the same first event (a retry may
-carry more events than the attempt before). After ``SINCRO_WEBHOOK_MAX_ATTEMPTS`` failures
-in a row the subscription is deactivated (``active: false`` in the API) until
-``POST /v1/webhooks/{id}/resume``, which resumes from where delivery stopped.
+failure: redirects are not followed (a 3xx fails), only the first 200 characters of a
+failing answer's body are logged (anything that looks like personal data, a secret or a
+token removed), and the target is checked again at every delivery (:mod:`sincro.safe_http`):
+a name that now resolves to a private address fails ("delivery failed") like a refused
+connection, with the reason in the server log only. The batch is retried after a jittered
+exponential backoff (between half and all of ``min(300, 2 ** failures)`` seconds), starting
+again at the same first event (a retry may carry more events than the attempt before).
+After ``SINCRO_WEBHOOK_MAX_ATTEMPTS`` failures in a row the subscription is deactivated
+(``active: false`` in the API) until ``POST /v1/webhooks/{id}/resume``, which resumes
+from where delivery stopped.
 
 Guarantees: batches of one subscription are sent one at a time, and batch N+1 only after N
 was acknowledged. Delivery is at least once: a receiver that acknowledged but whose answer
@@ -54,21 +61,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import orjson
 
-from sincro import __version__
+from sincro import __version__, safe_http
 from sincro.config import Settings, get_settings
 from sincro.db import Database, get_database, utcnow
 from sincro.feed import repository as repo
 from sincro.feed.metrics import WEBHOOK_DELIVERIES
 from sincro.feed.repository import Attempt, Lease
+from sincro.feed.service import webhook_policy
 from sincro.feed.tailer import OutboxTailer, read_events
 
 log = logging.getLogger("sincro.feed.webhooks")
 
 BATCH_SIZE = 100
-HTTP_TIMEOUT_SECONDS = 10.0
 MAX_BACKOFF_SECONDS = 300.0
 LEASE_SECONDS = 60.0
 SUBSCRIPTION_BUDGET_SECONDS = 15.0
@@ -78,7 +84,8 @@ PARALLEL_DELIVERIES = 8
 FRONTIER_POLLS_PER_RUN = 50
 SIGNATURE_HEADER = "Sincro-Signature"
 DELIVERY_HEADER = "Sincro-Delivery"
-ERROR_TEXT_LIMIT = 300
+ERROR_TEXT_LIMIT = 200
+FORGET_SECRETS_EVERY_SECONDS = 60.0
 
 
 # --- signatures ------------------------------------------------------------------------------
@@ -86,8 +93,14 @@ ERROR_TEXT_LIMIT = 300
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
     """The ``Sincro-Signature`` header value for ``body`` sent at ``timestamp``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+    return sign_all([secret], timestamp, body)
+
+
+def sign_all(secrets: Sequence[str], timestamp: int, body: bytes) -> str:
+    """The header with one ``v1`` signature per secret, in order (new before old)."""
+    message = f"{timestamp}.".encode() + body
+    macs = (hmac.new(s.encode(), message, hashlib.sha256).hexdigest() for s in secrets)
+    return ",".join([f"t={timestamp}", *(f"v1={mac}" for mac in macs)])
 
 
 def verify_signature(
@@ -137,17 +150,16 @@ class Dispatcher:
         db: Database,
         settings: Settings,
         *,
-        client: httpx.Client | None = None,
+        client: safe_http.SafeClient | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         rng: random.Random | None = None,
     ) -> None:
         self.db, self.settings, self.clock = db, settings, clock
         self.rng = rng or random.Random()
-        self.client = client or httpx.Client(
-            timeout=HTTP_TIMEOUT_SECONDS,
-            follow_redirects=False,
-            headers={"User-Agent": f"Sincro-Webhooks/{__version__}"},
+        self.client = client or safe_http.SafeClient(
+            webhook_policy(settings), f"Sincro-Webhooks/{__version__}"
         )
+        self._secrets_forgotten_at = 0.0
         self.frontier = OutboxTailer(db, gap_timeout=settings.feed_gap_timeout_seconds)
         self._frontier_started = False
         self._frontier_lock = threading.Lock()
@@ -171,6 +183,7 @@ class Dispatcher:
 
     def dispatch_all(self) -> int:
         """Deliver to every due subscription (several at once); returns events delivered."""
+        self._forget_expired_secrets()
         upto = self.safe_position()
         with self.db.read() as session:
             ids = repo.due_subscription_ids(session, self.clock(), upto, MAX_DUE_PER_RUN)
@@ -181,6 +194,14 @@ class Dispatcher:
             return self.deliver(ids[0], upto, deadline)
         with ThreadPoolExecutor(min(PARALLEL_DELIVERIES, len(ids))) as pool:
             return sum(pool.map(lambda sub_id: self.deliver(sub_id, upto, deadline), ids))
+
+    def _forget_expired_secrets(self) -> None:
+        """Once a minute, delete secrets whose rotation overlap has ended."""
+        if time.monotonic() - self._secrets_forgotten_at < FORGET_SECRETS_EVERY_SECONDS:
+            return
+        with self.db.write() as session:
+            repo.forget_expired_secrets(session, self.clock())
+        self._secrets_forgotten_at = time.monotonic()
 
     def deliver(self, sub_id: int, upto: int, deadline: float | None = None) -> int:
         """Deliver one subscription's pending batches under its lease; returns events sent."""
@@ -237,25 +258,25 @@ class Dispatcher:
         """POST one signed batch; never raises (a failure is an :class:`Attempt` too)."""
         body = orjson.dumps({"events": events})
         first, last = events[0]["seq"], events[-1]["seq"]
+        at, started = self.clock(), time.perf_counter()
+        signing = lease.secrets.signing(self.settings.secret_key, at)
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(lease.secret, int(time.time()), body),
+            SIGNATURE_HEADER: sign_all(signing, int(time.time()), body),
             DELIVERY_HEADER: f"{first}-{last}",
         }
-        at, started = self.clock(), time.perf_counter()
         status: int | None = None
         error: str | None = None
         try:
-            with self.client.stream("POST", lease.url, content=body, headers=headers) as resp:
-                status = resp.status_code
-                if not 200 <= status < 300:
-                    error = f"HTTP {status}: {_head(resp)}"
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            reply = self.client.post(lease.url, body, headers)
+        except safe_http.DeliveryFailed as exc:
+            error = str(exc)
+        else:
+            status = reply.status
+            if not 200 <= status < 300:
+                error = f"HTTP {status}: {reply.summary}"[:ERROR_TEXT_LIMIT]
         duration = int((time.perf_counter() - started) * 1000)
-        return Attempt(
-            first, error is None, status, error and error[:ERROR_TEXT_LIMIT], duration, at
-        )
+        return Attempt(first, error is None, status, error, duration, at)
 
     def _record_failure(self, lease: Lease, attempt: Attempt) -> None:
         failures = lease.attempts + 1
@@ -292,17 +313,7 @@ class Dispatcher:
 
 
 def _moved(lease: Lease, cursor: int, token: dt.datetime) -> Lease:
-    return Lease(lease.sub_id, token, lease.url, lease.secret, lease.filters, cursor, 0)
-
-
-def _head(resp: httpx.Response) -> str:
-    """The first bytes of a response body (never the whole of a huge one)."""
-    chunk = b""
-    for part in resp.iter_bytes():
-        chunk += part
-        if len(chunk) >= ERROR_TEXT_LIMIT:
-            break
-    return chunk[:ERROR_TEXT_LIMIT].decode("utf-8", "replace").strip()
+    return Lease(lease.sub_id, token, lease.url, lease.secrets, lease.filters, cursor, 0)
 
 
 _dispatchers: dict[str, Dispatcher] = {}
