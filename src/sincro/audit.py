@@ -31,6 +31,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sincro import text_pt
+from sincro.clients import client_address
 from sincro.db import Base, UTCDateTime, utcnow
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -51,7 +52,7 @@ class _Connection(Protocol):
     def headers(self) -> Mapping[str, str]: ...
 
     @property
-    def client(self) -> Any: ...
+    def scope(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +86,11 @@ class Actor:
         return cls(ActorKind.system, None, label[:LABEL_MAX])
 
     def seen_at(self, request: _Connection | None) -> Actor:
-        """This actor with the client address and ``X-Request-ID`` of an HTTP request."""
+        """This actor with the client address (:func:`sincro.clients.client_address`: the
+        forwarded one only from a trusted proxy) and ``X-Request-ID`` of an HTTP request."""
         if request is None:
             return self
-        client = request.client.host if request.client is not None else None
+        client = client_address(request)
         request_id = request.headers.get("x-request-id")
         return replace(
             self,

@@ -6,5 +6,6 @@ DOMAIN = Domain(
     name="access",
     label="Acesso",
     models=("sincro.access.models",),
+    runtime="sincro.access.runtime:install",
     cli=(("keys", "sincro.access.cli:keys_app"), ("users", "sincro.access.cli:users_app")),
 )
