@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sincro import __version__
 from sincro.access.ratelimit import SharedStateRateLimiter
 from sincro.apidocs import install_docs
+from sincro.bodylimits import BodyLimits
 from sincro.config import Settings, get_settings
 from sincro.db import get_database
 from sincro.deps import AppState
@@ -71,6 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.sincro = state
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimits,
+        api_max=settings.api_body_max_bytes,
+        console_max=settings.console_body_max_bytes,
+    )
     app.add_middleware(MetricsMiddleware)
     app.include_router(health_router)
     install_docs(app)
