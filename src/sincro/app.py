@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served by apidocs, behind SINCRO_DOCS_ACCESS
     )
     app.state.sincro = state
     install_error_handlers(app)
