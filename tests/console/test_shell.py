@@ -47,6 +47,7 @@ def test_admin_sees_every_section(client: TestClient) -> None:
         "Feed ao vivo",
         "Sincronização",
         "Busca",
+        "Auditoria",
     ]
 
 
