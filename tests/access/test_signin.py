@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sincro.access import service as access, signin
+from sincro.access.models import ConsoleUser
 from sincro.access.signin import SignInGuard, SignInPolicy
 from sincro.app import create_app
 from sincro.config import Settings
@@ -233,3 +234,15 @@ def test_password_hashing_is_bounded_and_off_the_event_loop(
     g.close()
     assert peak[0] <= 2, f"{peak[0]} password hashes ran at once"
     assert sorted(lags)[len(lags) // 2] < 0.05, "the event loop stalled"
+
+
+def test_disabling_a_user_ends_their_session(
+    client: TestClient, db: Database, user_id: int
+) -> None:
+    assert sign_in(client, EMAIL, PASSWORD).status_code == 303
+    assert client.get("/console/skus", follow_redirects=False).status_code == 200
+    with db.write() as s:
+        user = s.get(ConsoleUser, user_id)
+        assert user is not None
+        user.active = False
+    assert client.get("/console/skus", follow_redirects=False).status_code == 303
