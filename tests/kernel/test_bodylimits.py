@@ -4,12 +4,9 @@ shape (declared and streamed), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from sincro.access import service as access
@@ -18,7 +15,7 @@ from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.inventory.endpoints import MOVEMENTS_MAX_BODY_BYTES
-from tests.smtp_sink import free_port
+from tests.services import serving
 
 MB = 1024 * 1024
 
@@ -37,19 +34,9 @@ def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def server(settings: Settings, admin_key: str) -> Iterator[int]:
-    """The api on a real socket (uvicorn in a thread), for what a TestClient cannot show."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert instance.started
-    yield port
-    instance.should_exit = True
-    thread.join(10)
+    """The api on a real socket, for what a TestClient cannot show (an unread body)."""
+    with serving(create_app(settings)) as port:
+        yield port
 
 
 def _head_only(port: int, path: str, extra: str = "") -> bytes:
