@@ -151,7 +151,14 @@ def test_sign_in(page: Any) -> None:
     page.wait_for_url(re.compile(r"/console/skus$"))
     assert page.locator(".user-name").inner_text() == USER_NAME
     nav = page.locator("nav.nav a").all_inner_texts()
-    assert nav == ["Estoque (SKUs)", "Lojas e CDs", "Feed ao vivo", "Sincronização", "Busca"]
+    assert nav == [
+        "Estoque (SKUs)",
+        "Lojas e CDs",
+        "Feed ao vivo",
+        "Sincronização",
+        "Busca",
+        "Auditoria",
+    ]
 
 
 def test_search_a_sku_and_open_it(signed_in: Any) -> None:
