@@ -14,6 +14,7 @@ capped (an ASGI middleware, outermost but for the metrics).
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -26,6 +27,7 @@ from sincro.access import service as access
 from sincro.deps import authenticate_key, presented_key
 from sincro.errors import PayloadTooLarge, SincroError, Unauthorized, error_response
 
+log = logging.getLogger("sincro.bodylimits")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/v1/"
 CONSOLE_PREFIX = "/console"
@@ -154,6 +156,8 @@ async def _refusal(scope: Scope, headers: dict[bytes, bytes]) -> SincroError | N
         await run_in_threadpool(authenticate_key, state.db, plaintext)
     except Unauthorized as exc:
         return exc
+    except Exception:  # e.g. the database is away: the endpoint answers that in its own way
+        log.warning("could not check an API key before the body", exc_info=True)
     return None
 
 
