@@ -10,24 +10,36 @@ from __future__ import annotations
 from pathlib import Path
 
 import fastapi_offline
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+
+from sincro.exposure import require_exposure
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 FAVICON = Path(__file__).parent / "console" / "static" / "favicon.svg"
 ASSETS_PREFIX = "/docs/assets"
+OPENAPI_URL = "/openapi.json"
 
 
 def install_docs(app: FastAPI) -> None:
-    """Mount ``/docs`` (Swagger UI), ``/redoc``, ``/favicon.ico`` and ``/`` on ``app``; the
-    app must be created with ``docs_url=None, redoc_url=None``."""
+    """Mount ``/openapi.json``, ``/docs`` (Swagger UI), ``/redoc``, ``/favicon.ico`` and ``/``
+    on ``app``; the app must be created with ``docs_url=None, redoc_url=None,
+    openapi_url=None``. The first three are served to whom ``SINCRO_DOCS_ACCESS`` allows."""
     app.mount(ASSETS_PREFIX, StaticFiles(directory=ASSETS), name="docs_assets")
     title = f"{app.title} API"
-    openapi_url = app.openapi_url or "/openapi.json"
+    openapi_url = OPENAPI_URL
 
-    @app.get("/docs", include_in_schema=False)
+    async def allowed(request: Request) -> None:
+        settings = request.app.state.sincro.settings
+        await require_exposure(request, settings.docs_access, "the API documentation")
+
+    @app.get(OPENAPI_URL, include_in_schema=False, dependencies=[Depends(allowed)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(allowed)])
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
@@ -37,7 +49,7 @@ def install_docs(app: FastAPI) -> None:
             swagger_favicon_url="/favicon.ico",
         )
 
-    @app.get("/redoc", include_in_schema=False)
+    @app.get("/redoc", include_in_schema=False, dependencies=[Depends(allowed)])
     async def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url=openapi_url,

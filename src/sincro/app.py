@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sincro import __version__
 from sincro.access.ratelimit import SharedStateRateLimiter
 from sincro.apidocs import install_docs
+from sincro.bodylimits import BodyLimits
 from sincro.config import Settings, get_settings
 from sincro.db import get_database
 from sincro.deps import AppState
@@ -68,9 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served by apidocs, behind SINCRO_DOCS_ACCESS
     )
     app.state.sincro = state
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimits,
+        api_max=settings.api_body_max_bytes,
+        console_max=settings.console_body_max_bytes,
+    )
     app.add_middleware(MetricsMiddleware)
     app.include_router(health_router)
     install_docs(app)

@@ -14,8 +14,9 @@ so the log holds exactly the changes that were committed. Entries are append-onl
   string shaped like an e-mail address, a CPF, a CNPJ or a phone number are masked
   (:func:`mask_personal`, with :mod:`sincro.text_pt`'s patterns and mask).
 
-:func:`read` lists entries newest first with filters and pagination (the coming
-``GET /v1/audit`` and console page read through it).
+:func:`read` lists entries newest first with filters (:func:`parse_filter`) and pagination;
+``GET /v1/audit`` and the console page "Auditoria" (both in :mod:`sincro.access`) read through
+it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sincro import text_pt
+from sincro.clients import client_address
 from sincro.db import Base, UTCDateTime, utcnow
+from sincro.errors import InvalidInput
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 LABEL_MAX, ID_MAX, CLIENT_MAX = 120, 64, 64
@@ -51,7 +54,7 @@ class _Connection(Protocol):
     def headers(self) -> Mapping[str, str]: ...
 
     @property
-    def client(self) -> Any: ...
+    def scope(self) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +88,11 @@ class Actor:
         return cls(ActorKind.system, None, label[:LABEL_MAX])
 
     def seen_at(self, request: _Connection | None) -> Actor:
-        """This actor with the client address and ``X-Request-ID`` of an HTTP request."""
+        """This actor with the client address (:func:`sincro.clients.client_address`: the
+        forwarded one only from a trusted proxy) and ``X-Request-ID`` of an HTTP request."""
         if request is None:
             return self
-        client = request.client.host if request.client is not None else None
+        client = client_address(request)
         request_id = request.headers.get("x-request-id")
         return replace(
             self,
@@ -215,6 +219,47 @@ class AuditFilter:
     entity_id: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+
+
+def parse_filter(
+    actor: str | None = None,
+    action: str | None = None,
+    entity: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> AuditFilter:
+    """The filter of the read API and the console page: ``actor`` is ``<kind>`` or
+    ``<kind>:<id>`` (``key:12``, ``user:3``, ``cli``, ``system``), ``entity`` is ``<type>`` or
+    ``<type>:<id>`` (``api_key:5``), ``action`` exact or a prefix ending in ``.``; naive times
+    are UTC. Raises :class:`sincro.errors.InvalidInput` naming the bad field."""
+    kind, actor_id = _split(actor)
+    if kind is not None and kind not in ActorKind.__members__:
+        known = ", ".join(ActorKind.__members__)
+        raise InvalidInput(f"actor kind must be one of {known}", field="actor")
+    entity_type, entity_id = _split(entity)
+    since, until = _utc(since), _utc(until)
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until must be after since", field="until")
+    return AuditFilter(
+        actor_kind=ActorKind(kind) if kind else None,
+        actor_id=actor_id,
+        action=(action or "").strip() or None,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        since=since,
+        until=until,
+    )
+
+
+def _split(value: str | None) -> tuple[str | None, str | None]:
+    head, _, tail = (value or "").strip().partition(":")
+    return head.strip() or None, tail.strip() or None
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
 
 
 def read(

@@ -7,6 +7,7 @@ the same, only the URLs differ.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import time
@@ -102,6 +103,23 @@ class Settings(BaseSettings):
     connectors_backlog_max_files: int = Field(default=50, ge=1)  # waiting ERP files: alert past
     connectors_backlog_max_age_seconds: int = Field(default=900, ge=1)  # oldest waiting file
     console_time_zone: str = "America/Sao_Paulo"  # IANA zone the console shows times in
+    # Addresses/CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed (sincro.clients)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who may read /metrics and /docs, /redoc, /openapi.json (sincro.exposure); metrics
+    # default: public embedded, loopback in production
+    metrics_access: Literal["public", "loopback", "key"] | None = None
+    docs_access: Literal["public", "loopback", "key"] = "public"
+    # Request bodies (sincro.bodylimits): the API's default cap and the console forms' cap
+    api_body_max_bytes: int = Field(default=1_048_576, ge=1024)
+    console_body_max_bytes: int = Field(default=65_536, ge=1024)
+    # Console sign-in throttle (sincro.access.signin); see docs/architecture.md "Security"
+    access_sign_in_free_attempts: int = Field(default=5, ge=1)
+    access_sign_in_address_free_failures: int = Field(default=20, ge=1)
+    access_sign_in_base_delay_seconds: float = Field(default=1.0, gt=0)
+    access_sign_in_max_delay_seconds: float = Field(default=900.0, gt=0)
+    access_sign_in_window_seconds: float = Field(default=3600.0, gt=0)
+    access_password_hash_concurrency: int = Field(default=2, ge=1)
+    access_session_idle_seconds: int = Field(default=2 * 3600, ge=60)
     smtp_url: str = ""  # smtp://user:pass@host:port (alerts and, later, messaging)
     alert_from: str = "sincro@localhost"
     # the demo's simulated REST ERPs: this port and the next when free, else free ones (0: free)
@@ -157,6 +175,27 @@ class Settings(BaseSettings):
         if self.connectors_file is None and self.mode == "embedded":
             self.connectors_file = recorded_connectors_file(self.var_dir)
         return self
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
+
+    @property
+    def metrics_exposure(self) -> str:
+        """Who may read ``/metrics``: the setting, else public embedded, loopback production."""
+        if self.metrics_access is not None:
+            return self.metrics_access
+        return "loopback" if self.mode == "production" else "public"
 
     @property
     def is_sqlite(self) -> bool:

@@ -80,15 +80,13 @@ async def current_key(
 async def authorize(request: Request) -> access.Principal:
     """Authenticate and rate-limit a request (a plain call, usable without Depends)."""
     state: AppState = request.app.state.sincro
-    plaintext = request.headers.get("x-api-key")
-    authorization = request.headers.get("authorization")
-    if not plaintext and authorization and authorization.lower().startswith("bearer "):
-        plaintext = authorization[7:].strip()
+    headers = request.headers
+    plaintext = presented_key(headers.get("x-api-key"), headers.get("authorization"))
     if not plaintext:
         raise Unauthorized("missing API key: send it in the X-API-Key header", field="X-API-Key")
     principal = access.cached_principal(plaintext)
     if principal is None:
-        principal = await run_in_threadpool(_authenticate, state.db, plaintext)
+        principal = await run_in_threadpool(authenticate_key, state.db, plaintext)
     limit = principal.rate_limit_per_minute or state.settings.default_rate_limit_per_minute
     wait = await state.limiter.hit(principal.key_id, limit)
     if wait > 0:
@@ -99,7 +97,16 @@ async def authorize(request: Request) -> access.Principal:
     return principal
 
 
-def _authenticate(db: Database, plaintext: str) -> access.Principal:
+def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
+    """The API key a request presents: ``X-API-Key``, else ``Authorization: Bearer``."""
+    key = (x_api_key or "").strip()
+    if not key and authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    return key or None
+
+
+def authenticate_key(db: Database, plaintext: str) -> access.Principal:
+    """The principal of a key (blocking: may read the database); :class:`Unauthorized`."""
     with db.read() as session:
         return access.authenticate(session, plaintext)
 

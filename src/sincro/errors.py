@@ -78,6 +78,11 @@ class RateLimited(SincroError):
     code = "rate_limited"
 
 
+class PayloadTooLarge(SincroError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 def error_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
@@ -119,7 +124,13 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
 
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "unauthorized",
+        403: "forbidden",
+        413: "payload_too_large",
+    }
     body = {"error": {"code": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)}}
     return error_response(exc.status_code, body, getattr(exc, "headers", None))
 

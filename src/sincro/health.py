@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from sincro.deps import StateDep
+from sincro.exposure import require_exposure
 from sincro.metrics import render
 from sincro.worker import broker_reachable, refresh_queue_depths
 
@@ -46,7 +47,10 @@ _last_depth_refresh = [0.0]
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(state: StateDep) -> Response:
+async def metrics(state: StateDep, request: Request) -> Response:
+    """Prometheus metrics, for whom ``SINCRO_METRICS_ACCESS`` allows (public, loopback or any
+    API key; default public embedded, loopback in production)."""
+    await require_exposure(request, state.settings.metrics_exposure, "/metrics")
     for collect in state.on_scrape:
         collect()
     if time.monotonic() - _last_depth_refresh[0] > 5:

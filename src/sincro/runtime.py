@@ -74,6 +74,7 @@ def api(
         workers=workers,
         access_log=False,
         log_config=None,
+        proxy_headers=False,  # sincro.clients decides, from SINCRO_TRUSTED_PROXIES
         timeout_keep_alive=30,
         backlog=4096,
     )

@@ -78,6 +78,12 @@ class SharedState(ABC):
         window ends."""
 
     @abstractmethod
+    def add(self, key: str, amount: int, window_seconds: float) -> int:
+        """Add ``amount`` (may be 0 or negative) to the window counter ``key`` (the window
+        starts at the first event and lasts ``window_seconds``) and return its new count:
+        the same counter :meth:`hit` counts, for callers that need the number itself."""
+
+    @abstractmethod
     def reset(self, key: str) -> None:
         """Forget the bucket and the window of ``key`` (e.g. after a successful sign-in)."""
 
@@ -168,6 +174,11 @@ end
 if n <= tonumber(ARGV[1]) then return 0 end
 return math.max(ttl, 1)
 """
+_ADD = """
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return n
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -195,6 +206,7 @@ class RedisSharedState(SharedState):
         if client is not None:
             self._take = client.register_script(_TAKE)
             self._hit = client.register_script(_HIT)
+            self._add = client.register_script(_ADD)
             self._release = client.register_script(_RELEASE)
             self._renew = client.register_script(_RENEW)
         if async_client is not None:
@@ -234,6 +246,10 @@ class RedisSharedState(SharedState):
     async def hit_async(self, key: str, limit: int, window_seconds: float) -> float:
         keys = [self._key("window", key)]
         return int(await self._hit_async(keys=keys, args=[limit, _millis(window_seconds)])) / 1000
+
+    def add(self, key: str, amount: int, window_seconds: float) -> int:
+        keys = [self._key("window", key)]
+        return int(self._add(keys=keys, args=[int(amount), _millis(window_seconds)]))
 
     def reset(self, key: str) -> None:
         self.client.delete(self._key("bucket", key), self._key("window", key))
@@ -299,6 +315,7 @@ class _Statements:
     take: Any  # rate, burst, cost -> the remaining tokens when taken, else no row
     take_wait: Any  # rate, burst, cost -> seconds until the bucket holds ``cost``
     hit: Any  # window -> (count, seconds left in the window)
+    add: Any  # delta, window -> the new count
     reset: Any  # b_bucket, b_window: the two keys
     acquire: Any  # ttl -> the owner when taken, else no row
     release: Any
@@ -316,8 +333,8 @@ def _statements(postgres: bool) -> _Statements:
         now = literal_column("((julianday('now') - 2440587.5) * 86400.0)", Double)
     insert = postgresql.insert if postgres else sqlite.insert
     least = func.least if postgres else func.min
-    numbers = ("rate", "burst", "cost", "window", "ttl")
-    rate, burst, cost, window, ttl = (bindparam(n, type_=Double) for n in numbers)
+    numbers = ("rate", "burst", "cost", "window", "ttl", "delta")
+    rate, burst, cost, window, ttl, delta = (bindparam(n, type_=Double) for n in numbers)
     key, name, token = (bindparam(f"b_{n}", type_=String) for n in ("key", "name", "token"))
     # No clamp at 0 on ``now - stamp``: on PostgreSQL a statement that started earlier may
     # update after a later one; its negative elapsed time cancels out exactly (the refills
@@ -350,6 +367,17 @@ def _statements(postgres: bool) -> _Statements:
             },
         )
         .returning(C.amount, C.expires_at - now),
+        add=insert(SharedCounter)
+        .values(key=key, amount=delta, stamp=now, expires_at=now + window)
+        .on_conflict_do_update(
+            index_elements=[C.key],
+            set_={
+                "amount": case((ended, delta), else_=C.amount + delta),
+                "stamp": case((ended, now), else_=C.stamp),
+                "expires_at": case((ended, now + window), else_=C.expires_at),
+            },
+        )
+        .returning(C.amount),
         reset=delete(SharedCounter).where(
             C.key.in_([bindparam("b_bucket"), bindparam("b_window")])
         ),
@@ -411,6 +439,11 @@ class DatabaseSharedState(SharedState):
         rows, _ = self._run(self.sql.hit, b_key=f"window:{key}", window=window_seconds)
         count, remaining = rows[0]
         return 0.0 if count <= limit else max(float(remaining), 0.001)
+
+    def add(self, key: str, amount: int, window_seconds: float) -> int:
+        params = {"b_key": f"window:{key}", "delta": amount, "window": window_seconds}
+        rows, _ = self._run(self.sql.add, **params)
+        return round(rows[0][0])
 
     def reset(self, key: str) -> None:
         self._run(self.sql.reset, b_bucket=f"bucket:{key}", b_window=f"window:{key}")

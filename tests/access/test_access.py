@@ -16,7 +16,7 @@ from sincro.access.ratelimit import SharedStateRateLimiter, lease_size
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
-from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from sincro.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from sincro.sharedstate import DatabaseSharedState, RedisSharedState
 from tests.factories import make_location, make_product
 from tests.services import REDIS_URL, absent
@@ -159,15 +159,3 @@ def test_redis_rate_limit_is_shared_between_replicas() -> None:
     if waits[0] == -1.0:
         absent("Redis", REDIS_URL)
     assert waits[:2] == [0.0, 0.0] and 29 < waits[2] <= 30
-
-
-def test_sign_in_is_throttled_per_address(db: Database) -> None:
-    with db.write() as s:
-        access.create_user(s, "caixa@loja.com.br", "Caixa", "senha-forte-1")
-    with db.read() as s:
-        for _ in range(access.SIGN_IN_FAILURES_ALLOWED):
-            with pytest.raises(Unauthorized):
-                access.sign_in(s, "caixa@loja.com.br", "errada")
-        with pytest.raises(RateLimited):
-            access.sign_in(s, "caixa@loja.com.br", "senha-forte-1")
-    access._sign_in_failures.clear()

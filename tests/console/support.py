@@ -15,6 +15,14 @@ USER_EMAIL = "gerente@sincro.example"
 USER_PASSWORD = "senha-forte-123"
 USER_NAME = "Ana Gerente"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+ADMIN_NAV = [  # the console's sections an admin sees, in order
+    "Estoque (SKUs)",
+    "Lojas e CDs",
+    "Feed ao vivo",
+    "Sincronização",
+    "Busca",
+    "Auditoria",
+]
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,14 @@ from sincro.inventory import service as inventory
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
 from sincro.migrate import upgrade
-from tests.console.support import USER_EMAIL, USER_NAME, USER_PASSWORD, World, seed_world
+from tests.console.support import (
+    ADMIN_NAV,
+    USER_EMAIL,
+    USER_NAME,
+    USER_PASSWORD,
+    World,
+    seed_world,
+)
 from tests.services import absent
 
 pytestmark = pytest.mark.browser
@@ -151,7 +158,7 @@ def test_sign_in(page: Any) -> None:
     page.wait_for_url(re.compile(r"/console/skus$"))
     assert page.locator(".user-name").inner_text() == USER_NAME
     nav = page.locator("nav.nav a").all_inner_texts()
-    assert nav == ["Estoque (SKUs)", "Lojas e CDs", "Feed ao vivo", "Sincronização", "Busca"]
+    assert nav == ADMIN_NAV
 
 
 def test_search_a_sku_and_open_it(signed_in: Any) -> None:

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 
 from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
 from tests.factories import make_key, make_location, make_product, receive
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.services import serving
 
 
 @pytest.fixture
@@ -33,17 +24,8 @@ def server(db: Database, settings: Settings) -> Iterator[tuple[str, str, Databas
         make_product(s, sku="A-1")
         make_product(s, sku="B-1")
         key = make_key(s, Role.channel)
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key, db
-    srv.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings)) as port:
+        yield f"http://127.0.0.1:{port}", key, db
 
 
 def read_events(

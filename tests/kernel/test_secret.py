@@ -13,10 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner
 
+from sincro.access.signin import start_session
 from sincro.app import create_app
 from sincro.config import DEFAULT_SECRET, SECRET_FILE, Settings, embedded_secret
 from sincro.console import SESSION_COOKIE
 from sincro.db import Database
+from sincro.sharedstate import DatabaseSharedState
 from tests.console.support import seed_world
 
 
@@ -46,8 +48,10 @@ def test_the_development_secret_is_refused_off_loopback(tmp_path: Path) -> None:
     assert Settings(secret_key=DEFAULT_SECRET, host="127.0.0.1", var_dir=tmp_path)
 
 
-def _forged_cookie(secret: str, user_id: int) -> str:
-    payload = base64.b64encode(json.dumps({"user_id": user_id}).encode())
+def _forged_cookie(secret: str, user_id: int, session: tuple[str, str]) -> str:
+    """A session cookie for ``user_id`` naming a registered server-side ``session``."""
+    content = {"user_id": user_id, "sid": session[0], "stoken": session[1]}
+    payload = base64.b64encode(json.dumps(content).encode())
     return TimestampSigner(secret).sign(payload).decode()
 
 
@@ -56,12 +60,13 @@ def test_a_session_forged_with_the_published_constant_is_not_accepted(
 ) -> None:
     with db.write() as session:
         seed_world(session)
+    registered = start_session(DatabaseSharedState(db), 600)  # only the signature is forged
     with TestClient(create_app(settings)) as client:
-        client.cookies.set(SESSION_COOKIE, _forged_cookie(DEFAULT_SECRET, 1))
+        client.cookies.set(SESSION_COOKIE, _forged_cookie(DEFAULT_SECRET, 1, registered))
         response = client.get("/console/skus", follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/console/sign-in")
-        client.cookies.set(SESSION_COOKIE, _forged_cookie(settings.secret_key, 1))
+        client.cookies.set(SESSION_COOKIE, _forged_cookie(settings.secret_key, 1, registered))
         assert client.get("/console/skus", follow_redirects=False).status_code == 200
 
 

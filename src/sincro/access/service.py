@@ -20,7 +20,7 @@ from sincro.access.models import ApiKey, ConsoleUser, Role, api_key_locations
 from sincro.audit import Actor, Entity
 from sincro.catalog import service as catalog
 from sincro.db import utcnow
-from sincro.errors import Forbidden, InvalidInput, NotFound, RateLimited, Unauthorized
+from sincro.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 
 KEY_CACHE_SECONDS = 30.0
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -230,30 +230,32 @@ def create_user(
     return user
 
 
-SIGN_IN_FAILURES_ALLOWED = 10
-SIGN_IN_WINDOW_SECONDS = 900.0
-_sign_in_failures: dict[str, tuple[int, float]] = {}
 _dummy_hash: list[str] = []
 
 
-def sign_in(session: Session, email: str, password: str) -> ConsoleUser:
-    """Check a console sign-in. The same scrypt work is done for unknown e-mails (no timing
-    oracle), and an address is locked for 15 minutes after 10 failures in this process."""
-    address = email.strip().lower()
-    count, since = _sign_in_failures.get(address, (0, time.monotonic()))
-    if time.monotonic() - since > SIGN_IN_WINDOW_SECONDS:
-        count, since = 0, time.monotonic()
-    if count >= SIGN_IN_FAILURES_ALLOWED:
-        wait = int(SIGN_IN_WINDOW_SECONDS - (time.monotonic() - since)) + 1
-        raise RateLimited(
-            "muitas tentativas; tente novamente mais tarde", headers={"Retry-After": str(wait)}
-        )
-    user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == address))
+def sign_in_candidate(session: Session, email: str) -> tuple[int | None, str]:
+    """The id of the active user with ``email`` (None if there is none) and the hash to check
+    the password against: a fixed dummy hash for unknown or disabled users, so the same scrypt
+    work is done either way (no timing oracle). Throttling: :mod:`sincro.access.signin`."""
+    user = session.scalar(select(ConsoleUser).where(ConsoleUser.email == email.strip().lower()))
     if not _dummy_hash:
         _dummy_hash.append(hash_password(secrets.token_urlsafe(16)))
-    stored = user.password_hash if user is not None else _dummy_hash[0]
-    if not check_password(password, stored) or user is None or not user.active:
-        _sign_in_failures[address] = (count + 1, since)
+    if user is None or not user.active:
+        return None, _dummy_hash[0]
+    return user.id, user.password_hash
+
+
+def sign_in(session: Session, email: str, password: str) -> ConsoleUser:
+    """Check a console sign-in (not throttled: the console goes through
+    :class:`sincro.access.signin.SignInGuard`)."""
+    user_id, stored = sign_in_candidate(session, email)
+    if not check_password(password, stored) or user_id is None:
         raise Unauthorized("e-mail ou senha inválidos")
-    _sign_in_failures.pop(address, None)
+    user = session.get(ConsoleUser, user_id)
+    assert user is not None
     return user
+
+
+def new_session_id() -> str:
+    """A random console session id (256 bits)."""
+    return secrets.token_urlsafe(32)

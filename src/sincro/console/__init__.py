@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sincro.clients import client_scheme
 from sincro.console import routes
 from sincro.domain import resolve
 from sincro.domains import installed
@@ -21,7 +22,6 @@ from sincro.errors import SincroError
 
 CONSOLE_PREFIX = "/console"
 SESSION_COOKIE = "sincro_console"
-SESSION_IDLE_SECONDS = 2 * 3600
 
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
@@ -37,16 +37,17 @@ def is_console_path(scope: Scope) -> bool:
 
 class ConsoleSessions:
     """Starlette's signed-cookie :class:`SessionMiddleware`, for console paths only: API calls
-    (the hot path) neither parse nor set the console's cookie. Over https the cookie is
-    ``Secure``; it expires after ``SESSION_IDLE_SECONDS`` without a console request (every
-    response renews it)."""
+    (the hot path) neither parse nor set the console's cookie. Over https (as the client sees
+    it: :func:`sincro.clients.client_scheme`, believing a trusted proxy only) the cookie is
+    ``Secure``; it expires after ``idle_seconds`` without a console request (every response
+    renews it, and so does the server-side registration of the session)."""
 
-    def __init__(self, app: ASGIApp, secret_key: str) -> None:
+    def __init__(self, app: ASGIApp, secret_key: str, idle_seconds: int) -> None:
         self.app = app
         options = {
             "secret_key": secret_key,
             "session_cookie": SESSION_COOKIE,
-            "max_age": SESSION_IDLE_SECONDS,
+            "max_age": idle_seconds,
             "same_site": "lax",
         }
         self.plain = SessionMiddleware(app, **options)  # type: ignore[arg-type]
@@ -54,7 +55,7 @@ class ConsoleSessions:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_console_path(scope):
-            sessions = self.secure if scope.get("scheme") == "https" else self.plain
+            sessions = self.secure if client_scheme(scope) == "https" else self.plain
             await sessions(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -63,7 +64,11 @@ class ConsoleSessions:
 def mount_console(app: FastAPI) -> None:
     """Attach the console's routes and static files to the api application."""
     settings = app.state.sincro.settings
-    app.add_middleware(ConsoleSessions, secret_key=settings.secret_key)
+    app.add_middleware(
+        ConsoleSessions,
+        secret_key=settings.secret_key,
+        idle_seconds=settings.access_session_idle_seconds,
+    )
     app.include_router(routes.router)
     for domain in installed():
         for router in domain.console_routers:

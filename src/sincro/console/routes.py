@@ -1,8 +1,10 @@
 """The console's shell: sign-in and sign-out, the signed-in user, page rendering and helpers.
 
 Pages are server-rendered Jinja2 templates. The session (a signed cookie, see
-:func:`sincro.console.mount_console`) holds only the user's id and a CSRF token; the user row
-is read again on every page, so a disabled user is signed out at their next click.
+:func:`sincro.console.mount_console`) holds the user's id, a CSRF token and a random session id
+registered in the shared state (:mod:`sincro.access.signin`); the registration and the user
+row are checked on every page, so sign-out ends a session at once everywhere and a disabled
+user is signed out at their next click.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ from urllib.parse import quote, urlencode, urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import NoMatchFound
 
 from sincro import __version__
-from sincro.access import service as access
+from sincro.access import service as access, signin
+from sincro.access.runtime import sign_in_guard
+from sincro.clients import client_address
 from sincro.console import formatting
 from sincro.deps import AppState
 from sincro.domain import NavEntry
 from sincro.domains import installed
-from sincro.errors import Unauthorized
+from sincro.errors import RateLimited, Unauthorized
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -223,9 +228,13 @@ def not_found(request: Request, title: str, message: str) -> Response:
 
 
 def session_user(request: Request) -> SessionUser | None:
-    """The active user behind the session cookie, or None (blocking: reads the database)."""
+    """The active user behind the session cookie, or None (blocking: reads the shared state
+    and the database). The cookie must name a session still registered in the shared state
+    (sign-out deletes it, so a copied cookie stops working at once) and an active user."""
     user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
+    if not isinstance(user_id, int) or not _registered(request):
+        request.session.pop("user_id", None)
+        request.state.console_user = None
         return None
     with app_state(request).db.read() as session:
         row = access.active_user(session, user_id)
@@ -234,6 +243,15 @@ def session_user(request: Request) -> SessionUser | None:
         request.session.pop("user_id", None)
     request.state.console_user = user
     return user
+
+
+def _registered(request: Request) -> bool:
+    session_id, token = request.session.get("sid"), request.session.get("stoken")
+    if not isinstance(session_id, str) or not isinstance(token, str):
+        return False
+    state = app_state(request)
+    idle = state.settings.access_session_idle_seconds
+    return signin.session_alive(state.shared, session_id, token, idle)
 
 
 def current_user(request: Request) -> SessionUser:
@@ -278,37 +296,50 @@ def sign_in_page(request: Request, next: str = "", signed_out: str = "") -> Resp
 
 
 @router.post("/sign-in", name="console_sign_in_submit")
-def sign_in_submit(
+async def sign_in_submit(
     request: Request,
     email: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=500)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """Check e-mail and senha; on success start a fresh session and go to ``next``."""
+    """Check e-mail and senha; on success start a fresh session and go to ``next``. Throttled
+    per account and per address (429 with ``Retry-After`` and a pt-BR message)."""
     context = {"next": next, "email": email}
     if not csrf_ok(request, csrf):
         request.session.pop("csrf", None)
         error = "Sua sessão expirou. Tente entrar novamente."
         return render(request, "sign_in.html", {**context, "error": error}, status_code=400)
+    state = app_state(request)
     try:
-        with app_state(request).db.read() as session:
-            user = access.sign_in(session, email, password)
-            user_id = user.id
+        guard = sign_in_guard(state)
+        user_id = await guard.sign_in(email, password, client_address(request))
+    except RateLimited as exc:
+        response = render(
+            request, "sign_in.html", {**context, "error": exc.message}, status_code=429
+        )
+        response.headers.update(exc.headers)
+        return response
     except Unauthorized:
         return render(
             request, "sign_in.html", {**context, "error": SIGN_IN_FAILED}, status_code=401
         )
+    idle = state.settings.access_session_idle_seconds
+    session_id, token = await run_in_threadpool(signin.start_session, state.shared, idle)
     request.session.clear()
-    request.session["user_id"] = user_id
+    request.session.update({"user_id": user_id, "sid": session_id, "stoken": token})
     csrf_token(request)
     return RedirectResponse(safe_next(request, next), status_code=303)
 
 
 @router.post("/sign-out", name="console_sign_out")
 def sign_out(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """End the session (the form carries the CSRF token so other sites cannot sign you out)."""
+    """End the session (the form carries the CSRF token so other sites cannot sign you out);
+    it is deleted from the shared state, so a copy of the cookie no longer signs anyone in."""
     if not csrf_ok(request, csrf):
         return RedirectResponse(url(request, "console_home"), status_code=303)
+    session_id, token = request.session.get("sid"), request.session.get("stoken")
+    if isinstance(session_id, str) and isinstance(token, str):
+        signin.end_session(app_state(request).shared, session_id, token)
     request.session.clear()
     return RedirectResponse(url(request, "console_sign_in", {"signed_out": "1"}), status_code=303)

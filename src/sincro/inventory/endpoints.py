@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from sincro.bodylimits import declare_cap
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
 from sincro.errors import InvalidInput, SincroError, invalid_input_from
@@ -30,6 +31,8 @@ from sincro.inventory.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["inventory"])
+MOVEMENTS_MAX_BODY_BYTES = 4 * 1024 * 1024  # 500 lines with long references fit many times
+declare_cap("POST", "/v1/movements", MOVEMENTS_MAX_BODY_BYTES)
 
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN, description="Product SKU")]
 LocationPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Location code")]

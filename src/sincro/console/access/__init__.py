@@ -1,0 +1,1 @@
+"""Console pages of the access domain: the audit log ("Auditoria")."""
