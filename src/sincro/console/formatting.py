@@ -73,12 +73,13 @@ def to_datetime(value: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def datetime_br(value: Any) -> str:
-    """A moment as ``dd/mm/aaaa HH:MM`` in America/Sao_Paulo."""
+def datetime_br(value: Any, zone: str | None = None) -> str:
+    """A moment as ``dd/mm/aaaa HH:MM`` in ``zone`` (a location's IANA zone; by default
+    America/Sao_Paulo)."""
     moment = to_datetime(value)
     if moment is None:
         return EMPTY
-    return text_pt.datetime_br(moment)
+    return text_pt.datetime_br(moment, zone or text_pt.SAO_PAULO)
 
 
 def date_br(value: Any) -> str:
