@@ -141,7 +141,7 @@ class Fleet:
         return "\n".join(s.tail() for s in self.services.values())
 
 
-def _nginx_binary() -> str:
+def nginx_binary() -> str:
     found = shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
     )
@@ -232,7 +232,7 @@ def start_nginx(fleet: Fleet) -> Service:
     main = nginx_dir / "nginx.conf"
     main.write_text(nginx_main_config(site, nginx_dir))
     argv = [
-        _nginx_binary(),
+        nginx_binary(),
         "-p",
         str(nginx_dir),
         "-e",
