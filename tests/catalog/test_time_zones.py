@@ -4,19 +4,24 @@ the API answers in UTC whatever the zone."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import create_engine, text
 
 from sincro.app import create_app
 from sincro.catalog import service as catalog
 from sincro.catalog.schemas import LocationIn
 from sincro.catalog.timezones import zone_for
 from sincro.config import Settings
-from sincro.db import Database
+from sincro.db import Database, postgres_url
 from sincro.demo.operator import generate_locations
+from sincro.migrate import downgrade, upgrade
 from tests.factories import make_key
+from tests.services import create_pg_database, drop_pg_database
 
 BASE = {
     "code": "LJ-X",
@@ -90,3 +95,41 @@ def test_the_api_stores_the_zone_and_answers_in_utc(db: Database, settings: Sett
         place = catalog.places_by_code(s, ["LJ-AC"])["LJ-AC"]
     assert place.time_zone == "America/Rio_Branco"
     assert place.updated_at.utcoffset() == dt.timedelta(0)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind (not the session's, which is already at head)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+INSERT_LOCATION = text(
+    "INSERT INTO locations (code, kind, name, city, state, latitude, longitude, ships_online,"
+    " pickup_enabled, active, created_at, updated_at) VALUES (:code, 'store', 'L', :city,"
+    " :state, 0, 0, true, true, true, '2026-12-06 10:00:00', '2026-12-06 10:00:00')"
+)
+
+
+def test_the_migration_fills_existing_locations_from_their_uf(fresh_url: str) -> None:
+    upgrade(fresh_url, "0011")
+    engine = create_engine(postgres_url(fresh_url))
+    rows = [("A", "São Paulo", "SP"), ("B", "Manaus", "AM"), ("C", "Fernando de Noronha", "PE")]
+    try:
+        with engine.begin() as conn:
+            for code, city, state in rows:
+                conn.execute(INSERT_LOCATION, {"code": code, "city": city, "state": state})
+        upgrade(fresh_url, "0014")
+        with engine.connect() as conn:
+            zones = dict(conn.execute(text("SELECT code, time_zone FROM locations")).all())
+        assert zones == {"A": "America/Sao_Paulo", "B": "America/Manaus", "C": "America/Noronha"}
+        downgrade(fresh_url, "0011")
+        upgrade(fresh_url)
+    finally:
+        engine.dispose()
