@@ -4,8 +4,6 @@ the API answers in UTC whatever the zone."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +19,6 @@ from sincro.db import Database, postgres_url
 from sincro.demo.operator import generate_locations
 from sincro.migrate import downgrade, upgrade
 from tests.factories import make_key
-from tests.services import create_pg_database, drop_pg_database
 
 BASE = {
     "code": "LJ-X",
@@ -95,19 +92,6 @@ def test_the_api_stores_the_zone_and_answers_in_utc(db: Database, settings: Sett
         place = catalog.places_by_code(s, ["LJ-AC"])["LJ-AC"]
     assert place.time_zone == "America/Rio_Branco"
     assert place.updated_at.utcoffset() == dt.timedelta(0)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind (not the session's, which is already at head)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
-        return
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 INSERT_LOCATION = text(

@@ -43,8 +43,9 @@
           timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit"
         }),
         full: new Intl.DateTimeFormat("pt-BR", {
-          timeZone: zone, dateStyle: "short", timeStyle: "medium", timeZoneName: "short"
-        })
+          timeZone: zone, dateStyle: "short", timeStyle: "medium"
+        }),
+        zone: zone
       };
     }
     return formats[zone];
@@ -93,7 +94,7 @@
     tr.setAttribute("data-seq", event.seq);
     var local = formatsFor(event.location);
     var time = cell(local.hour.format(at), "nowrap");
-    time.title = local.full.format(at);
+    time.title = local.full.format(at) + " (" + local.zone + ")";
     tr.appendChild(time);
     tr.appendChild(cell(link(pathFor(table.dataset.skuUrl, "__SKU__", event.sku), event.sku)));
     tr.appendChild(cell(link(pathFor(table.dataset.locationUrl, "__CODE__", event.location),
