@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # System packages the test suite and the benchmarks need, from Debian's repositories:
 # Chromium (console browser tests, driven by Playwright without downloading a browser),
-# wrk and hey (load generators for bench/). Idempotent: installs only what is missing.
+# wrk and hey (load generators for bench/), nginx (the reverse proxy of the fleet test,
+# tests/fleet, and of deploy/; started by the test as its own child, never as a system
+# service). Idempotent: installs only what is missing.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v hey >/dev/null 2>&1 || need+=(hey)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 SUDO=""

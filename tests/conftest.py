@@ -57,6 +57,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(name)  # type: ignore[no-any-return]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind (not the session's, which is already at head)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
 def wipe(db: Database) -> None:
     """Empty every table and restart identities, so the outbox sequence starts again at 1
     (an emptied table with a sequence far ahead would look like a hole to a new tailer)."""

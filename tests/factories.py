@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sincro.access import service as access
 from sincro.access.models import Role
 from sincro.catalog.models import Location, Product
+from sincro.catalog.timezones import zone_for
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
@@ -32,6 +33,7 @@ def make_location(session: Session, **overrides: Any) -> Location:
         "active": True,
     }
     values.update(overrides)
+    values.setdefault("time_zone", zone_for(values["state"], values["city"]))
     location = Location(**values)
     session.add(location)
     session.flush()

@@ -87,24 +87,23 @@ def worker(
         typer.Option("-Q", "--queues", help="Comma-separated queues (default: every queue)"),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "-n",
+            "--name",
+            help="Node name, unique per host when several workers share one (e.g. worker2@%h)",
+        ),
+    ] = None,
 ) -> None:
     """Run a Celery worker on the given queues."""
     from sincro.worker import celery_app, queues as all_queues
 
     configure_cli_logging()
-    celery_app.worker_main(
-        [
-            "worker",
-            "-Q",
-            queues or ",".join(all_queues()),
-            "--concurrency",
-            str(concurrency),
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+    argv = ["worker", "-Q", queues or ",".join(all_queues()), "--concurrency", str(concurrency)]
+    if name:
+        argv += ["--hostname", name]
+    celery_app.worker_main([*argv, "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
 
 
 @runtime_app.command()

@@ -257,6 +257,20 @@ def test_live_feed_shows_a_new_movement(signed_in: Any, live_server: LiveServer)
     assert cells[1:] == ["FONE-BT", "LJ-RJ-COPA", "1.500", "1.500", "0", "recebimento"]
     assert re.fullmatch(r"\d\d:\d\d:\d\d", cells[0])
     assert page.locator("#feed-count").inner_text() == "1"
+    with live_server.db.write() as session:  # Manaus is UTC-4: its rows in its own zone
+        inventory.apply_movements(
+            session,
+            "browser-test",
+            [
+                MovementIn(
+                    sku="FONE-BT", location="LJ-MAO-CENTRO", quantity=2, reason=Reason.receipt
+                )
+            ],
+        )
+    page.locator("#feed-rows tr[data-seq]").nth(1).wait_for(timeout=5000)
+    first, second = (page.locator("#feed-rows tr[data-seq] td").nth(i) for i in (0, 7))
+    assert first.get_attribute("title", timeout=1000).endswith("(America/Manaus)")
+    assert second.get_attribute("title", timeout=1000).endswith("(America/Sao_Paulo)")
 
 
 def test_api_docs_render_offline(page: Any) -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from sincro import text_pt
 from sincro.app import create_app
+from sincro.catalog import service as catalog
+from sincro.catalog.models import Location, Product
 from sincro.config import Settings
 from sincro.console.inventory import routes as inventory_routes
 from sincro.db import Database
+from sincro.inventory.models import StockLevel
 from tests.console.support import USER_NAME, World, csrf_of, seed_world, sign_in
+from tests.factories import receive
 
 
 @pytest.fixture
@@ -223,3 +230,33 @@ def test_unexpected_errors_get_a_friendly_page(
         assert page.status_code == 500
         assert "Algo deu errado" in page.text
         assert "boom" not in page.text
+
+
+def test_times_are_shown_in_the_locations_own_zone(signed_in: TestClient, db: Database) -> None:
+    """Manaus is UTC−4 and São Paulo UTC−3: 15:00 UTC is 11:00 there and 12:00 here."""
+    moment = dt.datetime(2026, 1, 15, 15, 0, tzinfo=dt.UTC)
+    with db.write() as s:
+        codes = ["LJ-MAO-CENTRO", "LJ-SP-PAULISTA"]
+        for location in s.scalars(select(Location).where(Location.code.in_(codes))):
+            location.updated_at = moment
+        receive(s, "CEL-A15", "LJ-MAO-CENTRO", 3)
+    catalog.forget_directory()  # the directory ignores updated_at alone
+    manaus = signed_in.get("/console/locations/LJ-MAO-CENTRO").text
+    assert "America/Manaus" in manaus and "15/01/2026 11:00" in manaus
+    assert "15/01/2026 12:00" in signed_in.get("/console/locations/LJ-SP-PAULISTA").text
+    sku_page = signed_in.get("/console/skus/CEL-A15").text
+    row = re.search(
+        r'<tr>\s*<td><a href="/console/locations/LJ-MAO-CENTRO".*?</tr>', sku_page, re.S
+    )
+    assert row is not None
+    with db.read() as s:
+        as_of = s.scalars(
+            select(StockLevel.as_of)
+            .join(Location, Location.id == StockLevel.location_id)
+            .join(Product, Product.id == StockLevel.product_id)
+            .where(Location.code == "LJ-MAO-CENTRO", Product.sku == "CEL-A15")
+        ).one()
+    assert text_pt.datetime_br(as_of, "America/Manaus") in row.group(0)
+    feed = signed_in.get("/console/feed").text
+    assert "LJ-MAO-CENTRO&#34;: &#34;America/Manaus" in feed
+    assert "LJ-SP-PAULISTA" not in feed.split("data-zones=")[1].split(">")[0]

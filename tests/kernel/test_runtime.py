@@ -14,7 +14,6 @@ import pytest
 
 from sincro.migrate import SchemaNotCurrent, code_heads, current_heads, ensure_schema
 from sincro.runtime import Supervisor
-from tests.services import create_pg_database, drop_pg_database
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)"]
 
@@ -65,18 +64,6 @@ def test_each_child_writes_its_own_log(supervisor: Supervisor, tmp_path: Path) -
     while not all(p.exists() and p.read_text().strip() == "up" for p in logs):
         assert time.monotonic() < deadline, [p.read_text() for p in logs if p.exists()]
         time.sleep(0.05)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
-        return
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 def test_embedded_mode_migrates_a_fresh_database_once(fresh_url: str) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from sincro.catalog.timezones import DEFAULT_ZONE
 from sincro.db import Base, UTCDateTime, utcnow
 
 
@@ -38,6 +39,10 @@ class Location(Base):
     ships_online: Mapped[bool] = mapped_column(Boolean, default=False)
     pickup_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: IANA zone of the times shown to people about this location (the API answers in UTC).
+    time_zone: Mapped[str] = mapped_column(
+        String(40), default=DEFAULT_ZONE, server_default=DEFAULT_ZONE
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from sincro.catalog.models import LocationKind
+from sincro.catalog.timezones import DEFAULT_ZONE as DEFAULT_ZONE, is_zone, zone_for
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"
@@ -24,6 +25,20 @@ class DirectoryChanged(BaseModel):
     )
 
 
+ZONE_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$"
+
+
+def _known_zone(name: str) -> str:
+    if not is_zone(name):
+        raise ValueError(f"unknown IANA time zone {name!r}, e.g. America/Sao_Paulo")
+    return name
+
+
+TimeZoneName = Annotated[
+    str, Field(max_length=40, pattern=ZONE_PATTERN), AfterValidator(_known_zone)
+]
+
+
 class LocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,10 +52,25 @@ class LocationIn(BaseModel):
     ships_online: bool = False
     pickup_enabled: bool = False
     active: bool = True
+    time_zone: TimeZoneName | None = Field(
+        default=None,
+        description="IANA time zone for times shown to people about this location "
+        "(default: from the UF, e.g. America/Manaus for AM; America/Noronha for "
+        "Fernando de Noronha). The API itself always answers in UTC.",
+        examples=["America/Sao_Paulo"],
+    )
+
+    @model_validator(mode="after")
+    def _zone(self) -> LocationIn:
+        if self.time_zone is None:
+            self.time_zone = zone_for(self.state, self.city)
+        return self
 
 
 class LocationOut(LocationIn):
     model_config = ConfigDict(from_attributes=True)
+
+    time_zone: str = Field(description="IANA time zone (see LocationIn)")
 
 
 class ProductIn(BaseModel):

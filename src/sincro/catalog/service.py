@@ -66,6 +66,7 @@ class Place:
     ships_online: bool
     pickup_enabled: bool
     active: bool
+    time_zone: str
     updated_at: dt.datetime = dataclass_field(compare=False, repr=False)
 
     @classmethod

@@ -63,16 +63,18 @@ def machine_cell(value: Any) -> str:
 
 
 def csv_lines(
-    header: Sequence[str], rows: Iterable[Sequence[Any]], form: CsvForm = "excel"
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    form: CsvForm = "excel",
+    zone: ZoneInfo = SAO_PAULO,
 ) -> Iterator[str]:
-    """The file, in chunks of text."""
+    """The file, in chunks of text (times for people in ``zone``; for machines in UTC)."""
     buffer = io.StringIO()
     people = form == "excel"
     writer = csv.writer(buffer, delimiter=";" if people else ",", lineterminator="\r\n")
     writer.writerow(header)
-    cell = person_cell if people else machine_cell
     for count, row in enumerate(rows, start=1):
-        writer.writerow([cell(value) for value in row])
+        writer.writerow([person_cell(v, zone) if people else machine_cell(v) for v in row])
         if count % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -85,9 +87,11 @@ def csv_response(
     header: Sequence[str],
     rows: Iterable[Sequence[Any]],
     form: CsvForm = "excel",
+    zone: ZoneInfo = SAO_PAULO,
 ) -> StreamingResponse:
-    """A download of ``rows`` as ``filename`` (``.csv`` added), in the form asked for."""
-    chunks = csv_lines(header, rows, form)
+    """A download of ``rows`` as ``filename`` (``.csv`` added), in the form asked for; times
+    for people in ``zone`` (the location's, when the file is about one)."""
+    chunks = csv_lines(header, rows, form, zone)
     body = _with_bom(chunks) if form == "excel" else chunks
     name = filename if filename.endswith(".csv") else f"{filename}.csv"
     disposition = f"attachment; filename*=UTF-8''{quote(name)}"

@@ -13,13 +13,14 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sincro.catalog import service as catalog
-from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN, ProductOut
+from sincro.catalog.schemas import CODE_PATTERN, DEFAULT_ZONE, SKU_PATTERN, ProductOut
 from sincro.catalog.service import LocationDirectory, Place
 from sincro.console.export import csv_response, parse_form
 from sincro.console.formatting import decimal
@@ -402,7 +403,11 @@ def _all_locations(
     pager = pager.with_total(listing["total"])
     if pager.offset != listing["offset"]:
         listing = availability.all_locations(snap, pager.offset, pager.per_page, in_stock)
-    return pager, listing["locations"]
+    by_code = snap.directory.by_code
+    rows = [
+        {**row, "time_zone": by_code[row["location"]].time_zone} for row in listing["locations"]
+    ]
+    return pager, rows
 
 
 # --- locations -----------------------------------------------------------------------------
@@ -483,7 +488,8 @@ def location_stock_csv(
     lines = (
         (r.sku, r.name, r.available, r.on_hand, r.reserved, r.version, r.updated_at) for r in rows
     )
-    return csv_response(f"estoque-{found.code}", header, lines, parse_form(formato))
+    zone = ZoneInfo(found.time_zone)
+    return csv_response(f"estoque-{found.code}", header, lines, parse_form(formato), zone)
 
 
 # --- live feed -----------------------------------------------------------------------------
@@ -500,7 +506,8 @@ def feed_page(
         errors.append("SKU inválido.")
     if not valid_filter(location, CODE_RE):
         errors.append("Código de local inválido.")
-    context = {"sku": sku, "location": location, "errors": errors}
+    zones = {p.code: p.time_zone for p in _directory(request).places if p.time_zone != DEFAULT_ZONE}
+    context = {"sku": sku, "location": location, "errors": errors, "zones": zones}
     return render(request, "inventory/feed.html", context, section="feed")
 
 

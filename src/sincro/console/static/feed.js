@@ -25,12 +25,31 @@
     block: "bloqueio",
     safety_stock: "estoque de segurança"
   };
-  var hour = new Intl.DateTimeFormat("pt-BR", {
-    timeZone: "America/Sao_Paulo", hour: "2-digit", minute: "2-digit", second: "2-digit"
-  });
-  var full = new Intl.DateTimeFormat("pt-BR", {
-    timeZone: "America/Sao_Paulo", dateStyle: "short", timeStyle: "medium"
-  });
+  // Times are the location's own (data-zones: code -> IANA zone for those off Sao_Paulo).
+  var DEFAULT_ZONE = "America/Sao_Paulo";
+  var zones = {};
+  try {
+    zones = JSON.parse(table.dataset.zones || "{}") || {};
+  } catch (e) {
+    zones = {};
+  }
+  var formats = {};
+
+  function formatsFor(location) {
+    var zone = zones[location] || DEFAULT_ZONE;
+    if (!formats[zone]) {
+      formats[zone] = {
+        hour: new Intl.DateTimeFormat("pt-BR", {
+          timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit"
+        }),
+        full: new Intl.DateTimeFormat("pt-BR", {
+          timeZone: zone, dateStyle: "short", timeStyle: "medium"
+        }),
+        zone: zone
+      };
+    }
+    return formats[zone];
+  }
   var numbers = new Intl.NumberFormat("pt-BR");
   var received = 0;
 
@@ -73,8 +92,9 @@
     var tr = document.createElement("tr");
     tr.className = "fresh";
     tr.setAttribute("data-seq", event.seq);
-    var time = cell(hour.format(at), "nowrap");
-    time.title = full.format(at);
+    var local = formatsFor(event.location);
+    var time = cell(local.hour.format(at), "nowrap");
+    time.title = local.full.format(at) + " (" + local.zone + ")";
     tr.appendChild(time);
     tr.appendChild(cell(link(pathFor(table.dataset.skuUrl, "__SKU__", event.sku), event.sku)));
     tr.appendChild(cell(link(pathFor(table.dataset.locationUrl, "__CODE__", event.location),
