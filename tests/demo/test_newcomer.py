@@ -20,7 +20,7 @@ def test_the_demo_connectors_file_is_found_without_an_environment_variable(
 ) -> None:
     monkeypatch.delenv("SINCRO_CONNECTORS_FILE", raising=False)
     assert Settings(var_dir=tmp_path).connectors_file is None
-    path = demo_connectors_file(Settings(var_dir=tmp_path))
+    path = demo_connectors_file(Settings(var_dir=tmp_path), (8201, 8202))
     record_connectors_file(tmp_path, path)
     assert Settings(var_dir=tmp_path).connectors_file == path.resolve()
     other = tmp_path / "mine.yaml"
