@@ -86,9 +86,48 @@ def error_response(
     )
 
 
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or ".".join(str(p) for p in loc)
+LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """A pydantic/FastAPI error location in the house notation: ``("body", "movements", 0,
+    "sku")`` becomes ``movements[0].sku``; a location with nothing below it (the body
+    itself) keeps its name."""
+    path = ""
+    for part in loc[1:] if loc and loc[0] in LOCATIONS else loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or (str(loc[0]) if loc else "")
+
+
+def _json_decode_detail(err: dict[str, Any], document: Any) -> dict[str, Any] | None:
+    """Malformed JSON as ``field: "body"`` with line and column instead of a byte offset."""
+    if err.get("type") != "json_invalid":
+        return None
+    ctx = err.get("ctx") or {}
+    message = str(ctx.get("error") or err.get("msg") or "invalid JSON")
+    line, column = _line_and_column(err, document)
+    return {
+        "field": "body",
+        "message": f"malformed JSON at line {line}, column {column}: {message}",
+        "type": "json_invalid",
+        "line": line,
+        "column": column,
+    }
+
+
+def _line_and_column(err: dict[str, Any], document: Any) -> tuple[int, int]:
+    """FastAPI reports the character offset as the location's second part; count lines in
+    the document it parsed (the error's ``body``) when there is one."""
+    loc = err.get("loc", ())
+    offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+    text = document.decode(errors="replace") if isinstance(document, bytes) else document
+    if not isinstance(text, str):
+        return 1, offset + 1
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 async def _sincro_error(_: Request, exc: Exception) -> Response:
@@ -96,11 +135,13 @@ async def _sincro_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.body(), exc.headers)
 
 
-def invalid_input_from(errors: list[Any], prefix: str = "") -> InvalidInput:
-    """One :class:`InvalidInput` naming the first bad field, listing every problem."""
+def invalid_input_from(errors: list[Any], prefix: str = "", document: Any = None) -> InvalidInput:
+    """One :class:`InvalidInput` naming the first bad field (``movements[0].sku``), listing
+    every problem; ``document`` is the raw body, for the line and column of malformed JSON."""
     details = [
-        {
-            "field": prefix + _field_of(err.get("loc", ())),
+        _json_decode_detail(err, document)
+        or {
+            "field": prefix + field_path(err.get("loc", ())),
             "message": err.get("msg", ""),
             "type": err.get("type"),
         }
@@ -114,7 +155,7 @@ def invalid_input_from(errors: list[Any], prefix: str = "") -> InvalidInput:
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, invalid_input_from(list(exc.errors())).body())
+    return error_response(422, invalid_input_from(list(exc.errors()), document=exc.body).body())
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

@@ -19,6 +19,7 @@ from sincro.catalog.schemas import (
 )
 from sincro.deps import AdminKey, CurrentKey, Limit, Offset, StateDep
 from sincro.errors import InvalidInput
+from sincro.inputs import NO_CONTROL_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -68,8 +69,8 @@ def put_location(
 def list_products(
     state: StateDep,
     _key: CurrentKey,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    category: Annotated[str | None, Query(max_length=80)] = None,
+    q: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_PATTERN)] = None,
+    category: Annotated[str | None, Query(max_length=80, pattern=NO_CONTROL_PATTERN)] = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[ProductOut]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from sincro.access.service import Principal
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
 from sincro.errors import InvalidInput, SincroError, invalid_input_from
@@ -31,8 +32,20 @@ from sincro.inventory.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["inventory"])
 
+# Reservation ids are UUIDs; anything else of these characters is simply unknown (404), while
+# NUL and other bytes no database stores are refused up front (422, never a 500).
+RESERVATION_ID_PATTERN = r"^[0-9A-Za-z-]{1,36}$"
+
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN, description="Product SKU")]
 LocationPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Location code")]
+ReservationIdPath = Annotated[
+    str,
+    Path(
+        pattern=RESERVATION_ID_PATTERN,
+        max_length=36,
+        description="Reservation id (a UUID) as returned by POST /v1/reservations",
+    ),
+]
 
 
 class PreconditionRequired(SincroError):
@@ -234,7 +247,15 @@ def post_reservation(
     ship_to = (body.ship_to.lat, body.ship_to.lon) if body.ship_to else None
 
     def work(session: Session) -> dict[str, Any]:
-        out = service.reserve(session, key.source, body.lines, ttl, ship_to, body.order_reference)
+        out = service.reserve(
+            session,
+            key.source,
+            body.lines,
+            ttl,
+            ship_to,
+            body.order_reference,
+            owner_key_id=key.key_id,
+        )
         return out.model_dump(mode="json")
 
     try:
@@ -253,33 +274,52 @@ def post_reservation(
     return response
 
 
+def _owner(key: Principal) -> service.Owner:
+    """Whose reservations ``key`` may see: its own, or every one for an admin key."""
+    return service.ANY_OWNER if key.is_admin else key.key_id
+
+
 @router.get("/reservations/{reservation_id}", response_model=ReservationOut)
-def get_reservation(reservation_id: str, state: StateDep, _key: ChannelKey) -> Response:
-    """A reservation with its held lines and status."""
+def get_reservation(
+    reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
+) -> Response:
+    """A reservation with its held lines and status. Only the key that made it (or an admin
+    key) sees it; for any other key it is a 404, like a reservation that does not exist."""
     with state.db.read() as session:
-        out = service.reservation_out(session, service.get_reservation(session, reservation_id))
+        reservation = service.get_reservation(session, reservation_id, _owner(key))
+        out = service.reservation_out(session, reservation)
     return _json(out.model_dump(mode="json"))
 
 
 @router.post("/reservations/{reservation_id}/commit", response_model=ReservationOut)
-def commit_reservation(reservation_id: str, state: StateDep, key: ChannelKey) -> Response:
-    """Turn the hold into a sale (a sale movement per line). Committing twice is harmless."""
-    out = state.run_write(lambda s: service.commit_reservation(s, reservation_id, key.source))
+def commit_reservation(
+    reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
+) -> Response:
+    """Turn the hold into a sale (a sale movement per line). Committing twice is harmless.
+    Only the key that made the reservation (or an admin key) may commit it."""
+    out = state.run_write(
+        lambda s: service.commit_reservation(s, reservation_id, key.source, _owner(key))
+    )
     RESERVATIONS.labels("committed").inc()
     return _json(out.model_dump(mode="json"))
 
 
 @router.post("/reservations/{reservation_id}/release", response_model=ReservationOut)
-def release_reservation(reservation_id: str, state: StateDep, key: ChannelKey) -> Response:
-    """Give the held stock back at once."""
-    out = state.run_write(lambda s: service.release_reservation(s, reservation_id, key.source))
+def release_reservation(
+    reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
+) -> Response:
+    """Give the held stock back at once. Only the key that made the reservation (or an admin
+    key) may release it."""
+    out = state.run_write(
+        lambda s: service.release_reservation(s, reservation_id, key.source, _owner(key))
+    )
     RESERVATIONS.labels("released").inc()
     return _json(out.model_dump(mode="json"))
 
 
 @router.post("/reservations/{reservation_id}/extend", response_model=ReservationOut)
 def extend_reservation(
-    reservation_id: str, body: ExtendIn, state: StateDep, _key: ChannelKey
+    reservation_id: ReservationIdPath, body: ExtendIn, state: StateDep, key: ChannelKey
 ) -> Response:
     """Keep an active, unexpired hold for ``ttl_seconds`` from now."""
     if body.ttl_seconds > state.settings.reservation_max_ttl_seconds:
@@ -287,5 +327,7 @@ def extend_reservation(
             f"ttl_seconds may be at most {state.settings.reservation_max_ttl_seconds}",
             field="ttl_seconds",
         )
-    out = state.run_write(lambda s: service.extend_reservation(s, reservation_id, body.ttl_seconds))
+    out = state.run_write(
+        lambda s: service.extend_reservation(s, reservation_id, body.ttl_seconds, _owner(key))
+    )
     return _json(out.model_dump(mode="json"))
