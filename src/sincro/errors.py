@@ -16,6 +16,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("sincro.errors")
@@ -76,6 +77,92 @@ class Forbidden(SincroError):
 class RateLimited(SincroError):
     status_code = 429
     code = "rate_limited"
+
+
+class ErrorDetail(BaseModel):
+    """The error itself; ``details`` lists every problem (e.g. every short line)."""
+
+    code: str = Field(description="Stable machine-readable code, e.g. insufficient_stock")
+    message: str = Field(description="Human-readable explanation")
+    field: str | None = Field(
+        default=None, description="The input at fault, e.g. movements[0].sku, If-Match, body"
+    )
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer has this shape, whatever its status."""
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Missing, unknown or revoked API key",
+    403: "The key's role or locations do not allow this",
+    404: "Not found (or not visible to this key)",
+    409: "Conflicts with the current state (e.g. insufficient stock, stale version)",
+    412: "Precondition failed",
+    413: "Request body too large",
+    422: "Invalid input; ``field`` names it (movements[0].sku, body for malformed JSON)",
+    428: "A required precondition header is missing",
+    429: "Rate limit exceeded; see Retry-After",
+    503: "A backing service (database) is unavailable; see Retry-After",
+}
+
+
+REF = "#/components/schemas/{model}"
+ERROR_REF = REF.format(model="ErrorOut")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for a route's ``responses=``; :func:`document_errors`
+    gives each the error shape."""
+    return {s: {"description": ERROR_DESCRIPTIONS[s]} for s in statuses}
+
+
+def document_errors(app: FastAPI, prefix: str = "/v1") -> None:
+    """Declare, on every API operation, the errors any of them may answer: 401/403/429 (keys),
+    422 (input: FastAPI's own schema replaced by the real shape), 413 for bodies, 404 where a
+    path names something, 503 (database away). Routes declare their own on top (409, 428 …)
+    with :func:`error_responses`."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _add_error_docs(build(), prefix)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_error_docs(spec: dict[str, Any], prefix: str) -> None:
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ErrorDetail, ErrorOut):
+        schema = model.model_json_schema(ref_template=REF)
+        schema.pop("$defs", None)
+        schemas[model.__name__] = schema
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            declared = [int(s) for s in responses if s.isdigit() and 400 <= int(s) < 600]
+            for status in sorted({*_common_errors(path, operation, prefix), *declared}):
+                responses[str(status)] = {
+                    "description": ERROR_DESCRIPTIONS.get(status, "Error"),
+                    "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
+                }
+
+
+def _common_errors(path: str, operation: dict[str, Any], prefix: str) -> list[int]:
+    if not path.startswith(prefix):
+        return []
+    statuses = [401, 403, 422, 429, 503]
+    if "requestBody" in operation:
+        statuses.append(413)
+    if "{" in path:
+        statuses.append(404)
+    return statuses
 
 
 def error_response(
@@ -158,8 +245,15 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return error_response(422, invalid_input_from(list(exc.errors()), document=exc.body).body())
 
 
+# FastAPI's answer to a body it cannot decode at all (e.g. bytes that are not UTF-8)
+BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+        unreadable = InvalidInput("body: not a UTF-8 JSON document", field="body")
+        return error_response(422, unreadable.body())
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
     body = {"error": {"code": codes.get(exc.status_code, "http_error"), "message": str(exc.detail)}}
     return error_response(exc.status_code, body, getattr(exc, "headers", None))

@@ -135,3 +135,13 @@ def test_nested_fields_use_brackets(api: tuple[TestClient, dict[str, str]]) -> N
     assert _error(r)["field"] == "movements[1].reason"
     r = client.post("/v1/availability/query", json={"skus": ["CEL-1", "bad sku"]}, headers=headers)
     assert _error(r)["field"] == "skus[1]"
+
+
+def test_undecodable_body_is_a_422_on_body(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, headers = api
+    r = client.put(
+        "/v1/products/X-1",
+        content=b"+p\xffjo\xfe",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert _error(r)["field"] == "body"

@@ -49,7 +49,11 @@ def get_location(
         return service.get_location(session, code)
 
 
-@router.put("/locations/{code}", response_model=LocationOut)
+@router.put(
+    "/locations/{code}",
+    response_model=LocationOut,
+    responses={201: {"model": LocationOut, "description": "Created"}},
+)
 def put_location(
     code: Annotated[str, Path(pattern=CODE_PATTERN)],
     body: LocationIn,
@@ -90,7 +94,11 @@ def get_product(
         return service.get_product(session, sku)
 
 
-@router.put("/products/{sku}", response_model=ProductOut)
+@router.put(
+    "/products/{sku}",
+    response_model=ProductOut,
+    responses={201: {"model": ProductOut, "description": "Created"}},
+)
 def put_product(
     sku: Annotated[str, Path(pattern=SKU_PATTERN)],
     body: ProductIn,

@@ -13,12 +13,14 @@ from starlette.concurrency import run_in_threadpool
 from sincro.access.service import Principal
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
-from sincro.errors import InvalidInput, SincroError, invalid_input_from
+from sincro.errors import InvalidInput, SincroError, error_responses, invalid_input_from
 from sincro.idempotency import IdempotencyKeyHeader, RequiredIdempotencyKey, run_idempotent
 from sincro.inventory import availability, service
 from sincro.inventory.metrics import RESERVATIONS
 from sincro.inventory.runtime import availability_cache
 from sincro.inventory.schemas import (
+    AvailabilityBatchOut,
+    AvailabilityOut,
     AvailabilityParams,
     AvailabilityQuery,
     ExtendIn,
@@ -108,6 +110,7 @@ def _params(request: Request) -> AvailabilityParams:
 @router.get(
     "/availability/{sku}",
     summary="Availability of one SKU",
+    responses={200: {"model": AvailabilityOut}},
     openapi_extra={
         "parameters": query_params_doc(AvailabilityParams),
         "security": [{"APIKeyHeader": []}],
@@ -136,6 +139,7 @@ async def get_availability(sku: SkuPath, request: Request) -> Response:
 @router.post(
     "/availability/query",
     summary="Availability of up to 500 SKUs",
+    responses={200: {"model": AvailabilityBatchOut}},
     openapi_extra={"security": [{"APIKeyHeader": []}]},
 )
 async def query_availability(body: AvailabilityQuery, request: Request) -> Response:
@@ -156,7 +160,12 @@ async def query_availability(body: AvailabilityQuery, request: Request) -> Respo
     return _json({"items": items, "unknown": unknown})
 
 
-@router.post("/movements", summary="Apply stock movements", response_model=MovementResult)
+@router.post(
+    "/movements",
+    summary="Apply stock movements",
+    response_model=MovementResult,
+    responses=error_responses(404, 409, 428),
+)
 def post_movements(
     batch: MovementBatch,
     state: StateDep,
@@ -189,7 +198,12 @@ def get_stock(location: LocationPath, sku: SkuPath, state: StateDep, _key: Curre
     return _json(level.model_dump(mode="json"), headers={"ETag": f'"{level.version}"'})
 
 
-@router.put("/stock/{location}/{sku}", summary="Set an absolute count", response_model=LevelOut)
+@router.put(
+    "/stock/{location}/{sku}",
+    summary="Set an absolute count",
+    response_model=LevelOut,
+    responses=error_responses(409, 428),
+)
 def put_stock(
     location: LocationPath,
     sku: SkuPath,
@@ -228,6 +242,7 @@ def _version_of(header: str) -> int:
     status_code=201,
     response_model=ReservationOut,
     summary="Reserve stock for an order or cart",
+    responses=error_responses(404, 409),
 )
 def post_reservation(
     body: ReservationIn,
@@ -291,7 +306,11 @@ def get_reservation(
     return _json(out.model_dump(mode="json"))
 
 
-@router.post("/reservations/{reservation_id}/commit", response_model=ReservationOut)
+@router.post(
+    "/reservations/{reservation_id}/commit",
+    response_model=ReservationOut,
+    responses=error_responses(409),
+)
 def commit_reservation(
     reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
 ) -> Response:
@@ -304,7 +323,11 @@ def commit_reservation(
     return _json(out.model_dump(mode="json"))
 
 
-@router.post("/reservations/{reservation_id}/release", response_model=ReservationOut)
+@router.post(
+    "/reservations/{reservation_id}/release",
+    response_model=ReservationOut,
+    responses=error_responses(409),
+)
 def release_reservation(
     reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
 ) -> Response:
@@ -317,7 +340,11 @@ def release_reservation(
     return _json(out.model_dump(mode="json"))
 
 
-@router.post("/reservations/{reservation_id}/extend", response_model=ReservationOut)
+@router.post(
+    "/reservations/{reservation_id}/extend",
+    response_model=ReservationOut,
+    responses=error_responses(409),
+)
 def extend_reservation(
     reservation_id: ReservationIdPath, body: ExtendIn, state: StateDep, key: ChannelKey
 ) -> Response:

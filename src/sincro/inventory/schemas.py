@@ -146,6 +146,41 @@ class AvailabilityQuery(BaseModel):
     location: LocationCode | None = None
 
 
+class LocationAvailability(BaseModel):
+    """One location's row of a SKU's availability."""
+
+    location: str
+    name: str
+    kind: str
+    city: str
+    state: str
+    available: int
+    on_hand: int
+    reserved: int
+    version: int
+    as_of: dt.datetime | None
+    distance_km: float | None = Field(default=None, description="Only with near=")
+
+
+class AvailabilityOut(BaseModel):
+    """A SKU's online availability; ``locations`` (and ``total``, ``offset``, ``limit``)
+    only when one location, ``near=`` or ``all=true`` was asked for."""
+
+    sku: str
+    name: str
+    online_available: int = Field(description="Sum over active locations that ship online")
+    locations_with_stock: int
+    total: int | None = None
+    offset: int | None = None
+    limit: int | None = None
+    locations: list[LocationAvailability] | None = None
+
+
+class AvailabilityBatchOut(BaseModel):
+    items: list[AvailabilityOut]
+    unknown: list[str] = Field(description="Requested SKUs that do not exist")
+
+
 class AvailabilityParams(BaseModel):
     """Query parameters of ``GET /v1/availability/{sku}``."""
 
