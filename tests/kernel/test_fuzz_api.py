@@ -103,3 +103,40 @@ def test_every_operation_answers_as_documented(
     print(f"fuzz {mode.value}: {len(ran)} cases over {len(operations)} operations")
     if mode == schemathesis.GenerationMode.POSITIVE:
         assert len(set(ran)) == len(operations)
+
+
+def test_reservation_workflows_follow_the_links(api_schema: schemathesis.BaseSchema) -> None:
+    """Stateful: reservations created by the fuzzer are then read, committed, released and
+    extended through the OpenAPI links, in random orders, every answer checked."""
+    machine = api_schema.include(path_regex="^/v1/reservations").as_state_machine()
+
+    linked: list[int] = []
+
+    class Workflow(machine):  # type: ignore[misc, valid-type]
+        def before_call(self, case: schemathesis.Case) -> None:
+            # a reservation that can be taken, so the links lead to a live one (the other tests
+            # fuzz its body)
+            if case.method == "POST" and case.path == "/v1/reservations":
+                case.body = {"lines": [{"sku": "CEL-000001", "qty": 1}], "ttl_seconds": 60}
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"headers": {"X-API-Key": KEY["admin"]}}
+
+        def validate_response(
+            self, response: schemathesis.Response, case: schemathesis.Case, **kwargs: object
+        ) -> None:
+            if "{reservation_id}" in case.path:
+                linked.append(response.status_code)
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
+    )
+    assert linked.count(200) >= 3  # links were followed to live reservations

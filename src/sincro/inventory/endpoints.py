@@ -50,6 +50,22 @@ ReservationIdPath = Annotated[
 ]
 
 
+# What a client does next with a reservation (OpenAPI links; the stateful fuzzer follows them).
+RESERVATION_LINKS = {
+    name: {
+        "operationId": operation,
+        "parameters": {"reservation_id": "$response.body#/id"},
+        "description": description,
+    }
+    for name, operation, description in [
+        ("GetReservation", "get_reservation", "Read it"),
+        ("CommitReservation", "commit_reservation", "Turn it into a sale"),
+        ("ReleaseReservation", "release_reservation", "Give the stock back"),
+        ("ExtendReservation", "extend_reservation", "Keep it longer"),
+    ]
+}
+
+
 class PreconditionRequired(SincroError):
     status_code = 428
     code = "precondition_required"
@@ -242,7 +258,10 @@ def _version_of(header: str) -> int:
     status_code=201,
     response_model=ReservationOut,
     summary="Reserve stock for an order or cart",
-    responses=error_responses(404, 409),
+    responses={
+        **error_responses(404, 409),
+        201: {"description": "The reservation", "links": RESERVATION_LINKS},
+    },
 )
 def post_reservation(
     body: ReservationIn,
@@ -294,7 +313,11 @@ def _owner(key: Principal) -> service.Owner:
     return service.ANY_OWNER if key.is_admin else key.key_id
 
 
-@router.get("/reservations/{reservation_id}", response_model=ReservationOut)
+@router.get(
+    "/reservations/{reservation_id}",
+    response_model=ReservationOut,
+    operation_id="get_reservation",
+)
 def get_reservation(
     reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
 ) -> Response:
@@ -310,6 +333,7 @@ def get_reservation(
     "/reservations/{reservation_id}/commit",
     response_model=ReservationOut,
     responses=error_responses(409),
+    operation_id="commit_reservation",
 )
 def commit_reservation(
     reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
@@ -327,6 +351,7 @@ def commit_reservation(
     "/reservations/{reservation_id}/release",
     response_model=ReservationOut,
     responses=error_responses(409),
+    operation_id="release_reservation",
 )
 def release_reservation(
     reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
@@ -344,6 +369,7 @@ def release_reservation(
     "/reservations/{reservation_id}/extend",
     response_model=ReservationOut,
     responses=error_responses(409),
+    operation_id="extend_reservation",
 )
 def extend_reservation(
     reservation_id: ReservationIdPath, body: ExtendIn, state: StateDep, key: ChannelKey
