@@ -145,3 +145,20 @@ def test_undecodable_body_is_a_422_on_body(api: tuple[TestClient, dict[str, str]
         headers={**headers, "Content-Type": "application/json"},
     )
     assert _error(r)["field"] == "body"
+
+
+def test_catalog_text_refuses_control_characters(api: tuple[TestClient, dict[str, str]]) -> None:
+    client, headers = api
+    product = {"sku": "X-1", "name": "Nul\x00", "category": "cel"}
+    assert _error(client.put("/v1/products/X-1", json=product, headers=headers))["field"] == "name"
+    location = {
+        "code": "LJ9",
+        "kind": "store",
+        "name": "Loja",
+        "city": "S\x00o Paulo",
+        "state": "SP",
+        "latitude": -23.5,
+        "longitude": -46.6,
+    }
+    r = client.put("/v1/locations/LJ9", json=location, headers=headers)
+    assert _error(r)["field"] == "city"

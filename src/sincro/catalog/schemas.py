@@ -5,12 +5,15 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from sincro.catalog.models import LocationKind
+from sincro.inputs import PlainText
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"
 
 
-class LocationIn(BaseModel):
+class _LocationFields(BaseModel):
+    """A location's fields as stored (ERP-loaded text may hold what the API refuses)."""
+
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=CODE_PATTERN, description="Unique location code, e.g. LJ0001")
@@ -25,11 +28,20 @@ class LocationIn(BaseModel):
     active: bool = True
 
 
-class LocationOut(LocationIn):
+class LocationIn(_LocationFields):
+    """A location as the API accepts it: no control characters in its text."""
+
+    name: PlainText = Field(min_length=1, max_length=200)
+    city: PlainText = Field(min_length=1, max_length=120)
+
+
+class LocationOut(_LocationFields):
     model_config = ConfigDict(from_attributes=True)
 
 
-class ProductIn(BaseModel):
+class _ProductFields(BaseModel):
+    """A product's fields as stored (ERP-loaded text may hold what the API refuses)."""
+
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(pattern=SKU_PATTERN)
@@ -40,7 +52,15 @@ class ProductIn(BaseModel):
     active: bool = True
 
 
-class ProductOut(ProductIn):
+class ProductIn(_ProductFields):
+    """A product as the API accepts it: no control characters in its text."""
+
+    name: PlainText = Field(min_length=1, max_length=300)
+    category: PlainText = Field(min_length=1, max_length=80)
+    unit: PlainText = Field(default="UN", min_length=1, max_length=8)
+
+
+class ProductOut(_ProductFields):
     model_config = ConfigDict(from_attributes=True)
 
 
