@@ -273,11 +273,7 @@ def post_reservation(
     ship online, nearest to ``ship_to`` first, with the fewest splits. A 409 lists every short
     line. The hold stops counting the moment ``ttl_seconds`` runs out."""
     ttl = body.ttl_seconds or state.settings.reservation_default_ttl_seconds
-    if ttl > state.settings.reservation_max_ttl_seconds:
-        raise InvalidInput(
-            f"ttl_seconds may be at most {state.settings.reservation_max_ttl_seconds}",
-            field="ttl_seconds",
-        )
+    _check_ttl(state, ttl)
     ship_to = (body.ship_to.lat, body.ship_to.lon) if body.ship_to else None
 
     def work(session: Session) -> dict[str, Any]:
@@ -308,6 +304,25 @@ def post_reservation(
     return response
 
 
+def _reservation_action(action: str) -> Any:
+    """The route of ``POST /v1/reservations/{id}/<action>`` (its operationId is a link target)."""
+    return router.post(
+        f"/reservations/{{reservation_id}}/{action}",
+        response_model=ReservationOut,
+        responses=error_responses(409),
+        operation_id=f"{action}_reservation",
+    )
+
+
+def _check_ttl(state: AppState, ttl_seconds: int) -> None:
+    """The deployment's bound on a hold's time to live (the schema's is the outer one)."""
+    if ttl_seconds > state.settings.reservation_max_ttl_seconds:
+        raise InvalidInput(
+            f"ttl_seconds may be at most {state.settings.reservation_max_ttl_seconds}",
+            field="ttl_seconds",
+        )
+
+
 def _owner(key: Principal) -> service.Owner:
     """Whose reservations ``key`` may see: its own, or every one for an admin key."""
     return service.ANY_OWNER if key.is_admin else key.key_id
@@ -329,12 +344,7 @@ def get_reservation(
     return _json(out.model_dump(mode="json"))
 
 
-@router.post(
-    "/reservations/{reservation_id}/commit",
-    response_model=ReservationOut,
-    responses=error_responses(409),
-    operation_id="commit_reservation",
-)
+@_reservation_action("commit")
 def commit_reservation(
     reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
 ) -> Response:
@@ -347,12 +357,7 @@ def commit_reservation(
     return _json(out.model_dump(mode="json"))
 
 
-@router.post(
-    "/reservations/{reservation_id}/release",
-    response_model=ReservationOut,
-    responses=error_responses(409),
-    operation_id="release_reservation",
-)
+@_reservation_action("release")
 def release_reservation(
     reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
 ) -> Response:
@@ -365,21 +370,12 @@ def release_reservation(
     return _json(out.model_dump(mode="json"))
 
 
-@router.post(
-    "/reservations/{reservation_id}/extend",
-    response_model=ReservationOut,
-    responses=error_responses(409),
-    operation_id="extend_reservation",
-)
+@_reservation_action("extend")
 def extend_reservation(
     reservation_id: ReservationIdPath, body: ExtendIn, state: StateDep, key: ChannelKey
 ) -> Response:
     """Keep an active, unexpired hold for ``ttl_seconds`` from now."""
-    if body.ttl_seconds > state.settings.reservation_max_ttl_seconds:
-        raise InvalidInput(
-            f"ttl_seconds may be at most {state.settings.reservation_max_ttl_seconds}",
-            field="ttl_seconds",
-        )
+    _check_ttl(state, body.ttl_seconds)
     out = state.run_write(
         lambda s: service.extend_reservation(s, reservation_id, body.ttl_seconds, _owner(key))
     )
