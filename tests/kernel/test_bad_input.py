@@ -162,3 +162,19 @@ def test_catalog_text_refuses_control_characters(api: tuple[TestClient, dict[str
     }
     r = client.put("/v1/locations/LJ9", json=location, headers=headers)
     assert _error(r)["field"] == "city"
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+03:00", "9999-12-31T23:59:59-03:00"])
+def test_business_times_stay_in_the_calendar(
+    api: tuple[TestClient, dict[str, str]], when: str
+) -> None:
+    client, headers = api
+    movement = {
+        "sku": "CEL-1",
+        "location": "CD01",
+        "quantity": 1,
+        "reason": "receipt",
+        "occurred_at": when,
+    }
+    r = client.post("/v1/movements", json={"movements": [movement]}, headers=headers)
+    assert _error(r)["field"] == "movements[0].occurred_at"

@@ -21,9 +21,19 @@ MAX_RESERVATION_QTY = 100_000
 MAX_TTL_SECONDS = 30 * 24 * 3600
 
 
+# Business times outside these are typing errors, and near the ends of Python's calendar they
+# cannot even be converted to UTC (year 1 at +03:00 was a 500).
+EARLIEST_BUSINESS_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST_BUSINESS_TIME = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+
+
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise ValueError("must include a timezone offset, e.g. 2026-11-22T10:00:00-03:00")
+    if not EARLIEST_BUSINESS_TIME <= value < LATEST_BUSINESS_TIME:
+        raise ValueError("must be between 1970-01-01 and 2100-01-01")
     return value
 
 
