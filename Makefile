@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck bench migrate serve smoke system-deps clean
+.PHONY: demo test lint format typecheck bench fuzz migrate serve smoke system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ smoke: $(STAMP)
 ## Benchmarks (see docs/benchmarks.md for what each measures).
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.run_all
+
+## The API fuzzer over the whole OpenAPI, long (`make test` runs it short): FUZZ_EXAMPLES cases
+## per operation and mode, FUZZ_SEED for another seed.
+fuzz: $(STAMP)
+	SINCRO_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} SINCRO_FUZZ_SEED=$${FUZZ_SEED:-8} \
+		$(BIN)/pytest -q -p no:cacheprovider -s tests/kernel/test_fuzz_api.py
 
 system-deps:
 	@bash scripts/system-deps.sh

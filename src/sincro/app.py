@@ -20,7 +20,7 @@ from sincro.db import get_database
 from sincro.deps import AppState
 from sincro.domain import resolve, resolve_callable
 from sincro.domains import installed
-from sincro.errors import install_error_handlers
+from sincro.errors import document_errors, install_error_handlers
 from sincro.health import router as health_router
 from sincro.metrics import MetricsMiddleware
 from sincro.sharedstate import shared_state_from_settings
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for router in domain.routers:
             app.include_router(resolve(router))
     _include_console(app)
+    document_errors(app)
     return app
 
 

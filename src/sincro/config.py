@@ -86,7 +86,8 @@ class Settings(BaseSettings):
 
     default_rate_limit_per_minute: int = Field(default=600_000, ge=1)
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
-    reservation_max_ttl_seconds: int = Field(default=86_400, ge=1)
+    # at most 30 days: the request schema's ceiling (inventory.schemas.MAX_TTL_SECONDS)
+    reservation_max_ttl_seconds: int = Field(default=86_400, ge=1, le=2_592_000)
     feed_poll_interval_seconds: float = Field(default=0.02, gt=0)
     feed_gap_timeout_seconds: float = Field(default=5.0, gt=0)
     expiry_sweep_seconds: float = Field(default=5.0, gt=0)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -18,12 +18,18 @@ from sincro.bus import EventBus
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.errors import RateLimited, Unauthorized
+from sincro.inputs import MAX_ROW_ID
 from sincro.sharedstate import SharedState
 
 T = TypeVar("T")
 MAX_OFFSET = 1_000_000
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page")]
+
+
+def row_id_path(what: str) -> Any:
+    """A path parameter naming a row by its integer id, within the column's 32-bit range."""
+    return Path(ge=1, le=MAX_ROW_ID, description=what)
 
 
 Hook = Callable[[], Awaitable[None]]

@@ -16,6 +16,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("sincro.errors")
@@ -83,6 +84,92 @@ class PayloadTooLarge(SincroError):
     code = "payload_too_large"
 
 
+class ErrorDetail(BaseModel):
+    """The error itself; ``details`` lists every problem (e.g. every short line)."""
+
+    code: str = Field(description="Stable machine-readable code, e.g. insufficient_stock")
+    message: str = Field(description="Human-readable explanation")
+    field: str | None = Field(
+        default=None, description="The input at fault, e.g. movements[0].sku, If-Match, body"
+    )
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorOut(BaseModel):
+    """Every error answer has this shape, whatever its status."""
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    401: "Missing, unknown or revoked API key",
+    403: "The key's role or locations do not allow this",
+    404: "Not found (or not visible to this key)",
+    409: "Conflicts with the current state (e.g. insufficient stock, stale version)",
+    412: "Precondition failed",
+    413: "Request body too large",
+    422: "Invalid input; ``field`` names it (movements[0].sku, body for malformed JSON)",
+    428: "A required precondition header is missing",
+    429: "Rate limit exceeded; see Retry-After",
+    503: "A backing service (database) is unavailable; see Retry-After",
+}
+
+
+REF = "#/components/schemas/{model}"
+ERROR_REF = REF.format(model="ErrorOut")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for a route's ``responses=``; :func:`document_errors`
+    gives each the error shape."""
+    return {s: {"description": ERROR_DESCRIPTIONS[s]} for s in statuses}
+
+
+def document_errors(app: FastAPI, prefix: str = "/v1") -> None:
+    """Declare, on every API operation, the errors any of them may answer: 401/403/429 (keys),
+    422 (input: FastAPI's own schema replaced by the real shape), 413 for bodies, 404 where a
+    path names something, 503 (database away). Routes declare their own on top (409, 428 …)
+    with :func:`error_responses`."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _add_error_docs(build(), prefix)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _add_error_docs(spec: dict[str, Any], prefix: str) -> None:
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ErrorDetail, ErrorOut):
+        schema = model.model_json_schema(ref_template=REF)
+        schema.pop("$defs", None)
+        schemas[model.__name__] = schema
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            declared = [int(s) for s in responses if s.isdigit() and 400 <= int(s) < 600]
+            for status in sorted({*_common_errors(path, operation, prefix), *declared}):
+                responses[str(status)] = {
+                    "description": ERROR_DESCRIPTIONS.get(status, "Error"),
+                    "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
+                }
+
+
+def _common_errors(path: str, operation: dict[str, Any], prefix: str) -> list[int]:
+    if not path.startswith(prefix):
+        return []
+    statuses = [401, 403, 422, 429, 503]
+    if "requestBody" in operation:
+        statuses.append(413)
+    if "{" in path:
+        statuses.append(404)
+    return statuses
+
+
 def error_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
@@ -91,9 +178,48 @@ def error_response(
     )
 
 
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or ".".join(str(p) for p in loc)
+LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """A pydantic/FastAPI error location in the house notation: ``("body", "movements", 0,
+    "sku")`` becomes ``movements[0].sku``; a location with nothing below it (the body
+    itself) keeps its name."""
+    path = ""
+    for part in loc[1:] if loc and loc[0] in LOCATIONS else loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or (str(loc[0]) if loc else "")
+
+
+def _json_decode_detail(err: dict[str, Any], document: Any) -> dict[str, Any] | None:
+    """Malformed JSON as ``field: "body"`` with line and column instead of a byte offset."""
+    if err.get("type") != "json_invalid":
+        return None
+    ctx = err.get("ctx") or {}
+    message = str(ctx.get("error") or err.get("msg") or "invalid JSON")
+    line, column = _line_and_column(err, document)
+    return {
+        "field": "body",
+        "message": f"malformed JSON at line {line}, column {column}: {message}",
+        "type": "json_invalid",
+        "line": line,
+        "column": column,
+    }
+
+
+def _line_and_column(err: dict[str, Any], document: Any) -> tuple[int, int]:
+    """FastAPI reports the character offset as the location's second part; count lines in
+    the document it parsed (the error's ``body``) when there is one."""
+    loc = err.get("loc", ())
+    offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+    text = document.decode(errors="replace") if isinstance(document, bytes) else document
+    if not isinstance(text, str):
+        return 1, offset + 1
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
 
 
 async def _sincro_error(_: Request, exc: Exception) -> Response:
@@ -101,11 +227,13 @@ async def _sincro_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.body(), exc.headers)
 
 
-def invalid_input_from(errors: list[Any], prefix: str = "") -> InvalidInput:
-    """One :class:`InvalidInput` naming the first bad field, listing every problem."""
+def invalid_input_from(errors: list[Any], prefix: str = "", document: Any = None) -> InvalidInput:
+    """One :class:`InvalidInput` naming the first bad field (``movements[0].sku``), listing
+    every problem; ``document`` is the raw body, for the line and column of malformed JSON."""
     details = [
-        {
-            "field": prefix + _field_of(err.get("loc", ())),
+        _json_decode_detail(err, document)
+        or {
+            "field": prefix + field_path(err.get("loc", ())),
             "message": err.get("msg", ""),
             "type": err.get("type"),
         }
@@ -119,11 +247,18 @@ def invalid_input_from(errors: list[Any], prefix: str = "") -> InvalidInput:
 
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return error_response(422, invalid_input_from(list(exc.errors())).body())
+    return error_response(422, invalid_input_from(list(exc.errors()), document=exc.body).body())
+
+
+# FastAPI's answer to a body it cannot decode at all (e.g. bytes that are not UTF-8)
+BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+        unreadable = InvalidInput("body: not a UTF-8 JSON document", field="body")
+        return error_response(422, unreadable.body())
     codes = {
         404: "not_found",
         405: "method_not_allowed",

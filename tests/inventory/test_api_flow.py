@@ -279,15 +279,15 @@ def test_access_rules(world: dict) -> None:
                     {"sku": "CEL-1", "location": "CD01", "quantity": 0, "reason": "receipt"}
                 ]
             },
-            "movements.0",
+            "movements[0]",
         ),
         (
             "/v1/movements",
             {"movements": [{"sku": "CEL-1", "location": "CD01", "quantity": 1, "reason": "nope"}]},
-            "movements.0.reason",
+            "movements[0].reason",
         ),
         ("/v1/movements", {"movements": []}, "movements"),
-        ("/v1/reservations", {"lines": [{"sku": "CEL-1", "qty": -1}]}, "lines.0.qty"),
+        ("/v1/reservations", {"lines": [{"sku": "CEL-1", "qty": -1}]}, "lines[0].qty"),
         ("/v1/reservations", {"lines": [{"sku": "NOPE", "qty": 1}]}, "lines[0].sku"),
         ("/v1/availability/query", {"skus": []}, "skus"),
     ],

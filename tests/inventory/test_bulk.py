@@ -198,3 +198,25 @@ def test_rejects_what_is_not_an_erp_change(mirrored: Database) -> None:
     )
     with db.write() as s, pytest.raises(ValueError, match="not an ERP stock change"):
         bulk.apply_erp_lines(s, "erp", [line], {})
+
+
+def test_erp_lines_cannot_push_a_level_past_the_bound(mirrored: Database) -> None:
+    """The bound PUT enforces holds for ERP lines too: the line that would pass it is refused,
+    the others of the same level apply."""
+    db = mirrored
+    products, locations = _ids(db)
+    skus = {products[s]: s for s in SKUS}
+    p, a = products["B-1"], locations["BA-1"]
+    near = [bulk.ErpLine(p, a, Bucket.on_hand, 999_999, Reason.receipt, WHEN) for _ in range(10)]
+    with db.write() as s:
+        assert bulk.apply_erp_lines(s, "erp", near, skus) == []  # 9,999,990
+    lines = [
+        bulk.ErpLine(p, a, Bucket.on_hand, 11, Reason.receipt, WHEN, "D/1"),  # past the bound
+        bulk.ErpLine(p, a, Bucket.on_hand, 10, Reason.receipt, WHEN, "D/2"),  # exactly to it
+    ]
+    with db.write() as s:
+        short = bulk.apply_erp_lines(s, "erp", lines, skus)
+    assert [(x.index, x.available) for x in short] == [(0, 9_999_990)]
+    assert _levels(db, ["BA-1"], locations)[0][2] == 10_000_000
+    with db.read() as s:
+        assert service.verify(s) == []

@@ -35,6 +35,10 @@ class Principal:
     rate_limit_per_minute: int | None
 
     @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    @property
     def source(self) -> str:
         return f"key:{self.name}"
 

@@ -19,6 +19,7 @@ from sincro.catalog.schemas import (
 )
 from sincro.deps import AdminKey, CurrentKey, Limit, Offset, StateDep
 from sincro.errors import InvalidInput
+from sincro.inputs import NO_CONTROL_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["catalog"])
 
@@ -48,7 +49,11 @@ def get_location(
         return service.get_location(session, code)
 
 
-@router.put("/locations/{code}", response_model=LocationOut)
+@router.put(
+    "/locations/{code}",
+    response_model=LocationOut,
+    responses={201: {"model": LocationOut, "description": "Created"}},
+)
 def put_location(
     code: Annotated[str, Path(pattern=CODE_PATTERN)],
     body: LocationIn,
@@ -68,8 +73,8 @@ def put_location(
 def list_products(
     state: StateDep,
     _key: CurrentKey,
-    q: Annotated[str | None, Query(max_length=100)] = None,
-    category: Annotated[str | None, Query(max_length=80)] = None,
+    q: Annotated[str | None, Query(max_length=100, pattern=NO_CONTROL_PATTERN)] = None,
+    category: Annotated[str | None, Query(max_length=80, pattern=NO_CONTROL_PATTERN)] = None,
     offset: Offset = 0,
     limit: Limit = 50,
 ) -> Page[ProductOut]:
@@ -89,7 +94,11 @@ def get_product(
         return service.get_product(session, sku)
 
 
-@router.put("/products/{sku}", response_model=ProductOut)
+@router.put(
+    "/products/{sku}",
+    response_model=ProductOut,
+    responses={201: {"model": ProductOut, "description": "Created"}},
+)
 def put_product(
     sku: Annotated[str, Path(pattern=SKU_PATTERN)],
     body: ProductIn,

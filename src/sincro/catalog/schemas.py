@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from sincro.catalog.models import LocationKind
 from sincro.catalog.timezones import DEFAULT_ZONE as DEFAULT_ZONE, is_zone, zone_for
+from sincro.inputs import PlainText
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"
@@ -39,7 +40,9 @@ TimeZoneName = Annotated[
 ]
 
 
-class LocationIn(BaseModel):
+class _LocationFields(BaseModel):
+    """A location's fields as stored (ERP-loaded text may hold what the API refuses)."""
+
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(pattern=CODE_PATTERN, description="Unique location code, e.g. LJ0001")
@@ -61,19 +64,28 @@ class LocationIn(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _zone(self) -> LocationIn:
+    def _zone(self) -> Self:
         if self.time_zone is None:
             self.time_zone = zone_for(self.state, self.city)
         return self
 
 
-class LocationOut(LocationIn):
+class LocationIn(_LocationFields):
+    """A location as the API accepts it: no control characters in its text."""
+
+    name: PlainText = Field(min_length=1, max_length=200)
+    city: PlainText = Field(min_length=1, max_length=120)
+
+
+class LocationOut(_LocationFields):
     model_config = ConfigDict(from_attributes=True)
 
     time_zone: str = Field(description="IANA time zone (see LocationIn)")
 
 
-class ProductIn(BaseModel):
+class _ProductFields(BaseModel):
+    """A product's fields as stored (ERP-loaded text may hold what the API refuses)."""
+
     model_config = ConfigDict(extra="forbid")
 
     sku: str = Field(pattern=SKU_PATTERN)
@@ -84,7 +96,15 @@ class ProductIn(BaseModel):
     active: bool = True
 
 
-class ProductOut(ProductIn):
+class ProductIn(_ProductFields):
+    """A product as the API accepts it: no control characters in its text."""
+
+    name: PlainText = Field(min_length=1, max_length=300)
+    category: PlainText = Field(min_length=1, max_length=80)
+    unit: PlainText = Field(default="UN", min_length=1, max_length=8)
+
+
+class ProductOut(_ProductFields):
     model_config = ConfigDict(from_attributes=True)
 
 

@@ -8,20 +8,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sincro.catalog.schemas import Page
 from sincro.connectors import status
-from sincro.deps import AdminKey, CurrentKey, Limit, Offset, StateDep
+from sincro.deps import AdminKey, CurrentKey, Limit, Offset, StateDep, row_id_path
 
 router = APIRouter(prefix="/v1/sync", tags=["sync"])
 
 SourceCode = Annotated[
     str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,39}$", description="Source code")
 ]
-FileId = Annotated[int, Path(ge=1, le=2**62)]
+FileId = Annotated[int, row_id_path("File id")]
 
 
 class SourceOut(BaseModel):

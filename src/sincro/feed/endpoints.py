@@ -18,6 +18,7 @@ from sincro.events import STOCK, topic_of, topics
 from sincro.feed.hub import EventHub
 from sincro.feed.runtime import event_hub
 from sincro.feed.tailer import read_events
+from sincro.inputs import MAX_SEQUENCE
 
 router = APIRouter(prefix="/v1", tags=["events"])
 TopicQuery = Query(description="Topics to receive (repeatable); default: stock only")
@@ -99,7 +100,9 @@ async def stream_events(
     sku: Annotated[str | None, Query(pattern=SKU_PATTERN)] = None,
     location: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQUENCE, description="Same as Last-Event-ID")
+    ] = None,
     topic: Annotated[list[str] | None, TopicQuery] = None,
 ) -> StreamingResponse:
     """Every availability change as an SSE event whose ``id`` is the global sequence number.
@@ -110,17 +113,25 @@ async def stream_events(
     another topic is named after it and carries ``{seq, topic, payload, at}``. ``sku`` and
     ``location`` filter stock changes and leave out the events of other topics."""
     chosen = _topics(topic)
-    resume = after
-    if last_event_id:
-        if not last_event_id.strip().isdigit():
-            raise InvalidInput("Last-Event-ID must be a sequence number", field="Last-Event-ID")
-        resume = int(last_event_id)
+    resume = _resume_point(last_event_id) if last_event_id else after
     stream = event_stream(request, event_hub(state), state.db, sku, location, resume, chosen)
     return StreamingResponse(
         stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _resume_point(header: str) -> int:
+    """``Last-Event-ID`` as a sequence number, checked before the stream starts (a 422 can
+    no longer be sent once the 200 has gone out)."""
+    text = header.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SEQUENCE:
+        raise InvalidInput(
+            f"Last-Event-ID must be a sequence number from 0 to {MAX_SEQUENCE}",
+            field="Last-Event-ID",
+        )
+    return int(text)
 
 
 def _topics(requested: list[str] | None) -> frozenset[str]:

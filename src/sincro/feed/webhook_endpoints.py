@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from sincro.catalog.schemas import Page
-from sincro.deps import AdminKey, Limit, Offset, StateDep
+from sincro.deps import AdminKey, Limit, Offset, StateDep, row_id_path
 from sincro.feed import service
 from sincro.feed.models import WebhookSubscription
 from sincro.feed.schemas import DeliveryOut, WebhookCreated, WebhookIn, WebhookOut
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
-SubId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Subscription id")]
+SubId = Annotated[int, row_id_path("Subscription id")]
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)

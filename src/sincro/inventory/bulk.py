@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from sincro.db import bulk_insert, sql, utcnow
 from sincro.inventory import repository as repo
 from sincro.inventory.changes import Changes
-from sincro.inventory.models import Bucket, Reason
+from sincro.inventory.models import MAX_LEVEL, Bucket, Reason
 from sincro.inventory.repository import LevelRow
 from sincro.inventory.reservations import expire_holds
 
@@ -77,6 +77,10 @@ _UPDATE = (
     f" FROM {TABLE} b WHERE stock_levels.product_id = b.product_id"
     " AND stock_levels.location_id = b.location_id AND "
     + " AND ".join(f"stock_levels.{bucket.value} + b.{m} >= 0" for bucket, _, m in _BUCKETS)
+    # a group that would end past the bound goes line by line, where the increase is refused
+    + "".join(
+        f" AND stock_levels.{bucket.value} + b.{d} <= {MAX_LEVEL}" for bucket, d, _ in _BUCKETS
+    )
     + " RETURNING stock_levels.product_id, stock_levels.location_id, stock_levels.on_hand,"
     " stock_levels.reserved, stock_levels.blocked_quality + stock_levels.blocked_stock"
     " + stock_levels.blocked_returns, stock_levels.safety_stock, stock_levels.version"
@@ -98,7 +102,7 @@ class ErpLine:
 
 @dataclass(frozen=True, slots=True)
 class ShortLine:
-    """A line refused because its bucket would go below zero."""
+    """A line refused because its bucket would go below zero (or past ``MAX_LEVEL``)."""
 
     index: int
     available: int  # what the bucket held when the line was tried

@@ -100,7 +100,11 @@ class Changes:
         occurred_at: dt.datetime | None = None,
         cause: str | None = None,
         erp_known_at: dt.datetime | None = None,
+        announce_reference: bool = True,
     ) -> None:
+        """One ledger row and its outbox event. ``announce_reference=False`` keeps the
+        reference in the ledger only: reservation ids are private to the key that made them,
+        and every key reads the feed."""
         self.movements.append(
             {
                 "product_id": level.product_id,
@@ -125,7 +129,7 @@ class Changes:
                 reserved=level.reserved,
                 version=level.version,
                 cause=cause or reason.value,
-                reference=reference,
+                reference=reference if announce_reference else None,
             )
         )
 

@@ -10,15 +10,18 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from sincro.access.service import Principal
 from sincro.bodylimits import declare_cap
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
-from sincro.errors import InvalidInput, SincroError, invalid_input_from
+from sincro.errors import InvalidInput, SincroError, error_responses, invalid_input_from
 from sincro.idempotency import IdempotencyKeyHeader, RequiredIdempotencyKey, run_idempotent
 from sincro.inventory import availability, service
 from sincro.inventory.metrics import RESERVATIONS
 from sincro.inventory.runtime import availability_cache
 from sincro.inventory.schemas import (
+    AvailabilityBatchOut,
+    AvailabilityOut,
     AvailabilityParams,
     AvailabilityQuery,
     ExtendIn,
@@ -34,8 +37,36 @@ router = APIRouter(prefix="/v1", tags=["inventory"])
 MOVEMENTS_MAX_BODY_BYTES = 4 * 1024 * 1024  # 500 lines with long references fit many times
 declare_cap("POST", "/v1/movements", MOVEMENTS_MAX_BODY_BYTES)
 
+# Reservation ids are UUIDs; anything else of these characters is simply unknown (404), while
+# NUL and other bytes no database stores are refused up front (422, never a 500).
+RESERVATION_ID_PATTERN = r"^[0-9A-Za-z-]{1,36}$"
+
 SkuPath = Annotated[str, Path(pattern=SKU_PATTERN, description="Product SKU")]
 LocationPath = Annotated[str, Path(pattern=CODE_PATTERN, description="Location code")]
+ReservationIdPath = Annotated[
+    str,
+    Path(
+        pattern=RESERVATION_ID_PATTERN,
+        max_length=36,
+        description="Reservation id (a UUID) as returned by POST /v1/reservations",
+    ),
+]
+
+
+# What a client does next with a reservation (OpenAPI links; the stateful fuzzer follows them).
+RESERVATION_LINKS = {
+    name: {
+        "operationId": operation,
+        "parameters": {"reservation_id": "$response.body#/id"},
+        "description": description,
+    }
+    for name, operation, description in [
+        ("GetReservation", "get_reservation", "Read it"),
+        ("CommitReservation", "commit_reservation", "Turn it into a sale"),
+        ("ReleaseReservation", "release_reservation", "Give the stock back"),
+        ("ExtendReservation", "extend_reservation", "Keep it longer"),
+    ]
+}
 
 
 class PreconditionRequired(SincroError):
@@ -98,6 +129,7 @@ def _params(request: Request) -> AvailabilityParams:
 @router.get(
     "/availability/{sku}",
     summary="Availability of one SKU",
+    responses={200: {"model": AvailabilityOut}},
     openapi_extra={
         "parameters": query_params_doc(AvailabilityParams),
         "security": [{"APIKeyHeader": []}],
@@ -129,6 +161,7 @@ async def get_availability(sku: SkuPath, request: Request) -> Response:
 @router.post(
     "/availability/query",
     summary="Availability of up to 500 SKUs",
+    responses={200: {"model": AvailabilityBatchOut}},
     openapi_extra={"security": [{"APIKeyHeader": []}]},
 )
 async def query_availability(body: AvailabilityQuery, request: Request) -> Response:
@@ -157,7 +190,12 @@ def _query(cache: availability.AvailabilityCache, body: AvailabilityQuery) -> di
     return {"items": items, "unknown": [sku for sku in skus if sku not in snaps]}
 
 
-@router.post("/movements", summary="Apply stock movements", response_model=MovementResult)
+@router.post(
+    "/movements",
+    summary="Apply stock movements",
+    response_model=MovementResult,
+    responses=error_responses(404, 409, 428),
+)
 def post_movements(
     batch: MovementBatch,
     state: StateDep,
@@ -190,7 +228,12 @@ def get_stock(location: LocationPath, sku: SkuPath, state: StateDep, _key: Curre
     return _json(level.model_dump(mode="json"), headers={"ETag": f'"{level.version}"'})
 
 
-@router.put("/stock/{location}/{sku}", summary="Set an absolute count", response_model=LevelOut)
+@router.put(
+    "/stock/{location}/{sku}",
+    summary="Set an absolute count",
+    response_model=LevelOut,
+    responses=error_responses(409, 428),
+)
 def put_stock(
     location: LocationPath,
     sku: SkuPath,
@@ -229,6 +272,10 @@ def _version_of(header: str) -> int:
     status_code=201,
     response_model=ReservationOut,
     summary="Reserve stock for an order or cart",
+    responses={
+        **error_responses(404, 409),
+        201: {"description": "The reservation", "links": RESERVATION_LINKS},
+    },
 )
 def post_reservation(
     body: ReservationIn,
@@ -240,15 +287,19 @@ def post_reservation(
     ship online, nearest to ``ship_to`` first, with the fewest splits. A 409 lists every short
     line. The hold stops counting the moment ``ttl_seconds`` runs out."""
     ttl = body.ttl_seconds or state.settings.reservation_default_ttl_seconds
-    if ttl > state.settings.reservation_max_ttl_seconds:
-        raise InvalidInput(
-            f"ttl_seconds may be at most {state.settings.reservation_max_ttl_seconds}",
-            field="ttl_seconds",
-        )
+    _check_ttl(state, ttl)
     ship_to = (body.ship_to.lat, body.ship_to.lon) if body.ship_to else None
 
     def work(session: Session) -> dict[str, Any]:
-        out = service.reserve(session, key.source, body.lines, ttl, ship_to, body.order_reference)
+        out = service.reserve(
+            session,
+            key.source,
+            body.lines,
+            ttl,
+            ship_to,
+            body.order_reference,
+            owner_key_id=key.key_id,
+        )
         return out.model_dump(mode="json")
 
     try:
@@ -267,39 +318,79 @@ def post_reservation(
     return response
 
 
-@router.get("/reservations/{reservation_id}", response_model=ReservationOut)
-def get_reservation(reservation_id: str, state: StateDep, _key: ChannelKey) -> Response:
-    """A reservation with its held lines and status."""
-    with state.db.read() as session:
-        out = service.reservation_out(session, service.get_reservation(session, reservation_id))
-    return _json(out.model_dump(mode="json"))
+def _reservation_action(action: str) -> Any:
+    """The route of ``POST /v1/reservations/{id}/<action>`` (its operationId is a link target)."""
+    return router.post(
+        f"/reservations/{{reservation_id}}/{action}",
+        response_model=ReservationOut,
+        responses=error_responses(409),
+        operation_id=f"{action}_reservation",
+    )
 
 
-@router.post("/reservations/{reservation_id}/commit", response_model=ReservationOut)
-def commit_reservation(reservation_id: str, state: StateDep, key: ChannelKey) -> Response:
-    """Turn the hold into a sale (a sale movement per line). Committing twice is harmless."""
-    out = state.run_write(lambda s: service.commit_reservation(s, reservation_id, key.source))
-    RESERVATIONS.labels("committed").inc()
-    return _json(out.model_dump(mode="json"))
-
-
-@router.post("/reservations/{reservation_id}/release", response_model=ReservationOut)
-def release_reservation(reservation_id: str, state: StateDep, key: ChannelKey) -> Response:
-    """Give the held stock back at once."""
-    out = state.run_write(lambda s: service.release_reservation(s, reservation_id, key.source))
-    RESERVATIONS.labels("released").inc()
-    return _json(out.model_dump(mode="json"))
-
-
-@router.post("/reservations/{reservation_id}/extend", response_model=ReservationOut)
-def extend_reservation(
-    reservation_id: str, body: ExtendIn, state: StateDep, _key: ChannelKey
-) -> Response:
-    """Keep an active, unexpired hold for ``ttl_seconds`` from now."""
-    if body.ttl_seconds > state.settings.reservation_max_ttl_seconds:
+def _check_ttl(state: AppState, ttl_seconds: int) -> None:
+    """The deployment's bound on a hold's time to live (the schema's is the outer one)."""
+    if ttl_seconds > state.settings.reservation_max_ttl_seconds:
         raise InvalidInput(
             f"ttl_seconds may be at most {state.settings.reservation_max_ttl_seconds}",
             field="ttl_seconds",
         )
-    out = state.run_write(lambda s: service.extend_reservation(s, reservation_id, body.ttl_seconds))
+
+
+def _owner(key: Principal) -> service.Owner:
+    """Whose reservations ``key`` may see: its own, or every one for an admin key."""
+    return service.ANY_OWNER if key.is_admin else key.key_id
+
+
+@router.get(
+    "/reservations/{reservation_id}",
+    response_model=ReservationOut,
+    operation_id="get_reservation",
+)
+def get_reservation(
+    reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
+) -> Response:
+    """A reservation with its held lines and status. Only the key that made it (or an admin
+    key) sees it; for any other key it is a 404, like a reservation that does not exist."""
+    with state.db.read() as session:
+        reservation = service.get_reservation(session, reservation_id, _owner(key))
+        out = service.reservation_out(session, reservation)
+    return _json(out.model_dump(mode="json"))
+
+
+@_reservation_action("commit")
+def commit_reservation(
+    reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
+) -> Response:
+    """Turn the hold into a sale (a sale movement per line). Committing twice is harmless.
+    Only the key that made the reservation (or an admin key) may commit it."""
+    out = state.run_write(
+        lambda s: service.commit_reservation(s, reservation_id, key.source, _owner(key))
+    )
+    RESERVATIONS.labels("committed").inc()
+    return _json(out.model_dump(mode="json"))
+
+
+@_reservation_action("release")
+def release_reservation(
+    reservation_id: ReservationIdPath, state: StateDep, key: ChannelKey
+) -> Response:
+    """Give the held stock back at once. Only the key that made the reservation (or an admin
+    key) may release it."""
+    out = state.run_write(
+        lambda s: service.release_reservation(s, reservation_id, key.source, _owner(key))
+    )
+    RESERVATIONS.labels("released").inc()
+    return _json(out.model_dump(mode="json"))
+
+
+@_reservation_action("extend")
+def extend_reservation(
+    reservation_id: ReservationIdPath, body: ExtendIn, state: StateDep, key: ChannelKey
+) -> Response:
+    """Keep an active, unexpired hold for ``ttl_seconds`` from now."""
+    _check_ttl(state, body.ttl_seconds)
+    out = state.run_write(
+        lambda s: service.extend_reservation(s, reservation_id, body.ttl_seconds, _owner(key))
+    )
     return _json(out.model_dump(mode="json"))

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sincro.errors import Conflict, NotFound
+from sincro.errors import Conflict, InvalidInput, NotFound
+from sincro.inventory.models import MAX_LEVEL
 
 
 class UnknownSku(NotFound):
@@ -24,7 +25,9 @@ class InsufficientStock(Conflict):
             f"has {s['available']}"
             for s in short_lines
         )
-        super().__init__(f"insufficient stock: {lines}", field="lines", details=short_lines)
+        # the first short line's own field (movements[3].quantity) when the caller knows it
+        field = short_lines[0].get("field", "lines") if short_lines else "lines"
+        super().__init__(f"insufficient stock: {lines}", field=field, details=short_lines)
 
 
 class VersionMismatch(Conflict):
@@ -46,3 +49,16 @@ class ReservationNotFound(NotFound):
 
 class ReservationClosed(Conflict):
     code = "reservation_closed"
+
+
+class LevelLimitExceeded(InvalidInput):
+    """A movement would take a bucket past ``MAX_LEVEL`` (the bound PUT enforces on counts)."""
+
+    code = "level_limit_exceeded"
+
+    def __init__(self, field: str, sku: str, location: str, bucket: str, current: int) -> None:
+        super().__init__(
+            f"{sku}@{location} {bucket} has {current}; a level holds at most {MAX_LEVEL} units",
+            field=field,
+            details=[{"field": field, "sku": sku, "location": location, "current": current}],
+        )

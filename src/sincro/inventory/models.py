@@ -8,6 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from sincro.db import Base, UTCDateTime, utcnow
 
+# The most units one bucket of one level may hold. PUT /v1/stock enforces it on counts; every
+# conditional update that adds to a bucket refuses to pass it (repository.change_bucket).
+MAX_LEVEL = 10_000_000
+
 
 class Bucket(StrEnum):
     """Which quantity of a stock level a movement changes."""
@@ -106,6 +110,10 @@ class Reservation(Base):
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     status: Mapped[str] = mapped_column(String(12), default=ReservationStatus.active)
     channel: Mapped[str] = mapped_column(String(80))
+    # The API key that made the hold: only it (or an admin key) may read, commit, release or
+    # extend it. NULL for holds made outside the API (CLI, tests), which only admins see. A
+    # plain integer, not a foreign key: inventory does not reach into access's tables.
+    owner_key_id: Mapped[int | None] = mapped_column(Integer)
     order_reference: Mapped[str | None] = mapped_column(String(80))
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from sincro.db import insert_rows
 from sincro.inventory.models import (
+    MAX_LEVEL,
     Bucket,
     Movement,
     Reservation,
@@ -96,7 +97,8 @@ def change_bucket(
     require_available: bool = False,
     require_free: bool = False,
 ) -> LevelRow | None:
-    """Add ``delta`` to one bucket if the result stays valid; None when it would not.
+    """Add ``delta`` to one bucket if the result stays valid (between 0 and ``MAX_LEVEL``);
+    None when it would not.
 
     ``require_available`` demands that ``delta`` units are available to sell (to reserve);
     ``require_free`` that a decrease of on-hand leaves the held and blocked units covered (a
@@ -105,6 +107,8 @@ def change_bucket(
     """
     column = getattr(S, bucket.value)
     condition = and_(S.product_id == product_id, S.location_id == location_id, column + delta >= 0)
+    if delta > 0:
+        condition = and_(condition, column + delta <= MAX_LEVEL)
     if require_available:
         condition = and_(condition, delta <= AVAILABLE_EXPR)
     if require_free:

@@ -28,6 +28,17 @@ from sincro.inventory.schemas import (
     ReservationOut,
 )
 
+
+# Who asks about a reservation: an API key id (only its own holds), or ANY_OWNER (admin keys,
+# the CLI and internal callers, which see every hold).
+class _AnyOwner:
+    def __repr__(self) -> str:
+        return "ANY_OWNER"
+
+
+ANY_OWNER = _AnyOwner()
+Owner = int | None | _AnyOwner
+
 # --- reservations -----------------------------------------------------------------------
 
 
@@ -38,8 +49,9 @@ def reserve(
     ttl_seconds: int,
     ship_to: tuple[float, float] | None = None,
     order_reference: str | None = None,
+    owner_key_id: int | None = None,
 ) -> ReservationOut:
-    """Hold stock for every line or for none.
+    """Hold stock for every line or for none, owned by the API key ``owner_key_id``.
 
     Lines with a location hold there. Lines without one are allocated over the locations that
     ship online: one location for the whole order when possible, nearest to ``ship_to`` first
@@ -75,7 +87,7 @@ def reserve(
         # the reservation rows first, the stock rows last: a hot level stays locked only for
         # its UPDATE, the ledger and outbox rows and the commit
         reservation = _insert_reservation(
-            session, channel, holds, now, ttl_seconds, order_reference
+            session, channel, holds, now, ttl_seconds, order_reference, owner_key_id
         )
         applied, lost = _apply_holds(session, holds, now)
         short += [_fixed_short(session, key, fixed[key], sku_of) for key in lost if key in fixed]
@@ -186,6 +198,7 @@ def _insert_reservation(
     now: dt.datetime,
     ttl_seconds: int,
     order_reference: str | None,
+    owner_key_id: int | None,
 ) -> Reservation:
     """The reservation and its lines, in (location, product) order (rolled back with the
     holds when one of them cannot be taken)."""
@@ -194,6 +207,7 @@ def _insert_reservation(
         public_id=str(uuid.uuid4()),
         status=ReservationStatus.active.value,
         channel=channel,
+        owner_key_id=owner_key_id,
         order_reference=order_reference,
         expires_at=expires_at,
         created_at=now,
@@ -228,7 +242,12 @@ def _record_holds(
     changes.remember_skus(found.skus)
     for level, qty in applied:
         changes.record(
-            level, Bucket.reserved, qty, Reason.reservation, reference=reservation.public_id
+            level,
+            Bucket.reserved,
+            qty,
+            Reason.reservation,
+            reference=reservation.public_id,
+            announce_reference=False,
         )
     changes.flush()
     sku_of = found.skus
@@ -282,28 +301,34 @@ def _refused(public_id: str, reservation: Reservation, action: str) -> Reservati
     )
 
 
-def get_reservation(session: Session, public_id: str) -> Reservation:
+def get_reservation(session: Session, public_id: str, owner: Owner = ANY_OWNER) -> Reservation:
+    """The reservation ``public_id`` if ``owner`` may see it: another key's reservation is as
+    unknown as a missing one (same 404), so ids cannot be probed across channels."""
     reservation = repo.get_reservation(session, public_id)
-    if reservation is None:
+    if reservation is None or (owner is not ANY_OWNER and reservation.owner_key_id != owner):
         raise ReservationNotFound(f"unknown reservation {public_id!r}", field="id")
     return reservation
 
 
-def commit_reservation(session: Session, public_id: str, source: str) -> ReservationOut:
+def commit_reservation(
+    session: Session, public_id: str, source: str, owner: Owner = ANY_OWNER
+) -> ReservationOut:
     """Turn the held stock into a sale (idempotent for a committed reservation)."""
-    return _close(session, public_id, source, ReservationStatus.committed)
+    return _close(session, public_id, source, ReservationStatus.committed, owner)
 
 
-def release_reservation(session: Session, public_id: str, source: str) -> ReservationOut:
+def release_reservation(
+    session: Session, public_id: str, source: str, owner: Owner = ANY_OWNER
+) -> ReservationOut:
     """Give the held stock back (idempotent for a released reservation)."""
-    return _close(session, public_id, source, ReservationStatus.released)
+    return _close(session, public_id, source, ReservationStatus.released, owner)
 
 
 def _close(
-    session: Session, public_id: str, source: str, target: ReservationStatus
+    session: Session, public_id: str, source: str, target: ReservationStatus, owner: Owner
 ) -> ReservationOut:
     now = utcnow()
-    reservation = get_reservation(session, public_id)
+    reservation = get_reservation(session, public_id, owner)
     if reservation.status == target.value:
         return reservation_out(session, reservation)
     if not repo.close_reservation(session, reservation.id, target, now, require_unexpired=True):
@@ -341,6 +366,7 @@ def _close(
             Reason.commit if sale else Reason.release,
             reference=public_id,
             cause="sale" if sale else "release",
+            announce_reference=False,
         )
     changes.flush()
     session.refresh(reservation)
@@ -370,9 +396,12 @@ def _ledger_row(
     }
 
 
-def extend_reservation(session: Session, public_id: str, ttl_seconds: int) -> ReservationOut:
+def extend_reservation(
+    session: Session, public_id: str, ttl_seconds: int, owner: Owner = ANY_OWNER
+) -> ReservationOut:
+    """Keep an active, unexpired hold for ``ttl_seconds`` from now."""
     now = utcnow()
-    reservation = get_reservation(session, public_id)
+    reservation = get_reservation(session, public_id, owner)
     new_expiry = now + dt.timedelta(seconds=ttl_seconds)
     if not repo.extend_reservation(session, reservation.id, new_expiry, now):
         session.refresh(reservation)
@@ -414,6 +443,7 @@ def expire_holds(
             -line.quantity,
             Reason.expiry,
             reference=refs[line.reservation_id],
+            announce_reference=False,
         )
     changes.flush()
     return len(won)

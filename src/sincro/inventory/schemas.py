@@ -3,21 +3,37 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
+from sincro.inputs import PlainText
 from sincro.inventory.models import (
+    MAX_LEVEL,
     Bucket as Bucket,  # re-exported for other domains
     Reason as Reason,
 )
 
 MAX_LINES = 500
 MAX_MOVEMENT_QUANTITY = 1_000_000  # base units per movement line, either sign
+MAX_RESERVATION_QTY = 100_000
+# The schema's ceiling for any TTL; the deployment's own bound (reservation_max_ttl_seconds,
+# at most this) is checked by the endpoints.
+MAX_TTL_SECONDS = 30 * 24 * 3600
+
+
+# Business times outside these are typing errors, and near the ends of Python's calendar they
+# cannot even be converted to UTC (year 1 at +03:00 was a 500).
+EARLIEST_BUSINESS_TIME = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST_BUSINESS_TIME = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise ValueError("must include a timezone offset, e.g. 2026-11-22T10:00:00-03:00")
+    if not EARLIEST_BUSINESS_TIME <= value < LATEST_BUSINESS_TIME:
+        raise ValueError("must be between 1970-01-01 and 2100-01-01")
     return value
 
 
@@ -31,7 +47,7 @@ class MovementIn(BaseModel):
 
     sku: Sku
     location: LocationCode
-    quantity: int = Field(
+    quantity: StrictInt = Field(
         description="Signed change, never zero",
         ge=-MAX_MOVEMENT_QUANTITY,
         le=MAX_MOVEMENT_QUANTITY,
@@ -39,7 +55,7 @@ class MovementIn(BaseModel):
     reason: Reason
     bucket: Bucket = Bucket.on_hand
     occurred_at: AwareDatetime | None = Field(default=None, description="Business time")
-    reference: str | None = Field(default=None, max_length=80)
+    reference: PlainText | None = Field(default=None, max_length=80)
 
     @model_validator(mode="after")
     def _check(self) -> MovementIn:
@@ -76,8 +92,8 @@ class MovementResult(BaseModel):
 class StockCountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on_hand: int = Field(ge=0, le=10_000_000)
-    safety_stock: int | None = Field(default=None, ge=0, le=10_000_000)
+    on_hand: StrictInt = Field(ge=0, le=MAX_LEVEL)
+    safety_stock: StrictInt | None = Field(default=None, ge=0, le=MAX_LEVEL)
     reason: Reason = Reason.physical_count
 
 
@@ -92,7 +108,7 @@ class ReservationLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Sku
-    qty: int = Field(ge=1, le=100_000)
+    qty: StrictInt = Field(ge=1, le=MAX_RESERVATION_QTY)
     location: LocationCode | None = None
 
 
@@ -100,15 +116,22 @@ class ReservationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lines: list[ReservationLineIn] = Field(min_length=1, max_length=100)
-    ttl_seconds: int | None = Field(default=None, ge=1)
+    ttl_seconds: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_TTL_SECONDS,
+        description="Seconds the hold lasts (default and upper bound are deployment settings)",
+    )
     ship_to: GeoPoint | None = None
-    order_reference: str | None = Field(default=None, max_length=80)
+    order_reference: PlainText | None = Field(default=None, max_length=80)
 
 
 class ExtendIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ttl_seconds: int = Field(ge=1)
+    ttl_seconds: StrictInt = Field(
+        ge=1, le=MAX_TTL_SECONDS, description="Seconds from now (at most the deployment's bound)"
+    )
 
 
 class HeldLine(BaseModel):
@@ -131,6 +154,41 @@ class AvailabilityQuery(BaseModel):
 
     skus: list[Sku] = Field(min_length=1, max_length=MAX_LINES)
     location: LocationCode | None = None
+
+
+class LocationAvailability(BaseModel):
+    """One location's row of a SKU's availability."""
+
+    location: str
+    name: str
+    kind: str
+    city: str
+    state: str
+    available: int
+    on_hand: int
+    reserved: int
+    version: int
+    as_of: dt.datetime | None
+    distance_km: float | None = Field(default=None, description="Only with near=")
+
+
+class AvailabilityOut(BaseModel):
+    """A SKU's online availability; ``locations`` (and ``total``, ``offset``, ``limit``)
+    only when one location, ``near=`` or ``all=true`` was asked for."""
+
+    sku: str
+    name: str
+    online_available: int = Field(description="Sum over active locations that ship online")
+    locations_with_stock: int
+    total: int | None = None
+    offset: int | None = None
+    limit: int | None = None
+    locations: list[LocationAvailability] | None = None
+
+
+class AvailabilityBatchOut(BaseModel):
+    items: list[AvailabilityOut]
+    unknown: list[str] = Field(description="Requested SKUs that do not exist")
 
 
 class AvailabilityParams(BaseModel):

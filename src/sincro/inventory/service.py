@@ -24,6 +24,7 @@ from sincro.inventory import repository as repo
 from sincro.inventory.changes import FREE_STOCK_REASONS, Changes, free_units, level_out, resolve
 from sincro.inventory.exceptions import (
     InsufficientStock,
+    LevelLimitExceeded,
     VersionMismatch,
 )
 from sincro.inventory.models import Bucket, Reason
@@ -31,6 +32,8 @@ from sincro.inventory.repository import LevelRow
 
 # The reservation rules, offered through this door too (explicit re-exports).
 from sincro.inventory.reservations import (
+    ANY_OWNER as ANY_OWNER,
+    Owner as Owner,
     commit_reservation as commit_reservation,
     expire_holds as expire_holds,
     extend_reservation as extend_reservation,
@@ -89,10 +92,15 @@ def apply_movements(
         )
         if level is None:
             current = repo.lock_level(session, product_id, location_id)
+            if line.quantity > 0:  # an increase fails only on the upper bound
+                have = getattr(current, line.bucket.value, 0)
+                field = f"movements[{i}].quantity"
+                raise LevelLimitExceeded(field, line.sku, line.location, line.bucket.value, have)
             have = free_units(current) if free_only else getattr(current, line.bucket.value, 0)
             short.append(
                 {
                     "field": f"movements[{i}].quantity",
+                    "line": i,
                     "sku": line.sku,
                     "location": line.location,
                     "requested": -line.quantity,
@@ -113,7 +121,7 @@ def apply_movements(
         )
         results[i] = level_out(session, level, line.sku)
     if short:
-        raise InsufficientStock(sorted(short, key=lambda s: s["field"]))
+        raise InsufficientStock(sorted(short, key=lambda s: s["line"]))
     changes.flush()
     return [results[i] for i in range(len(lines))]
 
