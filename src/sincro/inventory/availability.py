@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
 from sincro.catalog.service import LocationDirectory, Place
-from sincro.db import Database, utcnow
+from sincro.db import Database, is_unavailable, utcnow
+from sincro.errors import DatabaseUnavailable
 from sincro.inventory import repository as repo
 from sincro.inventory.exceptions import UnknownLocation, UnknownSku
 from sincro.inventory.models import ReservationLine
@@ -141,9 +142,11 @@ class CacheStats:
     misses: int = 0
     patches: int = 0
     shared_hits: int = 0
+    stale_served: int = 0
 
 
 RECENT_EVENTS = 50_000
+OUTAGE_BACKOFF_SECONDS = 2.0
 LOAD_LOCK_STRIPES = 64
 
 
@@ -155,6 +158,11 @@ class AvailabilityCache:
     position, so an event that arrives while its SKU is being loaded is never lost. With a
     ``shared`` store (Redis in production) a miss is served from the snapshot another replica
     stored, caught up from the outbox past that snapshot's watermark.
+
+    While the database is unavailable, a snapshot past its TTL is served as it is (stale,
+    see :meth:`stale`) and a miss raises :class:`DatabaseUnavailable`; after a failed load the
+    cache does not try the database again for ``OUTAGE_BACKOFF_SECONDS``, so a silent
+    database does not cost every read a connect timeout.
     """
 
     def __init__(
@@ -171,6 +179,7 @@ class AvailabilityCache:
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
         self.position = 0
         self.stats = CacheStats()
+        self._outage_until = 0.0
 
     def peek(self, sku: str) -> SkuSnapshot | None:
         """The cached snapshot when fresh, without touching the database (event-loop safe)."""
@@ -181,22 +190,49 @@ class AvailabilityCache:
         return None
 
     def get(self, sku: str) -> SkuSnapshot:
-        """The snapshot for ``sku``, loading it when missing or stale (blocking: threadpool)."""
+        """The snapshot for ``sku``, loading it when missing or stale (blocking: threadpool).
+        While the database is unavailable: the stale snapshot if there is one, else
+        :class:`DatabaseUnavailable`."""
         snap = self.peek(sku)
         if snap is not None:
             return snap
         with self._locks[hash(sku) % LOAD_LOCK_STRIPES]:  # one load per SKU at a time
             snap = self.peek(sku)
             if snap is None:
-                self.stats.misses += 1
-                start = self.position  # every event up to here is in what we are about to read
-                snap = self._load(sku, start)
-                with self._patch_lock:
-                    for event in self._recent:
-                        if event["seq"] > start and event["sku"] == sku:
-                            snap.patch(event)
-                    self._store(sku, snap)
+                try:
+                    snap = self._reload(sku)
+                except Exception as exc:
+                    return self._during_outage(sku, exc)
             return snap
+
+    def _reload(self, sku: str) -> SkuSnapshot:
+        if time.monotonic() < self._outage_until:
+            raise DatabaseUnavailable()
+        self.stats.misses += 1
+        start = self.position  # every event up to here is in what we are about to read
+        snap = self._load(sku, start)
+        with self._patch_lock:
+            for event in self._recent:
+                if event["seq"] > start and event["sku"] == sku:
+                    snap.patch(event)
+            self._store(sku, snap)
+        return snap
+
+    def _during_outage(self, sku: str, exc: Exception) -> SkuSnapshot:
+        """After a failed load: the stale snapshot when the database is away, else re-raise."""
+        if not isinstance(exc, DatabaseUnavailable):
+            if not is_unavailable(exc):
+                raise exc
+            self._outage_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
+        stale = self._snapshots.get(sku)
+        if stale is None:
+            raise exc
+        self.stats.stale_served += 1
+        return stale
+
+    def stale(self, snap: SkuSnapshot) -> bool:
+        """True for a snapshot served past its TTL because the database is unavailable."""
+        return not snap.fresh(time.monotonic(), self.ttl)
 
     def _load(self, sku: str, start: int) -> SkuSnapshot:
         if self.shared is not None:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
 from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
-from sincro.errors import InvalidInput, SincroError, invalid_input_from
+from sincro.errors import DatabaseUnavailable, InvalidInput, SincroError, invalid_input_from
 from sincro.idempotency import IdempotencyKeyHeader, RequiredIdempotencyKey, run_idempotent
 from sincro.inventory import availability, service
 from sincro.inventory.metrics import RESERVATIONS
@@ -109,15 +109,31 @@ async def get_availability(sku: SkuPath, request: Request) -> Response:
     FastAPI dependencies, which cost more than the whole cached read."""
     await authorize(request)
     params = _params(request)
-    snap = await _snapshot(request.app.state.sincro, sku)
+    state = request.app.state.sincro
+    snap = await _snapshot(state, sku)
     if params.location:
-        return _json(availability.at_location(snap, params.location))
-    if params.near:
+        response = _json(availability.at_location(snap, params.location))
+    elif params.near:
         lat, lon = _parse_point(params.near, "near")
-        return _json(availability.near(snap, lat, lon, params.radius_km, params.limit))
-    if params.all_locations:
-        return _json(availability.all_locations(snap, params.offset, params.limit, params.in_stock))
-    return Response(snap.summary_json(), media_type="application/json")
+        response = _json(availability.near(snap, lat, lon, params.radius_km, params.limit))
+    elif params.all_locations:
+        response = _json(
+            availability.all_locations(snap, params.offset, params.limit, params.in_stock)
+        )
+    else:
+        response = Response(snap.summary_json(), media_type="application/json")
+    return _mark_stale(response, availability_cache(state).stale(snap))
+
+
+STALE_HEADER = "Sincro-Stale"
+
+
+def _mark_stale(response: Response, stale: bool) -> Response:
+    """``Sincro-Stale: true`` on figures served past the cache TTL while the database is
+    unavailable (they are the last known ones, patched by every event seen until then)."""
+    if stale:
+        response.headers[STALE_HEADER] = "true"
+    return response
 
 
 @router.post(
@@ -130,17 +146,21 @@ async def query_availability(body: AvailabilityQuery, request: Request) -> Respo
     Unknown SKUs are reported in ``unknown`` instead of failing the whole call."""
     await authorize(request)
     state = request.app.state.sincro
-    items, unknown = [], []
+    cache = availability_cache(state)
+    items, unknown, stale = [], [], False
     for sku in dict.fromkeys(body.skus):
         try:
             snap = await _snapshot(state, sku)
+        except DatabaseUnavailable:
+            raise
         except SincroError:
             unknown.append(sku)
             continue
+        stale = stale or cache.stale(snap)
         items.append(
             availability.at_location(snap, body.location) if body.location else snap.summary()
         )
-    return _json({"items": items, "unknown": unknown})
+    return _mark_stale(_json({"items": items, "unknown": unknown}), stale)
 
 
 @router.post("/movements", summary="Apply stock movements", response_model=MovementResult)
