@@ -22,7 +22,7 @@ from sincro.access.models import Role
 from sincro.access.service import create_user
 from sincro.app import create_app
 from sincro.config import Settings
-from sincro.db import Database, is_unavailable, reset_databases
+from sincro.db import Database, reset_databases
 from tests.console.support import USER_EMAIL, USER_NAME, USER_PASSWORD, sign_in
 from tests.factories import make_key, make_location, make_product, receive
 from tests.faultproxy import FaultProxy
@@ -245,6 +245,8 @@ def test_sqlite_file_that_cannot_be_opened_answers_503(tmp_path: Path) -> None:
 
 
 def test_integrity_errors_are_not_unavailability() -> None:
+    from sincro.db import is_unavailable
+
     assert not is_unavailable(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_unavailable(sqlite3.OperationalError("no such column: x"))
     assert is_unavailable(sqlite3.OperationalError("database is locked"))
