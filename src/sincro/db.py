@@ -193,9 +193,12 @@ def _sqlite_engine(url: str, begin: str, timeouts: Timeouts) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
+        busy = int(statement_limit(timeouts) * 1000)  # a long job's, already when connecting
+        cur.execute(f"PRAGMA busy_timeout={busy}")
+        record.info["busy_timeout"] = busy
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")

@@ -8,6 +8,7 @@ connection past the busy timeout, or cannot be opened at all.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -250,3 +251,35 @@ def test_integrity_errors_are_not_unavailability() -> None:
     assert not is_unavailable(IntegrityError("INSERT", {}, Exception("duplicate key")))
     assert not is_unavailable(sqlite3.OperationalError("no such column: x"))
     assert is_unavailable(sqlite3.OperationalError("database is locked"))
+
+
+def test_statement_limit_and_long_jobs(database_url: str) -> None:
+    """The default limit ends a slow statement (as unavailability, so a 503); a long job's
+    block lets the same statement finish. SQLite: the wait for the write lock."""
+    from sqlalchemy import text
+
+    from sincro.db import Timeouts, is_unavailable
+
+    database = Database(database_url, timeouts=Timeouts(connect=1, statement=0.3))
+    path = database_url.removeprefix("sqlite:///")
+
+    def slow(session_db: Database) -> None:
+        if database.is_sqlite:
+            locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            locker.execute("BEGIN IMMEDIATE")
+            threading.Timer(0.8, lambda: (locker.execute("ROLLBACK"), locker.close())).start()
+            with session_db.write() as session:
+                session.execute(text("SELECT 1"))
+        else:
+            with session_db.read() as session:
+                session.execute(text("SELECT pg_sleep(0.8)"))
+
+    try:
+        with pytest.raises(Exception) as caught:
+            slow(database)
+        assert is_unavailable(caught.value)
+        time.sleep(0.6)  # the SQLite lock is released
+        with database.long():
+            slow(database)
+    finally:
+        database.dispose()
