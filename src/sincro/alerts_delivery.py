@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from sincro.alerts import Alert
 from sincro.config import Settings
-from sincro.db import Database, get_database, utcnow
+from sincro.db import Database, database_for, utcnow
 from sincro.mail import Delivery, Mailer, SendResult, SmtpSettings, build_message
 from sincro.text_pt import datetime_br, scrub
 
@@ -111,7 +111,7 @@ def deliver_alerts(
 ) -> DeliveryReport:
     """Send the alerts not yet notified through every configured channel; ``labels`` are
     the pt-BR names of the kinds (from the domains that raise them)."""
-    db = db or get_database(settings.database_url)
+    db = db or database_for(settings)
     smtp = SmtpSettings.from_settings(settings) if channels.email_to else None
     mailer = Mailer(smtp, tls_context) if smtp else None
     round_ = _Round(channels, labels, mailer, smtp.sender if smtp else settings.alert_from)

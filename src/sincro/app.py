@@ -6,7 +6,10 @@ Which routers, metrics and per-process objects exist is read from the installed 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -16,11 +19,11 @@ from sincro.access.ratelimit import SharedStateRateLimiter
 from sincro.apidocs import install_docs
 from sincro.bodylimits import BodyLimits
 from sincro.config import Settings, get_settings
-from sincro.db import get_database
+from sincro.db import database_for
 from sincro.deps import AppState
 from sincro.domain import resolve, resolve_callable
 from sincro.domains import installed
-from sincro.errors import document_errors, install_error_handlers
+from sincro.errors import database_unavailable, document_errors, install_error_handlers
 from sincro.health import router as health_router
 from sincro.metrics import MetricsMiddleware
 from sincro.sharedstate import shared_state_from_settings
@@ -31,10 +34,13 @@ availability to e-commerce under heavy load and takes reservations that never ov
 Authenticate with an API key in the `X-API-Key` header (`sincro keys create`). Errors share
 one JSON shape: `{"error": {"code", "message", "field", "details"}}`."""
 
+log = logging.getLogger("sincro.app")
+START_RETRY_SECONDS = 1.0
+
 
 def build_state(settings: Settings) -> AppState:
     """The kernel's shared objects, then each installed domain's runtime, in list order."""
-    db = get_database(settings.database_url)
+    db = database_for(settings)
     shared = shared_state_from_settings(settings, db)
     state = AppState(settings, db, shared, SharedStateRateLimiter(shared))
     for domain in installed():
@@ -52,11 +58,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for start in state.on_start:
-            await start()
+        retrying = [task for start in state.on_start if (task := await _start(start))]
         try:
             yield
         finally:
+            for task in retrying:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             for stop in reversed(state.on_stop):
                 await stop()
             await state.shared.aclose()
@@ -87,6 +96,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _include_console(app)
     document_errors(app)
     return app
+
+
+async def _start(start: Callable[[], Awaitable[None]]) -> asyncio.Task[None] | None:
+    """Run a start hook; when the database is unavailable, go on serving (``/ready`` says
+    503) and retry the hook in the background until it succeeds: an api started with its
+    database down starts, and becomes ready once the database is back."""
+    try:
+        await start()
+        return None
+    except Exception as exc:
+        if database_unavailable(exc) is None:
+            raise
+        log.warning("database unavailable at start (%s); retrying in the background", exc)
+    return asyncio.create_task(_retry_start(start), name="sincro-start-retry")
+
+
+async def _retry_start(start: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(START_RETRY_SECONDS)
+        try:
+            await start()
+            log.info("database back: deferred start completed")
+            return
+        except Exception as exc:
+            if database_unavailable(exc) is None:
+                log.exception("deferred start failed")
+                return
+            continue
 
 
 def _include_console(app: FastAPI) -> None:

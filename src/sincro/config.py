@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # a database that is down or silent costs a request seconds: connect (and wait for a
+    # pooled connection) within this, run a statement (SQLite: wait for the write lock) within
+    # that; long jobs (ERP snapshots, the ledger check) raise their own limit to the third
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    database_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    database_long_statement_timeout_seconds: float = Field(default=3600.0, gt=0)
+
     default_rate_limit_per_minute: int = Field(default=600_000, ge=1)
     reservation_default_ttl_seconds: int = Field(default=900, ge=1)
     # at most 30 days: the request schema's ceiling (inventory.schemas.MAX_TTL_SECONDS)

@@ -4,6 +4,12 @@ Services receive a ``Session`` and never commit; :meth:`Database.write` (used by
 dependency, the task wrapper and the CLI) owns the transaction. Callbacks registered with
 :func:`on_commit` run only after a successful commit (enqueue jobs, wake the feed).
 
+Every engine is bounded in time (:class:`Timeouts`): a connection attempt, a wait for a pooled
+connection and each statement end within their limits, and a statement whose server went
+silent is cut client-side by :class:`StatementWatchdog`, so a database that is down or hangs
+costs a request seconds, not minutes. Long jobs raise the statement limit for their own work
+with :func:`long_statements`.
+
 SQLite runs in WAL mode. Write transactions start with ``BEGIN IMMEDIATE`` so that two writers
 never both hold a read lock and then deadlock on the upgrade; read sessions use a plain
 ``BEGIN`` and never block writers.
@@ -12,9 +18,17 @@ never both hold a read lock and then deadlock on the upgrade; read sessions use 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -26,12 +40,18 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    exc as sa_exc,
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from sincro.config import Settings
+
+log = logging.getLogger("sincro.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -74,22 +94,113 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC)
 
 
-def _sqlite_engine(url: str, begin: str) -> Engine:
+@dataclass(frozen=True)
+class Timeouts:
+    """Time limits of one database's engines, in seconds."""
+
+    connect: float = 5.0  # open a connection, or wait for a free one in the pool
+    statement: float = 15.0  # one statement (SQLite: the wait for the write lock)
+    long_statement: float = 3600.0  # what :func:`long_statements` allows a long job
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timeouts:
+        return cls(
+            connect=settings.database_connect_timeout_seconds,
+            statement=settings.database_statement_timeout_seconds,
+            long_statement=settings.database_long_statement_timeout_seconds,
+        )
+
+
+_long_statements: ContextVar[float | None] = ContextVar("sincro_long_statements", default=None)
+
+
+@contextmanager
+def long_statements(seconds: float) -> Iterator[None]:
+    """Within the block (this thread or task), every transaction this process begins may run
+    statements for up to ``seconds`` (an ERP snapshot, a ledger check), instead of the default
+    statement timeout. On SQLite it is the wait for the write lock that grows."""
+    token = _long_statements.set(seconds)
+    try:
+        yield
+    finally:
+        _long_statements.reset(token)
+
+
+def statement_limit(timeouts: Timeouts) -> float:
+    """The statement limit in force here: a :func:`long_statements` block's, or the default."""
+    return _long_statements.get() or timeouts.statement
+
+
+WATCHDOG_MARGIN_SECONDS = 1.0
+WATCHDOG_TICK_SECONDS = 0.2
+
+
+class StatementWatchdog:
+    """Cuts the socket of a PostgreSQL connection whose statement outlives its limit.
+
+    The server-side ``statement_timeout`` ends a slow statement, but not one whose server (or
+    the network on the way) went silent: the driver would wait on the socket for ever. The
+    watchdog shuts that socket down a margin after the limit; the driver then fails with a
+    connection error (turned into a 503 by the API) and the pool discards the connection."""
+
+    def __init__(self) -> None:
+        self._deadlines: dict[int, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, dbapi_conn: Any, seconds: float) -> None:
+        with self._lock:
+            self._deadlines[id(dbapi_conn)] = (time.monotonic() + seconds, dbapi_conn)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="sincro-db-watchdog", daemon=True
+                )
+                self._thread.start()
+
+    def done(self, dbapi_conn: Any) -> None:
+        self._deadlines.pop(id(dbapi_conn), None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(WATCHDOG_TICK_SECONDS)
+            now = time.monotonic()
+            with self._lock:
+                late = [c for key, (t, c) in list(self._deadlines.items()) if t <= now]
+                for conn in late:
+                    self._deadlines.pop(id(conn), None)
+            for conn in late:
+                _cut(conn)
+
+
+def _cut(dbapi_conn: Any) -> None:
+    """Shut down a psycopg connection's socket (the driver's wait then fails at once)."""
+    try:
+        fd = dbapi_conn.pgconn.socket
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+        log.warning("database statement past its time limit: connection cut")
+    except Exception:  # already closed or broken: nothing left to cut
+        log.debug("watchdog could not cut a connection", exc_info=True)
+
+
+def _sqlite_engine(url: str, begin: str, timeouts: Timeouts) -> Engine:
     engine = create_engine(
         url,
-        connect_args={"timeout": 60, "check_same_thread": False},
+        connect_args={"timeout": timeouts.statement, "check_same_thread": False},
         pool_size=20,
         max_overflow=40,
-        pool_timeout=60,
+        pool_timeout=timeouts.connect,
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
+        busy = int(statement_limit(timeouts) * 1000)  # a long job's, already when connecting
+        cur.execute(f"PRAGMA busy_timeout={busy}")
+        record.info["busy_timeout"] = busy
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA cache_size=-8192")  # KiB: 8 MiB per connection, up to 60 each
         cur.execute("PRAGMA journal_size_limit=67108864")  # a reset WAL shrinks to 64 MB
@@ -97,15 +208,121 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        busy = int(statement_limit(timeouts) * 1000)
+        if conn.info.get("busy_timeout") != busy:  # sqlite3's own timeout, or a long job's
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+            conn.info["busy_timeout"] = busy
         conn.exec_driver_sql(begin)
 
     return engine
+
+
+def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
+    statement_ms = int(timeouts.statement * 1000)
+    engine = create_engine(
+        postgres_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_timeout=timeouts.connect,
+        connect_args={
+            "connect_timeout": max(1, round(timeouts.connect)),
+            "options": f"-c statement_timeout={statement_ms}",
+        },
+    )
+    watchdog = StatementWatchdog()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        seconds = _long_statements.get()
+        if seconds is not None:
+            conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(seconds * 1000)}")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: Any, _cur: Any, _sql: Any, _params: Any, _ctx: Any, _many: Any) -> None:
+        limit = statement_limit(timeouts) + WATCHDOG_MARGIN_SECONDS
+        watchdog.watch(conn.connection.dbapi_connection, limit)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn: Any, _cur: Any, _sql: Any, _params: Any, _ctx: Any, _many: Any) -> None:
+        watchdog.done(conn.connection.dbapi_connection)
+
+    @event.listens_for(engine, "handle_error")
+    def _failed(context: Any) -> None:
+        if context.connection is not None and context.connection.connection is not None:
+            dbapi_conn = getattr(context.connection.connection, "dbapi_connection", None)
+            if dbapi_conn is not None:
+                watchdog.done(dbapi_conn)
+
+    _watch_pings(engine, watchdog, timeouts.connect)
+    return engine
+
+
+def _watch_pings(engine: Engine, watchdog: StatementWatchdog, seconds: float) -> None:
+    """The pool's pre-ping runs on the raw connection, outside the cursor events: bound it
+    too, or a pooled connection to a silent server would hang the checkout."""
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_conn: Any) -> bool:
+        watchdog.watch(dbapi_conn, seconds)
+        try:
+            return ping(dbapi_conn)
+        finally:
+            watchdog.done(dbapi_conn)
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign,assignment]
 
 
 def is_transient(exc: DBAPIError) -> bool:
     """A failure that the same transaction, run again, may not meet."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
     return code in {"40001", "40P01"} or "database is locked" in str(exc.orig)
+
+
+# PostgreSQL SQLSTATEs that say "not now" rather than "wrong": connection exceptions (class
+# 08), operator intervention (57: shutdown, cannot connect now, statement timeout) and
+# insufficient resources (53: too many connections, out of memory or disk)
+UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
+SQLITE_UNAVAILABLE = (
+    "unable to open database",
+    "database is locked",
+    "database is busy",
+    "disk i/o error",
+    "database or disk is full",
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be reached or did not answer in time
+    (refused, timed out, locked past the busy timeout, unreadable file), not that the request
+    or the code was wrong."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if exc.orig is None:
+            return isinstance(exc, (OperationalError, InterfaceError))
+        exc = exc.orig
+    if isinstance(exc, sqlite3.Error):
+        message = str(exc).lower()
+        return isinstance(exc, sqlite3.InterfaceError) or (
+            isinstance(exc, sqlite3.OperationalError)
+            and any(text in message for text in SQLITE_UNAVAILABLE)
+        )
+    return _psycopg_unavailable(exc)
+
+
+def _psycopg_unavailable(exc: BaseException) -> bool:
+    import psycopg
+
+    if not isinstance(exc, psycopg.Error):
+        return False
+    if exc.sqlstate:
+        return exc.sqlstate.startswith(UNAVAILABLE_SQLSTATE_CLASSES)
+    # no SQLSTATE: the client failed (refused, timed out, connection lost or closed)
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError))
 
 
 def postgres_url(url: str) -> str:
@@ -117,20 +334,15 @@ def postgres_url(url: str) -> str:
 class Database:
     """Engines and transactions for one database URL."""
 
-    def __init__(self, url: str, pool_size: int = 20) -> None:
+    def __init__(self, url: str, pool_size: int = 20, timeouts: Timeouts | None = None) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self.timeouts = timeouts or Timeouts()
         if self.is_sqlite:
-            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE")
-            self.read_engine = _sqlite_engine(url, "BEGIN")
+            self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", self.timeouts)
+            self.read_engine = _sqlite_engine(url, "BEGIN", self.timeouts)
         else:
-            self.write_engine = create_engine(
-                postgres_url(url),
-                pool_size=pool_size,
-                max_overflow=pool_size * 2,
-                pool_pre_ping=True,
-                pool_timeout=60,
-            )
+            self.write_engine = _postgres_engine(url, pool_size, self.timeouts)
             self.read_engine = self.write_engine
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
@@ -151,15 +363,25 @@ class Database:
         finally:
             session.close()
 
+    @contextmanager
+    def long(self) -> Iterator[None]:
+        """Within the block, transactions of this thread may run statements up to the long
+        limit (``SINCRO_DATABASE_LONG_STATEMENT_TIMEOUT_SECONDS``): for long jobs only."""
+        with long_statements(self.timeouts.long_statement):
+            yield
+
     def write_retrying(self, work: Callable[[Session], T], attempts: int = 4) -> T:
         """Run ``work`` in one write transaction, again from the start on a deadlock or a
-        serialization failure (PostgreSQL) or a busy database (SQLite)."""
+        serialization failure (PostgreSQL) or a busy database (SQLite), while the statement
+        limit has not passed (a database locked for longer is unavailable, not busy)."""
+        give_up = time.monotonic() + statement_limit(self.timeouts)
         for attempt in range(attempts):
             try:
                 with self.write() as session:
                     return work(session)
             except DBAPIError as exc:
-                if attempt == attempts - 1 or not is_transient(exc):
+                last = attempt == attempts - 1 or time.monotonic() >= give_up
+                if last or not is_transient(exc):
                     raise
         raise AssertionError("unreachable")
 
@@ -209,18 +431,26 @@ def _run_after_commit(session: Session) -> None:
         callback()
 
 
-_databases: dict[str, Database] = {}
+_databases: dict[tuple[str, Timeouts], Database] = {}
 
 
-def get_database(url: str | None = None) -> Database:
-    """The process-wide :class:`Database` for ``url`` (default: the configured one)."""
+def get_database(url: str | None = None, timeouts: Timeouts | None = None) -> Database:
+    """The process-wide :class:`Database` for ``url`` (default: the configured one, with the
+    configured time limits)."""
     if url is None:
         from sincro.config import get_settings
 
-        url = get_settings().database_url
-    if url not in _databases:
-        _databases[url] = Database(url)
-    return _databases[url]
+        settings = get_settings()
+        url, timeouts = settings.database_url, timeouts or Timeouts.of(settings)
+    key = (url, timeouts or Timeouts())
+    if key not in _databases:
+        _databases[key] = Database(url, timeouts=key[1])
+    return _databases[key]
+
+
+def database_for(settings: Settings) -> Database:
+    """The process-wide :class:`Database` of ``settings`` (URL and time limits)."""
+    return get_database(settings.database_url, Timeouts.of(settings))
 
 
 def reset_databases() -> None:

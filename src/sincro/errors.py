@@ -10,14 +10,19 @@ errors and unexpected ones, as::
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sincro.db import is_unavailable
 
 log = logging.getLogger("sincro.errors")
 
@@ -170,6 +175,37 @@ def _common_errors(path: str, operation: dict[str, Any], prefix: str) -> list[in
     return statuses
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(SincroError):
+    """The database refused, timed out or is locked: try again shortly (never a 500)."""
+
+    status_code = 503
+    code = "database_unavailable"
+
+    def __init__(self, message: str = "the database is unavailable; try again shortly") -> None:
+        super().__init__(message, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+# what a database that is down, silent or locked raises (narrowed by ``db.is_unavailable``)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """The 503 that ``exc`` stands for, when it says the database is unavailable."""
+    if isinstance(exc, DatabaseUnavailable):
+        return exc
+    return DatabaseUnavailable() if is_unavailable(exc) else None
+
+
 def error_response(
     status: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
@@ -270,6 +306,16 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, body, getattr(exc, "headers", None))
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """A database that is down, silent or locked answers 503 with ``Retry-After``; any other
+    database error is unexpected."""
+    unavailable = database_unavailable(exc)
+    if unavailable is None:
+        return await _unexpected_error(request, exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(unavailable.status_code, unavailable.body(), unavailable.headers)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     body = {"error": {"code": "internal_error", "message": "unexpected server error"}}
@@ -281,3 +327,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    for error_class in DATABASE_ERRORS:
+        app.add_exception_handler(error_class, _database_error)

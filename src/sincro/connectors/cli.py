@@ -38,11 +38,11 @@ def sync_status() -> None:
     from sincro.connectors.models import SyncSource
     from sincro.connectors.resilience import breaker_for
     from sincro.connectors.status import next_runs
-    from sincro.db import get_database, utcnow
+    from sincro.db import database_for, utcnow
     from sincro.text_pt import datetime_br
 
     settings, config = load()
-    db = get_database(settings.database_url)
+    db = database_for(settings)
     now = utcnow()
     table = Table(title="Origens ERP")
     for column in ("origem", "status", "última execução", "próxima", "disjuntor", "idade", "erro"):

@@ -47,7 +47,7 @@ from sincro.connectors.rest.mapping import (
     load_mapping,
 )
 from sincro.customers import service as customers
-from sincro.db import Database, get_database, utcnow
+from sincro.db import Database, database_for, utcnow
 from sincro.text_pt import datetime_br
 
 log = logging.getLogger("sincro.connectors.sync")
@@ -100,7 +100,7 @@ class SourceRuntime:
         if not isinstance(source, RestSource):
             raise ValueError(f"source {source_code!r} is {source.kind}, not a REST ERP")
         self.settings, self.config, self.source = settings, config, source
-        self.db = db or get_database(settings.database_url)
+        self.db = db or database_for(settings)
         self.mapping: MappingFile = load_mapping(source.mapping_path())
         self.breaker: CircuitBreaker = breaker_for(
             settings.redis_url,
@@ -254,7 +254,7 @@ def check_staleness(
 ) -> list[str]:
     """Mark sources whose data is older than their threshold ``stale`` and alert; returns
     their codes."""
-    db = get_database(settings.database_url)
+    db = database_for(settings)
     now = now or utcnow()
     stale = []
     with db.write() as session:

@@ -18,7 +18,7 @@ from sincro.clients import client_scheme
 from sincro.console import routes
 from sincro.domain import resolve
 from sincro.domains import installed
-from sincro.errors import SincroError
+from sincro.errors import DATABASE_ERRORS, SincroError, database_unavailable
 
 CONSOLE_PREFIX = "/console"
 SESSION_COOKIE = "sincro_console"
@@ -79,7 +79,8 @@ def mount_console(app: FastAPI) -> None:
         name="console_static",
     )
     app.add_exception_handler(routes.SignInRequired, routes.sign_in_redirect)
-    for error_class in (StarletteHTTPException, RequestValidationError, SincroError, Exception):
+    handled = (StarletteHTTPException, RequestValidationError, SincroError, Exception)
+    for error_class in (*handled, *DATABASE_ERRORS):
         previous = app.exception_handlers.get(error_class)
         app.add_exception_handler(error_class, _console_pages(previous))
 
@@ -99,6 +100,9 @@ def _console_pages(previous: Handler | None) -> Handler:
 
 
 async def _error_page(request: Request, exc: Exception) -> Response:
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        return _unavailable_page(request, unavailable)
     status = 422 if isinstance(exc, RequestValidationError) else getattr(exc, "status_code", 500)
     if status >= 500 or "session" not in request.scope:
         return routes.render(request, "error.html", {"status": 500}, status_code=500)
@@ -109,6 +113,13 @@ async def _error_page(request: Request, exc: Exception) -> Response:
             request, "Página não encontrada", "O endereço que você abriu não existe no console."
         )
     return routes.render(request, "error.html", {"status": status}, status_code=status)
+
+
+def _unavailable_page(request: Request, exc: SincroError) -> Response:
+    """503 in pt-BR while the database is away (no user lookup: that needs the database)."""
+    response = routes.render(request, "error.html", {"status": 503}, status_code=503)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _identify(request: Request) -> None:

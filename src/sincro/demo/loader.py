@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from sincro.catalog.schemas import LocationIn
-from sincro.db import Database, first_nonempty, postgres_url, utcnow
+from sincro.db import Database, Timeouts, first_nonempty, postgres_url, utcnow
 from sincro.demo.catalog import DemoProduct, generate_products
 from sincro.demo.operator import generate_locations, stock_quantities
 from sincro.inventory.opening import LocationStock, OpeningStock
@@ -257,6 +257,8 @@ def _load_sqlite(database_url: str, plan: _Plan) -> None:
             # Bulk-load settings for this connection and this load only.
             cur.execute("PRAGMA synchronous=OFF")
             cur.execute("PRAGMA cache_size=-262144")
+            # a long job: wait for the write lock as long as a long statement may run
+            cur.execute(f"PRAGMA busy_timeout={int(database.timeouts.long_statement * 1000)}")
             try:
                 cur.execute("BEGIN IMMEDIATE")
                 try:
@@ -328,8 +330,15 @@ def _libpq_url(database_url: str) -> str:
 def _load_postgres(database_url: str, plan: _Plan) -> None:
     import psycopg
 
-    with psycopg.connect(_libpq_url(database_url)) as conn, conn.transaction():
+    limits = Timeouts()
+    connect_timeout = max(1, round(limits.connect))
+    with (
+        psycopg.connect(_libpq_url(database_url), connect_timeout=connect_timeout) as conn,
+        conn.transaction(),
+    ):
         cur = conn.cursor()
+        # a long job: explicit limit for its statements (COPY of millions of rows, ANALYZE)
+        cur.execute(f"SET LOCAL statement_timeout = {int(limits.long_statement * 1000)}")
         cur.execute("SET LOCAL synchronous_commit = off")
         cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         opening = OpeningStock(cur, plan.now)

@@ -23,7 +23,7 @@ from sincro.access import service as access
 from sincro.access.models import ConsoleUser, Role
 from sincro.catalog.models import Product
 from sincro.config import Settings
-from sincro.db import get_database
+from sincro.db import database_for
 from sincro.migrate import upgrade
 
 DEMO_EMAIL = "demo@sincro.local"
@@ -118,7 +118,7 @@ def prepare_demo(
 ) -> Panel:
     """Migrate and load the demo operator once; returns what to print for the newcomer."""
     upgrade(settings.database_url)
-    db = get_database(settings.database_url)
+    db = database_for(settings)
     with db.read() as session:
         loaded = (session.scalar(select(func.count()).select_from(Product)) or 0) > 0
     if loaded:

@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from sincro.db import is_unavailable
 from sincro.events import STOCK, topic_of
 from sincro.feed.tailer import OutboxTailer
 
@@ -89,8 +90,11 @@ class EventHub:
         while True:
             try:
                 events = await run_in_threadpool(self.tailer.poll)
-            except Exception:
-                log.exception("event hub poll failed; retrying")
+            except Exception as exc:
+                if is_unavailable(exc):
+                    log.warning("event hub: database unavailable (%s); retrying", exc)
+                else:
+                    log.exception("event hub poll failed; retrying")
                 events = []
                 await asyncio.sleep(1.0)
             if events:

@@ -30,7 +30,7 @@ from kombu import Connection, Exchange, Producer
 from sqlalchemy import Connection as SqlConnection, NullPool, create_engine, text
 
 from sincro.config import Settings
-from sincro.db import Database, get_database, postgres_url, utcnow
+from sincro.db import Database, database_for, postgres_url, utcnow
 from sincro.feed import repository as repo
 from sincro.feed.tailer import OutboxTailer
 
@@ -198,7 +198,7 @@ def run_relay(
     standby_retry: float = STANDBY_RETRY_SECONDS,
 ) -> None:
     """Relay outbox events to RabbitMQ until ``stop_event`` is set, as leader or standby."""
-    db = db or get_database(settings.database_url)
+    db = db or database_for(settings)
     while not stop_event.is_set():
         lock = RelayLock(db, settings)
         try:

@@ -65,7 +65,7 @@ import orjson
 
 from sincro import __version__, safe_http
 from sincro.config import Settings, get_settings
-from sincro.db import Database, get_database, utcnow
+from sincro.db import Database, database_for, utcnow
 from sincro.feed import repository as repo
 from sincro.feed.metrics import WEBHOOK_DELIVERIES
 from sincro.feed.repository import Attempt, Lease
@@ -334,5 +334,5 @@ def dispatcher_for(db: Database, settings: Settings) -> Dispatcher:
 def dispatch_all(db: Database | None = None, settings: Settings | None = None) -> int:
     """Deliver pending events to every due subscription; returns the events delivered."""
     settings = settings or get_settings()
-    db = db or get_database(settings.database_url)
+    db = db or database_for(settings)
     return dispatcher_for(db, settings).dispatch_all()

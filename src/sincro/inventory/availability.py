@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
 from sincro.catalog.service import LocationDirectory, Place
-from sincro.db import Database, utcnow
+from sincro.db import Database, is_unavailable, utcnow
+from sincro.errors import DatabaseUnavailable
 from sincro.inventory import repository as repo
 from sincro.inventory.exceptions import UnknownLocation, UnknownSku
 from sincro.inventory.shared import SharedSnapshots
@@ -140,10 +141,12 @@ class CacheStats:
     misses: int = 0
     patches: int = 0
     shared_hits: int = 0
+    stale_served: int = 0
 
 
 RECENT_EVENTS = 50_000
 LEVELS_PER_READ = 200_000  # level rows per statement of a multi-SKU load
+OUTAGE_BACKOFF_SECONDS = 2.0
 LOAD_LOCK_STRIPES = 64
 
 
@@ -155,6 +158,11 @@ class AvailabilityCache:
     position, so an event that arrives while its SKU is being loaded is never lost. With a
     ``shared`` store (Redis in production) a miss is served from the snapshot another replica
     stored, caught up from the outbox past that snapshot's watermark.
+
+    While the database is unavailable, a snapshot past its TTL is served as it is (stale,
+    see :meth:`stale`) and a miss raises :class:`DatabaseUnavailable`; after a failed load the
+    cache does not try the database again for ``OUTAGE_BACKOFF_SECONDS``, so a silent
+    database does not cost every read a connect timeout.
     """
 
     def __init__(
@@ -172,6 +180,7 @@ class AvailabilityCache:
         self.position = 0
         self.generation = 0  # bumped when snapshots are dropped for a directory change
         self.stats = CacheStats()
+        self._outage_until = 0.0
 
     def peek(self, sku: str) -> SkuSnapshot | None:
         """The cached snapshot when fresh, without touching the database (event-loop safe)."""
@@ -182,18 +191,45 @@ class AvailabilityCache:
         return None
 
     def get(self, sku: str) -> SkuSnapshot:
-        """The snapshot for ``sku``, loading it when missing or stale (blocking: threadpool)."""
+        """The snapshot for ``sku``, loading it when missing or stale (blocking: threadpool).
+        While the database is unavailable: the stale snapshot if there is one, else
+        :class:`DatabaseUnavailable`."""
         snap = self.peek(sku)
         if snap is not None:
             return snap
         with self._locks[hash(sku) % LOAD_LOCK_STRIPES]:  # one load per SKU at a time
             snap = self.peek(sku)
             if snap is None:
-                self.stats.misses += 1
-                start, generation = self.position, self.generation  # what the read reflects
-                snap = self._load(sku, start)
-                self._catch_up({sku: snap}, start, generation)
+                try:
+                    snap = self._reload(sku)
+                except Exception as exc:
+                    return self._during_outage(sku, exc)
             return snap
+
+    def _reload(self, sku: str) -> SkuSnapshot:
+        if time.monotonic() < self._outage_until:
+            raise DatabaseUnavailable()
+        self.stats.misses += 1
+        start, generation = self.position, self.generation  # what the read reflects
+        snap = self._load(sku, start)
+        self._catch_up({sku: snap}, start, generation)
+        return snap
+
+    def _during_outage(self, sku: str, exc: Exception) -> SkuSnapshot:
+        """After a failed load: the stale snapshot when the database is away, else re-raise."""
+        if not isinstance(exc, DatabaseUnavailable):
+            if not is_unavailable(exc):
+                raise exc
+            self._outage_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
+        stale = self._snapshots.get(sku)
+        if stale is None:
+            raise exc
+        self.stats.stale_served += 1
+        return stale
+
+    def stale(self, snap: SkuSnapshot) -> bool:
+        """True for a snapshot served past its TTL because the database is unavailable."""
+        return not snap.fresh(time.monotonic(), self.ttl)
 
     def get_many(self, skus: Iterable[str]) -> dict[str, SkuSnapshot]:
         """Snapshots of the known products among ``skus``: cached ones as they are, the

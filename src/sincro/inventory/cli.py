@@ -16,7 +16,8 @@ def inventory_verify(limit: int = 50) -> None:
     from sincro.db import get_database
     from sincro.inventory import service
 
-    with console.status("comparing stock levels with the ledger…"), get_database().read() as s:
+    db = get_database()
+    with console.status("comparing stock levels with the ledger…"), db.long(), db.read() as s:
         rows = service.verify(s, limit=limit)
     if not rows:
         console.print("[green]✓[/] every stock level equals its ledger")

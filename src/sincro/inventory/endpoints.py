@@ -149,13 +149,28 @@ async def get_availability(sku: SkuPath, request: Request) -> Response:
     if params.location:
         if params.location not in snap.directory.by_code:  # maybe newer than the snapshot
             snap = await run_in_threadpool(availability_cache(state).get_at, sku, params.location)
-        return _json(availability.at_location(snap, params.location))
-    if params.near:
+        response = _json(availability.at_location(snap, params.location))
+    elif params.near:
         lat, lon = _parse_point(params.near, "near")
-        return _json(availability.near(snap, lat, lon, params.radius_km, params.limit))
-    if params.all_locations:
-        return _json(availability.all_locations(snap, params.offset, params.limit, params.in_stock))
-    return Response(snap.summary_json(), media_type="application/json")
+        response = _json(availability.near(snap, lat, lon, params.radius_km, params.limit))
+    elif params.all_locations:
+        response = _json(
+            availability.all_locations(snap, params.offset, params.limit, params.in_stock)
+        )
+    else:
+        response = Response(snap.summary_json(), media_type="application/json")
+    return _mark_stale(response, availability_cache(state).stale(snap))
+
+
+STALE_HEADER = "Sincro-Stale"
+
+
+def _mark_stale(response: Response, stale: bool) -> Response:
+    """``Sincro-Stale: true`` on figures served past the cache TTL while the database is
+    unavailable (they are the last known ones, patched by every event seen until then)."""
+    if stale:
+        response.headers[STALE_HEADER] = "true"
+    return response
 
 
 @router.post(
@@ -169,25 +184,31 @@ async def query_availability(body: AvailabilityQuery, request: Request) -> Respo
     Unknown SKUs are reported in ``unknown`` instead of failing the whole call; SKUs missing
     from the cache are read together, in one pass."""
     await authorize(request)
-    body_out = await run_in_threadpool(_query, availability_cache(request.app.state.sincro), body)
-    return _json(body_out)
+    cache = availability_cache(request.app.state.sincro)
+    body_out, stale = await run_in_threadpool(_query, cache, body)
+    return _mark_stale(_json(body_out), stale)
 
 
-def _query(cache: availability.AvailabilityCache, body: AvailabilityQuery) -> dict[str, Any]:
+def _query(
+    cache: availability.AvailabilityCache, body: AvailabilityQuery
+) -> tuple[dict[str, Any], bool]:
+    """The batch's answer, and whether any figure in it is stale (database away)."""
     skus = list(dict.fromkeys(body.skus))
     snaps = cache.get_many(skus)
-    items = []
+    items, stale = [], False
     for sku in skus:
         snap = snaps.get(sku)
         if snap is None:
             continue
-        if body.location is None:
-            items.append(snap.summary())
-            continue
-        if body.location not in snap.directory.by_code:
+        if body.location is not None and body.location not in snap.directory.by_code:
             snap = cache.get_at(sku, body.location)
-        items.append(availability.at_location(snap, body.location))
-    return {"items": items, "unknown": [sku for sku in skus if sku not in snaps]}
+        stale = stale or cache.stale(snap)
+        items.append(
+            snap.summary()
+            if body.location is None
+            else availability.at_location(snap, body.location)
+        )
+    return {"items": items, "unknown": [sku for sku in skus if sku not in snaps]}, stale
 
 
 @router.post(

@@ -26,7 +26,8 @@ def expire_reservations() -> int:
 @task("sincro.inventory.verify_ledger", time_limit=1800)
 def verify_ledger() -> int:
     """Compare every stock level with its ledger; log each disagreement."""
-    with get_database().read() as session:
+    db = get_database()
+    with db.long(), db.read() as session:
         mismatches = service.verify(session)
     for row in mismatches:
         log.error("stock level disagrees with ledger", extra={"mismatch": row})

@@ -142,7 +142,7 @@ def simulate_sap(
 def simulate_alias_locations(source: Annotated[str, typer.Argument(help="Source code")]) -> None:
     """Map the simulated ERP's branches (0001…, D001…) to the demo's locations."""
     from sincro.connectors.orchestrator import ensure_source
-    from sincro.db import get_database
+    from sincro.db import database_for
     from sincro.simulators.rest import alias_demo_locations
 
     settings, config = load()
@@ -150,7 +150,7 @@ def simulate_alias_locations(source: Annotated[str, typer.Argument(help="Source 
         cfg = config.source(source)
     except KeyError:
         fail(f"no source {source!r} in {settings.connectors_file}")
-    with get_database(settings.database_url).write() as session:
+    with database_for(settings).write() as session:
         ensure_source(session, cfg)
         added = alias_demo_locations(session, source)
     console.print(f"[green]✓[/] {added} location aliases added for {source}")

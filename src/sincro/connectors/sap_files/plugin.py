@@ -52,12 +52,12 @@ class SapFilesPlugin(FileIntake[SapFilesSource], WriteBack[SapFilesSource]):
         """Collect write-backs for new Sincro movements, then write the due ones to the
         outbox (acknowledgements come back later as files in the inbox)."""
         from sincro.connectors.sap_files import writeback
-        from sincro.db import get_database
+        from sincro.db import database_for
 
         source = config.source(code)
         if not isinstance(source, SapFilesSource):
             raise TypeError(f"source {code!r} is not a sap_files source")
-        db = get_database(settings.database_url)
+        db = database_for(settings)
         with db.write() as session:
             created = writeback.collect(session, source)
         with db.write() as session:

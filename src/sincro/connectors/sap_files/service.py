@@ -169,8 +169,9 @@ def process_file(
     progress: Progress | None = None,
 ) -> Outcome:
     """Process one registered file (and, for a snapshot, the movement/ack files received
-    before it). Safe to call again for a file being or already processed."""
-    with repo.connection(db) as conn, repo.source_lock(conn, cfg):
+    before it). Safe to call again for a file being or already processed. A long job: its
+    statements may run up to the long statement limit (a snapshot reconciles every position)."""
+    with db.long(), repo.connection(db) as conn, repo.source_lock(conn, cfg):
         with repo.tx(conn) as session:
             erp_file = session.get(ErpFile, file_id)
             if erp_file is None or erp_file.source != cfg.code:
