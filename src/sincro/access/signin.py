@@ -118,11 +118,15 @@ class SignInGuard:
         if failures >= policy.address_free_failures:
             step = failures - policy.address_free_failures + 1
             self._through_gate(f"signin:gate:address:{client}", step)
+        # the clean gate is for an address trying this account for the first time with no
+        # failures (the owner, elsewhere); counted atomically before anything else, so a
+        # concurrent storm from one address cannot take it before its first failure is recorded
+        seen = shared.add(f"signin:seen:{account}:{client}", 1, policy.window)
         key = f"signin:account:{account}"
         attempts = shared.add(key, 1, policy.window)
         if attempts <= policy.free_attempts:
             return
-        which = "clean" if failures == 0 else "known"
+        which = "clean" if failures == 0 and seen == 1 else "known"
         try:
             self._through_gate(f"signin:gate:{which}:{account}", attempts - policy.free_attempts)
         except RateLimited:
