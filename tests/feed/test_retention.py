@@ -38,7 +38,7 @@ def _seqs(db: Database) -> list[int]:
 def _subscription(db: Database, cursor: int, active: bool = True) -> int:
     with db.write() as s:
         sub = WebhookSubscription(
-            url="https://example.com/hook", secret="x" * 32, cursor_seq=cursor, active=active
+            url="https://example.com/hook", secret_salt="x" * 32, cursor_seq=cursor, active=active
         )
         s.add(sub)
         s.flush()
