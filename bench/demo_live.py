@@ -21,7 +21,6 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -44,27 +43,12 @@ class Served(ApiServer):
         self.args = command
         self.command = "sincro " + " ".join(command)
 
+    def argv(self) -> list[str]:
+        return [str(SINCRO), *self.args]
+
     def start(self, timeout: float = 300.0) -> Served:
-        logfile = open(self.var_dir / "served.log", "wb")  # noqa: SIM115 - lives with it
-        self.proc = subprocess.Popen(
-            [str(SINCRO), *self.args],
-            env=self.env,
-            cwd=self.var_dir,
-            stdout=logfile,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.command} exited early")
-            try:
-                if httpx.get(f"{self.base_url}/ready", timeout=5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"{self.command} not ready after {timeout} s")
+        super().start(timeout)
+        return self
 
     def cpu_by_service(self, seconds: float) -> dict[str, float]:
         """Share of a core each child service used over ``seconds`` (by its command line)."""

@@ -407,19 +407,15 @@ class ApiServer:
         self.base_url = f"http://{HOST}:{self.port}"
         self.command = f"sincro api --host {HOST} --port {self.port} --workers {workers}"
 
+    def argv(self) -> list[str]:
+        """The command this server runs (a subclass may run ``sincro serve`` or ``demo``)."""
+        return [str(SINCRO), "api", "--host", HOST, "--port", str(self.port),
+                "--workers", str(self.workers)]  # fmt: skip
+
     def start(self, timeout: float = 180.0) -> ApiServer:
         logfile = open(self.var_dir / "api.log", "wb")  # noqa: SIM115 - lives with the process
         self.proc = subprocess.Popen(
-            [
-                str(SINCRO),
-                "api",
-                "--host",
-                HOST,
-                "--port",
-                str(self.port),
-                "--workers",
-                str(self.workers),
-            ],
+            self.argv(),
             env=self.env,
             cwd=self.var_dir,
             stdout=logfile,
@@ -430,7 +426,8 @@ class ApiServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"sincro api exited early; see {self.var_dir / 'api.log'}:\n" + self.log_tail()
+                    f"{self.command} exited early; see {self.var_dir / 'api.log'}:\n"
+                    + self.log_tail()
                 )
             with contextlib.suppress(httpx.HTTPError):
                 ready = httpx.get(f"{self.base_url}/ready", timeout=5).status_code == 200
@@ -438,7 +435,7 @@ class ApiServer:
                     return self
             time.sleep(0.3)
         self.stop()
-        raise RuntimeError(f"sincro api not ready after {timeout} s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.command} not ready after {timeout} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
