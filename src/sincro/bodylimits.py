@@ -94,8 +94,12 @@ class BodyLimits:
         self.app, self.api_max, self.console_max = app, api_max, console_max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope) if scope["type"] == "http" else {}
-        if scope["type"] != "http" or not has_body(scope, headers):
+        # reads (the hot path) pass straight through: no header parsing for a GET
+        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        if not has_body(scope, headers):
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
