@@ -14,10 +14,11 @@ import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sincro.text_pt import is_zone
 
 DEFAULT_SECRET = "sincro-embedded-dev-secret-change-me"  # refused everywhere but loopback
 SECRET_FILE = "secret_key"
@@ -145,10 +146,8 @@ class Settings(BaseSettings):
     @field_validator("console_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}, e.g. America/Manaus") from None
+        if not is_zone(value):
+            raise ValueError(f"unknown time zone {value!r}, e.g. America/Manaus")
         return value
 
     @field_validator("feed_webhook_allowed_hosts", mode="before")

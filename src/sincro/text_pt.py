@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import snowballstemmer
 
@@ -112,6 +112,16 @@ def stem(word: str) -> str:
 
 
 # --- dates ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1024)
+def is_zone(name: str) -> bool:
+    """True for a name the IANA database (``zoneinfo``) knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _zone(zone: str | ZoneInfo) -> ZoneInfo:

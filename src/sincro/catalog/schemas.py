@@ -5,8 +5,9 @@ from typing import Annotated, Generic, Literal, Self, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from sincro.catalog.models import LocationKind
-from sincro.catalog.timezones import DEFAULT_ZONE as DEFAULT_ZONE, is_zone, zone_for
+from sincro.catalog.timezones import DEFAULT_ZONE as DEFAULT_ZONE, zone_for
 from sincro.inputs import PlainText
+from sincro.text_pt import is_zone
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$"

@@ -7,9 +7,6 @@ Pernambuco, is UTC−2. A location may always carry another zone explicitly."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from sincro.text_pt import fold
 
 DEFAULT_ZONE = "America/Sao_Paulo"
@@ -31,13 +28,3 @@ def zone_for(state: str, city: str = "") -> str:
     if state.upper() == "PE" and "noronha" in fold(city):
         return NORONHA
     return ZONE_BY_STATE.get(state.upper(), DEFAULT_ZONE)
-
-
-@lru_cache(maxsize=1024)
-def is_zone(name: str) -> bool:
-    """True for a name the IANA database (``zoneinfo``) knows."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
