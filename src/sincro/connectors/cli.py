@@ -14,9 +14,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sincro.cli_common import console, fail
 from sincro.connectors import kinds
 from sincro.connectors.base import WriteBack
-from sincro.connectors.cli_support import console, fail, load
+from sincro.connectors.cli_support import load
 
 sync_app = typer.Typer(help="ERP sync: sources, runs, files, replays.", no_args_is_help=True)
 

@@ -1,4 +1,4 @@
-"""What every connector command shares: the consoles, failing with a message, loading the
+"""What every connector command shares beyond the kernel's CLI helpers (``cli_common``): loading the
 connectors file, and stopping on Ctrl+C/SIGTERM."""
 
 from __future__ import annotations
@@ -7,13 +7,11 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Any
 
-from sincro.cli_common import console, err, fail
+from sincro.cli_common import fail
 
 if TYPE_CHECKING:
     from sincro.config import Settings
     from sincro.connectors.config import ConnectorsConfig
-
-__all__ = ["console", "err", "fail", "load"]
 
 
 def load() -> tuple[Settings, ConnectorsConfig]:

@@ -15,7 +15,8 @@ from typing import Annotated
 
 import typer
 
-from sincro.connectors.cli_support import console, fail, load, stop_on_signals
+from sincro.cli_common import console, fail
+from sincro.connectors.cli_support import load, stop_on_signals
 from sincro.errors import SincroError
 
 simulate_app = typer.Typer(help="Simulated ERPs for the demo and the tests.", no_args_is_help=True)

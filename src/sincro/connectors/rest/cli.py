@@ -11,7 +11,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sincro.connectors.cli_support import console, fail, load
+from sincro.cli_common import console, fail
+from sincro.connectors.cli_support import load
 
 if TYPE_CHECKING:
     from sincro.config import Settings

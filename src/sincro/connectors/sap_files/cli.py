@@ -27,7 +27,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sincro.connectors.cli_support import console, fail, stop_on_signals
+from sincro.cli_common import console, fail
+from sincro.connectors.cli_support import stop_on_signals
 from sincro.errors import SincroError
 
 
