@@ -93,8 +93,10 @@ def test_concurrent_guesses_across_instances_reach_the_check_a_bounded_number_of
         return await asyncio.gather(*guesses)
 
     results = asyncio.run(storm())
-    # 5 free attempts, then one through the account's gate (its delay has not passed)
-    assert len(hash_calls) <= 6, f"{len(hash_calls)} guesses reached the password check"
+    # 5 free attempts, then one through the account's gate (its delay has not passed), plus
+    # at most one through the clean-address gate: the address's first attempt can be
+    # overtaken by its others and arrive past the free ones before any failure is recorded
+    assert len(hash_calls) <= 7, f"{len(hash_calls)} guesses reached the password check"
     assert results.count("401") == len(hash_calls)
     refused = [r for r in results if r.startswith("429:")]
     assert len(refused) == 150 - len(hash_calls)
