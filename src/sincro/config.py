@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
 
+    # customers: a defaulter has an open receivable overdue by more than this many days
+    customers_defaulter_days: int = Field(default=5, ge=0, le=3650)
+
     @field_validator("console_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
