@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
 
+    # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
+    inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)
+    inventory_stockout_sweep_seconds: float = Field(default=900.0, gt=0)
+
     # customers: a defaulter has an open receivable overdue by more than this many days
     customers_defaulter_days: int = Field(default=5, ge=0, le=3650)
 
