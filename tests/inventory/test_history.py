@@ -70,12 +70,12 @@ def test_sales_roll_up_per_local_day_with_online_part(db: Database, shop: dict[s
         regions = history.daily_demand(
             s, level="dc_region", start=dt.date(2026, 12, 1), end=dt.date(2026, 12, 31)
         )
-    got = {(d.key, d.day.day, d.units) for d in by_location}
+    got = {(d.key, d.day.day, d.units) for d in by_location.itertuples()}
     assert ("SP01", 5, 2) in got and ("AC01", 5, 1) in got and ("AC01", 6, 1) in got
-    assert any(d.key == "RJ01" and d.units == 3 for d in by_location)
-    assert sum(d.units for d in online) == 3 and {d.key for d in online} == {"online"}
-    assert sum(d.units for d in total) == 7
-    assert {d.key for d in regions} == {"Sudeste", "Norte"}
+    assert any(d.key == "RJ01" and d.units == 3 for d in by_location.itertuples())
+    assert online.units.sum() == 3 and set(online.key) == {"online"}
+    assert total.units.sum() == 7
+    assert set(regions.key) == {"Sudeste", "Norte"}
 
 
 def test_a_location_sold_out_marks_the_day_censored(db: Database, shop: dict[str, str]) -> None:
@@ -91,7 +91,7 @@ def test_a_location_sold_out_marks_the_day_censored(db: Database, shop: dict[str
             start=now.date() - dt.timedelta(days=2),
             end=now.date() + dt.timedelta(days=2),
         )
-    assert [(d.units, d.censored) for d in days] == [(10, True)]
+    assert [(d.units, d.censored) for d in days.itertuples()] == [(10, True)]
     # the sweep marks levels that are out of stock without a sale today as well
     with db.write() as s:
         assert history.mark_stockouts(s) >= 1
@@ -121,7 +121,7 @@ def test_returns_net_out_and_other_movements_only_move_the_cursor(
         days = history.daily_demand(
             s, level="uf", start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30)
         )
-    assert [(d.key, d.units) for d in days] == [("RJ", 3)]
+    assert [(d.key, d.units) for d in days.itertuples()] == [("RJ", 3)]
 
 
 def test_unknown_level_is_refused(db: Database) -> None:

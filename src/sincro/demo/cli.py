@@ -25,6 +25,9 @@ def demo(
     stores: Annotated[int, typer.Option(help="Number of stores")] = 1800,
     dcs: Annotated[int, typer.Option(help="Number of distribution centers")] = 10,
     products: Annotated[int, typer.Option(help="Number of SKUs")] = 1000,
+    history_days: Annotated[
+        int, typer.Option(help="Days of daily sales history to load (0: none)", min=0, max=1100)
+    ] = 730,
     serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Start every service after loading")
     ] = True,
@@ -46,7 +49,7 @@ def demo(
     from sincro.demo.setup import demo_connectors_file, prepare_demo, simulator_ports
     from sincro.runtime import children, run_startup_jobs, supervise
 
-    credentials = prepare_demo(settings, stores, dcs, products, console)
+    credentials = prepare_demo(settings, stores, dcs, products, console, history_days)
     ports = simulator_ports(settings.demo_simulator_port)
     generated = (settings.var_dir / "connectors.yaml").resolve()
     chosen = settings.connectors_file

@@ -33,6 +33,7 @@ STAGE_LABELS = {
     "products": "Catálogo",
     "stock": "Posições de estoque",
     "ledger": "Razão de movimentos",
+    "history": "Histórico de vendas",
 }
 
 
@@ -114,7 +115,12 @@ def demo_connectors_file(settings: Settings, ports: tuple[int, int]) -> Path:
 
 
 def prepare_demo(
-    settings: Settings, stores: int, dcs: int, products: int, console: Console
+    settings: Settings,
+    stores: int,
+    dcs: int,
+    products: int,
+    console: Console,
+    history_days: int = 730,
 ) -> Panel:
     """Migrate and load the demo operator once; returns what to print for the newcomer."""
     upgrade(settings.database_url)
@@ -124,7 +130,7 @@ def prepare_demo(
     if loaded:
         console.print("[green]✓[/] demo operator already loaded; reusing it")
     else:
-        _load_with_progress(settings.database_url, stores, dcs, products, console)
+        _load_with_progress(settings.database_url, stores, dcs, products, console, history_days)
     with db.write() as session:
         if session.scalar(select(ConsoleUser).where(ConsoleUser.email == DEMO_EMAIL)) is None:
             access.create_user(session, DEMO_EMAIL, "Operador Demo", DEMO_PASSWORD, Role.admin)
@@ -140,7 +146,10 @@ def prepare_demo(
     )
 
 
-def _load_with_progress(url: str, stores: int, dcs: int, products: int, console: Console) -> None:
+def _load_with_progress(
+    url: str, stores: int, dcs: int, products: int, console: Console, history_days: int
+) -> None:
+    from sincro.demo.history import load_history
     from sincro.demo.loader import load_demo
 
     started = time.perf_counter()
@@ -159,6 +168,9 @@ def _load_with_progress(url: str, stores: int, dcs: int, products: int, console:
             progress.update(tasks[stage], completed=done, total=total)
 
         summary = load_demo(url, stores=stores, dcs=dcs, products=products, progress=report)
+        history = load_history(url, days=history_days, progress=report) if history_days else None
     console.print(
         f"[green]✓[/] demo operator loaded in {time.perf_counter() - started:.1f} s: {summary}"
     )
+    if history is not None:
+        console.print(f"[green]✓[/] sales history: {history}")

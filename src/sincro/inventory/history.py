@@ -8,9 +8,9 @@ location, on the location's LOCAL day, with the online part and censored (stock-
 - :func:`mark_stockouts` marks today's local day censored for every level with nothing
   sellable (run every few minutes by beat, and by the roll-up for the levels a sale touched);
   a censored day's sales are a floor on demand, not the demand.
-- :func:`daily_demand` reads the days at the level forecasting asks for: location, UF,
-  DC region, online, or the SKU total; a day of an aggregate is censored when any of its
-  locations was.
+- :func:`daily_demand` reads the days at the level forecasting asks for (location, UF,
+  DC region, online, or the SKU total) as a pandas frame aggregated in C, not row by row; a
+  day of an aggregate is censored when any of its locations was.
 
 History is kept as daily aggregates: the forecasting domain never reads the ledger itself.
 """
@@ -20,10 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
@@ -34,15 +34,6 @@ from sincro.text_pt import REGION_OF_UF
 
 Level = Literal["location", "uf", "dc_region", "online", "total"]
 LEVELS: tuple[str, ...] = ("location", "uf", "dc_region", "online", "total")
-
-
-@dataclass(frozen=True, slots=True)
-class DemandDay:
-    sku: str
-    key: str  # location code, UF, region name, "online" or "total"
-    day: dt.date
-    units: int
-    censored: bool
 
 
 def _zones(session: Session) -> dict[int, ZoneInfo]:
@@ -106,14 +97,7 @@ def load_history(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     repo.load_days(session, rows)
 
 
-def _key_of(level: str, place: Any) -> str:
-    if level == "location":
-        return str(place.code)
-    if level == "uf":
-        return str(place.state)
-    if level == "dc_region":
-        return REGION_OF_UF.get(place.state, "Outros")  # DC regions: macro-regions
-    return level  # "online" and "total"
+COLUMNS = ("sku", "key", "day", "units", "censored")
 
 
 def daily_demand(
@@ -124,42 +108,58 @@ def daily_demand(
     locations: Iterable[str] | None = None,
     start: dt.date,
     end: dt.date,
-) -> list[DemandDay]:
-    """Daily demand at ``level`` between ``start`` and ``end`` (inclusive), days without sales
-    left out (a reader fills them with zeros, except censored ones which are always present).
-    ``online`` counts only online units; other levels count every unit."""
+) -> pd.DataFrame:
+    """Daily demand at ``level`` between ``start`` and ``end`` (inclusive), as a frame with
+    columns ``sku, key, day, units, censored`` sorted by sku, key, day. ``key`` is the location
+    code, UF, region name, ``"online"`` or ``"total"``. Days without sales are left out (a
+    reader fills them with zeros); censored days are always present. ``online`` counts only
+    online units; other levels every unit. History kept per UF joins every level but
+    ``location`` (and is left out when ``locations`` narrows the read)."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
-    product_ids = catalog.product_ids(session, skus) if skus is not None else None
-    places = {p.id: p for p in catalog.directory(session).places}
+    ids = None if skus is None else list(catalog.product_ids(session, skus).values())
+    places = catalog.directory(session).places
     location_ids = None
     if locations is not None:
         wanted = set(locations)
-        location_ids = [p.id for p in places.values() if p.code in wanted]
-    rows = repo.days(
-        session,
-        product_ids=None if product_ids is None else list(product_ids.values()),
-        location_ids=location_ids,
-        start=start,
-        end=end,
+        location_ids = [p.id for p in places if p.code in wanted]
+    frames = []
+    columns = ["product_id", "where", "day", "units", "online_units", "stockout"]
+    rows = repo.days(session, product_ids=ids, location_ids=location_ids, start=start, end=end)
+    if rows:
+        per_location = pd.DataFrame.from_records(rows, columns=columns)
+        if level == "location":
+            keys = {p.id: p.code for p in places}
+        else:
+            keys = {p.id: p.state for p in places}
+        per_location["where"] = per_location["where"].map(keys)
+        frames.append(per_location.dropna(subset=["where"]))
+    if level != "location" and locations is None:
+        uf_rows = repo.uf_days(session, product_ids=ids, start=start, end=end)
+        if uf_rows:
+            frames.append(pd.DataFrame.from_records(uf_rows, columns=columns))
+    if not frames:
+        return pd.DataFrame({c: [] for c in COLUMNS})
+    frame = pd.concat(frames, ignore_index=True)
+    if level == "online":
+        frame["units"] = frame["online_units"]
+        frame = frame[(frame["units"] != 0) | frame["stockout"].astype(bool)]
+    if level in ("location", "uf"):
+        frame["key"] = frame["where"]
+    elif level == "dc_region":  # the DC regions are the macro-regions
+        frame["key"] = frame["where"].map(REGION_OF_UF).fillna("Outros")
+    else:
+        frame["key"] = level
+    frame["units"] = frame["units"].clip(lower=0)
+    frame["censored"] = frame["stockout"].astype(bool)
+    out = frame.groupby(["product_id", "key", "day"], as_index=False, sort=False).agg(
+        units=("units", "sum"), censored=("censored", "any")
     )
-    skus_by_id = catalog.skus_by_id(session, {r.product_id for r in rows})
-    merged: dict[tuple[str, str, dt.date], list[int]] = {}
-    for r in rows:
-        place = places.get(r.location_id)
-        if place is None:
-            continue
-        units = r.online_units if level == "online" else r.units
-        if level == "online" and not units and not r.stockout:
-            continue
-        key = (skus_by_id.get(r.product_id, str(r.product_id)), _key_of(level, place), r.day)
-        entry = merged.setdefault(key, [0, 0])
-        entry[0] += max(0, units)
-        entry[1] = entry[1] or int(r.stockout)
-    return [
-        DemandDay(sku=sku, key=key, day=day, units=u, censored=bool(c))
-        for (sku, key, day), (u, c) in sorted(merged.items())
-    ]
+    sku_of = catalog.skus_by_id(session, out["product_id"].unique().tolist())
+    out["sku"] = out["product_id"].map(sku_of)
+    out["day"] = pd.to_datetime(out["day"]).dt.date
+    out["units"] = out["units"].astype("int64")
+    return out.sort_values(["sku", "key", "day"], ignore_index=True)[list(COLUMNS)]
 
 
 def history_span(session: Session) -> tuple[dt.date | None, dt.date | None]:

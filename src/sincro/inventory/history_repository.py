@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sincro.db import insert_rows, utcnow
-from sincro.inventory.models import HistoryCursor, Movement, SalesDay, StockLevel
+from sincro.inventory.models import HistoryCursor, Movement, SalesDay, SalesDayUF, StockLevel
 
 CURSOR = "sales"
 
@@ -130,7 +130,7 @@ def days(
     start: dt.date,
     end: dt.date,
 ) -> Sequence[Any]:
-    """Daily rows in [start, end], ordered by product, location, day."""
+    """Daily rows in [start, end] (unordered: the reader groups them)."""
     query = select(
         SalesDay.product_id,
         SalesDay.location_id,
@@ -143,11 +143,36 @@ def days(
         query = query.where(SalesDay.product_id.in_(list(product_ids)))
     if location_ids is not None:
         query = query.where(SalesDay.location_id.in_(list(location_ids)))
-    return session.execute(
-        query.order_by(SalesDay.product_id, SalesDay.location_id, SalesDay.day)
-    ).all()
+    # Core, not the ORM: millions of plain tuples for a frame
+    return session.connection().execute(query).all()
+
+
+def uf_days(
+    session: Session,
+    *,
+    product_ids: Collection[int] | None,
+    start: dt.date,
+    end: dt.date,
+) -> Sequence[Any]:
+    """Days kept per UF in [start, end] (unordered)."""
+    query = select(
+        SalesDayUF.product_id,
+        SalesDayUF.state,
+        SalesDayUF.day,
+        SalesDayUF.units,
+        SalesDayUF.online_units,
+        SalesDayUF.stockout,
+    ).where(and_(SalesDayUF.day >= start, SalesDayUF.day <= end))
+    if product_ids is not None:
+        query = query.where(SalesDayUF.product_id.in_(list(product_ids)))
+    return session.connection().execute(query).all()
 
 
 def history_span(session: Session) -> tuple[dt.date | None, dt.date | None]:
-    row = session.execute(select(func.min(SalesDay.day), func.max(SalesDay.day))).one()
-    return row[0], row[1]
+    first, last = None, None
+    for model in (SalesDay, SalesDayUF):
+        low, high = session.execute(select(func.min(model.day), func.max(model.day))).one()
+        if low is not None:
+            first = low if first is None else min(first, low)
+            last = high if last is None else max(last, high)
+    return first, last

@@ -164,6 +164,21 @@ class SalesDay(Base):
     stockout: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class SalesDayUF(Base):
+    """History kept per UF instead of per location: sales imported from before Sincro (the
+    operator's BI keeps the long tail per UF) or a demo's past. Readers add it to the
+    per-location days of the same UF (the two never overlap for one SKU and day)."""
+
+    __tablename__ = "sales_daily_uf"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(2), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    online_units: Mapped[int] = mapped_column(Integer, default=0)
+    stockout: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class HistoryCursor(Base):
     """How far the ledger has been rolled up into :class:`SalesDay` (last movement id)."""
 

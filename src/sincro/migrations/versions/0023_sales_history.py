@@ -1,4 +1,4 @@
-"""daily sales history per SKU x location (local days, online part, censored stock-out days)
+"""daily sales history per SKU x location (local days, online part, censored stock-out days), history kept per UF
 rolled up from the ledger, and the roll-up's cursor
 
 Revision ID: 0023
@@ -27,6 +27,15 @@ def upgrade() -> None:
         sa.Column("stockout", sa.Boolean(), nullable=False),
     )
     op.create_table(
+        "sales_daily_uf",
+        sa.Column("product_id", sa.Integer(), sa.ForeignKey("products.id"), primary_key=True),
+        sa.Column("state", sa.String(length=2), primary_key=True),
+        sa.Column("day", sa.Date(), primary_key=True),
+        sa.Column("units", sa.Integer(), nullable=False),
+        sa.Column("online_units", sa.Integer(), nullable=False),
+        sa.Column("stockout", sa.Boolean(), nullable=False),
+    )
+    op.create_table(
         "sales_history_cursor",
         sa.Column("name", sa.String(length=40), primary_key=True),
         sa.Column("last_movement_id", sa.Integer(), nullable=False),
@@ -36,4 +45,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("sales_history_cursor")
+    op.drop_table("sales_daily_uf")
     op.drop_table("sales_daily")
