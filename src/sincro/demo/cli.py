@@ -25,6 +25,9 @@ def demo(
     stores: Annotated[int, typer.Option(help="Number of stores")] = 1800,
     dcs: Annotated[int, typer.Option(help="Number of distribution centers")] = 10,
     products: Annotated[int, typer.Option(help="Number of SKUs")] = 1000,
+    shop_rate: Annotated[
+        float, typer.Option(help="Simulated purchases a second (online and at tills)", min=0.01)
+    ] = 2.0,
     history_days: Annotated[
         int, typer.Option(help="Days of daily sales history to load (0: none)", min=0, max=1100)
     ] = 730,
@@ -72,6 +75,12 @@ def demo(
         *(sys.executable, "-m", "sincro.cli", "simulate", "erp"),
         *("--port-base", str(ports[0]), "--docs-port", str(ports[1])),
         *("--documents", "3000", "--customers", "2000"),
+    ]
+    procs["shop"] = [
+        *(sys.executable, "-m", "sincro.cli", "simulate", "shop"),
+        *("--url", f"http://{display_host(settings.host)}:{settings.port}"),
+        *("--rate", str(shop_rate), "--products", str(products), "--stores", str(stores)),
+        *("--dcs", str(dcs)),
     ]
     log_dir = settings.var_dir / "log"
     supervise(procs, settings.host, settings.port, on_ready=run_startup_jobs, log_dir=log_dir)

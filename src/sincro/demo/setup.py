@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 
 from sincro.access import service as access
 from sincro.access.models import ConsoleUser, Role
-from sincro.catalog.models import Product
+from sincro.catalog.models import Location, Product
 from sincro.config import Settings
 from sincro.db import database_for
 from sincro.migrate import upgrade
@@ -136,6 +137,11 @@ def prepare_demo(
             access.create_user(session, DEMO_EMAIL, "Operador Demo", DEMO_PASSWORD, Role.admin)
         _, admin_key = access.create_key(session, "demo-admin", Role.admin)
         _, channel_key = access.create_key(session, "demo-ecommerce", Role.channel)
+        # the shop simulator's keys, handed to it through its environment, never printed
+        _, shop_key = access.create_key(session, "demo-shop-simulator", Role.channel)
+        store_codes = list(session.scalars(select(Location.code).where(Location.kind == "store")))
+        _, tills_key = access.create_key(session, "demo-store-tills", Role.store, store_codes)
+    os.environ["SINCRO_DEMO_SHOP_KEY"], os.environ["SINCRO_DEMO_TILLS_KEY"] = shop_key, tills_key
     return Panel(
         f"Console user: [bold]{DEMO_EMAIL}[/] / password [bold]{DEMO_PASSWORD}[/]\n"
         f"Admin API key:   [bold]{admin_key}[/]\n"
