@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -358,7 +359,21 @@ def forecast_chunk(
     config: ForecastConfig,
     progress: Callable[[int], None] | None = None,
 ) -> ChunkResult:
-    """Forecast every series of ``frame`` (see the module's docstring)."""
+    """Forecast every series of ``frame`` (see the module's docstring): what one Celery task
+    does with one chunk. ``progress(n)`` is told the series done."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # the libraries warn on degenerate fits (a flat series, a window all censored);
+        # those series are scored NaN and flagged, the warnings would only be noise
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return _forecast_chunk(frame, config, progress)
+
+
+def _forecast_chunk(
+    frame: pd.DataFrame,
+    config: ForecastConfig,
+    progress: Callable[[int], None] | None,
+) -> ChunkResult:
     seconds: dict[str, float] = {}
     df = _prepare(frame, config)
     season, h, windows = config.season, config.horizon, config.n_windows
