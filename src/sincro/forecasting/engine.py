@@ -21,9 +21,11 @@ Steps for a chunk (long frame ``unique_id, ds, y`` with an optional boolean ``ce
    A model that raises or returns a non-finite value on a series is out for that series
    (flagged ``failed:<model>``); if every candidate fails, a numpy fallback (never fails)
    forecasts it (flagged ``fallback``).
-6. Quantiles: split-conformal from the champion's backtest errors, scaled by each series' MASE
-   scale and pooled per pattern and horizon step: ``q = point + scale · Q_level(errors)``,
-   clipped at zero for non-negative data. The same scaled error *paths* are kept to sample
+6. Quantiles: conformal from backtest errors, scaled by each series' MASE scale and pooled
+   per pattern and horizon step: ``q = point + scale · Q_level(errors)``, clipped at zero for
+   non-negative data. The errors of each window are those of the candidate that wins on the
+   *other* windows (cross-conformal): the champion's own errors on the windows that chose it
+   are optimistic and gave intervals covering 66–75% instead of 80% (docs/benchmarks.md). The same scaled error *paths* are kept to sample
    the total over a lead time (:func:`lead_time_demand_quantiles`).
 """
 
@@ -53,6 +55,7 @@ def _statsforecast_models() -> dict[str, ModelFactory]:
         "AutoETS": lambda s: m.AutoETS(season_length=s),
         "ETS_ANA": lambda s: m.AutoETS(season_length=s, model="ANA" if s > 1 else "ANN"),
         "OptimizedTheta": lambda s: m.OptimizedTheta(season_length=s),
+        "SeasonalES": lambda s: m.SeasonalExponentialSmoothingOptimized(season_length=s),
         "AutoTheta": lambda s: m.AutoTheta(season_length=s),
         "AutoARIMA": lambda s: m.AutoARIMA(season_length=s),
         "MSTL": lambda s: m.MSTL(season_length=s),
@@ -70,9 +73,17 @@ def _statsforecast_models() -> dict[str, ModelFactory]:
 # Candidate sets per pattern, chosen by the measurements in docs/benchmarks.md. Long
 # high-frequency series (daily) get the cheap forms: AutoETS searching every ETS form costs
 # ~420 ms a fit on 730 days against ~27 ms for ETS(A,N,A) (zeros rule out multiplicative
-# errors anyway), AutoTheta ~110 ms against ~31 ms for the optimized Theta; AutoARIMA
-# (~3 s) and MSTL stay available but are not routed by default.
+# errors anyway), AutoTheta ~110 ms against ~31 ms for the optimized Theta, seasonal
+# exponential smoothing under 1 ms; AutoARIMA (~3 s) and MSTL (~70 ms) stay available but
+# are not routed by default.
 _INTERMITTENT = ("CrostonSBA", "TSB", "IMAPA", "ADIDA")
+_FAST_SMOOTH = (
+    "ETS_ANA",
+    "OptimizedTheta",
+    "SeasonalES",
+    "SeasonalNaive",
+    "ETS_ANA+OptimizedTheta",
+)
 FULL_CANDIDATES: Mapping[str, tuple[str, ...]] = {
     P.SMOOTH: ("AutoETS", "AutoTheta", "SeasonalNaive", "AutoETS+AutoTheta"),
     P.ERRATIC: ("AutoETS", "AutoTheta", "SeasonalNaive", "AutoETS+AutoTheta"),
@@ -80,8 +91,8 @@ FULL_CANDIDATES: Mapping[str, tuple[str, ...]] = {
     P.LUMPY: _INTERMITTENT,
 }
 FAST_CANDIDATES: Mapping[str, tuple[str, ...]] = {
-    P.SMOOTH: ("ETS_ANA", "OptimizedTheta", "SeasonalNaive", "ETS_ANA+OptimizedTheta"),
-    P.ERRATIC: ("ETS_ANA", "OptimizedTheta", "SeasonalNaive", "ETS_ANA+OptimizedTheta"),
+    P.SMOOTH: _FAST_SMOOTH,
+    P.ERRATIC: _FAST_SMOOTH,
     P.INTERMITTENT: _INTERMITTENT,
     P.LUMPY: _INTERMITTENT,
 }
@@ -169,7 +180,7 @@ class ChunkResult:
     - ``backtest``: one row a series and candidate: ``mase, sql, score``;
     - ``paths``: per pattern, the champion's scaled backtest error paths (``n × horizon``,
       NaN past a shorter window), for lead-time sampling;
-    - ``seconds``: library time per model (backtest and final fit).
+    - ``seconds``: library CPU time per model (backtest and final fit).
     """
 
     forecasts: pd.DataFrame
@@ -426,7 +437,7 @@ def _forecast_chunk(
         for base in sorted({m for c in candidates for m in _members(c)}):
             model = _make(base, factories, season)
             sf = _statsforecast([model], config.freq)
-            started = time.perf_counter()
+            started = time.process_time()
             values, bad = _run(
                 lambda d, sf=sf, bt_h=bt_h: sf.cross_validation(
                     df=d, h=bt_h, n_windows=windows, step_size=bt_h
@@ -436,7 +447,7 @@ def _forecast_chunk(
                 sorted(members),
                 windows * bt_h,
             )
-            seconds[base] = seconds.get(base, 0.0) + time.perf_counter() - started
+            seconds[base] = seconds.get(base, 0.0) + time.process_time() - started
             base_preds[base] = values.reshape(len(members), windows, bt_h)
             failed[base] = bad
         scores = {}
@@ -484,7 +495,7 @@ def _forecast_chunk(
             info[uid]["mase"] = float(np.nanmean(np.abs(e)))
             info[uid]["sql"] = float(sqls[winner][i])
             padded = np.full((windows, h), np.nan)
-            padded[:, :bt_h] = e
+            padded[:, :bt_h] = _honest_paths(errors, candidates, table[:, i], i, winner)
             paths_by_pattern.setdefault(pattern, []).append(padded)
 
     paths = {
@@ -502,9 +513,9 @@ def _forecast_chunk(
         members = sorted(members)
         sf = _statsforecast([_make(base, factories, season)], config.freq)
         group_df = df[df["unique_id"].isin(members)][["unique_id", "ds", "y"]]
-        started = time.perf_counter()
+        started = time.process_time()
         values, bad = _run(lambda d, sf=sf: sf.forecast(df=d, h=h), group_df, base, members, h)
-        seconds[base] = seconds.get(base, 0.0) + time.perf_counter() - started
+        seconds[base] = seconds.get(base, 0.0) + time.process_time() - started
         base_future[base] = {u: values[i] for i, u in enumerate(members) if u not in bad}
         for uid in bad:
             info[uid]["flags"].append(f"failed:{base}")
@@ -588,6 +599,29 @@ def _forecast_chunk(
         seconds,
         tuple(config.levels),
     )
+
+
+def _honest_paths(
+    errors: Mapping[str, np.ndarray],
+    candidates: Sequence[str],
+    usable: np.ndarray,
+    i: int,
+    champion: str,
+) -> np.ndarray:
+    """Series ``i``'s error path in each backtest window, from the candidate that wins on
+    the *other* windows (cross-conformal): the champion's own errors are optimistic, since
+    it was chosen for being small on those very windows, and would give narrow intervals."""
+    windows = errors[champion].shape[1]
+    if windows < 2:
+        return errors[champion][i]
+    ok = [c for k, c in enumerate(candidates) if np.isfinite(usable[k])]
+    per_window = np.array([np.nanmean(np.abs(errors[c][i]), axis=1) for c in ok])  # c × w
+    out = np.empty_like(errors[champion][i])
+    for w in range(windows):
+        others = np.delete(per_window, w, axis=1)
+        rank = np.nan_to_num(np.nanmean(others, axis=1), nan=np.inf)
+        out[w] = errors[ok[int(np.argmin(rank))]][i, w]
+    return out
 
 
 def _col(level: float) -> str:
