@@ -160,3 +160,32 @@ def test_iter_chunks_keeps_series_whole() -> None:
     chunks = list(engine.iter_chunks(frame, 3))
     assert [c["unique_id"].nunique() for c in chunks] == [3, 3, 1]
     assert sum(len(c) for c in chunks) == len(frame)
+
+
+def test_calibration_errors_come_from_the_model_chosen_on_the_other_windows() -> None:
+    # A is right on window 0 and wrong on window 1, B the other way round
+    errors = {
+        "A": np.array([[[0.1, 0.1], [5.0, 5.0]]]),
+        "B": np.array([[[3.0, 3.0], [0.2, 0.2]]]),
+    }
+    usable = np.array([1.0, 1.0])
+    paths = engine._honest_paths(errors, ["A", "B"], usable, 0, "A")
+    # window 0 is scored with B (the winner on window 1) and window 1 with A
+    assert paths.tolist() == [[3.0, 3.0], [5.0, 5.0]]
+    # a failed candidate is never used
+    paths = engine._honest_paths(errors, ["A", "B"], np.array([1.0, np.inf]), 0, "A")
+    assert paths.tolist() == [[0.1, 0.1], [5.0, 5.0]]
+
+
+def test_p10_p90_cover_about_eighty_percent_of_held_out_days() -> None:
+    rng = np.random.default_rng(21)
+    frame = pd.concat([S.series(f"s{i}", S.seasonal(rng, n=182, level=8)) for i in range(30)])
+    cutoff = pd.Timestamp("2024-01-01") + pd.Timedelta(days=168)
+    train, test = frame[frame["ds"] < cutoff], frame[frame["ds"] >= cutoff]
+    result = forecast_chunk(train, ForecastConfig(horizon=14, freq="D"))
+    scored = result.forecasts.merge(test, on=["unique_id", "ds"])
+    assert len(scored) == 30 * 14
+    inside = ((scored["y"] >= scored["p10"]) & (scored["y"] <= scored["p90"])).mean()
+    assert 0.7 <= inside <= 0.9
+    below_median = (scored["y"] <= scored["p50"]).mean()
+    assert 0.4 <= below_median <= 0.65

@@ -22,6 +22,9 @@ def forecast_csv(
     levels: str = typer.Option("", "--levels", help="quantile levels, percent (10,50,90)"),
     backtest: bool = typer.Option(False, "--backtest", help="print accuracy per pattern"),
     season: int = typer.Option(0, "--season", min=0, help="seasonal period; 0 = from freq"),
+    calendar: bool = typer.Option(
+        True, "--calendar/--no-calendar", help="daily data: Brazilian holidays, Black Friday"
+    ),
 ) -> None:
     """Forecast every series of a CSV: unique_id, ds, model and one column per level out."""
     from sincro.config import get_settings
@@ -32,6 +35,9 @@ def forecast_csv(
     try:
         wanted = engine.parse_levels(levels or settings.forecasting_levels)
         history = csvio.read_history(input, freq)
+        flags = tuple(
+            c for c in history.exogenous if history.frame[c].isin((0.0, 1.0)).all()
+        )
         config = engine.ForecastConfig(
             horizon=horizon,
             freq=history.freq,
@@ -39,6 +45,8 @@ def forecast_csv(
             season_length=season or None,
             n_windows=settings.forecasting_backtest_windows,
             max_history=settings.forecasting_max_history or None,
+            events=flags,
+            calendar=calendar and engine.season_for(history.freq) == 7,
         )
     except InvalidSeries as exc:
         fail(f"{input}: {exc.message}")
@@ -72,10 +80,18 @@ def forecast_csv(
     )
     for _, row in flagged.head(20).iterrows():
         console.print(f"  [yellow]{row['unique_id']}[/]: {row['flags']} (model {row['champion']})")
-    if history.exogenous:
+    if config.events:
         console.print(
-            "[dim]exogenous columns read but not used by the statistical candidates: "
-            + ", ".join(history.exogenous)
+            "[dim]events (0/1 columns) masked from the baseline, uplift re-applied on future "
+            "event days; none is planned in the future of a CSV: "
+            + ", ".join(config.events)
+            + "[/]"
+        )
+    ignored = [c for c in history.exogenous if c not in config.events]
+    if ignored:
+        console.print(
+            "[dim]numeric columns read but not used by the statistical candidates: "
+            + ", ".join(ignored)
             + "[/]"
         )
     if backtest:

@@ -7,10 +7,14 @@ number of series. The libraries are imported once per process (:func:`warm_up`).
 
 Steps for a chunk (long frame ``unique_id, ds, y`` with an optional boolean ``censored``):
 
-1. *Censored days* (stock-outs) are masked, then imputed by the series' local level (the mean
-   of the uncensored days within two seasons either side), so a stock-out does not teach a
-   model that nobody wanted the product; censored days are also left out of classification and
-   of every backtest score.
+1. *Censored days* (stock-outs) are masked, then imputed by the series' level there (the
+   mean of the usable days at the same phase of the season, 1–3 seasons either side), so a
+   stock-out does not teach a model that nobody wanted the product; censored days are also
+   left out of classification and of every backtest score. *Event days* (``events``
+   columns such as a promotion flag, and with ``calendar`` Brazilian holidays and Black
+   Friday) are masked the same way so the models learn the baseline; each event's uplift
+   (what event days sold over the imputed baseline, pooled per pattern over the chunk) then
+   multiplies the forecast on future event days (planned ones given in ``future``).
 2. Leading zeros (before the first sale) are dropped; ``max_history`` keeps the latest part.
 3. Each series gets its pattern (:mod:`sincro.forecasting.patterns`); one that cannot host a
    backtest (``min_train + n_windows`` periods) is ``short`` and is forecast by a fallback.
@@ -42,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from sincro.forecasting import patterns as P
+from sincro.forecasting.calendar_br import EVENT_COLUMNS, calendar_events
 
 DEFAULT_LEVELS: tuple[int, ...] = (10, 50, 90)
 
@@ -146,6 +151,8 @@ class ForecastConfig:
     min_pool: int = 30  # error paths needed to calibrate each horizon step on its own
     nonnegative: bool | None = None  # None: when every observed y >= 0
     keep_paths: bool = True
+    events: tuple[str, ...] = ()  # 0/1 columns of the frame (promotions…) treated as events
+    calendar: bool = False  # add Brazilian holidays and Black Friday as events (daily data)
 
     def __post_init__(self) -> None:
         if self.horizon < 1:
@@ -180,7 +187,8 @@ class ChunkResult:
     - ``backtest``: one row a series and candidate: ``mase, sql, score``;
     - ``paths``: per pattern, the champion's scaled backtest error paths (``n × horizon``,
       NaN past a shorter window), for lead-time sampling;
-    - ``seconds``: library CPU time per model (backtest and final fit).
+    - ``seconds``: library CPU time per model (backtest and final fit);
+    - ``uplift``: per pattern, each event's multiplier estimated from the history.
     """
 
     forecasts: pd.DataFrame
@@ -189,6 +197,7 @@ class ChunkResult:
     paths: dict[str, np.ndarray]
     seconds: dict[str, float]
     levels: tuple[int, ...]
+    uplift: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def lead_time_quantiles(
         self,
@@ -259,6 +268,12 @@ def _prepare(frame: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
             ),
         }
     )
+    for column in config.events:
+        if column not in frame.columns:
+            raise ValueError(f"missing event column: {column}")
+        df[column] = frame[column].fillna(0).astype(float).to_numpy()
+    if config.calendar:
+        df = df.join(calendar_events(df["ds"]))
     df = df.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
     # leading zeros (and leading censored days): not launched yet
     started = (df["y"].gt(0) & ~df["censored"]).groupby(df["unique_id"], sort=False).cummax()
@@ -268,28 +283,57 @@ def _prepare(frame: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
         df = df.groupby("unique_id", sort=False).tail(config.max_history)
     df = df.reset_index(drop=True)
     df["y_obs"] = df["y"].where(~df["censored"])
-    if df["censored"].any():
-        df["y"] = _impute_censored(df, 2 * config.season)
+    events = _event_columns(config)
+    df["event"] = df[list(events)].gt(0).any(axis=1) if events else False
+    df["y_event"] = df["y_obs"].where(df["event"])  # what event days sold, for the uplift
+    # the models learn the baseline: event days are masked like stock-outs (and not scored)
+    df["y_obs"] = df["y_obs"].where(~df["event"])
+    if (df["censored"] | df["event"]).any():
+        df["y"] = _impute_censored(df, config.season)
     return df
 
 
-def _impute_censored(df: pd.DataFrame, reach: int) -> pd.Series:
-    """Censored ``y`` replaced by the mean of uncensored values within ``reach`` periods
-    either side (else the series' uncensored mean, else 0)."""
+def _event_columns(config: ForecastConfig) -> tuple[str, ...]:
+    return (*config.events, *(EVENT_COLUMNS if config.calendar else ()))
+
+
+def _uplifts(df: pd.DataFrame, patterns: Mapping[str, str], events: Sequence[str]) -> dict:
+    """Per pattern and event: what event days sold over the baseline imputed for them
+    (pooled over the chunk's series of the pattern); 1 without enough evidence."""
+    out: dict[str, dict[str, float]] = {}
+    pattern = df["unique_id"].map(patterns)
+    for name in events:
+        flagged = df[name].gt(0) & df["y_event"].notna()
+        sold = df["y_event"].where(flagged).groupby(pattern).sum()
+        base = df["y"].where(flagged).groupby(pattern).sum()
+        days = flagged.groupby(pattern).sum()
+        for key in days.index:
+            ratio = float(sold[key] / base[key]) if base[key] > 0 else 1.0
+            enough = days[key] >= 5 and base[key] >= 5
+            out.setdefault(str(key), {})[name] = min(max(ratio, 0.2), 10.0) if enough else 1.0
+    return out
+
+
+def _impute_censored(df: pd.DataFrame, season: int) -> pd.Series:
+    """Censored and event days' ``y`` replaced by the series' level there: the mean of the
+    usable values at the same phase of the season 1–3 seasons either side (same weekday for
+    daily data), else of the usable values within two seasons, else the series' mean."""
     observed = df["y_obs"]
-    window = 2 * reach + 1
-    grouped_sum = observed.fillna(0.0).groupby(df["unique_id"], sort=False)
-    grouped_cnt = observed.notna().astype(float).groupby(df["unique_id"], sort=False)
-    local_sum = grouped_sum.transform(
+    by_series = observed.groupby(df["unique_id"], sort=False)
+    lag = max(season, 1)
+    same_phase = [by_series.shift(k * lag) for k in (-3, -2, -1, 1, 2, 3)]
+    phase = pd.concat(same_phase, axis=1).mean(axis=1, skipna=True)
+    window = 4 * lag + 1
+    local_sum = observed.fillna(0.0).groupby(df["unique_id"], sort=False).transform(
         lambda s: s.rolling(window, center=True, min_periods=1).sum()
     )
-    local_cnt = grouped_cnt.transform(
+    local_cnt = observed.notna().astype(float).groupby(df["unique_id"], sort=False).transform(
         lambda s: s.rolling(window, center=True, min_periods=1).sum()
     )
     local = (local_sum / local_cnt.replace(0.0, np.nan)).where(local_cnt > 0)
-    overall = observed.groupby(df["unique_id"], sort=False).transform("mean")
-    fill = local.fillna(overall).fillna(0.0)
-    return df["y"].where(~df["censored"], fill)
+    overall = by_series.transform("mean")
+    fill = phase.fillna(local).fillna(overall).fillna(0.0)
+    return df["y"].where(~(df["censored"] | df["event"]), fill)
 
 
 def _scale(y: np.ndarray, season: int) -> float:
@@ -369,21 +413,24 @@ def forecast_chunk(
     frame: pd.DataFrame,
     config: ForecastConfig,
     progress: Callable[[int], None] | None = None,
+    future: pd.DataFrame | None = None,
 ) -> ChunkResult:
     """Forecast every series of ``frame`` (see the module's docstring): what one Celery task
-    does with one chunk. ``progress(n)`` is told the series done."""
+    does with one chunk. ``progress(n)`` is told the series done. ``future`` (``unique_id,
+    ds`` and the event columns) gives planned events over the horizon; absent ones are 0."""
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         # the libraries warn on degenerate fits (a flat series, a window all censored);
         # those series are scored NaN and flagged, the warnings would only be noise
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)
-        return _forecast_chunk(frame, config, progress)
+        return _forecast_chunk(frame, config, progress, future)
 
 
 def _forecast_chunk(
     frame: pd.DataFrame,
     config: ForecastConfig,
     progress: Callable[[int], None] | None,
+    future_events: pd.DataFrame | None,
 ) -> ChunkResult:
     seconds: dict[str, float] = {}
     df = _prepare(frame, config)
@@ -563,6 +610,10 @@ def _forecast_chunk(
             block[_col(level)] = q[k]
         blocks.append(block)
     forecasts = pd.concat(blocks, ignore_index=True) if blocks else _empty_forecasts(config)
+    events = _event_columns(config)
+    uplift = _uplifts(df, {u: r["pattern"] for u, r in info.items()}, events) if events else {}
+    if uplift and not forecasts.empty:
+        forecasts = _apply_uplift(forecasts, future_events, config, info, uplift)
 
     series = pd.DataFrame(
         [
@@ -598,7 +649,41 @@ def _forecast_chunk(
         paths if config.keep_paths else {},
         seconds,
         tuple(config.levels),
+        uplift,
     )
+
+
+def _apply_uplift(
+    forecasts: pd.DataFrame,
+    future_events: pd.DataFrame | None,
+    config: ForecastConfig,
+    info: Mapping[str, Mapping[str, Any]],
+    uplift: Mapping[str, Mapping[str, float]],
+) -> pd.DataFrame:
+    """Multiply the forecast (point and quantiles) on future event days by the uplift."""
+    flags = pd.DataFrame(index=forecasts.index)
+    if config.calendar:
+        flags = flags.join(calendar_events(forecasts["ds"]))
+    if config.events and future_events is not None:
+        planned = future_events.assign(
+            unique_id=future_events["unique_id"].astype(str),
+            ds=pd.to_datetime(future_events["ds"]),
+        )
+        keyed = forecasts[["unique_id", "ds"]].merge(
+            planned[["unique_id", "ds", *config.events]], on=["unique_id", "ds"], how="left"
+        )
+        for name in config.events:
+            flags[name] = keyed[name].fillna(0.0).to_numpy()
+    if flags.empty or not flags.to_numpy().any():
+        return forecasts
+    pattern = forecasts["unique_id"].map({u: r["pattern"] for u, r in info.items()})
+    factor = np.ones(len(forecasts))
+    for name in flags.columns:
+        ratio = pattern.map(lambda p, name=name: uplift.get(p, {}).get(name, 1.0)).to_numpy()
+        factor = factor * np.where(flags[name].to_numpy() > 0, ratio, 1.0)
+    columns = ["mean", *(_col(level) for level in config.levels)]
+    forecasts[columns] = forecasts[columns].mul(factor, axis=0)
+    return forecasts
 
 
 def _honest_paths(
@@ -828,7 +913,21 @@ def merge_results(parts: Sequence[ChunkResult], levels: Sequence[int]) -> ChunkR
         {pattern: np.vstack(blocks) for pattern, blocks in paths.items()},
         seconds,
         tuple(levels),
+        _mean_uplift([p.uplift for p in parts]),
     )
+
+
+def _mean_uplift(parts: Sequence[Mapping[str, Mapping[str, float]]]) -> dict:
+    """Each pattern's and event's uplift averaged over the chunks that estimated it."""
+    seen: dict[tuple[str, str], list[float]] = {}
+    for part in parts:
+        for pattern, events in part.items():
+            for name, ratio in events.items():
+                seen.setdefault((pattern, name), []).append(ratio)
+    out: dict[str, dict[str, float]] = {}
+    for (pattern, name), ratios in seen.items():
+        out.setdefault(pattern, {})[name] = float(np.mean(ratios))
+    return out
 
 
 def backtest_summary(result: ChunkResult) -> pd.DataFrame:
