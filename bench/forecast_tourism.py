@@ -61,7 +61,7 @@ def baseline(frame: pd.DataFrame, model: Any, h: int, freq: str) -> dict[str, np
     from statsforecast import StatsForecast
 
     out = StatsForecast(models=[model], freq=freq).forecast(df=frame, h=h)
-    column = [c for c in out.columns if c not in ("unique_id", "ds")][0]
+    column = next(c for c in out.columns if c not in ("unique_id", "ds"))
     return {uid: g[column].to_numpy() for uid, g in out.groupby("unique_id")}
 
 
@@ -75,13 +75,17 @@ def run_group(group: str, extra: tuple[str, ...]) -> dict[str, Any]:
     result: dict[str, Any] = {"series": len(series), "horizon": h}
     started = time.perf_counter()
     snaive = baseline(frame, SeasonalNaive(season_length=m), h, freq)
-    result["seasonal_naive"] = scores(series, snaive, m) | {"seconds": time.perf_counter() - started}
+    result["seasonal_naive"] = scores(series, snaive, m) | {
+        "seconds": time.perf_counter() - started
+    }
     started = time.perf_counter()
     ets = baseline(frame, AutoETS(season_length=m), h, freq)
     result["autoets"] = scores(series, ets, m) | {"seconds": time.perf_counter() - started}
     candidates = dict(engine.FULL_CANDIDATES)
     if extra:
-        candidates = {p: (*c, *extra) if p in ("smooth", "erratic") else c for p, c in candidates.items()}
+        candidates = {
+            p: (*c, *extra) if p in ("smooth", "erratic") else c for p, c in candidates.items()
+        }
     config = engine.ForecastConfig(horizon=h, freq=freq, candidates=candidates)
     started = time.perf_counter()
     out = engine.forecast_frame(frame, config)

@@ -128,7 +128,9 @@ def test_bad_options_are_refused_before_any_work(tmp_path: Path) -> None:
         wrong_freq.output.split()
     )
     weekly = _run(*common, "--freq", "W")  # daily dates are not weekly ones
-    assert weekly.exit_code == 1 and "series 'new-1' has 2024-01-01, which breaks the 'W' frequency" in " ".join(
-        weekly.output.split()
+    assert (
+        weekly.exit_code == 1
+        and "series 'new-1' has 2024-01-01, which breaks the 'W' frequency"
+        in " ".join(weekly.output.split())
     )
     assert not target.exists()

@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from statsforecast.models import Naive
 
-from sincro.forecasting import engine
-from sincro.forecasting import patterns as P
+from sincro.forecasting import engine, patterns as P
 from sincro.forecasting.engine import ForecastConfig, forecast_chunk
 from tests.forecasting import synthetic as S
 

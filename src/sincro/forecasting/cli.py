@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sincro.cli_common import console, fail
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 forecast_app = typer.Typer(help="Demand forecasting.", no_args_is_help=True)
 
@@ -35,9 +39,7 @@ def forecast_csv(
     try:
         wanted = engine.parse_levels(levels or settings.forecasting_levels)
         history = csvio.read_history(input, freq)
-        flags = tuple(
-            c for c in history.exogenous if history.frame[c].isin((0.0, 1.0)).all()
-        )
+        flags = tuple(c for c in history.exogenous if history.frame[c].isin((0.0, 1.0)).all())
         config = engine.ForecastConfig(
             horizon=horizon,
             freq=history.freq,
@@ -98,7 +100,7 @@ def forecast_csv(
         _print_backtest(engine.backtest_summary(result))
 
 
-def _print_backtest(summary) -> None:  # type: ignore[no-untyped-def]
+def _print_backtest(summary: pd.DataFrame) -> None:
     if summary.empty:
         console.print("no series long enough to backtest")
         return

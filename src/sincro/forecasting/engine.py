@@ -29,8 +29,9 @@ Steps for a chunk (long frame ``unique_id, ds, y`` with an optional boolean ``ce
    per pattern and horizon step: ``q = point + scale · Q_level(errors)``, clipped at zero for
    non-negative data. The errors of each window are those of the candidate that wins on the
    *other* windows (cross-conformal): the champion's own errors on the windows that chose it
-   are optimistic and gave intervals covering 66–75% instead of 80% (docs/benchmarks.md). The same scaled error *paths* are kept to sample
-   the total over a lead time (:func:`lead_time_demand_quantiles`).
+   are optimistic and gave intervals covering 66–75% instead of 80% (docs/benchmarks.md).
+   The same scaled error *paths* are kept to sample the total over a lead time
+   (:func:`lead_time_demand_quantiles`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -324,11 +326,16 @@ def _impute_censored(df: pd.DataFrame, season: int) -> pd.Series:
     same_phase = [by_series.shift(k * lag) for k in (-3, -2, -1, 1, 2, 3)]
     phase = pd.concat(same_phase, axis=1).mean(axis=1, skipna=True)
     window = 4 * lag + 1
-    local_sum = observed.fillna(0.0).groupby(df["unique_id"], sort=False).transform(
-        lambda s: s.rolling(window, center=True, min_periods=1).sum()
+    local_sum = (
+        observed.fillna(0.0)
+        .groupby(df["unique_id"], sort=False)
+        .transform(lambda s: s.rolling(window, center=True, min_periods=1).sum())
     )
-    local_cnt = observed.notna().astype(float).groupby(df["unique_id"], sort=False).transform(
-        lambda s: s.rolling(window, center=True, min_periods=1).sum()
+    local_cnt = (
+        observed.notna()
+        .astype(float)
+        .groupby(df["unique_id"], sort=False)
+        .transform(lambda s: s.rolling(window, center=True, min_periods=1).sum())
     )
     local = (local_sum / local_cnt.replace(0.0, np.nan)).where(local_cnt > 0)
     overall = by_series.transform("mean")
@@ -372,7 +379,7 @@ def _make(name: str, factories: Mapping[str, ModelFactory], season: int) -> Any:
 
 
 def _run(
-    call: Callable[[pd.DataFrame], pd.DataFrame],
+    call: Callable[..., pd.DataFrame],
     df: pd.DataFrame,
     name: str,
     uids: list[str],
@@ -381,14 +388,14 @@ def _run(
     """Run a model over ``df`` (all of ``uids``); on an error, series by series. Returns the
     predictions (``len(uids) × rows_per_series``, NaN where failed) and the failed ids."""
     try:
-        out = call(df)
+        out = call(df=df)
         values = _reshape(out, name, len(uids), rows_per_series)
     except Exception:
         values = np.full((len(uids), rows_per_series), np.nan)
         for i, (_uid, part) in enumerate(df.groupby("unique_id", sort=True)):
             try:
-                values[i] = _reshape(call(part), name, 1, rows_per_series)[0]
-            except Exception:  # noqa: S112 - the series is flagged below
+                values[i] = _reshape(call(df=part), name, 1, rows_per_series)[0]
+            except Exception:
                 continue
     bad = ~np.isfinite(values).all(axis=1)
     return values, {uids[i] for i in np.flatnonzero(bad)}
@@ -486,9 +493,7 @@ def _forecast_chunk(
             sf = _statsforecast([model], config.freq)
             started = time.process_time()
             values, bad = _run(
-                lambda d, sf=sf, bt_h=bt_h: sf.cross_validation(
-                    df=d, h=bt_h, n_windows=windows, step_size=bt_h
-                ),
+                partial(sf.cross_validation, h=bt_h, n_windows=windows, step_size=bt_h),
                 group_df,
                 base,
                 sorted(members),
@@ -545,9 +550,7 @@ def _forecast_chunk(
             padded[:, :bt_h] = _honest_paths(errors, candidates, table[:, i], i, winner)
             paths_by_pattern.setdefault(pattern, []).append(padded)
 
-    paths = {
-        pattern: np.vstack(chunks) for pattern, chunks in paths_by_pattern.items() if chunks
-    }
+    paths = {pattern: np.vstack(chunks) for pattern, chunks in paths_by_pattern.items() if chunks}
 
     # --- final fit: each base model on the series whose champion needs it
     points: dict[str, np.ndarray] = {}
@@ -561,14 +564,14 @@ def _forecast_chunk(
         sf = _statsforecast([_make(base, factories, season)], config.freq)
         group_df = df[df["unique_id"].isin(members)][["unique_id", "ds", "y"]]
         started = time.process_time()
-        values, bad = _run(lambda d, sf=sf: sf.forecast(df=d, h=h), group_df, base, members, h)
+        values, bad = _run(partial(sf.forecast, h=h), group_df, base, members, h)
         seconds[base] = seconds.get(base, 0.0) + time.process_time() - started
         base_future[base] = {u: values[i] for i, u in enumerate(members) if u not in bad}
         for uid in bad:
             info[uid]["flags"].append(f"failed:{base}")
     for uid, champion in champion_of.items():
-        parts = [base_future[b].get(uid) for b in _members(champion)]
-        if any(p is None for p in parts):
+        parts = [base_future[b][uid] for b in _members(champion) if uid in base_future[b]]
+        if len(parts) < len(_members(champion)):
             info[uid]["flags"].append("fallback")
             continue
         points[uid] = np.mean(parts, axis=0)
@@ -960,4 +963,6 @@ def backtest_summary(result: ChunkResult) -> pd.DataFrame:
                 "flagged": int(group["flags"].ne("").sum()),
             }
         )
-    return pd.DataFrame(rows, columns=["pattern", "model", "series", "mase", "sql", "wins", "flagged"])
+    return pd.DataFrame(
+        rows, columns=["pattern", "model", "series", "mase", "sql", "wins", "flagged"]
+    )
