@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     logs_max_bytes: int = Field(default=20_000_000, ge=100_000)  # var/log/*.log, then rotated
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
+    # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
+    forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
+    forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
+    forecasting_levels: str = "10,50,90"  # quantile levels, percent
+    forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
+    forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
 
     # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
     inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)
