@@ -148,6 +148,7 @@ class Settings(BaseSettings):
     forecasting_levels: str = "10,50,90"  # quantile levels, percent
     forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
     forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
+    forecasting_chunk_lease_seconds: float = Field(default=1800.0, ge=30)  # then taken again
 
     # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
     inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)

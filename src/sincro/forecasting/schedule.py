@@ -1,0 +1,16 @@
+"""Beat entries of forecasting (no task import here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sincro.config import Settings
+
+
+def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "forecast-resume-runs": {
+            "task": "sincro.forecasting.resume_runs",
+            "schedule": settings.forecasting_chunk_lease_seconds / 2,
+        },
+    }
