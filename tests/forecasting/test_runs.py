@@ -163,3 +163,36 @@ def test_forecast_api(db: Database, settings: Settings, sales: None) -> None:
         assert len(got.json()["points"]) == 5
         assert client.get("/v1/forecasts/runs/999999", headers=h).status_code == 404
         assert len(client.get("/v1/forecasts/registry", headers=h).json()) == 1
+
+
+def test_console_shows_runs_compares_promotes_and_draws_a_series(
+    db: Database, settings: Settings, sales: None
+) -> None:
+    from sincro.access.service import create_user
+    from tests.console.support import USER_EMAIL, USER_NAME, USER_PASSWORD, csrf_of, sign_in
+
+    with db.write() as s:
+        create_user(s, USER_EMAIL, USER_NAME, USER_PASSWORD)
+        run_id = runs.start(s, _scope(skus=["CEL-A"]), today=TODAY).id
+    runs.run_chunk(db, run_id, 0, worker="w")
+    with TestClient(create_app(settings)) as client:
+        sign_in(client)
+        page = client.get(f"/console/forecasts?compare={run_id}")
+        assert page.status_code == 200
+        assert "Previsão de demanda" in page.text and f"Versão v{run_id}" in page.text
+        assert "Promover" in page.text
+        promoted = client.post(
+            f"/console/forecasts/{run_id}/promote",
+            data={"csrf": csrf_of(page.text)},
+            follow_redirects=False,
+        )
+        assert promoted.status_code == 303
+        forged = client.post(f"/console/forecasts/{run_id}/promote", data={"csrf": "x"})
+        assert forged.status_code == 400
+        series = client.get("/console/forecasts/series?sku=CEL-A&level=uf&key=SP")
+        assert series.status_code == 200, series.text
+        assert 'data-chart="forecast-chart-data"' in series.text and "P10" in series.text
+        assert (
+            client.get("/console/forecasts/series?sku=CEL-A&level=bogus&key=SP").status_code == 404
+        )
+        assert client.get("/console/forecasts/series?sku=NOPE&level=uf&key=SP").status_code == 404

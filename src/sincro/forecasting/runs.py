@@ -96,7 +96,7 @@ def demand_frame(
 ) -> pd.DataFrame:
     """``unique_id, ds, y, censored`` for every series of ``skus`` at ``level`` that sold in
     the window, one row a day of the window (days without a row sold nothing)."""
-    sparse = history.daily_demand(session, level=level, skus=skus, start=start, end=end)  # type: ignore[arg-type]
+    sparse = history.daily_demand(session, level=level, skus=skus, start=start, end=end)
     if sparse.empty:
         return pd.DataFrame({"unique_id": [], "ds": [], "y": [], "censored": []})
     sparse["unique_id"] = sparse["sku"] + SEP + sparse["key"].astype(str)
