@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from sincro.deps import AdminKey, CurrentKey, StateDep
 from sincro.errors import error_responses
-from sincro.forecasting import runs
+from sincro.forecasting import replenishment, runs
+from sincro.forecasting.replenishment import Policy
 from sincro.forecasting.schemas import (
     ForecastOut,
     Level,
@@ -122,3 +124,80 @@ def get_forecast(
     key = level if level in ("online", "total") else location
     with state.db.read() as session:
         return runs.forecast_for(session, sku, level, key, horizon, run)
+
+
+class ReplenishmentRow(BaseModel):
+    sku: str
+    name: str
+    pattern: str
+    on_hand: int
+    position: int
+    mean_daily: float
+    days_of_cover: float | None
+    lead_time_days: int
+    review_days: int
+    stockout_probability: float
+    reorder_point: int
+    order_up_to: int
+    safety_stock: int
+    suggested_qty: int
+    pack_size: int
+    supplier: str | None
+    dc: str | None
+    dc_available: int | None
+    dc_can_serve: bool | None
+    flags: list[str]
+
+
+class SafetyStockIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    location: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    skus: list[str] | None = Field(default=None, max_length=5000)
+    service_level: float | None = Field(default=None, ge=0.5, lt=1.0)
+
+
+def _policy(state: Any, service_level: float | None, review_days: int | None) -> Policy:
+    settings = state.settings
+    return Policy(
+        service_level=service_level or settings.forecasting_service_level,
+        review_days=review_days or settings.forecasting_review_days,
+        default_lead_time_days=settings.forecasting_default_lead_time_days,
+    )
+
+
+@router.get(
+    "/replenishment",
+    response_model=list[ReplenishmentRow],
+    summary="Reorder advice per SKU at one location",
+    responses=error_responses(404, 422),
+)
+def get_replenishment(
+    state: StateDep,
+    _key: AdminKey,
+    location: Annotated[str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")],
+    service_level: Annotated[float | None, Query(ge=0.5, lt=1.0)] = None,
+    review_days: Annotated[int | None, Query(ge=1, le=90)] = None,
+) -> list[ReplenishmentRow]:
+    """Days of cover, stock-out probability before the next delivery, reorder point, order-up-
+    to level, safety stock and the suggested order (pack-rounded) from the live forecast."""
+    policy = _policy(state, service_level, review_days)
+    with state.db.read() as session:
+        advice = replenishment.advise(session, location, policy)
+    return [ReplenishmentRow(**replenishment.as_dict(a)) for a in advice]
+
+
+@router.post(
+    "/replenishment/safety-stock",
+    summary="Write the advised safety stock into inventory",
+    responses=error_responses(404, 422),
+)
+def post_safety_stock(body: SafetyStockIn, state: StateDep, key: AdminKey) -> dict[str, int]:
+    """Set inventory's safety stock of the location's SKUs to the advised values (audited)."""
+    policy = _policy(state, body.service_level, None)
+
+    def work(session: Session) -> int:
+        advice = replenishment.advise(session, body.location, policy, body.skus)
+        return replenishment.write_safety_stock(session, body.location, advice, key.source)
+
+    return {"changed": state.run_write(work)}

@@ -71,6 +71,7 @@ class ForecastSeries(Base):
     mase: Mapped[float | None] = mapped_column(Float)
     quantile_loss: Mapped[float | None] = mapped_column(Float)
     coverage: Mapped[float | None] = mapped_column(Float)
+    scale: Mapped[float | None] = mapped_column(Float)  # the unit of the error paths
     flags: Mapped[str] = mapped_column(String(200), default="")
 
 
@@ -88,6 +89,21 @@ class ForecastValue(Base):
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     mean: Mapped[float] = mapped_column(Float)
     quantiles: Mapped[Any] = mapped_column(JSON)
+
+
+class ForecastErrorPool(Base):
+    """Backtest error paths of a chunk's champions per demand pattern (scaled: times a
+    series' ``scale`` they are units), sampled to draw whole future paths — the distribution
+    of TOTAL demand over a lead time, which a sum of daily quantiles would get wrong."""
+
+    __tablename__ = "forecast_error_pools"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(16), primary_key=True)
+    paths: Mapped[Any] = mapped_column(JSON)  # rows of floats, null past a shorter window
 
 
 class ForecastPromotion(Base):

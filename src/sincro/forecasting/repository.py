@@ -6,12 +6,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from sincro.db import insert_rows, utcnow
 from sincro.forecasting.models import (
     ForecastChunk,
+    ForecastErrorPool,
     ForecastPromotion,
     ForecastRun,
     ForecastSeries,
@@ -87,10 +88,15 @@ def finish_chunk(session: Session, run_id: int, number: int, series: int, second
     return True
 
 
-def clear_chunk_output(session: Session, run_id: int, skus: Sequence[str], level_keys: Any) -> None:
+def clear_chunk_output(session: Session, run_id: int, skus: Sequence[str], number: int) -> None:
     """Remove what an interrupted attempt of a chunk may have left (same run and SKUs)."""
     for model in (ForecastValue, ForecastSeries):
         session.execute(delete(model).where(model.run_id == run_id, model.sku.in_(list(skus))))
+    session.execute(
+        delete(ForecastErrorPool).where(
+            ForecastErrorPool.run_id == run_id, ForecastErrorPool.number == number
+        )
+    )
 
 
 def unfinished_chunks(session: Session, run_id: int) -> list[int]:
@@ -159,3 +165,43 @@ def promotions(session: Session, level: str | None = None) -> Sequence[ForecastP
     if level is not None:
         query = query.where(ForecastPromotion.level == level)
     return session.scalars(query.limit(200)).all()
+
+
+def write_pools(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(ForecastErrorPool), list(rows))
+
+
+def pools(session: Session, run_id: int) -> dict[str, list[list[float | None]]]:
+    """Every chunk's error paths of a run, by pattern."""
+    out: dict[str, list[list[float | None]]] = {}
+    for pool in session.scalars(
+        select(ForecastErrorPool).where(ForecastErrorPool.run_id == run_id)
+    ):
+        out.setdefault(pool.pattern, []).extend(pool.paths)
+    return out
+
+
+def series_at(session: Session, run_id: int, key: str) -> Sequence[ForecastSeries]:
+    return session.scalars(
+        select(ForecastSeries).where(ForecastSeries.run_id == run_id, ForecastSeries.key == key)
+    ).all()
+
+
+def values_at(session: Session, run_id: int, key: str) -> Sequence[ForecastValue]:
+    return session.scalars(
+        select(ForecastValue)
+        .where(ForecastValue.run_id == run_id, ForecastValue.key == key)
+        .order_by(ForecastValue.sku, ForecastValue.day)
+    ).all()
+
+
+def keys_of(session: Session, run_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(ForecastSeries.key)
+            .where(ForecastSeries.run_id == run_id)
+            .distinct()
+            .order_by(ForecastSeries.key)
+        )
+    )

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
@@ -141,14 +142,16 @@ def run_chunk(
         levels=tuple(int(v) for v in params["levels"]),
         n_windows=int(params["backtest_windows"]),
         calendar=bool(params.get("calendar", True)),
-        keep_paths=False,
+        keep_paths=True,
     )
     result = (forecast or engine.forecast_chunk)(frame, config) if len(frame) else None
     series_rows, value_rows = _rows(run_id, result, config.levels)
+    pool_rows = _pools(run_id, number, result)
     with db.write() as session:
-        repo.clear_chunk_output(session, run_id, skus, None)
+        repo.clear_chunk_output(session, run_id, skus, number)
         repo.write_series(session, series_rows)
         repo.write_values(session, value_rows)
+        repo.write_pools(session, pool_rows)
         if not repo.finish_chunk(
             session, run_id, number, len(series_rows), time.perf_counter() - started
         ):
@@ -184,6 +187,7 @@ def _rows(
                 "mase": _number(row.mase),
                 "quantile_loss": _number(row.sql),
                 "coverage": None,
+                "scale": _number(row.scale),
                 "flags": str(row.flags or "")[:200],
             }
         )
@@ -206,6 +210,32 @@ def _rows(
             }
         )
     return series_rows, value_rows
+
+
+POOL_ROWS = 300  # error paths kept per pattern and chunk (sampled, seeded)
+
+
+def _pools(run_id: int, number: int, result: Any) -> list[dict[str, Any]]:
+    if result is None:
+        return []
+    rows = []
+    rng = np.random.default_rng(run_id * 100_003 + number)
+    for pattern, paths in result.paths.items():
+        block = np.asarray(paths, dtype=float)
+        if block.ndim != 2 or not block.size:
+            continue
+        if len(block) > POOL_ROWS:
+            block = block[rng.choice(len(block), POOL_ROWS, replace=False)]
+        rounded = np.round(block, 4)
+        rows.append(
+            {
+                "run_id": run_id,
+                "number": number,
+                "pattern": str(pattern),
+                "paths": [[None if v != v else float(v) for v in row] for row in rounded.tolist()],
+            }
+        )
+    return rows
 
 
 def _number(value: Any) -> float | None:

@@ -13,4 +13,8 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "sincro.forecasting.resume_runs",
             "schedule": settings.forecasting_chunk_lease_seconds / 2,
         },
+        "forecast-stockout-alerts": {
+            "task": "sincro.forecasting.stockout_alerts",
+            "schedule": settings.forecasting_stockout_alert_seconds,
+        },
     }

@@ -51,3 +51,20 @@ def resume_runs() -> int:
         enqueue(run_id, chunks)
         again += len(chunks)
     return again
+
+
+@task("sincro.forecasting.stockout_alerts", time_limit=1800)
+def stockout_alerts() -> tuple[int, int]:
+    """Alert (and announce on the change feed) predicted stock-outs within lead time."""
+    from sincro.forecasting.replenishment import Policy, raise_stockout_alerts
+
+    settings = get_settings()
+    policy = Policy(
+        service_level=settings.forecasting_service_level,
+        review_days=settings.forecasting_review_days,
+        default_lead_time_days=settings.forecasting_default_lead_time_days,
+    )
+    with get_database().write() as session:
+        return raise_stockout_alerts(
+            session, policy, settings.forecasting_stockout_alert_probability
+        )

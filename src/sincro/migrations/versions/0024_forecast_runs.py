@@ -68,7 +68,20 @@ def upgrade() -> None:
         sa.Column("mase", sa.Float(), nullable=True),
         sa.Column("quantile_loss", sa.Float(), nullable=True),
         sa.Column("coverage", sa.Float(), nullable=True),
+        sa.Column("scale", sa.Float(), nullable=True),
         sa.Column("flags", sa.String(length=200), nullable=False),
+    )
+    op.create_table(
+        "forecast_error_pools",
+        sa.Column(
+            "run_id",
+            sa.Integer(),
+            sa.ForeignKey("forecast_runs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("number", sa.Integer(), primary_key=True),
+        sa.Column("pattern", sa.String(length=16), primary_key=True),
+        sa.Column("paths", sa.JSON(), nullable=False),
     )
     op.create_table(
         "forecast_values",
@@ -107,6 +120,7 @@ def downgrade() -> None:
     op.drop_table("forecast_promotions")
     op.drop_index("ix_forecast_values_lookup", table_name="forecast_values")
     op.drop_table("forecast_values")
+    op.drop_table("forecast_error_pools")
     op.drop_table("forecast_series")
     op.drop_table("forecast_chunks")
     op.drop_table("forecast_runs")
