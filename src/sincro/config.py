@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     # stock-out alerts: probability of running out before the next delivery that raises one
     forecasting_stockout_alert_probability: float = Field(default=0.5, gt=0, lt=1)
     forecasting_stockout_alert_seconds: float = Field(default=3600.0, gt=0)
+    # the live monitor: drift when P10-P90 coverage or scaled error leave these bounds
+    forecasting_monitor_seconds: float = Field(default=3600.0, gt=0)
+    forecasting_monitor_min_coverage: float = Field(default=0.6, gt=0, lt=1)
+    forecasting_monitor_error_ratio: float = Field(default=1.5, gt=1)
 
     # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
     inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)
