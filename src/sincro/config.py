@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     signup_max_message_bytes: int = Field(default=262_144, ge=4096, le=26_214_400)
     signup_replies_per_address_per_hour: int = Field(default=5, ge=1, le=1000)
 
+    # customers: a defaulter has an open receivable overdue by more than this many days
+    customers_defaulter_days: int = Field(default=5, ge=0, le=3650)
+
     @field_validator("console_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

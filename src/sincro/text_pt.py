@@ -27,6 +27,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import snowballstemmer
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
+
+UFS: tuple[str, ...] = (
+    "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
+    "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
+)  # fmt: skip
+"""The 27 federative units (26 states and the Federal District)."""
 CENTS = Decimal("0.01")
 
 # --- words ----------------------------------------------------------------------------------

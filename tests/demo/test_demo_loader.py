@@ -16,11 +16,12 @@ from sqlalchemy import func, select, text
 from sincro.catalog.models import Location, Product
 from sincro.db import Database
 from sincro.demo.catalog import generate_products, is_valid_ean13
-from sincro.demo.cities import CITIES, UFS
+from sincro.demo.cities import CITIES
 from sincro.demo.loader import DemoAlreadyLoaded, LoadSummary, load_demo
 from sincro.demo.operator import generate_locations, stock_quantities
 from sincro.inventory.models import Movement, StockLevel
 from sincro.migrate import upgrade
+from sincro.text_pt import UFS
 
 PG_ADMIN_URL = os.environ.get("SINCRO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

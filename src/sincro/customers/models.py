@@ -3,20 +3,36 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sincro.db import Base, UTCDateTime, utcnow
 
 
 class Customer(Base):
-    """A customer as an ERP knows it (Protheus SA1). CPF/CNPJ and e-mail are personal data:
-    never logged."""
+    """A customer as an ERP (Protheus SA1), the API, a CSV import or the sign-up inbox knows
+    them. CPF/CNPJ and e-mail are personal data: never logged.
+
+    Records of one person from several sources are merged by document: the oldest record is
+    the primary and the others point at it with ``merged_into_id`` (audiences and reports read
+    primaries only). An erased customer keeps its row (receivables still reference it) with
+    personal fields blanked and ``erased_at`` set."""
 
     __tablename__ = "customers"
     __table_args__ = (
         UniqueConstraint("source", "external_code"),
         Index("ix_customers_document", "document"),
+        Index("ix_customers_email", "email"),
+        Index("ix_customers_state_city", "state", "city"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -25,17 +41,24 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(200))
     document: Mapped[str | None] = mapped_column(String(14))  # digits only
     document_kind: Mapped[str | None] = mapped_column(String(4))  # cpf|cnpj
-    email: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))  # normalized (lower case)
     phone: Mapped[str | None] = mapped_column(String(30))
     city: Mapped[str | None] = mapped_column(String(120))
     state: Mapped[str | None] = mapped_column(String(2))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    plan: Mapped[str | None] = mapped_column(String(60))
+    customer_since: Mapped[dt.date | None] = mapped_column(Date)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     erp_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Receivable(Base):
-    """An open or settled title (Protheus SE1): due date, amount and balance in BRL."""
+    """A title (Protheus SE1): number, amount, balance, issue/due/paid dates, status."""
 
     __tablename__ = "receivables"
     __table_args__ = (
@@ -46,13 +69,65 @@ class Receivable(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str] = mapped_column(String(40))
     external_code: Mapped[str] = mapped_column(String(60))  # prefix + number + installment
+    number: Mapped[str | None] = mapped_column(String(40))
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
     customer_code: Mapped[str] = mapped_column(String(40))
     issued_on: Mapped[dt.date | None] = mapped_column(Date)
     due_date: Mapped[dt.date] = mapped_column(Date)
+    paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open|paid|cancelled
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     balance: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     erp_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Consent(Base):
+    """The current consent of a customer for one channel and purpose (the latest evidence
+    wins). Purposes are separate: refusing offers never stops billing notices."""
+
+    __tablename__ = "customer_consents"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(12), primary_key=True)  # email|sms|whatsapp|chat
+    purpose: Mapped[str] = mapped_column(String(12), primary_key=True)  # billing|service|marketing
+    granted: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentEvent(Base):
+    """Append-only history of consent with its evidence: where it came from (``source``:
+    erp, api, csv, signup-mail, unsubscribe, console…) and what proves it (a message id, an
+    address, a request id)."""
+
+    __tablename__ = "customer_consent_events"
+    __table_args__ = (Index("ix_consent_events_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(12))
+    purpose: Mapped[str] = mapped_column(String(12))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(40))
+    evidence: Mapped[str] = mapped_column(String(300))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Suppression(Base):
+    """An address that must not receive mail: for one purpose (``unsubscribed``) or for any
+    (``purpose='*'``: hard bounce, complaint, manual)."""
+
+    __tablename__ = "email_suppressions"
+    __table_args__ = (UniqueConstraint("email", "purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(200))  # normalized
+    purpose: Mapped[str] = mapped_column(String(12), default="*")
+    reason: Mapped[str] = mapped_column(String(20))  # unsubscribed|hard_bounce|complaint|manual
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    hits: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import (
+    CursorResult,
+    Row,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sincro.customers.models import Customer, Receivable
+from sincro.customers.models import Consent, ConsentEvent, Customer, Receivable, Suppression
+from sincro.customers.schemas import Segment
+from sincro.db import utcnow
 
 
 def customers_by_code(session: Session, source: str, codes: Iterable[str]) -> dict[str, Customer]:
@@ -79,3 +93,267 @@ def upsert(
         ),
         rows,
     )
+
+
+# --- merges, registration, consent, suppression, audiences ----------------------------------
+
+
+def primary_by_document(session: Session, document: str) -> Customer | None:
+    """The primary (not merged, not erased) customer record of a CPF/CNPJ."""
+    return session.scalars(
+        select(Customer)
+        .where(
+            Customer.document == document,
+            Customer.merged_into_id.is_(None),
+            Customer.erased_at.is_(None),
+        )
+        .order_by(Customer.id)
+        .limit(1)
+    ).first()
+
+
+def merge_duplicates(session: Session, documents: Iterable[str] | None = None) -> int:
+    """Point every non-primary record of a document at the oldest record of that document
+    (lowest id); returns how many records were merged. ``documents`` narrows the work to those
+    just written."""
+    dupes = (
+        select(Customer.document, func.min(Customer.id).label("primary_id"))
+        .where(Customer.document.is_not(None), Customer.erased_at.is_(None))
+        .group_by(Customer.document)
+        .having(func.count() > 1)
+    )
+    if documents is not None:
+        wanted = list(set(documents))
+        if not wanted:
+            return 0
+        dupes = dupes.where(Customer.document.in_(wanted))
+    merged = 0
+    for document, primary_id in session.execute(dupes).all():
+        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Customer)
+            .where(
+                Customer.document == document,
+                Customer.id != primary_id,
+                Customer.erased_at.is_(None),
+                or_(Customer.merged_into_id.is_(None), Customer.merged_into_id != primary_id),
+            )
+            .values(merged_into_id=primary_id)
+            .execution_options(synchronize_session=False)
+        )
+        merged += int(result.rowcount or 0)
+    return merged
+
+
+def set_consent(
+    session: Session,
+    customer_ids: Iterable[int],
+    *,
+    channel: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    evidence: str,
+) -> int:
+    """Record consent for many customers at once: current state upserted, evidence appended."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(Consent)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id", "channel", "purpose"],
+            set_={"granted": stmt.excluded.granted, "updated_at": stmt.excluded.updated_at},
+        ),
+        [
+            {
+                "customer_id": i,
+                "channel": channel,
+                "purpose": purpose,
+                "granted": granted,
+                "updated_at": now,
+            }
+            for i in ids
+        ],
+    )
+    session.execute(
+        insert(ConsentEvent),
+        [
+            {
+                "customer_id": i,
+                "channel": channel,
+                "purpose": purpose,
+                "granted": granted,
+                "source": source[:40],
+                "evidence": evidence[:300],
+                "recorded_at": now,
+            }
+            for i in ids
+        ],
+    )
+    return len(ids)
+
+
+def consenting(
+    session: Session, customer_ids: Iterable[int], channel: str, purpose: str
+) -> set[int]:
+    ids = list(set(customer_ids))
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Consent.customer_id).where(
+                Consent.customer_id.in_(ids),
+                Consent.channel == channel,
+                Consent.purpose == purpose,
+                Consent.granted.is_(True),
+            )
+        )
+    )
+
+
+def consent_history(session: Session, customer_id: int) -> list[ConsentEvent]:
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.customer_id == customer_id)
+            .order_by(ConsentEvent.id.desc())
+        )
+    )
+
+
+def add_suppression(
+    session: Session, email: str, *, purpose: str, reason: str, detail: str
+) -> None:
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(Suppression).values(
+        email=email,
+        purpose=purpose,
+        reason=reason,
+        detail=detail[:300],
+        hits=1,
+        created_at=utcnow(),
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["email", "purpose"],
+            set_={
+                "reason": stmt.excluded.reason,
+                "detail": stmt.excluded.detail,
+                "hits": Suppression.hits + 1,
+            },
+        )
+    )
+
+
+def remove_suppression(session: Session, email: str, purpose: str) -> int:
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        delete(Suppression).where(Suppression.email == email, Suppression.purpose == purpose)
+    )
+    return int(result.rowcount or 0)
+
+
+def suppressed(session: Session, emails: Iterable[str], purpose: str) -> set[str]:
+    wanted = list(set(emails))
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(
+            select(Suppression.email).where(
+                Suppression.email.in_(wanted), Suppression.purpose.in_(("*", purpose))
+            )
+        )
+    )
+
+
+def oldest_open_due() -> Any:
+    """Per customer, the due date of the oldest open receivable with a balance (subquery)."""
+    return (
+        select(
+            Receivable.customer_id.label("customer_id"),
+            func.min(Receivable.due_date).label("oldest_due"),
+        )
+        .where(Receivable.status == "open", Receivable.balance > 0)
+        .group_by(Receivable.customer_id)
+        .subquery("overdue")
+    )
+
+
+def audience_query(segment: Segment, *, today: dt.date, grace_days: int) -> Select:
+    """Primary customers with an address, consent for the segment's channel and purpose, not
+    suppressed, matching every filter. Ordered by id (keyset pages)."""
+    overdue = oldest_open_due()
+    suppressions = select(Suppression.id).where(
+        Suppression.email == Customer.email, Suppression.purpose.in_(("*", segment.purpose))
+    )
+    query = (
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.email,
+            Customer.city,
+            Customer.state,
+            Customer.plan,
+        )
+        .join(
+            Consent,
+            and_(
+                Consent.customer_id == Customer.id,
+                Consent.channel == segment.channel,
+                Consent.purpose == segment.purpose,
+                Consent.granted.is_(True),
+            ),
+        )
+        .outerjoin(overdue, overdue.c.customer_id == Customer.id)
+        .where(
+            Customer.merged_into_id.is_(None),
+            Customer.erased_at.is_(None),
+            Customer.email.is_not(None),
+            ~suppressions.exists(),
+        )
+    )
+    if segment.states:
+        query = query.where(Customer.state.in_(segment.states))
+    if segment.cities:
+        query = query.where(func.lower(Customer.city).in_([c.lower() for c in segment.cities]))
+    if segment.plans:
+        query = query.where(Customer.plan.in_(segment.plans))
+    if segment.customer_ids:
+        query = query.where(Customer.id.in_(segment.customer_ids))
+    cutoff = today - dt.timedelta(days=grace_days)
+    if segment.defaulter is True:
+        query = query.where(overdue.c.oldest_due < cutoff)
+    elif segment.defaulter is False:
+        query = query.where(or_(overdue.c.oldest_due.is_(None), overdue.c.oldest_due >= cutoff))
+    if segment.min_days_overdue is not None:
+        query = query.where(
+            overdue.c.oldest_due <= today - dt.timedelta(days=segment.min_days_overdue)
+        )
+    if segment.max_days_overdue is not None:
+        query = query.where(
+            overdue.c.oldest_due >= today - dt.timedelta(days=segment.max_days_overdue)
+        )
+    return query
+
+
+def audience_page(
+    session: Session,
+    segment: Segment,
+    *,
+    today: dt.date,
+    grace_days: int,
+    after_id: int,
+    limit: int,
+) -> list[Row[Any]]:
+    query = audience_query(segment, today=today, grace_days=grace_days)
+    return list(
+        session.execute(query.where(Customer.id > after_id).order_by(Customer.id).limit(limit))
+    )
+
+
+def audience_count(session: Session, segment: Segment, *, today: dt.date, grace_days: int) -> int:
+    query = audience_query(segment, today=today, grace_days=grace_days).subquery()
+    return int(session.scalar(select(func.count()).select_from(query)) or 0)

@@ -1,11 +1,33 @@
-"""Canonical customer and receivable records, as the connectors hand them to the service."""
+"""Customer, receivable, consent and audience records as other parts hand them over.
+
+``CustomerIn``/``ReceivableIn`` are what the ERP connectors map to; ``CustomerRegistration``
+is a person signing up (API, CSV import, the sign-up inbox); ``Segment`` describes an
+audience for messaging."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sincro.text_pt import UFS, is_valid_cnpj, is_valid_cpf, is_valid_email, only_digits
+
+Channel = Literal["email", "sms", "whatsapp", "chat"]
+Purpose = Literal["billing", "service", "marketing"]
+CHANNELS: tuple[str, ...] = ("email", "sms", "whatsapp", "chat")
+PURPOSES: tuple[str, ...] = ("billing", "service", "marketing")
+UF_SET: frozenset[str] = frozenset(UFS)
+
+
+def normalize_email(text: str | None) -> str | None:
+    """Trimmed, lower case (the domain is case-insensitive and, in practice, so are local
+    parts at every provider people use); None for blank."""
+    if text is None:
+        return None
+    text = text.strip().lower()
+    return text or None
 
 
 class CustomerIn(BaseModel):
@@ -19,16 +41,135 @@ class CustomerIn(BaseModel):
     phone: str | None = Field(default=None, max_length=30)
     city: str | None = Field(default=None, max_length=120)
     state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    birth_date: dt.date | None = None
+    plan: str | None = Field(default=None, max_length=60)
+    customer_since: dt.date | None = None
     updated_at: dt.datetime | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return normalize_email(value)
 
 
 class ReceivableIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     code: str = Field(min_length=1, max_length=60)
+    number: str | None = Field(default=None, max_length=40)
     customer_code: str = Field(min_length=1, max_length=40)
     issued: dt.date | None = None
     due_date: dt.date
+    paid: dt.date | None = None
+    status: Literal["open", "paid", "cancelled"] | None = None
     amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     balance: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     updated_at: dt.datetime | None = None
+
+    def resolved_status(self) -> str:
+        """The ERP's status when it gives one; otherwise paid when nothing is left to pay."""
+        if self.status:
+            return self.status
+        return "paid" if self.balance == 0 else "open"
+
+
+class CustomerRegistration(BaseModel):
+    """A person registering (API, CSV line, sign-up e-mail). The document is a CPF or CNPJ
+    with valid check digits (punctuation allowed); the e-mail is normalized."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=2, max_length=200)
+    document: str = Field(min_length=11, max_length=18)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=30)
+    city: str | None = Field(default=None, max_length=120)
+    state: str | None = Field(default=None, min_length=2, max_length=2)
+    plan_interest: str | None = Field(default=None, max_length=60)
+    birth_date: dt.date | None = None
+    customer_since: dt.date | None = None
+
+    @field_validator("document")
+    @classmethod
+    def _document(cls, value: str) -> str:
+        digits = only_digits(value)
+        if len(digits) == 11 and is_valid_cpf(digits):
+            return digits
+        if len(digits) == 14 and is_valid_cnpj(digits):
+            return digits
+        raise ValueError("not a valid CPF or CNPJ (check digits)")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        value = normalize_email(value)
+        if value is not None and not is_valid_email(value):
+            raise ValueError("not a valid e-mail address")
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.upper()
+        if value not in UF_SET:
+            raise ValueError("not a Brazilian UF")
+        return value
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and not dt.date(1900, 1, 1) <= value <= dt.date.today():
+            raise ValueError("birth date out of range")
+        return value
+
+
+class Registered(BaseModel):
+    customer_id: int
+    created: bool
+
+
+class Segment(BaseModel):
+    """An audience: every filter given must hold (AND); lists are any-of (OR). Consent for
+    ``channel`` + ``purpose`` is always required, and suppressed addresses are left out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Channel = "email"
+    purpose: Purpose = "marketing"
+    states: list[str] = Field(default_factory=list, max_length=27)
+    cities: list[str] = Field(default_factory=list, max_length=500)
+    plans: list[str] = Field(default_factory=list, max_length=200)
+    defaulter: bool | None = None  # True: only defaulters; False: only customers in good standing
+    min_days_overdue: int | None = Field(default=None, ge=0, le=36500)
+    max_days_overdue: int | None = Field(default=None, ge=0, le=36500)
+    customer_ids: list[int] = Field(default_factory=list, max_length=10_000)
+
+    @field_validator("states")
+    @classmethod
+    def _states(cls, value: list[str]) -> list[str]:
+        upper = [s.upper() for s in value]
+        unknown = [s for s in upper if s not in UF_SET]
+        if unknown:
+            raise ValueError(f"not Brazilian UFs: {', '.join(sorted(set(unknown)))}")
+        return upper
+
+    @model_validator(mode="after")
+    def _overdue_range(self) -> Segment:
+        low, high = self.min_days_overdue, self.max_days_overdue
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_days_overdue is greater than max_days_overdue")
+        return self
+
+
+class AudienceMember(BaseModel):
+    """What messaging needs to address and personalise one message."""
+
+    customer_id: int
+    name: str
+    email: str
+    city: str | None
+    state: str | None
+    plan: str | None
+    time_zone: str

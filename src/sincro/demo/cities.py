@@ -149,9 +149,3 @@ CITIES: tuple[City, ...] = (
     City("Chapecó", "SC", -27.100, -52.615, 255),
     City("Criciúma", "SC", -28.678, -49.370, 215),
 )
-
-UFS: tuple[str, ...] = (
-    "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
-    "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
-)  # fmt: skip
-"""The 27 federative units (26 states and the Federal District)."""

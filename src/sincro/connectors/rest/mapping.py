@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sincro.connectors.config import load_yaml_model
 from sincro.text_pt import (
+    UFS,
     document_kind,
     is_valid_cnpj,
     is_valid_cpf,
@@ -89,12 +90,7 @@ class Reject:
 # --- transforms ---------------------------------------------------------------------------
 
 Transform = Callable[[Any], Any]
-UF = frozenset(
-    {
-        *("AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA"),
-        *("PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO"),
-    }
-)
+UF = frozenset(UFS)
 
 
 def _text(value: Any) -> str:
