@@ -82,9 +82,13 @@ _LABELS = {
     "ofertas": "marketing",
     "receber ofertas": "marketing",
     "aceito receber ofertas": "marketing",
+    "receber ofertas por e-mail": "marketing",
+    "receber ofertas por email": "marketing",
+    "nome compl": "name",
     "quer receber ofertas": "marketing",
 }
-_FORM_LINE = re.compile(r"^\s*[*\-•]?\s*([A-Za-zÀ-ÿ][A-Za-zÀ-ÿ /.-]{1,30}?)\s*[:=]\s*(.*)$")
+_FORM_LINE = re.compile(r"^\s*[*\-•]?\s*([A-Za-zÀ-ÿ][A-Za-zÀ-ÿ /.()-]{1,50}?)\s*[:=]\s*(.*)$")
+_PARENTHESES = re.compile(r"\([^)]*\)")
 _PLACEHOLDER = re.compile(r"^[\s_.…\-\[\]()<>*]*$|^[\[(<].*[\])>]$|^(seu|sua) ", re.IGNORECASE)
 _QUOTE_CUT = (
     re.compile(r"^\s*(em|on)\b.{0,200}\b(escreveu|wrote)\s*:?\s*$", re.IGNORECASE),
@@ -125,6 +129,10 @@ _FREE_CITY = re.compile(
     + "|".join(sorted((re.escape(n) for n in STATE_NAMES.values()), key=len, reverse=True))
     + r")\b",
     re.IGNORECASE,
+)
+_FREE_CITY_ONLY = re.compile(
+    r"\b(?:moro em|resido em|sou de|sou da cidade de|na cidade de)\s+([A-ZÀ-Ý][A-Za-zÀ-ÿ' -]{1,50}?)"
+    r"\s*(?:[.,;!\n]|$|\s+e\s)"
 )
 _FREE_PLAN = re.compile(
     r"\b(?:o plano|no plano|plano de interesse|plano)\s*(?:[:\-]\s*)?([A-Za-zÀ-ÿ0-9][\wÀ-ÿ +./-]{1,60})",
@@ -230,7 +238,8 @@ def form_lines(text: str) -> dict[str, str]:
         match = _FORM_LINE.match(line)
         if not match:
             continue
-        label = " ".join(fold(match.group(1)).replace(".", " ").split())
+        label = _PARENTHESES.sub(" ", fold(match.group(1)))
+        label = " ".join(label.replace(".", " ").split())
         key = _LABELS.get(label)
         value = _value(match.group(2))
         if key is None or value is None or key in found:
@@ -276,6 +285,8 @@ def free_text(text: str) -> dict[str, str]:
         found["email"] = email.group(1)
     if city := _FREE_CITY.search(text):
         found["city"], found["state"] = city.group(1).strip(), city.group(2)
+    elif city_only := _FREE_CITY_ONLY.search(text):
+        found["city"] = city_only.group(1).strip()
     if plan := _FREE_PLAN.search(text):
         value = _value(_PLAN_STOP.sub("", plan.group(1)))
         if value and fold(value) not in ("de", "do", "da", "que", "o", "a"):
@@ -374,13 +385,19 @@ def check(form: SignupForm, known_cities: Iterable[tuple[str, str]] = ()) -> Che
     if form.email and not is_valid_email(email):
         problems.append(Problem("email", "O e-mail informado não parece válido."))
     state = uf_of(form.state) if form.state else None
+    known = list(known_cities)
+    if form.city and not form.state:
+        ufs = {uf for name, uf in known if fold(name) == fold(form.city.strip())}
+        if len(ufs) == 1:  # a city the directory has in one UF only: that UF
+            state = ufs.pop()
+            problems = [p for p in problems if p.field != "state"]
     if form.state and state is None:
         problems.append(Problem("state", f"Não reconhecemos a UF “{form.state[:30]}”; use a sigla, como SP."))
     city = " ".join((form.city or "").split())
     if city:
-        for known, known_uf in known_cities:
-            if fold(known) == fold(city) and (state is None or state == known_uf):
-                city = known
+        for known_name, known_uf in known:
+            if fold(known_name) == fold(city) and (state is None or state == known_uf):
+                city = known_name
                 break
         if not re.search(r"[A-Za-zÀ-ÿ]{2}", city):
             problems.append(Problem("city", "Informe o nome da cidade."))
