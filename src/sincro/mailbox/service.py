@@ -130,8 +130,9 @@ def decoded(part: Message) -> str:
 
 
 def sanitize(html: str) -> str:
-    """HTML safe to show: no scripts, handlers, forms or remote resources (nh3, Ammonia's
-    allow-list); images only as ``data:``. It is also shown in a sandboxed frame."""
+    """HTML safe to show: no scripts, handlers, forms or remote images (nh3, Ammonia's
+    allow-list); images only as ``data:``. It is also shown in a sandboxed frame whose CSP
+    forbids every remote load."""
     import nh3
 
     return nh3.clean(
@@ -139,4 +140,12 @@ def sanitize(html: str) -> str:
         url_schemes={"http", "https", "mailto", "data"},
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_no_remote_images,
     )
+
+
+def _no_remote_images(tag: str, attribute: str, value: str) -> str | None:
+    """Remote images are tracking pixels here: only ``data:`` images keep their source."""
+    if tag == "img" and attribute in ("src", "srcset") and not value.startswith("data:"):
+        return None
+    return value

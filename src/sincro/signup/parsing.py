@@ -131,8 +131,9 @@ _FREE_CITY = re.compile(
     re.IGNORECASE,
 )
 _FREE_CITY_ONLY = re.compile(
-    r"\b(?:moro em|resido em|sou de|sou da cidade de|na cidade de)\s+([A-ZÀ-Ý][A-Za-zÀ-ÿ' -]{1,50}?)"
-    r"\s*(?:[.,;!\n]|$|\s+e\s)"
+    r"\b(?:(?i:moro em|moro no|moro na|resido em|na cidade de)\s+([A-Za-zÀ-ÿ][A-Za-zÀ-ÿ' -]{1,50}?)"
+    r"|(?i:sou de|sou da cidade de)\s+([A-ZÀ-Ý][A-Za-zÀ-ÿ' -]{1,50}?))"
+    r"\s*(?:[.,;!\n]|$|\s+(?i:e|com|quero|meu|minha)\s)"
 )
 _FREE_PLAN = re.compile(
     r"\b(?:o plano|no plano|plano de interesse|plano)\s*(?:[:\-]\s*)?([A-Za-zÀ-ÿ0-9][\wÀ-ÿ +./-]{1,60})",
@@ -286,7 +287,7 @@ def free_text(text: str) -> dict[str, str]:
     if city := _FREE_CITY.search(text):
         found["city"], found["state"] = city.group(1).strip(), city.group(2)
     elif city_only := _FREE_CITY_ONLY.search(text):
-        found["city"] = city_only.group(1).strip()
+        found["city"] = (city_only.group(1) or city_only.group(2)).strip()
     if plan := _FREE_PLAN.search(text):
         value = _value(_PLAN_STOP.sub("", plan.group(1)))
         if value and fold(value) not in ("de", "do", "da", "que", "o", "a"):

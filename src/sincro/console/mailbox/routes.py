@@ -59,10 +59,14 @@ async def mailbox_page(
     request: Request, _user: ConsoleUserDep, q: str = "", page: str = ""
 ) -> Response:
     """The sink's messages, newest first; ``q`` filters by recipient or subject."""
-    conn = mailbox.open_sink(app_state(request).settings)
-    if conn is None:
+    settings = app_state(request).settings
+    if mailbox.sink_path(settings) is None:
         return _unavailable(request)
     query = q.strip()[:200]
+    conn = mailbox.open_sink(settings)
+    if conn is None:  # configured; the sink has not received anything yet
+        context = {"q": query, "messages": [], "pager": Pager(1, PAGE_SIZE, 0)}
+        return render(request, "mailbox/index.html", context, section=SECTION)
     try:
         messages, pager = await run_in_threadpool(
             fetch_page,
