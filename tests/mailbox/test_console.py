@@ -20,7 +20,6 @@ from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.mail import Mailer, SmtpSettings, build_message
-from sincro.mailbox import store
 from sincro.mailbox.sink import SinkHandler, running
 from sincro.mailbox.store import SinkWriter
 from tests.console.support import seed_world, sign_in
@@ -103,7 +102,7 @@ def test_a_message_shows_headers_text_and_html_only_in_a_locked_frame(
     assert "https://loja.test/u/0" in page.text  # List-Unsubscribe shown
     assert "Olá, cliente 0!" in page.text
     assert "<script>alert" not in page.text  # the HTML is not inline in the page
-    assert re.search(r'<iframe [^>]*sandbox[ >]', page.text)
+    assert re.search(r"<iframe [^>]*sandbox[ >]", page.text)
     frame = client.get("/console/mailbox/1/html")
     assert frame.status_code == 200
     csp = frame.headers["content-security-policy"]
@@ -150,7 +149,12 @@ def test_the_mailbox_in_a_browser(signed_in: Any, live_server: LiveServer) -> No
     folder = Path(live_server.db.url.removeprefix("sqlite:///")).parent
     fill_sink(folder / "mail-sink.sqlite", 3)  # embedded mode: var/mail-sink.sqlite
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
     page.click("nav.nav a:has-text('Caixa de saída (demo)')")
     page.wait_for_url(re.compile(r"/console/mailbox$"))
     assert page.locator("#mailbox-table tbody tr").count() == 3

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 
 from sincro.mail import Delivery, Mailer, SmtpSettings, build_message
@@ -23,9 +24,24 @@ from tests.smtp_sink import free_port
 @contextmanager
 def sink_process(path: Path, *options: str) -> Iterator[int]:
     port = free_port()
-    env = {**os.environ, "SINCRO_VAR_DIR": str(path.parent), "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {
+        **os.environ,
+        "SINCRO_VAR_DIR": str(path.parent),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sincro.cli", "mail", "sink", "--port", str(port), "--path", str(path), *options],
+        [
+            sys.executable,
+            "-m",
+            "sincro.cli",
+            "mail",
+            "sink",
+            "--port",
+            str(port),
+            "--path",
+            str(path),
+            *options,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
@@ -47,7 +63,7 @@ def mailer(port: int) -> Mailer:
     return Mailer(SmtpSettings.from_url(f"smtp://127.0.0.1:{port}", sender="sincro@loja.test"))
 
 
-def message(n: int, to: str = "cliente@exemplo.test"):  # type: ignore[no-untyped-def]
+def message(n: int, to: str = "cliente@exemplo.test") -> EmailMessage:
     return build_message(
         sender="Loja <sincro@loja.test>",
         to=to,
@@ -87,7 +103,9 @@ def test_without_keep_bodies_only_headers_are_kept(tmp_path: Path) -> None:
 
 
 def test_failure_rates_answer_451_and_550_in_their_shares(tmp_path: Path) -> None:
-    handler = SinkHandler(temp_fail_rate=0.2, perm_fail_rate=0.1, writer=SinkWriter(tmp_path / "s.sqlite"))
+    handler = SinkHandler(
+        temp_fail_rate=0.2, perm_fail_rate=0.1, writer=SinkWriter(tmp_path / "s.sqlite")
+    )
     with running(handler) as port, mailer(port) as client:
         results = client.send_many([message(n) for n in range(400)])
     handler.writer.close()  # type: ignore[union-attr]
@@ -128,5 +146,5 @@ def test_latency_is_added_per_message_without_blocking_other_connections(tmp_pat
 def _count(path: Path) -> int:
     try:
         return store.count(store.connect(path))
-    except Exception:  # noqa: BLE001 - not created yet
+    except Exception:
         return 0

@@ -42,7 +42,11 @@ def test_abbreviated_form_lines_and_a_state_by_name() -> None:
     checked = check(parse(text, SENDER))
     assert checked.valid is not None
     valid = checked.valid
-    assert (valid.name, valid.city, valid.state) == ("Ana Paula Ferreira", "sao jose dos campos", "SP")
+    assert (valid.name, valid.city, valid.state) == (
+        "Ana Paula Ferreira",
+        "sao jose dos campos",
+        "SP",
+    )
     assert valid.email == "ana@cliente.test"
     assert valid.phone == "12998765432"
     assert valid.birth_date == dt.date(1991, 4, 3)
@@ -90,7 +94,9 @@ def test_only_the_new_part_of_a_reply_is_free_text_and_quoted_form_lines_count()
 
 
 def test_the_new_part_wins_over_the_quoted_invitation() -> None:
-    text = f"Nome: Carla Dias\nCPF: {CPF}\nCidade: Natal/RN\n\n> Nome: Outra Pessoa\n> Cidade: Natal/RN"
+    text = (
+        f"Nome: Carla Dias\nCPF: {CPF}\nCidade: Natal/RN\n\n> Nome: Outra Pessoa\n> Cidade: Natal"
+    )
     assert parse(text, SENDER).name == "Carla Dias"
 
 
@@ -161,12 +167,11 @@ def test_a_lying_or_unknown_charset_decodes_with_replacements() -> None:
 
 
 def test_a_mime_bomb_costs_a_bounded_number_of_parts() -> None:
-    parts = "".join(
-        f"--b\r\nContent-Type: text/x-junk\r\n\r\n{i}\r\n" for i in range(5000)
-    )
+    parts = "".join(f"--b\r\nContent-Type: text/x-junk\r\n\r\n{i}\r\n" for i in range(5000))
     raw = (
         "From: a@cliente.test\r\nMessage-ID: <bomb@x>\r\nContent-Type: multipart/mixed; "
-        f'boundary="b"\r\n\r\n{parts}--b\r\nContent-Type: text/plain\r\n\r\nNome: Tarde Demais\r\n--b--\r\n'
+        f'boundary="b"\r\n\r\n{parts}--b\r\nContent-Type: text/plain\r\n\r\n'
+        "Nome: Tarde Demais\r\n--b--\r\n"
     ).encode()
     inbound = read(raw, "cadastro@operadora.test")
     assert inbound.text == ""  # the text part after 30 parts is never looked at

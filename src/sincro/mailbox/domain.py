@@ -6,6 +6,10 @@ DOMAIN = Domain(
     name="mailbox",
     label="Caixa de saída (demo)",
     console_routers=("sincro.console.mailbox.routes:router",),
-    nav=(NavEntry("mailbox", "Caixa de saída (demo)", "console_mailbox", frozenset({"admin"}), order=95),),
+    nav=(
+        NavEntry(
+            "mailbox", "Caixa de saída (demo)", "console_mailbox", frozenset({"admin"}), order=95
+        ),
+    ),
     cli=(("mail", "sincro.mailbox.cli:mail_app"),),
 )

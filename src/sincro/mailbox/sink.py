@@ -149,7 +149,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def running(handler: Any, host: str = "127.0.0.1", port: int = 0, **smtp_options: Any) -> Iterator[int]:
+def running(
+    handler: Any, host: str = "127.0.0.1", port: int = 0, **smtp_options: Any
+) -> Iterator[int]:
     """Run ``handler`` on an aiosmtpd server in a thread; yields the port (free one for 0)."""
     from aiosmtpd.controller import Controller
 

@@ -114,7 +114,9 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def page(conn: sqlite3.Connection, q: str, offset: int, limit: int) -> tuple[list[StoredMessage], int]:
+def page(
+    conn: sqlite3.Connection, q: str, offset: int, limit: int
+) -> tuple[list[StoredMessage], int]:
     """Newest first, optionally those whose recipient or subject contains ``q``; and how many."""
     where, params = "", []
     if q:

@@ -14,7 +14,9 @@ import typer
 from sincro.cli_common import configure_cli_logging, console, fail
 from sincro.config import Settings
 
-signup_app = typer.Typer(help="E-mail sign-up: watch the inbox, demo replies.", no_args_is_help=True)
+signup_app = typer.Typer(
+    help="E-mail sign-up: watch the inbox, demo replies.", no_args_is_help=True
+)
 
 
 def inbox_url(settings: Settings) -> str:
@@ -132,5 +134,8 @@ def demo_reply(
             client.login(target.username, target.password)
             client.append(target.folder, message)
     except OSError as exc:
-        fail(f"cannot reach the inbox at {target.host}:{target.port} ({exc}); is `sincro mail imap` running?")
+        fail(
+            f"cannot reach the inbox at {target.host}:{target.port} ({exc}); "
+            "is `sincro mail imap` running?"
+        )
     console.print(f"sample reply from {email} put in {target.folder}")

@@ -17,7 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 from sincro.text_pt import (
     STATE_NAMES,
@@ -136,7 +137,8 @@ _FREE_CITY_ONLY = re.compile(
     r"\s*(?:[.,;!\n]|$|\s+(?i:e|com|quero|meu|minha)\s)"
 )
 _FREE_PLAN = re.compile(
-    r"\b(?:o plano|no plano|plano de interesse|plano)\s*(?:[:\-]\s*)?([A-Za-zÀ-ÿ0-9][\wÀ-ÿ +./-]{1,60})",
+    r"\b(?:o plano|no plano|plano de interesse|plano)\s*(?:[:\-]\s*)?"
+    r"([A-Za-zÀ-ÿ0-9][\wÀ-ÿ +./-]{1,60})",
     re.IGNORECASE,
 )
 _PLAN_STOP = re.compile(r"(?:[,;.!?\n]|\s+e\s+|\s+por favor|\s+obrigad).*$", re.IGNORECASE)
@@ -150,7 +152,9 @@ _FREE_BIRTH = re.compile(
 )
 _FREE_EMAIL = re.compile(r"\be-?mail\b[^@\n]{0,20}?(" + _EMAIL.pattern + ")", re.IGNORECASE)
 _MARKETING_NO = re.compile(r"\bn[aã]o (?:quero|desejo|aceito) receber (?:ofertas|promo)", re.I)
-_MARKETING_YES = re.compile(r"\b(?:quero|desejo|aceito|pode(?:m)? enviar) (?:receber )?(?:ofertas|promo)", re.I)
+_MARKETING_YES = re.compile(
+    r"\b(?:quero|desejo|aceito|pode(?:m)? enviar) (?:receber )?(?:ofertas|promo)", re.I
+)
 _YES = {"sim", "s", "yes", "quero", "aceito", "x", "[x]", "ok", "pode"}
 _NO = {"nao", "n", "no", "nao quero", "nao aceito", "[ ]"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -304,7 +308,7 @@ def free_text(text: str) -> dict[str, str]:
 
 
 def _split_city(values: dict[str, str]) -> None:
-    """"Campinas/SP", "Campinas - SP", "Campinas (SP)" in the city line: the UF goes apart."""
+    """ "Campinas/SP", "Campinas - SP", "Campinas (SP)" in the city line: the UF goes apart."""
     city = values.get("city")
     if not city:
         return
@@ -333,15 +337,17 @@ def parse(text: str, sender: str | None = None) -> SignupForm:
     if "email" not in merged and sender:
         merged["email"] = sender
     marketing = _marketing(merged["marketing"]) if "marketing" in merged else None
-    fields = {k: v for k, v in merged.items() if k != "marketing"}
-    return replace(SignupForm(**fields), marketing=marketing)
+    fields: dict[str, Any] = {k: v for k, v in merged.items() if k != "marketing"}
+    return SignupForm(**fields, marketing=marketing)
 
 
 def _tidy_name(name: str) -> str:
     words = name.split()
     if name.isupper() or name.islower():
         small = {"da", "de", "do", "das", "dos", "e"}
-        words = [w.lower() if w.lower() in small and i else w.capitalize() for i, w in enumerate(words)]
+        words = [
+            w.lower() if w.lower() in small and i else w.capitalize() for i, w in enumerate(words)
+        ]
     return " ".join(words)
 
 
@@ -380,7 +386,10 @@ def check(form: SignupForm, known_cities: Iterable[tuple[str, str]] = ()) -> Che
             )
         elif not is_valid_cpf(document):
             problems.append(
-                Problem("document", "O CPF informado não é válido (os dígitos verificadores não conferem).")
+                Problem(
+                    "document",
+                    "O CPF informado não é válido (os dígitos verificadores não conferem).",
+                )
             )
     email = (form.email or "").strip().strip("<>").lower()
     if form.email and not is_valid_email(email):
@@ -393,7 +402,9 @@ def check(form: SignupForm, known_cities: Iterable[tuple[str, str]] = ()) -> Che
             state = ufs.pop()
             problems = [p for p in problems if p.field != "state"]
     if form.state and state is None:
-        problems.append(Problem("state", f"Não reconhecemos a UF “{form.state[:30]}”; use a sigla, como SP."))
+        problems.append(
+            Problem("state", f"Não reconhecemos a UF “{form.state[:30]}”; use a sigla, como SP.")
+        )
     city = " ".join((form.city or "").split())
     if city:
         for known_name, known_uf in known:

@@ -35,7 +35,9 @@ def _threaded(message: EmailMessage, inbound: Inbound, reply_message_id: str) ->
     return message
 
 
-def confirmation(inbound: Inbound, valid: Valid, sender: str, reply_message_id: str) -> EmailMessage:
+def confirmation(
+    inbound: Inbound, valid: Valid, sender: str, reply_message_id: str
+) -> EmailMessage:
     lines = [
         f"Olá, {valid.name.split()[0]}!",
         "",
@@ -97,7 +99,8 @@ def too_big(inbound: Inbound, limit_bytes: int, sender: str, reply_message_id: s
         [
             "Olá!",
             "",
-            f"A sua mensagem passou do tamanho que aceitamos ({limit_bytes // 1024} KB) e não foi lida.",
+            f"A sua mensagem passou do tamanho que aceitamos ({limit_bytes // 1024} KB)"
+            " e não foi lida.",
             "Responda só com o texto, sem anexos, preenchendo:",
             "",
             FORM,

@@ -45,4 +45,6 @@ def mark_replied(session: Session, row_id: int, at: dt.datetime) -> None:
 
 
 def recent(session: Session, limit: int) -> list[SignupMessage]:
-    return list(session.scalars(select(SignupMessage).order_by(SignupMessage.id.desc()).limit(limit)))
+    return list(
+        session.scalars(select(SignupMessage).order_by(SignupMessage.id.desc()).limit(limit))
+    )

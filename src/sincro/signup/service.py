@@ -86,8 +86,10 @@ def record(
             outcome = INCOMPLETE
         else:
             outcome = INVALID
-    reply_due = outcome != IGNORED and bool(inbound.sender) and _within_reply_limit(
-        session, inbound.sender, settings, now
+    reply_due = (
+        outcome != IGNORED
+        and bool(inbound.sender)
+        and _within_reply_limit(session, inbound.sender, settings, now)
     )
     row = repo.add(
         session,
@@ -144,7 +146,9 @@ def record(
     return Outcome(row.id, outcome, row.customer_id, reply_due)
 
 
-def _within_reply_limit(session: Session, sender: str, settings: Settings, now: dt.datetime) -> bool:
+def _within_reply_limit(
+    session: Session, sender: str, settings: Settings, now: dt.datetime
+) -> bool:
     """At most ``signup_replies_per_address_per_hour`` answers to one address: a person (or a
     robot we failed to spot) writing in a loop gets no flood back."""
     since = now - dt.timedelta(hours=1)
@@ -164,7 +168,9 @@ def reply_for(
         return None
     sender = settings.signup_address
     if row.outcome == REFUSED:
-        return replies.too_big(inbound, settings.signup_max_message_bytes, sender, row.reply_message_id)
+        return replies.too_big(
+            inbound, settings.signup_max_message_bytes, sender, row.reply_message_id
+        )
     checked = examine(session, inbound)
     if row.outcome == REGISTERED and checked.valid is not None:
         return replies.confirmation(inbound, checked.valid, sender, row.reply_message_id)

@@ -21,6 +21,7 @@ so nothing is registered twice). Logs carry ids and outcomes, never addresses or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -158,8 +159,10 @@ class SignupWatcher:
         message: Inbound = first
         with self.db.read() as session:
             row = service.find(session, first.key)
-            pending = row is not None and row.reply_message_id is not None and row.replied_at is None
-        if (row is None and not too_big and not first.automatic) or pending and not too_big:
+            pending = (
+                row is not None and row.reply_message_id is not None and row.replied_at is None
+            )
+        if (row is None and not too_big and not first.automatic) or (pending and not too_big):
             message = replace(self._full(client, uid), key=first.key)
         if row is None:
             try:
@@ -169,16 +172,16 @@ class SignupWatcher:
                 log.info("signup message uid %s already recorded elsewhere", uid)
                 return True
             stats.recorded += 1
-            log.info(
-                "signup message uid %s: %s (row %s)", uid, outcome.outcome, outcome.row_id
-            )
+            log.info("signup message uid %s: %s (row %s)", uid, outcome.outcome, outcome.row_id)
             if not outcome.reply_due:
                 return True
         return self._answer(message, stats)
 
     def _full(self, client: Any, uid: int) -> Inbound:
         raw = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]") or b""
-        return reader.read(bytes(raw)[: self.settings.signup_max_message_bytes + 1], self.settings.signup_address)
+        return reader.read(
+            bytes(raw)[: self.settings.signup_max_message_bytes + 1], self.settings.signup_address
+        )
 
     def _answer(self, message: Inbound, stats: RoundStats) -> bool:
         with self.db.read() as session:
@@ -188,7 +191,9 @@ class SignupWatcher:
             return True
         result = self.mailer.send(reply)
         if result.delivery is Delivery.TEMPORARY:
-            log.warning("signup reply for row %s deferred: %s %s", row.id, result.code, result.detail)
+            log.warning(
+                "signup reply for row %s deferred: %s %s", row.id, result.code, result.detail
+            )
             stats.deferred += 1
             return False  # stays in the inbox; the next round sends it
         if not result.ok:
@@ -224,13 +229,17 @@ class SignupWatcher:
         try:
             deadline = time.monotonic() + poll
             while not stop.is_set() and time.monotonic() < deadline:
-                responses = client.idle_check(timeout=min(1.0, max(0.05, deadline - time.monotonic())))
+                responses = client.idle_check(
+                    timeout=min(1.0, max(0.05, deadline - time.monotonic()))
+                )
                 if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                     break
         finally:
             client.idle_done()
 
-    def run(self, stop: threading.Event, on_round: Callable[[RoundStats], None] | None = None) -> None:
+    def run(
+        self, stop: threading.Event, on_round: Callable[[RoundStats], None] | None = None
+    ) -> None:
         """Watch until ``stop`` is set, reconnecting with backoff when the server goes away."""
         backoff = 1.0
         while not stop.is_set():
@@ -244,7 +253,9 @@ class SignupWatcher:
                         on_round(stats)
                     self.wait(client, stop)
             except Exception as exc:  # the server went away, refused us, or answered nonsense
-                log.warning("signup inbox: %s: %s; retrying in %.0f s", type(exc).__name__, exc, backoff)
+                log.warning(
+                    "signup inbox: %s: %s; retrying in %.0f s", type(exc).__name__, exc, backoff
+                )
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             finally:
@@ -262,8 +273,6 @@ def _header_bytes(data: dict[bytes, Any]) -> bytes:
 def _close(client: Any) -> None:
     try:
         client.logout()
-    except Exception:  # noqa: BLE001 - closing a connection that may already be gone
-        try:
+    except Exception:  # the connection may already be gone
+        with contextlib.suppress(Exception):
             client.shutdown()
-        except Exception:  # noqa: BLE001
-            pass

@@ -84,7 +84,9 @@ async def message_page(request: Request, message_id: int, _user: ConsoleUserDep)
     """One message: envelope, headers, text part and the HTML part in a sandboxed frame."""
     found = await run_in_threadpool(_view, request, message_id)
     if found is None:
-        return not_found(request, "Mensagem não encontrada", "A caixa de demonstração não tem essa mensagem.")
+        return not_found(
+            request, "Mensagem não encontrada", "A caixa de demonstração não tem essa mensagem."
+        )
     context = {"message": _row(found.stored), "view": found}
     return render(request, "mailbox/message.html", context, section=SECTION)
 
