@@ -59,6 +59,7 @@ instance_name = sincro-test-{port}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 mail_location = maildir:{root}/mail/%u
 first_valid_uid = {min(uid, 500)}
 first_valid_gid = {min(gid, 500)}

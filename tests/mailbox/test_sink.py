@@ -4,6 +4,7 @@ its SQLite file, adds latency, refuses shares of recipients, and counts."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -96,22 +97,27 @@ def test_the_sink_command_keeps_headers_and_bodies_when_asked(tmp_path: Path) ->
 
 def test_without_keep_bodies_only_headers_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "sink.sqlite"
-    with sink_process(path) as port, mailer(port) as client:
+    writer = SinkWriter(path)
+    with running(SinkHandler(writer=writer)) as port, mailer(port) as client:
         assert client.send(message(1)).ok
+    writer.close()
     [row] = store.page(store.connect(path), "", 0, 10)[0]
     assert row.body is None and b"Subject:" in row.headers
 
 
 def test_failure_rates_answer_451_and_550_in_their_shares(tmp_path: Path) -> None:
     handler = SinkHandler(
-        temp_fail_rate=0.2, perm_fail_rate=0.1, writer=SinkWriter(tmp_path / "s.sqlite")
+        temp_fail_rate=0.2,
+        perm_fail_rate=0.1,
+        writer=SinkWriter(tmp_path / "s.sqlite"),
+        rng=random.Random(7),  # the draws are random; the test is not
     )
     with running(handler) as port, mailer(port) as client:
-        results = client.send_many([message(n) for n in range(400)])
+        results = client.send_many([message(n) for n in range(200)])
     handler.writer.close()  # type: ignore[union-attr]
     kinds = [r.delivery for r in results]
     temporary, permanent = kinds.count(Delivery.TEMPORARY), kinds.count(Delivery.PERMANENT)
-    assert 50 <= temporary <= 115 and 15 <= permanent <= 70  # 80 and 40 expected
+    assert 25 <= temporary <= 60 and 8 <= permanent <= 35  # 40 and 20 expected
     assert {r.code for r in results if not r.ok} == {451, 550}
     assert handler.counters.accepted == kinds.count(Delivery.SENT) == _count(tmp_path / "s.sqlite")
     assert (handler.counters.temporary, handler.counters.permanent) == (temporary, permanent)

@@ -3,6 +3,8 @@ receives the answers, the customers service registers on SQLite and PostgreSQL."
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any
@@ -306,3 +308,79 @@ def test_a_temporary_smtp_failure_keeps_the_message_for_the_next_round(
     stats = run_round(watcher)  # the sink still refuses temp* addresses
     assert (stats.recorded, stats.deferred) == (0, 1)
     assert len(registered(db)) == 1
+
+
+def watch_in_thread(watcher: SignupWatcher) -> tuple[threading.Event, threading.Thread]:
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+    thread.start()
+    return stop, thread
+
+
+def wait_for(condition: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_idle_wakes_the_watcher_as_soon_as_mail_arrives(
+    watcher: SignupWatcher, imap: ImapServer, sink: SmtpSink, db: Database
+) -> None:
+    watcher.settings = watcher.settings.model_copy(update={"signup_poll_seconds": 60.0})
+    stop, thread = watch_in_thread(watcher)
+    try:
+        time.sleep(0.5)  # connected, inbox empty, idling
+        deliver(imap, reply(COMPLETE))
+        assert wait_for(lambda: len(sink.messages) == 1, 8), "IDLE did not wake the watcher"
+        assert wait_for(lambda: folder_counts(imap, "INBOX") == {"INBOX": 0}, 5)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert len(registered(db)) == 1
+
+
+def test_without_idle_the_watcher_polls(
+    watcher: SignupWatcher,
+    imap: ImapServer,
+    sink: SmtpSink,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from imapclient import IMAPClient as Client
+
+    original = Client.has_capability
+    monkeypatch.setattr(
+        Client, "has_capability", lambda self, cap: cap != "IDLE" and original(self, cap)
+    )
+    watcher.settings = watcher.settings.model_copy(update={"signup_poll_seconds": 0.3})
+    stop, thread = watch_in_thread(watcher)
+    try:
+        time.sleep(0.5)
+        deliver(imap, reply(COMPLETE))
+        assert wait_for(lambda: len(sink.messages) == 1, 8), "polling did not find the mail"
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_the_watcher_retries_after_a_refused_login(
+    watcher: SignupWatcher, imap: ImapServer, sink: SmtpSink, db: Database
+) -> None:
+    watcher.target = ImapTarget.from_url(imap.url().replace(imap.password, "errada"))
+    watcher.first_backoff_seconds = 0.1
+    stop, thread = watch_in_thread(watcher)  # login refused: retried with backoff
+    try:
+        deliver(imap, reply(COMPLETE))
+        time.sleep(0.3)
+        assert sink.messages == []
+        watcher.target = ImapTarget.from_url(imap.url())  # fixed: the next attempt gets in
+        assert wait_for(lambda: len(sink.messages) == 1, 12)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()

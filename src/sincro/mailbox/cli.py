@@ -4,6 +4,7 @@ IMAP server (pymap, in memory) the demo's sign-up watcher reads from."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -46,6 +47,7 @@ def sink(
     from sincro.mailbox.store import SinkWriter
 
     configure_cli_logging()
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
     settings = get_settings()
     if fail_at not in ("rcpt", "data"):
         fail("--fail-at must be 'rcpt' or 'data'")

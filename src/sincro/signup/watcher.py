@@ -108,6 +108,7 @@ class SignupWatcher:
         self.mailer = mailer
         self.connect_timeout = connect_timeout
         self.processed_folder = settings.signup_processed_folder
+        self.first_backoff_seconds = 1.0
 
     # --- connection -------------------------------------------------------------------------
 
@@ -241,12 +242,12 @@ class SignupWatcher:
         self, stop: threading.Event, on_round: Callable[[RoundStats], None] | None = None
     ) -> None:
         """Watch until ``stop`` is set, reconnecting with backoff when the server goes away."""
-        backoff = 1.0
+        backoff = self.first_backoff_seconds
         while not stop.is_set():
             client = None
             try:
                 client = self.connect()
-                backoff = 1.0
+                backoff = self.first_backoff_seconds
                 while not stop.is_set():
                     stats = self.process_inbox(client)
                     if on_round is not None:
