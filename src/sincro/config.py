@@ -159,6 +159,17 @@ class Settings(BaseSettings):
     signup_max_message_bytes: int = Field(default=262_144, ge=4096, le=26_214_400)
     signup_replies_per_address_per_hour: int = Field(default=5, ge=1, le=1000)
 
+    # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
+    forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
+    forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
+    forecasting_levels: str = "10,50,90"  # quantile levels, percent
+    forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
+    forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
+
+    # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
+    inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)
+    inventory_stockout_sweep_seconds: float = Field(default=900.0, gt=0)
+
     # customers: a defaulter has an open receivable overdue by more than this many days
     customers_defaulter_days: int = Field(default=5, ge=0, le=3650)
 

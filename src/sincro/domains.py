@@ -17,6 +17,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.customers",
     "sincro.mailbox",
     "sincro.signup",
+    "sincro.forecasting",
 )
 
 

@@ -384,3 +384,23 @@ def test_the_watcher_retries_after_a_refused_login(
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_lgpd_export_and_erasure_cover_the_sign_up_messages(
+    watcher: SignupWatcher, imap: ImapServer, sink: SmtpSink, db: Database
+) -> None:
+    from sincro.signup.privacy import PERSONAL_DATA
+
+    deliver(imap, reply(COMPLETE))
+    run_round(watcher)
+    [customer] = registered(db)
+    with db.write() as session:
+        exported = PERSONAL_DATA.export(session, customer.id)
+        assert [m["sender"] for m in exported["messages"]] == ["joana.prado@cliente.test"]
+        assert PERSONAL_DATA.erase(session, customer.id) == {"signup_messages": 1}
+        assert PERSONAL_DATA.erase(session, customer.id) == {"signup_messages": 0}
+    [row] = rows(db)
+    assert (row.sender, row.subject, row.message_id) == ("", "", "")
+    deliver(imap, reply(COMPLETE))  # the same message again: still recognised by its key
+    assert run_round(watcher).recorded == 0
+    assert len(registered(db)) == 1

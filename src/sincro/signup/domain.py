@@ -9,4 +9,5 @@ DOMAIN = Domain(
     models=("sincro.signup.models",),
     cli=(("signup", "sincro.signup.cli:signup_app"),),
     children="sincro.signup.cli:serve_commands",
+    personal_data="sincro.signup.privacy:PERSONAL_DATA",
 )

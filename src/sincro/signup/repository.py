@@ -48,3 +48,23 @@ def recent(session: Session, limit: int) -> list[SignupMessage]:
     return list(
         session.scalars(select(SignupMessage).order_by(SignupMessage.id.desc()).limit(limit))
     )
+
+
+def of_customer(session: Session, customer_id: int) -> list[SignupMessage]:
+    return list(
+        session.scalars(
+            select(SignupMessage)
+            .where(SignupMessage.customer_id == customer_id)
+            .order_by(SignupMessage.id)
+        )
+    )
+
+
+def anonymize_customer(session: Session, customer_id: int) -> int:
+    """Blank the sender, subject and Message-ID of a customer's sign-up rows (the key stays)."""
+    result = session.execute(
+        update(SignupMessage)
+        .where(SignupMessage.customer_id == customer_id, SignupMessage.sender != "")
+        .values(sender="", subject="", message_id="")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
