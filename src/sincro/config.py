@@ -150,6 +150,8 @@ class Settings(BaseSettings):
     mailbox_imap_port: int = Field(default=8143, ge=0, le=65535)  # `sincro mail imap` (demo)
     mailbox_imap_user: str = "cadastro"  # the embedded IMAP server's one demo user
     mailbox_imap_password: str = Field(default="cadastro", repr=False)
+    # embedded mode: `sincro serve` also runs the sink (bodies kept) and the embedded IMAP
+    mailbox_demo_servers: bool = False
     # the inbox `sincro signup watch` reads: imap://user:pass@host:port/INBOX (imaps:// TLS);
     # unset: no sign-up watcher under `sincro serve`
     signup_imap_url: str = Field(default="", repr=False)

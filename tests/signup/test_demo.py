@@ -88,3 +88,39 @@ def test_serve_runs_the_watcher_only_when_an_inbox_is_configured(tmp_path: Path)
         Settings(var_dir=tmp_path, signup_imap_url="imap://u:p@127.0.0.1:143/INBOX"), ["sincro"]
     )
     assert commands == {"signup": ["sincro", "signup", "watch"]}
+
+
+def test_invitations_are_sent_from_the_sign_up_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from sincro.config import reset_settings
+    from sincro.signup.cli import signup_app
+
+    with running_sink() as sink:
+        monkeypatch.setenv("SINCRO_VAR_DIR", str(tmp_path))
+        monkeypatch.setenv("SINCRO_SMTP_URL", f"smtp://127.0.0.1:{sink.port}")
+        monkeypatch.setenv("SINCRO_SIGNUP_ADDRESS", "Cadastro <cadastro@operadora.test>")
+        reset_settings()
+        runner = CliRunner()
+        done = runner.invoke(signup_app, ["invite", "a@cliente.test", "b@cliente.test"])
+        assert done.exit_code == 0, done.output
+        assert runner.invoke(signup_app, ["invite", "nao-e-email"]).exit_code == 1
+    assert sorted(str(m["To"]) for m in sink.messages) == ["a@cliente.test", "b@cliente.test"]
+    invitation = sink.messages[0]
+    assert invitation["From"] == "Cadastro <cadastro@operadora.test>"
+    assert "Nome completo:" in invitation.get_content()
+
+
+def test_serve_runs_the_demo_mail_servers_only_when_asked_in_embedded_mode(
+    tmp_path: Path,
+) -> None:
+    from sincro.mailbox.cli import serve_commands as mail_commands
+
+    assert mail_commands(Settings(var_dir=tmp_path)) == {}
+    asked = mail_commands(Settings(var_dir=tmp_path, mailbox_demo_servers=True), ["sincro"])
+    assert asked == {
+        "mail-sink": ["sincro", "mail", "sink", "--keep-bodies", "--report-seconds", "60"],
+        "mail-imap": ["sincro", "mail", "imap"],
+    }

@@ -9,12 +9,27 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from sincro.cli_common import configure_cli_logging, console, fail
+from sincro.config import Settings
+
+
+def serve_commands(settings: Settings, me: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """With ``SINCRO_MAILBOX_DEMO_SERVERS=true`` in embedded mode, ``sincro serve`` (and so
+    ``sincro demo``) also runs the SMTP sink, keeping bodies, and the embedded IMAP server."""
+    if not (settings.mailbox_demo_servers and settings.mode == "embedded"):
+        return {}
+    base = [*(me or [sys.executable, "-m", "sincro.cli"]), "mail"]
+    return {
+        "mail-sink": [*base, "sink", "--keep-bodies", "--report-seconds", "60"],
+        "mail-imap": [*base, "imap"],
+    }
+
 
 mail_app = typer.Typer(help="Demo mail servers: SMTP sink, embedded IMAP.", no_args_is_help=True)
 

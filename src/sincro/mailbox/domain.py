@@ -12,4 +12,5 @@ DOMAIN = Domain(
         ),
     ),
     cli=(("mail", "sincro.mailbox.cli:mail_app"),),
+    children="sincro.mailbox.cli:serve_commands",
 )

@@ -82,6 +82,32 @@ def watch(
         watcher.run(stop)
 
 
+@signup_app.command("invite")
+def invite(
+    addresses: Annotated[list[str], typer.Argument(help="Who to invite (e-mail addresses)")],
+) -> None:
+    """Send the sign-up invitation (a short text and the form lines to fill in) from
+    SINCRO_SIGNUP_ADDRESS; the replies come back to the inbox the watcher reads."""
+    from sincro.config import get_settings
+    from sincro.mail import Mailer, SmtpSettings
+    from sincro.signup.replies import invitation
+    from sincro.text_pt import is_valid_email
+
+    settings = get_settings()
+    smtp = SmtpSettings.from_settings(settings)
+    if smtp is None:
+        fail("set SINCRO_SMTP_URL (smtp://host:port) to send invitations")
+    wrong = [a for a in addresses if not is_valid_email(a)]
+    if wrong:
+        fail(f"not an e-mail address: {', '.join(wrong)}")
+    with Mailer(smtp) as mailer:
+        results = mailer.send_many(invitation(a, settings.signup_address) for a in addresses)
+    refused = [r for r in results if not r.ok]
+    console.print(f"{len(results) - len(refused)} invitation(s) sent, {len(refused)} refused")
+    if refused:
+        raise typer.Exit(1)
+
+
 def sample_cpf(rng: random.Random) -> str:
     from sincro.text_pt import cpf_check_digits, format_cpf
 
