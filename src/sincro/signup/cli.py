@@ -60,8 +60,8 @@ def watch(
     except ValueError as exc:
         fail(str(exc))
     smtp = smtp.model_copy(update={"sender": settings.signup_address})
-    # TODO(lead): report a heartbeat here once sincro.health has it, e.g.
-    # start_heartbeat(settings, kind="signup") — not on main when this was written.
+    # TODO(lead): once the health branch is merged, add here (not on main when this was written):
+    # from sincro import health; health.start_heartbeat(settings, kind="signup")
     with Mailer(smtp) as mailer:
         watcher = SignupWatcher(settings, database_for(settings), target, mailer)
         if once:
