@@ -32,6 +32,8 @@ DOVECOT_PATHS = ("/usr/sbin/dovecot", "/usr/bin/dovecot")
 
 @dataclass(frozen=True)
 class ImapServer:
+    """One user's view of the server (its own Maildir)."""
+
     host: str
     port: int
     user: str
@@ -39,6 +41,25 @@ class ImapServer:
 
     def url(self, folder: str = "INBOX") -> str:
         return f"imap://{self.user}:{self.password}@{self.host}:{self.port}/{folder}"
+
+
+SPARE_USERS = 100
+
+
+@dataclass
+class Dovecot:
+    """A running private dovecot; :meth:`new_user` gives each test a mailbox of its own (from
+    users written before it started: dovecot notices a changed passwd-file by its mtime, in
+    whole seconds), so one server serves a module."""
+
+    host: str
+    port: int
+    first: ImapServer
+    spare: list[ImapServer]
+
+    def new_user(self) -> ImapServer:
+        assert self.spare, f"more than {SPARE_USERS} users asked of one dovecot"
+        return self.spare.pop()
 
 
 def dovecot_binary() -> str | None:
@@ -103,6 +124,13 @@ protocol imap {{
 @contextmanager
 def running_dovecot(user: str = "cadastro") -> Iterator[ImapServer]:
     """A private dovecot on a free loopback port with one user; stopped at the end."""
+    with running_dovecot_server(user) as server:
+        yield server.first
+
+
+@contextmanager
+def running_dovecot_server(user: str = "cadastro") -> Iterator[Dovecot]:
+    """A private dovecot on a free loopback port (more users with ``new_user``)."""
     binary = dovecot_binary()
     if binary is None:
         absent("dovecot", "the dovecot command is missing; run scripts/system-deps.sh")
@@ -118,7 +146,12 @@ def running_dovecot(user: str = "cadastro") -> Iterator[ImapServer]:
         uid, gid, internal, login = me.pw_uid, me.pw_gid, me.pw_name, me.pw_name
     for sub in ("run", "state", "mail", "home"):
         (root / sub).mkdir()
-    (root / "users").write_text(f"{user}:{{PLAIN}}{password}\n")
+    spare = [
+        (f"u{n}-{secrets.token_hex(4)}", secrets.token_urlsafe(12)) for n in range(SPARE_USERS)
+    ]
+    (root / "users").write_text(
+        "".join(f"{name}:{{PLAIN}}{secret}\n" for name, secret in [(user, password), *spare])
+    )
     conf = root / "dovecot.conf"
     conf.write_text(_config(root, port, uid, gid, internal, login))
     if os.getuid() == 0:
@@ -139,7 +172,9 @@ def running_dovecot(user: str = "cadastro") -> Iterator[ImapServer]:
                 log = (root / "dovecot.log").read_text() if (root / "dovecot.log").exists() else ""
                 absent("dovecot", f"it did not start: {(output + log).strip()[-800:]}")
             time.sleep(0.05)
-        yield ImapServer("127.0.0.1", port, user, password)
+        first = ImapServer("127.0.0.1", port, user, password)
+        others = [ImapServer("127.0.0.1", port, name, secret) for name, secret in spare]
+        yield Dovecot("127.0.0.1", port, first, others)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -20,17 +20,22 @@ from sincro.db import Database
 from sincro.mail import Mailer, SmtpSettings
 from sincro.signup.models import SignupMessage
 from sincro.signup.watcher import ImapTarget, SignupWatcher
-from tests.imap_server import ImapServer, running_dovecot
+from tests.imap_server import Dovecot, ImapServer, running_dovecot_server
 from tests.smtp_sink import SmtpSink, running_sink
 
 SIGNUP = "cadastro@operadora.test"
 CPF = "529.982.247-25"
 
 
-@pytest.fixture
-def imap() -> Iterator[ImapServer]:
-    with running_dovecot() as server:
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    with running_dovecot_server() as server:
         yield server
+
+
+@pytest.fixture
+def imap(dovecot: Dovecot) -> ImapServer:
+    return dovecot.new_user()  # a mailbox of this test's own
 
 
 @pytest.fixture
@@ -372,7 +377,7 @@ def test_the_watcher_retries_after_a_refused_login(
     watcher: SignupWatcher, imap: ImapServer, sink: SmtpSink, db: Database
 ) -> None:
     watcher.target = ImapTarget.from_url(imap.url().replace(imap.password, "errada"))
-    watcher.first_backoff_seconds = 0.1
+    watcher.first_backoff_seconds = watcher.max_backoff_seconds = 0.2
     stop, thread = watch_in_thread(watcher)  # login refused: retried with backoff
     try:
         deliver(imap, reply(COMPLETE))

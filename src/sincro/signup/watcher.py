@@ -110,6 +110,7 @@ class SignupWatcher:
         self.connect_timeout = connect_timeout
         self.processed_folder = settings.signup_processed_folder
         self.first_backoff_seconds = 1.0
+        self.max_backoff_seconds = MAX_BACKOFF_SECONDS
 
     # --- connection -------------------------------------------------------------------------
 
@@ -259,7 +260,7 @@ class SignupWatcher:
                     "signup inbox: %s: %s; retrying in %.0f s", type(exc).__name__, exc, backoff
                 )
                 stop.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
             finally:
                 if client is not None:
                     _close(client)
