@@ -21,7 +21,7 @@ from sincro.mail import Mailer, SmtpSettings
 from sincro.signup.models import SignupMessage
 from sincro.signup.watcher import ImapTarget, SignupWatcher
 from tests.imap_server import Dovecot, ImapServer, running_dovecot_server
-from tests.smtp_sink import SmtpSink, running_sink
+from tests.smtp_sink import SmtpSink, free_port, running_sink
 
 SIGNUP = "cadastro@operadora.test"
 CPF = "529.982.247-25"
@@ -373,17 +373,18 @@ def test_without_idle_the_watcher_polls(
     assert not thread.is_alive()
 
 
-def test_the_watcher_retries_after_a_refused_login(
+def test_the_watcher_retries_while_the_server_is_unreachable(
     watcher: SignupWatcher, imap: ImapServer, sink: SmtpSink, db: Database
 ) -> None:
-    watcher.target = ImapTarget.from_url(imap.url().replace(imap.password, "errada"))
+    nothing_there = free_port()
+    watcher.target = ImapTarget.from_url(imap.url().replace(f":{imap.port}/", f":{nothing_there}/"))
     watcher.first_backoff_seconds = watcher.max_backoff_seconds = 0.2
-    stop, thread = watch_in_thread(watcher)  # login refused: retried with backoff
+    stop, thread = watch_in_thread(watcher)  # connection refused: retried with backoff
     try:
         deliver(imap, reply(COMPLETE))
         time.sleep(0.3)
         assert sink.messages == []
-        watcher.target = ImapTarget.from_url(imap.url())  # fixed: the next attempt gets in
+        watcher.target = ImapTarget.from_url(imap.url())  # back: the next attempt gets in
         assert wait_for(lambda: len(sink.messages) == 1, 12)
     finally:
         stop.set()
