@@ -167,6 +167,13 @@ class Settings(BaseSettings):
     forecasting_levels: str = "10,50,90"  # quantile levels, percent
     forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
     forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
+    forecasting_chunk_lease_seconds: float = Field(default=1800.0, ge=30)  # then taken again
+    forecasting_service_level: float = Field(default=0.95, ge=0.5, lt=1.0)
+    forecasting_review_days: int = Field(default=7, ge=1, le=90)  # how often orders are placed
+    forecasting_default_lead_time_days: int = Field(default=7, ge=1, le=180)  # no B1_PE given
+    # stock-out alerts: probability of running out before the next delivery that raises one
+    forecasting_stockout_alert_probability: float = Field(default=0.5, gt=0, lt=1)
+    forecasting_stockout_alert_seconds: float = Field(default=3600.0, gt=0)
 
     # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
     inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)

@@ -122,3 +122,81 @@ def _print_backtest(summary: pd.DataFrame) -> None:
 
 def _num(value: float) -> str:
     return "—" if value != value else f"{value:.3f}"
+
+
+@forecast_app.command("run")
+def forecast_run(
+    level: str = typer.Option("uf", "--level", help="location, uf, dc_region, online or total"),
+    horizon: int = typer.Option(28, "--horizon", min=1, max=365),
+    history_days: int = typer.Option(730, "--history-days", min=28, max=1100),
+    skus: str = typer.Option("", "--skus", help="comma-separated SKUs (default: every SKU)"),
+    per_chunk: int = typer.Option(20, "--skus-per-chunk", min=1, max=5000),
+    queue: bool = typer.Option(
+        False, "--queue", help="hand the chunks to `sincro worker -Q forecast` processes"
+    ),
+    promote: bool = typer.Option(False, "--promote", help="serve the run once it is done"),
+) -> None:
+    """Forecast the operator's sales history (here, with a progress bar, or on the workers)."""
+    import time
+
+    from pydantic import ValidationError
+
+    from sincro.audit import Actor
+    from sincro.db import get_database
+    from sincro.errors import SincroError
+    from sincro.forecasting import runs
+    from sincro.forecasting.schemas import RunScope
+
+    try:
+        scope = RunScope.model_validate(
+            {
+                "level": level,
+                "horizon": horizon,
+                "history_days": history_days,
+                "skus": [s.strip() for s in skus.split(",") if s.strip()] or None,
+                "skus_per_chunk": per_chunk,
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"--{'-'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    db = get_database()
+    try:
+        with db.write() as session:
+            run = runs.start(session, scope)
+            run_id, total = run.id, run.chunks_total
+    except SincroError as exc:
+        fail(exc.message)
+    console.print(f"run {run_id}: {total} chunks of up to {per_chunk} SKUs at level {level}")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task("previsão", total=total)
+        if queue:
+            from sincro.forecasting.tasks import enqueue
+
+            enqueue(run_id, list(range(total)))
+            while True:
+                with db.read() as session:
+                    current = runs.get_run(session, run_id)
+                    done, status = current.chunks_done, current.status
+                progress.update(task, completed=done)
+                if status != "running":
+                    break
+                time.sleep(2)
+        else:
+            for number in range(total):
+                runs.run_chunk(db, run_id, number, worker=f"cli:{Actor.cli().label}")
+                progress.update(task, completed=number + 1)
+    with db.write() as session:
+        current = runs.get_run(session, run_id)
+        out = runs.run_out(session, current)
+        if promote and current.status == "done":
+            runs.promote(session, run_id, Actor.cli().label)
+    table = Table("padrão", "séries", "MASE", "perda quantílica", "campeões")
+    for pattern, m in (out.metrics or {}).items():
+        champions = ", ".join(f"{k} {v}" for k, v in list(m["champions"].items())[:3])
+        table.add_row(
+            pattern, str(m["series"]), _num(m["mase"]), _num(m["quantile_loss"]), champions
+        )
+    console.print(table)
+    console.print(f"[green]✓[/] run {run_id} {out.status}" + (" and promoted" if promote else ""))

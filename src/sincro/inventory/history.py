@@ -103,7 +103,7 @@ COLUMNS = ("sku", "key", "day", "units", "censored")
 def daily_demand(
     session: Session,
     *,
-    level: Level = "location",
+    level: str = "location",
     skus: Iterable[str] | None = None,
     locations: Iterable[str] | None = None,
     start: dt.date,
