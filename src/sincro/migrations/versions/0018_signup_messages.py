@@ -1,7 +1,7 @@
 """signup_messages: sign-up e-mails handled, one row per Message-ID, with their outcome
 
 Revision ID: 0018
-Revises: 0023
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 import sincro.db
 
 revision = "0018"
-down_revision = "0023"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
