@@ -142,6 +142,25 @@ class Settings(BaseSettings):
     logs_max_bytes: int = Field(default=20_000_000, ge=100_000)  # var/log/*.log, then rotated
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
+    # --- mail tooling and the e-mail sign-up service (issue #9, sections 5 and 8) ---
+    # the local SMTP sink's SQLite file (`sincro mail sink`; read by the console's mailbox);
+    # unset: var/mail-sink.sqlite in embedded mode, no mailbox page in production
+    mailbox_sink_path: Path | None = None
+    mailbox_sink_port: int = Field(default=8025, ge=0, le=65535)  # 0: a free port
+    mailbox_imap_port: int = Field(default=8143, ge=0, le=65535)  # `sincro mail imap` (demo)
+    mailbox_imap_user: str = "cadastro"  # the embedded IMAP server's one demo user
+    mailbox_imap_password: str = Field(default="cadastro", repr=False)
+    # embedded mode: `sincro serve` also runs the sink (bodies kept) and the embedded IMAP
+    mailbox_demo_servers: bool = False
+    # the inbox `sincro signup watch` reads: imap://user:pass@host:port/INBOX (imaps:// TLS);
+    # unset: no sign-up watcher under `sincro serve`
+    signup_imap_url: str = Field(default="", repr=False)
+    signup_processed_folder: str = Field(default="Processados", min_length=1, max_length=100)
+    signup_poll_seconds: float = Field(default=30.0, gt=0, le=3600)  # without IDLE; IDLE renew
+    signup_address: str = "cadastro@localhost"  # From of the replies
+    signup_max_message_bytes: int = Field(default=262_144, ge=4096, le=26_214_400)
+    signup_replies_per_address_per_hour: int = Field(default=5, ge=1, le=1000)
+
     # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
     forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
     forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)

@@ -23,6 +23,7 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Busca",
     "Previsão de demanda",
     "Auditoria",
+    "Caixa de saída (demo)",
 ]
 
 
