@@ -142,6 +142,14 @@ class Settings(BaseSettings):
     logs_max_bytes: int = Field(default=20_000_000, ge=100_000)  # var/log/*.log, then rotated
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
+    # --- service health (sincro.health, sincro.ops): heartbeats, queue depths, alerts ---
+    health_heartbeat_seconds: float = Field(default=10.0, ge=0, le=300)  # 0: no heartbeats
+    health_down_after_seconds: float = Field(default=60.0, gt=0)  # silent this long: down, alert
+    health_errors_kept: int = Field(default=10, ge=1, le=100)  # recent ERROR records per process
+    health_queue_sample_seconds: float = Field(default=30.0, ge=1)  # the beat reads the broker
+    health_queue_max_depth: int = Field(default=1000, ge=0)  # waiting messages: backed up past
+    health_queue_backlog_seconds: float = Field(default=300.0, ge=0)  # … this long: alert
+    health_keep_hours: float = Field(default=24.0, gt=0)  # gone instances, depth samples
 
     @field_validator("console_time_zone")
     @classmethod

@@ -8,9 +8,10 @@ backoff only on transient database or broker errors.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Connection, Queue
 from sqlalchemy.exc import OperationalError
 
@@ -98,15 +99,26 @@ def broker_reachable(url: str) -> bool:
         return False
 
 
-def queue_depths(url: str) -> dict[str, int]:
+def queue_depths(url: str, names: Sequence[str] | None = None) -> dict[str, int]:
+    """Messages waiting in each queue (default: every queue; one the broker does not have
+    yet: 0). A failed passive declare closes the channel on RabbitMQ, so the next queue gets
+    a fresh one; a broker that cannot be reached raises."""
     depths: dict[str, int] = {}
     with Connection(url, connect_timeout=2) as conn:
-        channel: Any = conn.default_channel
-        for name in queues():
-            try:
-                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
-            except Exception:
-                depths[name] = 0
+        channel: Any = conn.channel()
+        try:
+            for name in queues() if names is None else names:
+                try:
+                    declared = channel.queue_declare(queue=name, passive=True)
+                    depths[name] = int(declared.message_count)
+                except conn.connection_errors:
+                    raise
+                except Exception:
+                    depths[name] = 0
+                    channel.close()
+                    channel = conn.channel()
+        finally:
+            channel.close()
     return depths
 
 
@@ -118,3 +130,48 @@ def refresh_queue_depths(url: str) -> None:
             QUEUE_DEPTH.labels(name).set(depth)
     except Exception:
         log.warning("could not read queue depths from the broker")
+
+
+# --- heartbeats (sincro.health): workers, their pool processes and beat report themselves ---
+
+
+def _consumed(app: Any) -> list[str]:
+    try:
+        return sorted(app.amqp.queues.consume_from or app.amqp.queues)
+    except Exception:
+        return list(queues())
+
+
+@signals.worker_ready.connect
+def _worker_heartbeat(sender: Any = None, **_: Any) -> None:
+    from sincro import health
+
+    health.start_heartbeat(get_settings(), kind="worker", queues=_consumed(celery_app))
+
+
+@signals.worker_process_init.connect
+def _pool_process_heartbeat(**_: Any) -> None:
+    import os
+    import socket
+
+    from sincro import health
+
+    parent = f"{socket.gethostname()[:100]}:{os.getppid()}"
+    settings = get_settings()
+    health.start_heartbeat(settings, kind="worker", queues=_consumed(celery_app), parent=parent)
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    from sincro import health
+
+    health.stop_heartbeat()
+
+
+@signals.beat_init.connect
+def _beat_heartbeat(**_: Any) -> None:
+    from sincro import health
+
+    settings = get_settings()
+    health.start_heartbeat(settings, kind="beat", duties=[health.queue_sampler(settings)])
