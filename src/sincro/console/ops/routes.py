@@ -61,8 +61,9 @@ def _chart(overview: ServicesOut, zone: str) -> dict[str, Any]:
         for point in queue.history:
             data[index[point.at]] = point.depth
         series.append({"label": queue.queue, "data": data})
-    labels = [datetime_br(at, zone)[-5:] for at in moments]  # HH:MM
-    return {"type": "line", "labels": labels, "series": series, "y_label": "mensagens"}
+    labels = [datetime_br(at, zone)[-5:] for at in moments]  # HH:MM; health.js: the viewer's
+    times = [at.isoformat() for at in moments]
+    return {"type": "line", "labels": labels, "times": times, "series": series, "y_label": "mensagens"}
 
 
 def _context(request: Request) -> dict[str, Any]:

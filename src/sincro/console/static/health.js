@@ -24,6 +24,20 @@
     });
   }
 
+  var hours = new Intl.DateTimeFormat("pt-BR", { hour: "2-digit", minute: "2-digit" });
+
+  function localLabels() {
+    var charts = window.SincroCharts;
+    (charts ? charts.charts : []).forEach(function (chart) {
+      var source = document.getElementById(chart.canvas.getAttribute("data-chart"));
+      var spec = source ? JSON.parse(source.textContent) : {};
+      if (spec.times) {
+        chart.data.labels = spec.times.map(function (value) { return hours.format(new Date(value)); });
+        chart.update("none");
+      }
+    });
+  }
+
   function redrawCharts() {
     var charts = window.SincroCharts;
     if (!charts) {
@@ -67,6 +81,7 @@
         box.innerHTML = html;
         localTimes(box);
         redrawCharts();
+        localLabels();
         say("Atualizado às " + clock.format(new Date()).split(" ").pop() + ".");
         window.setTimeout(refresh, interval);
       })
@@ -81,6 +96,7 @@
   }
 
   localTimes(box);
+  localLabels();
   if (url && window.fetch) {
     window.setTimeout(refresh, interval);
   }
