@@ -63,7 +63,7 @@ class QueueDepthSample(Base):
     sampled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
-HB = ServiceHeartbeat.__table__
+HB: Any = ServiceHeartbeat.__table__
 UPDATED_ON_BEAT = (
     "kind",
     "host",
@@ -168,8 +168,6 @@ def depth_history(
 def prune(session: Session, before: dt.datetime) -> tuple[int, int]:
     """Delete instances not heard from since ``before`` and depth samples older than it;
     returns (instances, samples) deleted."""
-    gone = session.execute(delete(HB).where(HB.c.last_seen < before)).rowcount
-    old = session.execute(
-        delete(QueueDepthSample.__table__).where(QueueDepthSample.__table__.c.sampled_at < before)
-    ).rowcount
-    return int(gone or 0), int(old or 0)
+    gone: Any = session.execute(delete(ServiceHeartbeat).where(ServiceHeartbeat.last_seen < before))
+    old: Any = session.execute(delete(QueueDepthSample).where(QueueDepthSample.sampled_at < before))
+    return int(gone.rowcount or 0), int(old.rowcount or 0)

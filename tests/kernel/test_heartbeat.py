@@ -163,9 +163,7 @@ def test_the_thread_reports_and_says_goodbye(db: Database, settings: Settings) -
     assert beat._thread is not None and not beat._thread.is_alive()
 
 
-def test_start_heartbeat_once_per_process_and_off_at_zero(
-    db: Database, settings: Settings
-) -> None:
+def test_start_heartbeat_once_per_process_and_off_at_zero(db: Database, settings: Settings) -> None:
     try:
         first = health.start_heartbeat(settings, "signup", db=db)
         assert first is not None
@@ -204,6 +202,7 @@ def test_a_database_away_skips_beats_and_logs_once(
         away.dispose()
 
 
+@pytest.mark.rabbitmq
 def test_queue_depths_from_a_real_rabbitmq() -> None:
     from kombu import Connection, Exchange, Producer, Queue
 
@@ -214,7 +213,9 @@ def test_queue_depths_from_a_real_rabbitmq() -> None:
     busy, missing, after = (f"sincro_health_test_{uuid.uuid4().hex[:8]}_{n}" for n in range(3))
     with Connection(AMQP_URL, connect_timeout=3) as conn:
         channel: Any = conn.channel()
-        queues = [Queue(name, Exchange(""), routing_key=name, auto_delete=False) for name in (busy, after)]
+        queues = [
+            Queue(name, Exchange(""), routing_key=name, auto_delete=False) for name in (busy, after)
+        ]
         try:
             for queue in queues:
                 queue(channel).declare()

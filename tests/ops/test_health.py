@@ -96,9 +96,7 @@ def test_services_need_an_admin_key(db: Database, client: TestClient) -> None:
     assert client.get("/v1/health/services", headers={"X-API-Key": admin}).status_code == 200
 
 
-def test_services_show_status_errors_queues_and_figures(
-    db: Database, client: TestClient
-) -> None:
+def test_services_show_status_errors_queues_and_figures(db: Database, client: TestClient) -> None:
     now = utcnow()
     error = {"at": now.isoformat(), "level": "ERROR", "logger": "sincro.x", "message": "boom"}
     put(db, 1, "worker", now, queues=("sync", "default"), figures={"api.requests": 2.5})
@@ -165,7 +163,9 @@ def test_a_silent_service_raises_one_alert_resolved_when_it_reports_again(
     alert = open_alerts(db)[f"health:down:{worker}"]
     assert (alert.kind, alert.severity, alert.source) == ("service_down", "critical", "worker")
     assert alert.domain == "ops"
-    assert worker in alert.message and "sync" in alert.message and "parou de reportar" in alert.message
+    assert (
+        worker in alert.message and "sync" in alert.message and "parou de reportar" in alert.message
+    )
     check(db, settings, now + dt.timedelta(seconds=30))  # still down: still one alert
     with db.read() as session:
         assert len(session.scalars(select(Alert)).all()) == 1

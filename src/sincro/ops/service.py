@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -186,7 +187,9 @@ def check(session: Session, settings: Settings, now: dt.datetime | None = None) 
     return result
 
 
-def _replaced(row: ServiceHeartbeat, rows: list[ServiceHeartbeat], status: dict[str, str]) -> bool:
+def _replaced(
+    row: ServiceHeartbeat, rows: list[ServiceHeartbeat], status: Mapping[str, str]
+) -> bool:
     """A newer live instance of the same kind, host and queues took over."""
     return any(
         other.kind == row.kind

@@ -39,7 +39,9 @@ STATUS = {
 
 def _groups(instances: list[InstanceOut]) -> list[dict[str, Any]]:
     """Top-level processes, each with its pool processes (a worker's) under it."""
-    tops = {i.instance: {"row": i, "children": []} for i in instances if i.parent is None}
+    tops: dict[str, dict[str, Any]] = {
+        i.instance: {"row": i, "children": []} for i in instances if i.parent is None
+    }
     orphans = []
     for instance in instances:
         if instance.parent is None:
@@ -63,7 +65,13 @@ def _chart(overview: ServicesOut, zone: str) -> dict[str, Any]:
         series.append({"label": queue.queue, "data": data})
     labels = [datetime_br(at, zone)[-5:] for at in moments]  # HH:MM; health.js: the viewer's
     times = [at.isoformat() for at in moments]
-    return {"type": "line", "labels": labels, "times": times, "series": series, "y_label": "mensagens"}
+    return {
+        "type": "line",
+        "labels": labels,
+        "times": times,
+        "series": series,
+        "y_label": "mensagens",
+    }
 
 
 def _context(request: Request) -> dict[str, Any]:
