@@ -24,9 +24,11 @@ see on the health page, by metric (sample) name::
                            "Falhas de webhook por segundo", kind="rate",
                            labels={"outcome": "failed"})
 
-A ``value`` figure is the sum (over matching label sets) of the samples; a ``rate`` figure is a
-counter's increase per second between two beats. A metric this process does not have gives no
-figure (never a made-up zero).
+A ``value`` figure is the sum (``combine="max"``: the largest) of the matching samples; a
+``rate`` is a counter's increase per second and a ``mean`` a histogram's average observation
+(its ``_sum`` over its ``_count``), both over the last :data:`FIGURE_WINDOW_SECONDS`. A metric
+this process does not have gives no figure, nor does a mean without observations in the
+window (never a made-up zero).
 
 **Queue depths.** The beat process (one per deployment) samples the broker's queues every
 ``SINCRO_HEALTH_QUEUE_SAMPLE_SECONDS`` into ``queue_depth_samples``, so no api replica polls
@@ -67,6 +69,10 @@ STOP_WAIT_SECONDS = 3.0
 # --- figures --------------------------------------------------------------------------------
 
 
+FigureKind = Literal["value", "rate", "mean"]
+FIGURE_WINDOW_SECONDS = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class Figure:
     """A Prometheus figure shown on the health page: ``metric`` is the sample name
@@ -75,10 +81,10 @@ class Figure:
     key: str
     metric: str
     label: str
-    kind: Literal["value", "rate"] = "value"
+    kind: FigureKind = "value"
     labels: Mapping[str, str] = field(default_factory=dict)
     unit: str = ""
-    combine: Literal["sum", "max"] = "sum"  # across instances
+    combine: Literal["sum", "max"] = "sum"  # across instances (and a value's label sets)
 
 
 _FIGURES: dict[str, Figure] = {}
@@ -89,7 +95,7 @@ def register_figure(
     metric: str,
     label: str,
     *,
-    kind: Literal["value", "rate"] = "value",
+    kind: FigureKind = "value",
     labels: Mapping[str, str] | None = None,
     unit: str = "",
     combine: Literal["sum", "max"] = "sum",
@@ -105,12 +111,29 @@ def figures() -> tuple[Figure, ...]:
     return tuple(_FIGURES.values())
 
 
+# the kernel's own figures (sincro.metrics)
 register_figure(
     "api.requests",
     "sincro_http_request_duration_seconds_count",
     "Requisições HTTP por segundo",
     kind="rate",
     unit="/s",
+)
+register_figure(
+    "api.server_errors",
+    "sincro_http_request_duration_seconds_count",
+    "Respostas 500 por segundo",
+    kind="rate",
+    labels={"status": "500"},
+    unit="/s",
+)
+register_figure(
+    "queues.wait",
+    "sincro_task_queue_wait_seconds",
+    "Espera na fila até a tarefa começar (média)",
+    kind="mean",
+    unit="s",
+    combine="max",
 )
 
 
@@ -130,16 +153,21 @@ def sample_values(registry: CollectorRegistry) -> Samples:
     return found
 
 
-def figure_total(figure: Figure, samples: Samples) -> float | None:
-    """The sum of the samples a figure covers (0 when the metric exists but none has its
-    labels yet); None when this process does not have the metric."""
-    if figure.metric not in samples:
+def figure_total(figure: Figure, samples: Samples, suffix: str = "") -> float | None:
+    """The sum (or the largest, ``combine="max"``) of the samples a figure covers, from
+    ``metric + suffix``; 0 when the metric exists but no sample has the figure's labels yet;
+    None when this process does not have the metric."""
+    name = figure.metric + suffix
+    if name not in samples:
         return None
-    return sum(
+    matching = [
         value
-        for labels, value in samples[figure.metric]
+        for labels, value in samples[name]
         if all(labels.get(k) == v for k, v in figure.labels.items())
-    )
+    ]
+    if figure.combine == "max" and figure.kind == "value":
+        return max(matching, default=0.0)
+    return sum(matching)
 
 
 # --- recent errors --------------------------------------------------------------------------
@@ -227,7 +255,8 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
-        self._counters: dict[str, tuple[float, float]] = {}  # figure key: (total, monotonic)
+        # figure key: readings (monotonic, total, count) of the last FIGURE_WINDOW_SECONDS
+        self._readings: dict[str, deque[tuple[float, float, float]]] = {}
         self._stopped = False
 
     # lifecycle
@@ -299,24 +328,50 @@ class Heartbeat:
         }
 
     def read_figures(self) -> dict[str, float]:
-        """Each declared figure this process has a metric for (rates from the second beat)."""
+        """Each declared figure this process has a metric for (rates and means once two
+        readings exist)."""
         declared = figures()
         if not declared:
             return {}
         samples = sample_values(self.registry)
         now, values = time.monotonic(), {}
         for figure in declared:
-            total = figure_total(figure, samples)
-            if total is None:
+            if figure.kind == "mean":
+                total = figure_total(figure, samples, "_sum")
+                count = figure_total(figure, samples, "_count")
+            else:
+                total, count = figure_total(figure, samples), 0.0
+            if total is None or count is None:
                 continue
             if figure.kind == "value":
                 values[figure.key] = total
                 continue
-            before = self._counters.get(figure.key)
-            self._counters[figure.key] = (total, now)
-            if before is not None and now > before[1] and total >= before[0]:
-                values[figure.key] = round((total - before[0]) / (now - before[1]), 4)
+            change = self._windowed(figure.key, now, total, count)
+            if change is None:
+                continue
+            seconds, added, observed = change
+            if figure.kind == "rate":
+                values[figure.key] = round(added / seconds, 4)
+            elif observed > 0:
+                values[figure.key] = round(added / observed, 4)
         return values
+
+    def _windowed(
+        self, key: str, now: float, total: float, count: float
+    ) -> tuple[float, float, float] | None:
+        """(seconds, increase of the total, increase of the count) since the oldest reading
+        of the window; None without an earlier reading (or after a reset)."""
+        readings = self._readings.setdefault(key, deque())
+        readings.append((now, total, count))
+        while len(readings) > 2 and readings[1][0] <= now - FIGURE_WINDOW_SECONDS:
+            readings.popleft()
+        first = readings[0]
+        if first[0] >= now or total < first[1] or count < first[2]:
+            if total < first[1] or count < first[2]:
+                readings.clear()
+                readings.append((now, total, count))
+            return None
+        return now - first[0], total - first[1], count - first[2]
 
     def beat(self, stopping: bool = False) -> bool:
         """Write this process's row; False (logged once) when the database is away."""

@@ -8,6 +8,7 @@ backoff only on transient database or broker errors.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -130,6 +131,29 @@ def refresh_queue_depths(url: str) -> None:
             QUEUE_DEPTH.labels(name).set(depth)
     except Exception:
         log.warning("could not read queue depths from the broker")
+
+
+# --- queue lag: the time between a task's publication and its start ---------------------------
+
+SENT_AT = "sincro_sent_at"
+
+
+@signals.before_task_publish.connect
+def _stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    if headers is not None:
+        headers.setdefault(SENT_AT, time.time())
+
+
+@signals.task_prerun.connect
+def _observe_queue_wait(task: Any = None, **_: Any) -> None:
+    from sincro.metrics import QUEUE_WAIT
+
+    request = getattr(task, "request", None)
+    sent = getattr(request, SENT_AT, None) if request is not None else None
+    if not isinstance(sent, int | float):
+        return
+    queue = ((getattr(request, "delivery_info", None) or {}).get("routing_key")) or "?"
+    QUEUE_WAIT.labels(str(queue)[:80]).observe(max(0.0, time.time() - sent))
 
 
 # --- heartbeats (sincro.health): workers, their pool processes and beat report themselves ---

@@ -10,11 +10,12 @@ import logging
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import func, select
 
 from sincro import health, health_store, text_pt
@@ -122,7 +123,8 @@ def test_figures_come_from_the_process_registry(
 ) -> None:
     registry = CollectorRegistry()
     sent = Counter("sincro_test_sent_total", "sent", ["outcome"], registry=registry)
-    lag = Gauge("sincro_test_lag_seconds", "lag", registry=registry)
+    lag = Gauge("sincro_test_lag_seconds", "lag", ["source"], registry=registry)
+    wait = Histogram("sincro_test_wait_seconds", "wait", ["queue"], registry=registry)
     health.register_figure("test.sent", "sincro_test_sent_total", "Envios/s", kind="rate")
     health.register_figure(
         "test.failed",
@@ -132,19 +134,33 @@ def test_figures_come_from_the_process_registry(
         labels={"outcome": "failed"},
     )
     health.register_figure("test.lag", "sincro_test_lag_seconds", "Atraso", combine="max")
+    health.register_figure("test.wait", "sincro_test_wait_seconds", "Espera", kind="mean")
     health.register_figure("test.absent", "sincro_not_defined_here", "Ausente")
     beat = health.Heartbeat(settings, "worker", db=db, registry=registry)
     sent.labels("ok").inc(5)
-    lag.set(12.5)
+    lag.labels("a").set(12.5)
+    lag.labels("b").set(3)
     first = beat.read_figures()
     assert first == {"test.lag": 12.5}  # no rate before a second reading, no made-up zeros
     sent.labels("ok").inc(30)
     sent.labels("failed").inc(10)
+    wait.labels("sync").observe(2.0)
+    wait.labels("ingest").observe(4.0)
     time.sleep(0.2)
     second = beat.read_figures()
-    assert set(second) == {"test.sent", "test.failed", "test.lag"}
+    assert set(second) == {"test.sent", "test.failed", "test.lag", "test.wait"}
     assert 0 < second["test.failed"] < second["test.sent"]
     assert second["test.sent"] == pytest.approx(4 * second["test.failed"], rel=1e-3)
+    assert second["test.wait"] == 3.0  # (2 + 4) / 2
+    wait.labels("sync").observe(9.0)
+    assert beat.read_figures()["test.wait"] == 5.0  # the window's observations: 2, 4, 9
+    for key, readings in beat._readings.items():  # a minute passes, nothing happens
+        beat._readings[key] = deque(
+            (t - health.FIGURE_WINDOW_SECONDS - 1, *v) for t, *v in readings
+        )
+    later = beat.read_figures()
+    assert "test.wait" not in later  # no task in the window: no mean, not a zero
+    assert later["test.sent"] == 0.0 and later["test.lag"] == 12.5
 
 
 def test_the_thread_reports_and_says_goodbye(db: Database, settings: Settings) -> None:

@@ -1,5 +1,5 @@
 """The kernel's hooks, for real: a Celery worker (prefork: its node and its pool process),
-beat (which also samples the broker's queues) report heartbeats, and say goodbye on SIGTERM.
+beat (which also samples the broker's queues) report heartbeats, and say goodbye on SIGTERM; a task's wait in its queue reaches the page as a figure.
 
 On PostgreSQL only (the heartbeat statements run on both databases in
 tests/kernel/test_heartbeat.py): a prefork worker takes some 8 s to stop, and the forked pool
@@ -28,6 +28,7 @@ WORKER = [
     "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
 ]  # fmt: skip
 BEAT = [*CELERY, "beat", "--loglevel", "WARNING"]
+SEND = "from sincro.ops.tasks import check_health; check_health.delay()"
 
 
 def rows(db: Database) -> list[ServiceHeartbeat]:
@@ -84,6 +85,12 @@ def test_worker_pool_process_and_beat_report_and_say_goodbye(
                 return session.scalar(select(QueueDepthSample).limit(1)) is not None
 
         wait_for(sampled, timeout=15, what="a queue depth sample from beat")
+        subprocess.run([sys.executable, "-c", SEND], env=env, cwd=tmp_path, check=True, timeout=60)
+
+        def queue_wait_reported() -> bool:
+            return any("queues.wait" in (r.figures or {}) for r in rows(db) if r.parent == node)
+
+        wait_for(queue_wait_reported, timeout=30, what="the pool process's queue wait figure")
     finally:
         for process in started:
             process.terminate()
