@@ -1,5 +1,6 @@
 """The kernel's hooks, for real: a Celery worker (prefork: its node and its pool process),
-beat (which also samples the broker's queues) report heartbeats, and say goodbye on SIGTERM; a task's wait in its queue reaches the page as a figure.
+beat (which also samples the broker's queues) report heartbeats, and say goodbye on SIGTERM;
+a task's wait in its queue reaches the page as a figure.
 
 On PostgreSQL only (the heartbeat statements run on both databases in
 tests/kernel/test_heartbeat.py): a prefork worker takes some 8 s to stop, and the forked pool
