@@ -295,7 +295,7 @@ class Heartbeat:
     def _attach(self) -> None:
         """(Re)attach the error handler: logging set up after start replaces root handlers."""
         root = logging.getLogger()
-        if self.capture not in root.handlers:
+        if not self._stopped and self.capture not in root.handlers:
             root.addHandler(self.capture)
 
     def _run(self) -> None:
@@ -324,8 +324,15 @@ class Heartbeat:
             "last_seen": now,
             "stopped_at": now if stopping else None,
             "errors": self.capture.snapshot(),
-            "figures": self.read_figures(),
+            "figures": self._figures(),
         }
+
+    def _figures(self) -> dict[str, float]:
+        try:
+            return self.read_figures()
+        except Exception:  # a broken collector must not stop the heartbeat
+            log.debug("figures not read", exc_info=True)
+            return {}
 
     def read_figures(self) -> dict[str, float]:
         """Each declared figure this process has a metric for (rates and means once two
