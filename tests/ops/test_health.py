@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -251,3 +252,27 @@ def test_the_beat_tasks_run_the_check_and_the_pruning(
     put(db, 41, "api", now - dt.timedelta(days=2))
     assert prune_health.run() == [1, 0]  # the api gone for two days
     assert check_health.run() == {"raised": [f"health:down:{instance}"], "resolved": []}
+    assert check_health.run() is None  # just ran: not due for another 30 s
+
+
+def test_the_api_runs_the_check_too_once_per_interval(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With beat (or every worker) dead, the api processes still notice: one check per
+    interval across them, through a shared lock."""
+    monkeypatch.setattr(service, "CHECK_SECONDS", 0.2)
+    instance = put(db, 50, "beat", utcnow() - dt.timedelta(minutes=5))
+    with TestClient(create_app(settings)), TestClient(create_app(settings)):
+        deadline = time.monotonic() + 10
+        while f"health:down:{instance}" not in open_alerts(db):
+            assert time.monotonic() < deadline, "no api process ran the check"
+            time.sleep(0.05)
+    from sincro.sharedstate import shared_state_from_settings
+
+    shared = shared_state_from_settings(settings, db)
+    time.sleep(0.3)  # the apps' last lock (0.18 s) has expired
+    try:
+        assert service.check_if_due(db, settings, shared, every=60) is not None
+        assert service.check_if_due(db, settings, shared, every=60) is None
+    finally:
+        shared.close()

@@ -15,4 +15,5 @@ DOMAIN = Domain(
     nav=(NavEntry("health", "Saúde", "console_health", frozenset({"admin"}), order=95),),
     task_modules=("sincro.ops.tasks",),
     beat="sincro.ops.schedule:beat_entries",
+    runtime="sincro.ops.runtime:install",
 )

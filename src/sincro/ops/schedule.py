@@ -6,7 +6,7 @@ from typing import Any
 
 from sincro.config import Settings
 
-CHECK_SECONDS = 30.0
+CHECK_SECONDS = 30.0  # ops.service.CHECK_SECONDS (not imported: this module stays light)
 PRUNE_SECONDS = 3600.0
 
 

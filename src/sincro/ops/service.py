@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from sincro import health, health_store
 from sincro.alerts import Alert, DomainAlerts
 from sincro.config import Settings
-from sincro.db import utcnow
+from sincro.db import Database, utcnow
 from sincro.health_store import ServiceHeartbeat
 from sincro.ops.schemas import (
     DepthPoint,
@@ -24,12 +24,15 @@ from sincro.ops.schemas import (
     QueueOut,
     ServicesOut,
 )
+from sincro.sharedstate import SharedState
 from sincro.text_pt import integer_br
 
 ALERTS = DomainAlerts(
     "ops",
     {"service_down": "serviço parou de reportar", "queue_backlog": "fila acumulando"},
 )
+CHECK_LOCK = "ops:health-check"
+CHECK_SECONDS = 30.0
 DOWN_KEY = "health:down:"
 QUEUE_KEY = "health:queue:"
 LIVE = ("ok", "stale")
@@ -123,6 +126,18 @@ def _backed_up(q: health_store.QueueDepth, now: dt.datetime, settings: Settings)
     if q.above_since is None:
         return False
     return (now - q.above_since).total_seconds() >= settings.health_queue_backlog_seconds
+
+
+def check_if_due(
+    db: Database, settings: Settings, shared: SharedState, every: float | None = None
+) -> CheckResult | None:
+    """Run :func:`check` in its own transaction unless some process (the beat's task, an api
+    process) ran it in the last ``every`` seconds: a shared lock taken for most of ``every``
+    and left to expire. None when it was not due."""
+    if shared.acquire(CHECK_LOCK, 0.9 * (every or CHECK_SECONDS)) is None:
+        return None
+    with db.write() as session:
+        return check(session, settings)
 
 
 @dataclass
