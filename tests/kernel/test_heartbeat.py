@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import socket
 import time
 import uuid
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sincro import health, health_store, text_pt
 from sincro.config import Settings
@@ -271,3 +272,46 @@ def test_the_beat_samples_queue_depths(db: Database, settings: Settings) -> None
     assert set(samples) == set(queues())
     assert samples["default"] == 3
     assert all(depth == 0 for queue, depth in samples.items() if queue != "default")
+
+
+@pytest.mark.postgres
+def test_a_forked_child_reports_itself_and_leaves_the_parents_connection_alone(
+    postgres_url: str, tmp_path: Any
+) -> None:
+    """A worker pool process forked after its node started reporting: the child drops the
+    inherited reporter without closing its connection (psycopg would end the parent's
+    session on the shared socket) and reports under its own pid, naming its parent."""
+    settings = Settings(database_url=postgres_url, var_dir=tmp_path, health_heartbeat_seconds=60)
+    db = Database(postgres_url)
+    try:
+        parent = health.start_heartbeat(settings, "worker", queues=("sync",))
+        assert parent is not None
+        deadline = time.monotonic() + 10
+        while not any(r.pid == parent.pid for r in rows(db)):  # its connection is now open
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        backend = backend_pid(parent.db)
+        pid = os.fork()
+        if pid == 0:  # the child: report once, then leave without running any cleanup
+            code = 1
+            try:
+                child = health.start_heartbeat(
+                    settings, "worker", queues=("sync",), parent=parent.instance
+                )
+                code = 0 if child is not None and child is not parent and child.beat() else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert parent.beat()
+        assert backend_pid(parent.db) == backend  # the same session: the child did not end it
+        by_pid = {r.pid: r for r in rows(db)}
+        assert by_pid[pid].parent == parent.instance and by_pid[pid].kind == "worker"
+    finally:
+        health.stop_heartbeat()
+        db.dispose()
+
+
+def backend_pid(db: Database) -> int:
+    with db.read() as session:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
