@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from celery import Celery, signals
@@ -140,8 +141,18 @@ SENT_AT = "sincro_sent_at"
 
 @signals.before_task_publish.connect
 def _stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    if headers is not None:
-        headers.setdefault(SENT_AT, time.time())
+    """Stamp when the task may start: now, or its ``eta`` (a countdown or a retry's backoff
+    is a wait by design, not queue lag); a retry is stamped again."""
+    if headers is None:
+        return
+    due = time.time()
+    eta = headers.get("eta")
+    if isinstance(eta, str):
+        try:
+            due = max(due, datetime.fromisoformat(eta).timestamp())
+        except ValueError:
+            pass
+    headers[SENT_AT] = due
 
 
 @signals.task_prerun.connect

@@ -315,3 +315,19 @@ def test_a_forked_child_reports_itself_and_leaves_the_parents_connection_alone(
 def backend_pid(db: Database) -> int:
     with db.read() as session:
         return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_queue_wait_counts_from_when_a_task_may_start() -> None:
+    """The publish stamp is the task's eta when it has one (a countdown or a retry's backoff
+    is no queue lag), and a retry is stamped again."""
+    from sincro.worker import SENT_AT, _stamp_sent_at
+
+    headers: dict[str, Any] = {}
+    before = time.time()
+    _stamp_sent_at(headers=headers)
+    assert before <= headers[SENT_AT] <= time.time()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    retried = {SENT_AT: 1.0, "eta": later.isoformat()}
+    _stamp_sent_at(headers=retried)
+    assert retried[SENT_AT] == pytest.approx(later.timestamp())
+    _stamp_sent_at(headers={"eta": "not a date"})  # ignored, not raised
