@@ -7,6 +7,7 @@ backoff only on transient database or broker errors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -148,10 +149,8 @@ def _stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
     due = time.time()
     eta = headers.get("eta")
     if isinstance(eta, str):
-        try:
+        with contextlib.suppress(ValueError):
             due = max(due, datetime.fromisoformat(eta).timestamp())
-        except ValueError:
-            pass
     headers[SENT_AT] = due
 
 
