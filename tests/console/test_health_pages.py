@@ -84,6 +84,7 @@ def test_admin_sees_services_queues_and_errors(client: TestClient, db: Database)
     }
     report(db, 1, "worker", now, queues=["sync", "ingest"], errors=[error])
     report(db, 2, "worker", now, parent="console-host:1")
+    report(db, 4, "worker", now - dt.timedelta(minutes=9), parent="console-host:1")  # replaced
     report(db, 3, "beat", now - dt.timedelta(minutes=5))
     depths(db, now)
     assert sign_in(client).status_code == 303
@@ -94,6 +95,8 @@ def test_admin_sees_services_queues_and_errors(client: TestClient, db: Database)
     assert 'data-instance="console-host:1" data-status="ok"' in html
     assert 'data-instance="console-host:3" data-status="down"' in html
     assert "↳ processo de tarefas" in html  # the pool process under its worker
+    assert 'data-instance="console-host:4"' not in html  # a replaced one is only counted
+    assert "1 processo de tarefas encerrado" in html
     assert "sync, ingest" in html and "1.2.3" in html
     assert "falha ao ler &lt;arquivo&gt;" in html  # escaped
     assert 'data-queue="sync" class="warn-row"' in html  # above 1.000 for 20 min

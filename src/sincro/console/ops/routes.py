@@ -38,9 +38,11 @@ STATUS = {
 
 
 def _groups(instances: list[InstanceOut]) -> list[dict[str, Any]]:
-    """Top-level processes, each with its pool processes (a worker's) under it."""
+    """Top-level processes, each with its live pool processes (a worker's) under it and the
+    count of those gone (a pool replaces a process killed at its time limit: no alert, and
+    no red row for a day either)."""
     tops: dict[str, dict[str, Any]] = {
-        i.instance: {"row": i, "children": []} for i in instances if i.parent is None
+        i.instance: {"row": i, "children": [], "gone": 0} for i in instances if i.parent is None
     }
     orphans = []
     for instance in instances:
@@ -48,9 +50,11 @@ def _groups(instances: list[InstanceOut]) -> list[dict[str, Any]]:
             continue
         group = tops.get(instance.parent)
         if group is None:
-            orphans.append({"row": instance, "children": []})
-        else:
+            orphans.append({"row": instance, "children": [], "gone": 0})
+        elif instance.status in service.LIVE:
             group["children"].append(instance)
+        else:
+            group["gone"] += 1
     return [*tops.values(), *orphans]
 
 
