@@ -185,6 +185,14 @@ class Settings(BaseSettings):
 
     # customers: a defaulter has an open receivable overdue by more than this many days
     customers_defaulter_days: int = Field(default=5, ge=0, le=3650)
+    # --- service health (sincro.health, sincro.ops): heartbeats, queue depths, alerts ---
+    health_heartbeat_seconds: float = Field(default=10.0, ge=0, le=300)  # 0: no heartbeats
+    health_down_after_seconds: float = Field(default=60.0, gt=0)  # silent this long: down, alert
+    health_errors_kept: int = Field(default=10, ge=1, le=100)  # recent ERROR records per process
+    health_queue_sample_seconds: float = Field(default=30.0, ge=1)  # the beat reads the broker
+    health_queue_max_depth: int = Field(default=1000, ge=0)  # waiting messages: backed up past
+    health_queue_backlog_seconds: float = Field(default=300.0, ge=0)  # … this long: alert
+    health_keep_hours: float = Field(default=24.0, gt=0)  # gone instances, depth samples
 
     @field_validator("console_time_zone")
     @classmethod

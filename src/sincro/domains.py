@@ -18,6 +18,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.mailbox",
     "sincro.signup",
     "sincro.forecasting",
+    "sincro.ops",
 )
 
 

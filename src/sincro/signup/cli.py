@@ -60,8 +60,10 @@ def watch(
     except ValueError as exc:
         fail(str(exc))
     smtp = smtp.model_copy(update={"sender": settings.signup_address})
-    # TODO(lead): once the health branch is merged, add here (not on main when this was written):
-    # from sincro import health; health.start_heartbeat(settings, kind="signup")
+    if not once:
+        from sincro import health
+
+        health.start_heartbeat(settings, kind="signup")
     with Mailer(smtp) as mailer:
         watcher = SignupWatcher(settings, database_for(settings), target, mailer)
         if once:
