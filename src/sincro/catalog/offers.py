@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row
@@ -97,6 +98,46 @@ def upsert_prices(
         row.sale_price, row.currency, row.source = data.sale_price, data.currency, source[:40]
     session.flush()
     return len(items)
+
+
+def apply_list_prices(
+    session: Session, prices: dict[int, Decimal], day: dt.date, *, source: str
+) -> int:
+    """An ERP's current list price per product id, as of ``day``: where the price in force
+    differs, the open period is closed the day before and a new one starts on ``day`` (a
+    period that starts on ``day`` is corrected in place). Returns how many changed."""
+    if not prices:
+        return 0
+    in_force: dict[int, ProductPrice] = {}
+    for row, _ in repo.prices_on(session, list(prices), day):
+        if row.product_id not in in_force or row.valid_from > in_force[row.product_id].valid_from:
+            in_force[row.product_id] = row
+    changed = 0
+    for product_id, price in prices.items():
+        row = in_force.get(product_id)
+        if row is not None and row.list_price == price:
+            continue
+        changed += 1
+        if row is not None and row.valid_from == day:
+            row.list_price, row.source = price, source[:40]
+            if row.sale_price is not None and row.sale_price > price:
+                row.sale_price = None
+            continue
+        if row is not None:
+            row.valid_to = day - dt.timedelta(days=1)
+        session.add(
+            ProductPrice(
+                product_id=product_id,
+                valid_from=day,
+                valid_to=None,
+                list_price=price,
+                sale_price=None,
+                currency="BRL",
+                source=source[:40],
+            )
+        )
+    session.flush()
+    return changed
 
 
 def list_prices(

@@ -28,6 +28,7 @@ from sincro.catalog.models import Location, Product
 from sincro.catalog.offers import (
     CHANNEL_LABELS as CHANNEL_LABELS,
     PLAN_KIND_LABELS as PLAN_KIND_LABELS,
+    apply_list_prices as apply_list_prices,
     current_prices as current_prices,
     delete_price as delete_price,
     delete_promotion as delete_promotion,
