@@ -190,7 +190,7 @@ def test_new_protheus_fields() -> None:
             "B1_PE": 12,
             "B1_QE": 0.0,
             "B1_PROC": " f00042 ",
-        }  # fmt: skip
+        }
     )
     assert isinstance(product, dict)
     assert (product["list_price"], product["lead_time_days"]) == (Decimal("1299.9"), 12)
@@ -240,7 +240,7 @@ def test_new_protheus_fields() -> None:
             "ZPL_VALOR": "89,99",
             "ZPL_FRANQ": 0,
             "ZPL_MSBLQL": "1",
-        }  # fmt: skip
+        }
     )
     assert isinstance(plan, dict)
     assert (plan["code"], plan["kind"], plan["monthly_price"]) == (
@@ -260,7 +260,7 @@ def test_new_protheus_fields() -> None:
             "ZPR_DTINI": "20260101",
             "ZPR_DTFIM": "        ",
             "ZPR_CANAL": "3",
-        }  # fmt: skip
+        }
     )
     assert isinstance(promo, dict)
     assert (promo["sku"], promo["plan"], promo["promo_price"], promo["channel"]) == (
