@@ -25,6 +25,14 @@ def demo(
     stores: Annotated[int, typer.Option(help="Number of stores")] = 1800,
     dcs: Annotated[int, typer.Option(help="Number of distribution centers")] = 10,
     products: Annotated[int, typer.Option(help="Number of SKUs")] = 1000,
+    customers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=2_000_000,
+            help="Customers with two years of invoices (default SINCRO_DEMO_CUSTOMERS, 200000)",
+        ),
+    ] = None,
     serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Start every service after loading")
     ] = True,
@@ -36,7 +44,8 @@ def demo(
     ] = False,
     url: Annotated[str | None, typer.Option(help="API base URL for --smoke")] = None,
 ) -> None:
-    """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs) and start every service."""
+    """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs, 200,000 customers with two
+    years of invoices) and start every service."""
     settings = get_settings()
     if smoke:
         from sincro.demo.smoke import run_smoke
@@ -46,7 +55,7 @@ def demo(
     from sincro.demo.setup import demo_connectors_file, prepare_demo, simulator_ports
     from sincro.runtime import children, run_startup_jobs, supervise
 
-    credentials = prepare_demo(settings, stores, dcs, products, console)
+    credentials = prepare_demo(settings, stores, dcs, products, console, customers=customers)
     ports = simulator_ports(settings.demo_simulator_port)
     generated = (settings.var_dir / "connectors.yaml").resolve()
     chosen = settings.connectors_file

@@ -33,6 +33,10 @@ STAGE_LABELS = {
     "products": "Catálogo",
     "stock": "Posições de estoque",
     "ledger": "Razão de movimentos",
+    "customers": "Clientes",
+    "consents": "Consentimentos",
+    "receivables": "Faturas e pagamentos",
+    "offers": "Planos, preços e promoções",
 }
 
 
@@ -114,7 +118,12 @@ def demo_connectors_file(settings: Settings, ports: tuple[int, int]) -> Path:
 
 
 def prepare_demo(
-    settings: Settings, stores: int, dcs: int, products: int, console: Console
+    settings: Settings,
+    stores: int,
+    dcs: int,
+    products: int,
+    console: Console,
+    customers: int | None = None,
 ) -> Panel:
     """Migrate and load the demo operator once; returns what to print for the newcomer."""
     upgrade(settings.database_url)
@@ -124,7 +133,16 @@ def prepare_demo(
     if loaded:
         console.print("[green]✓[/] demo operator already loaded; reusing it")
     else:
-        _load_with_progress(settings.database_url, stores, dcs, products, console)
+        people = settings.demo_customers if customers is None else customers
+        _load_with_progress(
+            settings.database_url,
+            stores,
+            dcs,
+            products,
+            console,
+            customers=people,
+            cycle_months=settings.demo_billing_cycle_months,
+        )
     with db.write() as session:
         if session.scalar(select(ConsoleUser).where(ConsoleUser.email == DEMO_EMAIL)) is None:
             access.create_user(session, DEMO_EMAIL, "Operador Demo", DEMO_PASSWORD, Role.admin)
@@ -140,7 +158,16 @@ def prepare_demo(
     )
 
 
-def _load_with_progress(url: str, stores: int, dcs: int, products: int, console: Console) -> None:
+def _load_with_progress(
+    url: str,
+    stores: int,
+    dcs: int,
+    products: int,
+    console: Console,
+    *,
+    customers: int = 0,
+    cycle_months: int = 2,
+) -> None:
     from sincro.demo.loader import load_demo
 
     started = time.perf_counter()
@@ -158,7 +185,16 @@ def _load_with_progress(url: str, stores: int, dcs: int, products: int, console:
                 tasks[stage] = progress.add_task(STAGE_LABELS.get(stage, stage), total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        summary = load_demo(url, stores=stores, dcs=dcs, products=products, progress=report)
+        summary = load_demo(
+            url,
+            stores=stores,
+            dcs=dcs,
+            products=products,
+            progress=report,
+            customers=customers,
+            cycle_months=cycle_months,
+            offers=True,
+        )
     console.print(
         f"[green]✓[/] demo operator loaded in {time.perf_counter() - started:.1f} s: {summary}"
     )
