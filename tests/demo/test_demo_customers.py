@@ -148,7 +148,7 @@ def test_small_load(fresh_url: str) -> None:
             defaulters = customers.audience_count(session, segment, today=today, grace_days=5)
             assert 0 < defaulters < N / 5
             # the offers catalog
-            plans, total = catalog.list_plans(session)
+            _, total = catalog.list_plans(session)
             assert total == len(PLANS)
             prices = catalog.current_prices(
                 session,

@@ -19,7 +19,7 @@ from sincro.catalog import service as catalog
 from sincro.catalog.schemas import PlanIn, PriceIn, PromotionIn
 from sincro.console.inventory.routes import fetch_page
 from sincro.console.routes import ConsoleUserDep, Pager, app_state, csrf_ok, render, url
-from sincro.errors import SincroError
+from sincro.errors import NotFound, SincroError
 from sincro.text_pt import parse_decimal_br
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -161,7 +161,8 @@ def _save(
         return _page(request, tab, {"errors": exc.messages, "form": form}, 422)
     except SincroError as exc:
         field = _label(exc.field or "")
-        message = {404: "não encontrado", 422: "não encontrado"}.get(exc.status, str(exc))
+        unknown = isinstance(exc, NotFound) or exc.message.startswith("unknown")
+        message = "não encontrado" if unknown else exc.message
         return _page(request, tab, {"errors": [f"{field}: {message}."], "form": form}, 422)
     aviso = "removed" if request.url.path.endswith("/remove") else "ok"
     return RedirectResponse(url(request, "console_offers", {"aba": tab, "aviso": aviso}), 303)
