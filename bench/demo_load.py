@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from sincro.demo.loader import DemoAlreadyLoaded, load_demo
 from sincro.migrate import upgrade
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"units on hand  {summary.units_on_hand:>10,}")
     print(f"customers      {summary.customers:>10,}")
     print(f"receivables    {summary.receivables:>10,}")
-    print(f"load average   {open('/proc/loadavg').read().split()[:3]}")
+    print(f"load average   {Path('/proc/loadavg').read_text().split()[:3]}")
     return 0
 
 

@@ -47,8 +47,8 @@ def test_plans_prices_and_promotions(client: TestClient, db: Database) -> None:
     listed = client.get(saved.headers["location"])
     assert "Alterações salvas" in listed.text and "Controle 25 GB" in listed.text
     assert "R$ 59,90" in listed.text and "25 GB" in listed.text
-    refused = _post(client, "/console/offers/plans", "planos",
-                    {"code": "X", "name": "Plano", "kind": "controle", "monthly_price": "abc"})  # fmt: skip
+    bad = {"code": "X", "name": "Plano", "kind": "controle", "monthly_price": "abc"}
+    refused = _post(client, "/console/offers/plans", "planos", bad)
     assert refused.status_code == 422 and "Mensalidade: número inválido" in refused.text
 
     price = _post(client, "/console/offers/prices", "precos",
@@ -62,8 +62,8 @@ def test_plans_prices_and_promotions(client: TestClient, db: Database) -> None:
                    "sale_price": "12,00"})  # fmt: skip
     assert above.status_code == 422
     assert "Preço promocional: o preço promocional é maior que o de tabela" in above.text
-    unknown = _post(client, "/console/offers/prices", "precos",
-                    {"sku": "NAO-EXISTE", "valid_from": "2026-02-01", "list_price": "10"})  # fmt: skip
+    missing = {"sku": "NAO-EXISTE", "valid_from": "2026-02-01", "list_price": "10"}
+    unknown = _post(client, "/console/offers/prices", "precos", missing)
     assert unknown.status_code == 422 and "SKU: não encontrado" in unknown.text
 
     promo = _post(client, "/console/offers/promotions", "promocoes",
