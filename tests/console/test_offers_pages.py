@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
@@ -32,7 +33,7 @@ def client(db: Database, settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def _post(client: TestClient, path: str, tab: str, data: dict[str, str]):  # type: ignore[no-untyped-def]
+def _post(client: TestClient, path: str, tab: str, data: dict[str, str]) -> httpx.Response:
     token = csrf_of(client.get("/console/offers", params={"aba": tab}).text)
     return client.post(path, data={**data, "csrf": token}, follow_redirects=False)
 

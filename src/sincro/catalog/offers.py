@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from sincro.catalog import offers_repository as repo, repository as products
@@ -109,9 +107,10 @@ def apply_list_prices(
     if not prices:
         return 0
     in_force: dict[int, ProductPrice] = {}
-    for row, _ in repo.prices_on(session, list(prices), day):
-        if row.product_id not in in_force or row.valid_from > in_force[row.product_id].valid_from:
-            in_force[row.product_id] = row
+    for found, _ in repo.prices_on(session, list(prices), day):
+        current = in_force.get(found.product_id)
+        if current is None or found.valid_from > current.valid_from:
+            in_force[found.product_id] = found
     changed = 0
     for product_id, price in prices.items():
         row = in_force.get(product_id)
@@ -214,7 +213,7 @@ def list_plans(
 # --- promotions -------------------------------------------------------------------------------
 
 
-def _promotion_out(row: Row[Any]) -> PromotionOut:
+def _promotion_out(row: repo.PromotionRow) -> PromotionOut:
     promotion, sku, plan = row
     return PromotionOut(
         code=promotion.code,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, Select, delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from sincro.catalog.models import Product, ProductPrice, Promotion, TelecomPlan
@@ -14,7 +14,7 @@ from sincro.catalog.models import Product, ProductPrice, Promotion, TelecomPlan
 
 def _page(session: Session, query: Select[Any], offset: int, limit: int) -> tuple[list[Any], int]:
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return list(session.execute(query.offset(offset).limit(limit)).all()), total
+    return [tuple(row) for row in session.execute(query.offset(offset).limit(limit))], total
 
 
 # --- prices -----------------------------------------------------------------------------------
@@ -40,7 +40,7 @@ def prices_by_start(
 
 def list_prices(
     session: Session, *, sku: str | None, on: dt.date | None, offset: int, limit: int
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[tuple[ProductPrice, str]], int]:
     """(price row, sku) pairs by SKU then start date, newest first."""
     query = select(ProductPrice, Product.sku).join(Product, Product.id == ProductPrice.product_id)
     if sku:
@@ -51,10 +51,12 @@ def list_prices(
             or_(ProductPrice.valid_to.is_(None), ProductPrice.valid_to >= on),
         )
     query = query.order_by(Product.sku, ProductPrice.valid_from.desc())
-    return _page(session, query, offset, limit)
+    return _page(session, cast(Select[Any], query), offset, limit)
 
 
-def prices_on(session: Session, product_ids: Sequence[int], on: dt.date) -> list[Row[Any]]:
+def prices_on(
+    session: Session, product_ids: Sequence[int], on: dt.date
+) -> list[tuple[ProductPrice, str]]:
     """(price row, sku) of every price of those products in force on ``on``, any order."""
     if not product_ids:
         return []
@@ -67,7 +69,7 @@ def prices_on(session: Session, product_ids: Sequence[int], on: dt.date) -> list
             or_(ProductPrice.valid_to.is_(None), ProductPrice.valid_to >= on),
         )
     )
-    return list(session.execute(query).all())
+    return [(row, str(sku)) for row, sku in session.execute(query)]
 
 
 def delete_price(session: Session, product_id: int, valid_from: dt.date) -> int:
@@ -124,17 +126,22 @@ def promotion_by_code(session: Session, code: str) -> Promotion | None:
     return session.scalars(select(Promotion).where(Promotion.code == code)).first()
 
 
+PromotionRow = tuple[Promotion, str | None, str | None]
+
+
 def promotion_rows(session: Session) -> Select[Any]:
     """Promotions with their product's SKU and their plan's code (outer joins)."""
-    return (
+    query = (
         select(Promotion, Product.sku, TelecomPlan.code)
         .outerjoin(Product, Product.id == Promotion.product_id)
         .outerjoin(TelecomPlan, TelecomPlan.id == Promotion.plan_id)
     )
+    return cast(Select[Any], query)
 
 
-def promotion_with_refs(session: Session, code: str) -> Row[Any] | None:
-    return session.execute(promotion_rows(session).where(Promotion.code == code)).first()
+def promotion_with_refs(session: Session, code: str) -> PromotionRow | None:
+    row = session.execute(promotion_rows(session).where(Promotion.code == code)).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def list_promotions(
@@ -145,7 +152,7 @@ def list_promotions(
     plan: str | None,
     offset: int,
     limit: int,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[PromotionRow], int]:
     query = promotion_rows(session)
     if active_on is not None:
         query = query.where(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sincro.catalog import service as catalog
 from sincro.catalog.models import Product, ProductPrice
@@ -104,9 +104,7 @@ def test_price_change_starts_a_new_period_and_bad_records_are_rejected(
     first = protheus.products[0]
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     with demo.write() as session:  # the price in force started before today
-        session.execute(
-            ProductPrice.__table__.update().values(valid_from=yesterday - dt.timedelta(days=9))
-        )
+        session.execute(update(ProductPrice).values(valid_from=yesterday - dt.timedelta(days=9)))
     table = protheus.tables["SB1"]
     changed = {**table.current(0), "B1_PRV1": 999.9}
     table.change(0, changed, dt.datetime.now(dt.UTC))
