@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from typer.testing import CliRunner
 
 from sincro.catalog import service as catalog
+from sincro.config import reset_settings
 from sincro.customers import service as customers
 from sincro.customers.models import Consent, ConsentEvent, Customer, Receivable
 from sincro.customers.schemas import CustomerRegistration, Segment
-from sincro.db import Database
+from sincro.db import Database, reset_databases
+from sincro.demo.cli import demo_app
 from sincro.demo.customers import (
     EMAIL_DOMAINS,
     HISTORY_DAYS,
@@ -181,3 +185,34 @@ def test_small_load(fresh_url: str) -> None:
             load_demo(fresh_url, stores=6, dcs=1, products=25, customers=N)
     finally:
         db.dispose()
+
+
+def test_demo_command_loads_customers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sincro demo --no-serve --customers N``: migrated, loaded with the progress bar's
+    stages, offers included; a second run reuses what is there."""
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    monkeypatch.setenv("SINCRO_DATABASE_URL", url)
+    monkeypatch.setenv("SINCRO_VAR_DIR", str(tmp_path))
+    monkeypatch.delenv("SINCRO_CONNECTORS_FILE", raising=False)
+    reset_settings()
+    reset_databases()
+    args = ["--no-serve", "--stores", "4", "--dcs", "1", "--products", "10", "--customers", "300"]
+    try:
+        first = CliRunner().invoke(demo_app, args)
+        assert first.exit_code == 0, first.output
+        assert "Clientes" in first.output and "Faturas e pagamentos" in first.output
+        again = CliRunner().invoke(demo_app, args)
+        assert again.exit_code == 0 and "already loaded" in again.output
+        db = Database(url)
+        try:
+            with db.read() as session:
+                count = select(func.count()).select_from(Customer)
+                assert session.scalar(count.where(Customer.merged_into_id.is_(None))) == 300
+                assert catalog.list_plans(session)[1] == len(PLANS)
+        finally:
+            db.dispose()
+        refused = CliRunner().invoke(demo_app, ["--no-serve", "--customers", "-1"])
+        assert refused.exit_code == 2
+    finally:
+        reset_settings()
+        reset_databases()
