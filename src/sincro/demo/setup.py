@@ -43,7 +43,8 @@ STAGE_LABELS = {
 DEMO_CONNECTORS = """\
 # The demo operator's ERPs, all simulated by `sincro simulate erp` (started by `make demo`).
 # SAP owns stock (goods-movement files every few seconds, a snapshot of 20 plants now and
-# then); Protheus sends products, customers and receivables; the JSON ERP sends documents.
+# then); Protheus sends products (with prices), plans, promotions, customers and receivables;
+# the JSON ERP sends documents.
 sources:
   - code: sap-ecc
     kind: sap_files
@@ -56,7 +57,12 @@ sources:
     base_url: http://127.0.0.1:{protheus_port}
     mapping: protheus.yaml
     schedule: "*/3 * * * *"
-    entities: [{{name: products}}, {{name: customers}}, {{name: receivables}}]
+    entities:
+      - {{name: products}}
+      - {{name: plans}}
+      - {{name: promotions}}
+      - {{name: customers}}
+      - {{name: receivables}}
   - code: docs
     kind: json_rest
     name: Documentos de produto
