@@ -1,10 +1,15 @@
 """The "Ofertas" console section (admins) over HTTP on both databases: prices, plans and
 promotions listed and edited with pt-BR forms, refusals naming the field, other roles kept
-out; the product page shows the replenishment attributes."""
+out; the product page shows the replenishment attributes. One test in Chromium."""
+
+# ruff: noqa: F811  (the browser fixtures are imported by name, then requested)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +24,13 @@ from sincro.catalog.models import Product
 from sincro.config import Settings
 from sincro.db import Database
 from tests.console.support import csrf_of, seed_world, sign_in
+from tests.console.test_browser import (  # noqa: F401  (fixtures)
+    LiveServer,
+    browser,
+    live_server,
+    page,
+    signed_in,
+)
 
 STORE_EMAIL, STORE_PASSWORD = "loja@sincro.example", "senha-da-loja-123"
 
@@ -112,3 +124,34 @@ def test_product_page_shows_replenishment(client: TestClient, db: Database) -> N
         )
     page = client.get("/console/skus/CEL-A15").text
     assert "prazo de entrega 12 dias" in page and "embalagem 10 un." in page and "F00042" in page
+
+
+def test_offers_in_a_browser(signed_in: Any, live_server: LiveServer) -> None:
+    page = signed_in
+    page.click("nav.nav a:has-text('Ofertas')")
+    page.wait_for_url(re.compile(r"/console/offers$"))
+    page.click("a:has-text('Planos')")
+    form = page.locator("#plan-form")
+    form.locator("input[name=code]").fill("FIBRA-600")
+    form.locator("input[name=name]").fill("Fibra 600 Mega")
+    form.locator("select[name=kind]").select_option("fibra")
+    form.locator("input[name=monthly_price]").fill("109,99")
+    form.locator("button:has-text('Salvar plano')").click()
+    page.wait_for_url(re.compile(r"aviso=ok"))
+    row = page.locator("#plans-table tr[data-plan='FIBRA-600']")
+    assert "R$ 109,99" in row.inner_text() and "Fibra" in row.inner_text()
+    page.click("a:has-text('Preços')")
+    form = page.locator("#price-form")
+    form.locator("input[name=sku]").fill("CHIP-5G")
+    form.locator("input[name=valid_from]").fill("2026-12-01")
+    form.locator("input[name=list_price]").fill("15,00")
+    form.locator("input[name=sale_price]").fill("20,00")
+    form.locator("button:has-text('Salvar preço')").click()
+    assert (
+        "o preço promocional é maior que o de tabela" in page.locator(".alert.error").inner_text()
+    )
+    page.locator("#price-form input[name=sale_price]").fill("9,90")
+    page.locator("#price-form button:has-text('Salvar preço')").click()
+    page.wait_for_url(re.compile(r"aviso=ok"))
+    assert "R$ 9,90" in page.locator("#prices-table tr[data-sku='CHIP-5G']").inner_text()
+    page.screenshot(path=str(Path("/tmp") / "console-offers.png"), full_page=True)
