@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from sincro import audit
 from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.catalog import service as catalog
@@ -115,6 +116,17 @@ def test_prices_by_period(api: Api, db: Database) -> None:
     assert client.delete(f"{url}/2026-01-20", headers=admin).status_code == 204
     gone = client.delete(f"{url}/2026-01-20", headers=admin)
     assert gone.status_code == 404 and _field(gone) == "valid_from"
+    with db.read() as session:  # every admin change is in the audit log, refusals are not
+        entries, total = audit.read(
+            session, audit.parse_filter("", "price.", "", None, None), 0, 10
+        )
+    assert total == 3
+    assert [(e.action, e.entity_id, e.actor_kind) for e in entries] == [
+        ("price.delete", "CEL-000001@2026-01-20", "key"),
+        ("price.set", "CEL-000001@2026-01-20", "key"),
+        ("price.set", "CEL-000001@2026-01-01", "key"),
+    ]
+    assert entries[0].before is not None and entries[0].before["sale_price"] == "1099.00"
 
 
 def test_promotions(api: Api) -> None:

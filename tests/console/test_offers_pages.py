@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from sincro import audit
 from sincro.access import service as access
 from sincro.access.models import Role
 from sincro.app import create_app
@@ -95,6 +96,11 @@ def test_plans_prices_and_promotions(client: TestClient, db: Database) -> None:
     assert removed.status_code == 303
     with db.read() as session:
         assert catalog.list_promotions(session)[1] == 0
+        entries, _ = audit.read(
+            session, audit.parse_filter("user", "promotion.", "", None, None), 0, 5
+        )
+    assert [e.action for e in entries] == ["promotion.delete", "promotion.set"]
+    assert entries[0].actor_label == "Ana Gerente" and entries[0].entity_id == "BF-CTRL"
     forged = client.post("/console/offers/plans", data={"csrf": "x", "code": "Y"})
     assert forged.status_code == 400 and "Sua sessão expirou" in forged.text
 

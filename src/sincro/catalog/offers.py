@@ -12,8 +12,10 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from sincro.audit import Actor, Entity, record
 from sincro.catalog import offers_repository as repo, repository as products
 from sincro.catalog.models import Product, ProductPrice, Promotion, TelecomPlan
 from sincro.catalog.schemas import (
@@ -42,6 +44,27 @@ CHANNEL_LABELS = {
 }
 
 
+def _audit(
+    session: Session,
+    actor: Actor | None,
+    action: str,
+    entity: Entity,
+    before: BaseModel | None,
+    after: BaseModel | None,
+) -> None:
+    """An admin's change (API key or console user) goes to the audit log; syncs pass none."""
+    if actor is None:
+        return
+    record(
+        session,
+        actor,
+        action,
+        entity,
+        None if before is None else before.model_dump(mode="json"),
+        None if after is None else after.model_dump(mode="json"),
+    )
+
+
 def _product(session: Session, sku: str) -> Product:
     product = products.products_by_sku(session, [sku]).get(sku)
     if product is None:
@@ -65,19 +88,23 @@ def _price_out(row: ProductPrice, sku: str) -> PriceOut:
 
 
 def upsert_price(
-    session: Session, sku: str, data: PriceIn, *, source: str = "api"
+    session: Session, sku: str, data: PriceIn, *, source: str = "api", actor: Actor | None = None
 ) -> tuple[PriceOut, bool]:
     """Create or replace the price of ``sku`` starting on ``data.valid_from``."""
     product = _product(session, sku)
     row = repo.price_row(session, product.id, data.valid_from)
     created = row is None
+    before = None if row is None else _price_out(row, sku)
     if row is None:
         row = ProductPrice(product_id=product.id, valid_from=data.valid_from)
         session.add(row)
     row.valid_to, row.list_price, row.sale_price = data.valid_to, data.list_price, data.sale_price
     row.currency, row.source = data.currency, source[:40]
     session.flush()
-    return _price_out(row, sku), created
+    after = _price_out(row, sku)
+    entity = Entity("product_price", f"{sku}@{data.valid_from.isoformat()}")
+    _audit(session, actor, "price.set", entity, before, after)
+    return after, created
 
 
 def upsert_prices(
@@ -157,10 +184,17 @@ def current_prices(session: Session, skus: Iterable[str], on: dt.date) -> dict[s
     return {sku: price for sku, (_, price) in best.items()}
 
 
-def delete_price(session: Session, sku: str, valid_from: dt.date) -> None:
+def delete_price(
+    session: Session, sku: str, valid_from: dt.date, *, actor: Actor | None = None
+) -> None:
     product = _product(session, sku)
-    if not repo.delete_price(session, product.id, valid_from):
+    row = repo.price_row(session, product.id, valid_from)
+    if row is None:
         raise NotFound(f"no price of {sku!r} starting {valid_from.isoformat()}", field="valid_from")
+    before = _price_out(row, sku)
+    repo.delete_price(session, product.id, valid_from)
+    entity = Entity("product_price", f"{sku}@{valid_from.isoformat()}")
+    _audit(session, actor, "price.delete", entity, before, None)
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -186,8 +220,14 @@ def upsert_plans(
     return [(PlanOut.model_validate(plan), created) for plan, created in out]
 
 
-def upsert_plan(session: Session, data: PlanIn, *, source: str = "api") -> tuple[PlanOut, bool]:
-    return upsert_plans(session, [data], source=source)[0]
+def upsert_plan(
+    session: Session, data: PlanIn, *, source: str = "api", actor: Actor | None = None
+) -> tuple[PlanOut, bool]:
+    found = repo.plans_by_code(session, [data.code]).get(data.code)
+    before = None if found is None else PlanOut.model_validate(found)
+    plan, created = upsert_plans(session, [data], source=source)[0]
+    _audit(session, actor, "plan.set", Entity("telecom_plan", data.code), before, plan)
+    return plan, created
 
 
 def get_plan(session: Session, code: str) -> PlanOut:
@@ -231,7 +271,7 @@ def _promotion_out(row: repo.PromotionRow) -> PromotionOut:
 
 
 def upsert_promotion(
-    session: Session, data: PromotionIn, *, source: str = "api"
+    session: Session, data: PromotionIn, *, source: str = "api", actor: Actor | None = None
 ) -> tuple[PromotionOut, bool]:
     """Create or update a promotion by code; its product or plan must exist."""
     product_id = plan_id = None
@@ -247,6 +287,7 @@ def upsert_promotion(
         plan_id = plan.id
     promotion = repo.promotion_by_code(session, data.code)
     created = promotion is None
+    before = None if created else get_promotion(session, data.code)
     if promotion is None:
         promotion = Promotion(code=data.code)
         session.add(promotion)
@@ -255,7 +296,9 @@ def upsert_promotion(
     promotion.valid_from, promotion.valid_to = data.valid_from, data.valid_to
     promotion.channel, promotion.active, promotion.source = data.channel.value, data.active, source
     session.flush()
-    return get_promotion(session, data.code), created
+    after = get_promotion(session, data.code)
+    _audit(session, actor, "promotion.set", Entity("promotion", data.code), before, after)
+    return after, created
 
 
 def get_promotion(session: Session, code: str) -> PromotionOut:
@@ -281,6 +324,7 @@ def list_promotions(
     return [_promotion_out(row) for row in rows], total
 
 
-def delete_promotion(session: Session, code: str) -> None:
-    if not repo.delete_promotion(session, code):
-        raise NotFound(f"unknown promotion {code!r}", field="code")
+def delete_promotion(session: Session, code: str, *, actor: Actor | None = None) -> None:
+    before = get_promotion(session, code)  # NotFound names the code
+    repo.delete_promotion(session, code)
+    _audit(session, actor, "promotion.delete", Entity("promotion", code), before, None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from sincro.catalog import service
 from sincro.catalog.models import PlanKind
@@ -59,22 +59,32 @@ def list_prices(
     responses={201: {"model": PriceOut, "description": "Created"}},
 )
 def put_price(
-    sku: Sku, valid_from: Day, body: PriceIn, state: StateDep, _key: AdminKey, response: Response
+    sku: Sku,
+    valid_from: Day,
+    body: PriceIn,
+    state: StateDep,
+    key: AdminKey,
+    request: Request,
+    response: Response,
 ) -> PriceOut:
     """Create or replace the price of a product starting on a day (admin)."""
     if body.valid_from != valid_from:
         raise InvalidInput("valid_from in the body must match the path", field="valid_from")
     _in_range(body.valid_from, "valid_from")
     _in_range(body.valid_to, "valid_to")
-    price, created = state.run_write(lambda s: service.upsert_price(s, sku, body))
+    actor = key.actor(request)
+    price, created = state.run_write(lambda s: service.upsert_price(s, sku, body, actor=actor))
     response.status_code = 201 if created else 200
     return price
 
 
 @router.delete("/products/{sku}/prices/{valid_from}", status_code=204)
-def delete_price(sku: Sku, valid_from: Day, state: StateDep, _key: AdminKey) -> Response:
+def delete_price(
+    sku: Sku, valid_from: Day, state: StateDep, key: AdminKey, request: Request
+) -> Response:
     """Remove the price of a product that starts on a day (admin)."""
-    state.run_write(lambda s: service.delete_price(s, sku, valid_from))
+    actor = key.actor(request)
+    state.run_write(lambda s: service.delete_price(s, sku, valid_from, actor=actor))
     return Response(status_code=204)
 
 
@@ -107,12 +117,18 @@ def get_plan(code: Code, state: StateDep, _key: CurrentKey) -> PlanOut:
     responses={201: {"model": PlanOut, "description": "Created"}},
 )
 def put_plan(
-    code: Code, body: PlanIn, state: StateDep, _key: AdminKey, response: Response
+    code: Code,
+    body: PlanIn,
+    state: StateDep,
+    key: AdminKey,
+    request: Request,
+    response: Response,
 ) -> PlanOut:
     """Create or update a telecom plan (admin)."""
     if body.code != code:
         raise InvalidInput("code in the body must match the path", field="code")
-    plan, created = state.run_write(lambda s: service.upsert_plan(s, body))
+    actor = key.actor(request)
+    plan, created = state.run_write(lambda s: service.upsert_plan(s, body, actor=actor))
     response.status_code = 201 if created else 200
     return plan
 
@@ -149,20 +165,27 @@ def get_promotion(code: Code, state: StateDep, _key: CurrentKey) -> PromotionOut
     responses={201: {"model": PromotionOut, "description": "Created"}},
 )
 def put_promotion(
-    code: Code, body: PromotionIn, state: StateDep, _key: AdminKey, response: Response
+    code: Code,
+    body: PromotionIn,
+    state: StateDep,
+    key: AdminKey,
+    request: Request,
+    response: Response,
 ) -> PromotionOut:
     """Create or update a promotion on a product or a plan (admin)."""
     if body.code != code:
         raise InvalidInput("code in the body must match the path", field="code")
     _in_range(body.valid_from, "valid_from")
     _in_range(body.valid_to, "valid_to")
-    promotion, created = state.run_write(lambda s: service.upsert_promotion(s, body))
+    actor = key.actor(request)
+    promotion, created = state.run_write(lambda s: service.upsert_promotion(s, body, actor=actor))
     response.status_code = 201 if created else 200
     return promotion
 
 
 @router.delete("/promotions/{code}", status_code=204)
-def delete_promotion(code: Code, state: StateDep, _key: AdminKey) -> Response:
+def delete_promotion(code: Code, state: StateDep, key: AdminKey, request: Request) -> Response:
     """Remove a promotion (admin)."""
-    state.run_write(lambda s: service.delete_promotion(s, code))
+    actor = key.actor(request)
+    state.run_write(lambda s: service.delete_promotion(s, code, actor=actor))
     return Response(status_code=204)

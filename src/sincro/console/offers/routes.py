@@ -15,10 +15,19 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from sincro.audit import Actor
 from sincro.catalog import service as catalog
 from sincro.catalog.schemas import PlanIn, PriceIn, PromotionIn
 from sincro.console.inventory.routes import fetch_page
-from sincro.console.routes import ConsoleUserDep, Pager, app_state, csrf_ok, render, url
+from sincro.console.routes import (
+    ConsoleUserDep,
+    Pager,
+    SessionUser,
+    app_state,
+    csrf_ok,
+    render,
+    url,
+)
 from sincro.errors import NotFound, SincroError
 from sincro.text_pt import parse_decimal_br
 
@@ -146,9 +155,12 @@ def offers_page(request: Request, _user: ConsoleUserDep, aba: str = "precos") ->
 
 
 def _save(
-    request: Request, user_role: str, tab: str, work: Callable[[Session, dict[str, Any]], Any]
+    request: Request,
+    user: SessionUser,
+    tab: str,
+    work: Callable[[Session, dict[str, Any], Actor], Any],
 ) -> Response:
-    if user_role != "admin":
+    if user.role != "admin":
         return render(request, "error.html", {"status": 403}, status_code=403)
     form = dict(request.scope.get("sincro_form", {}))
     if not csrf_ok(request, str(form.get("csrf", ""))):
@@ -156,7 +168,8 @@ def _save(
         return _page(request, tab, {"errors": [message], "form": form}, 400)
     try:
         values = _form_values(form)
-        app_state(request).run_write(lambda session: work(session, values))
+        actor = Actor.user(user.id, user.name).seen_at(request)
+        app_state(request).run_write(lambda session: work(session, values, actor))
     except FormError as exc:
         return _page(request, tab, {"errors": exc.messages, "form": form}, 422)
     except SincroError as exc:
@@ -177,58 +190,62 @@ async def _read_form(request: Request) -> None:
 async def save_price(request: Request, user: ConsoleUserDep) -> Response:
     await _read_form(request)
 
-    def work(session: Session, values: dict[str, Any]) -> None:
+    def work(session: Session, values: dict[str, Any], actor: Actor) -> None:
         sku = str(values.pop("sku", "")).upper()
         if not sku:
             raise FormError([f"{_label('sku')}: obrigatório."])
-        catalog.upsert_price(session, sku, _validate(PriceIn, values), source="console")
+        catalog.upsert_price(
+            session, sku, _validate(PriceIn, values), source="console", actor=actor
+        )
 
-    return await _threaded(_save, request, user.role, "precos", work)
+    return await _threaded(_save, request, user, "precos", work)
 
 
 @router.post("/offers/prices/remove", name="console_offers_price_remove")
 async def remove_price(request: Request, user: ConsoleUserDep) -> Response:
     await _read_form(request)
 
-    def work(session: Session, values: dict[str, Any]) -> None:
+    def work(session: Session, values: dict[str, Any], actor: Actor) -> None:
         day = _validate(PriceIn, {"valid_from": values.get("valid_from"), "list_price": 0})
-        catalog.delete_price(session, str(values.get("sku", "")), day.valid_from)
+        catalog.delete_price(session, str(values.get("sku", "")), day.valid_from, actor=actor)
 
-    return await _threaded(_save, request, user.role, "precos", work)
+    return await _threaded(_save, request, user, "precos", work)
 
 
 @router.post("/offers/plans", name="console_offers_plan")
 async def save_plan(request: Request, user: ConsoleUserDep) -> Response:
     await _read_form(request)
 
-    def work(session: Session, values: dict[str, Any]) -> None:
+    def work(session: Session, values: dict[str, Any], actor: Actor) -> None:
         values["active"] = values.get("active") == "on"
-        catalog.upsert_plan(session, _validate(PlanIn, values), source="console")
+        catalog.upsert_plan(session, _validate(PlanIn, values), source="console", actor=actor)
 
-    return await _threaded(_save, request, user.role, "planos", work)
+    return await _threaded(_save, request, user, "planos", work)
 
 
 @router.post("/offers/promotions", name="console_offers_promotion")
 async def save_promotion(request: Request, user: ConsoleUserDep) -> Response:
     await _read_form(request)
 
-    def work(session: Session, values: dict[str, Any]) -> None:
+    def work(session: Session, values: dict[str, Any], actor: Actor) -> None:
         values["active"] = values.get("active") == "on"
         if "sku" in values:
             values["sku"] = str(values["sku"]).upper()
-        catalog.upsert_promotion(session, _validate(PromotionIn, values), source="console")
+        catalog.upsert_promotion(
+            session, _validate(PromotionIn, values), source="console", actor=actor
+        )
 
-    return await _threaded(_save, request, user.role, "promocoes", work)
+    return await _threaded(_save, request, user, "promocoes", work)
 
 
 @router.post("/offers/promotions/remove", name="console_offers_promotion_remove")
 async def remove_promotion(request: Request, user: ConsoleUserDep) -> Response:
     await _read_form(request)
 
-    def work(session: Session, values: dict[str, Any]) -> None:
-        catalog.delete_promotion(session, str(values.get("code", "")))
+    def work(session: Session, values: dict[str, Any], actor: Actor) -> None:
+        catalog.delete_promotion(session, str(values.get("code", "")), actor=actor)
 
-    return await _threaded(_save, request, user.role, "promocoes", work)
+    return await _threaded(_save, request, user, "promocoes", work)
 
 
 async def _threaded(function: Callable[..., Response], *args: Any) -> Response:
