@@ -197,6 +197,7 @@ def test_demo_command_loads_customers(tmp_path: Path, monkeypatch: pytest.Monkey
     reset_settings()
     reset_databases()
     args = ["--no-serve", "--stores", "4", "--dcs", "1", "--products", "10", "--customers", "300"]
+    args += ["--history-days", "0"]
     try:
         first = CliRunner().invoke(demo_app, args)
         assert first.exit_code == 0, first.output

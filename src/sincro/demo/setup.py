@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 
 from sincro.access import service as access
 from sincro.access.models import ConsoleUser, Role
-from sincro.catalog.models import Product
+from sincro.catalog.models import Location, Product
 from sincro.config import Settings
 from sincro.db import database_for
 from sincro.migrate import upgrade
@@ -37,6 +38,7 @@ STAGE_LABELS = {
     "consents": "Consentimentos",
     "receivables": "Faturas e pagamentos",
     "offers": "Planos, preços e promoções",
+    "history": "Histórico de vendas",
 }
 
 
@@ -129,6 +131,7 @@ def prepare_demo(
     dcs: int,
     products: int,
     console: Console,
+    history_days: int = 730,
     customers: int | None = None,
 ) -> Panel:
     """Migrate and load the demo operator once; returns what to print for the newcomer."""
@@ -146,6 +149,7 @@ def prepare_demo(
             dcs,
             products,
             console,
+            history_days,
             customers=people,
             cycle_months=settings.demo_billing_cycle_months,
         )
@@ -154,6 +158,11 @@ def prepare_demo(
             access.create_user(session, DEMO_EMAIL, "Operador Demo", DEMO_PASSWORD, Role.admin)
         _, admin_key = access.create_key(session, "demo-admin", Role.admin)
         _, channel_key = access.create_key(session, "demo-ecommerce", Role.channel)
+        # the shop simulator's keys, handed to it through its environment, never printed
+        _, shop_key = access.create_key(session, "demo-shop-simulator", Role.channel)
+        store_codes = list(session.scalars(select(Location.code).where(Location.kind == "store")))
+        _, tills_key = access.create_key(session, "demo-store-tills", Role.store, store_codes)
+    os.environ["SINCRO_DEMO_SHOP_KEY"], os.environ["SINCRO_DEMO_TILLS_KEY"] = shop_key, tills_key
     return Panel(
         f"Console user: [bold]{DEMO_EMAIL}[/] / password [bold]{DEMO_PASSWORD}[/]\n"
         f"Admin API key:   [bold]{admin_key}[/]\n"
@@ -170,10 +179,12 @@ def _load_with_progress(
     dcs: int,
     products: int,
     console: Console,
+    history_days: int,
     *,
     customers: int = 0,
     cycle_months: int = 2,
 ) -> None:
+    from sincro.demo.history import load_history
     from sincro.demo.loader import load_demo
 
     started = time.perf_counter()
@@ -201,6 +212,9 @@ def _load_with_progress(
             cycle_months=cycle_months,
             offers=True,
         )
+        history = load_history(url, days=history_days, progress=report) if history_days else None
     console.print(
         f"[green]✓[/] demo operator loaded in {time.perf_counter() - started:.1f} s: {summary}"
     )
+    if history is not None:
+        console.print(f"[green]✓[/] sales history: {history}")
