@@ -194,6 +194,12 @@ class Settings(BaseSettings):
     health_queue_backlog_seconds: float = Field(default=300.0, ge=0)  # … this long: alert
     health_keep_hours: float = Field(default=24.0, gt=0)  # gone instances, depth samples
 
+    # catalog offers and the demo's customers (offers-demo): `sincro demo` loads this many
+    # customers (0: none) with an invoice every demo_billing_cycle_months months per billed
+    # customer (docs/architecture.md, "Demo data: sizing")
+    demo_customers: int = Field(default=200_000, ge=0, le=2_000_000)
+    demo_billing_cycle_months: int = Field(default=2, ge=1, le=12)
+
     @field_validator("console_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

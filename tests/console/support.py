@@ -21,6 +21,7 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Feed ao vivo",
     "Sincronização",
     "Busca",
+    "Ofertas",
     "Previsão de demanda",
     "Auditoria",
     "Caixa de saída (demo)",

@@ -357,3 +357,44 @@ def audience_page(
 def audience_count(session: Session, segment: Segment, *, today: dt.date, grace_days: int) -> int:
     query = audience_query(segment, today=today, grace_days=grace_days).subquery()
     return int(session.scalar(select(func.count()).select_from(query)) or 0)
+
+
+# --- bulk load (customers.bulk: the demo operator's 200,000 customers) -----------------------
+# Columns in the order :class:`sincro.customers.bulk.CustomerRow` and ``ReceivableRow`` give
+# them; statements for a raw DBAPI cursor (``?`` on SQLite; COPY on PostgreSQL).
+
+BULK_TABLES = (
+    "customers",
+    "receivables",
+    "customer_consents",
+    "customer_consent_events",
+    "email_suppressions",
+)
+BULK_CUSTOMER_COLUMNS = (
+    "id, source, external_code, name, document, document_kind, email, phone, city, state,"
+    " birth_date, plan, customer_since, merged_into_id, created_at, updated_at"
+)
+BULK_RECEIVABLE_COLUMNS = (
+    "source, external_code, number, customer_id, customer_code, issued_on, due_date, paid_on,"
+    " status, amount, balance, updated_at"
+)
+BULK_CONSENT_COLUMNS = "customer_id, channel, purpose, granted, updated_at"
+BULK_CONSENT_EVENT_COLUMNS = "customer_id, channel, purpose, granted, source, evidence, recorded_at"
+
+
+def bulk_insert_sql(table: str, columns: str) -> str:
+    """SQLite's one-row ``INSERT`` for ``executemany``."""
+    marks = ", ".join("?" * len(columns.split(",")))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+
+
+def bulk_copy_sql(table: str, columns: str) -> str:
+    return f"COPY {table} ({columns}) FROM STDIN"
+
+
+BULK_LOCK_SQL = f"LOCK TABLE {', '.join(BULK_TABLES)} IN EXCLUSIVE MODE"
+BULK_ANALYZE_SQL = f"ANALYZE {', '.join(BULK_TABLES[:4])}"
+# explicit ids were written: the sequence continues after the highest
+BULK_CUSTOMER_SEQUENCE_SQL = (
+    "SELECT setval(pg_get_serial_sequence('customers', 'id'), COALESCE(MAX(id), 1)) FROM customers"
+)

@@ -16,6 +16,11 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog.timezones import zone_for
 from sincro.customers import repository as repo
+from sincro.customers.bulk import (
+    CustomerBulkLoad as CustomerBulkLoad,
+    CustomerRow as CustomerRow,
+    ReceivableRow as ReceivableRow,
+)
 from sincro.customers.models import ConsentEvent, Customer, Receivable
 from sincro.customers.schemas import (
     CHANNELS,

@@ -38,6 +38,14 @@ def demo(
     stores: Annotated[int, typer.Option(help="Number of stores")] = 1800,
     dcs: Annotated[int, typer.Option(help="Number of distribution centers")] = 10,
     products: Annotated[int, typer.Option(help="Number of SKUs")] = 1000,
+    customers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=2_000_000,
+            help="Customers with two years of invoices (default SINCRO_DEMO_CUSTOMERS, 200000)",
+        ),
+    ] = None,
     shop_rate: Annotated[
         float, typer.Option(help="Simulated purchases a second (online and at tills)", min=0.01)
     ] = 2.0,
@@ -55,7 +63,8 @@ def demo(
     ] = False,
     url: Annotated[str | None, typer.Option(help="API base URL for --smoke")] = None,
 ) -> None:
-    """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs) and start every service."""
+    """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs, 200,000 customers with two
+    years of invoices) and start every service."""
     settings = get_settings()
     if settings.mode == "embedded" and not smoke:
         mail = demo_mail_env(
@@ -76,7 +85,9 @@ def demo(
     from sincro.demo.setup import demo_connectors_file, prepare_demo, simulator_ports
     from sincro.runtime import children, run_startup_jobs, supervise
 
-    credentials = prepare_demo(settings, stores, dcs, products, console, history_days)
+    credentials = prepare_demo(
+        settings, stores, dcs, products, console, history_days, customers=customers
+    )
     ports = simulator_ports(settings.demo_simulator_port)
     generated = (settings.var_dir / "connectors.yaml").resolve()
     chosen = settings.connectors_file
