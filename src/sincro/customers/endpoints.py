@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as StarletteUpload
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from sincro import privacy
 from sincro.console.export import csv_response, parse_form
@@ -238,30 +242,68 @@ def import_result(session: Session, import_id: int) -> ImportResult:
     )
 
 
+IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "CSV: pt-BR Excel form or plain",
+                    }
+                },
+            }
+        }
+    },
+}
+
+
+async def uploaded_file(request: Request, limit: int) -> tuple[str, bytes]:
+    """The ``file`` part of a multipart body (name, bytes); anything else is a 422 on
+    ``file`` (a malformed body is not the server's fault, nor a 400 the API documents)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send the CSV as multipart/form-data, part 'file'", field="file")
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except (HTTPException, MultiPartException, ValueError) as exc:
+        raise InvalidInput("malformed multipart body", field="file") from exc
+    upload = form.get("file")
+    if not isinstance(upload, StarletteUpload):
+        raise InvalidInput("the part 'file' with the CSV is missing", field="file")
+    raw = await upload.read(limit + 1)
+    if len(raw) > limit:
+        raise InvalidInput("the file is larger than the import limit", field="file")
+    return upload.filename or "arquivo.csv", raw
+
+
 @router.post(
     "/customers/import",
     status_code=201,
     response_model=ImportResult,
     responses=error_responses(413),
+    openapi_extra={"requestBody": IMPORT_BODY},
 )
-def import_customers(
-    state: StateDep,
-    key: AdminKey,
-    file: Annotated[UploadFile, File(description="CSV: pt-BR Excel form or plain")],
-    dry_run: bool = False,
+async def import_customers(
+    request: Request, state: StateDep, key: AdminKey, dry_run: bool = False
 ) -> ImportResult:
     """Import customers from a CSV (``;`` + dd/mm/aaaa or ``,`` + ISO dates; UTF-8 or
     Windows-1252; pt-BR or English headers). Bad lines are refused with line, column and
     reason (the first 100 here, all in ``/v1/customers/imports/{id}/rejects``); good ones are
     applied in atomic batches, merged by document. ``dry_run`` only validates."""
-    raw = file.file.read(state.settings.customers_import_max_bytes + 1)
-    if len(raw) > state.settings.customers_import_max_bytes:
-        raise InvalidInput("the file is larger than the import limit", field="file")
-    importer = importer_for(state)
-    import_id = importer.start(file.filename or "arquivo.csv", dry_run=dry_run, actor=key.name)
-    importer.run(import_id, raw)  # UnreadableFile: 422, the import recorded as failed
-    with state.db.read() as session:
-        return import_result(session, import_id)
+    name, raw = await uploaded_file(request, state.settings.customers_import_max_bytes)
+
+    def work() -> ImportResult:
+        importer = importer_for(state)
+        import_id = importer.start(name, dry_run=dry_run, actor=key.name)
+        importer.run(import_id, raw)  # UnreadableFile: 422, the import recorded as failed
+        with state.db.read() as session:
+            return import_result(session, import_id)
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/customers/imports/{import_id}", response_model=ImportResult)
