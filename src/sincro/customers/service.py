@@ -165,6 +165,7 @@ def register_customer(session: Session, data: CustomerRegistration, *, source: s
                 setattr(existing, column, value)
         existing.name = data.name
         session.flush()
+        revive_suppressions(session, [data.email] if data.email else [])
         return Registered(customer_id=existing.id, created=False)
     customer = Customer(
         source=source[:40],
@@ -182,6 +183,7 @@ def register_customer(session: Session, data: CustomerRegistration, *, source: s
     )
     session.add(customer)
     session.flush()
+    revive_suppressions(session, [data.email] if data.email else [])
     return Registered(customer_id=customer.id, created=True)
 
 
@@ -511,7 +513,6 @@ def register(
     """``POST /v1/customers``: register (or join the customer of the same document), record
     the consents given with their evidence, audit it and announce the change."""
     registered = register_customer(session, data.registration(), source=source)
-    revive_suppressions(session, [data.email] if data.email else [])
     for consent in data.consents:
         record_consent(
             session,

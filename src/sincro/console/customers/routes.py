@@ -38,6 +38,7 @@ from sincro.customers.importer import Importer
 from sincro.customers.schemas import UF_SET, UFS, CustomerDetail
 from sincro.customers.visibility import View, view_for
 from sincro.errors import Forbidden, SincroError
+from sincro.text_pt import format_cnpj, format_cpf
 
 try:  # messaging (branch campaigns) may not be installed yet: the section shows when it is
     from sincro.messaging import service as messaging
@@ -65,6 +66,18 @@ SOURCE_LABELS = {
 DEFAULTER_CHOICES = {"sim": True, "nao": False}
 CSV_HEADER = ("id", "nome", "documento", "email", "telefone", "cidade", "uf", "plano",
               "cliente_desde", "inadimplente", "dias_em_atraso")  # fmt: skip
+
+
+def shown_document(document: str | None) -> str:
+    """A document for people: ``529.982.247-25`` / ``11.222.333/0001-81``; masked ones as
+    they are."""
+    if not document:
+        return "—"
+    if document.isdigit() and len(document) == 11:
+        return format_cpf(document)
+    if document.isdigit() and len(document) == 14:
+        return format_cnpj(document)
+    return document
 
 
 def _view(user: SessionUser) -> View:
@@ -128,6 +141,7 @@ def customers_page(request: Request, user: ConsoleUserDep, page: str = "") -> Re
         "ufs": UFS,
         "view": view,
         "grace_days": grace,
+        "doc": shown_document,
     }
     return render(request, "customers/index.html", context, section=SECTION)
 
@@ -345,6 +359,7 @@ def customer_page(
         "status_labels": STATUS_LABELS,
         "source_labels": SOURCE_LABELS,
         "erased_notice": bool(apagado),
+        "doc": shown_document,
         "grace_days": app_state(request).settings.customers_defaulter_days,
     }
     return render(request, "customers/detail.html", context, section=SECTION)
@@ -413,6 +428,7 @@ def customer_erase(
             "status_labels": STATUS_LABELS,
             "source_labels": SOURCE_LABELS,
             "erase_error": error,
+            "doc": shown_document,
             "reason": reason,
             "grace_days": app_state(request).settings.customers_defaulter_days,
         }
