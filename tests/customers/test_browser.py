@@ -111,14 +111,12 @@ def page(browser: Any, server: str) -> Iterator[Any]:
     page = context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error"
-            and "Failed to load resource" not in msg.text
-            and problems.append(msg.text)
-        ),
-    )
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error" and "Failed to load resource" not in msg.text:
+            problems.append(msg.text)
+
+    page.on("console", on_console)
     try:
         yield page
     finally:

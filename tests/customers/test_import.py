@@ -10,9 +10,9 @@ import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
@@ -23,6 +23,7 @@ from sincro.customers.exceptions import UnreadableFile
 from sincro.customers.importer import Importer
 from sincro.customers.models import ConsentEvent, Customer
 from sincro.db import Database, reset_databases
+from sincro.text_pt import format_cpf
 from tests.customers.support import admin_key, api_client, cpf
 
 
@@ -55,8 +56,10 @@ def excel(lines: list[str]) -> bytes:
 def test_excel_form_rejects_per_line_and_consent_evidence(db: Database) -> None:
     raw = excel(
         [
-            "Nome;CPF;E-mail;Telefone;Cidade;UF;Plano;Nascimento;Cliente desde;Consentimento marketing;Coluna extra",
-            f"Maria Souza;{cpf(1)[:3]}.{cpf(1)[3:6]}.{cpf(1)[6:9]}-{cpf(1)[9:]};Maria@Exemplo.com.br;11 91234-5678;Campinas;sp;Controle 20GB;05/03/1990;01/02/2020;Sim;x",
+            "Nome;CPF;E-mail;Telefone;Cidade;UF;Plano;Nascimento;Cliente desde;"
+            "Consentimento marketing;Coluna extra",
+            f"Maria Souza;{format_cpf(cpf(1))};Maria@Exemplo.com.br;11 91234-5678;Campinas;"
+            "sp;Controle 20GB;05/03/1990;01/02/2020;Sim;x",
             f"José Lima;{cpf(2)};jose@exemplo.com.br;;Recife;PE;;;;não;",
             "Sem Documento;123.456.789-00;a@b.co;;;SP;;;;;",
             f"Data Ruim;{cpf(3)};;;;SP;;31/02/1990;;;",
@@ -165,7 +168,7 @@ def test_each_batch_is_atomic(db: Database, monkeypatch: pytest.MonkeyPatch) -> 
     calls = {"n": 0}
     real = repo.set_consent_rows
 
-    def failing_second_batch(session, rows):  # type: ignore[no-untyped-def]
+    def failing_second_batch(session: Any, rows: list[dict[str, Any]]) -> int:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("disk full")
@@ -259,14 +262,15 @@ def test_api_import_and_the_reject_report_defuses_formulas(
             f"/v1/customers/imports/{body['id']}/rejects?formato=dados", headers=headers
         )
         assert plain.text.splitlines()[0] == "linha,coluna,motivo,valor"
-        for kwargs, field in [
-            ({"data": {"x": "1"}}, "file"),
-            ({"files": {"outro": ("a.csv", raw)}}, "file"),
-            ({"files": {"file": ("a.csv", b"nome;email\n")}}, "file"),
-        ]:
+        bad_bodies: list[dict[str, Any]] = [
+            {"data": {"x": "1"}},
+            {"files": {"outro": ("a.csv", raw)}},
+            {"files": {"file": ("a.csv", b"nome;email\n")}},
+        ]
+        for kwargs in bad_bodies:
             bad = client.post("/v1/customers/import", headers=headers, **kwargs)
             assert bad.status_code == 422, bad.text
-            assert bad.json()["error"]["field"] == field
+            assert bad.json()["error"]["field"] == "file"
         assert client.get("/v1/customers/imports/999", headers=headers).status_code == 404
         assert client.get("/v1/customers/imports/999/rejects", headers=headers).status_code == 404
     small = settings.model_copy(update={"customers_import_max_bytes": 10_000})

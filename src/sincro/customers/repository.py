@@ -399,7 +399,7 @@ def search_customers(
     cutoff: dt.date,
     offset: int,
     limit: int,
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[tuple[Customer, dt.date | None]], int]:
     """Primary, not erased customers matching every filter given, by name; each row is
     ``(Customer, oldest_due)``. ``name`` matches anywhere (case-insensitive), ``document`` and
     ``email`` from their start; a defaulter's oldest open due date is before ``cutoff``."""
@@ -425,7 +425,7 @@ def search_customers(
         query = query.where(or_(overdue.c.oldest_due.is_(None), overdue.c.oldest_due >= cutoff))
     total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     rows = session.execute(query.order_by(Customer.name, Customer.id).offset(offset).limit(limit))
-    return list(rows), total
+    return [(row[0], row[1]) for row in rows], total
 
 
 def get_customer(session: Session, customer_id: int) -> Customer | None:
@@ -552,7 +552,7 @@ def insert_customers(session: Session, rows: list[dict[str, Any]]) -> dict[str, 
     if not rows:
         return {}
     result = session.execute(insert(Customer).returning(Customer.id, Customer.document), rows)
-    return {document: id_ for id_, document in result}
+    return {str(document): int(id_) for id_, document in result}
 
 
 def update_customers(session: Session, rows: list[dict[str, Any]]) -> None:

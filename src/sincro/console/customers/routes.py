@@ -9,6 +9,7 @@ export and erasure are for admins.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
@@ -40,10 +41,17 @@ from sincro.customers.visibility import View, view_for
 from sincro.errors import Forbidden, SincroError
 from sincro.text_pt import format_cnpj, format_cpf
 
-try:  # messaging (branch campaigns) may not be installed yet: the section shows when it is
-    from sincro.messaging import service as messaging
-except ImportError:  # pragma: no cover - depends on which domains are installed
-    messaging = None  # type: ignore[assignment]
+
+def _messaging_service() -> Any:
+    """Messaging's service when that domain is installed (the "mensagens enviadas" section
+    shows only then), else None."""
+    try:
+        return importlib.import_module("sincro.messaging.service")
+    except ImportError:
+        return None
+
+
+messaging: Any = _messaging_service()
 
 log = logging.getLogger("sincro.console.customers")
 router = APIRouter(prefix="/console", include_in_schema=False)
