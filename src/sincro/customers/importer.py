@@ -520,7 +520,7 @@ def apply(session: Any, goods: list[Good], file_name: str, *, dry_run: bool) -> 
         if document not in existing
     ]
     ids = {document: c.id for document, c in existing.items()}
-    ids.update(repo.insert_customers(session, new_rows))
+    ids.update(repo.insert_customers(session, "csv", new_rows))
     repo.set_consent_rows(
         session,
         [

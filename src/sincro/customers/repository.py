@@ -32,7 +32,7 @@ from sincro.customers.models import (
     Suppression,
 )
 from sincro.customers.schemas import Segment
-from sincro.db import utcnow
+from sincro.db import insert_rows, utcnow
 
 
 def customers_by_code(session: Session, source: str, codes: Iterable[str]) -> dict[str, Customer]:
@@ -498,7 +498,7 @@ def set_consent_rows(session: Session, rows: list[dict[str, Any]]) -> int:
     current = {(r["customer_id"], r["channel"], r["purpose"]): r["granted"] for r in rows}
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(Consent)
+    stmt = module.insert(Consent.__table__)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["customer_id", "channel", "purpose"],
@@ -509,8 +509,9 @@ def set_consent_rows(session: Session, rows: list[dict[str, Any]]) -> int:
             for (c, ch, p), g in sorted(current.items())
         ],
     )
-    session.execute(
-        insert(ConsentEvent),
+    insert_rows(
+        session,
+        ConsentEvent.__table__,  # type: ignore[arg-type]
         [
             {
                 "customer_id": r["customer_id"],
@@ -547,12 +548,23 @@ def primaries_by_document(session: Session, documents: Iterable[str]) -> dict[st
     return found
 
 
-def insert_customers(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert new customers; returns their ids by document."""
+def insert_customers(session: Session, source: str, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert new customers of ``source`` whose external code is their document (COPY on
+    PostgreSQL); returns their ids by document."""
     if not rows:
         return {}
-    result = session.execute(insert(Customer).returning(Customer.id, Customer.document), rows)
-    return {str(document): int(id_) for id_, document in result}
+    insert_rows(session, Customer.__table__, rows)  # type: ignore[arg-type]
+    codes = [r["external_code"] for r in rows]
+    found: dict[str, int] = {}
+    for start in range(0, len(codes), 1000):
+        rows = session.execute(
+            select(Customer.external_code, Customer.id).where(
+                Customer.source == source,
+                Customer.external_code.in_(codes[start : start + 1000]),
+            )
+        )
+        found.update((code, id_) for code, id_ in rows)
+    return found
 
 
 def update_customers(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -652,8 +664,7 @@ def update_import(session: Session, import_id: int, values: dict[str, Any]) -> N
 
 
 def add_import_rejects(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(CustomerImportReject), rows)
+    insert_rows(session, CustomerImportReject.__table__, rows)  # type: ignore[arg-type]
 
 
 def import_rejects(
