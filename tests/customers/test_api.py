@@ -285,3 +285,27 @@ def test_suppression_list(api: tuple[TestClient, dict[str, str]], db: Database) 
         assert service.suppressed(session, ["quem@exemplo.com"], purpose="billing") == set()
         actions = [e.action for e in audit.read(session)[0]]
     assert actions.count("suppression.add") == 2 and "suppression.remove" in actions
+
+
+def test_batch_registration_is_all_or_none_and_names_the_entry(
+    api: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, h = api
+    bad = client.post(
+        "/v1/customers/batch",
+        json={"customers": [person(1), person(2), person(3), person(4, document="111.111.111-11")]},
+        headers=h,
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "customers[3].document"
+    assert client.get("/v1/customers", headers=h).json()["total"] == 0
+    ok = client.post(
+        "/v1/customers/batch",
+        json={"customers": [person(1), person(2), person(1, phone="11 3333-4444")]},
+        headers=h,
+    )
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert (body["created"], body["joined"]) == (2, 1)
+    assert body["items"][2]["customer_id"] == body["items"][0]["customer_id"]
+    empty = client.post("/v1/customers/batch", json={"customers": []}, headers=h)
+    assert empty.status_code == 422 and empty.json()["error"]["field"] == "customers"

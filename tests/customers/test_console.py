@@ -8,7 +8,7 @@ import csv
 import datetime as dt
 import io
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -33,7 +33,6 @@ ANA = cpf(123456)
 @pytest.fixture
 def world(db: Database) -> dict[str, int]:
     with db.write() as session:
-        create_user(session, "admin@sincro.example", "Admin", PASSWORD)
         ids = {}
         for n, (name, doc, uf, city) in enumerate(
             [
@@ -78,8 +77,6 @@ def world(db: Database) -> dict[str, int]:
         "150.00",
         source="api",
     )
-    for role in ("billing", "marketing", "agent", "store"):
-        make_user(db, role)
     return ids
 
 
@@ -89,13 +86,26 @@ def client(world: dict[str, int], settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def as_role(client: TestClient, role: str) -> TestClient:
-    sign_in_as(client, f"{role}@sincro.example")
-    return client
+@pytest.fixture
+def as_role(client: TestClient, db: Database) -> Callable[[str], TestClient]:
+    """Sign in as a new user of ``role`` (users are made on demand: scrypt is slow)."""
+
+    def sign_in(role: str) -> TestClient:
+        if role == "admin":
+            with db.write() as session:
+                create_user(session, "admin@sincro.example", "Admin", PASSWORD)
+        else:
+            make_user(db, role)
+        sign_in_as(client, f"{role}@sincro.example")
+        return client
+
+    return sign_in
 
 
-def test_admin_sees_everything_and_filters(client: TestClient, world: dict[str, int]) -> None:
-    as_role(client, "admin")
+def test_admin_sees_everything_and_filters(
+    client: TestClient, as_role: Callable[[str], TestClient], world: dict[str, int]
+) -> None:
+    as_role("admin")
     page = client.get("/console/customers")
     assert page.status_code == 200 and "Ana Souza" in page.text and format_cpf(ANA) in page.text
     assert "ana@exemplo.com.br" in page.text and "Importar CSV" in page.text
@@ -125,13 +135,14 @@ def test_admin_sees_everything_and_filters(client: TestClient, world: dict[str, 
 )
 def test_what_each_role_sees(
     client: TestClient,
+    as_role: Callable[[str], TestClient],
     world: dict[str, int],
     role: str,
     document: str,
     email: str,
     receivables: bool,
 ) -> None:
-    as_role(client, role)
+    as_role(role)
     page = client.get("/console/customers", params={"q": "ana"}).text
     assert document in page and format_cpf(ANA) not in page and email in page
     assert "Importar CSV" not in page
@@ -158,14 +169,19 @@ def test_what_each_role_sees(
     assert erase.status_code == 403
 
 
-def test_roles_without_customers_get_403(client: TestClient) -> None:
-    as_role(client, "store")
+def test_roles_without_customers_get_403(
+    client: TestClient, as_role: Callable[[str], TestClient]
+) -> None:
+    as_role("store")
     assert client.get("/console/customers").status_code == 403
     assert "Clientes" not in client.get("/console/skus").text.split("<main")[0]
 
 
 def test_messages_section_shows_when_messaging_exposes_them(
-    client: TestClient, world: dict[str, int], monkeypatch: pytest.MonkeyPatch
+    client: TestClient,
+    as_role: Callable[[str], TestClient],
+    world: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sent = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
     fake = SimpleNamespace(
@@ -179,16 +195,16 @@ def test_messages_section_shows_when_messaging_exposes_them(
         ]
     )
     monkeypatch.setattr(routes, "messaging", fake)
-    as_role(client, "admin")
+    as_role("admin")
     detail = client.get(f"/console/customers/{world['Ana Souza']}").text
     assert "Mensagens enviadas" in detail and f"Fatura de {world['Ana Souza']}" in detail
     assert "01/12/2026 11:00" in detail  # Manaus time
 
 
 def test_lgpd_export_and_erase_from_the_console(
-    client: TestClient, world: dict[str, int], db: Database
+    client: TestClient, as_role: Callable[[str], TestClient], world: dict[str, int], db: Database
 ) -> None:
-    as_role(client, "admin")
+    as_role("admin")
     ana = world["Ana Souza"]
     page = client.get(f"/console/customers/{ana}")
     exported = client.get(f"/console/customers/{ana}/export.json")
@@ -224,8 +240,10 @@ def test_lgpd_export_and_erase_from_the_console(
     assert any(e.action == "customer.exported" for e in entries)
 
 
-def test_import_from_the_console(client: TestClient, db: Database) -> None:
-    as_role(client, "admin")
+def test_import_from_the_console(
+    client: TestClient, as_role: Callable[[str], TestClient], db: Database
+) -> None:
+    as_role("admin")
     form = client.get("/console/customers/import")
     assert form.status_code == 200
     raw = ("\ufeffnome;cpf;uf\r\nDiego Alves;" + cpf(77) + ";SP\r\nRuim;123;SP\r\n").encode()

@@ -24,9 +24,12 @@ from sincro.customers.exceptions import ImportNotFound
 from sincro.customers.importer import Importer
 from sincro.customers.schemas import (
     UF_SET,
+    BatchItemOut,
     Channel,
     ConsentChange,
     ConsentOut,
+    CustomerBatchIn,
+    CustomerBatchOut,
     CustomerDetail,
     CustomerOut,
     CustomerPage,
@@ -81,6 +84,25 @@ def register_customer(
     return Response(
         out.model_dump_json(), status_code=201 if created else 200, media_type="application/json"
     )
+
+
+@router.post("/customers/batch", response_model=CustomerBatchOut)
+def register_customers(
+    body: CustomerBatchIn, state: StateDep, key: AdminKey, request: Request
+) -> CustomerBatchOut:
+    """Register up to 1,000 customers in one transaction, all or none; each is merged by
+    document as in ``POST /v1/customers`` (two entries of one document join each other)."""
+    actor = key.actor(request)
+
+    def work(session: Session) -> CustomerBatchOut:
+        items = [
+            BatchItemOut(**service.register(session, entry, actor=actor).model_dump())
+            for entry in body.customers
+        ]
+        created = sum(1 for item in items if item.created)
+        return CustomerBatchOut(items=items, created=created, joined=len(items) - created)
+
+    return state.run_write(work)
 
 
 @router.get("/customers", response_model=CustomerPage)

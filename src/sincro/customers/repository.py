@@ -557,13 +557,13 @@ def insert_customers(session: Session, source: str, rows: list[dict[str, Any]]) 
     codes = [r["external_code"] for r in rows]
     found: dict[str, int] = {}
     for start in range(0, len(codes), 1000):
-        rows = session.execute(
+        pairs = session.execute(
             select(Customer.external_code, Customer.id).where(
                 Customer.source == source,
                 Customer.external_code.in_(codes[start : start + 1000]),
             )
         )
-        found.update((code, id_) for code, id_ in rows)
+        found.update((code, id_) for code, id_ in pairs)
     return found
 
 

@@ -209,6 +209,26 @@ class CustomerRegistrationIn(CustomerRegistration):
         return CustomerRegistration.model_validate(self.model_dump(exclude={"consents"}))
 
 
+class CustomerBatchIn(BaseModel):
+    """``POST /v1/customers/batch``: up to 1,000 registrations, all or none (a bad one is a
+    422 naming it, e.g. ``customers[3].document``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customers: list[CustomerRegistrationIn] = Field(min_length=1, max_length=1000)
+
+
+class BatchItemOut(BaseModel):
+    customer_id: int
+    created: bool
+
+
+class CustomerBatchOut(BaseModel):
+    items: list[BatchItemOut]
+    created: int
+    joined: int
+
+
 class CustomerPatch(BaseModel):
     """``PATCH /v1/customers/{id}``: only the fields sent change; ``null`` clears a contact
     field (name and document cannot be cleared; the document is fixed once known)."""
