@@ -22,6 +22,7 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Sincronização",
     "Clientes",
     "Busca",
+    "Previsão de demanda",
     "Auditoria",
 ]
 
