@@ -13,16 +13,17 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sincro import audit
 from sincro.access.service import create_user
 from sincro.config import Settings
 from sincro.console.customers import routes
 from sincro.customers import service
-from sincro.customers.models import Customer
+from sincro.customers.importer import Importer
+from sincro.customers.models import Customer, CustomerImport
 from sincro.customers.schemas import CustomerRegistration
-from sincro.db import Database
+from sincro.db import Database, utcnow
 from sincro.text_pt import format_cpf
 from tests.console.support import csrf_of
 from tests.customers.support import PASSWORD, add_receivable, api_client, cpf, make_user, sign_in_as
@@ -277,3 +278,21 @@ def test_import_from_the_console(
     )
     assert empty.status_code == 400
     assert client.get("/console/customers/imports/999").status_code == 404
+
+
+def test_an_import_whose_process_stopped_is_shown_as_interrupted(
+    client: TestClient, as_role: Callable[[str], TestClient], db: Database
+) -> None:
+    importer = Importer(db, batch_lines=10, max_line_chars=4000)
+    import_id = importer.start("parou.csv", dry_run=False, actor="t")
+    as_role("admin")
+    fresh = client.get(f"/console/customers/imports/{import_id}").text
+    assert 'http-equiv="refresh"' in fresh and "Interrompida" not in fresh
+    with db.write() as session:
+        session.execute(
+            update(CustomerImport)
+            .where(CustomerImport.id == import_id)
+            .values(updated_at=utcnow() - dt.timedelta(minutes=6))
+        )
+    stale = client.get(f"/console/customers/imports/{import_id}").text
+    assert "Interrompida" in stale and 'http-equiv="refresh"' not in stale

@@ -349,6 +349,7 @@ class Importer:
                     "error": "",
                     "actor": actor[:120],
                     "started_at": utcnow(),
+                    "updated_at": utcnow(),
                 },
             )
             return record.id
@@ -440,6 +441,7 @@ class Importer:
                     "created": outcome.created + created,
                     "updated": outcome.updated + updated,
                     "rejected": outcome.rejected + refused,
+                    "updated_at": utcnow(),
                 },
             )
         outcome.processed += len(chunk)

@@ -153,7 +153,12 @@ class CustomerImport(Base):
     error: Mapped[str] = mapped_column(String(300), default="")
     actor: Mapped[str] = mapped_column(String(120), default="")
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def stalled(self, now: dt.datetime, after: dt.timedelta) -> bool:
+        """Running but without progress for ``after``: the process that ran it stopped."""
+        return self.status == "running" and now - self.updated_at > after
 
 
 class CustomerImportReject(Base):

@@ -418,6 +418,7 @@ class ImportOut(BaseModel):
     rejected: int
     error: str
     started_at: dt.datetime
+    updated_at: dt.datetime
     finished_at: dt.datetime | None
 
 

@@ -9,6 +9,7 @@ export and erasure are for admins.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 import logging
@@ -38,6 +39,7 @@ from sincro.customers.exceptions import CustomerNotFound
 from sincro.customers.importer import Importer
 from sincro.customers.schemas import UF_SET, UFS, CustomerDetail
 from sincro.customers.visibility import View, view_for
+from sincro.db import utcnow
 from sincro.errors import Forbidden, SincroError
 from sincro.text_pt import format_cnpj, format_cpf
 
@@ -59,6 +61,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 SECTION = "customers"
 EXPORT_MAX_ROWS = 50_000
 REJECTS_SHOWN = 200
+STALLED_AFTER = dt.timedelta(minutes=5)  # a batch takes seconds; this long means it stopped
 PURPOSE_LABELS = {"billing": "Cobrança", "service": "Serviço", "marketing": "Ofertas"}
 CHANNEL_LABELS = {"email": "E-mail", "sms": "SMS", "whatsapp": "WhatsApp", "chat": "Chat"}
 STATUS_LABELS = {"open": "Em aberto", "paid": "Pago", "cancelled": "Cancelado"}
@@ -272,6 +275,7 @@ def import_status(request: Request, import_id: int, user: ConsoleUserDep) -> Res
         rejects = repo.import_rejects(session, import_id, REJECTS_SHOWN) if record else []
     if record is None:
         return not_found(request, "Importação não encontrada", f"Não há importação nº {import_id}.")
+    stalled = record.stalled(utcnow(), STALLED_AFTER)
     percent = 100 if record.status != "running" else 0
     if record.status == "running" and record.total_lines:
         percent = int(100 * record.processed_lines / record.total_lines)
@@ -281,6 +285,7 @@ def import_status(request: Request, import_id: int, user: ConsoleUserDep) -> Res
         "percent": percent,
         "status_labels": IMPORT_STATUS,
         "shown": REJECTS_SHOWN,
+        "stalled": stalled,
     }
     return render(request, "customers/import_status.html", context, section=SECTION)
 

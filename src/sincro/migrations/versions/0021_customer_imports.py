@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("error", sa.String(length=300), nullable=False),
         sa.Column("actor", sa.String(length=120), nullable=False),
         sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
     )
     op.create_table(
