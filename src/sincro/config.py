@@ -199,6 +199,12 @@ class Settings(BaseSettings):
     # customer (docs/architecture.md, "Demo data: sizing")
     demo_customers: int = Field(default=200_000, ge=0, le=2_000_000)
     demo_billing_cycle_months: int = Field(default=2, ge=1, le=12)
+    # customers API/console/CSV import (issue #9 part 1): upload cap, lines per atomic batch,
+    # longest accepted line, console/API page size
+    customers_import_max_bytes: int = Field(default=32_000_000, ge=10_000, le=1_000_000_000)
+    customers_import_batch_lines: int = Field(default=2_000, ge=10, le=50_000)
+    customers_import_max_line_chars: int = Field(default=4_000, ge=200, le=100_000)
+    customers_page_size: int = Field(default=50, ge=5, le=500)
 
     @field_validator("console_time_zone")
     @classmethod

@@ -20,6 +20,7 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Lojas e CDs",
     "Feed ao vivo",
     "Sincronização",
+    "Clientes",
     "Busca",
     "Ofertas",
     "Previsão de demanda",
