@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sincro.cli_common import console, fail
+from sincro.cli_common import console, fail, progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,13 +55,7 @@ def forecast_csv(
         fail(str(exc))
     frame = history.frame
     total = int(frame["unique_id"].nunique())
-    with Progress(
-        TextColumn("[bold]forecasting[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
+    with progress_bar("forecasting") as bar:
         task = bar.add_task("series", total=total)
         result = engine.forecast_frame(
             frame,
