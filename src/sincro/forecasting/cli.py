@@ -57,12 +57,15 @@ def forecast_csv(
     total = int(frame["unique_id"].nunique())
     with progress_bar("forecasting") as bar:
         task = bar.add_task("series", total=total)
-        result = engine.forecast_frame(
-            frame,
-            config,
-            chunk_size=settings.forecasting_chunk_size,
-            progress=lambda n: bar.advance(task, n),
-        )
+        try:
+            result = engine.forecast_frame(
+                frame,
+                config,
+                chunk_size=settings.forecasting_chunk_size,
+                progress=lambda n: bar.advance(task, n),
+            )
+        except ValueError as exc:  # a configuration the data cannot meet; nothing written
+            fail(str(exc))
     columns = ["unique_id", "ds", "model", *(f"p{level}" for level in config.levels)]
     out = result.forecasts[columns].copy()
     if (out["ds"] == out["ds"].dt.normalize()).all():
