@@ -147,7 +147,6 @@ class Settings(BaseSettings):
     forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
     forecasting_levels: str = "10,50,90"  # quantile levels, percent
     forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
-    forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
 
     @field_validator("console_time_zone")
     @classmethod
