@@ -145,7 +145,9 @@ class Settings(BaseSettings):
     # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
     forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
     forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
-    forecasting_levels: str = "10,50,90"  # quantile levels, percent
+    forecasting_levels: str = Field(  # quantile levels, whole percents
+        default="10,50,90", pattern=r"^\s*[1-9]\d?(\s*,\s*[1-9]\d?)*\s*$"
+    )
     forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
 
     @field_validator("console_time_zone")
