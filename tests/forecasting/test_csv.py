@@ -151,3 +151,17 @@ def test_flag_columns_are_events_and_other_numbers_are_named_as_unused(tmp_path:
     assert "re-applied on future event days; none is planned in the future of a CSV: promo" in flat
     assert "numeric columns read but not used by the statistical candidates: price" in flat
     assert len(pd.read_csv(target)) == 7
+
+
+def test_an_unreadable_or_binary_input_is_a_clean_error(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    missing = _run(
+        "--input", str(tmp_path / "nope.csv"), "--horizon", "3", "--freq", "D",
+        "--output", str(target),
+    )  # fmt: skip
+    assert missing.exit_code == 1 and "cannot read the file: No such file" in missing.output
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81garbage\n")
+    broken = _run("--input", str(binary), "--horizon", "3", "--freq", "D", "--output", str(target))
+    assert broken.exit_code == 1 and "not UTF-8" in broken.output
+    assert not target.exists()
