@@ -164,8 +164,11 @@ class Settings(BaseSettings):
     # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
     forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
     forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
-    forecasting_levels: str = "10,50,90"  # quantile levels, percent
-    forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
+    forecasting_levels: str = Field(  # quantile levels, whole percents
+        default="10,50,90", pattern=r"^\s*[1-9]\d?(\s*,\s*[1-9]\d?)*\s*$"
+    )
+    # latest periods fitted (0 = all): 364 days keeps 30,000 daily series in the 10-minute budget
+    forecasting_max_history: int = Field(default=364, ge=0)
     forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
     forecasting_chunk_lease_seconds: float = Field(default=1800.0, ge=30)  # then taken again
     forecasting_service_level: float = Field(default=0.95, ge=0.5, lt=1.0)
