@@ -13,6 +13,8 @@ class Role(StrEnum):
     admin = "admin"
     channel = "channel"
     store = "store"
+    billing = "billing"  # finance: billing and defaulter reports (aggregates only)
+    marketing = "marketing"  # campaigns and customer reports (aggregates only)
 
 
 api_key_locations = Table(

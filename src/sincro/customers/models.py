@@ -33,6 +33,7 @@ class Customer(Base):
         Index("ix_customers_document", "document"),
         Index("ix_customers_email", "email"),
         Index("ix_customers_state_city", "state", "city"),
+        Index("ix_customers_since", "customer_since"),  # reports: new customers per period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +65,8 @@ class Receivable(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_code"),
         Index("ix_receivables_due", "due_date", "balance"),
+        Index("ix_receivables_issued", "issued_on"),  # reports: invoiced per month
+        Index("ix_receivables_paid", "paid_on"),  # reports: received per month, past aging
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
