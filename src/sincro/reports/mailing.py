@@ -124,8 +124,8 @@ def table_of(report: Report) -> Table:
     return billing_table(report)
 
 
-def csv_for_people(table: Table) -> bytes:
-    return (BOM + "".join(csv_lines(table.header_pt, table.rows, "excel"))).encode("utf-8")
+def csv_for_people(table: Table) -> str:
+    return BOM + "".join(csv_lines(table.header_pt, table.rows, "excel"))
 
 
 def report_message(
@@ -167,8 +167,8 @@ def report_message(
     )
     message.add_attachment(
         csv_for_people(table),
-        maintype="text",
         subtype="csv",
+        charset="utf-8",
         filename=f"{table.name}.csv",
     )
     return message
