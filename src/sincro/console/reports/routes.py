@@ -156,7 +156,7 @@ def _new_customers(request: Request, start: str, end: str, grain: str) -> dict[s
     context.update(
         result=result,
         form={"start": first.isoformat(), "end": last.isoformat(), "grain": grain},
-        chart={
+        spec={
             "type": "bar",
             "stacked": True,
             "labels": labels,
@@ -271,7 +271,7 @@ def billing_page(
         context.update(
             result=result,
             form={"start": f"{first:%Y-%m}", "end": f"{last:%Y-%m}", "as_of": day.isoformat()},
-            chart={
+            spec={
                 "type": "line",
                 "labels": [f"{m.month:%m/%Y}" for m in result.months],
                 "series": [
@@ -317,7 +317,7 @@ def campaigns_page(
         context["available"] = rows is not None
         context["rows"] = rows or []
         if rows:
-            context["chart"] = {
+            context["spec"] = {
                 "type": "bar",
                 "stacked": True,
                 "labels": [str(r["name"]) for r in rows],
