@@ -96,7 +96,9 @@ def test_billing_invoiced_received_and_open(db: Database) -> None:
     with db.read() as session:
         result = reporting.billing(session, D(2026, 1, 15), D(2026, 3, 2), D(2026, 3, 31))
     assert (result.start, result.end) == (D(2026, 1, 1), D(2026, 3, 31))
-    months = [(m.key, m.invoiced_titles, m.invoiced, m.received_titles, m.received) for m in result.months]
+    months = [
+        (m.key, m.invoiced_titles, m.invoiced, m.received_titles, m.received) for m in result.months
+    ]
     assert months == [
         ("2026-01", 2, Decimal("500"), 0, Decimal("0")),  # r3, r4 (r8 cancelled)
         ("2026-02", 3, Decimal("210"), 1, Decimal("60")),  # r2, r10, r11; r11 paid

@@ -27,22 +27,22 @@ def reports_seeded(live_server: LiveServer) -> LiveServer:  # noqa: F811
 
 
 def test_defaulters_and_billing_charts_draw(reports_seeded: LiveServer, signed_in: Any) -> None:  # noqa: F811
-    page = signed_in
-    page.goto("/console/reports/defaulters?as_of=2026-03-31")
-    page.wait_for_selector("#aging-chart[data-drawn=true]")
-    page.wait_for_selector("#uf-chart[data-drawn=true]")
-    data = page.evaluate("window.SincroCharts.charts[0].data.datasets[0].data")
+    tab = signed_in
+    tab.goto("/console/reports/defaulters?as_of=2026-03-31")
+    tab.wait_for_selector("#aging-chart[data-drawn=true]")
+    tab.wait_for_selector("#uf-chart[data-drawn=true]")
+    data = tab.evaluate("window.SincroCharts.charts[0].data.datasets[0].data")
     assert data == [160, 270, 300, 400]
-    box = page.locator("#uf-chart").bounding_box()
+    box = tab.locator("#uf-chart").bounding_box()
     assert box is not None and box["width"] > 200 and box["height"] > 100
     # the canvas really has ink on it
-    painted = page.evaluate(
+    painted = tab.evaluate(
         """() => { const c = document.getElementById('aging-chart');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"""
     )
     assert painted > 500
-    page.goto("/console/reports/billing?start=2026-01&end=2026-03&as_of=2026-03-31")
-    page.wait_for_selector("#billing-chart[data-drawn=true]")
-    labels = page.evaluate("window.SincroCharts.charts[0].data.labels")
+    tab.goto("/console/reports/billing?start=2026-01&end=2026-03&as_of=2026-03-31")
+    tab.wait_for_selector("#billing-chart[data-drawn=true]")
+    labels = tab.evaluate("window.SincroCharts.charts[0].data.labels")
     assert labels == ["01/2026", "02/2026", "03/2026"]

@@ -101,9 +101,7 @@ def test_schedules_form(client: TestClient) -> None:
     assert created.status_code == 303
     listing = client.get("/console/reports/schedules")
     assert "mensal (dia 2) às 07h" in listing.text
-    bad = client.post(
-        "/console/reports/schedules", data={**form, "recipients": "ninguém"}
-    )
+    bad = client.post("/console/reports/schedules", data={**form, "recipients": "ninguém"})
     assert bad.status_code == 422 and "Destinatários: valor inválido." in bad.text
     refused = client.post("/console/reports/schedules", data={**form, "report": "campaigns"})
     assert refused.status_code == 400

@@ -20,8 +20,8 @@ from tests.smtp_sink import running_sink
 SP = ZoneInfo("America/Sao_Paulo")
 
 
-def at(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SP).astimezone(dt.UTC)
+def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=SP).astimezone(dt.UTC)
 
 
 def schedule(db: Database, settings: Settings, **changes: object) -> int:
@@ -70,9 +70,11 @@ def test_a_due_report_is_sent_once_when_two_runners_race(db: Database, settings:
         message = sink.messages[0]
         assert message["Subject"] == "Sincro — Inadimplência — 2026-03-31"
         assert "financeiro@exemplo.com.br" in message["To"]
-        html = message.get_body(("html",)).get_content()
+        html_part, text_part = message.get_body(("html",)), message.get_body(("plain",))
+        assert html_part is not None and text_part is not None
+        html = html_part.get_content()
         assert "R$ 1.130,00" in html and "<svg" in html and "<script" not in html
-        text = message.get_body(("plain",)).get_content()
+        text = text_part.get_content()
         assert "Valor em atraso: R$ 1.130,00" in text
         [attachment] = list(message.iter_attachments())
         assert attachment.get_filename() == "inadimplencia-2026-03-31.csv"
@@ -116,9 +118,7 @@ def test_a_temporary_refusal_is_retried_later_in_the_period(
     schedule(db, settings, recipients=["temp@exemplo.com.br"])
     with running_sink() as sink:
         configured = settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{sink.port}"})
-        assert [o.status for o in send_due(db, configured, now=at(2026, 3, 31, 8, 0))] == [
-            "retry"
-        ]
+        assert [o.status for o in send_due(db, configured, now=at(2026, 3, 31, 8, 0))] == ["retry"]
         assert send_due(db, configured, now=at(2026, 3, 31, 8, 2)) == []  # not yet
         again = send_due(db, configured, now=at(2026, 3, 31, 8, 10))
         assert [o.status for o in again] == ["retry"]

@@ -38,17 +38,15 @@ def new_customers_by_day(
         )
         .group_by(Customer.customer_since, Customer.state)
     )
-    return [(day, state, int(count)) for day, state, count in rows]
+    return [(day, state, int(count)) for day, state, count in rows if day is not None]
 
 
 def _owner() -> tuple[Any, Any, Any]:
     """(receivables joined to their customer and its primary, primary id, UF)."""
     record = aliased(Customer, name="record")
     primary = aliased(Customer, name="primary_record")
-    joined = (
-        Receivable.__table__.outerjoin(record, record.id == Receivable.customer_id).outerjoin(
-            primary, primary.id == record.merged_into_id
-        )
+    joined = Receivable.__table__.outerjoin(record, record.id == Receivable.customer_id).outerjoin(
+        primary, primary.id == record.merged_into_id
     )
     owner_id = func.coalesce(record.merged_into_id, record.id)
     state = func.coalesce(primary.state, record.state)
@@ -77,9 +75,7 @@ def open_amount() -> Any:
 AGING_BUCKETS: tuple[tuple[int, int | None], ...] = ((1, 30), (31, 60), (61, 90), (91, None))
 
 
-def defaulters_by_state(
-    session: Session, as_of: dt.date, grace_days: int
-) -> list[dict[str, Any]]:
+def defaulters_by_state(session: Session, as_of: dt.date, grace_days: int) -> list[dict[str, Any]]:
     """Per UF, overdue receivables at the end of ``as_of`` in the aging buckets (days past
     due 1–30, 31–60, 61–90, 90+): titles, customers and amount per bucket; customers with
     anything overdue; defaulters (customers with a title overdue more than ``grace_days``).
@@ -126,7 +122,7 @@ def invoiced_by_day(
         )
         .group_by(Receivable.issued_on)
     )
-    return [(day, int(n), Decimal(total or 0)) for day, n, total in rows]
+    return [(day, int(n), Decimal(total or 0)) for day, n, total in rows if day is not None]
 
 
 def received_by_day(
@@ -134,9 +130,7 @@ def received_by_day(
 ) -> list[tuple[dt.date, int, Decimal]]:
     """(day, titles, amount received: amount minus what is left) paid each day."""
     rows = session.execute(
-        select(
-            Receivable.paid_on, func.count(), func.sum(Receivable.amount - Receivable.balance)
-        )
+        select(Receivable.paid_on, func.count(), func.sum(Receivable.amount - Receivable.balance))
         .where(
             Receivable.paid_on >= start,
             Receivable.paid_on <= end,
@@ -144,7 +138,7 @@ def received_by_day(
         )
         .group_by(Receivable.paid_on)
     )
-    return [(day, int(n), Decimal(total or 0)) for day, n, total in rows]
+    return [(day, int(n), Decimal(total or 0)) for day, n, total in rows if day is not None]
 
 
 def open_receivables(session: Session, as_of: dt.date) -> dict[str, Any]:

@@ -54,9 +54,9 @@ def new_customers(
     """Primary customers by ``customer_since`` per period (day, ISO week, month) and per UF
     and macro-region. ``end`` defaults to today (``SINCRO_REPORTS_TIME_ZONE``), ``start`` to
     29 days before; at most ``SINCRO_REPORTS_MAX_DAYS`` days."""
-    first, last, grain = service.new_customers_range(state.settings, start, end, grain)
+    first, last, chosen = service.new_customers_range(state.settings, start, end, grain)
     with state.db.read() as session:
-        result = service.new_customers(session, first, last, grain)
+        result = service.new_customers(session, first, last, chosen)
     if format == "csv":
         return _csv(service.new_customers_table(result))
     return service.new_customers_out(result)

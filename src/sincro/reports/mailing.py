@@ -142,8 +142,14 @@ def report_message(
     lines, chart, legend = summary(report)
     table = table_of(report)
     text = "\n".join(
-        [f"Relatório {title} ({period})", "", *(f"{label}: {value}" for label, value in lines)]
-        + ["", f"A planilha completa está em anexo ({table.name}.csv).", "— Sincro"]
+        [
+            f"Relatório {title} ({period})",
+            "",
+            *(f"{label}: {value}" for label, value in lines),
+            "",
+            f"A planilha completa está em anexo ({table.name}.csv).",
+            "— Sincro",
+        ]
     )
     rows = "".join(
         f'<tr><th style="text-align:left;padding:2px 12px 2px 0">{escape(label)}</th>'

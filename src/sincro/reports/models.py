@@ -38,9 +38,7 @@ class ReportRun(Base):
     __table_args__ = (UniqueConstraint("schedule_id", "period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    schedule_id: Mapped[int] = mapped_column(
-        ForeignKey("report_schedules.id", ondelete="CASCADE")
-    )
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("report_schedules.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(10), default="sending")  # sending|sent|retry|failed
     attempts: Mapped[int] = mapped_column(Integer, default=1)

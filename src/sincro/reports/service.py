@@ -12,7 +12,6 @@ import datetime as dt
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -291,7 +290,9 @@ def campaign_results(session: Session, start: dt.date, end: dt.date) -> list[dic
         return None
     rows = []
     for item in source(session, start=start, end=end):
-        get = item.get if isinstance(item, dict) else lambda name, d=None, o=item: getattr(o, name, d)
+        get = (
+            item.get if isinstance(item, dict) else lambda name, d=None, o=item: getattr(o, name, d)
+        )
         row = {name: get(name) for name in CAMPAIGN_FIELDS}
         row["started_at"] = get("started_at")
         row["finished_at"] = get("finished_at")

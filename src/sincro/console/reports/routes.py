@@ -366,7 +366,7 @@ def defaulters_csv(
 ) -> Response:
     if not may_read(user.role, "defaulters"):
         return _forbidden(request)
-    state, errors = app_state(request), []
+    state, errors = app_state(request), list[str]()
     day = _day(as_of, "as_of", errors)
     try:
         day = service.defaulters_as_of(state.settings, day)
@@ -390,17 +390,17 @@ def billing_csv(
 ) -> Response:
     if not may_read(user.role, "billing"):
         return _forbidden(request)
-    state, errors = app_state(request), []
+    state, errors = app_state(request), list[str]()
     first, last = _month(start, "start", errors), _month(end, "end", errors)
     day = _day(as_of, "as_of", errors)
-    try:
-        first, last, day = service.billing_range(state.settings, first, last, day)
-    except InvalidInput:
-        errors.append("range")
     if errors:
         return render(request, "error.html", {"status": 422}, status_code=422)
+    try:
+        months_from, months_to, open_on = service.billing_range(state.settings, first, last, day)
+    except InvalidInput:
+        return render(request, "error.html", {"status": 422}, status_code=422)
     with state.db.read() as session:
-        result = service.billing(session, first, last, day)
+        result = service.billing(session, months_from, months_to, open_on)
     return _download(service.billing_table(result), formato)
 
 
@@ -470,9 +470,7 @@ def create_schedule(
     elif report not in context["reports"]:
         errors.append("Relatório: escolha um dos relatórios da lista.")
     if errors:
-        return render(
-            request, "reports/schedules.html", context, section=SECTION, status_code=400
-        )
+        return render(request, "reports/schedules.html", context, section=SECTION, status_code=400)
     params: dict[str, Any] = {}
     if report == "new_customers":
         params = {"grain": grain, "days": days}
@@ -501,9 +499,7 @@ def create_schedule(
     except InvalidInput as exc:
         errors.append(f"{FIELDS_PT.get(exc.field or '', exc.field)}: {exc.message}")
     if errors:
-        return render(
-            request, "reports/schedules.html", context, section=SECTION, status_code=422
-        )
+        return render(request, "reports/schedules.html", context, section=SECTION, status_code=422)
     return RedirectResponse(
         url(request, "console_report_schedules", {"saved": "1"}), status_code=303
     )
@@ -519,9 +515,7 @@ def delete_schedule(
     if not csrf_ok(request, csrf):
         context = _schedules_context(request, user)
         context["errors"].append("Sua sessão expirou. Recarregue a página e tente de novo.")
-        return render(
-            request, "reports/schedules.html", context, section=SECTION, status_code=400
-        )
+        return render(request, "reports/schedules.html", context, section=SECTION, status_code=400)
     actor = Actor.user(user.id, user.name).seen_at(request)
 
     def work(session: Any) -> bool:
@@ -553,4 +547,3 @@ def schedule_label(row: Any) -> str:
     elif row.cadence == "monthly":
         when += f" (dia {row.day_of_month})"
     return f"{when} às {row.hour:02d}h"
-
