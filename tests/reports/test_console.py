@@ -3,8 +3,11 @@ pt-BR Excel CSV, role checks and the schedules form."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+import sys
+import types
 from collections.abc import Iterator
 
 import pytest
@@ -105,3 +108,27 @@ def test_schedules_form(client: TestClient) -> None:
     assert bad.status_code == 422 and "Destinatários: valor inválido." in bad.text
     refused = client.post("/console/reports/schedules", data={**form, "report": "campaigns"})
     assert refused.status_code == 400
+
+
+def test_campaign_results_come_from_messaging_when_installed(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[dt.date, dt.date]] = []
+
+    def campaign_results(session: object, *, start: dt.date, end: dt.date) -> list[dict]:
+        asked.append((start, end))
+        return [
+            {"campaign_id": 1, "name": "Black Friday", "sent": 9800, "failed": 12,
+             "bounced": 150, "unsubscribed": 38},
+        ]  # fmt: skip
+
+    fake = types.ModuleType("sincro.messaging.service")
+    fake.campaign_results = campaign_results  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "sincro.messaging.service", fake)
+    as_role(client, "marketing")
+    page = client.get("/console/reports/campaigns?start=2026-11-01&end=2026-11-30")
+    assert page.status_code == 200
+    assert asked == [(dt.date(2026, 11, 1), dt.date(2026, 11, 30))]
+    assert "Black Friday" in page.text and "9.800" in page.text
+    spec = charts(page.text)["campaigns-chart"]
+    assert spec["series"][0] == {"label": "Enviados", "data": [9800]}

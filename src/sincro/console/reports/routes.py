@@ -43,6 +43,12 @@ router = APIRouter(prefix="/console/reports", include_in_schema=False)
 
 SECTION = "reports"
 GRAINS_PT = {"day": "dia", "week": "semana", "month": "mês"}
+RUN_STATUS_PT = {
+    "sending": "enviando",
+    "sent": "enviado",
+    "retry": "nova tentativa",
+    "failed": "falhou",
+}
 FIELDS_PT = {
     "start": "Início",
     "end": "Fim",
@@ -427,6 +433,7 @@ def _schedules_context(request: Request, user: SessionUser) -> dict[str, Any]:
         "errors": [],
         "form": {"hour": "8", "cadence": "daily", "days": "30", "months": "12"},
         "schedule_label": schedule_label,
+        "run_status": RUN_STATUS_PT,
     }
 
 
