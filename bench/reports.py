@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import shutil
 import tempfile
 import time
 from decimal import Decimal
@@ -136,7 +137,8 @@ def timed(work: Any) -> tuple[float, float]:
 def run(kind: str, people: list[dict[str, Any]], titles: list[tuple]) -> None:
     if kind == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="bench-reports-"))
-        url, cleanup = f"sqlite:///{folder / 'reports.sqlite'}", None
+        url = f"sqlite:///{folder / 'reports.sqlite'}"
+        cleanup = lambda: shutil.rmtree(folder, ignore_errors=True)  # noqa: E731
     else:
         from tests.services import create_pg_database, drop_pg_database
 
@@ -147,7 +149,7 @@ def run(kind: str, people: list[dict[str, Any]], titles: list[tuple]) -> None:
         db = Database(url)
         seconds = load(db, people, titles)
         print(f"[{kind}] loaded {len(people):,} customers, {len(titles):,} receivables "
-              f"in {seconds:.1f} s")  # fmt: skip
+              f"in {seconds:.1f} s", flush=True)  # fmt: skip
         cases = {
             "new customers, 12 months by week": lambda s: reporting.new_customers(
                 s, dt.date(2025, 12, 7), TODAY, "week"
@@ -169,11 +171,12 @@ def run(kind: str, people: list[dict[str, Any]], titles: list[tuple]) -> None:
                     case(session)
 
             cold, warm = timed(work)
-            print(f"[{kind}] {name}: cold {cold * 1000:.0f} ms, warm {warm * 1000:.0f} ms")
+            print(
+                f"[{kind}] {name}: cold {cold * 1000:.0f} ms, warm {warm * 1000:.0f} ms", flush=True
+            )
         db.dispose()
     finally:
-        if cleanup:
-            cleanup()
+        cleanup()
 
 
 def main() -> None:
@@ -186,7 +189,7 @@ def main() -> None:
     started = time.perf_counter()
     people = customers(args.customers, rng)
     titles = receivables(people, args.per_customer, rng)
-    print(f"generated in {time.perf_counter() - started:.1f} s")
+    print(f"generated in {time.perf_counter() - started:.1f} s", flush=True)
     for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
         run(kind, people, titles)
 
