@@ -114,10 +114,13 @@ def load(db: Database, people: list[dict[str, Any]], titles: list[tuple]) -> flo
         else:
             columns = ", ".join((*COLUMNS, "updated_at"))
             statement = f"COPY receivables ({columns}) FROM STDIN"
+            raw.execute("SET LOCAL statement_timeout = 0")  # type: ignore[union-attr]
             with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
                 for row in titles:
                     copy.write_row((*row, now))
     with db.write() as session:
+        if not db.is_sqlite:
+            session.execute(text("SET LOCAL statement_timeout = 0"))
         session.execute(text("ANALYZE"))
     return time.perf_counter() - started
 

@@ -52,8 +52,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("schedule_id", "period", name=op.f("uq_report_runs_schedule_id_period")),
     )
     op.create_index("ix_customers_since", "customers", ["customer_since"])
-    op.create_index("ix_receivables_issued", "receivables", ["issued_on"])
-    op.create_index("ix_receivables_paid", "receivables", ["paid_on"])
+    op.create_index("ix_receivables_issued", "receivables", ["issued_on", "status", "amount"])
+    op.create_index(
+        "ix_receivables_paid", "receivables", ["paid_on", "status", "amount", "balance"]
+    )
 
 
 def downgrade() -> None:
