@@ -173,6 +173,8 @@ def defaulters(session: Session, as_of: dt.date, grace_days: int) -> Defaulters:
     one UF (its primary record's)."""
     per_state: dict[str, dict[str, Any]] = {}
     for row in repo.defaulters_by_state(session, as_of, grace_days):
+        if not any(row[f"titles_{index}"] for index in range(len(BUCKETS))):
+            continue  # open, but nothing overdue yet
         key = uf_key(row["state"])
         found = per_state.setdefault(
             key, {"customers": 0, "defaulters": 0, "buckets": [[0, 0, ZERO] for _ in BUCKETS]}

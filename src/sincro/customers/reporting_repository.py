@@ -41,7 +41,7 @@ def new_customers_by_day(
     return [(day, state, int(count)) for day, state, count in rows if day is not None]
 
 
-def open_titles(as_of: dt.date, *, overdue_only: bool = False) -> Any:
+def open_titles(as_of: dt.date) -> Any:
     """Receivables open at the end of ``as_of`` (customer_id, due_date, owed), as a subquery.
 
     A title was open then when it was issued by then, is not cancelled, and either is still
@@ -49,13 +49,12 @@ def open_titles(as_of: dt.date, *, overdue_only: bool = False) -> Any:
     whole amount then). The two cases are two branches of a ``UNION ALL`` so that each reads
     through the ``paid_on`` index (``IS NULL``; ``> as_of``) instead of every past-due row:
     on a receivables table where most titles are paid that is the difference between reading
-    the open few and reading them all."""
+    the open few and reading them all. No condition on ``due_date`` here (callers filter with
+    ``CASE``): given one, SQLite's planner reads the due-date index instead."""
     common = [
         Receivable.status != "cancelled",
         or_(Receivable.issued_on.is_(None), Receivable.issued_on <= as_of),
     ]
-    if overdue_only:
-        common.append(Receivable.due_date < as_of)
     columns = (Receivable.customer_id, Receivable.due_date)
     unpaid = select(*columns, Receivable.balance.label("owed")).where(
         Receivable.paid_on.is_(None),
@@ -76,8 +75,9 @@ def defaulters_by_state(session: Session, as_of: dt.date, grace_days: int) -> li
     """Per UF, receivables overdue at the end of ``as_of`` in the aging buckets (days past
     due 1–30, 31–60, 61–90, 90+): titles, customers and amount per bucket; customers with
     anything overdue; defaulters (customers with a title overdue more than ``grace_days``).
-    One pass over the open titles, conditional aggregates."""
-    titles = open_titles(as_of, overdue_only=True)
+    One pass over the open titles, conditional aggregates; UFs whose open titles are all
+    still within their due date come back with zeros."""
+    titles = open_titles(as_of)
     record = aliased(Customer, name="record")
     primary = aliased(Customer, name="primary_record")
     owner_id = func.coalesce(record.merged_into_id, record.id)
@@ -96,7 +96,7 @@ def defaulters_by_state(session: Session, as_of: dt.date, grace_days: int) -> li
         ]
     grace_cut = as_of - dt.timedelta(days=grace_days + 1)
     columns += [
-        func.count(distinct(owner_id)).label("customers"),
+        func.count(distinct(case((titles.c.due_date < as_of, owner_id)))).label("customers"),
         func.count(distinct(case((titles.c.due_date <= grace_cut, owner_id)))).label("defaulters"),
     ]
     query = (
