@@ -126,3 +126,10 @@ def test_a_temporary_refusal_is_retried_later_in_the_period(
     with db.read() as session:
         [run] = session.query(ReportRun).all()
         assert (run.attempts, run.status) == (2, "retry")
+
+
+def test_the_beat_looks_for_due_reports(settings: Settings) -> None:
+    from sincro.worker import beat_schedule
+
+    entry = beat_schedule(settings)["reports-send-due"]
+    assert entry == {"task": "sincro.reports.send_due", "schedule": 60.0}

@@ -36,13 +36,16 @@ Day = Annotated[dt.date | None, Query(description="A date, YYYY-MM-DD")]
 NewCustomersKey = Annotated[Principal, Depends(role(Role.marketing, Role.billing))]
 BillingKey = Annotated[Principal, Depends(role(Role.billing))]
 ScheduleId = Annotated[int, row_id_path("Schedule id")]
+CSV_TOO: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _csv(table: service.Table) -> StreamingResponse:
     return csv_response(table.name, table.header, table.rows, form="plain")
 
 
-@router.get("/new-customers", response_model=NewCustomersOut)
+@router.get("/new-customers", response_model=NewCustomersOut, responses=CSV_TOO)
 def new_customers(
     state: StateDep,
     _key: NewCustomersKey,
@@ -62,7 +65,7 @@ def new_customers(
     return service.new_customers_out(result)
 
 
-@router.get("/defaulters", response_model=DefaultersOut)
+@router.get("/defaulters", response_model=DefaultersOut, responses=CSV_TOO)
 def defaulters(
     state: StateDep, _key: BillingKey, as_of: Day = None, format: Format = "json"
 ) -> Any:
@@ -76,7 +79,7 @@ def defaulters(
     return service.defaulters_out(result)
 
 
-@router.get("/billing", response_model=BillingOut)
+@router.get("/billing", response_model=BillingOut, responses=CSV_TOO)
 def billing(
     state: StateDep,
     _key: BillingKey,
