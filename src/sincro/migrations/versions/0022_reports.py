@@ -49,7 +49,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_runs")),
-        sa.UniqueConstraint("schedule_id", "period", name=op.f("uq_report_runs_schedule_id_period")),
+        sa.UniqueConstraint(
+            "schedule_id", "period", name=op.f("uq_report_runs_schedule_id_period")
+        ),
     )
     op.create_index("ix_customers_since", "customers", ["customer_since"])
     op.create_index("ix_receivables_issued", "receivables", ["issued_on", "status", "amount"])
