@@ -209,7 +209,15 @@ class Settings(BaseSettings):
     customers_import_max_line_chars: int = Field(default=4_000, ge=200, le=100_000)
     customers_page_size: int = Field(default=50, ge=5, le=500)
 
-    @field_validator("console_time_zone")
+    # reports (issue #9, section 6): periods, range caps, scheduled report e-mails
+    reports_time_zone: str = "America/Sao_Paulo"  # IANA zone of "today" and schedule hours
+    reports_max_days: int = Field(default=1096, ge=31, le=3660)  # longest range per request
+    reports_max_months: int = Field(default=36, ge=1, le=120)  # billing months per request
+    reports_schedule_every_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
+    reports_max_recipients: int = Field(default=20, ge=1, le=200)
+    reports_mail_from: str = ""  # sender of report e-mails; empty: SINCRO_ALERT_FROM
+
+    @field_validator("console_time_zone", "reports_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         if not is_zone(value):

@@ -160,9 +160,7 @@ def forecast_run(
     db = get_database()
     try:
         with db.write() as session:
-            run = runs.start(
-                session, scope, max_history=get_settings().forecasting_max_history
-            )
+            run = runs.start(session, scope, max_history=get_settings().forecasting_max_history)
             run_id, total = run.id, run.chunks_total
     except SincroError as exc:
         fail(exc.message)
