@@ -66,7 +66,7 @@ def demo(
     """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs, 200,000 customers with two
     years of invoices) and start every service."""
     settings = get_settings()
-    if settings.mode == "embedded" and not smoke:
+    if settings.mode == "embedded" and serve_after and not smoke:
         mail = demo_mail_env(
             settings.mailbox_sink_port,
             settings.mailbox_imap_port,
