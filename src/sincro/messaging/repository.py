@@ -178,14 +178,14 @@ def per_minute(session: Session, campaign_id: int) -> list[tuple[str, int, int]]
         return func.strftime("%Y-%m-%d %H:%M", column)
 
     sent = session.execute(
-        select(minute(L.sent_at), func.count())
+        select(minute(L.sent_at).label("m"), func.count())
         .where(L.campaign_id == campaign_id, L.sent_at.is_not(None))
-        .group_by(minute(L.sent_at))
+        .group_by("m")
     )
     failed = session.execute(
-        select(minute(L.claimed_at), func.count())
+        select(minute(L.claimed_at).label("m"), func.count())
         .where(L.campaign_id == campaign_id, L.status == "failed", L.claimed_at.is_not(None))
-        .group_by(minute(L.claimed_at))
+        .group_by("m")
     )
     table: dict[str, list[int]] = {}
     for key, n in sent:
