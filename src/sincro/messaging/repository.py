@@ -394,9 +394,10 @@ def mark_unsubscribed(
 def mark_bounced(
     session: Session, entry_id: int, now: dt.datetime, detail: str
 ) -> LedgerEntry | None:
+    """The row, now bounced; None when there is no such row or it was not sent."""
     row = session.get(LedgerEntry, entry_id)
     if row is None or row.status not in ("sent", "sending", "failed"):
-        return row
+        return None
     row.status, row.bounced_at, row.last_error = "bounced", now, detail[:500]
     return row
 
