@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     CursorResult,
     and_,
     case,
@@ -267,7 +268,7 @@ def claim(
     return list(session.scalars(select(L).where(L.id.in_(claimed)).order_by(L.id)))
 
 
-def finish(session: Session, entry_id: int, token: str, **values: Any) -> bool:
+def finish(session: Session | Connection, entry_id: int, token: str, **values: Any) -> bool:
     """Write a claimed row's outcome, only while ``token`` still owns it."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(L)
@@ -277,7 +278,7 @@ def finish(session: Session, entry_id: int, token: str, **values: Any) -> bool:
     return result.rowcount == 1
 
 
-def release(session: Session, ids: Sequence[int], token: str, **values: Any) -> int:
+def release(session: Session | Connection, ids: Sequence[int], token: str, **values: Any) -> int:
     """Give claimed rows back (pending) without counting the attempt."""
     if not ids:
         return 0
