@@ -118,7 +118,7 @@ def _worker(env: dict[str, str], name: str, cwd: Path) -> subprocess.Popen[bytes
             "--without-heartbeat",
             "--loglevel",
             "WARNING",
-        ],  # fmt: skip
+        ],
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
