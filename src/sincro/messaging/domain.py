@@ -15,7 +15,7 @@ DOMAIN = Domain(
             "Mensagens",
             "console_messaging",
             frozenset({"admin", "marketing"}),
-            order=60,
+            order=70,
         ),
     ),
     task_modules=("sincro.messaging.tasks",),
@@ -27,4 +27,5 @@ DOMAIN = Domain(
     beat="sincro.messaging.schedule:beat_entries",
     cli=(("messaging", "sincro.messaging.cli:app"),),
     metrics=("sincro.messaging.metrics",),
+    personal_data="sincro.messaging.privacy:PERSONAL_DATA",
 )
