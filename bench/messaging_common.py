@@ -84,7 +84,7 @@ class Run:
                 "--without-heartbeat",
                 "--loglevel",
                 "WARNING",
-            ],  # fmt: skip
+            ],
             env=self.env(),
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,
@@ -179,8 +179,12 @@ from sqlalchemy import select
 db = database_for(get_settings())
 n = {n}
 for start in range(0, n, 5000):
-    rows = [(f"C{{i}}", {{"code": f"C{{i}}", "name": f"Cliente {{i}}", "email": f"c{{i}}@bench.example",
-             "state": "SP", "city": "Campinas", "plan": "Controle"}}) for i in range(start, min(n, start + 5000))]
+    rows = [
+        (f"C{{i}}", {{"code": f"C{{i}}", "name": f"Cliente {{i}}",
+                     "email": f"c{{i}}@bench.example",
+                     "state": "SP", "city": "Campinas", "plan": "Controle"}})
+        for i in range(start, min(n, start + 5000))
+    ]
     with db.write() as s:
         customers.upsert_customers(s, "bench", rows)
 with db.read() as s:
@@ -208,7 +212,8 @@ from sincro.audit import Actor
 settings = get_settings()
 db = database_for(settings)
 with db.write() as s:
-    c = service.create_campaign(s, CampaignIn(name="bench", template_id=1), Actor.cli("bench"), settings)
+    body = CampaignIn(name="bench", template_id=1)
+    c = service.create_campaign(s, body, Actor.cli("bench"), settings)
 with db.write() as s:
     service.transition(s, c.id, "start", Actor.cli("bench"))
 print(c.id)
@@ -291,14 +296,18 @@ from sincro.messaging.models import TemplateVersion
 s = get_settings(); db = database_for(s)
 with db.read() as session:
     v = session.scalars(select(TemplateVersion)).first()
-    people = list(session.execute(select(Customer.name, Customer.email, Customer.city, Customer.state, Customer.plan)))
+    people = list(session.execute(
+        select(Customer.name, Customer.email, Customer.city, Customer.state, Customer.plan)
+    ))
 parts = {"subject": v.subject, "html": v.html, "text": v.text}
 t0 = time.monotonic()
 with Mailer(SmtpSettings.from_settings(s)) as mailer:
     for name, email, city, state, plan in people:
-        r = tpl.render(parts, {"customer": tpl.customer_context(name=name, city=city, state=state, plan=plan),
-                               "unsubscribe_url": "https://x/u/t", "time_zone": "America/Sao_Paulo"})
-        m = build_message(sender="ofertas@loja.example", to=email, subject=r.subject, text=r.text, html=r.html)
+        customer = tpl.customer_context(name=name, city=city, state=state, plan=plan)
+        r = tpl.render(parts, {"customer": customer, "unsubscribe_url": "https://x/u/t",
+                               "time_zone": "America/Sao_Paulo"})
+        m = build_message(sender="ofertas@loja.example", to=email, subject=r.subject,
+                          text=r.text, html=r.html)
         assert mailer.send(m).ok
 print(time.monotonic() - t0)
 """
