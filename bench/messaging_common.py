@@ -155,11 +155,11 @@ def messaging_run(recipients: int, latency: float, rate: float) -> Iterator[Run]
         yield run
     finally:
         for worker in run.workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
+            if worker.poll() is None:  # cold shutdown: the campaign is over, nothing to finish
+                worker.send_signal(signal.SIGQUIT)
         for worker in run.workers:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                worker.wait(20)
+                worker.wait(10)
             if worker.poll() is None:
                 worker.kill()
         sink.terminate()
