@@ -144,6 +144,8 @@ def messaging_run(recipients: int, latency: float, rate: float) -> Iterator[Run]
     vhosts = _vhost(shutil.which("rabbitmqctl"))
     broker = next(vhosts)
     run = Run(url, broker, f"sincro-bench-{secrets.token_hex(4)}:", workdir, port, sink_log, rate)
+    # enough batches for every worker to have work (200 ids a batch at full scale)
+    run.extra_env["SINCRO_MESSAGING_BATCH_SIZE"] = str(max(10, min(200, recipients // 40)))
     try:
         started = time.monotonic()
         run.python(
