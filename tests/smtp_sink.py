@@ -1,11 +1,11 @@
-"""A real SMTP server for tests (aiosmtpd), that keeps what it receives and counts the
+"""A real SMTP server for tests: the product's sink (:class:`sincro.mailbox.sink.SinkHandler`)
+with rules instead of random failures, keeping what it receives in memory and counting the
 connections that carried mail. Recipients starting with ``temp`` get a 451, ``gone`` a 550;
 a subject containing ``recusar`` gets a 554 at DATA."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -18,9 +18,13 @@ from typing import Any, cast
 
 import pytest
 
+from sincro.mailbox.sink import SinkHandler, free_port, running
+
+__all__ = ["Certificate", "SmtpSink", "free_port", "running_sink", "self_signed"]
+
 
 @dataclass
-class SmtpSink:
+class SmtpSink(SinkHandler):
     messages: list[EmailMessage] = field(default_factory=list)
     sessions: list[Any] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
@@ -39,43 +43,33 @@ class SmtpSink:
         envelope.mail_from = address
         return "250 OK"
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
+    def rcpt_reply(self, address: str) -> str | None:
         if address.startswith("temp"):
             return "451 4.3.0 Caixa temporariamente indisponivel"
         if address.startswith("gone"):
             return "550 5.1.1 Caixa inexistente"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+        return None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = cast(EmailMessage, message_from_bytes(envelope.content, policy=policy.default))
-        if "recusar" in str(message["Subject"]):
+    def data_reply(self, envelope: Any) -> str | None:
+        if "recusar" in str(parsed(envelope)["Subject"]):
             return "554 5.7.1 Conteudo recusado"
-        self.messages.append(message)
-        return "250 OK"
+        return None
+
+    def keep(self, envelope: Any) -> None:
+        self.messages.append(parsed(envelope))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def parsed(envelope: Any) -> EmailMessage:
+    return cast(EmailMessage, message_from_bytes(envelope.content, policy=policy.default))
 
 
 @contextmanager
 def running_sink(**smtp_options: Any) -> Iterator[SmtpSink]:
     """An SMTP sink on a free local port (``smtp_options`` go to aiosmtpd's SMTP/Controller:
     ``tls_context``, ``ssl_context``, ``authenticator``, ``timeout``…)."""
-    from aiosmtpd.controller import Controller
-
     sink = SmtpSink(port=free_port())
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, **smtp_options)
-    controller.start()
-    try:
+    with running(sink, port=sink.port, **smtp_options):
         yield sink
-    finally:
-        controller.stop()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sincro.deps import AppState
 from sincro.domain import resolve, resolve_callable
 from sincro.domains import installed
 from sincro.errors import database_unavailable, document_errors, install_error_handlers
-from sincro.health import router as health_router
+from sincro.health import install_heartbeat, router as health_router
 from sincro.metrics import MetricsMiddleware
 from sincro.sharedstate import shared_state_from_settings
 
@@ -49,6 +49,7 @@ def build_state(settings: Settings) -> AppState:
         install = resolve_callable(domain.runtime)
         if install is not None:
             install(state)
+    install_heartbeat(state)  # this process reports to the health page (sincro.health)
     return state
 
 

@@ -142,6 +142,25 @@ class Settings(BaseSettings):
     logs_max_bytes: int = Field(default=20_000_000, ge=100_000)  # var/log/*.log, then rotated
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
+    # --- mail tooling and the e-mail sign-up service (issue #9, sections 5 and 8) ---
+    # the local SMTP sink's SQLite file (`sincro mail sink`; read by the console's mailbox);
+    # unset: var/mail-sink.sqlite in embedded mode, no mailbox page in production
+    mailbox_sink_path: Path | None = None
+    mailbox_sink_port: int = Field(default=8025, ge=0, le=65535)  # 0: a free port
+    mailbox_imap_port: int = Field(default=8143, ge=0, le=65535)  # `sincro mail imap` (demo)
+    mailbox_imap_user: str = "cadastro"  # the embedded IMAP server's one demo user
+    mailbox_imap_password: str = Field(default="cadastro", repr=False)
+    # embedded mode: `sincro serve` also runs the sink (bodies kept) and the embedded IMAP
+    mailbox_demo_servers: bool = False
+    # the inbox `sincro signup watch` reads: imap://user:pass@host:port/INBOX (imaps:// TLS);
+    # unset: no sign-up watcher under `sincro serve`
+    signup_imap_url: str = Field(default="", repr=False)
+    signup_processed_folder: str = Field(default="Processados", min_length=1, max_length=100)
+    signup_poll_seconds: float = Field(default=30.0, gt=0, le=3600)  # without IDLE; IDLE renew
+    signup_address: str = "cadastro@localhost"  # From of the replies
+    signup_max_message_bytes: int = Field(default=262_144, ge=4096, le=26_214_400)
+    signup_replies_per_address_per_hour: int = Field(default=5, ge=1, le=1000)
+
     # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
     forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
     forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
@@ -155,6 +174,10 @@ class Settings(BaseSettings):
     # stock-out alerts: probability of running out before the next delivery that raises one
     forecasting_stockout_alert_probability: float = Field(default=0.5, gt=0, lt=1)
     forecasting_stockout_alert_seconds: float = Field(default=3600.0, gt=0)
+    # the live monitor: drift when P10-P90 coverage or scaled error leave these bounds
+    forecasting_monitor_seconds: float = Field(default=3600.0, gt=0)
+    forecasting_monitor_min_coverage: float = Field(default=0.6, gt=0, lt=1)
+    forecasting_monitor_error_ratio: float = Field(default=1.5, gt=1)
 
     # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
     inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)
@@ -162,6 +185,26 @@ class Settings(BaseSettings):
 
     # customers: a defaulter has an open receivable overdue by more than this many days
     customers_defaulter_days: int = Field(default=5, ge=0, le=3650)
+    # --- service health (sincro.health, sincro.ops): heartbeats, queue depths, alerts ---
+    health_heartbeat_seconds: float = Field(default=10.0, ge=0, le=300)  # 0: no heartbeats
+    health_down_after_seconds: float = Field(default=60.0, gt=0)  # silent this long: down, alert
+    health_errors_kept: int = Field(default=10, ge=1, le=100)  # recent ERROR records per process
+    health_queue_sample_seconds: float = Field(default=30.0, ge=1)  # the beat reads the broker
+    health_queue_max_depth: int = Field(default=1000, ge=0)  # waiting messages: backed up past
+    health_queue_backlog_seconds: float = Field(default=300.0, ge=0)  # … this long: alert
+    health_keep_hours: float = Field(default=24.0, gt=0)  # gone instances, depth samples
+
+    # catalog offers and the demo's customers (offers-demo): `sincro demo` loads this many
+    # customers (0: none) with an invoice every demo_billing_cycle_months months per billed
+    # customer (docs/architecture.md, "Demo data: sizing")
+    demo_customers: int = Field(default=200_000, ge=0, le=2_000_000)
+    demo_billing_cycle_months: int = Field(default=2, ge=1, le=12)
+    # customers API/console/CSV import (issue #9 part 1): upload cap, lines per atomic batch,
+    # longest accepted line, console/API page size
+    customers_import_max_bytes: int = Field(default=32_000_000, ge=10_000, le=1_000_000_000)
+    customers_import_batch_lines: int = Field(default=2_000, ge=10, le=50_000)
+    customers_import_max_line_chars: int = Field(default=4_000, ge=200, le=100_000)
+    customers_page_size: int = Field(default=50, ge=5, le=500)
 
     # messaging (campaigns, transactional mail, the send ledger; sincro.messaging)
     messaging_rate_per_second: float = Field(default=50.0, gt=0, le=100_000)  # the relay's

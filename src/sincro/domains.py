@@ -15,7 +15,10 @@ INSTALLED: tuple[str, ...] = (
     "sincro.feed",
     "sincro.connectors",
     "sincro.customers",
+    "sincro.mailbox",
+    "sincro.signup",
     "sincro.forecasting",
+    "sincro.ops",
     "sincro.messaging",
 )
 

@@ -27,6 +27,12 @@ REQUEST_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+QUEUE_WAIT = Histogram(
+    "sincro_task_queue_wait_seconds",
+    "Seconds a task waited in its queue before a worker started it (queue lag)",
+    ["queue"],
+    buckets=(0.05, 0.25, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0),
+)
 QUEUE_DEPTH = Gauge(
     "sincro_queue_depth", "Messages waiting in a worker queue", ["queue"], multiprocess_mode="max"
 )

@@ -120,9 +120,11 @@ def relay() -> None:
     """Publish outbox events to the RabbitMQ fanout exchange (production; one leader at a time)."""
     import threading
 
+    from sincro import health
     from sincro.feed.relay import run_relay
 
     configure_cli_logging()
+    health.start_heartbeat(get_settings(), kind="relay")
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

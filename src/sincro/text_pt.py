@@ -324,3 +324,27 @@ def scrub(text: str) -> str:
     for pattern in PERSONAL_PATTERNS:
         text = pattern.sub(REMOVED, text)
     return text
+
+
+# --- federative units -----------------------------------------------------------------------
+
+#: The 27 federative units (26 states and the Federal District) by UF, with their names.
+STATE_NAMES: dict[str, str] = {
+    "AC": "Acre", "AL": "Alagoas", "AP": "Amapá", "AM": "Amazonas", "BA": "Bahia",
+    "CE": "Ceará", "DF": "Distrito Federal", "ES": "Espírito Santo", "GO": "Goiás",
+    "MA": "Maranhão", "MT": "Mato Grosso", "MS": "Mato Grosso do Sul", "MG": "Minas Gerais",
+    "PA": "Pará", "PB": "Paraíba", "PR": "Paraná", "PE": "Pernambuco", "PI": "Piauí",
+    "RJ": "Rio de Janeiro", "RN": "Rio Grande do Norte", "RS": "Rio Grande do Sul",
+    "RO": "Rondônia", "RR": "Roraima", "SC": "Santa Catarina", "SP": "São Paulo",
+    "SE": "Sergipe", "TO": "Tocantins",
+}  # fmt: skip
+_UF_BY_FOLDED_NAME = {fold(name): uf for uf, name in STATE_NAMES.items()}
+
+
+def uf_of(text: str) -> str | None:
+    """The UF a person wrote, as a code ("sp", "SP") or a name with or without accents
+    ("Sao Paulo", "minas gerais"); None when it is neither."""
+    cleaned = " ".join(fold(text).replace(".", " ").split())
+    if cleaned.upper() in STATE_NAMES:
+        return cleaned.upper()
+    return _UF_BY_FOLDED_NAME.get(cleaned)

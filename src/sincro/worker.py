@@ -7,10 +7,14 @@ backoff only on transient database or broker errors.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Connection, Queue
 from sqlalchemy.exc import OperationalError
 
@@ -98,15 +102,26 @@ def broker_reachable(url: str) -> bool:
         return False
 
 
-def queue_depths(url: str) -> dict[str, int]:
+def queue_depths(url: str, names: Sequence[str] | None = None) -> dict[str, int]:
+    """Messages waiting in each queue (default: every queue; one the broker does not have
+    yet: 0). A failed passive declare closes the channel on RabbitMQ, so the next queue gets
+    a fresh one; a broker that cannot be reached raises."""
     depths: dict[str, int] = {}
     with Connection(url, connect_timeout=2) as conn:
-        channel: Any = conn.default_channel
-        for name in queues():
-            try:
-                depths[name] = int(channel.queue_declare(queue=name, passive=True).message_count)
-            except Exception:
-                depths[name] = 0
+        channel: Any = conn.channel()
+        try:
+            for name in queues() if names is None else names:
+                try:
+                    declared = channel.queue_declare(queue=name, passive=True)
+                    depths[name] = int(declared.message_count)
+                except conn.connection_errors:
+                    raise
+                except Exception:
+                    depths[name] = 0
+                    channel.close()
+                    channel = conn.channel()
+        finally:
+            channel.close()
     return depths
 
 
@@ -118,3 +133,79 @@ def refresh_queue_depths(url: str) -> None:
             QUEUE_DEPTH.labels(name).set(depth)
     except Exception:
         log.warning("could not read queue depths from the broker")
+
+
+# --- queue lag: the time between a task's publication and its start ---------------------------
+
+SENT_AT = "sincro_sent_at"
+
+
+@signals.before_task_publish.connect
+def _stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Stamp when the task may start: now, or its ``eta`` (a countdown or a retry's backoff
+    is a wait by design, not queue lag); a retry is stamped again."""
+    if headers is None:
+        return
+    due = time.time()
+    eta = headers.get("eta")
+    if isinstance(eta, str):
+        with contextlib.suppress(ValueError):
+            due = max(due, datetime.fromisoformat(eta).timestamp())
+    headers[SENT_AT] = due
+
+
+@signals.task_prerun.connect
+def _observe_queue_wait(task: Any = None, **_: Any) -> None:
+    from sincro.metrics import QUEUE_WAIT
+
+    request = getattr(task, "request", None)
+    sent = getattr(request, SENT_AT, None) if request is not None else None
+    if not isinstance(sent, int | float):
+        return
+    queue = ((getattr(request, "delivery_info", None) or {}).get("routing_key")) or "?"
+    QUEUE_WAIT.labels(str(queue)[:80]).observe(max(0.0, time.time() - sent))
+
+
+# --- heartbeats (sincro.health): workers, their pool processes and beat report themselves ---
+
+
+def _consumed(app: Any) -> list[str]:
+    try:
+        return sorted(app.amqp.queues.consume_from or app.amqp.queues)
+    except Exception:
+        return list(queues())
+
+
+@signals.worker_ready.connect
+def _worker_heartbeat(sender: Any = None, **_: Any) -> None:
+    from sincro import health
+
+    health.start_heartbeat(get_settings(), kind="worker", queues=_consumed(celery_app))
+
+
+@signals.worker_process_init.connect
+def _pool_process_heartbeat(**_: Any) -> None:
+    import os
+    import socket
+
+    from sincro import health
+
+    parent = f"{socket.gethostname()[:100]}:{os.getppid()}"
+    settings = get_settings()
+    health.start_heartbeat(settings, kind="worker", queues=_consumed(celery_app), parent=parent)
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def _stop_heartbeat(**_: Any) -> None:
+    from sincro import health
+
+    health.stop_heartbeat()
+
+
+@signals.beat_init.connect
+def _beat_heartbeat(**_: Any) -> None:
+    from sincro import health
+
+    settings = get_settings()
+    health.start_heartbeat(settings, kind="beat", duties=[health.queue_sampler(settings)])

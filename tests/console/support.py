@@ -20,10 +20,14 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Lojas e CDs",
     "Feed ao vivo",
     "Sincronização",
+    "Clientes",
     "Busca",
+    "Ofertas",
     "Previsão de demanda",
     "Mensagens",
     "Auditoria",
+    "Caixa de saída (demo)",
+    "Saúde",
 ]
 
 

@@ -141,3 +141,27 @@ def test_api_and_safety_stock_write_back(db: Database, settings: Settings, store
         assert wrote.status_code == 200 and wrote.json() == {"changed": 1}
     with db.read() as s:
         assert inventory.get_level(s, "LJ1", "CEL-R").safety_stock == row["safety_stock"] > 0
+
+
+def test_console_replenishment_table_filters_and_csv(
+    db: Database, settings: Settings, store: str
+) -> None:
+    from sincro.access.service import create_user
+    from tests.console.support import USER_EMAIL, USER_NAME, USER_PASSWORD, sign_in
+
+    with db.write() as s:
+        create_user(s, USER_EMAIL, USER_NAME, USER_PASSWORD)
+    with TestClient(create_app(settings)) as client:
+        sign_in(client)
+        page = client.get("/console/forecasts/replenishment?location=LJ1&only=pedido")
+        assert (
+            page.status_code == 200 and 'id="replenishment"' in page.text and "CEL-R" in page.text
+        )
+        csv = client.get("/console/forecasts/replenishment?location=LJ1&exportar=1")
+        assert csv.status_code == 200 and csv.text.startswith("\ufeffSKU;Produto;")
+        plain = client.get("/console/forecasts/replenishment?location=LJ1&exportar=1&formato=dados")
+        assert plain.text.startswith("SKU,Produto,")
+        missing = client.get("/console/forecasts/replenishment?location=ZZ9")
+        assert missing.status_code == 200 and "Não há previsão por loja" in missing.text
+        hostile = client.get("/console/forecasts/replenishment?location=%3Cscript%3E")
+        assert hostile.status_code == 404

@@ -87,13 +87,12 @@ def users_create(
 ) -> None:
     """Create a console user."""
     from sincro.access import service as access
-    from sincro.access.models import Role
     from sincro.db import get_database
     from sincro.errors import SincroError
 
     try:
         with get_database().write() as session:
-            access.create_user(session, email, name, password, Role(role))
+            access.create_user(session, email, name, password, role)
     except (SincroError, ValueError) as exc:
         fail(getattr(exc, "message", str(exc)))
     console.print(f"[green]✓[/] user {email} created")

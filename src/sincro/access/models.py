@@ -10,9 +10,16 @@ from sincro.db import Base, UTCDateTime, utcnow
 
 
 class Role(StrEnum):
+    """What an API key may do."""
+
     admin = "admin"
     channel = "channel"
     store = "store"
+
+
+#: What a console user may be: the nav of each domain names the roles that see each section
+#: (docs/architecture.md, "Console roles and what each may see").
+CONSOLE_ROLES: tuple[str, ...] = ("admin", "store", "agent", "billing", "marketing")
 
 
 api_key_locations = Table(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sincro import audit
-from sincro.access.models import ApiKey, ConsoleUser, Role, api_key_locations
+from sincro.access.models import CONSOLE_ROLES, ApiKey, ConsoleUser, Role, api_key_locations
 from sincro.audit import Actor, Entity
 from sincro.catalog import service as catalog
 from sincro.db import utcnow
@@ -209,12 +209,15 @@ def create_user(
     email: str,
     name: str,
     password: str,
-    role: Role = Role.admin,
+    role: str = Role.admin,
     *,
     actor: Actor | None = None,
 ) -> ConsoleUser:
-    """Create a console user (scrypt password hash). Audited as ``user.create`` by ``actor``
-    (default: the CLI), with the e-mail masked."""
+    """Create a console user (scrypt password hash) with one of :data:`CONSOLE_ROLES`.
+    Audited as ``user.create`` by ``actor`` (default: the CLI), with the e-mail masked."""
+    role = str(role)
+    if role not in CONSOLE_ROLES:
+        raise InvalidInput(f"role must be one of: {', '.join(CONSOLE_ROLES)}", field="role")
     email = email.strip().lower()
     if "@" not in email:
         raise InvalidInput("email must contain @", field="email")
@@ -223,7 +226,7 @@ def create_user(
     if session.scalar(select(ConsoleUser).where(ConsoleUser.email == email)):
         raise InvalidInput(f"a user with email {email} already exists", field="email")
     user = ConsoleUser(
-        email=email, name=name, password_hash=hash_password(password), role=role.value, active=True
+        email=email, name=name, password_hash=hash_password(password), role=role, active=True
     )
     session.add(user)
     session.flush()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -10,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -57,6 +59,10 @@ class Product(Base):
     category: Mapped[str] = mapped_column(String(80), index=True)
     unit: Mapped[str] = mapped_column(String(8), default="UN")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Replenishment attributes (Protheus SB1 B1_PE, B1_QE, B1_PROC); None when unknown.
+    lead_time_days: Mapped[int | None] = mapped_column(Integer)
+    pack_size: Mapped[int | None] = mapped_column(Integer)
+    supplier_code: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -85,4 +91,82 @@ class ProductDocument(Base):
     effective_date: Mapped[dt.date | None] = mapped_column(Date)
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PlanKind(StrEnum):
+    prepaid = "pre"
+    control = "controle"
+    postpaid = "pos"
+    fiber = "fibra"
+    combo = "combo"
+
+
+class PromotionChannel(StrEnum):
+    any = "todos"
+    store = "loja"
+    online = "online"
+    app = "app"
+    telesales = "televendas"
+
+
+class ProductPrice(Base):
+    """A product's price from a day on (``valid_to`` inclusive, open when None): the list
+    price and, while on sale, the sale price. The price on a day is the row with the latest
+    ``valid_from`` on or before it whose ``valid_to`` has not passed."""
+
+    __tablename__ = "product_prices"
+    __table_args__ = (UniqueConstraint("product_id", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    list_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    sale_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3), default="BRL")
+    source: Mapped[str] = mapped_column(String(40), default="api")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TelecomPlan(Base):
+    """A mobile or fibre plan the operator sells: kind, monthly price, data allowance (GB;
+    None for unlimited or not applicable, as fibre)."""
+
+    __tablename__ = "telecom_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(12))
+    monthly_price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    data_gb: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(40), default="api")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Promotion(Base):
+    """A discount on one product or one plan (a percentage or a promotional price) for a
+    period and a sales channel."""
+
+    __tablename__ = "promotions"
+    __table_args__ = (
+        Index("ix_promotions_product", "product_id"),
+        Index("ix_promotions_plan", "plan_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("telecom_plans.id", ondelete="CASCADE"))
+    discount_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    promo_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(12), default=PromotionChannel.any.value)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(40), default="api")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

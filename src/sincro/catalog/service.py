@@ -25,8 +25,27 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog import repository
 from sincro.catalog.models import Location, Product
+from sincro.catalog.offers import (
+    CHANNEL_LABELS as CHANNEL_LABELS,
+    PLAN_KIND_LABELS as PLAN_KIND_LABELS,
+    apply_list_prices as apply_list_prices,
+    current_prices as current_prices,
+    delete_price as delete_price,
+    delete_promotion as delete_promotion,
+    get_plan as get_plan,
+    get_promotion as get_promotion,
+    list_plans as list_plans,
+    list_prices as list_prices,
+    list_promotions as list_promotions,
+    upsert_plan as upsert_plan,
+    upsert_plans as upsert_plans,
+    upsert_price as upsert_price,
+    upsert_prices as upsert_prices,
+    upsert_promotion as upsert_promotion,
+)
 from sincro.catalog.schemas import (
     DIRECTORY_CODES_MAX,
+    PRODUCT_OPTIONAL_ATTRIBUTES,
     DirectoryChanged,
     DirectoryKind,
     LocationIn,
@@ -358,7 +377,8 @@ def upsert_product(session: Session, data: ProductIn) -> tuple[Product, bool]:
 
 def upsert_products(session: Session, items: Sequence[ProductIn]) -> list[tuple[Product, bool]]:
     """Create or update products by SKU (one read, one flush, one index pass for the lot);
-    (product, created) per item, in order."""
+    (product, created) per item, in order. The replenishment attributes (lead time, pack
+    size, supplier) change only when the input gives them (``PRODUCT_OPTIONAL_ATTRIBUTES``)."""
     found = repository.products_by_sku(session, [d.sku for d in items])
     out = []
     for data in items:
@@ -367,7 +387,8 @@ def upsert_products(session: Session, items: Sequence[ProductIn]) -> list[tuple[
         if product is None:
             product = found[data.sku] = Product(sku=data.sku)
             session.add(product)
-        for field, value in data.model_dump(exclude={"sku"}).items():
+        kept = {a for a in PRODUCT_OPTIONAL_ATTRIBUTES if a not in data.model_fields_set}
+        for field, value in data.model_dump(exclude={"sku", *kept}).items():
             setattr(product, field, value)
         out.append((product, created))
     announce_changes(

@@ -590,7 +590,9 @@ def _phases(rt: SourceRuntime, entities: list[str] | None) -> list[list[str]]:
     first = [
         n
         for n in names
-        if (spec := rt.mapping.entities.get(n)) is not None and spec.canonical == "product"
+        # products and plans first: stock, prices and promotions name them
+        if (spec := rt.mapping.entities.get(n)) is not None
+        and spec.canonical in ("product", "plan")
     ]
     return [p for p in (first, [n for n in names if n not in first]) if p]
 

@@ -1,5 +1,23 @@
-"""Customers and receivables from the ERPs."""
+"""Customers, consent, suppression and receivables (from the ERPs, the API, CSV imports)."""
 
-from sincro.domain import Domain
+from sincro.domain import Domain, NavEntry
 
-DOMAIN = Domain(name="customers", label="Clientes", models=("sincro.customers.models",))
+DOMAIN = Domain(
+    name="customers",
+    label="Clientes",
+    models=("sincro.customers.models",),
+    routers=("sincro.customers.endpoints:router",),
+    console_routers=("sincro.console.customers.routes:router",),
+    nav=(
+        NavEntry(
+            "customers",
+            "Clientes",
+            "console_customers",
+            frozenset({"admin", "billing", "marketing", "agent"}),
+            order=45,
+        ),
+    ),
+    cli=(("customers", "sincro.customers.cli:customers_app"),),
+    runtime="sincro.customers.runtime:install",
+    personal_data="sincro.customers.privacy:PERSONAL_DATA",
+)

@@ -131,3 +131,46 @@ class Suppression(Base):
     detail: Mapped[str] = mapped_column(String(300), default="")
     hits: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerImport(Base):
+    """One CSV import (CLI, API or console): its file, how it was read, and its progress.
+    Progress is committed after every batch, so any api replica can show it."""
+
+    __tablename__ = "customer_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(200))
+    encoding: Mapped[str] = mapped_column(String(20), default="")  # utf-8|cp1252
+    delimiter: Mapped[str] = mapped_column(String(1), default=",")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="running")  # running|done|failed
+    total_lines: Mapped[int] = mapped_column(Integer, default=0)
+    processed_lines: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(String(300), default="")
+    actor: Mapped[str] = mapped_column(String(120), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def stalled(self, now: dt.datetime, after: dt.timedelta) -> bool:
+        """Running but without progress for ``after``: the process that ran it stopped."""
+        return self.status == "running" and now - self.updated_at > after
+
+
+class CustomerImportReject(Base):
+    """One refused line of an import: line number, column, reason, and the value (personal
+    values masked, so the report holds no CPF or address in clear)."""
+
+    __tablename__ = "customer_import_rejects"
+    __table_args__ = (Index("ix_customer_import_rejects_import", "import_id", "line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[int] = mapped_column(ForeignKey("customer_imports.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str] = mapped_column(String(300))
+    value: Mapped[str] = mapped_column(String(200), default="")

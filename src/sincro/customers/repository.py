@@ -11,6 +11,7 @@ from sqlalchemy import (
     Row,
     Select,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -21,9 +22,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sincro.customers.models import Consent, ConsentEvent, Customer, Receivable, Suppression
+from sincro.customers.models import (
+    Consent,
+    ConsentEvent,
+    Customer,
+    CustomerImport,
+    CustomerImportReject,
+    Receivable,
+    Suppression,
+)
 from sincro.customers.schemas import Segment
-from sincro.db import utcnow
+from sincro.db import insert_rows, utcnow
 
 
 def customers_by_code(session: Session, source: str, codes: Iterable[str]) -> dict[str, Customer]:
@@ -79,7 +88,9 @@ def link_orphan_receivables(session: Session, source: str) -> int:
 def upsert(
     session: Session, model: type[Customer] | type[Receivable], rows: list[dict[str, Any]]
 ) -> None:
-    """Insert or update rows keyed by (source, external_code) in one statement."""
+    """Insert or update rows keyed by (source, external_code) in one statement. An erased
+    customer is never updated again (the ERP sending the person back does not undo an LGPD
+    erasure)."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
@@ -90,6 +101,7 @@ def upsert(
         stmt.on_conflict_do_update(
             index_elements=["source", "external_code"],
             set_={c: getattr(stmt.excluded, c) for c in columns},
+            where=Customer.__table__.c.erased_at.is_(None) if model is Customer else None,
         ),
         rows,
     )
@@ -357,3 +369,357 @@ def audience_page(
 def audience_count(session: Session, segment: Segment, *, today: dt.date, grace_days: int) -> int:
     query = audience_query(segment, today=today, grace_days=grace_days).subquery()
     return int(session.scalar(select(func.count()).select_from(query)) or 0)
+
+
+# --- bulk load (customers.bulk: the demo operator's 200,000 customers) -----------------------
+# Columns in the order :class:`sincro.customers.bulk.CustomerRow` and ``ReceivableRow`` give
+# them; statements for a raw DBAPI cursor (``?`` on SQLite; COPY on PostgreSQL).
+
+BULK_TABLES = (
+    "customers",
+    "receivables",
+    "customer_consents",
+    "customer_consent_events",
+    "email_suppressions",
+)
+BULK_CUSTOMER_COLUMNS = (
+    "id, source, external_code, name, document, document_kind, email, phone, city, state,"
+    " birth_date, plan, customer_since, merged_into_id, created_at, updated_at"
+)
+BULK_RECEIVABLE_COLUMNS = (
+    "source, external_code, number, customer_id, customer_code, issued_on, due_date, paid_on,"
+    " status, amount, balance, updated_at"
+)
+BULK_CONSENT_COLUMNS = "customer_id, channel, purpose, granted, updated_at"
+BULK_CONSENT_EVENT_COLUMNS = "customer_id, channel, purpose, granted, source, evidence, recorded_at"
+
+
+def bulk_insert_sql(table: str, columns: str) -> str:
+    """SQLite's one-row ``INSERT`` for ``executemany``."""
+    marks = ", ".join("?" * len(columns.split(",")))
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+
+
+def bulk_copy_sql(table: str, columns: str) -> str:
+    return f"COPY {table} ({columns}) FROM STDIN"
+
+
+BULK_LOCK_SQL = f"LOCK TABLE {', '.join(BULK_TABLES)} IN EXCLUSIVE MODE"
+BULK_ANALYZE_SQL = f"ANALYZE {', '.join(BULK_TABLES[:4])}"
+# explicit ids were written: the sequence continues after the highest
+BULK_CUSTOMER_SEQUENCE_SQL = (
+    "SELECT setval(pg_get_serial_sequence('customers', 'id'), COALESCE(MAX(id), 1)) FROM customers"
+)
+# --- the customers API: search, detail, edits, imports, LGPD ----------------------------------
+
+
+def primary_overdue() -> Any:
+    """Per primary customer (merged records count for their primary), the due date of the
+    oldest open receivable with a balance (subquery ``customer_id``, ``oldest_due``)."""
+    owner = func.coalesce(Customer.merged_into_id, Customer.id)
+    return (
+        select(owner.label("customer_id"), func.min(Receivable.due_date).label("oldest_due"))
+        .join(Customer, Customer.id == Receivable.customer_id)
+        .where(Receivable.status == "open", Receivable.balance > 0)
+        .group_by(owner)
+        .subquery("primary_overdue")
+    )
+
+
+def search_customers(
+    session: Session,
+    *,
+    name: str | None,
+    document: str | None,
+    email: str | None,
+    state: str | None,
+    plan: str | None,
+    defaulter: bool | None,
+    cutoff: dt.date,
+    offset: int,
+    limit: int,
+) -> tuple[list[tuple[Customer, dt.date | None]], int]:
+    """Primary, not erased customers matching every filter given, by name; each row is
+    ``(Customer, oldest_due)``. ``name`` matches anywhere (case-insensitive), ``document`` and
+    ``email`` from their start; a defaulter's oldest open due date is before ``cutoff``."""
+    overdue = primary_overdue()
+    query = (
+        select(Customer, overdue.c.oldest_due)
+        .outerjoin(overdue, overdue.c.customer_id == Customer.id)
+        .where(Customer.merged_into_id.is_(None), Customer.erased_at.is_(None))
+    )
+    if name:
+        query = query.where(func.lower(Customer.name).contains(name.lower(), autoescape=True))
+    if document:
+        query = query.where(Customer.document.startswith(document, autoescape=True))
+    if email:
+        query = query.where(Customer.email.startswith(email, autoescape=True))
+    if state:
+        query = query.where(Customer.state == state)
+    if plan:
+        query = query.where(func.lower(Customer.plan) == plan.lower())
+    if defaulter is True:
+        query = query.where(overdue.c.oldest_due < cutoff)
+    elif defaulter is False:
+        query = query.where(or_(overdue.c.oldest_due.is_(None), overdue.c.oldest_due >= cutoff))
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = session.execute(query.order_by(Customer.name, Customer.id).offset(offset).limit(limit))
+    return [(row[0], row[1]) for row in rows], total
+
+
+def get_customer(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)
+
+
+def oldest_due_of(session: Session, customer_ids: list[int]) -> dt.date | None:
+    return session.scalar(
+        select(func.min(Receivable.due_date)).where(
+            Receivable.customer_id.in_(customer_ids),
+            Receivable.status == "open",
+            Receivable.balance > 0,
+        )
+    )
+
+
+def merged_ids(session: Session, customer_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Customer.id).where(Customer.merged_into_id == customer_id).order_by(Customer.id)
+        )
+    )
+
+
+def merged_records(session: Session, customer_id: int) -> list[Customer]:
+    return list(
+        session.scalars(
+            select(Customer).where(Customer.merged_into_id == customer_id).order_by(Customer.id)
+        )
+    )
+
+
+def receivables_of(session: Session, customer_ids: list[int]) -> list[Receivable]:
+    return list(
+        session.scalars(
+            select(Receivable)
+            .where(Receivable.customer_id.in_(customer_ids))
+            .order_by(Receivable.due_date.desc(), Receivable.id.desc())
+        )
+    )
+
+
+def consents_of(session: Session, customer_ids: list[int]) -> list[Consent]:
+    return list(
+        session.scalars(
+            select(Consent)
+            .where(Consent.customer_id.in_(customer_ids))
+            .order_by(Consent.channel, Consent.purpose)
+        )
+    )
+
+
+def consent_events_of(session: Session, customer_ids: list[int]) -> list[ConsentEvent]:
+    return list(
+        session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.customer_id.in_(customer_ids))
+            .order_by(ConsentEvent.id.desc())
+        )
+    )
+
+
+def set_consent_rows(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Record consents given per row (``customer_id, channel, purpose, granted, source,
+    evidence``): current state upserted (the last row of a key wins), every row appended to
+    the history with its own evidence."""
+    if not rows:
+        return 0
+    now = utcnow()
+    current = {(r["customer_id"], r["channel"], r["purpose"]): r["granted"] for r in rows}
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(Consent.__table__)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["customer_id", "channel", "purpose"],
+            set_={"granted": stmt.excluded.granted, "updated_at": stmt.excluded.updated_at},
+        ),
+        [
+            {"customer_id": c, "channel": ch, "purpose": p, "granted": g, "updated_at": now}
+            for (c, ch, p), g in sorted(current.items())
+        ],
+    )
+    insert_rows(
+        session,
+        ConsentEvent.__table__,  # type: ignore[arg-type]
+        [
+            {
+                "customer_id": r["customer_id"],
+                "channel": r["channel"],
+                "purpose": r["purpose"],
+                "granted": r["granted"],
+                "source": r["source"][:40],
+                "evidence": r["evidence"][:300],
+                "recorded_at": now,
+            }
+            for r in rows
+        ],
+    )
+    return len(rows)
+
+
+def primaries_by_document(session: Session, documents: Iterable[str]) -> dict[str, Customer]:
+    """The primary (oldest, not merged, not erased) record of each document."""
+    wanted = list(set(documents))
+    found: dict[str, Customer] = {}
+    for start in range(0, len(wanted), 1000):
+        rows = session.scalars(
+            select(Customer)
+            .where(
+                Customer.document.in_(wanted[start : start + 1000]),
+                Customer.merged_into_id.is_(None),
+                Customer.erased_at.is_(None),
+            )
+            .order_by(Customer.id.desc())
+        )
+        for customer in rows:
+            if customer.document:
+                found[customer.document] = customer  # ascending wins: the oldest stays
+    return found
+
+
+def insert_customers(session: Session, source: str, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert new customers of ``source`` whose external code is their document (COPY on
+    PostgreSQL); returns their ids by document."""
+    if not rows:
+        return {}
+    insert_rows(session, Customer.__table__, rows)  # type: ignore[arg-type]
+    codes = [r["external_code"] for r in rows]
+    found: dict[str, int] = {}
+    for start in range(0, len(codes), 1000):
+        pairs = session.execute(
+            select(Customer.external_code, Customer.id).where(
+                Customer.source == source,
+                Customer.external_code.in_(codes[start : start + 1000]),
+            )
+        )
+        found.update((code, id_) for code, id_ in pairs)
+    return found
+
+
+def update_customers(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Update customers by id (each row: ``id`` plus the columns that change), one
+    executemany per set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        columns = tuple(sorted(k for k in row if k != "id"))
+        groups.setdefault(columns, []).append({f"v_{k}": v for k, v in row.items()})
+    table = Customer.__table__
+    for columns, params in groups.items():
+        stmt = (
+            table.update()  # type: ignore[attr-defined]
+            .where(table.c.id == bindparam("v_id"))
+            .values({c: bindparam(f"v_{c}") for c in columns})
+        )
+        session.execute(stmt, params)
+
+
+def list_suppressions(
+    session: Session, email: str | None, offset: int, limit: int
+) -> tuple[list[Suppression], int]:
+    query = select(Suppression)
+    if email:
+        query = query.where(Suppression.email.startswith(email, autoescape=True))
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    rows = session.scalars(query.order_by(Suppression.id.desc()).offset(offset).limit(limit))
+    return list(rows), total
+
+
+def get_suppression(session: Session, suppression_id: int) -> Suppression | None:
+    return session.get(Suppression, suppression_id)
+
+
+def suppressions_of(session: Session, emails: Iterable[str]) -> list[Suppression]:
+    wanted = [e for e in set(emails) if e]
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(Suppression).where(Suppression.email.in_(wanted)).order_by(Suppression.id)
+        )
+    )
+
+
+def rename_suppressions(session: Session, renames: dict[str, str]) -> int:
+    """Rewrite suppression addresses (clear ↔ hashed); a row whose new address already has a
+    row for the same purpose is dropped (the other one keeps the suppression)."""
+    changed = 0
+    for old, new in renames.items():
+        taken = set(session.scalars(select(Suppression.purpose).where(Suppression.email == new)))
+        if taken:
+            session.execute(
+                delete(Suppression).where(
+                    Suppression.email == old, Suppression.purpose.in_(list(taken))
+                )
+            )
+        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Suppression)
+            .where(Suppression.email == old)
+            .values(email=new)
+            .execution_options(synchronize_session=False)
+        )
+        changed += int(result.rowcount or 0)
+    return changed
+
+
+def delete_consents(session: Session, customer_ids: list[int]) -> tuple[int, int]:
+    """Delete the consent state and history of these customers; (states, events) deleted."""
+    states: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        delete(Consent).where(Consent.customer_id.in_(customer_ids))
+    )
+    events: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        delete(ConsentEvent).where(ConsentEvent.customer_id.in_(customer_ids))
+    )
+    return int(states.rowcount or 0), int(events.rowcount or 0)
+
+
+def new_import(session: Session, values: dict[str, Any]) -> CustomerImport:
+    record = CustomerImport(**values)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def get_import(session: Session, import_id: int) -> CustomerImport | None:
+    return session.get(CustomerImport, import_id)
+
+
+def update_import(session: Session, import_id: int, values: dict[str, Any]) -> None:
+    session.execute(
+        update(CustomerImport)
+        .where(CustomerImport.id == import_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_import_rejects(session: Session, rows: list[dict[str, Any]]) -> None:
+    insert_rows(session, CustomerImportReject.__table__, rows)  # type: ignore[arg-type]
+
+
+def import_rejects(
+    session: Session, import_id: int, limit: int | None = None
+) -> list[CustomerImportReject]:
+    query = (
+        select(CustomerImportReject)
+        .where(CustomerImportReject.import_id == import_id)
+        .order_by(CustomerImportReject.line, CustomerImportReject.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def recent_imports(session: Session, limit: int) -> list[CustomerImport]:
+    return list(
+        session.scalars(select(CustomerImport).order_by(CustomerImport.id.desc()).limit(limit))
+    )

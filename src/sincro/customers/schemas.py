@@ -173,3 +173,282 @@ class AudienceMember(BaseModel):
     state: str | None
     plan: str | None
     time_zone: str
+
+
+# --- the customers API -----------------------------------------------------------------------
+
+NAME_PATTERN = r"^[^\x00-\x1f\x7f]*$"  # no control characters (NUL included) in free text
+DOCUMENT_INPUT_PATTERN = r"^[0-9./\- ]+$"
+
+
+class ConsentIn(BaseModel):
+    """A consent given or withdrawn, with what proves it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    channel: Channel = "email"
+    purpose: Purpose = "marketing"
+    granted: bool
+    source: str = Field(default="api", min_length=1, max_length=40, pattern=NAME_PATTERN)
+    evidence: str = Field(min_length=1, max_length=300, pattern=NAME_PATTERN)
+
+
+class CustomerRegistrationIn(CustomerRegistration):
+    """``POST /v1/customers``: a registration, optionally with consents given now (each
+    recorded with the request as evidence)."""
+
+    name: str = Field(min_length=2, max_length=200, pattern=NAME_PATTERN)
+    document: str = Field(min_length=11, max_length=18, pattern=DOCUMENT_INPUT_PATTERN)
+    email: str | None = Field(default=None, max_length=200, pattern=NAME_PATTERN)
+    phone: str | None = Field(default=None, max_length=30, pattern=NAME_PATTERN)
+    city: str | None = Field(default=None, max_length=120, pattern=NAME_PATTERN)
+    plan_interest: str | None = Field(default=None, max_length=60, pattern=NAME_PATTERN)
+    consents: list[ConsentIn] = Field(default_factory=list, max_length=12)
+
+    def registration(self) -> CustomerRegistration:
+        return CustomerRegistration.model_validate(self.model_dump(exclude={"consents"}))
+
+
+class CustomerBatchIn(BaseModel):
+    """``POST /v1/customers/batch``: up to 1,000 registrations, all or none (a bad one is a
+    422 naming it, e.g. ``customers[3].document``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customers: list[CustomerRegistrationIn] = Field(min_length=1, max_length=1000)
+
+
+class BatchItemOut(BaseModel):
+    customer_id: int
+    created: bool
+
+
+class CustomerBatchOut(BaseModel):
+    items: list[BatchItemOut]
+    created: int
+    joined: int
+
+
+class CustomerPatch(BaseModel):
+    """``PATCH /v1/customers/{id}``: only the fields sent change; ``null`` clears a contact
+    field (name and document cannot be cleared; the document is fixed once known)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=2, max_length=200, pattern=NAME_PATTERN)
+    email: str | None = Field(default=None, max_length=200, pattern=NAME_PATTERN)
+    phone: str | None = Field(default=None, max_length=30, pattern=NAME_PATTERN)
+    city: str | None = Field(default=None, max_length=120, pattern=NAME_PATTERN)
+    state: str | None = Field(default=None, min_length=2, max_length=2)
+    plan: str | None = Field(default=None, max_length=60, pattern=NAME_PATTERN)
+    birth_date: dt.date | None = None
+    customer_since: dt.date | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return CustomerRegistration._email(value)
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str | None) -> str | None:
+        return CustomerRegistration._state(value)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth(cls, value: dt.date | None) -> dt.date | None:
+        return CustomerRegistration._birth(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_cleared(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("name cannot be cleared")
+        return value
+
+
+class ConsentChange(BaseModel):
+    """``PUT /v1/customers/{id}/consents/{channel}/{purpose}``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    granted: bool
+    source: str = Field(default="api", min_length=1, max_length=40, pattern=NAME_PATTERN)
+    evidence: str = Field(min_length=1, max_length=300, pattern=NAME_PATTERN)
+
+
+class ConsentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    channel: str
+    purpose: str
+    granted: bool
+    updated_at: dt.datetime
+
+
+class ConsentEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    channel: str
+    purpose: str
+    granted: bool
+    source: str
+    evidence: str
+    recorded_at: dt.datetime
+
+
+class ReceivableOut(BaseModel):
+    id: int
+    number: str | None
+    source: str
+    external_code: str
+    issued_on: dt.date | None
+    due_date: dt.date
+    paid_on: dt.date | None
+    status: str
+    amount: Decimal
+    balance: Decimal
+    days_overdue: int = Field(description="Days past due in the customer's local time (0: not)")
+
+
+class CustomerOut(BaseModel):
+    """A customer as a role may see it: personal fields masked (``***.456.789-**``) or
+    ``null`` where the role may not see them."""
+
+    id: int
+    name: str
+    document: str | None
+    document_kind: str | None
+    email: str | None
+    phone: str | None
+    city: str | None
+    state: str | None
+    plan: str | None
+    birth_date: dt.date | None
+    customer_since: dt.date | None
+    source: str
+    external_code: str
+    merged_into_id: int | None
+    erased: bool
+    defaulter: bool
+    days_overdue: int = Field(description="Days the oldest open receivable is past due (0: none)")
+    time_zone: str
+
+
+class CustomerDetail(CustomerOut):
+    merged_records: list[int] = Field(description="Ids of records merged into this one")
+    consents: list[ConsentOut]
+    consent_history: list[ConsentEventOut]
+    receivables: list[ReceivableOut] | None = Field(
+        description="null when the role may not see receivables"
+    )
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class ReceivablePage(BaseModel):
+    items: list[ReceivableOut]
+    total: int
+
+
+class SuppressionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(min_length=3, max_length=200, pattern=NAME_PATTERN)
+    purpose: Literal["*", "billing", "service", "marketing"] = "*"
+    reason: Literal["unsubscribed", "hard_bounce", "complaint", "manual"] = "manual"
+    detail: str = Field(default="", max_length=300, pattern=NAME_PATTERN)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        address = normalize_email(value) or ""
+        if not is_valid_email(address):
+            raise ValueError("not a valid e-mail address")
+        return address
+
+
+class SuppressionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    purpose: str
+    reason: str
+    detail: str
+    hits: int
+    created_at: dt.datetime
+
+
+class SuppressionPage(BaseModel):
+    items: list[SuppressionOut]
+    total: int
+    offset: int
+    limit: int
+
+
+class ImportRejectOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    line: int
+    column: str
+    reason: str
+    value: str
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    file_name: str
+    encoding: str
+    delimiter: str
+    dry_run: bool
+    status: str
+    total_lines: int
+    processed_lines: int
+    created: int
+    updated: int
+    rejected: int
+    error: str
+    started_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class ImportResult(ImportOut):
+    rejects: list[ImportRejectOut] = Field(description="The first rejects (all: the CSV report)")
+
+
+class ErasureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=3, max_length=300, pattern=NAME_PATTERN)
+
+
+class ErasureOut(BaseModel):
+    customer_id: int
+    erased_at: dt.datetime
+    already_erased: bool
+    counts: dict[str, dict[str, int]] = Field(description="Rows touched, per domain and kind")
+
+
+class CustomerErased(BaseModel):
+    """Topic ``customer.erased``: drop whatever personal data of these ids you keep."""
+
+    customer_id: int
+    merged_ids: list[int] = Field(default_factory=list)
+
+
+class CustomerChanged(BaseModel):
+    """Topic ``customer.changed``: a customer was registered, updated, merged or its consent
+    changed (ids only: no personal data travels on the feed)."""
+
+    customer_id: int
+    change: Literal["registered", "updated", "consent", "imported"]

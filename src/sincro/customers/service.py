@@ -7,6 +7,7 @@ they are stored, never logged nor put in messages.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,21 +15,48 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from sincro import audit
+from sincro.audit import Actor, Entity
 from sincro.catalog.timezones import zone_for
 from sincro.customers import repository as repo
-from sincro.customers.models import ConsentEvent, Customer, Receivable
+from sincro.customers.bulk import (
+    CustomerBulkLoad as CustomerBulkLoad,
+    CustomerRow as CustomerRow,
+    ReceivableRow as ReceivableRow,
+)
+from sincro.customers.exceptions import CustomerNotFound, SuppressionNotFound
+from sincro.customers.models import Consent, ConsentEvent, Customer, Receivable
 from sincro.customers.schemas import (
     CHANNELS,
     PURPOSES,
     AudienceMember,
+    ConsentChange,
+    ConsentEventOut,
+    ConsentOut,
+    CustomerChanged,
+    CustomerDetail,
+    CustomerErased,
     CustomerIn,
+    CustomerOut,
+    CustomerPatch,
     CustomerRegistration,
+    CustomerRegistrationIn,
     ReceivableIn,
+    ReceivableOut,
     Registered,
     Segment,
+    SuppressionIn,
+    SuppressionOut,
     normalize_email,
 )
+from sincro.customers.visibility import View, mask_document, mask_email, mask_phone
 from sincro.db import utcnow
+from sincro.errors import Conflict, Forbidden
+from sincro.events import publish, register_topic
+from sincro.text_pt import local_time, only_digits
+
+CUSTOMER_ERASED = "customer.erased"
+CUSTOMER_CHANGED = "customer.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +111,7 @@ def upsert_customers(
     ]
     repo.upsert(session, Customer, rows)
     repo.merge_duplicates(session, [r["document"] for r in rows if r["document"]])
+    revive_suppressions(session, (r["email"] for r in rows if r["email"]))
     return len(items), invalid
 
 
@@ -141,6 +170,7 @@ def register_customer(session: Session, data: CustomerRegistration, *, source: s
                 setattr(existing, column, value)
         existing.name = data.name
         session.flush()
+        revive_suppressions(session, [data.email] if data.email else [])
         return Registered(customer_id=existing.id, created=False)
     customer = Customer(
         source=source[:40],
@@ -158,6 +188,7 @@ def register_customer(session: Session, data: CustomerRegistration, *, source: s
     )
     session.add(customer)
     session.flush()
+    revive_suppressions(session, [data.email] if data.email else [])
     return Registered(customer_id=customer.id, created=True)
 
 
@@ -289,3 +320,348 @@ def audience_count(session: Session, segment: Segment, *, today: dt.date, grace_
 def merge_duplicates(session: Session) -> int:
     """Merge every document's records into its oldest one (after bulk loads)."""
     return repo.merge_duplicates(session)
+
+
+# --- the customers API and console: search, detail, edits, suppressions -----------------------
+
+register_topic(CUSTOMER_ERASED, CustomerErased)
+register_topic(CUSTOMER_CHANGED, CustomerChanged)
+
+
+def local_today(zone: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date where the customer lives (days overdue are counted there)."""
+    return local_time(now or utcnow(), zone).date()
+
+
+def days_overdue(due: dt.date | None, today: dt.date) -> int:
+    return max(0, (today - due).days) if due is not None else 0
+
+
+def _mask(view: View, customer: Customer) -> dict[str, Any]:
+    """The personal fields of ``customer`` as ``view`` may see them."""
+    return {
+        "document": customer.document if view.document else mask_document(customer.document),
+        "email": customer.email if view.email else mask_email(customer.email),
+        "phone": customer.phone if view.phone else mask_phone(customer.phone),
+        "birth_date": customer.birth_date if view.birth_date else None,
+    }
+
+
+def customer_out(
+    customer: Customer, oldest_due: dt.date | None, view: View, grace_days: int, now: dt.datetime
+) -> CustomerOut:
+    zone = customer_zone(customer.state, customer.city)
+    overdue = days_overdue(oldest_due, local_today(zone, now))
+    return CustomerOut(
+        id=customer.id,
+        name=customer.name,
+        document_kind=customer.document_kind,
+        city=customer.city,
+        state=customer.state,
+        plan=customer.plan,
+        customer_since=customer.customer_since,
+        source=customer.source,
+        external_code=customer.external_code if view.document else "",
+        merged_into_id=customer.merged_into_id,
+        erased=customer.erased_at is not None,
+        defaulter=overdue > grace_days,
+        days_overdue=overdue,
+        time_zone=zone,
+        **_mask(view, customer),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerQuery:
+    """The search: ``q`` is a name (anywhere in it), a CPF/CNPJ (digits, from the start) or an
+    e-mail (with ``@``, from the start); the others filter."""
+
+    q: str = ""
+    state: str | None = None
+    plan: str | None = None
+    defaulter: bool | None = None
+
+    def parts(self) -> tuple[str | None, str | None, str | None]:
+        text = self.q.strip()
+        if not text:
+            return None, None, None
+        if "@" in text:
+            return None, None, normalize_email(text)
+        digits = only_digits(text)
+        if digits and len(digits) >= 3 and not any(c.isalpha() for c in text):
+            return None, digits, None
+        return text, None, None
+
+
+def search_customers(
+    session: Session,
+    query: CustomerQuery,
+    view: View,
+    *,
+    grace_days: int,
+    offset: int,
+    limit: int,
+    now: dt.datetime | None = None,
+) -> tuple[list[CustomerOut], int]:
+    """One page of primary customers matching ``query``, as ``view`` may see them. A role that
+    sees documents masked cannot search by one (it would reveal it digit by digit), nor by
+    e-mail when it sees e-mails masked."""
+    now = now or utcnow()
+    name, document, email = query.parts()
+    if document and not view.document:
+        raise Forbidden("this role may not search by CPF/CNPJ", field="q")
+    if email and not view.email:
+        raise Forbidden("this role may not search by e-mail", field="q")
+    cutoff = local_today("America/Sao_Paulo", now) - dt.timedelta(days=grace_days)
+    rows, total = repo.search_customers(
+        session,
+        name=name,
+        document=document,
+        email=email,
+        state=query.state,
+        plan=query.plan,
+        defaulter=query.defaulter,
+        cutoff=cutoff,
+        offset=offset,
+        limit=limit,
+    )
+    return [customer_out(c, due, view, grace_days, now) for c, due in rows], total
+
+
+def get_customer(session: Session, customer_id: int) -> Customer:
+    customer = repo.get_customer(session, customer_id)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    return customer
+
+
+def receivables_out(
+    receivables: Sequence[Receivable], zone: str, now: dt.datetime
+) -> list[ReceivableOut]:
+    today = local_today(zone, now)
+    return [
+        ReceivableOut(
+            id=r.id,
+            number=r.number,
+            source=r.source,
+            external_code=r.external_code,
+            issued_on=r.issued_on,
+            due_date=r.due_date,
+            paid_on=r.paid_on,
+            status=r.status,
+            amount=r.amount,
+            balance=r.balance,
+            days_overdue=days_overdue(r.due_date, today)
+            if r.status == "open" and r.balance > 0
+            else 0,
+        )
+        for r in receivables
+    ]
+
+
+def customer_detail(
+    session: Session,
+    customer_id: int,
+    view: View,
+    *,
+    grace_days: int,
+    now: dt.datetime | None = None,
+) -> CustomerDetail:
+    """A customer with its merged records' ids, consent state and history (with evidence)
+    and receivables (its own and its merged records'), as ``view`` may see them."""
+    now = now or utcnow()
+    customer = get_customer(session, customer_id)
+    ids = [customer.id, *repo.merged_ids(session, customer.id)]
+    base = customer_out(customer, repo.oldest_due_of(session, ids), view, grace_days, now)
+    receivables = None
+    if view.receivables:
+        receivables = receivables_out(repo.receivables_of(session, ids), base.time_zone, now)
+    return CustomerDetail(
+        **base.model_dump(),
+        merged_records=ids[1:],
+        consents=[ConsentOut.model_validate(c) for c in repo.consents_of(session, [customer.id])],
+        consent_history=[
+            ConsentEventOut.model_validate(e) for e in repo.consent_events_of(session, ids)
+        ],
+        receivables=receivables,
+    )
+
+
+def customer_receivables(
+    session: Session, customer_id: int, *, now: dt.datetime | None = None
+) -> list[ReceivableOut]:
+    customer = get_customer(session, customer_id)
+    ids = [customer.id, *repo.merged_ids(session, customer.id)]
+    zone = customer_zone(customer.state, customer.city)
+    return receivables_out(repo.receivables_of(session, ids), zone, now or utcnow())
+
+
+def _audited_fields(customer: Customer) -> dict[str, Any]:
+    return {
+        "name": customer.name,
+        "document": customer.document,
+        "email": customer.email,
+        "phone": customer.phone,
+        "city": customer.city,
+        "state": customer.state,
+        "plan": customer.plan,
+        "birth_date": customer.birth_date.isoformat() if customer.birth_date else None,
+        "customer_since": (
+            customer.customer_since.isoformat() if customer.customer_since else None
+        ),
+    }
+
+
+def register(
+    session: Session, data: CustomerRegistrationIn, *, actor: Actor, source: str = "api"
+) -> Registered:
+    """``POST /v1/customers``: register (or join the customer of the same document), record
+    the consents given with their evidence, audit it and announce the change."""
+    registered = register_customer(session, data.registration(), source=source)
+    for consent in data.consents:
+        record_consent(
+            session,
+            registered.customer_id,
+            channel=consent.channel,
+            purpose=consent.purpose,
+            granted=consent.granted,
+            source=consent.source,
+            evidence=consent.evidence,
+        )
+    customer = get_customer(session, registered.customer_id)
+    action = "customer.create" if registered.created else "customer.merge"
+    audit.record(
+        session,
+        actor,
+        action,
+        Entity("customer", customer.id),
+        after={**_audited_fields(customer), "consents": len(data.consents)},
+    )
+    publish(
+        session, CUSTOMER_CHANGED, CustomerChanged(customer_id=customer.id, change="registered")
+    )
+    return registered
+
+
+def update_customer(
+    session: Session, customer_id: int, patch: CustomerPatch, *, actor: Actor
+) -> Customer:
+    """Change the fields sent (``null`` clears a contact field); erased customers stay erased."""
+    customer = get_customer(session, customer_id)
+    if customer.erased_at is not None:
+        raise Conflict("this customer was erased (LGPD) and cannot be changed", field="customer_id")
+    before = _audited_fields(customer)
+    for column in patch.model_fields_set:
+        setattr(customer, column, getattr(patch, column))
+    if "email" in patch.model_fields_set and patch.email:
+        revive_suppressions(session, [patch.email])
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "customer.update",
+        Entity("customer", customer.id),
+        before={k: v for k, v in before.items() if k in patch.model_fields_set},
+        after={k: v for k, v in _audited_fields(customer).items() if k in patch.model_fields_set},
+    )
+    publish(session, CUSTOMER_CHANGED, CustomerChanged(customer_id=customer.id, change="updated"))
+    return customer
+
+
+def change_consent(
+    session: Session,
+    customer_id: int,
+    channel: str,
+    purpose: str,
+    change: ConsentChange,
+    *,
+    actor: Actor,
+) -> Consent | None:
+    """Record a consent (or its withdrawal) with its source and evidence; audited."""
+    customer = get_customer(session, customer_id)
+    if customer.erased_at is not None:
+        raise Conflict("this customer was erased (LGPD)", field="customer_id")
+    record_consent(
+        session,
+        customer.id,
+        channel=channel,
+        purpose=purpose,
+        granted=change.granted,
+        source=change.source,
+        evidence=change.evidence,
+    )
+    audit.record(
+        session,
+        actor,
+        "customer.consent",
+        Entity("customer", customer.id),
+        after={
+            "channel": channel,
+            "purpose": purpose,
+            "granted": change.granted,
+            "source": change.source,
+        },
+    )
+    publish(session, CUSTOMER_CHANGED, CustomerChanged(customer_id=customer.id, change="consent"))
+    return next(
+        (
+            c
+            for c in repo.consents_of(session, [customer.id])
+            if c.channel == channel and c.purpose == purpose
+        ),
+        None,
+    )
+
+
+def list_suppressions(
+    session: Session, email: str | None, *, offset: int, limit: int
+) -> tuple[list[SuppressionOut], int]:
+    rows, total = repo.list_suppressions(session, normalize_email(email), offset, limit)
+    return [SuppressionOut.model_validate(r) for r in rows], total
+
+
+def add_suppression(session: Session, data: SuppressionIn, *, actor: Actor) -> SuppressionOut:
+    suppress(session, data.email, reason=data.reason, purpose=data.purpose, detail=data.detail)
+    row = next(s for s in repo.suppressions_of(session, [data.email]) if s.purpose == data.purpose)
+    audit.record(
+        session,
+        actor,
+        "suppression.add",
+        Entity("suppression", row.id),
+        after={"email": data.email, "purpose": data.purpose, "reason": data.reason},
+    )
+    return SuppressionOut.model_validate(row)
+
+
+def remove_suppression(session: Session, suppression_id: int, *, actor: Actor) -> None:
+    """Let mail reach an address again for that purpose; audited."""
+    row = repo.get_suppression(session, suppression_id)
+    if row is None:
+        raise SuppressionNotFound()
+    before = {"email": row.email, "purpose": row.purpose, "reason": row.reason}
+    repo.remove_suppression(session, row.email, row.purpose)
+    audit.record(
+        session, actor, "suppression.remove", Entity("suppression", suppression_id), before=before
+    )
+
+
+# --- erased addresses stay suppressed, hashed ------------------------------------------------
+
+HASHED_PREFIX = "sha256:"
+
+
+def hashed_address(email: str) -> str:
+    """How an erased person's suppressed address is kept: a SHA-256 of the normalized address
+    (unkeyed, so it survives a change of the secret key)."""
+    return HASHED_PREFIX + hashlib.sha256(email.encode()).hexdigest()
+
+
+def revive_suppressions(session: Session, emails: Iterable[str]) -> int:
+    """When an address whose owner was erased comes back (registration, import, ERP sync,
+    edit), its hashed suppressions become clear again, so every check applies to it."""
+    addresses = {normalize_email(e) or "" for e in emails} - {""}
+    if not addresses:
+        return 0
+    by_hash = {hashed_address(a): a for a in addresses}
+    found = {s.email for s in repo.suppressions_of(session, by_hash)}
+    return repo.rename_suppressions(session, {h: by_hash[h] for h in found})

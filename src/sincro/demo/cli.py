@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from typing import Annotated
 
@@ -12,8 +13,20 @@ from sincro.cli_common import console, display_host
 from sincro.config import get_settings, record_connectors_file, reset_settings
 
 demo_app = typer.Typer()
+
+
 # The simulated SAP drops a file a second (about 2.6 GB a day at the default size): the demo
 # keeps its archive an hour and its logs small, unless the environment says otherwise.
+def demo_mail_env(sink_port: int, imap_port: int, user: str, password: str) -> dict[str, str]:
+    """The demo's mail, all local and embedded: the SMTP sink keeps what Sincro sends (the
+    console's "Caixa de saída"), the embedded IMAP server holds the sign-up inbox."""
+    return {
+        "SINCRO_MAILBOX_DEMO_SERVERS": "true",
+        "SINCRO_SMTP_URL": f"smtp://127.0.0.1:{sink_port}",
+        "SINCRO_SIGNUP_IMAP_URL": f"imap://{user}:{password}@127.0.0.1:{imap_port}/INBOX",
+    }
+
+
 DEMO_RETENTION = {
     "SINCRO_CONNECTORS_ARCHIVE_KEEP_DAYS": str(1 / 24),
     "SINCRO_LOGS_MAX_BYTES": str(5_000_000),
@@ -25,6 +38,14 @@ def demo(
     stores: Annotated[int, typer.Option(help="Number of stores")] = 1800,
     dcs: Annotated[int, typer.Option(help="Number of distribution centers")] = 10,
     products: Annotated[int, typer.Option(help="Number of SKUs")] = 1000,
+    customers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=2_000_000,
+            help="Customers with two years of invoices (default SINCRO_DEMO_CUSTOMERS, 200000)",
+        ),
+    ] = None,
     shop_rate: Annotated[
         float, typer.Option(help="Simulated purchases a second (online and at tills)", min=0.01)
     ] = 2.0,
@@ -42,8 +63,20 @@ def demo(
     ] = False,
     url: Annotated[str | None, typer.Option(help="API base URL for --smoke")] = None,
 ) -> None:
-    """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs) and start every service."""
+    """Load the demo operator (1,800 stores, 10 DCs, 1,000 SKUs, 200,000 customers with two
+    years of invoices) and start every service."""
     settings = get_settings()
+    if settings.mode == "embedded" and not smoke:
+        mail = demo_mail_env(
+            settings.mailbox_sink_port,
+            settings.mailbox_imap_port,
+            settings.mailbox_imap_user,
+            settings.mailbox_imap_password,
+        )
+        for name, value in mail.items():  # the operator's own settings win
+            os.environ.setdefault(name, value)
+        reset_settings()
+        settings = get_settings()
     if smoke:
         from sincro.demo.smoke import run_smoke
 
@@ -52,7 +85,9 @@ def demo(
     from sincro.demo.setup import demo_connectors_file, prepare_demo, simulator_ports
     from sincro.runtime import children, run_startup_jobs, supervise
 
-    credentials = prepare_demo(settings, stores, dcs, products, console, history_days)
+    credentials = prepare_demo(
+        settings, stores, dcs, products, console, history_days, customers=customers
+    )
     ports = simulator_ports(settings.demo_simulator_port)
     generated = (settings.var_dir / "connectors.yaml").resolve()
     chosen = settings.connectors_file
@@ -83,4 +118,17 @@ def demo(
         *("--dcs", str(dcs)),
     ]
     log_dir = settings.var_dir / "log"
-    supervise(procs, settings.host, settings.port, on_ready=run_startup_jobs, log_dir=log_dir)
+
+    def ready() -> None:
+        run_startup_jobs()
+        if settings.mailbox_demo_servers and settings.signup_imap_url:
+            # a sign-up reply waiting in the inbox: the watcher registers it and answers,
+            # and the answer shows in the console's "Caixa de saída (demo)"
+            subprocess.run(
+                [sys.executable, "-m", "sincro.cli", "signup", "demo-reply"],
+                check=False,
+                capture_output=True,
+                timeout=30,
+            )
+
+    supervise(procs, settings.host, settings.port, on_ready=ready, log_dir=log_dir)

@@ -1,5 +1,8 @@
 """Bulk loader for the demo operator: locations, products, a stock level for every product at
-every location, and the opening ledger.
+every location, the opening ledger, and (``customers`` > 0) the customers with two years of
+sign-ups, consent, invoices and payments (:mod:`sincro.demo.customers`, written by the
+customers domain's bulk loader on the same cursor and in the same transaction). The offers
+(plans, prices, promotions) go through the catalog's service right after.
 
 The ORM would need minutes for 1.8 million stock levels, so this module talks to the DBAPI
 directly: ``executemany`` in large chunks inside one transaction on SQLite, ``COPY FROM STDIN``
@@ -17,13 +20,18 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from sincro.catalog.schemas import LocationIn
+from sincro.catalog import service as catalog
+from sincro.catalog.schemas import LocationIn, PlanIn, PriceIn, PromotionIn
+from sincro.customers.service import CustomerBulkLoad
 from sincro.db import Database, Timeouts, first_nonempty, postgres_url, utcnow
+from sincro.demo import customers as demo_customers
 from sincro.demo.catalog import DemoProduct, generate_products
+from sincro.demo.offers import PLANS, list_price, promotions, replenishment
 from sincro.demo.operator import generate_locations, stock_quantities
 from sincro.inventory.opening import LocationStock, OpeningStock
 
@@ -37,7 +45,11 @@ _BLOCK_ROWS = 100_000
 
 _LOCATION_FIELDS = tuple(LocationIn.model_fields)
 _LOCATION_COLUMNS = ", ".join((*_LOCATION_FIELDS, "created_at", "updated_at"))
-_PRODUCT_COLUMNS = "sku, ean, name, category, unit, active, created_at, updated_at"
+_PRODUCT_COLUMNS = (
+    "sku, ean, name, category, unit, active, lead_time_days, pack_size, supplier_code,"
+    " created_at, updated_at"
+)
+_CUSTOMER_CHUNK = 50_000  # rows per write (and progress step) of the customers' stages
 
 
 class DemoAlreadyLoaded(ValueError):
@@ -62,6 +74,8 @@ class LoadSummary:
     stock_levels: int
     movements: int
     units_on_hand: int
+    customers: int
+    receivables: int
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -73,7 +87,11 @@ class _Plan:
     seed: int
     now: dt.datetime  # naive UTC
     progress: Progress
+    customers: int = 0
+    cycle_months: int = 2
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    written_customers: int = 0
+    written_receivables: int = 0
     levels: int = 0
     movements: int = 0
     units: int = 0
@@ -118,12 +136,18 @@ def load_demo(
     products: int = 1000,
     seed: int = 7,
     progress: Progress | None = None,
+    customers: int = 0,
+    cycle_months: int = 2,
+    offers: bool = False,
 ) -> LoadSummary:
     """Load the demo operator into an empty, migrated database (SQLite or PostgreSQL).
 
     Raises :class:`DemoAlreadyLoaded` (a ``ValueError``) naming the first non-empty table.
     ``progress(stage, done, total)`` is called as each stage advances; the stages are
-    ``locations``, ``products``, ``stock`` (rows) and ``ledger`` (rows).
+    ``locations``, ``products``, ``stock`` (rows) and ``ledger`` (rows), then with
+    ``customers`` > 0: ``customers``, ``consents`` and ``receivables`` (an invoice every
+    ``cycle_months`` months per billed customer), and with ``offers``: ``offers`` (the plan
+    catalog, a price per product, promotions; after the bulk transaction, through the catalog).
     """
     started = time.perf_counter()
     plan = _Plan(
@@ -132,6 +156,8 @@ def load_demo(
         seed=seed,
         now=utcnow().replace(tzinfo=None),
         progress=progress or _noop,
+        customers=customers,
+        cycle_months=cycle_months,
     )
     backend = make_url(database_url).get_backend_name()
     if backend == "sqlite":
@@ -140,6 +166,8 @@ def load_demo(
         _load_postgres(database_url, plan)
     else:
         raise ValueError(f"unsupported database for the demo loader: {backend}")
+    if offers:
+        _load_offers(database_url, plan)
     return LoadSummary(
         backend=backend,
         locations=len(plan.locations),
@@ -149,6 +177,8 @@ def load_demo(
         stock_levels=plan.levels,
         movements=plan.movements,
         units_on_hand=plan.units,
+        customers=plan.written_customers,
+        receivables=plan.written_receivables,
         seconds=round(time.perf_counter() - started, 3),
         stage_seconds=plan.stage_seconds,
     )
@@ -188,6 +218,7 @@ def _location_row(loc: LocationIn, now: Any) -> tuple[Any, ...]:
 
 
 def _product_row(product: DemoProduct, now: Any) -> tuple[Any, ...]:
+    lead_time, pack_size, supplier = replenishment(product)
     return (
         product.sku,
         product.ean,
@@ -195,6 +226,9 @@ def _product_row(product: DemoProduct, now: Any) -> tuple[Any, ...]:
         product.category,
         product.unit,
         True,
+        lead_time,
+        pack_size,
+        supplier,
         now,
         now,
     )
@@ -230,10 +264,94 @@ def _load_stock(
         _check_ledger(stage, plan)
 
 
-def _check_empty(cur: Any, opening: OpeningStock) -> None:
-    found = first_nonempty(cur, _TABLES) or opening.first_nonempty()
+def _check_empty(cur: Any, opening: OpeningStock, people: CustomerBulkLoad) -> None:
+    found = first_nonempty(cur, _TABLES) or opening.first_nonempty() or people.first_nonempty()
     if found is not None:
         raise DemoAlreadyLoaded(*found)
+
+
+def _load_customers(people: CustomerBulkLoad, plan: _Plan) -> None:
+    """The customers, their consent and their invoices (customers' bulk loader)."""
+    if plan.customers <= 0:
+        return
+    today = plan.now.date()
+    with _Stage(plan, "customers", plan.customers) as stage:
+        made = demo_customers.generate_customers(plan.customers, plan.seed, today)
+        stage.total = len(made.rows)
+        for start in range(0, len(made.rows), _CUSTOMER_CHUNK):
+            stage.advance(people.write_customers(made.rows[start : start + _CUSTOMER_CHUNK]))
+    consents = (
+        (made.billing_consent, "billing", True),
+        (made.marketing_consent, "marketing", True),
+        (made.marketing_refused, "marketing", False),
+    )
+    with _Stage(plan, "consents", sum(len(ids) for ids, _, _ in consents)) as stage:
+        for ids, purpose, granted in consents:
+            for start in range(0, len(ids), _CUSTOMER_CHUNK):
+                written = people.write_consents(
+                    ids[start : start + _CUSTOMER_CHUNK],
+                    channel="email",
+                    purpose=purpose,
+                    granted=granted,
+                    source="demo",
+                    evidence="demo: carga inicial do operador de demonstração",
+                )
+                stage.advance(written)
+    total = demo_customers.invoice_count(made, today, plan.cycle_months)
+    with _Stage(plan, "receivables", total) as stage:
+        rows = demo_customers.generate_invoices(made, plan.seed, today, plan.cycle_months)
+        while chunk := list(islice(rows, _CUSTOMER_CHUNK)):
+            stage.advance(people.write_receivables(chunk))
+    people.finish()
+    plan.written_customers, plan.written_receivables = people.customers, people.receivables
+
+
+def _load_offers(database_url: str, plan: _Plan) -> None:
+    """The plan catalog, a list price per product and a month of promotions, through the
+    catalog's service (a few thousand rows: the ORM is fast enough)."""
+    today = plan.now.date()
+    database = Database(database_url)
+    try:
+        with _Stage(plan, "offers", 3) as stage, database.write() as session:
+            plans = [
+                PlanIn(
+                    code=p.code,
+                    name=p.name,
+                    kind=p.kind,
+                    monthly_price=p.monthly_price,
+                    data_gb=p.data_gb,
+                )
+                for p in PLANS
+            ]
+            catalog.upsert_plans(session, plans, source="demo")
+            stage.advance(1)
+            ids = catalog.product_ids(session, [p.sku for p in plan.products])
+            start = today.replace(day=1)
+            catalog.upsert_prices(
+                session,
+                [
+                    (ids[p.sku], p.sku, PriceIn(valid_from=start, list_price=list_price(p)))
+                    for p in plan.products
+                ],
+                source="demo",
+            )
+            stage.advance(1)
+            for promo in promotions(plan.products, today):
+                data = PromotionIn(
+                    code=promo.code,
+                    name=promo.name[:200],
+                    sku=promo.sku,
+                    plan=promo.plan,
+                    discount_percent=promo.discount_percent,
+                    promo_price=promo.promo_price,
+                    valid_from=promo.valid_from,
+                    valid_to=promo.valid_to,
+                    channel=promo.channel,
+                )
+                catalog.upsert_promotion(session, data, source="demo")
+            stage.advance(1)
+    finally:
+        database.dispose()
 
 
 def _check_ledger(stage: _Stage, plan: _Plan) -> None:
@@ -277,9 +395,9 @@ def _load_sqlite(database_url: str, plan: _Plan) -> None:
         database.dispose()
 
 
-def _sqlite_check_empty(cur: Any, opening: OpeningStock) -> None:
+def _sqlite_check_empty(cur: Any, opening: OpeningStock, people: CustomerBulkLoad) -> None:
     try:
-        _check_empty(cur, opening)
+        _check_empty(cur, opening, people)
     except sqlite3.OperationalError as exc:
         if "no such table" not in str(exc):
             raise
@@ -291,7 +409,8 @@ def _sqlite_check_empty(cur: Any, opening: OpeningStock) -> None:
 
 def _sqlite_fill(cur: Any, plan: _Plan) -> None:
     opening = OpeningStock(cur, plan.now)
-    _sqlite_check_empty(cur, opening)
+    people = CustomerBulkLoad(cur, plan.now)
+    _sqlite_check_empty(cur, opening, people)
     now = plan.now_text
 
     with _Stage(plan, "locations", len(plan.locations)) as stage:
@@ -315,6 +434,7 @@ def _sqlite_fill(cur: Any, plan: _Plan) -> None:
         stage.advance(len(plan.products))
 
     _load_stock(opening, plan, location_ids, product_ids)
+    _load_customers(people, plan)
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,16 +462,19 @@ def _load_postgres(database_url: str, plan: _Plan) -> None:
         cur.execute("SET LOCAL synchronous_commit = off")
         cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
         opening = OpeningStock(cur, plan.now)
+        people = CustomerBulkLoad(cur, plan.now)
         # Readers may go on; a second loader waits here, then finds the tables non-empty.
         try:
             cur.execute(f"LOCK TABLE {', '.join(_TABLES)} IN EXCLUSIVE MODE")
             opening.lock()
+            people.lock()
         except psycopg.errors.UndefinedTable as exc:
             raise ValueError(
                 f"{exc.diag.message_primary}; migrate the database before loading the demo"
             ) from exc
-        _check_empty(cur, opening)
+        _check_empty(cur, opening, people)
         _postgres_fill(cur, plan, opening)
+        _load_customers(people, plan)
         cur.execute(f"ANALYZE {', '.join(_TABLES)}")
         opening.analyze()
 

@@ -34,6 +34,10 @@ STAGE_LABELS = {
     "products": "Catálogo",
     "stock": "Posições de estoque",
     "ledger": "Razão de movimentos",
+    "customers": "Clientes",
+    "consents": "Consentimentos",
+    "receivables": "Faturas e pagamentos",
+    "offers": "Planos, preços e promoções",
     "history": "Histórico de vendas",
 }
 
@@ -41,7 +45,8 @@ STAGE_LABELS = {
 DEMO_CONNECTORS = """\
 # The demo operator's ERPs, all simulated by `sincro simulate erp` (started by `make demo`).
 # SAP owns stock (goods-movement files every few seconds, a snapshot of 20 plants now and
-# then); Protheus sends products, customers and receivables; the JSON ERP sends documents.
+# then); Protheus sends products (with prices), plans, promotions, customers and receivables;
+# the JSON ERP sends documents.
 sources:
   - code: sap-ecc
     kind: sap_files
@@ -54,7 +59,12 @@ sources:
     base_url: http://127.0.0.1:{protheus_port}
     mapping: protheus.yaml
     schedule: "*/3 * * * *"
-    entities: [{{name: products}}, {{name: customers}}, {{name: receivables}}]
+    entities:
+      - {{name: products}}
+      - {{name: plans}}
+      - {{name: promotions}}
+      - {{name: customers}}
+      - {{name: receivables}}
   - code: docs
     kind: json_rest
     name: Documentos de produto
@@ -122,6 +132,7 @@ def prepare_demo(
     products: int,
     console: Console,
     history_days: int = 730,
+    customers: int | None = None,
 ) -> Panel:
     """Migrate and load the demo operator once; returns what to print for the newcomer."""
     upgrade(settings.database_url)
@@ -131,7 +142,17 @@ def prepare_demo(
     if loaded:
         console.print("[green]✓[/] demo operator already loaded; reusing it")
     else:
-        _load_with_progress(settings.database_url, stores, dcs, products, console, history_days)
+        people = settings.demo_customers if customers is None else customers
+        _load_with_progress(
+            settings.database_url,
+            stores,
+            dcs,
+            products,
+            console,
+            history_days,
+            customers=people,
+            cycle_months=settings.demo_billing_cycle_months,
+        )
     with db.write() as session:
         if session.scalar(select(ConsoleUser).where(ConsoleUser.email == DEMO_EMAIL)) is None:
             access.create_user(session, DEMO_EMAIL, "Operador Demo", DEMO_PASSWORD, Role.admin)
@@ -153,7 +174,15 @@ def prepare_demo(
 
 
 def _load_with_progress(
-    url: str, stores: int, dcs: int, products: int, console: Console, history_days: int
+    url: str,
+    stores: int,
+    dcs: int,
+    products: int,
+    console: Console,
+    history_days: int,
+    *,
+    customers: int = 0,
+    cycle_months: int = 2,
 ) -> None:
     from sincro.demo.history import load_history
     from sincro.demo.loader import load_demo
@@ -173,7 +202,16 @@ def _load_with_progress(
                 tasks[stage] = progress.add_task(STAGE_LABELS.get(stage, stage), total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
-        summary = load_demo(url, stores=stores, dcs=dcs, products=products, progress=report)
+        summary = load_demo(
+            url,
+            stores=stores,
+            dcs=dcs,
+            products=products,
+            progress=report,
+            customers=customers,
+            cycle_months=cycle_months,
+            offers=True,
+        )
         history = load_history(url, days=history_days, progress=report) if history_days else None
     console.print(
         f"[green]✓[/] demo operator loaded in {time.perf_counter() - started:.1f} s: {summary}"

@@ -67,6 +67,19 @@ def get_run(run_id: RunId, state: StateDep, _key: AdminKey) -> RunOut:
         return runs.run_out(session, runs.get_run(session, run_id))
 
 
+@router.get(
+    "/forecasts/runs/{run_id}/monitor",
+    summary="How a run's forecasts did against the actuals, per pattern and day",
+    responses=error_responses(404),
+)
+def get_monitor(run_id: RunId, state: StateDep, _key: AdminKey) -> dict[str, Any]:
+    from sincro.forecasting import monitor
+
+    with state.db.read() as session:
+        runs.get_run(session, run_id)
+        return monitor.summary(session, run_id)
+
+
 @router.post(
     "/forecasts/runs/{run_id}/promote",
     response_model=PromotionOut,

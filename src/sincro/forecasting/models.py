@@ -118,3 +118,21 @@ class ForecastPromotion(Base):
     promoted_by: Mapped[str] = mapped_column(String(120))
     promoted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     rolled_back_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ForecastMonitorDay(Base):
+    """How the live forecasts of a run did on one day, per demand pattern, once the actuals
+    arrived: series compared (censored days left out), scaled absolute error summed (divide
+    by ``series`` for the mean, comparable with the backtest MASE) and how many actuals fell
+    inside P10–P90."""
+
+    __tablename__ = "forecast_monitor"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("forecast_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(16), primary_key=True)
+    series: Mapped[int] = mapped_column(Integer)
+    scaled_error: Mapped[float] = mapped_column(Float)
+    inside: Mapped[int] = mapped_column(Integer)

@@ -13,6 +13,7 @@ from sincro.db import insert_rows, utcnow
 from sincro.forecasting.models import (
     ForecastChunk,
     ForecastErrorPool,
+    ForecastMonitorDay,
     ForecastPromotion,
     ForecastRun,
     ForecastSeries,
@@ -205,3 +206,41 @@ def keys_of(session: Session, run_id: int) -> list[str]:
             .order_by(ForecastSeries.key)
         )
     )
+
+
+def live_promotions(session: Session) -> Sequence[ForecastPromotion]:
+    """The live promotion of every level."""
+    found: dict[str, ForecastPromotion] = {}
+    for p in session.scalars(
+        select(ForecastPromotion)
+        .where(ForecastPromotion.rolled_back_at.is_(None))
+        .order_by(ForecastPromotion.id.desc())
+    ):
+        found.setdefault(p.level, p)
+    return list(found.values())
+
+
+def monitored_days(session: Session, run_id: int) -> set[dt.date]:
+    return set(
+        session.scalars(
+            select(ForecastMonitorDay.day).where(ForecastMonitorDay.run_id == run_id).distinct()
+        )
+    )
+
+
+def values_on(session: Session, run_id: int, day: dt.date) -> Sequence[ForecastValue]:
+    return session.scalars(
+        select(ForecastValue).where(ForecastValue.run_id == run_id, ForecastValue.day == day)
+    ).all()
+
+
+def write_monitor(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(ForecastMonitorDay), list(rows))
+
+
+def monitor_rows(session: Session, run_id: int, since: dt.date | None = None) -> Sequence[Any]:
+    query = select(ForecastMonitorDay).where(ForecastMonitorDay.run_id == run_id)
+    if since is not None:
+        query = query.where(ForecastMonitorDay.day >= since)
+    return session.scalars(query.order_by(ForecastMonitorDay.day, ForecastMonitorDay.pattern)).all()

@@ -13,6 +13,10 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "sincro.forecasting.resume_runs",
             "schedule": settings.forecasting_chunk_lease_seconds / 2,
         },
+        "forecast-monitor": {
+            "task": "sincro.forecasting.monitor",
+            "schedule": settings.forecasting_monitor_seconds,
+        },
         "forecast-stockout-alerts": {
             "task": "sincro.forecasting.stockout_alerts",
             "schedule": settings.forecasting_stockout_alert_seconds,

@@ -68,3 +68,22 @@ def stockout_alerts() -> tuple[int, int]:
         return raise_stockout_alerts(
             session, policy, settings.forecasting_stockout_alert_probability
         )
+
+
+@task("sincro.forecasting.monitor", time_limit=1800)
+def monitor() -> tuple[int, int, int]:
+    """Compare the live forecasts with the actuals of finished days; alert on drift."""
+    import datetime as dt
+
+    from sincro.forecasting import monitor as live
+
+    settings = get_settings()
+    limits = live.Thresholds(
+        min_coverage=settings.forecasting_monitor_min_coverage,
+        error_ratio=settings.forecasting_monitor_error_ratio,
+    )
+    today = dt.date.today()
+    with get_database().write() as session:
+        days = live.catch_up(session, today)
+        raised, resolved = live.check_drift(session, today, limits)
+    return days, raised, resolved

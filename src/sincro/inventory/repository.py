@@ -238,10 +238,11 @@ def stock_positions(
     location_ids: Sequence[int] | None = None,
     *,
     min_on_hand: int | None = None,
+    max_on_hand: int | None = None,
     limit: int | None = None,
 ) -> list[StockPosition]:
-    """Stock levels with their buckets (at these locations; with at least ``min_on_hand``),
-    by (product, location)."""
+    """Stock levels with their buckets (at these locations; with at least ``min_on_hand``,
+    at most ``max_on_hand``), by (product, location)."""
     query = select(
         S.product_id,
         S.location_id,
@@ -254,6 +255,8 @@ def stock_positions(
         query = query.where(S.location_id.in_(location_ids))
     if min_on_hand is not None:
         query = query.where(S.on_hand >= min_on_hand)
+    if max_on_hand is not None:
+        query = query.where(S.on_hand <= max_on_hand)
     query = query.order_by(S.product_id, S.location_id).limit(limit)
     return [StockPosition(*row) for row in session.execute(query).all()]
 

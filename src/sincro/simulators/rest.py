@@ -1,10 +1,13 @@
 """Simulated REST ERPs on real sockets (stdlib ``ThreadingHTTPServer``), for the demo, the
 tests and the benchmark.
 
-- :class:`ProtheusSimulator`: SB1 products, SB2 balances, SA1 customers, SE1 receivables with
-  ``page``/``pageSize`` pagination and an inclusive ``S_T_A_M_P_`` filter; Protheus habits
-  (space-padded codes, YYYYMMDD dates, decimal-comma money); ``POST /rest/api/v1/movements``
-  takes write-backs (idempotent by ``idempotency_key``).
+- :class:`ProtheusSimulator`: SB1 products (with list price B1_PRV1, lead time B1_PE, pack
+  size B1_QE, supplier B1_PROC), SB2 balances, SA1 customers (birth date A1_DTNASC,
+  registration A1_DTCAD, and the custom plan field A1_XPLANO), SE1 receivables (payment date
+  E1_BAIXA, status E1_STATUS), and two custom tables assumed for the operator: ZPL telecom
+  plans and ZPR promotions; ``page``/``pageSize`` pagination and an inclusive ``S_T_A_M_P_``
+  filter; Protheus habits (space-padded codes, YYYYMMDD dates, decimal-comma money);
+  ``POST /rest/api/v1/movements`` takes write-backs (idempotent by ``idempotency_key``).
 - :class:`DocumentsSimulator`: product documents with versions, cursor pagination.
 
 Data is deterministic from a seed and generated lazily, record by record, so 1.8 million
@@ -36,6 +39,7 @@ import orjson
 
 from sincro.demo.catalog import generate_products
 from sincro.demo.cities import CITIES
+from sincro.demo.offers import PLANS, list_price, plan_for, promotions, replenishment
 from sincro.demo.operator import generate_locations, stock_quantities
 from sincro.text_pt import cnpj_check_digits, cpf_check_digits, plain
 
@@ -350,6 +354,7 @@ class ProtheusSimulator(SimulatedErp):
         super().__init__(host, port, seed)
         self.products = generate_products(count=products, seed=seed)
         self.locations = generate_locations(stores=stores, dcs=dcs, seed=seed)
+        self.promotions = promotions(self.products, BASE_TIME.date())
         self.documents_posted: dict[str, dict[str, Any]] = {}
         self.movements_received: list[dict[str, Any]] = []
         self.customer_count = customers
@@ -382,6 +387,18 @@ class ProtheusSimulator(SimulatedErp):
                 lambda i: BASE_TIME + dt.timedelta(seconds=i),
                 lambda r: (r["E1_PREFIXO"], r["E1_NUM"], r["E1_PARCELA"]),
             ),
+            "ZPL": Table(
+                len(PLANS),
+                self._plan,
+                lambda i: BASE_TIME + dt.timedelta(seconds=i),
+                lambda r: (r["ZPL_COD"],),
+            ),
+            "ZPR": Table(
+                len(self.promotions),
+                self._promotion,
+                lambda i: BASE_TIME + dt.timedelta(seconds=i),
+                lambda r: (r["ZPR_COD"],),
+            ),
         }
         self._sku_index = {p.sku: i for i, p in enumerate(self.products)}
         self._filial_index = {filial_for(loc.code): i for i, loc in enumerate(self.locations)}
@@ -389,6 +406,7 @@ class ProtheusSimulator(SimulatedErp):
     # -- records --
     def _product(self, i: int) -> dict[str, Any]:
         p = self.products[i]
+        lead, pack, supplier = replenishment(p, self.seed)
         return {
             "B1_FILIAL": "  ",
             "B1_COD": p.sku.ljust(15),
@@ -396,6 +414,40 @@ class ProtheusSimulator(SimulatedErp):
             "B1_CODBAR": p.ean,
             "B1_GRUPO": GROUPS.get(p.category, "9999"),
             "B1_UM": p.unit,
+            "B1_PRV1": float(list_price(p, self.seed)),
+            "B1_PE": lead,
+            "B1_QE": float(pack),
+            "B1_PROC": supplier.ljust(6),
+        }
+
+    def _plan(self, i: int) -> dict[str, Any]:
+        plan = PLANS[i]
+        kinds = {"pre": "1", "controle": "2", "pos": "3", "fibra": "4", "combo": "5"}
+        return {
+            "ZPL_FILIAL": "  ",
+            "ZPL_COD": plan.code.ljust(15),
+            "ZPL_DESC": plan.name,
+            "ZPL_TIPO": kinds[plan.kind],
+            "ZPL_VALOR": _brl(plan.monthly_price),
+            "ZPL_FRANQ": plan.data_gb or 0,  # 0: ilimitada / não se aplica
+            "ZPL_MSBLQL": "2",  # not blocked
+        }
+
+    def _promotion(self, i: int) -> dict[str, Any]:
+        promo = self.promotions[i]
+        channels = {"todos": "1", "loja": "2", "online": "3", "app": "4", "televendas": "5"}
+        return {
+            "ZPR_FILIAL": "  ",
+            "ZPR_COD": promo.code.ljust(20),
+            "ZPR_DESC": promo.name,
+            "ZPR_PROD": (promo.sku or "").ljust(15),
+            "ZPR_PLANO": (promo.plan or "").ljust(15),
+            "ZPR_PERC": float(promo.discount_percent or 0),
+            "ZPR_PRECO": float(promo.promo_price or 0),
+            "ZPR_DTINI": promo.valid_from.strftime("%Y%m%d"),
+            "ZPR_DTFIM": promo.valid_to.strftime("%Y%m%d") if promo.valid_to else "        ",
+            "ZPR_CANAL": channels[promo.channel],
+            "ZPR_MSBLQL": "2",
         }
 
     def erp_quantity(self, product_index: int, location_index: int) -> int:
@@ -425,6 +477,8 @@ class ProtheusSimulator(SimulatedErp):
         company = rng.random() < 0.2
         city = CITIES[rng.randrange(len(CITIES))]
         name = f"{last} Comércio Ltda" if company else f"{first} {last}"
+        since = BASE_TIME.date() - dt.timedelta(days=rng.randrange(730))  # two years of sign-ups
+        born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(365 * 56))
         return {
             "A1_FILIAL": "  ",
             "A1_COD": f"{i + 1:06d}",
@@ -436,6 +490,9 @@ class ProtheusSimulator(SimulatedErp):
             "A1_TEL": f"11 9{rng.randrange(10**7, 10**8)}",
             "A1_MUN": city.name.upper(),
             "A1_EST": city.state,
+            "A1_DTNASC": "        " if company else born.strftime("%Y%m%d"),
+            "A1_DTCAD": since.strftime("%Y%m%d"),
+            "A1_XPLANO": plan_for(rng.random()).code.ljust(15),  # custom field
         }
 
     def _receivable(self, i: int) -> dict[str, Any]:
@@ -444,6 +501,8 @@ class ProtheusSimulator(SimulatedErp):
         issued = dt.date(2026, 1, 1) - dt.timedelta(days=rng.randrange(180))
         value = Decimal(rng.randrange(1_990, 899_900)) / 100
         paid = rng.random() < 0.6
+        due = issued + dt.timedelta(days=30)
+        paid_on = due + dt.timedelta(days=rng.randrange(-10, 6)) if paid else None
         return {
             "E1_FILIAL": "  ",
             "E1_PREFIXO": "NF ",
@@ -453,9 +512,11 @@ class ProtheusSimulator(SimulatedErp):
             "E1_CLIENTE": f"{i % customers + 1:06d}",
             "E1_LOJA": "01",
             "E1_EMISSAO": issued.strftime("%Y%m%d"),
-            "E1_VENCTO": (issued + dt.timedelta(days=30)).strftime("%Y%m%d"),
+            "E1_VENCTO": due.strftime("%Y%m%d"),
             "E1_VALOR": _brl(value),
             "E1_SALDO": "0,00" if paid else _brl(value),
+            "E1_BAIXA": paid_on.strftime("%Y%m%d") if paid_on else "        ",
+            "E1_STATUS": "B" if paid else "A",  # baixado / aberto
         }
 
     def corrupt(self, table: str, record: dict[str, Any], index: int) -> dict[str, Any]:
@@ -468,6 +529,10 @@ class ProtheusSimulator(SimulatedErp):
             record["B1_DESC"] = "   "
         elif table == "SB2":
             record["B2_QATU"] = "N/D"  # not a number (a negative balance is valid: taken as 0)
+        elif table == "ZPL":
+            record["ZPL_TIPO"] = "9"  # no such plan kind
+        elif table == "ZPR":
+            record["ZPR_DTINI"] = "20261345"
         return record
 
     # -- routes --

@@ -324,6 +324,13 @@ class SapWriter:
     answered: set[str] = field(default_factory=set)
     stocked: list[tuple[int, int]] = field(default_factory=list)
     stocked_at: float | None = None
+    # the reorder policy (s, S): a level at or below ``reorder_point`` gets a purchase order
+    # up to ``order_up_to`` that arrives ``lead_time_seconds`` later as a 101 receipt
+    reorder_point: int = 2
+    order_up_to: int = 12
+    lead_time_seconds: float = 120.0
+    on_order: dict[tuple[int, int], tuple[float, int]] = field(default_factory=dict)
+    reviewed_at: float | None = None
 
     def __post_init__(self) -> None:
         self.rng = random.Random(f"sap-sim-{self.seed}")
@@ -426,27 +433,64 @@ class SapWriter:
         self.last_snapshot = (name, encoded)
         return paths
 
+    def review_stock(self, now: float | None = None) -> int:
+        """The periodic review of the reorder policy: order what fell to the reorder point
+        (not already on order); returns the purchase orders placed."""
+        now = time.monotonic() if now is None else now
+        if self.reviewed_at is not None and now - self.reviewed_at < STOCKED_REFRESH_SECONDS:
+            return 0
+        self.reviewed_at = now
+        with self.db.read() as session:
+            low = inventory.stock_positions(
+                session, sorted(self.plants), max_on_hand=self.reorder_point, limit=500
+            )
+        placed = 0
+        for level in low:
+            key = (level.product_id, level.location_id)
+            if level.product_id not in self.materials or key in self.on_order:
+                continue
+            self.on_order[key] = (now + self.lead_time_seconds, self.order_up_to - level.on_hand)
+            placed += 1
+        return placed
+
+    def arrived(self, now: float | None = None) -> list[tuple[int, int, int]]:
+        """Purchase orders whose lead time has passed: (product, location, quantity)."""
+        now = time.monotonic() if now is None else now
+        due = [(key, qty) for key, (at, qty) in self.on_order.items() if at <= now]
+        for key, _ in due:
+            del self.on_order[key]
+        return [(p, loc, qty) for (p, loc), qty in due]
+
     def drop_movements(self, documents: int = 3, items: int = 4) -> list[Path]:
-        """A file of goods movements: store sales (251) and receipts (101)."""
+        """A file of goods movements: store sales (251) and the receipts (101) of purchase
+        orders whose lead time has passed (the reorder policy of :meth:`review_stock`)."""
         at = self.now_local()
         stocked = self._stocked()
+        self.review_stock()
+        receipts = self.arrived()
         docs: list[Document] = []
         for _ in range(documents):
             lines: list[tuple[int, SimMovement]] = []
-            for number in range(1, items + 1):
-                if stocked and self.rng.random() < 0.6:
+            for _ in range(items):
+                if receipts:
+                    p, loc, qty = receipts.pop()
+                    move = SimMovement(self.materials[p], self.plants[loc], "0001", "101", "S", qty)
+                elif stocked and self.rng.random() < 0.6:
                     p, loc = self.rng.choice(stocked)
                     move = SimMovement(self.materials[p], self.plants[loc], "0001", "251", "H", 1)
                 else:
-                    p = self.rng.choice(sorted(self.materials))
-                    loc = self.rng.choice(sorted(self.plants))
-                    qty = self.rng.randint(1, 20)
-                    move = SimMovement(self.materials[p], self.plants[loc], "0001", "101", "S", qty)
-                lines.append((number, move))
+                    continue
+                lines.append((len(lines) + 1, move))
+            if not lines:
+                continue
             if len(lines) > 2 and self.faults.gap and self.rng.random() < self.faults.gap:
                 del lines[1]  # item 2 never arrives: a hole in the document's numbering
             docs.append((str(self.next_mblnr), lines))
             self.next_mblnr += 1
+        for p, loc, qty in receipts:  # more arrived than one file holds: in the next one
+            self.on_order[(p, loc)] = (0.0, qty)
+        if not docs:
+            return []
         if self.faults.unparseable and self.rng.random() < self.faults.unparseable:
             return self._drop(self._name("WMMBXY", at, "xml"), b"<WMMBID02><IDOC><EDI_DC40>cut")
         if self.rng.random() < 0.5:

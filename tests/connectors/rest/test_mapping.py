@@ -50,6 +50,9 @@ def test_customer_is_mapped_to_canonical_fields() -> None:
         "phone": None,
         "city": "SAO PAULO",
         "state": "SP",
+        "birth_date": None,  # not in this record: A1_DTNASC, A1_DTCAD, A1_XPLANO
+        "customer_since": None,
+        "plan": None,
         "updated_at": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
     }
 
@@ -174,3 +177,92 @@ def test_bad_mapping_file_names_the_entity_and_field(tmp_path: Path) -> None:
     path.write_text("entities: [\n")
     with pytest.raises(InvalidInput, match="line"):
         load_mapping(path)
+
+
+def test_new_protheus_fields() -> None:
+    """SB1 price and replenishment fields, SA1 birth/registration dates and the custom plan
+    field, SE1 number, payment date and status, and the custom ZPL/ZPR tables."""
+    product = Mapper("products", PROTHEUS.entities["products"]).map(
+        {
+            "B1_COD": "CEL-1",
+            "B1_DESC": "Galaxy",
+            "B1_PRV1": 1299.9,
+            "B1_PE": 12,
+            "B1_QE": 0.0,
+            "B1_PROC": " f00042 ",
+        }
+    )
+    assert isinstance(product, dict)
+    assert (product["list_price"], product["lead_time_days"]) == (Decimal("1299.9"), 12)
+    assert product["pack_size"] is None and product["supplier_code"] == "F00042"  # 0: not filled
+    bad_lead = Mapper("products", PROTHEUS.entities["products"]).map(
+        {"B1_COD": "CEL-1", "B1_DESC": "Galaxy", "B1_PE": 2.5}
+    )
+    assert isinstance(bad_lead, Reject) and (bad_lead.field, bad_lead.rule) == (
+        "lead_time_days",
+        "integer",
+    )
+    person = Mapper("customers", PROTHEUS.entities["customers"]).map(
+        customer(A1_DTNASC="19850317", A1_DTCAD="20250102", A1_XPLANO="ctrl-25   ")
+    )
+    assert isinstance(person, dict)
+    assert person["birth_date"] == dt.date(1985, 3, 17)
+    assert person["customer_since"] == dt.date(2025, 1, 2) and person["plan"] == "CTRL-25"
+    company = Mapper("customers", PROTHEUS.entities["customers"]).map(
+        customer(A1_DTNASC="        ")
+    )
+    assert isinstance(company, dict) and company["birth_date"] is None
+    wrong = Mapper("customers", PROTHEUS.entities["customers"]).map(customer(A1_DTNASC="19853117"))
+    assert (
+        isinstance(wrong, Reject)
+        and wrong.field == "birth_date"
+        and "1985" not in (wrong.value or "")
+    )
+    receivables = Mapper("receivables", PROTHEUS.entities["receivables"])
+    base = {"E1_PREFIXO": "NF ", "E1_NUM": " 000000042", "E1_PARCELA": "A", "E1_CLIENTE": "1",
+            "E1_LOJA": "01", "E1_VENCTO": "20260204", "E1_VALOR": "10,00"}  # fmt: skip
+    paid = receivables.map({**base, "E1_SALDO": "0,00", "E1_BAIXA": "20260201", "E1_STATUS": "B"})
+    assert isinstance(paid, dict)
+    assert (paid["number"], paid["paid"], paid["status"]) == (
+        "000000042",
+        dt.date(2026, 2, 1),
+        "paid",
+    )
+    open_ = receivables.map({**base, "E1_SALDO": "10,00", "E1_BAIXA": "        "})
+    assert isinstance(open_, dict) and open_["paid"] is None and open_["status"] is None
+    unknown = receivables.map({**base, "E1_SALDO": "10,00", "E1_STATUS": "X"})
+    assert isinstance(unknown, Reject) and (unknown.field, unknown.rule) == ("status", "lookup")
+    plan = Mapper("plans", PROTHEUS.entities["plans"]).map(
+        {
+            "ZPL_COD": "fibra-300 ",
+            "ZPL_DESC": "Fibra",
+            "ZPL_TIPO": "4",
+            "ZPL_VALOR": "89,99",
+            "ZPL_FRANQ": 0,
+            "ZPL_MSBLQL": "1",
+        }
+    )
+    assert isinstance(plan, dict)
+    assert (plan["code"], plan["kind"], plan["monthly_price"]) == (
+        "FIBRA-300",
+        "fibra",
+        Decimal("89.99"),
+    )
+    assert plan["data_gb"] is None and plan["active"] is False
+    promo = Mapper("promotions", PROTHEUS.entities["promotions"]).map(
+        {
+            "ZPR_COD": "p1",
+            "ZPR_DESC": "Promo",
+            "ZPR_PROD": "   ",
+            "ZPR_PLANO": "CTRL-25",
+            "ZPR_PERC": 30.0,
+            "ZPR_PRECO": 0.0,
+            "ZPR_DTINI": "20260101",
+            "ZPR_DTFIM": "        ",
+            "ZPR_CANAL": "3",
+        }
+    )
+    assert isinstance(promo, dict)
+    assert (promo["sku"], promo["plan"], promo["promo_price"], promo["channel"]) == (
+        None, "CTRL-25", None, "online")  # fmt: skip
+    assert promo["discount_percent"] == Decimal("30.0") and promo["valid_to"] is None

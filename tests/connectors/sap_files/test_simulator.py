@@ -46,4 +46,28 @@ def test_the_simulator_costs_little(world: World, monkeypatch) -> None:  # type:
     writer = SapWriter(world.cfg, world.db)
     for _ in range(5):
         writer.drop_movements()
-    assert len(reads) == 1
+    assert len(reads) == 2  # the stocked pairs and the reorder review, once a refresh window each
+
+
+def test_the_simulated_erp_replenishes_on_its_reorder_policy(world: World) -> None:
+    """A level at the reorder point gets one purchase order; its 101 receipt arrives only
+    after the lead time, for the quantity up to the order-up-to level."""
+
+    with world.db.write() as s:
+        inventory.apply_movements(
+            s,
+            "test",
+            [
+                MovementIn(sku="CEL-000001", location="LJ0001", quantity=1, reason=Reason.receipt),
+                MovementIn(sku="CHP-000002", location="LJ0002", quantity=50, reason=Reason.receipt),
+            ],
+        )
+    writer = SapWriter(world.cfg, world.db, lead_time_seconds=60.0)
+    placed = writer.review_stock(now=1000.0)
+    assert placed == 1  # the level at the reorder point; the well-stocked one is left alone
+    assert writer.review_stock(now=1001.0) == 0  # reviewed once a window
+    assert writer.arrived(now=1030.0) == []  # lead time not over
+    assert writer.review_stock(now=1040.0) == 0  # on order: not ordered twice
+    arrived = writer.arrived(now=1061.0)
+    assert len(arrived) == placed
+    assert all(qty >= writer.order_up_to - writer.reorder_point for _p, _loc, qty in arrived)

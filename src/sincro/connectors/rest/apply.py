@@ -1,6 +1,8 @@
 """Apply one page of canonical records through the domain services, inside the caller's
-transaction: products (catalog + ProductAlias), stock balances (inventory movements),
-customers and receivables (customers service), product documents (catalog documents).
+transaction: products (catalog + ProductAlias; the ERP's list price becomes the price in
+force from the sync's day, Brasília time), stock balances (inventory movements), customers
+and receivables (customers service), product documents (catalog documents), telecom plans
+and promotions (catalog offers).
 
 Stock balances are ERP facts as of the moment the page was fetched (T). The level becomes
 ``ERP quantity + every on-hand change the ERP did not know at T`` (Sincro's sales not yet
@@ -24,12 +26,14 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog import service as catalog
 from sincro.catalog.documents import DocumentIn, apply_documents
-from sincro.catalog.schemas import ProductIn
+from sincro.catalog.schemas import PRODUCT_OPTIONAL_ATTRIBUTES, PlanIn, ProductIn, PromotionIn
 from sincro.connectors.alerts import raise_alert
 from sincro.connectors.models import LocationAlias, ProductAlias
 from sincro.connectors.rest.mapping import Reject
 from sincro.customers import service as customers
+from sincro.errors import SincroError
 from sincro.inventory import bulk, snapshots
+from sincro.text_pt import SAO_PAULO
 
 Records = Sequence[tuple[str, dict[str, Any]]]
 
@@ -69,6 +73,8 @@ def apply_products(
     valid: list[tuple[str, ProductIn]] = []
     rejects = []
     for key, rec in records:
+        # the replenishment attributes only when the mapping carries them (else kept as is)
+        attributes = {a: rec[a] for a in PRODUCT_OPTIONAL_ATTRIBUTES if a in rec}
         try:
             data = ProductIn(
                 sku=rec["sku"],
@@ -76,6 +82,7 @@ def apply_products(
                 ean=rec.get("ean"),
                 category=rec.get("category") or "outros",
                 unit=rec.get("unit") or "UN",
+                **attributes,
             )
         except ValidationError as exc:
             first = exc.errors()[0]
@@ -84,6 +91,13 @@ def apply_products(
             continue
         valid.append((key, data))
     upserted = catalog.upsert_products(session, [data for _, data in valid])
+    by_key = dict(records)
+    prices = {
+        product.id: price
+        for (key, _), (product, _) in zip(valid, upserted, strict=True)
+        if (price := by_key[key].get("list_price")) is not None
+    }
+    catalog.apply_list_prices(session, prices, _local_day(ctx.fetched_at), source=ctx.source)
     for (key, data), (product, _) in zip(valid, upserted, strict=True):
         alias = aliases.get(key)
         if alias is None:
@@ -97,6 +111,11 @@ def apply_products(
         ctx.products[key] = (product.id, product.sku)
     session.flush()
     return len(valid), rejects
+
+
+def _local_day(moment: dt.datetime) -> dt.date:
+    """The day in Brasília time of an instant (ERP prices take effect from that day)."""
+    return moment.astimezone(SAO_PAULO).date()
 
 
 def _resolve_products(session: Session, ctx: ApplyContext, codes: set[str]) -> None:
@@ -218,10 +237,69 @@ def apply_product_documents(
     return apply_documents(session, ctx.source, documents), rejects
 
 
+def _schema_reject(key: str, rec: dict[str, Any], exc: ValidationError) -> Reject:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]) if first["loc"] else None
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return _reject(key, name, "schema", rec.get(name or ""), message)
+
+
+def apply_plans(session: Session, ctx: ApplyContext, records: Records) -> tuple[int, list[Reject]]:
+    """Telecom plans (a custom ERP table, e.g. Protheus ZPL) through the catalog."""
+    plans, rejects = [], []
+    for key, rec in records:
+        try:
+            plans.append(
+                PlanIn(
+                    code=rec["code"],
+                    name=rec["name"],
+                    kind=rec["kind"],
+                    monthly_price=rec["monthly_price"],
+                    data_gb=rec.get("data_gb"),
+                    active=True if rec.get("active") is None else rec["active"],
+                )
+            )
+        except ValidationError as exc:
+            rejects.append(_schema_reject(key, rec, exc))
+    catalog.upsert_plans(session, plans, source=ctx.source)
+    return len(plans), rejects
+
+
+def apply_promotions(
+    session: Session, ctx: ApplyContext, records: Records
+) -> tuple[int, list[Reject]]:
+    """Promotions (a custom ERP table, e.g. Protheus ZPR); one naming an unknown product or
+    plan is rejected with that field (the page's other records still apply)."""
+    applied, rejects = 0, []
+    fields = ("sku", "plan", "discount_percent", "promo_price", "valid_to", "channel")
+    for key, rec in records:
+        try:
+            data = PromotionIn(
+                code=rec["code"],
+                name=rec["name"],
+                valid_from=rec["valid_from"],
+                active=True if rec.get("active") is None else rec["active"],
+                **{f: rec[f] for f in fields if rec.get(f) is not None},
+            )
+        except ValidationError as exc:
+            rejects.append(_schema_reject(key, rec, exc))
+            continue
+        try:  # refuses an unknown product or plan before writing anything
+            catalog.upsert_promotion(session, data, source=ctx.source)
+        except SincroError as exc:
+            field_name = exc.field or "code"
+            rejects.append(_reject(key, field_name, "unknown", rec.get(field_name), str(exc)))
+            continue
+        applied += 1
+    return applied, rejects
+
+
 APPLIERS: dict[str, Callable[[Session, ApplyContext, Records], tuple[int, list[Reject]]]] = {
     "product": apply_products,
     "stock_balance": apply_stock,
     "customer": apply_customers,
     "receivable": apply_receivables,
     "product_document": apply_product_documents,
+    "plan": apply_plans,
+    "promotion": apply_promotions,
 }

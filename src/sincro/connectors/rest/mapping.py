@@ -46,26 +46,48 @@ from sincro.text_pt import (
     parse_decimal_br,
 )
 
-Canonical = Literal["product", "stock_balance", "customer", "receivable", "product_document"]
+Canonical = Literal[
+    "product", "stock_balance", "customer", "receivable", "product_document", "plan", "promotion"
+]
 
 # Canonical fields every mapping of a kind must fill, and those it may fill.
 CANONICAL_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "product": (frozenset({"sku", "name"}), frozenset({"ean", "category", "unit", "updated_at"})),
+    "product": (
+        frozenset({"sku", "name"}),
+        frozenset(
+            {"ean", "category", "unit", "updated_at"}
+            | {"list_price", "lead_time_days", "pack_size", "supplier_code"}
+        ),
+    ),
     "stock_balance": (
         frozenset({"sku", "location", "on_hand"}),
         frozenset({"storage", "as_of", "updated_at"}),
     ),
     "customer": (
         frozenset({"code", "name"}),
-        frozenset({"document", "email", "phone", "city", "state", "updated_at"}),
+        frozenset(
+            {"document", "email", "phone", "city", "state", "updated_at"}
+            | {"birth_date", "customer_since", "plan"}
+        ),
     ),
     "receivable": (
         frozenset({"code", "customer_code", "due_date", "amount", "balance"}),
-        frozenset({"issued", "updated_at"}),
+        frozenset({"issued", "updated_at", "number", "paid", "status"}),
     ),
     "product_document": (
         frozenset({"external_id", "title", "body"}),
         frozenset({"sku", "language", "version", "effective_date", "kind", "updated_at"}),
+    ),
+    "plan": (
+        frozenset({"code", "name", "kind", "monthly_price"}),
+        frozenset({"data_gb", "active", "updated_at"}),
+    ),
+    "promotion": (
+        frozenset({"code", "name", "valid_from"}),
+        frozenset(
+            {"sku", "plan", "discount_percent", "promo_price", "valid_to", "channel", "active"}
+            | {"updated_at"}
+        ),
     ),
 }
 
@@ -234,6 +256,21 @@ def _non_negative(value: Any) -> Any:
     return value
 
 
+def _zero_as_missing(value: Any) -> Any:
+    """0 means "not filled" in many ERP numeric fields (Protheus B1_QE): treated as missing."""
+    return "" if value == 0 else value
+
+
+def _flag(value: Any) -> bool:
+    """An ERP yes/no field: 1/S/Y/T/true are yes, 0/2/N/F/false are no."""
+    text = _text(value).strip().upper()
+    if text in ("1", "S", "SIM", "Y", "YES", "T", "TRUE"):
+        return True
+    if text in ("0", "2", "N", "NAO", "NÃO", "NO", "F", "FALSE"):
+        return False
+    raise ValueError(f"flag|not a yes/no value: {text!r}")
+
+
 def _uf(value: Any) -> str:
     text = _text(value).strip().upper()
     if text not in UF:
@@ -253,6 +290,8 @@ SIMPLE: dict[str, Transform] = {
     "email": email,
     "html_to_text": html_to_text,
     "non_negative": _non_negative,
+    "zero_as_missing": _zero_as_missing,
+    "flag": _flag,
     "uf": _uf,
 }
 WITH_ARGUMENT: dict[str, Callable[[Any], Transform]] = {

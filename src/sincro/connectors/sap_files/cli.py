@@ -47,6 +47,8 @@ def watch(
     writeback_every: Annotated[float, typer.Option(help="Collect+flush write-backs, s")] = 0.0,
 ) -> None:
     """Watch the inboxes of the sap_files sources until Ctrl+C."""
+    from sincro import health
+    from sincro.config import get_settings
     from sincro.connectors.sap_files import service, watcher, writeback
     from sincro.db import get_database
 
@@ -54,6 +56,7 @@ def watch(
     if not sources:
         fail("no active sap_files source configured (SINCRO_CONNECTORS_FILE)")
     db = get_database()
+    health.start_heartbeat(get_settings(), kind="watcher")
     stop = stop_on_signals()
     inline_worker = watcher.InlineDispatcher(db, {s.code: s for s in sources}) if inline else None
 

@@ -10,14 +10,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from sincro.catalog.schemas import SKU_PATTERN
+from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
+from sincro.console.export import csv_response, parse_form
 from sincro.console.routes import ConsoleUserDep, app_state, csrf_ok, not_found, render, url
 from sincro.errors import SincroError
-from sincro.forecasting import runs
+from sincro.forecasting import replenishment, runs
+from sincro.forecasting.replenishment import Policy
 from sincro.inventory import history
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 SKU_RE = re.compile(SKU_PATTERN)
+CODE_RE = re.compile(CODE_PATTERN)
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,39}$")
 LEVEL_LABELS = {
     "uf": "UF",
@@ -156,3 +159,103 @@ def series_page(
         "censored_days": sum(1 for d in days if sold.get(d, (0, False))[1]),
     }
     return render(request, "forecasting/series.html", context, section="forecasts")
+
+
+REPLENISHMENT_HEADER = (
+    "SKU",
+    "Produto",
+    "Padrão",
+    "Posição",
+    "Média diária",
+    "Dias de cobertura",
+    "Prazo (dias)",
+    "Prob. ruptura",
+    "Ponto de pedido",
+    "Estoque máximo",
+    "Estoque de segurança",
+    "Pedido sugerido",
+    "Embalagem",
+    "Fornecedor",
+    "CD",
+    "Disponível no CD",
+)
+
+
+@router.get("/forecasts/replenishment", name="console_replenishment")
+def replenishment_page(
+    request: Request,
+    user: ConsoleUserDep,
+    location: str = "",
+    only: str = "",
+    nivel: str = "",
+    exportar: str = "",
+    formato: str = "",
+) -> Response:
+    """Reorder advice of one location, filtered to what needs ordering or at risk; CSV in the
+    house's two forms."""
+    state = app_state(request)
+    settings = state.settings
+    code = location.strip()[:32]
+    if code and not CODE_RE.match(code):
+        return not_found(request, "Local não encontrado", "Confira o código da loja ou CD.")
+    service_level = settings.forecasting_service_level
+    if nivel:
+        try:
+            service_level = float(nivel.replace(",", ".")) / 100
+        except ValueError:
+            service_level = settings.forecasting_service_level
+    try:
+        policy = Policy(
+            service_level=min(max(service_level, 0.5), 0.999),
+            review_days=settings.forecasting_review_days,
+            default_lead_time_days=settings.forecasting_default_lead_time_days,
+        )
+    except SincroError:
+        policy = Policy()
+    rows: list[Any] = []
+    problem = ""
+    if code:
+        with state.db.read() as session:
+            try:
+                rows = replenishment.advise(session, code, policy)
+            except SincroError:
+                problem = (
+                    f"Não há previsão por loja em uso para “{code}”, ou o local não existe. "
+                    "Promova uma execução de nível Loja/CD em Previsão de demanda."
+                )
+    if only == "pedido":
+        rows = [r for r in rows if r.suggested_qty > 0]
+    elif only == "risco":
+        rows = [r for r in rows if r.stockout_probability >= 0.5]
+    if exportar and rows:
+        lines = (
+            (
+                r.sku,
+                r.name,
+                PATTERN_LABELS.get(r.pattern, r.pattern),
+                r.position,
+                r.mean_daily,
+                r.days_of_cover,
+                r.lead_time_days,
+                r.stockout_probability,
+                r.reorder_point,
+                r.order_up_to,
+                r.safety_stock,
+                r.suggested_qty,
+                r.pack_size,
+                r.supplier or "",
+                r.dc or "",
+                "" if r.dc_available is None else r.dc_available,
+            )
+            for r in rows
+        )
+        return csv_response(f"reposicao-{code}", REPLENISHMENT_HEADER, lines, parse_form(formato))
+    context = {
+        "location": code,
+        "only": only,
+        "rows": rows,
+        "problem": problem,
+        "service_level": round(policy.service_level * 100, 1),
+        "pattern_labels": PATTERN_LABELS,
+    }
+    return render(request, "forecasting/replenishment.html", context, section="forecasts")

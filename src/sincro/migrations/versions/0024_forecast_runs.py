@@ -1,5 +1,5 @@
 """forecast runs (the registry's versions), their chunks, per-series results, stored
-forecasts and promotions
+forecasts, promotions and the live monitor
 
 Revision ID: 0024
 Revises: 0023
@@ -113,9 +113,24 @@ def upgrade() -> None:
         sa.Column("rolled_back_at", sa.DateTime(), nullable=True),
     )
     op.create_index("ix_forecast_promotions_level", "forecast_promotions", ["level"])
+    op.create_table(
+        "forecast_monitor",
+        sa.Column(
+            "run_id",
+            sa.Integer(),
+            sa.ForeignKey("forecast_runs.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("day", sa.Date(), primary_key=True),
+        sa.Column("pattern", sa.String(length=16), primary_key=True),
+        sa.Column("series", sa.Integer(), nullable=False),
+        sa.Column("scaled_error", sa.Float(), nullable=False),
+        sa.Column("inside", sa.Integer(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("forecast_monitor")
     op.drop_index("ix_forecast_promotions_level", table_name="forecast_promotions")
     op.drop_table("forecast_promotions")
     op.drop_index("ix_forecast_values_lookup", table_name="forecast_values")

@@ -1,0 +1,1 @@
+"""Operação: one place to watch every service (heartbeats, queues, figures, alerts)."""
