@@ -185,3 +185,38 @@ def test_dkim_signature_verifies(
         assert dkim.verify(raw, dnsfunc=dnsfunc)
         tampered = raw.replace(b"Campinas", b"Sorocaba", 1)
         assert not dkim.verify(tampered, dnsfunc=dnsfunc)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_bounce_mailbox_read_over_imap(
+    db: Database, settings: Settings, sink: SmtpSink, dispatched: Dispatched
+) -> None:
+    from imapclient import IMAPClient
+
+    from tests.imap_server import running_dovecot
+
+    with running_dovecot("bounces") as server:
+        config = messaging_settings(
+            settings,
+            sink.port,
+            messaging_bounce_domain="bounce.loja.example",
+            messaging_bounce_imap_url=server.url(),
+        )
+        add_customers(db, 2)
+        campaign = _send_campaign(db, config, dispatched, 2)
+        with db.read() as s:
+            row = s.scalars(select(LedgerEntry).order_by(LedgerEntry.id)).first()
+        assert row is not None
+        verp = compose.verp_address(config.secret_key, row.id, "bounce.loja.example")
+        with IMAPClient(server.host, port=server.port, ssl=False) as client:
+            client.login(server.user, server.password)
+            client.append("INBOX", _dsn(verp, row.email))
+            client.append("INBOX", b"From: alguem@example.com\r\nSubject: oi\r\n\r\nnao e DSN\r\n")
+        assert bounces.read_mailbox(db, config) == 1
+        assert bounces.read_mailbox(db, config) == 0  # read mail is marked seen
+        with IMAPClient(server.host, port=server.port, ssl=False) as client:
+            client.login(server.user, server.password)
+            client.select_folder("INBOX")
+            assert client.search(["UNSEEN"]) == []
+    with db.read() as s:
+        assert service.counts(s, campaign).bounced == 1
