@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from sincro.catalog.schemas import Page
 from sincro.deps import AdminKey, Limit, Offset, StateDep, row_id_path
+from sincro.errors import error_responses
 from sincro.messaging import service
 from sincro.messaging.schemas import (
     CampaignIn,
@@ -38,7 +39,12 @@ def list_templates(
     return Page[TemplateOut](items=items, total=total, offset=offset, limit=limit)
 
 
-@router.post("/messaging/templates", response_model=TemplateDetail, status_code=201)
+@router.post(
+    "/messaging/templates",
+    response_model=TemplateDetail,
+    status_code=201,
+    responses=error_responses(409),
+)
 def create_template(
     body: TemplateIn, request: Request, state: StateDep, key: AdminKey
 ) -> TemplateDetail:
@@ -50,7 +56,11 @@ def create_template(
         return service.template_detail(session, template.id)
 
 
-@router.get("/messaging/templates/{template_id}", response_model=TemplateDetail)
+@router.get(
+    "/messaging/templates/{template_id}",
+    response_model=TemplateDetail,
+    responses=error_responses(404),
+)
 def get_template(
     template_id: TemplateId,
     state: StateDep,
@@ -62,7 +72,11 @@ def get_template(
         return service.template_detail(session, template_id, version)
 
 
-@router.put("/messaging/templates/{template_id}", response_model=TemplateDetail)
+@router.put(
+    "/messaging/templates/{template_id}",
+    response_model=TemplateDetail,
+    responses=error_responses(404),
+)
 def update_template(
     template_id: TemplateId, body: TemplateUpdate, request: Request, state: StateDep, key: AdminKey
 ) -> TemplateDetail:
@@ -97,7 +111,9 @@ def list_campaigns(
     return Page[CampaignOut](items=items, total=total, offset=offset, limit=limit)
 
 
-@router.post("/campaigns", response_model=CampaignOut, status_code=201)
+@router.post(
+    "/campaigns", response_model=CampaignOut, status_code=201, responses=error_responses(404)
+)
 def create_campaign(
     body: CampaignIn, request: Request, state: StateDep, key: AdminKey
 ) -> CampaignOut:
@@ -111,7 +127,7 @@ def create_campaign(
         return service.campaign_out(session, service.get_campaign(session, campaign.id))
 
 
-@router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut, responses=error_responses(404))
 def get_campaign(campaign_id: CampaignId, state: StateDep, _key: AdminKey) -> CampaignOut:
     """State, live counts (queued, sending, sent, failed, bounced, suppressed, unsubscribed,
     in doubt) and throughput."""
@@ -119,7 +135,11 @@ def get_campaign(campaign_id: CampaignId, state: StateDep, _key: AdminKey) -> Ca
         return service.campaign_out(session, service.get_campaign(session, campaign_id))
 
 
-@router.get("/campaigns/{campaign_id}/minutes", response_model=list[MinutePoint])
+@router.get(
+    "/campaigns/{campaign_id}/minutes",
+    response_model=list[MinutePoint],
+    responses=error_responses(404),
+)
 def campaign_minutes(campaign_id: CampaignId, state: StateDep, _key: AdminKey) -> list[MinutePoint]:
     """Sent and failed per minute (UTC), for the progress chart and the results report."""
     import datetime as dt
@@ -136,7 +156,11 @@ def campaign_minutes(campaign_id: CampaignId, state: StateDep, _key: AdminKey) -
     ]
 
 
-@router.post("/campaigns/{campaign_id}/retry-failed", response_model=Retried)
+@router.post(
+    "/campaigns/{campaign_id}/retry-failed",
+    response_model=Retried,
+    responses=error_responses(404, 409),
+)
 def retry_failed(
     campaign_id: CampaignId, request: Request, state: StateDep, key: AdminKey
 ) -> Retried:
@@ -145,7 +169,11 @@ def retry_failed(
     return Retried(reset=reset)
 
 
-@router.post("/campaigns/{campaign_id}/{action}", response_model=CampaignOut)
+@router.post(
+    "/campaigns/{campaign_id}/{action}",
+    response_model=CampaignOut,
+    responses=error_responses(404, 409),
+)
 def campaign_action(
     campaign_id: CampaignId, action: Action, request: Request, state: StateDep, key: AdminKey
 ) -> CampaignOut:
