@@ -75,7 +75,7 @@ def test_templates_campaigns_and_csv(
     data = console.get(f"{campaign_url}/dados").json()
     assert data["campaign"]["state"] == "running" and data["state_label"][0] == "enviando"
     again = console.post(f"{campaign_url}/acao", data={"csrf": csrf, "action": "start"})
-    assert "cannot start" in again.text
+    assert "Não é possível iniciar: a campanha está enviando" in again.text
     csv = console.get(f"{campaign_url}/resultado.csv")
     assert csv.status_code == 200 and csv.text.startswith("\ufeffminuto;enviadas;falhas")
 

@@ -28,6 +28,7 @@ from sincro.console.routes import (
 from sincro.customers.schemas import Segment
 from sincro.errors import SincroError
 from sincro.messaging import service
+from sincro.messaging.exceptions import CampaignStateConflict
 from sincro.messaging.schemas import CampaignIn, TemplateIn, TemplatePreviewIn, TemplateUpdate
 from sincro.text_pt import datetime_br
 
@@ -346,6 +347,12 @@ def campaign_action(
             notice = f"{ACTIONS[action]}: feito"
         else:
             notice = "Ação desconhecida"
+    except CampaignStateConflict:
+        with state.db.read() as session:
+            current = service.get_campaign(session, campaign_id).state
+        label = STATES.get(current, (current, ""))[0]
+        verb = ACTIONS.get(action, "Reenviar falhas").lower()
+        notice = f"Não é possível {verb}: a campanha está {label}"
     except SincroError as exc:
         notice = exc.message
     return RedirectResponse(
