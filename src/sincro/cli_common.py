@@ -6,6 +6,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sincro.config import get_settings
 
@@ -24,6 +25,18 @@ def fail(message: str) -> NoReturn:
     """Print an error in red and exit with status 1."""
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(1)
+
+
+def progress_bar(label: str, on: Console | None = None) -> Progress:
+    """The house progress bar: a bold label (``{task.description}`` for the task's own),
+    the bar, done/total and the time left."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=on or console,
+    )
 
 
 def safe_url(url: str) -> str:

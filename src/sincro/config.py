@@ -164,8 +164,11 @@ class Settings(BaseSettings):
     # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
     forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
     forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
-    forecasting_levels: str = "10,50,90"  # quantile levels, percent
-    forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
+    forecasting_levels: str = Field(  # quantile levels, whole percents
+        default="10,50,90", pattern=r"^\s*[1-9]\d?(\s*,\s*[1-9]\d?)*\s*$"
+    )
+    # latest periods fitted (0 = all): 364 days keeps 30,000 daily series in the 10-minute budget
+    forecasting_max_history: int = Field(default=364, ge=0)
     forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
     forecasting_chunk_lease_seconds: float = Field(default=1800.0, ge=30)  # then taken again
     forecasting_service_level: float = Field(default=0.95, ge=0.5, lt=1.0)
@@ -206,6 +209,14 @@ class Settings(BaseSettings):
     customers_import_max_line_chars: int = Field(default=4_000, ge=200, le=100_000)
     customers_page_size: int = Field(default=50, ge=5, le=500)
 
+    # reports (issue #9, section 6): periods, range caps, scheduled report e-mails
+    reports_time_zone: str = "America/Sao_Paulo"  # IANA zone of "today" and schedule hours
+    reports_max_days: int = Field(default=1096, ge=31, le=3660)  # longest range per request
+    reports_max_months: int = Field(default=36, ge=1, le=120)  # billing months per request
+    reports_schedule_every_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
+    reports_max_recipients: int = Field(default=20, ge=1, le=200)
+    reports_mail_from: str = ""  # sender of report e-mails; empty: SINCRO_ALERT_FROM
+
     # messaging (campaigns, transactional mail, the send ledger; sincro.messaging)
     messaging_rate_per_second: float = Field(default=50.0, gt=0, le=100_000)  # the relay's
     messaging_rate_burst: float = Field(default=1.0, ge=1)  # tokens the shared bucket holds
@@ -229,7 +240,7 @@ class Settings(BaseSettings):
     messaging_quiet_end: int = Field(default=8, ge=0, le=23)
     messaging_quiet_billing: bool = False  # True: billing waits for the morning too
 
-    @field_validator("console_time_zone")
+    @field_validator("console_time_zone", "reports_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         if not is_zone(value):

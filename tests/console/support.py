@@ -24,6 +24,7 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Busca",
     "Ofertas",
     "Previsão de demanda",
+    "Relatórios",
     "Mensagens",
     "Auditoria",
     "Caixa de saída (demo)",

@@ -134,3 +134,34 @@ def test_bad_options_are_refused_before_any_work(tmp_path: Path) -> None:
         in " ".join(weekly.output.split())
     )
     assert not target.exists()
+
+
+def test_flag_columns_are_events_and_other_numbers_are_named_as_unused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    frame = S.series("a", S.seasonal(rng, n=90))
+    frame["promo"] = (np.arange(90) % 9 == 0).astype(int)
+    frame["price"] = 9.9
+    frame["ds"] = frame["ds"].dt.strftime("%Y-%m-%d")
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    target = tmp_path / "out.csv"
+    result = _run("--input", str(source), "--horizon", "7", "--freq", "D", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "re-applied on future event days; none is planned in the future of a CSV: promo" in flat
+    assert "numeric columns read but not used by the statistical candidates: price" in flat
+    assert len(pd.read_csv(target)) == 7
+
+
+def test_an_unreadable_or_binary_input_is_a_clean_error(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    missing = _run(
+        "--input", str(tmp_path / "nope.csv"), "--horizon", "3", "--freq", "D",
+        "--output", str(target),
+    )  # fmt: skip
+    assert missing.exit_code == 1 and "cannot read the file: No such file" in missing.output
+    binary = tmp_path / "bin.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81garbage\n")
+    broken = _run("--input", str(binary), "--horizon", "3", "--freq", "D", "--output", str(target))
+    assert broken.exit_code == 1 and "not UTF-8" in broken.output
+    assert not target.exists()

@@ -15,6 +15,8 @@ class Role(StrEnum):
     admin = "admin"
     channel = "channel"
     store = "store"
+    billing = "billing"  # finance: billing and defaulter reports (aggregates only)
+    marketing = "marketing"  # campaigns and customer reports (aggregates only)
 
 
 #: What a console user may be: the nav of each domain names the roles that see each section

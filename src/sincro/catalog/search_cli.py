@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+
+from sincro.cli_common import progress_bar
 
 search_app = typer.Typer(help="Search over product documents and products.", no_args_is_help=True)
 console = Console()
@@ -21,13 +22,7 @@ def reindex(
     from sincro.catalog.search import reindex_all
     from sincro.db import get_database
 
-    with Progress(
-        TextColumn("[bold]indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
+    with progress_bar("indexing", console) as bar:
         task = bar.add_task("index", total=None)
 
         def progress(done: int, total: int) -> None:

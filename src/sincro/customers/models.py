@@ -33,6 +33,7 @@ class Customer(Base):
         Index("ix_customers_document", "document"),
         Index("ix_customers_email", "email"),
         Index("ix_customers_state_city", "state", "city"),
+        Index("ix_customers_since", "customer_since"),  # reports: new customers per period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +65,10 @@ class Receivable(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_code"),
         Index("ix_receivables_due", "due_date", "balance"),
+        # reports: covering indexes, so invoiced / received per month and the open titles at a
+        # date are read from the index alone (no lookup per title into the table)
+        Index("ix_receivables_issued", "issued_on", "status", "amount"),
+        Index("ix_receivables_paid", "paid_on", "status", "amount", "balance"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sincro.cli_common import console, fail
+from sincro.cli_common import console, fail, progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,20 +55,17 @@ def forecast_csv(
         fail(str(exc))
     frame = history.frame
     total = int(frame["unique_id"].nunique())
-    with Progress(
-        TextColumn("[bold]forecasting[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    ) as bar:
+    with progress_bar("forecasting") as bar:
         task = bar.add_task("series", total=total)
-        result = engine.forecast_frame(
-            frame,
-            config,
-            chunk_size=settings.forecasting_chunk_size,
-            progress=lambda n: bar.advance(task, n),
-        )
+        try:
+            result = engine.forecast_frame(
+                frame,
+                config,
+                chunk_size=settings.forecasting_chunk_size,
+                progress=lambda n: bar.advance(task, n),
+            )
+        except ValueError as exc:  # a configuration the data cannot meet; nothing written
+            fail(str(exc))
     columns = ["unique_id", "ds", "model", *(f"p{level}" for level in config.levels)]
     out = result.forecasts[columns].copy()
     if (out["ds"] == out["ds"].dt.normalize()).all():
@@ -142,6 +138,7 @@ def forecast_run(
     from pydantic import ValidationError
 
     from sincro.audit import Actor
+    from sincro.config import get_settings
     from sincro.db import get_database
     from sincro.errors import SincroError
     from sincro.forecasting import runs
@@ -163,13 +160,12 @@ def forecast_run(
     db = get_database()
     try:
         with db.write() as session:
-            run = runs.start(session, scope)
+            run = runs.start(session, scope, max_history=get_settings().forecasting_max_history)
             run_id, total = run.id, run.chunks_total
     except SincroError as exc:
         fail(exc.message)
     console.print(f"run {run_id}: {total} chunks of up to {per_chunk} SKUs at level {level}")
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, TimeRemainingColumn(), console=console) as progress:
+    with progress_bar("previsão") as progress:
         task = progress.add_task("previsão", total=total)
         if queue:
             from sincro.forecasting.tasks import enqueue

@@ -37,8 +37,10 @@ def read_history(path: Path, freq: str) -> History:
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
             head = handle.readline()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidSeries(f"cannot read {path}: {exc}", field="input") from exc
+    except OSError as exc:
+        raise InvalidSeries(f"cannot read the file: {exc.strerror or exc}", field="input") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidSeries("the file is not UTF-8 text", field="input") from exc
     sep = ";" if head.count(";") > head.count(",") else ","
     try:
         raw = pd.read_csv(

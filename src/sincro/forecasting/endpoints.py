@@ -37,7 +37,7 @@ def start_run(scope: RunScope, state: StateDep, _key: AdminKey) -> RunOut:
     from sincro.forecasting.tasks import enqueue
 
     def work(session: Session) -> tuple[int, RunOut, list[int]]:
-        run = runs.start(session, scope)
+        run = runs.start(session, scope, max_history=state.settings.forecasting_max_history)
         return run.id, runs.run_out(session, run), list(range(run.chunks_total))
 
     run_id, out, chunks = state.run_write(work)

@@ -868,11 +868,9 @@ def lead_time_demand_quantiles(
 
 def iter_chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
     """Slices of ``frame`` holding at most ``size`` whole series each."""
-    ids = frame["unique_id"].astype(str)
-    order = pd.unique(ids)
-    for start in range(0, len(order), size):
-        keep = set(order[start : start + size])
-        yield frame[ids.isin(keep)]
+    codes, _ = pd.factorize(frame["unique_id"].astype(str))  # in order of first appearance
+    for _, part in frame.groupby(codes // size, sort=True):
+        yield part
 
 
 def parse_levels(text: str) -> tuple[int, ...]:

@@ -53,8 +53,11 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def start(session: Session, scope: RunScope, today: dt.date | None = None) -> ForecastRun:
-    """Plan a run: its data window, parameters, versions and chunks (nothing is computed)."""
+def start(
+    session: Session, scope: RunScope, today: dt.date | None = None, max_history: int = 0
+) -> ForecastRun:
+    """Plan a run: its data window, parameters, versions and chunks (nothing is computed).
+    ``max_history``: the latest days each model is fitted on (0: the whole window)."""
     end = (today or dt.date.today()) - dt.timedelta(days=1)
     begin = end - dt.timedelta(days=scope.history_days - 1)
     if scope.skus is not None:
@@ -76,6 +79,7 @@ def start(session: Session, scope: RunScope, today: dt.date | None = None) -> Fo
             "levels": scope.levels,
             "backtest_windows": scope.backtest_windows,
             "calendar": True,
+            "max_history": max_history,
             "censored": "masked and imputed by the engine",
         },
         versions=library_versions(),
@@ -142,8 +146,10 @@ def run_chunk(
         levels=tuple(int(v) for v in params["levels"]),
         n_windows=int(params["backtest_windows"]),
         calendar=bool(params.get("calendar", True)),
+        max_history=int(params.get("max_history") or 0) or None,
         keep_paths=True,
     )
+    engine.warm_up()  # once per process: the libraries' import and first fit
     result = (forecast or engine.forecast_chunk)(frame, config) if len(frame) else None
     series_rows, value_rows = _rows(run_id, result, config.levels)
     pool_rows = _pools(run_id, number, result)

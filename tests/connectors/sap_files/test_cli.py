@@ -115,7 +115,9 @@ def test_simulated_sap_feeds_the_watcher_end_to_end(world: World, env: dict[str,
     assert watch.returncode == 0, err
     assert "Traceback" not in err, err
     assert not any(world.cfg.inbox.iterdir())
-    assert sorted(states).count("duplicate") >= 1 and "failed" not in states, states
+    with world.db.read() as s:
+        errors = s.scalars(select(ErpFile.error).where(ErpFile.state == "failed")).all()
+    assert sorted(states).count("duplicate") >= 1 and "failed" not in states, (states, errors)
     assert world.verify() == []
 
 

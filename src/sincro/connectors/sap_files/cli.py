@@ -18,16 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from sincro.cli_common import console, fail
+from sincro.cli_common import console, fail, progress_bar
 from sincro.connectors.cli_support import stop_on_signals
 from sincro.errors import SincroError
 
@@ -127,13 +120,7 @@ def ingest(
         fail(f"{path}: no such file")
     try:
         cfg = service.source_config(source)
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        ) as bar:
+        with progress_bar("{task.description}") as bar:
             task = bar.add_task(path.name, total=None)
 
             def progress(done: int, total: int) -> None:

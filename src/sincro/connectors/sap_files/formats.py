@@ -643,11 +643,22 @@ _NAME_KINDS = (
 )
 
 
+def _sniffed_text(raw: bytes) -> str:
+    """UTF-8 when the bytes are UTF-8 (a character cut by the sniff's end excepted), else
+    Latin-1: a pt-BR header reads right either way."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(raw) - 3:
+            return raw[: exc.start].decode("utf-8")
+        return raw.decode("latin-1")
+
+
 def detect_kind(path: Path) -> str:
     """snapshot | movements | ack | unknown, from the content first, then the name."""
     with path.open("rb") as stream:
         head = stream.read(SNIFF_BYTES)
-    text = head.lstrip(b"\xef\xbb\xbf").decode("latin-1").lstrip()
+    text = _sniffed_text(head.lstrip(b"\xef\xbb\xbf")).lstrip()
     if text.startswith("<"):
         return "movements" if ("WMMBID" in text or "E1MBXY" in text) else "unknown"
     folded = plain(text.replace(";", " ; "))
