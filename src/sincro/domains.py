@@ -20,6 +20,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.forecasting",
     "sincro.ops",
     "sincro.reports",
+    "sincro.messaging",
 )
 
 

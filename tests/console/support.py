@@ -25,6 +25,7 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Ofertas",
     "Previsão de demanda",
     "Relatórios",
+    "Mensagens",
     "Auditoria",
     "Caixa de saída (demo)",
     "Saúde",
