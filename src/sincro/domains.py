@@ -15,6 +15,8 @@ INSTALLED: tuple[str, ...] = (
     "sincro.feed",
     "sincro.connectors",
     "sincro.customers",
+    "sincro.billing",
+    "sincro.wishes",
 )
 
 

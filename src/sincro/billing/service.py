@@ -1,0 +1,206 @@
+"""Cobrança: dunning notices per receivable and the payment artifacts, the one door other
+domains (and the console) call. Functions take the caller's session and never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from sincro.billing import dunning
+from sincro.billing import repository as repo
+from sincro.billing.exceptions import ReceivableNotFound
+from sincro.billing.models import ReceivableNotice
+from sincro.billing.payment import Payment, invoice_pdf, payment_for, pdf_filename
+from sincro.config import Settings
+from sincro.customers import billing_reads
+from sincro.customers.billing_reads import ReceivableView
+from sincro.text_pt import date_br, money_br
+
+log = logging.getLogger("sincro.billing")
+PURPOSE = "billing"
+TEMPLATE_KEYS = {
+    "issued": "billing.invoice_issued",
+    "due_soon": "billing.due_soon",
+    "overdue": "billing.overdue",
+}
+Sender = Callable[..., bool]
+
+
+def plan_of(settings: Settings) -> dunning.Plan:
+    return dunning.Plan(
+        due_soon_days=settings.billing_due_soon_days,
+        overdue_days=tuple(settings.billing_overdue_days),
+        catch_up_days=settings.billing_catch_up_days,
+    )
+
+
+def _windows(
+    today: dt.date, plan: dunning.Plan
+) -> tuple[tuple[dt.date, dt.date], list[tuple[dt.date, dt.date]]]:
+    """The issue and due-date ranges that can hold an eligible step on any Brazilian local
+    date around ``today`` (UTC): one day of slack each side covers every zone."""
+    low, high = today - dt.timedelta(days=1), today + dt.timedelta(days=1)
+    back = dt.timedelta(days=plan.catch_up_days)
+    issued = (low - back, high)
+    soon = dt.timedelta(days=plan.due_soon_days)
+    due = [(low - back + soon, high + soon)]
+    for n in plan.overdue_days:
+        after = dt.timedelta(days=n)
+        due.append((low - back - after, high - after))
+    return issued, due
+
+
+@dataclass(slots=True)
+class DunningRun:
+    looked_at: int = 0
+    queued: int = 0
+    refused: int = 0
+    superseded: int = 0
+    outside_hours: int = 0
+    by_step: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def notice_context(receivable: ReceivableView, pay: Payment, step: str) -> dict[str, Any]:
+    """What the pt-BR templates show: values already formatted for people."""
+    return {
+        "customer_name": receivable.customer_name,
+        "invoice_number": receivable.number,
+        "amount": money_br(receivable.balance),
+        "original_amount": money_br(receivable.amount),
+        "due_date": date_br(receivable.due_date),
+        "issued_on": date_br(receivable.issued_on) if receivable.issued_on else "",
+        "digitable_line": pay.digitable_line,
+        "pix_code": pay.pix_code or "",
+        "step": step,
+        "days_overdue": int(step[len(dunning.OVERDUE) :]) if step.startswith("overdue_") else 0,
+    }
+
+
+def _messaging_sender() -> Sender:
+    from sincro.messaging import service as messaging
+
+    return messaging.send_transactional
+
+
+def send_notice(
+    session: Session,
+    receivable: ReceivableView,
+    step: str,
+    settings: Settings,
+    send: Sender,
+) -> bool:
+    """Hand one step's message to messaging (dedupe key ``receivable:<id>:<step>``)."""
+    pay = payment_for(receivable, settings)
+    attachment = (pdf_filename(receivable), "application/pdf", invoice_pdf(receivable, settings))
+    kind = dunning.kind_of(step)
+    return bool(
+        send(
+            session,
+            customer_id=receivable.customer_id,
+            purpose=PURPOSE,
+            kind=f"billing.{kind}",
+            dedupe_key=f"receivable:{receivable.id}:{step}",
+            template_key=TEMPLATE_KEYS[kind],
+            context=notice_context(receivable, pay, step),
+            attachments=(attachment,),
+        )
+    )
+
+
+def run_dunning(
+    session: Session,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    after_id: int = 0,
+    limit: int | None = None,
+    send: Sender | None = None,
+) -> tuple[DunningRun, int | None]:
+    """One page of dunning: every candidate receivable whose customer's local date has
+    reached a step and whose local time is within the sending hours gets that step recorded
+    (once: :func:`repository.claim_step`) and its message handed to messaging in this same
+    transaction. Paid or cancelled receivables are never candidates, so their sequence stops.
+    Returns the counts and the id to continue after (None when the page was the last)."""
+    plan = plan_of(settings)
+    send = send or _messaging_sender()
+    limit = limit or settings.billing_dunning_batch
+    issued, due = _windows(now.astimezone(dt.UTC).date(), plan)
+    page = billing_reads.dunning_candidates(
+        session, issued=issued, due=due, after_id=after_id, limit=limit
+    )
+    recorded = repo.recorded_steps(session, (r.id for r in page))
+    run = DunningRun(looked_at=len(page))
+    for receivable in page:
+        local = now.astimezone(ZoneInfo(receivable.time_zone))
+        decision = dunning.decide(
+            receivable.issued_on, receivable.due_date, recorded.get(receivable.id, set()),
+            local.date(), plan,
+        )  # fmt: skip
+        if decision.send is None:
+            continue
+        if not dunning.within_hours(
+            local, settings.billing_send_from_hour, settings.billing_send_until_hour
+        ):
+            run.outside_hours += 1
+            continue
+        for step in decision.supersede:
+            if repo.claim_step(
+                session, receivable.id, receivable.customer_id, step, "superseded", local.date()
+            ):
+                run.superseded += 1
+        if not repo.claim_step(
+            session, receivable.id, receivable.customer_id, decision.send, "queued", local.date()
+        ):
+            continue  # another run recorded it first
+        if send_notice(session, receivable, decision.send, settings, send):
+            run.queued += 1
+            run.by_step[decision.send] += 1
+        else:
+            repo.set_status(session, receivable.id, decision.send, "refused")
+            run.refused += 1
+    next_after = page[-1].id if len(page) == limit else None
+    return run, next_after
+
+
+# --- reads for the API and the console ---------------------------------------------------
+
+
+def receivable(session: Session, receivable_id: int) -> ReceivableView:
+    found = billing_reads.receivable(session, receivable_id)
+    if found is None:
+        raise ReceivableNotFound(f"receivable {receivable_id} not found", field="id")
+    return found
+
+
+def payment(session: Session, receivable_id: int, settings: Settings) -> Payment:
+    return payment_for(receivable(session, receivable_id), settings)
+
+
+def invoice(session: Session, receivable_id: int, settings: Settings) -> tuple[str, bytes]:
+    """The PDF copy of a receivable's invoice: (file name, bytes)."""
+    found = receivable(session, receivable_id)
+    return pdf_filename(found), invoice_pdf(found, settings)
+
+
+def notices_for(session: Session, receivable_ids: list[int]) -> dict[int, list[ReceivableNotice]]:
+    out: dict[int, list[ReceivableNotice]] = defaultdict(list)
+    for notice in repo.notices_for(session, receivable_ids):
+        out[notice.receivable_id].append(notice)
+    return out
+
+
+def notices_per_day(session: Session, since: dt.datetime) -> list[tuple[dt.date, str, int]]:
+    return repo.notices_per_day(session, since)
+
+
+def receivables_page(
+    session: Session, *, status: str | None, offset: int, limit: int
+) -> tuple[list[ReceivableView], int]:
+    return billing_reads.receivables_page(session, status=status, offset=offset, limit=limit)
