@@ -146,6 +146,29 @@ class Settings(BaseSettings):
     # customers: a defaulter has an open receivable overdue by more than this many days
     customers_defaulter_days: int = Field(default=5, ge=0, le=3650)
 
+    # messaging (campaigns, transactional mail, the send ledger; sincro.messaging)
+    messaging_rate_per_second: float = Field(default=50.0, gt=0, le=100_000)  # the relay's
+    messaging_rate_burst: float = Field(default=1.0, ge=1)  # tokens the shared bucket holds
+    messaging_batch_size: int = Field(default=200, ge=1, le=5000)  # ledger ids per message
+    messaging_claim_size: int = Field(default=20, ge=1, le=500)  # rows claimed at a time
+    messaging_lease_seconds: float = Field(default=120.0, ge=5)  # then "sending" is reaped
+    messaging_max_attempts: int = Field(default=6, ge=1, le=50)  # 4xx retries, then failed
+    messaging_retry_base_seconds: float = Field(default=60.0, gt=0)  # doubles per attempt
+    messaging_requeue_after_seconds: float = Field(default=900.0, ge=10)  # lost broker messages
+    messaging_tick_seconds: float = Field(default=5.0, gt=0)  # scheduler, reaper, retries
+    messaging_from: str = ""  # default From of campaigns; empty: alert_from
+    messaging_public_url: str = "http://127.0.0.1:8000"  # base of unsubscribe links
+    messaging_unsubscribe_mailto: str = ""  # optional mailto: of List-Unsubscribe
+    messaging_unsubscribe_max_age_days: int = Field(default=400, ge=1)
+    messaging_bounce_domain: str = ""  # VERP Return-Path domain; empty: no VERP
+    messaging_bounce_imap_url: str = ""  # imaps://user:pass@host/INBOX of the bounce box
+    messaging_dkim_selector: str = ""
+    messaging_dkim_domain: str = ""
+    messaging_dkim_private_key_path: Path | None = None
+    messaging_quiet_start: int = Field(default=21, ge=0, le=23)  # local hour, marketing only
+    messaging_quiet_end: int = Field(default=8, ge=0, le=23)
+    messaging_quiet_billing: bool = False  # True: billing waits for the morning too
+
     # --- billing and stock wishes (issue #9 §4, transactional messages) ---------------------
     # boleto: Banco do Brasil, convênio of 7 digits (billing/boleto.py documents the layout)
     billing_bank_code: str = Field(default="001", pattern=r"^001$")

@@ -158,10 +158,12 @@ class Mailer:
     ) -> None:
         self.close()
 
-    def send(self, message: EmailMessage) -> SendResult:
-        """Send one message over the open connection (opened or reopened when needed)."""
+    def send(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult:
+        """Send one message over the open connection (opened or reopened when needed).
+        ``envelope_from`` is the SMTP ``MAIL FROM`` (the Return-Path bounces go to, e.g. a
+        VERP address); by default the message's sender."""
         with self._lock:
-            return self._send(message)
+            return self._send(message, envelope_from)
 
     def send_many(self, messages: Iterable[EmailMessage]) -> list[SendResult]:
         """Send every message over one connection, a result per message in order. When the
@@ -226,22 +228,22 @@ class Mailer:
         finally:
             client.close()
 
-    def _send(self, message: EmailMessage) -> SendResult:
+    def _send(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult:
         if self._sent_on_connection >= self.settings.max_per_connection:
             self._disconnect()
         reused = self._client is not None
-        result = self._attempt(message)
+        result = self._attempt(message, envelope_from)
         if reused and self._client is None and result.code in (None, 421):
             # The kept connection was gone (the server closes idle sessions): one new try.
-            result = self._attempt(message)
+            result = self._attempt(message, envelope_from)
         return result
 
-    def _attempt(self, message: EmailMessage) -> SendResult:
+    def _attempt(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult:
         message_id = message["Message-ID"]
         try:
             if self._client is None:
                 self._client = self._connect()
-            refused = self._client.send_message(message)
+            refused = self._client.send_message(message, from_addr=envelope_from)
         except smtplib.SMTPServerDisconnected as exc:
             self._disconnect()
             return SendResult(message_id, Delivery.TEMPORARY, None, f"disconnected: {exc}")

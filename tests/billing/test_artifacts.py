@@ -9,8 +9,7 @@ from decimal import Decimal
 
 import pypdf
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from sincro.billing import boleto, pix
 from sincro.billing.invoice_pdf import InvoiceDocument, render
@@ -57,9 +56,7 @@ def test_check_digit_rules() -> None:
     assert boleto.mod10("0") == "0"
     # mod 11: 0, 10 and 11 become 1; the published barcode's digit is 6
     assert boleto.mod11_barcode(BB_BARCODE[:4] + BB_BARCODE[5:]) == "6"
-    assert all(
-        boleto.mod11_barcode(f"{n:043d}") != "0" for n in range(0, 2000, 7)
-    )  # never 0
+    assert all(boleto.mod11_barcode(f"{n:043d}") != "0" for n in range(0, 2000, 7))  # never 0
 
 
 @given(due=dates, amount=amounts, agreement=agreements, complement=complements, wallet=wallets)
@@ -173,7 +170,9 @@ def test_pix_fields_and_crc_hold_and_any_changed_character_is_caught(
 def test_invoice_pdf_parses_and_carries_what_a_customer_needs_to_pay() -> None:
     free = boleto.bb_free_field("1234567", 42, "17")
     slip = boleto.build("001", dt.date(2026, 3, 10), Decimal("1234.56"), free)
-    code = pix.br_code("financeiro@sincro.example", "Sincro", "São Paulo", amount=Decimal("1234.56"))
+    code = pix.br_code(
+        "financeiro@sincro.example", "Sincro", "São Paulo", amount=Decimal("1234.56")
+    )
     doc = InvoiceDocument(
         number="000123",
         customer_name="José da Conceição",

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from sqlalchemy import func, select
 
 from sincro.billing import dunning, service
@@ -143,11 +142,10 @@ def add_customer(db: Database, code: str, state: str, city: str) -> int:
         return found.customer_id
 
 
-def add_receivable(
-    db: Database, code: str, customer: str, due: dt.date = DUE, **extra: Any
-) -> int:
-    record = {"code": code, "number": f"NF-{code}", "customer_code": customer, "due_date": due,
-              "issued": due - dt.timedelta(days=9), "amount": "129.90", "balance": "129.90"}  # fmt: skip
+def add_receivable(db: Database, code: str, customer: str, due: dt.date = DUE, **extra: Any) -> int:
+    record = {"code": code, "number": f"NF-{code}", "customer_code": customer,
+              "due_date": due, "issued": due - dt.timedelta(days=9), "amount": "129.90",
+              "balance": "129.90"}  # fmt: skip
     record.update(extra)
     with db.write() as session:
         applied, invalid = customers.upsert_receivables(session, "erp", [(code, record)])
@@ -214,12 +212,12 @@ def test_a_notice_carries_what_the_customer_needs_to_pay(
     assert call["template_key"] == "billing.due_soon"
     assert call["dedupe_key"] == f"receivable:{rid}:due_soon"
     context = call["context"]
-    assert context["amount"] == "R$ 129,90" and context["due_date"] == "10/03/2026"
+    assert context["amount"] == Decimal("129.90") and context["due_date"] == DUE
     assert len("".join(ch for ch in context["digitable_line"] if ch.isdigit())) == 47
     assert context["pix_code"].startswith("000201") and "br.gov.bcb.pix" in context["pix_code"]
-    [(name, mime, data)] = call["attachments"]
-    assert name == "fatura-NF-R-SP.pdf" and mime == "application/pdf"
-    assert data.startswith(b"%PDF-")
+    [pdf] = call["attachments"]
+    assert pdf.filename == "fatura-NF-R-SP.pdf" and pdf.content_type == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
 
 
 def test_paid_or_cancelled_receivables_stop_the_sequence(
@@ -241,19 +239,19 @@ def test_paid_or_cancelled_receivables_stop_the_sequence(
     assert [n.step for n in steps] == ["due_soon"]
 
 
-def test_refused_by_messaging_is_recorded_and_not_retried(
+def test_a_key_messaging_already_had_is_recorded_and_not_retried(
     db: Database, billing_settings: Settings
 ) -> None:
     add_customer(db, "MG1", "MG", "Belo Horizonte")
     rid = add_receivable(db, "R-MG", "MG1", issued=None)
     refusing = Recorder(accept=False)
     result = run(db, billing_settings, at(DUE - dt.timedelta(days=3), 12), refusing)
-    assert result.refused == 1
+    assert result.duplicate == 1
     run(db, billing_settings, at(DUE - dt.timedelta(days=3), 15), refusing)
     assert len(refusing.calls) == 1
     with db.read() as session:
         [notice] = service.notices_for(session, [rid])[rid]
-    assert notice.status == "refused"
+    assert notice.status == "duplicate"
 
 
 def test_two_concurrent_runs_send_each_step_once(
@@ -291,9 +289,7 @@ def test_two_concurrent_runs_send_each_step_once(
         assert session.scalar(select(func.count()).select_from(ReceivableNotice)) == len(ids)
 
 
-def test_the_task_pages_through_every_candidate(
-    db: Database, billing_settings: Settings
-) -> None:
+def test_the_task_pages_through_every_candidate(db: Database, billing_settings: Settings) -> None:
     add_customer(db, "PR1", "PR", "Curitiba")
     ids = [add_receivable(db, f"R-PR{n}", "PR1", issued=None) for n in range(7)]
     send = Recorder()

@@ -110,10 +110,7 @@ class Boleto:
     def digitable_formatted(self) -> str:
         """``AAAAA.AAAAA BBBBB.BBBBBB CCCCC.CCCCCC D EEEEEEEEEEEEEE`` as printed."""
         d = self.digitable
-        return (
-            f"{d[0:5]}.{d[5:10]} {d[10:15]}.{d[15:21]} {d[21:26]}.{d[26:32]} "
-            f"{d[32]} {d[33:47]}"
-        )
+        return f"{d[0:5]}.{d[5:10]} {d[10:15]}.{d[15:21]} {d[21:26]}.{d[26:32]} {d[32]} {d[33:47]}"
 
     @property
     def nosso_numero(self) -> str:

@@ -71,9 +71,7 @@ def decide(
     eligible = [
         name
         for name, day in ordered
-        if rank[name] > last_recorded
-        and day <= today
-        and (today - day).days <= plan.catch_up_days
+        if rank[name] > last_recorded and day <= today and (today - day).days <= plan.catch_up_days
     ]
     if not eligible:
         return Decision(None, ())

@@ -57,6 +57,8 @@ def notices(receivable_id: ReceivableId, state: StateDep, _key: AdminKey) -> lis
         service.receivable(session, receivable_id)
         found = service.notices_for(session, [receivable_id]).get(receivable_id, [])
         return [
-            NoticeOut(step=n.step, status=n.status, local_date=n.local_date, created_at=n.created_at)
+            NoticeOut(
+                step=n.step, status=n.status, local_date=n.local_date, created_at=n.created_at
+            )
             for n in found
         ]

@@ -13,9 +13,10 @@ class ReceivableNotice(Base):
     claimed in the transaction that hands the message to messaging, so two concurrent runs
     (or a rerun) can never send a step twice.
 
-    ``status``: ``queued`` (messaging took it), ``refused`` (messaging declined it: no consent,
-    suppressed address, no address), ``superseded`` (a later step was due at the same time and
-    went instead)."""
+    ``status``: ``queued`` (handed to messaging, which sends it, or keeps it as suppressed when
+    the customer has no billing consent or a suppressed address), ``duplicate`` (messaging
+    already had the dedupe key), ``superseded`` (a later step was due at the same time and went
+    instead)."""
 
     __tablename__ = "receivable_notices"
     __table_args__ = (
@@ -27,6 +28,6 @@ class ReceivableNotice(Base):
     receivable_id: Mapped[int] = mapped_column(ForeignKey("receivables.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(index=True)
     step: Mapped[str] = mapped_column(String(20))  # issued|due_soon|overdue_<days>
-    status: Mapped[str] = mapped_column(String(12))  # queued|refused|superseded
+    status: Mapped[str] = mapped_column(String(12))  # queued|duplicate|superseded
     local_date: Mapped[dt.date] = mapped_column(Date)  # the customer's date when recorded
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

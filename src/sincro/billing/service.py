@@ -13,15 +13,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from sincro.billing import dunning
-from sincro.billing import repository as repo
+from sincro.billing import dunning, repository as repo
 from sincro.billing.exceptions import ReceivableNotFound
+from sincro.billing.messages import ensure_templates
 from sincro.billing.models import ReceivableNotice
 from sincro.billing.payment import Payment, invoice_pdf, payment_for, pdf_filename
 from sincro.config import Settings
 from sincro.customers import billing_reads
 from sincro.customers.billing_reads import ReceivableView
-from sincro.text_pt import date_br, money_br
+from sincro.messaging import service as messaging
+from sincro.messaging.schemas import Attachment
 
 log = logging.getLogger("sincro.billing")
 PURPOSE = "billing"
@@ -61,32 +62,27 @@ def _windows(
 class DunningRun:
     looked_at: int = 0
     queued: int = 0
-    refused: int = 0
+    duplicate: int = 0
     superseded: int = 0
     outside_hours: int = 0
     by_step: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def notice_context(receivable: ReceivableView, pay: Payment, step: str) -> dict[str, Any]:
-    """What the pt-BR templates show: values already formatted for people."""
+    """The variables of billing's templates (:mod:`sincro.billing.messages`); the templates
+    format money and dates with messaging's pt-BR filters."""
+    days = int(step.removeprefix(dunning.OVERDUE)) if step.startswith(dunning.OVERDUE) else 0
     return {
-        "customer_name": receivable.customer_name,
         "invoice_number": receivable.number,
-        "amount": money_br(receivable.balance),
-        "original_amount": money_br(receivable.amount),
-        "due_date": date_br(receivable.due_date),
-        "issued_on": date_br(receivable.issued_on) if receivable.issued_on else "",
+        "amount": receivable.balance,
+        "original_amount": receivable.amount,
+        "issued_on": receivable.issued_on,
+        "due_date": receivable.due_date,
         "digitable_line": pay.digitable_line,
         "pix_code": pay.pix_code or "",
-        "step": step,
-        "days_overdue": int(step[len(dunning.OVERDUE) :]) if step.startswith("overdue_") else 0,
+        "days_overdue": days,
+        "days_overdue_text": f"{days} dia" if days == 1 else f"{days} dias",
     }
-
-
-def _messaging_sender() -> Sender:
-    from sincro.messaging import service as messaging
-
-    return messaging.send_transactional
 
 
 def send_notice(
@@ -98,7 +94,9 @@ def send_notice(
 ) -> bool:
     """Hand one step's message to messaging (dedupe key ``receivable:<id>:<step>``)."""
     pay = payment_for(receivable, settings)
-    attachment = (pdf_filename(receivable), "application/pdf", invoice_pdf(receivable, settings))
+    attachment = Attachment(
+        pdf_filename(receivable), "application/pdf", invoice_pdf(receivable, settings)
+    )
     kind = dunning.kind_of(step)
     return bool(
         send(
@@ -129,7 +127,7 @@ def run_dunning(
     transaction. Paid or cancelled receivables are never candidates, so their sequence stops.
     Returns the counts and the id to continue after (None when the page was the last)."""
     plan = plan_of(settings)
-    send = send or _messaging_sender()
+    send = send or messaging.send_transactional
     limit = limit or settings.billing_dunning_batch
     issued, due = _windows(now.astimezone(dt.UTC).date(), plan)
     page = billing_reads.dunning_candidates(
@@ -137,6 +135,7 @@ def run_dunning(
     )
     recorded = repo.recorded_steps(session, (r.id for r in page))
     run = DunningRun(looked_at=len(page))
+    templates_ready = False
     for receivable in page:
         local = now.astimezone(ZoneInfo(receivable.time_zone))
         decision = dunning.decide(
@@ -159,12 +158,15 @@ def run_dunning(
             session, receivable.id, receivable.customer_id, decision.send, "queued", local.date()
         ):
             continue  # another run recorded it first
+        if not templates_ready:
+            ensure_templates(session)
+            templates_ready = True
         if send_notice(session, receivable, decision.send, settings, send):
             run.queued += 1
             run.by_step[decision.send] += 1
-        else:
-            repo.set_status(session, receivable.id, decision.send, "refused")
-            run.refused += 1
+        else:  # messaging already had this dedupe key: nothing new was sent
+            repo.set_status(session, receivable.id, decision.send, "duplicate")
+            run.duplicate += 1
     next_after = page[-1].id if len(page) == limit else None
     return run, next_after
 

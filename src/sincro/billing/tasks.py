@@ -18,13 +18,13 @@ def dunning() -> dict[str, int]:
     settings = get_settings()
     db = get_database()
     now = utcnow()
-    totals = {"looked_at": 0, "queued": 0, "refused": 0, "superseded": 0, "outside_hours": 0}
+    totals = {"looked_at": 0, "queued": 0, "duplicate": 0, "superseded": 0, "outside_hours": 0}
     after: int | None = 0
     while after is not None:
         with db.write() as session:
             run, after = service.run_dunning(session, settings, now=now, after_id=after)
         for key in totals:
             totals[key] += getattr(run, key)
-    if totals["queued"] or totals["refused"]:
+    if totals["queued"] or totals["duplicate"]:
         log.info("dunning run", extra={"counts": totals})
     return totals

@@ -31,7 +31,9 @@ def find_customer(
     row = repo.customer_contact(session, customer_id=customer_id, email=normalize_email(email))
     if row is None:
         return None
-    return Contact(row.id, row.name, row.email, row.state, row.city, customer_zone(row.state, row.city))
+    return Contact(
+        row.id, row.name, row.email, row.state, row.city, customer_zone(row.state, row.city)
+    )
 
 
 def customer_names(session: Session, customer_ids: Sequence[int]) -> dict[int, str]:

@@ -96,7 +96,12 @@ def open_wishes_for(session: Session, skus: Iterable[str]) -> list[StockWish]:
 
 
 def claim(
-    session: Session, wish_id: int, *, via: str, trigger_seq: int | None, trigger_location: str | None
+    session: Session,
+    wish_id: int,
+    *,
+    via: str,
+    trigger_seq: int | None,
+    trigger_location: str | None,
 ) -> bool:
     """Mark a wish acted on, only if nobody has: one conditional UPDATE, so of any number of
     concurrent claimers exactly one gets True."""

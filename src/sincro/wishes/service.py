@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -30,9 +31,11 @@ from sincro.customers import lookup as customers
 from sincro.db import utcnow
 from sincro.events import STOCK
 from sincro.feed import service as feed
+from sincro.messaging import service as messaging
 from sincro.text_pt import fold
 from sincro.wishes import repository as repo
 from sincro.wishes.exceptions import TooManyWishes, UnknownCustomer, WishNotFound
+from sincro.wishes.messages import ensure_template
 from sincro.wishes.models import StockWish
 from sincro.wishes.schemas import WishIn
 
@@ -162,12 +165,6 @@ class FeedRun:
     position: int = 0
 
 
-def _messaging_sender() -> Sender:
-    from sincro.messaging import service as messaging
-
-    return messaging.send_transactional
-
-
 def notice_context(wish: StockWish, product_name: str, place: catalog.Place) -> dict[str, Any]:
     where = {
         "location": f"{place.name} ({place.city}/{place.state})",
@@ -183,7 +180,7 @@ def notice_context(wish: StockWish, product_name: str, place: catalog.Place) -> 
         "location_name": place.name,
         "city": place.city,
         "state": place.state,
-        "wished_on": wish.created_at.date().strftime("%d/%m/%Y"),
+        "wished_on": wish.created_at.astimezone(ZoneInfo(place.time_zone)).strftime("%d/%m/%Y"),
     }
 
 
@@ -209,11 +206,14 @@ def process_changes(
     if not events:
         return run
     positive = [
-        e for e in events if e.get("topic", STOCK) == STOCK and e.get("sku") and (e["available"] or 0) > 0
+        e
+        for e in events
+        if e.get("topic", STOCK) == STOCK and e.get("sku") and (e["available"] or 0) > 0
     ]
     wishes = repo.open_wishes_for(session, {e["sku"] for e in positive})
     if wishes:
-        send = send or _messaging_sender()
+        send = send or messaging.send_transactional
+        ensure_template(session)
         by_sku: dict[str, list[StockWish]] = {}
         for wish in wishes:
             by_sku.setdefault(wish.sku, []).append(wish)

@@ -28,7 +28,7 @@ STATUS_FILTERS = {
     "cancelled": "Cancelados",
 }
 STATUS_LABELS = {"open": "Em aberto", "paid": "Pago", "cancelled": "Cancelado"}
-NOTICE_STATUS = {"queued": "Enviado", "refused": "Recusado", "superseded": "Substituído"}
+NOTICE_STATUS = {"queued": "Enviado", "duplicate": "Repetido", "superseded": "Substituído"}
 
 
 def step_label(step: str) -> str:
@@ -78,9 +78,7 @@ def billing_page(
             ),
         )
         notices = service.notices_for(session, [r.id for r in rows])
-        per_day = service.notices_per_day(
-            session, utcnow() - dt.timedelta(days=CHART_DAYS + 1)
-        )
+        per_day = service.notices_per_day(session, utcnow() - dt.timedelta(days=CHART_DAYS + 1))
     context = {
         "rows": rows,
         "notices": notices,

@@ -1,0 +1,20 @@
+"""Messaging: templates, campaigns, the send ledger and its e-mail workers, transactional
+mail, unsubscribes and bounces."""
+
+from sincro.domain import Domain
+
+DOMAIN = Domain(
+    name="messaging",
+    label="Mensagens",
+    models=("sincro.messaging.models",),
+    routers=("sincro.messaging.endpoints:router", "sincro.messaging.unsubscribe:router"),
+    task_modules=("sincro.messaging.tasks",),
+    queues=("messaging", "email"),
+    task_routes={
+        "sincro.messaging.send_batch": "email",
+        "sincro.messaging.*": "messaging",
+    },
+    beat="sincro.messaging.schedule:beat_entries",
+    cli=(("messaging", "sincro.messaging.cli:app"),),
+    metrics=("sincro.messaging.metrics",),
+)

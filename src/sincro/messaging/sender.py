@@ -1,0 +1,364 @@
+"""The e-mail worker's side: claim ledger rows, render, send over one reused SMTP connection
+at the shared rate, and write each outcome right after its SMTP call.
+
+**Why nothing is sent twice.** A row is moved ``pending → sending`` under a claim token in one
+conditional statement *before* its SMTP call (two workers cannot both claim it), and its outcome
+is written and committed *right after* that call, one row at a time, in id order. A worker that
+dies leaves at most its current claim in ``sending``; the reaper (:func:`reap`) returns those
+rows to ``pending`` after the lease. Of a dead claim's rows, only the lowest id can have been
+handed to the SMTP server without its outcome written (the ones before it were written, the ones
+after it were never tried), so only that one is marked ``in_doubt``: it is sent again with the
+same Message-ID (receivers see one message), and counted as in doubt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sincro.config import Settings
+from sincro.customers import service as customers
+from sincro.db import Database, utcnow
+from sincro.mail import Delivery, Mailer, SendResult, SmtpSettings
+from sincro.messaging import compose, metrics, repository as repo, templates as tpl
+from sincro.messaging.models import LedgerEntry, TemplateVersion
+from sincro.messaging.service import RUNNING
+from sincro.sharedstate import SharedState
+
+log = logging.getLogger("sincro.messaging.sender")
+STATE_CHECK_EVERY = 10  # messages between two reads of the campaign's state
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    deferred: int = 0
+    stopped: bool = False  # the campaign left ``running`` during the batch
+    outcomes: dict[int, str] = field(default_factory=dict)
+
+
+def new_token() -> str:
+    return f"{WORKER_ID}:{uuid.uuid4().hex[:12]}"[:120]
+
+
+def relay_key(settings: Settings) -> str:
+    smtp = SmtpSettings.from_settings(settings)
+    where = f"{smtp.host}:{smtp.port or 25}" if smtp else "none"
+    return f"messaging:relay:{where}"
+
+
+def wait_for_token(
+    shared: SharedState,
+    settings: Settings,
+    campaign_id: int,
+    rate: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Block until both the relay's bucket (every worker of the deployment) and the
+    campaign's bucket give one token."""
+    burst = settings.messaging_rate_burst
+    global_rate = settings.messaging_rate_per_second
+    buckets = [(relay_key(settings), global_rate)]
+    if rate < global_rate:
+        buckets.insert(0, (f"messaging:campaign:{campaign_id}", rate))
+    for key, per_second in buckets:
+        while (wait := shared.take(key, per_second, max(burst, 1.0))) > 0:
+            sleep(min(wait, 1.0))
+
+
+def in_quiet_hours(zone: str, settings: Settings, now: dt.datetime) -> dt.datetime | None:
+    """When the recipient's local time is in the quiet hours, the moment they end (UTC)."""
+    start, end = settings.messaging_quiet_start, settings.messaging_quiet_end
+    if start == end:
+        return None
+    local = now.astimezone(ZoneInfo(zone))
+    hour = local.hour
+    quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
+    if not quiet:
+        return None
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if morning <= local:
+        morning += dt.timedelta(days=1)
+    return morning.astimezone(dt.UTC)
+
+
+def respects_quiet(purpose: str, settings: Settings) -> bool:
+    return purpose == "marketing" or (purpose == "billing" and settings.messaging_quiet_billing)
+
+
+class Sender:
+    """One worker process's sending machinery (a Mailer kept open across batches)."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        shared: SharedState,
+        mailer: Mailer | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        before_send: Callable[[LedgerEntry], None] | None = None,
+    ) -> None:
+        self.db, self.settings, self.shared = db, settings, shared
+        smtp = SmtpSettings.from_settings(settings)
+        if mailer is None:
+            if smtp is None:
+                raise RuntimeError("SINCRO_SMTP_URL is not set: messaging cannot send")
+            mailer = Mailer(smtp)
+        self.mailer = mailer
+        self.sleep = sleep
+        self.before_send = before_send  # tests: a hook just before each SMTP call
+        self._versions: dict[int, TemplateVersion] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.mailer.close()
+
+    def run_batch(self, campaign_id: int, ids: Sequence[int]) -> BatchResult:
+        """Send what is still pending among ``ids``, claiming ``messaging_claim_size`` rows at
+        a time, and stop as soon as the campaign is no longer running."""
+        result = BatchResult()
+        remaining = sorted(set(ids))
+        while remaining:
+            chunk, remaining = (
+                remaining[: self.settings.messaging_claim_size],
+                remaining[self.settings.messaging_claim_size :],
+            )
+            if not self._run_chunk(campaign_id, chunk, result):
+                result.stopped = True
+                break
+        return result
+
+    def _run_chunk(self, campaign_id: int, ids: list[int], result: BatchResult) -> bool:
+        token = new_token()
+        now = utcnow()
+        with self.db.write() as session:
+            state = repo.campaign_states(session, [campaign_id]).get(campaign_id)
+            if state not in RUNNING:
+                return False
+            rows = repo.claim(session, ids, token=token, now=now, running=RUNNING)
+            campaign = repo.campaign(session, campaign_id)
+            assert campaign is not None
+            rows = self._screen(session, rows, token, now, result)
+            versions = self._load_versions(session, {r.template_version_id for r in rows})
+            session.expunge_all()
+        metrics.CLAIMED.inc(len(rows))
+        for index, row in enumerate(rows):
+            if index and index % STATE_CHECK_EVERY == 0 and not self._still_running(campaign_id):
+                with self.db.write() as session:
+                    repo.release(session, [r.id for r in rows[index:]], token)
+                return False
+            self._send_one(campaign, row, versions[row.template_version_id], token, result)
+        return True
+
+    def _still_running(self, campaign_id: int) -> bool:
+        with self.db.read() as session:
+            return repo.campaign_states(session, [campaign_id]).get(campaign_id) in RUNNING
+
+    def _load_versions(self, session: Any, wanted: set[int]) -> dict[int, TemplateVersion]:
+        missing = wanted - self._versions.keys()
+        if missing:
+            for vid, version in repo.versions_by_id(session, missing).items():
+                session.expunge(version)
+                self._versions[vid] = version
+        return {v: self._versions[v] for v in wanted}
+
+    def _screen(
+        self,
+        session: Any,
+        rows: list[LedgerEntry],
+        token: str,
+        now: dt.datetime,
+        result: BatchResult,
+    ) -> list[LedgerEntry]:
+        """Withhold rows whose consent was withdrawn or whose address was suppressed since the
+        audience was read, and defer those in quiet hours; the rest are sent now."""
+        if not rows:
+            return rows
+        by_purpose: dict[str, list[LedgerEntry]] = {}
+        for row in rows:
+            by_purpose.setdefault(row.purpose, []).append(row)
+        keep: list[LedgerEntry] = []
+        for purpose, group in by_purpose.items():
+            consenting = customers.consenting(
+                session, [r.customer_id for r in group], channel="email", purpose=purpose
+            )
+            blocked = customers.suppressed(session, [r.email for r in group], purpose=purpose)
+            for row in group:
+                reason = None
+                if row.customer_id not in consenting:
+                    reason = f"consent to e-mail/{purpose} withdrawn"
+                elif row.email in blocked:
+                    reason = "address on the suppression list"
+                if reason:
+                    repo.finish(session, row.id, token, status="suppressed", last_error=reason)
+                    result.suppressed += 1
+                    result.outcomes[row.id] = "suppressed"
+                    continue
+                if respects_quiet(purpose, self.settings):
+                    morning = in_quiet_hours(row.time_zone, self.settings, now)
+                    if morning is not None:
+                        repo.release(session, [row.id], token, next_attempt_at=morning)
+                        result.deferred += 1
+                        result.outcomes[row.id] = "deferred"
+                        continue
+                keep.append(row)
+        return sorted(keep, key=lambda r: r.id)
+
+    def _send_one(
+        self,
+        campaign: Any,
+        row: LedgerEntry,
+        version: TemplateVersion,
+        token: str,
+        result: BatchResult,
+    ) -> None:
+        settings, secret = self.settings, self.settings.secret_key
+        sender = campaign.sender
+        msg_id = compose.message_id(secret, row.campaign_id, row.id, sender)
+        unsubscribe = None
+        if row.purpose == "marketing":
+            unsubscribe = compose.unsubscribe_url(
+                settings,
+                compose.unsubscribe_token(secret, row.customer_id, row.campaign_id, row.purpose),
+            )
+        context: dict[str, Any] = {
+            "customer": tpl.customer_context(
+                name=row.name, city=row.city, state=row.state, plan=row.plan
+            ),
+            "today": dt.datetime.now(ZoneInfo(row.time_zone)).date(),
+            "campaign": {"name": campaign.name},
+            "unsubscribe_url": unsubscribe or "",
+            "time_zone": row.time_zone,
+            **(row.context or {}),
+        }
+        started = time.perf_counter()
+        try:
+            rendered = tpl.render(
+                {"subject": version.subject, "html": version.html, "text": version.text}, context
+            )
+            message = compose.build(
+                settings=settings,
+                rendered=rendered,
+                sender=sender,
+                reply_to=campaign.reply_to,
+                to=row.email,
+                message_id_value=msg_id,
+                unsubscribe=unsubscribe,
+                attachments=row.attachments,
+            )
+        except (tpl.TemplateProblem, ValueError) as exc:
+            self._finish(row, token, status="failed", last_error=f"render: {exc}"[:500])
+            result.failed += 1
+            result.outcomes[row.id] = "failed"
+            metrics.FAILED.labels("render").inc()
+            return
+        envelope = None
+        if settings.messaging_bounce_domain:
+            envelope = compose.verp_address(secret, row.id, settings.messaging_bounce_domain)
+        wait_for_token(self.shared, settings, row.campaign_id, campaign.rate_per_second, self.sleep)
+        if self.before_send is not None:
+            self.before_send(row)
+        sent = self.mailer.send(message, envelope_from=envelope)
+        metrics.SEND_SECONDS.observe(time.perf_counter() - started)
+        self._record(row, token, msg_id, sent, result)
+
+    def _record(
+        self, row: LedgerEntry, token: str, msg_id: str, sent: SendResult, result: BatchResult
+    ) -> None:
+        now = utcnow()
+        detail = (sent.detail or "")[:500] or None
+        if sent.delivery is Delivery.SENT:
+            self._finish(
+                row,
+                token,
+                status="sent",
+                sent_at=now,
+                message_id=msg_id,
+                last_code=sent.code,
+                last_error=None,
+            )
+            result.sent += 1
+            result.outcomes[row.id] = "sent"
+            metrics.SENT.labels(row.purpose).inc()
+            return
+        if (
+            sent.delivery is Delivery.TEMPORARY
+            and row.attempts < self.settings.messaging_max_attempts
+        ):
+            delay = self.settings.messaging_retry_base_seconds * 2 ** (row.attempts - 1)
+            self._finish(
+                row,
+                token,
+                status="pending",
+                next_attempt_at=now + dt.timedelta(seconds=delay),
+                last_code=sent.code,
+                last_error=detail,
+                claimed_by=None,
+            )
+            result.retried += 1
+            result.outcomes[row.id] = "retry"
+            metrics.FAILED.labels("temporary").inc()
+            return
+        kind = "permanent" if sent.delivery is Delivery.PERMANENT else "exhausted"
+        with self.db.write() as session:
+            repo.finish(
+                session,
+                row.id,
+                token,
+                status="failed",
+                message_id=msg_id,
+                last_code=sent.code,
+                last_error=detail or kind,
+            )
+            if sent.delivery is Delivery.PERMANENT and sent.refused and row.email:
+                # the mailbox was refused (5xx at RCPT): a hard bounce, for every purpose
+                customers.suppress(
+                    session,
+                    row.email,
+                    reason="hard_bounce",
+                    purpose="*",
+                    detail=(detail or "")[:200],
+                )
+        result.failed += 1
+        result.outcomes[row.id] = "failed"
+        metrics.FAILED.labels(kind).inc()
+
+    def _finish(self, row: LedgerEntry, token: str, **values: Any) -> None:
+        with self.db.write() as session:
+            repo.finish(session, row.id, token, **values)
+
+
+# --- the reaper and the pump (beat) ---------------------------------------------------------
+
+
+def reap(db: Database, settings: Settings, now: dt.datetime | None = None) -> int:
+    """Return rows stuck in ``sending`` past the lease to ``pending``; the lowest of each dead
+    claim is marked in doubt (see the module docstring). Returns how many were returned."""
+    now = now or utcnow()
+    with db.write() as session:
+        stale = repo.stale_claims(
+            session, now - dt.timedelta(seconds=settings.messaging_lease_seconds)
+        )
+        if not stale:
+            return 0
+        first: dict[str, int] = {}
+        for entry_id, token in stale:
+            first[token] = min(entry_id, first.get(token, entry_id))
+        repo.reap(session, [i for i, _ in stale], list(first.values()), now)
+    metrics.REAPED.inc(len(stale))
+    log.warning("returned %d rows from dead claims (%d in doubt)", len(stale), len(first))
+    return len(stale)
