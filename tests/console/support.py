@@ -21,6 +21,8 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Feed ao vivo",
     "Sincronização",
     "Busca",
+    "Cobrança",
+    "Avise-me",
     "Auditoria",
 ]
 

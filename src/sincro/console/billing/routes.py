@@ -15,6 +15,7 @@ from sincro.console.inventory.routes import fetch_page
 from sincro.console.routes import ConsoleUserDep, Pager, app_state, render
 from sincro.customers.billing_reads import ReceivableView
 from sincro.db import utcnow
+from sincro.text_pt import local_time
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -68,7 +69,7 @@ def billing_page(
     status = status if status in STATUS_FILTERS else ""
     pager = Pager.parse(page, PAGE_SIZE)
     state = app_state(request)
-    today = utcnow().date()
+    today = local_time(utcnow(), state.settings.console_time_zone).date()
     with state.db.read() as session:
         rows: Sequence[ReceivableView]
         rows, pager = fetch_page(
@@ -88,7 +89,7 @@ def billing_page(
         "status_labels": STATUS_LABELS,
         "notice_status": NOTICE_STATUS,
         "step_label": step_label,
-        "chart": notices_chart(per_day, today),
+        "per_day": notices_chart(per_day, today),
         "today": today,
     }
     return render(request, "billing/index.html", context, section="billing")
