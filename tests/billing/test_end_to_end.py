@@ -23,7 +23,10 @@ def test_an_overdue_notice_reaches_the_customer_with_what_to_pay(
     db: Database, settings: Settings, sink: SmtpSink, dispatched: Dispatched
 ) -> None:
     s = settings.model_copy(
-        update={"billing_pix_key": "financeiro@sincro.example", "billing_beneficiary_name": "Sincro Telecom"}
+        update={
+            "billing_pix_key": "financeiro@sincro.example",
+            "billing_beneficiary_name": "Sincro Telecom",
+        }
     )
     payer = add_customer(db, "GO1", "GO", "Goiânia")
     add_customer(db, "GO2", "GO", "Anápolis")

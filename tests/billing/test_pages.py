@@ -39,8 +39,10 @@ def world(db: Database, settings: Settings) -> dict[str, int]:
     due = local_time(now, "America/Sao_Paulo").date() - dt.timedelta(days=1)  # Palmas: UTC−3
     add_customer(db, "TO1", "TO", "Palmas")
     open_id = add_receivable(db, "R-OPEN", "TO1", due=due, issued=None)
-    paid_id = add_receivable(db, "R-PAID", "TO1", due=due - dt.timedelta(days=30), status="paid",
-                             balance="0", paid=due - dt.timedelta(days=31), issued=None)  # fmt: skip
+    month_ago = due - dt.timedelta(days=30)
+    paid_id = add_receivable(
+        db, "R-PAID", "TO1", due=month_ago, status="paid", balance="0", paid=month_ago, issued=None
+    )
     with db.write() as session:
         service.run_dunning(session, s, now=now, send=Recorder())
         for role, email in (("billing", "cobranca@x.example"), ("agent", "atendente@x.example"),
@@ -89,7 +91,7 @@ def test_payment_invoice_and_notices_api(
 
 
 def _nav(html: str) -> list[str]:
-    nav = html.split('<nav', 1)[1].split("</nav>", 1)[0]
+    nav = html.split("<nav", 1)[1].split("</nav>", 1)[0]
     return re.findall(r">([^<>]+)</a>", nav)
 
 

@@ -109,7 +109,10 @@ def test_the_api_takes_wishes_by_id_or_email_and_names_bad_fields(
         both = {"customer_id": customer, "sku": world["sku"], "location": "online",
                 "city": "Campinas", "state": "SP"}  # fmt: skip
         assert client.post("/v1/stock-wishes", json=both, headers=h).status_code == 422
-        assert client.post("/v1/stock-wishes", json=body, headers={"X-API-Key": store}).status_code == 403
+        assert (
+            client.post("/v1/stock-wishes", json=body, headers={"X-API-Key": store}).status_code
+            == 403
+        )
         listed = client.get("/v1/stock-wishes", params={"customer_id": customer}, headers=h).json()
         assert listed["total"] == 2
         assert client.get(f"/v1/stock-wishes/{made['id']}", headers=h).json()["sku"] == world["sku"]
@@ -146,7 +149,8 @@ def test_a_movement_through_inventory_triggers_each_matching_wish_once(
     assert rows[elsewhere].notified_at is None
     for i in (at_store, online, in_city):
         assert rows[i].notified_via == "back_in_stock" and rows[i].trigger_location == "LJ-CPS-1"
-        assert rows[i].trigger_seq is not None and rows[i].trigger_seq > rows[i].since_seq
+        trigger = rows[i].trigger_seq
+        assert trigger is not None and trigger > rows[i].since_seq
 
     # a wish made after the change is not fulfilled by it, only by a later one
     late = wish(db, settings, customer_id=caio, sku=world["sku"], location="LJ-RJ-1")

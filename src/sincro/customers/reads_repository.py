@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sincro.customers.models import Customer, Receivable
@@ -40,10 +40,10 @@ def dunning_candidates(
     due: Sequence[DateRange],
     after_id: int,
     limit: int,
-) -> list[Row[Any]]:
+) -> list[Any]:
     """Open receivables with a balance, of a customer not erased, issued in ``issued`` or due
     in one of ``due`` (inclusive ranges); keyset page by receivable id."""
-    windows = [Receivable.issued_on.between(*issued)]
+    windows: list[ColumnElement[bool]] = [Receivable.issued_on.between(*issued)]
     windows += [Receivable.due_date.between(low, high) for low, high in due]
     query = (
         select(*_COLUMNS)
@@ -61,7 +61,7 @@ def dunning_candidates(
     return list(session.execute(query))
 
 
-def receivable_with_customer(session: Session, receivable_id: int) -> Row[Any] | None:
+def receivable_with_customer(session: Session, receivable_id: int) -> Any:
     query = (
         select(*_COLUMNS)
         .join(Customer, Customer.id == Receivable.customer_id)
@@ -72,9 +72,9 @@ def receivable_with_customer(session: Session, receivable_id: int) -> Row[Any] |
 
 def receivables_page(
     session: Session, *, status: str | None, offset: int, limit: int
-) -> tuple[list[Row[Any]], int]:
+) -> tuple[list[Any], int]:
     """Receivables of known customers, latest due first, with a total."""
-    where = [Receivable.customer_id.is_not(None)]
+    where: list[ColumnElement[bool]] = [Receivable.customer_id.is_not(None)]
     if status == "overdue":
         where += [
             Receivable.status == "open",
@@ -94,7 +94,7 @@ def receivables_page(
 
 def customer_contact(
     session: Session, *, customer_id: int | None = None, email: str | None = None
-) -> Row[Any] | None:
+) -> Any:
     """A customer not erased, by id or by (normalized) e-mail: the primary record first."""
     query = select(Customer.id, Customer.name, Customer.email, Customer.state, Customer.city)
     query = query.where(Customer.erased_at.is_(None))

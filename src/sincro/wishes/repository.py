@@ -121,14 +121,14 @@ def claim(
 
 def counts_per_day(session: Session, since: dt.datetime) -> list[tuple[Any, int, int]]:
     """(day UTC, wishes made, wishes notified) since ``since``."""
-    made = dict(
+    made: dict[Any, int] = dict(
         session.execute(
             select(func.date(StockWish.created_at), func.count())
             .where(StockWish.created_at >= since)
             .group_by(func.date(StockWish.created_at))
         ).all()
     )
-    notified = dict(
+    notified: dict[Any, int] = dict(
         session.execute(
             select(func.date(StockWish.notified_at), func.count())
             .where(StockWish.notified_at >= since)
