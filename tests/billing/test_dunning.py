@@ -68,7 +68,7 @@ plans = st.builds(
     days=st.integers(1, 90),
     skips=st.sets(st.integers(0, 90), max_size=30),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_runs_day_after_day_send_each_step_at_most_once_and_in_order(
     plan: dunning.Plan, issued_offset: int | None, start: int, days: int, skips: set[int]
 ) -> None:

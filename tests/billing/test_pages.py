@@ -95,7 +95,8 @@ def _nav(html: str) -> list[str]:
     return re.findall(r">([^<>]+)</a>", nav)
 
 
-def test_billing_role_sees_cobranca_with_steps_and_chart(client: TestClient) -> None:
+def test_each_role_sees_its_pages(client: TestClient) -> None:
+    """The billing role: Cobrança with the steps and the chart; agents: Avise-me."""
     assert sign_in(client, "cobranca@x.example", PASSWORD).status_code == 303
     page = client.get("/console/billing")
     assert page.status_code == 200
@@ -113,8 +114,8 @@ def test_billing_role_sees_cobranca_with_steps_and_chart(client: TestClient) -> 
     assert "NF-R-PAID" in overdue.text and "NF-R-OPEN" not in overdue.text
     assert client.get("/console/wishes").status_code == 403
 
-
-def test_agents_see_the_wish_list_and_stores_see_neither(client: TestClient) -> None:
+    # agents see the wish list, not billing; stores see neither
+    client.cookies.clear()
     assert sign_in(client, "atendente@x.example", PASSWORD).status_code == 303
     page = client.get("/console/wishes")
     assert page.status_code == 200
