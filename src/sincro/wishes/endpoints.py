@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from sincro.catalog.schemas import Page
 from sincro.deps import ChannelKey, Limit, Offset, StateDep, row_id_path
+from sincro.errors import error_responses
 from sincro.wishes import service
 from sincro.wishes.schemas import WishCreated, WishIn, WishOut
 
@@ -17,7 +18,13 @@ router = APIRouter(prefix="/v1", tags=["stock wishes"])
 WishId = Annotated[int, row_id_path("Wish id")]
 
 
-@router.post("/stock-wishes", response_model=WishCreated, status_code=201)
+@router.post(
+    "/stock-wishes",
+    response_model=WishCreated,
+    status_code=201,
+    responses={200: {"model": WishCreated, "description": "The same open wish already existed"}}
+    | error_responses(409),
+)
 def create_wish(body: WishIn, response: Response, state: StateDep, _key: ChannelKey) -> WishCreated:
     """Tell a known customer (``customer_id`` or ``email``) once when ``sku`` becomes
     available at ``location`` (a location code, or ``"online"``: any location that ships
