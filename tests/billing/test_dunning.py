@@ -306,3 +306,28 @@ def test_the_task_pages_through_every_candidate(db: Database, billing_settings: 
     assert sorted(c["dedupe_key"] for c in send.calls) == sorted(
         f"receivable:{i}:due_soon" for i in ids
     )
+
+
+def test_the_beat_task_pages_through_every_candidate(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Celery task as the beat runs it: global settings, its own sessions, every page."""
+    from sincro.billing import tasks
+    from sincro.config import reset_settings
+
+    monkeypatch.setenv("SINCRO_DATABASE_URL", database_url)
+    monkeypatch.setenv("SINCRO_BILLING_DUNNING_BATCH", "2")
+    monkeypatch.setenv("SINCRO_BILLING_SEND_FROM_HOUR", "0")
+    monkeypatch.setenv("SINCRO_BILLING_SEND_UNTIL_HOUR", "24")
+    reset_settings()
+    add_customer(db, "SC1", "SC", "Florianópolis")
+    today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=-3))).date()
+    ids = [add_receivable(db, f"R-SC{n}", "SC1", due=today, issued=today) for n in range(5)]
+    sent = Recorder()
+    monkeypatch.setattr("sincro.messaging.service.send_transactional", sent)
+    totals = tasks.dunning()
+    assert totals["queued"] == 5 and totals["looked_at"] == 5
+    assert sorted(c["dedupe_key"] for c in sent.calls) == sorted(
+        f"receivable:{i}:issued" for i in ids
+    )
+    assert tasks.dunning()["queued"] == 0

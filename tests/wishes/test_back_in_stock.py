@@ -234,3 +234,32 @@ def test_end_to_end_a_back_in_stock_mail_reaches_the_smtp_sink(
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "<strong>Galaxy A05 Preto</strong>" in html
     assert [r.status for r in ledger(db)] == ["sent"]
+
+
+def test_the_beat_task_reads_until_caught_up_and_idles_without_writing(
+    db: Database, settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch,
+    dispatched: Dispatched,
+) -> None:  # fmt: skip
+    from sincro.config import reset_settings
+    from sincro.feed import service as feed
+    from sincro.wishes import tasks
+
+    monkeypatch.setenv("SINCRO_DATABASE_URL", database_url)
+    monkeypatch.setenv("SINCRO_WISHES_SCAN_BATCH", "10")
+    reset_settings()
+    world = setup_world(db)
+    people = [add_customer(db, f"t{n}") for n in range(3)]
+    assert tasks.back_in_stock() == 0  # first run: starts at the end of the outbox
+    for p in people:
+        wish(db, settings, customer_id=p, sku=world["sku"], location="online")
+    with db.write() as session:
+        for _ in range(25):  # more events than one batch of 10
+            receive(session, world["sku"], "LJ-CPS-2", 1)  # Campinas 2 does not ship online
+        receive(session, world["sku"], "LJ-CPS-1", 1)
+    with db.read() as session:
+        assert service.has_changes(session)
+    assert tasks.back_in_stock() == 3
+    with db.read() as session:
+        assert not service.has_changes(session)
+        assert not feed.outbox_reader_behind(session, service.READER)
+    assert tasks.back_in_stock() == 0

@@ -64,6 +64,7 @@ class Receivable(Base):
     __table_args__ = (
         UniqueConstraint("source", "external_code"),
         Index("ix_receivables_due", "due_date", "balance"),
+        Index("ix_receivables_issued", "issued_on"),  # billing's dunning reads by issue date
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

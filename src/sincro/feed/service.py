@@ -149,6 +149,13 @@ def outbox_reader_position(session: Session, name: str) -> int:
     return repo.lock_feed_cursor(session, name, repo.max_seq(session), utcnow())
 
 
+def outbox_reader_behind(session: Session, name: str) -> bool:
+    """Whether the named reader has events to read (or never ran): a read, no lock, so an
+    idle reader costs no write transaction."""
+    position = repo.get_feed_cursor(session, name)
+    return position is None or repo.max_seq(session) > position
+
+
 def move_outbox_reader(session: Session, name: str, seq: int) -> None:
     """Store the named reader's new position (in the transaction that acted on the events)."""
     repo.set_feed_cursor(session, name, seq, utcnow())

@@ -22,8 +22,10 @@ WishId = Annotated[int, row_id_path("Wish id")]
     "/stock-wishes",
     response_model=WishCreated,
     status_code=201,
-    responses={200: {"model": WishCreated, "description": "The same open wish already existed"}}
-    | error_responses(409),
+    responses={
+        200: {"model": WishCreated, "description": "The same open wish already existed"},
+        **error_responses(409),
+    },
 )
 def create_wish(body: WishIn, response: Response, state: StateDep, _key: ChannelKey) -> WishCreated:
     """Tell a known customer (``customer_id`` or ``email``) once when ``sku`` becomes

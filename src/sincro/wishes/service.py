@@ -184,6 +184,11 @@ def notice_context(wish: StockWish, product_name: str, place: catalog.Place) -> 
     }
 
 
+def has_changes(session: Session) -> bool:
+    """Whether the change feed has events the back-in-stock reader has not read (a read)."""
+    return feed.outbox_reader_behind(session, READER)
+
+
 def process_changes(
     session: Session,
     settings: Settings,

@@ -18,6 +18,9 @@ def back_in_stock() -> int:
     settings = get_settings()
     db = get_database()
     notified = 0
+    with db.read() as session:
+        if not service.has_changes(session):
+            return 0
     for _ in range(50):  # a bounded run; the next beat continues
         with db.write() as session:
             run = service.process_changes(session, settings)

@@ -1,4 +1,5 @@
-"""billing: one row per receivable and dunning step (never twice); wishes: the one list of
+"""billing: one row per receivable and dunning step (never twice), receivables indexed by
+issue date; wishes: the one list of
 back-in-stock wishes (the reader's position is a feed_cursors row)
 
 Revision ID: 0017
@@ -17,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # dunning reads open receivables by issue date as well as by due date
+    op.create_index("ix_receivables_issued", "receivables", ["issued_on"])
     op.create_table(
         "receivable_notices",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -68,3 +71,4 @@ def downgrade() -> None:
     op.drop_index("ix_receivable_notices_customer_id", table_name="receivable_notices")
     op.drop_index("ix_receivable_notices_created", table_name="receivable_notices")
     op.drop_table("receivable_notices")
+    op.drop_index("ix_receivables_issued", table_name="receivables")
