@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     CursorResult,
     and_,
     case,
@@ -178,14 +179,14 @@ def per_minute(session: Session, campaign_id: int) -> list[tuple[str, int, int]]
         return func.strftime("%Y-%m-%d %H:%M", column)
 
     sent = session.execute(
-        select(minute(L.sent_at), func.count())
+        select(minute(L.sent_at).label("m"), func.count())
         .where(L.campaign_id == campaign_id, L.sent_at.is_not(None))
-        .group_by(minute(L.sent_at))
+        .group_by("m")
     )
     failed = session.execute(
-        select(minute(L.claimed_at), func.count())
+        select(minute(L.claimed_at).label("m"), func.count())
         .where(L.campaign_id == campaign_id, L.status == "failed", L.claimed_at.is_not(None))
-        .group_by(minute(L.claimed_at))
+        .group_by("m")
     )
     table: dict[str, list[int]] = {}
     for key, n in sent:
@@ -267,7 +268,7 @@ def claim(
     return list(session.scalars(select(L).where(L.id.in_(claimed)).order_by(L.id)))
 
 
-def finish(session: Session, entry_id: int, token: str, **values: Any) -> bool:
+def finish(session: Session | Connection, entry_id: int, token: str, **values: Any) -> bool:
     """Write a claimed row's outcome, only while ``token`` still owns it."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(L)
@@ -277,7 +278,7 @@ def finish(session: Session, entry_id: int, token: str, **values: Any) -> bool:
     return result.rowcount == 1
 
 
-def release(session: Session, ids: Sequence[int], token: str, **values: Any) -> int:
+def release(session: Session | Connection, ids: Sequence[int], token: str, **values: Any) -> int:
     """Give claimed rows back (pending) without counting the attempt."""
     if not ids:
         return 0
@@ -394,9 +395,10 @@ def mark_unsubscribed(
 def mark_bounced(
     session: Session, entry_id: int, now: dt.datetime, detail: str
 ) -> LedgerEntry | None:
+    """The row, now bounced; None when there is no such row or it was not sent."""
     row = session.get(LedgerEntry, entry_id)
     if row is None or row.status not in ("sent", "sending", "failed"):
-        return row
+        return None
     row.status, row.bounced_at, row.last_error = "bounced", now, detail[:500]
     return row
 

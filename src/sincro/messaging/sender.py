@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection
+
 from sincro.config import Settings
 from sincro.customers import service as customers
 from sincro.db import Database, utcnow
@@ -122,6 +124,7 @@ class Sender:
         self.sleep = sleep
         self.before_send = before_send  # tests: a hook just before each SMTP call
         self._versions: dict[int, TemplateVersion] = {}
+        self._conn: Connection | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -156,12 +159,23 @@ class Sender:
             versions = self._load_versions(session, {r.template_version_id for r in rows})
             session.expunge_all()
         metrics.CLAIMED.inc(len(rows))
-        for index, row in enumerate(rows):
-            if index and index % STATE_CHECK_EVERY == 0 and not self._still_running(campaign_id):
-                with self.db.write() as session:
-                    repo.release(session, [r.id for r in rows[index:]], token)
-                return False
-            self._send_one(campaign, row, versions[row.template_version_id], token, result)
+        # one connection for the chunk's outcomes: a pool checkout (and its ping) per message
+        # would cost more than the UPDATE itself
+        with self.db.write_engine.connect() as conn:
+            self._conn = conn
+            try:
+                for index, row in enumerate(rows):
+                    if (
+                        index
+                        and index % STATE_CHECK_EVERY == 0
+                        and not self._still_running(campaign_id)
+                    ):
+                        with conn.begin():
+                            repo.release(conn, [r.id for r in rows[index:]], token)
+                        return False
+                    self._send_one(campaign, row, versions[row.template_version_id], token, result)
+            finally:
+                self._conn = None
         return True
 
     def _still_running(self, campaign_id: int) -> bool:
@@ -338,8 +352,12 @@ class Sender:
         metrics.FAILED.labels(kind).inc()
 
     def _finish(self, row: LedgerEntry, token: str, **values: Any) -> None:
-        with self.db.write() as session:
-            repo.finish(session, row.id, token, **values)
+        if self._conn is None:
+            with self.db.write() as session:
+                repo.finish(session, row.id, token, **values)
+            return
+        with self._conn.begin():
+            repo.finish(self._conn, row.id, token, **values)
 
 
 # --- the reaper and the pump (beat) ---------------------------------------------------------

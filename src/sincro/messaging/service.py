@@ -719,7 +719,7 @@ def record_bounce(session: Session, entry_id: int, detail: str, *, hard: bool) -
     if not hard:
         return False
     row = repo.mark_bounced(session, entry_id, utcnow(), detail)
-    if row is None or row.status != "bounced":
+    if row is None:
         return False
     if row.email:
         customers.suppress(
