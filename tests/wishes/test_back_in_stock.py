@@ -17,6 +17,7 @@ from sincro.customers import service as customers
 from sincro.db import Database
 from sincro.messaging.models import LedgerEntry
 from sincro.wishes import service
+from sincro.wishes.exceptions import AlreadyAvailable
 from sincro.wishes.schemas import WishIn
 from tests.factories import make_key, make_location, make_product, receive
 from tests.messaging.support import Dispatched, drain, messaging_settings, sender_for
@@ -197,6 +198,27 @@ def test_two_readers_at_once_notify_each_wish_once(
     assert sorted(r.dedupe_key for r in ledger(db)) == sorted(
         f"wishes.back_in_stock:wish:{i}" for i in ids
     )
+
+
+def test_a_wish_for_a_place_that_has_the_product_now_is_refused(
+    db: Database, settings: Settings
+) -> None:
+    world = setup_world(db)
+    ana = add_customer(db, "ana")
+    with db.write() as session:
+        receive(session, world["sku"], "LJ-CPS-2", 4)  # a Campinas store that does not ship
+    for place in ({"location": "LJ-CPS-2"}, {"city": "campinas", "state": "SP"}):
+        with db.write() as session, pytest.raises(AlreadyAvailable) as refused:
+            service.create_wish(
+                session,
+                WishIn.model_validate({"customer_id": ana, "sku": world["sku"], **place}),
+                max_open=5,
+            )
+        assert refused.value.details == [{"location": "LJ-CPS-2", "available": 4}]
+        assert refused.value.status_code == 409 and refused.value.code == "already_available"
+    # online (LJ-CPS-2 does not ship) and another store still have none: those wait
+    wish(db, settings, customer_id=ana, sku=world["sku"], location="online")
+    wish(db, settings, customer_id=ana, sku=world["sku"], location="LJ-CPS-1")
 
 
 def test_claim_is_shared_with_other_actors(db: Database, settings: Settings) -> None:

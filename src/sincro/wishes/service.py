@@ -31,10 +31,17 @@ from sincro.customers import lookup as customers
 from sincro.db import utcnow
 from sincro.events import STOCK
 from sincro.feed import service as feed
+from sincro.inventory import service as inventory
 from sincro.messaging import service as messaging
 from sincro.text_pt import fold
 from sincro.wishes import repository as repo
-from sincro.wishes.exceptions import TooManyWishes, UnknownCustomer, WishNotFound
+from sincro.wishes.exceptions import (
+    AlreadyAvailable,
+    TooManyWishes,
+    UnknownCustomer,
+    UnknownReference,
+    WishNotFound,
+)
 from sincro.wishes.messages import ensure_template
 from sincro.wishes.models import StockWish
 from sincro.wishes.schemas import WishIn
@@ -49,19 +56,20 @@ Sender = Callable[..., bool]
 
 def create_wish(session: Session, body: WishIn, *, max_open: int) -> tuple[StockWish, bool]:
     """Record a wish (or return the same open one: asking twice is one wish). 422 naming the
-    field for an unknown customer, SKU or location; 409 past ``max_open`` open wishes."""
+    field for an unknown customer, SKU or location; 409 ``already_available`` when the wished
+    place has units now (nothing to wait for), 409 past ``max_open`` open wishes."""
     contact = customers.find_customer(session, customer_id=body.customer_id, email=body.email)
     if contact is None:
         field = "customer_id" if body.customer_id is not None else "email"
         raise UnknownCustomer("no known customer with that id or e-mail", field=field)
     if catalog.find_product(session, body.sku) is None:
-        raise UnknownCustomer(f"unknown SKU {body.sku!r}", field="sku")
+        raise UnknownReference(f"unknown SKU {body.sku!r}", field="sku")
     scope = body.scope
     location = body.location if scope == "location" else None
     if location is not None:
         place = catalog.places_by_code(session, [location]).get(location)
         if place is None or not place.active:
-            raise UnknownCustomer(f"unknown or inactive location {location!r}", field="location")
+            raise UnknownReference(f"unknown or inactive location {location!r}", field="location")
     existing = repo.open_wish_like(
         session, contact.customer_id, body.sku, scope, location, body.city, body.state
     )
@@ -69,6 +77,7 @@ def create_wish(session: Session, body: WishIn, *, max_open: int) -> tuple[Stock
         return existing, False
     if repo.open_count(session, contact.customer_id) >= max_open:
         raise TooManyWishes(f"a customer may wait for at most {max_open} products at once")
+    since_seq = feed.outbox_end(session)  # before the stock is read: no change falls between
     wish = StockWish(
         customer_id=contact.customer_id,
         sku=body.sku,
@@ -76,13 +85,29 @@ def create_wish(session: Session, body: WishIn, *, max_open: int) -> tuple[Stock
         location_code=location,
         city=body.city,
         state=body.state,
-        source=body.source,
-        since_seq=feed.outbox_end(session),
-        created_at=utcnow(),
     )
+    _refuse_if_available(session, wish)
+    wish.source = body.source
+    wish.since_seq = since_seq
+    wish.created_at = utcnow()
     session.add(wish)
     session.flush()
     return wish, True
+
+
+def _refuse_if_available(session: Session, wish: StockWish) -> None:
+    """A wish is for a place that has none now: a 409 ``already_available`` listing where
+    there is some otherwise (so the site or the chat can say so)."""
+    stock = inventory.available_by_location(session, wish.sku)
+    if not stock:
+        return
+    places = catalog.places_by_code(session, stock)
+    here = sorted(code for code, place in places.items() if matches(wish, place))
+    if here:
+        details = [{"location": code, "available": stock[code]} for code in here[:10]]
+        raise AlreadyAvailable(
+            f"{wish.sku} is available at the wished place now", field="sku", details=details
+        )
 
 
 def get_wish(session: Session, wish_id: int) -> StockWish:
