@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pypdf
 import pytest
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from sincro.access.models import Role
 from sincro.access.service import create_user
 from sincro.app import create_app
-from sincro.billing import boleto, service
+from sincro.billing import boleto, pix, service
 from sincro.config import Settings
 from sincro.db import Database, utcnow
 from sincro.text_pt import local_time
@@ -125,3 +126,26 @@ def test_each_role_sees_its_pages(client: TestClient) -> None:
     assert sign_in(client, "loja@x.example", PASSWORD).status_code == 303
     assert client.get("/console/billing").status_code == 403
     assert client.get("/console/wishes").status_code == 403
+
+
+def test_cli_writes_the_invoice_and_prints_how_to_pay(
+    world: dict[str, int], database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from sincro.billing.cli import billing_app
+    from sincro.config import reset_settings
+
+    monkeypatch.setenv("SINCRO_DATABASE_URL", database_url)
+    monkeypatch.setenv("SINCRO_BILLING_PIX_KEY", "+5511999998888")
+    reset_settings()
+    target = tmp_path / "f.pdf"
+    result = CliRunner().invoke(billing_app, ["invoice", str(world["open"]), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(b"%PDF-")
+    assert (
+        "linha digitável: 00190.00009" in result.output
+        and "pix copia e cola: 000201" in result.output
+    )
+    missing = CliRunner().invoke(billing_app, ["invoice", "999999"])
+    assert missing.exit_code != 0 and "not found" in missing.output

@@ -11,4 +11,5 @@ DOMAIN = Domain(
     nav=(NavEntry("billing", "Cobrança", "console_billing", frozenset({"billing"}), order=60),),
     task_modules=("sincro.billing.tasks",),
     beat="sincro.billing.schedule:beat_entries",
+    cli=(("billing", "sincro.billing.cli:billing_app"),),
 )
