@@ -331,3 +331,34 @@ def test_the_beat_task_pages_through_every_candidate(
         f"receivable:{i}:issued" for i in ids
     )
     assert tasks.dunning()["queued"] == 0
+
+
+def test_a_merged_duplicates_receivable_is_noticed_to_the_primary_record(
+    db: Database, billing_settings: Settings
+) -> None:
+    from sincro.text_pt import cpf_check_digits
+
+    document = "123456789" + cpf_check_digits("123456789")
+    with db.write() as session:
+        customers.upsert_customers(
+            session, "erp-a", [("A1", {"code": "A1", "name": "Ana", "document": document,
+                                       "document_kind": "cpf", "email": "ana@exemplo.com.br",
+                                       "state": "AM", "city": "Manaus"})],
+        )  # fmt: skip
+        customers.upsert_customers(
+            session, "erp", [("B1", {"code": "B1", "name": "Ana S.", "document": document,
+                                     "document_kind": "cpf", "email": "velho@exemplo.com.br",
+                                     "state": "SP", "city": "Santos"})],
+        )  # fmt: skip
+    from sincro.customers.lookup import find_customer
+
+    with db.read() as session:
+        primary = find_customer(session, email="ana@exemplo.com.br")
+        duplicate = find_customer(session, email="velho@exemplo.com.br")
+    assert primary is not None and duplicate == primary  # the old address leads to the primary
+    rid = add_receivable(db, "R-B1", "B1", issued=None)  # booked on the duplicate's code
+    send = Recorder()
+    run(db, billing_settings, at(DUE - dt.timedelta(days=3), 15), send)  # 11:00 in Manaus
+    [call] = send.calls
+    assert call["customer_id"] == primary.customer_id
+    assert call["dedupe_key"] == f"receivable:{rid}:due_soon"

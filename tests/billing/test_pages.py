@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sincro.access.models import Role
 from sincro.access.service import create_user
 from sincro.app import create_app
-from sincro.billing import boleto, pix, service
+from sincro.billing import boleto, service
 from sincro.config import Settings
 from sincro.db import Database, utcnow
 from sincro.text_pt import local_time

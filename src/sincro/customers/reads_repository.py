@@ -9,11 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from sincro.customers.models import Customer, Receivable
 
 DateRange = tuple[dt.date, dt.date]
+# A receivable of a merged duplicate belongs to its primary record (consent, address, zone).
+Holder = aliased(Customer)
+Primary = aliased(Customer)
+_ON_PRIMARY = Primary.id == func.coalesce(Holder.merged_into_id, Holder.id)
 
 _COLUMNS = (
     Receivable.id,
@@ -25,12 +29,16 @@ _COLUMNS = (
     Receivable.status,
     Receivable.amount,
     Receivable.balance,
-    Receivable.customer_id,
-    Customer.name,
-    Customer.email,
-    Customer.state,
-    Customer.city,
+    Primary.id.label("customer_id"),
+    Primary.name,
+    Primary.email,
+    Primary.state,
+    Primary.city,
 )
+
+
+def _with_customer(query: Any) -> Any:
+    return query.join(Holder, Holder.id == Receivable.customer_id).join(Primary, _ON_PRIMARY)
 
 
 def dunning_candidates(
@@ -46,12 +54,11 @@ def dunning_candidates(
     windows: list[ColumnElement[bool]] = [Receivable.issued_on.between(*issued)]
     windows += [Receivable.due_date.between(low, high) for low, high in due]
     query = (
-        select(*_COLUMNS)
-        .join(Customer, Customer.id == Receivable.customer_id)
+        _with_customer(select(*_COLUMNS))
         .where(
             Receivable.status == "open",
             Receivable.balance > 0,
-            Customer.erased_at.is_(None),
+            Primary.erased_at.is_(None),
             Receivable.id > after_id,
             or_(*windows),
         )
@@ -62,11 +69,7 @@ def dunning_candidates(
 
 
 def receivable_with_customer(session: Session, receivable_id: int) -> Any:
-    query = (
-        select(*_COLUMNS)
-        .join(Customer, Customer.id == Receivable.customer_id)
-        .where(Receivable.id == receivable_id)
-    )
+    query = _with_customer(select(*_COLUMNS)).where(Receivable.id == receivable_id)
     return session.execute(query).first()
 
 
@@ -83,8 +86,7 @@ def receivables_page(
         ]
     elif status:
         where.append(Receivable.status == status)
-    query = select(*_COLUMNS).join(Customer, Customer.id == Receivable.customer_id)
-    query = query.where(and_(*where))
+    query = _with_customer(select(*_COLUMNS)).where(and_(*where))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.execute(
         query.order_by(Receivable.due_date.desc(), Receivable.id.desc()).offset(offset).limit(limit)
@@ -95,16 +97,18 @@ def receivables_page(
 def customer_contact(
     session: Session, *, customer_id: int | None = None, email: str | None = None
 ) -> Any:
-    """A customer not erased, by id or by (normalized) e-mail: the primary record first."""
-    query = select(Customer.id, Customer.name, Customer.email, Customer.state, Customer.city)
-    query = query.where(Customer.erased_at.is_(None))
+    """The primary record (not erased) of a customer found by id or by (normalized) e-mail: a
+    merged duplicate's id or address leads to the record it was merged into."""
+    query = select(Primary.id, Primary.name, Primary.email, Primary.state, Primary.city)
+    query = query.select_from(Holder).join(Primary, _ON_PRIMARY)
+    query = query.where(Primary.erased_at.is_(None))
     if customer_id is not None:
-        query = query.where(Customer.id == customer_id)
+        query = query.where(Holder.id == customer_id)
     elif email:
-        query = query.where(Customer.email == email)
+        query = query.where(Holder.email == email)
     else:
         return None
-    order = (Customer.merged_into_id.is_not(None), Customer.id)
+    order = (Holder.merged_into_id.is_not(None), Holder.id)
     return session.execute(query.order_by(*order).limit(1)).first()
 
 
