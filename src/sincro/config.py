@@ -187,7 +187,7 @@ class Settings(BaseSettings):
     billing_send_from_hour: int = Field(default=8, ge=0, le=23)  # customer's local time
     billing_send_until_hour: int = Field(default=20, ge=1, le=24)
     billing_dunning_every_seconds: float = Field(default=300.0, ge=5)
-    billing_dunning_batch: int = Field(default=500, ge=1, le=10_000)
+    billing_dunning_batch: int = Field(default=200, ge=1, le=10_000)
     # back-in-stock wishes: how often the change feed is read, how much per run
     wishes_scan_every_seconds: float = Field(default=5.0, ge=0.5)
     wishes_scan_batch: int = Field(default=2000, ge=10, le=100_000)

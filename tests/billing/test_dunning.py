@@ -362,3 +362,20 @@ def test_a_merged_duplicates_receivable_is_noticed_to_the_primary_record(
     [call] = send.calls
     assert call["customer_id"] == primary.customer_id
     assert call["dedupe_key"] == f"receivable:{rid}:due_soon"
+
+
+def test_a_receivable_no_boleto_can_carry_does_not_hold_the_others_back(
+    db: Database, billing_settings: Settings
+) -> None:
+    add_customer(db, "ES1", "ES", "Vitória")
+    huge = add_receivable(
+        db, "R-HUGE", "ES1", issued=None, amount="123456789.00", balance="123456789.00"
+    )
+    fine = add_receivable(db, "R-FINE", "ES1", issued=None)
+    send = Recorder()
+    result = run(db, billing_settings, at(DUE - dt.timedelta(days=3), 12), send)
+    assert result.invalid == 1 and result.queued == 1
+    assert [c["dedupe_key"] for c in send.calls] == [f"receivable:{fine}:due_soon"]
+    with db.read() as session:
+        [notice] = service.notices_for(session, [huge])[huge]
+    assert (notice.step, notice.status) == ("due_soon", "invalid")

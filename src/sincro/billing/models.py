@@ -16,7 +16,7 @@ class ReceivableNotice(Base):
     ``status``: ``queued`` (handed to messaging, which sends it, or keeps it as suppressed when
     the customer has no billing consent or a suppressed address), ``duplicate`` (messaging
     already had the dedupe key), ``superseded`` (a later step was due at the same time and went
-    instead)."""
+    instead), ``invalid`` (no boleto could be made: an amount past its ten digits)."""
 
     __tablename__ = "receivable_notices"
     __table_args__ = (
@@ -28,6 +28,6 @@ class ReceivableNotice(Base):
     receivable_id: Mapped[int] = mapped_column(ForeignKey("receivables.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(index=True)
     step: Mapped[str] = mapped_column(String(20))  # issued|due_soon|overdue_<days>
-    status: Mapped[str] = mapped_column(String(12))  # queued|duplicate|superseded
+    status: Mapped[str] = mapped_column(String(12))  # queued|duplicate|superseded|invalid
     local_date: Mapped[dt.date] = mapped_column(Date)  # the customer's date when recorded
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

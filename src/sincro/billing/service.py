@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from sincro.billing import dunning, repository as repo
+from sincro.billing.boleto import BoletoError
 from sincro.billing.exceptions import ReceivableNotFound
 from sincro.billing.messages import ensure_templates
 from sincro.billing.models import ReceivableNotice
 from sincro.billing.payment import Payment, invoice_pdf, payment_for, pdf_filename
+from sincro.billing.pix import PixError
 from sincro.config import Settings
 from sincro.customers import billing_reads
 from sincro.customers.billing_reads import ReceivableView
@@ -65,7 +67,21 @@ class DunningRun:
     duplicate: int = 0
     superseded: int = 0
     outside_hours: int = 0
+    invalid: int = 0
     by_step: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass(slots=True)
+class PlannedNotice:
+    """A step one receivable owes now, and (once prepared) what to send with it."""
+
+    receivable: ReceivableView
+    step: str
+    supersede: tuple[str, ...]
+    local_date: dt.date
+    payment: Payment | None = None
+    pdf: bytes | None = None
+    problem: str | None = None  # why the artifacts could not be made
 
 
 def notice_context(receivable: ReceivableView, pay: Payment, step: str) -> dict[str, Any]:
@@ -85,49 +101,18 @@ def notice_context(receivable: ReceivableView, pay: Payment, step: str) -> dict[
     }
 
 
-def send_notice(
-    session: Session,
-    receivable: ReceivableView,
-    step: str,
-    settings: Settings,
-    send: Sender,
-) -> bool:
-    """Hand one step's message to messaging (dedupe key ``receivable:<id>:<step>``)."""
-    pay = payment_for(receivable, settings)
-    attachment = Attachment(
-        pdf_filename(receivable), "application/pdf", invoice_pdf(receivable, settings)
-    )
-    kind = dunning.kind_of(step)
-    return bool(
-        send(
-            session,
-            customer_id=receivable.customer_id,
-            purpose=PURPOSE,
-            kind=f"billing.{kind}",
-            dedupe_key=f"receivable:{receivable.id}:{step}",
-            template_key=TEMPLATE_KEYS[kind],
-            context=notice_context(receivable, pay, step),
-            attachments=(attachment,),
-        )
-    )
-
-
-def run_dunning(
+def plan_dunning(
     session: Session,
     settings: Settings,
     *,
     now: dt.datetime,
     after_id: int = 0,
     limit: int | None = None,
-    send: Sender | None = None,
-) -> tuple[DunningRun, int | None]:
-    """One page of dunning: every candidate receivable whose customer's local date has
-    reached a step and whose local time is within the sending hours gets that step recorded
-    (once: :func:`repository.claim_step`) and its message handed to messaging in this same
-    transaction. Paid or cancelled receivables are never candidates, so their sequence stops.
-    Returns the counts and the id to continue after (None when the page was the last)."""
+) -> tuple[list[PlannedNotice], DunningRun, int | None]:
+    """Read one page of candidates (a read: no locks) and decide, per receivable in its
+    customer's local date and hours, the step it owes now. Returns the plan, the counts so
+    far and the id to continue after (None when the page was the last)."""
     plan = plan_of(settings)
-    send = send or messaging.send_transactional
     limit = limit or settings.billing_dunning_batch
     issued, due = _windows(now.astimezone(dt.UTC).date(), plan)
     page = billing_reads.dunning_candidates(
@@ -135,7 +120,7 @@ def run_dunning(
     )
     recorded = repo.recorded_steps(session, (r.id for r in page))
     run = DunningRun(looked_at=len(page))
-    templates_ready = False
+    planned: list[PlannedNotice] = []
     for receivable in page:
         local = now.astimezone(ZoneInfo(receivable.time_zone))
         decision = dunning.decide(
@@ -149,26 +134,96 @@ def run_dunning(
         ):
             run.outside_hours += 1
             continue
-        for step in decision.supersede:
+        planned.append(PlannedNotice(receivable, decision.send, decision.supersede, local.date()))
+    next_after = page[-1].id if len(page) == limit else None
+    return planned, run, next_after
+
+
+def prepare(planned: list[PlannedNotice], settings: Settings) -> None:
+    """Make each notice's boleto, PIX code and PDF (CPU work, outside any transaction). A
+    receivable the boleto cannot carry (an amount past R$ 99.999.999,99) is marked, logged by
+    id, and recorded ``invalid`` instead of holding the others back."""
+    for notice in planned:
+        try:
+            notice.payment = payment_for(notice.receivable, settings)
+            notice.pdf = invoice_pdf(notice.receivable, settings)
+        except (BoletoError, PixError) as exc:
+            notice.problem = str(exc)
+            log.warning(
+                "no payment artifacts for a receivable",
+                extra={"receivable_id": notice.receivable.id, "problem": str(exc)},
+            )
+
+
+def apply_dunning(
+    session: Session,
+    planned: list[PlannedNotice],
+    run: DunningRun,
+    *,
+    send: Sender | None = None,
+) -> DunningRun:
+    """Record each planned step once (:func:`repository.claim_step`; a step another run
+    recorded first is skipped) and hand its message to messaging in this same transaction
+    (dedupe key ``receivable:<id>:<step>``, the PDF attached)."""
+    send = send or messaging.send_transactional
+    templates_ready = False
+    for notice in planned:
+        receivable, day = notice.receivable, notice.local_date
+        for step in notice.supersede:
             if repo.claim_step(
-                session, receivable.id, receivable.customer_id, step, "superseded", local.date()
+                session, receivable.id, receivable.customer_id, step, "superseded", day
             ):
                 run.superseded += 1
+        status = "invalid" if notice.payment is None or notice.pdf is None else "queued"
         if not repo.claim_step(
-            session, receivable.id, receivable.customer_id, decision.send, "queued", local.date()
+            session, receivable.id, receivable.customer_id, notice.step, status, day
         ):
             continue  # another run recorded it first
+        if notice.payment is None or notice.pdf is None:
+            run.invalid += 1
+            continue
         if not templates_ready:
             ensure_templates(session)
             templates_ready = True
-        if send_notice(session, receivable, decision.send, settings, send):
+        kind = dunning.kind_of(notice.step)
+        sent = send(
+            session,
+            customer_id=receivable.customer_id,
+            purpose=PURPOSE,
+            kind=f"billing.{kind}",
+            dedupe_key=f"receivable:{receivable.id}:{notice.step}",
+            template_key=TEMPLATE_KEYS[kind],
+            context=notice_context(receivable, notice.payment, notice.step),
+            attachments=(Attachment(pdf_filename(receivable), "application/pdf", notice.pdf),),
+        )
+        if sent:
             run.queued += 1
-            run.by_step[decision.send] += 1
+            run.by_step[notice.step] += 1
         else:  # messaging already had this dedupe key: nothing new was sent
-            repo.set_status(session, receivable.id, decision.send, "duplicate")
+            repo.set_status(session, receivable.id, notice.step, "duplicate")
             run.duplicate += 1
-    next_after = page[-1].id if len(page) == limit else None
-    return run, next_after
+    return run
+
+
+def run_dunning(
+    session: Session,
+    settings: Settings,
+    *,
+    now: dt.datetime,
+    after_id: int = 0,
+    limit: int | None = None,
+    send: Sender | None = None,
+) -> tuple[DunningRun, int | None]:
+    """One page of dunning in one session (plan, prepare, apply): every candidate whose
+    customer's local date has reached a step and whose local time is within the sending hours
+    gets that step recorded once and its message handed to messaging. Paid or cancelled
+    receivables are never candidates, so their sequence stops. The beat task runs the same
+    three steps with the PDFs made outside the write transaction."""
+    planned, run, next_after = plan_dunning(
+        session, settings, now=now, after_id=after_id, limit=limit
+    )
+    prepare(planned, settings)
+    return apply_dunning(session, planned, run, send=send), next_after
 
 
 # --- reads for the API and the console ---------------------------------------------------

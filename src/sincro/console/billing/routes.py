@@ -29,7 +29,12 @@ STATUS_FILTERS = {
     "cancelled": "Cancelados",
 }
 STATUS_LABELS = {"open": "Em aberto", "paid": "Pago", "cancelled": "Cancelado"}
-NOTICE_STATUS = {"queued": "Enviado", "duplicate": "Repetido", "superseded": "Substituído"}
+NOTICE_STATUS = {
+    "queued": "Enviado",
+    "duplicate": "Repetido",
+    "superseded": "Substituído",
+    "invalid": "Sem boleto",
+}
 
 
 def step_label(step: str) -> str:
