@@ -285,3 +285,18 @@ def test_the_beat_task_reads_until_caught_up_and_idles_without_writing(
         assert not service.has_changes(session)
         assert not feed.outbox_reader_behind(session, service.READER)
     assert tasks.back_in_stock() == 0
+
+
+def test_a_customers_wishes_are_exported_and_erased(db: Database, settings: Settings) -> None:
+    world = setup_world(db)
+    ana, bia = add_customer(db, "ana"), add_customer(db, "bia")
+    mine = wish(db, settings, customer_id=ana, sku=world["sku"], location="online")
+    wish(db, settings, customer_id=bia, sku=world["sku"], location="online")
+    with db.read() as session:
+        exported = service.export_customer(session, ana)
+    assert [(w["id"], w["sku"], w["scope"]) for w in exported] == [(mine, world["sku"], "online")]
+    with db.write() as session:
+        assert service.erase_customer(session, ana) == 1
+    with db.read() as session:
+        assert service.export_customer(session, ana) == []
+        assert len(service.export_customer(session, bia)) == 1

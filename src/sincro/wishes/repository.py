@@ -137,3 +137,18 @@ def counts_per_day(session: Session, since: dt.datetime) -> list[tuple[Any, int,
     )
     days = sorted(set(made) | set(notified), key=str)
     return [(day, int(made.get(day, 0)), int(notified.get(day, 0))) for day in days]
+
+
+def of_customer(session: Session, customer_id: int) -> list[StockWish]:
+    return list(
+        session.scalars(
+            select(StockWish).where(StockWish.customer_id == customer_id).order_by(StockWish.id)
+        )
+    )
+
+
+def remove_of_customer(session: Session, customer_id: int) -> int:
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        delete(StockWish).where(StockWish.customer_id == customer_id)
+    )
+    return int(result.rowcount or 0)

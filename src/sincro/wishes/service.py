@@ -44,7 +44,7 @@ from sincro.wishes.exceptions import (
 )
 from sincro.wishes.messages import ensure_template
 from sincro.wishes.models import StockWish
-from sincro.wishes.schemas import WishIn
+from sincro.wishes.schemas import WishIn, WishOut
 
 log = logging.getLogger("sincro.wishes")
 READER = "wishes.back_in_stock"
@@ -154,6 +154,19 @@ def claim(
     return repo.claim(
         session, wish_id, via=via, trigger_seq=trigger_seq, trigger_location=trigger_location
     )
+
+
+def export_customer(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """A customer's wishes for their LGPD data export."""
+    return [
+        WishOut.model_validate(w).model_dump(mode="json")
+        for w in repo.of_customer(session, customer_id)
+    ]
+
+
+def erase_customer(session: Session, customer_id: int) -> int:
+    """Forget a customer's wishes on an LGPD erasure (nothing billing must keep); how many."""
+    return repo.remove_of_customer(session, customer_id)
 
 
 def counts_per_day(session: Session, since: dt.datetime) -> list[tuple[Any, int, int]]:
