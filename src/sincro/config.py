@@ -142,6 +142,23 @@ class Settings(BaseSettings):
     logs_max_bytes: int = Field(default=20_000_000, ge=100_000)  # var/log/*.log, then rotated
     logs_keep_files: int = Field(default=3, ge=1)
     db_wal_checkpoint_seconds: float = Field(default=60.0, gt=0)  # SQLite: truncate the WAL
+    # forecasting engine (issue 10): chunks, backtest, quantile levels, history fitted
+    forecasting_chunk_size: int = Field(default=500, ge=1, le=100_000)  # series per chunk
+    forecasting_backtest_windows: int = Field(default=2, ge=1, le=12)
+    forecasting_levels: str = "10,50,90"  # quantile levels, percent
+    forecasting_max_history: int = Field(default=0, ge=0)  # latest periods fitted; 0 = all
+    forecasting_lead_time_samples: int = Field(default=2000, ge=100, le=200_000)
+    forecasting_chunk_lease_seconds: float = Field(default=1800.0, ge=30)  # then taken again
+    forecasting_service_level: float = Field(default=0.95, ge=0.5, lt=1.0)
+    forecasting_review_days: int = Field(default=7, ge=1, le=90)  # how often orders are placed
+    forecasting_default_lead_time_days: int = Field(default=7, ge=1, le=180)  # no B1_PE given
+    # stock-out alerts: probability of running out before the next delivery that raises one
+    forecasting_stockout_alert_probability: float = Field(default=0.5, gt=0, lt=1)
+    forecasting_stockout_alert_seconds: float = Field(default=3600.0, gt=0)
+
+    # inventory's sales history (forecasting reads it): roll-up and stock-out sweep cadence
+    inventory_history_rollup_seconds: float = Field(default=60.0, gt=0)
+    inventory_stockout_sweep_seconds: float = Field(default=900.0, gt=0)
 
     # customers: a defaulter has an open receivable overdue by more than this many days
     customers_defaulter_days: int = Field(default=5, ge=0, le=3650)

@@ -46,7 +46,10 @@ class Domain:
     - ``children``: a callable ``(settings) -> dict[name, argv]`` of extra processes that
       ``sincro serve`` supervises (watchers);
     - ``startup_jobs``: a callable ``(settings) -> None`` run once ``sincro serve`` is ready;
-    - ``metrics``: modules defining Prometheus metrics (imported by the api).
+    - ``metrics``: modules defining Prometheus metrics (imported by the api);
+    - ``personal_data``: an object with ``export(session, customer_id) -> dict`` and
+      ``erase(session, customer_id) -> dict[str, int]`` for what the domain keeps about a
+      customer (see :mod:`sincro.privacy`: LGPD export and erasure).
     """
 
     name: str
@@ -64,6 +67,7 @@ class Domain:
     children: str | None = None
     startup_jobs: str | None = None
     metrics: tuple[str, ...] = ()
+    personal_data: str | None = None
 
 
 def resolve(path: str) -> Any:

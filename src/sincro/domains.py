@@ -15,6 +15,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.feed",
     "sincro.connectors",
     "sincro.customers",
+    "sincro.forecasting",
     "sincro.messaging",
     "sincro.billing",
     "sincro.wishes",

@@ -33,6 +33,15 @@ UFS: tuple[str, ...] = (
     "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
 )  # fmt: skip
 """The 27 federative units (26 states and the Federal District)."""
+
+REGION_OF_UF: dict[str, str] = {
+    **dict.fromkeys(("AC", "AP", "AM", "PA", "RO", "RR", "TO"), "Norte"),
+    **dict.fromkeys(("AL", "BA", "CE", "MA", "PB", "PE", "PI", "RN", "SE"), "Nordeste"),
+    **dict.fromkeys(("DF", "GO", "MT", "MS"), "Centro-Oeste"),
+    **dict.fromkeys(("ES", "MG", "RJ", "SP"), "Sudeste"),
+    **dict.fromkeys(("PR", "RS", "SC"), "Sul"),
+}
+"""IBGE's five macro-regions of each UF."""
 CENTS = Decimal("0.01")
 
 # --- words ----------------------------------------------------------------------------------

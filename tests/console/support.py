@@ -21,6 +21,8 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Feed ao vivo",
     "Sincronização",
     "Busca",
+    "Previsão de demanda",
+    "Mensagens",
     "Cobrança",
     "Avise-me",
     "Auditoria",

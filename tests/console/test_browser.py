@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from sincro.app import create_app
 from sincro.catalog.service import forget_directory
@@ -312,3 +313,52 @@ def test_the_shell_works_on_a_phone(browser: Any, live_server: LiveServer) -> No
         page.screenshot(path="/tmp/console-phone.png")
     finally:
         context.close()
+
+
+def test_the_forecast_page_draws_history_forecast_and_band(
+    signed_in: Any, live_server: LiveServer
+) -> None:
+    import datetime as dt
+
+    from sincro.forecasting import runs
+    from sincro.forecasting.schemas import RunScope
+    from sincro.inventory import history
+
+    today = dt.date.today()
+    with live_server.db.write() as session:
+        location = session.execute(
+            text("SELECT id FROM locations WHERE code = 'LJ-SP-PAULISTA'")
+        ).scalar_one()
+        product = session.execute(
+            text("SELECT id FROM products WHERE sku = 'CHIP-5G'")
+        ).scalar_one()
+        history.load_history(
+            session,
+            [
+                {
+                    "product_id": product,
+                    "location_id": location,
+                    "day": today - dt.timedelta(days=d),
+                    "units": 5 + (d % 7 == 0) * 6,
+                    "online_units": 0,
+                    "stockout": d == 10,
+                }
+                for d in range(1, 91)
+            ],
+        )
+        scope = RunScope(level="uf", skus=["CHIP-5G"], horizon=14, history_days=90)
+        run_id = runs.start(session, scope, today=today).id
+    runs.run_chunk(live_server.db, run_id, 0, worker="browser-test")
+    with live_server.db.write() as session:
+        runs.promote(session, run_id, "test")
+    page = signed_in
+    page.goto("/console/forecasts/series?sku=CHIP-5G&level=uf&key=SP")
+    page.wait_for_selector("#forecast-chart[data-drawn=true]")
+    names = page.evaluate("window.SincroCharts.charts[0].data.datasets.map(d => d.label)")
+    assert names[0] == "Vendido" and "Previsão (média)" in names
+    band = page.evaluate("window.SincroCharts.charts[0].data.datasets[3].fill")
+    assert band == "-1"
+    censored = page.evaluate(
+        "window.SincroCharts.charts[0].data.datasets[1].data.filter(v => v !== null).length"
+    )
+    assert censored == 1

@@ -298,3 +298,24 @@ def test_quiet_hours_defer_marketing_to_the_local_morning(
     local = row.next_attempt_at.astimezone(zone)
     assert (local.hour, local.minute) == ((hour + 1) % 24, 0)
     assert dt.timedelta(0) < row.next_attempt_at - utcnow() <= dt.timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("local", "expected"),
+    [
+        ("2026-12-06 23:30", "2026-12-07 08:00"),  # evening: the next morning
+        ("2026-12-07 07:59", "2026-12-07 08:00"),  # before dawn: this morning
+        ("2026-12-07 08:00", None),
+        ("2026-12-07 20:59", None),
+        ("2026-12-07 21:00", "2026-12-08 08:00"),
+    ],
+)
+def test_quiet_hours_wrap_around_midnight(local: str, expected: str | None) -> None:
+    from sincro.messaging.sender import in_quiet_hours
+
+    zone = ZoneInfo("America/Manaus")
+    config = Settings(messaging_quiet_start=21, messaging_quiet_end=8)
+    now = dt.datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    until = in_quiet_hours("America/Manaus", config, now.astimezone(dt.UTC))
+    shown = until.astimezone(zone).strftime("%Y-%m-%d %H:%M") if until else None
+    assert shown == expected

@@ -131,3 +131,27 @@ def test_withdrawn_consent_after_queueing_is_honoured_at_send_time(
     with db.read() as session:
         row = session.scalars(select(LedgerEntry)).one()
     assert row.status == "suppressed" and "withdrawn" in (row.last_error or "")
+
+
+def test_privacy_export_and_erase_keep_the_counts(
+    db: Database, settings: Settings, sink: SmtpSink, dispatched: Dispatched
+) -> None:
+    from sincro import audit, privacy
+
+    (customer,) = add_customers(db, 1, purposes=("billing",))
+    _ensure(db)
+    assert _send(db, customer, "P1")
+    with sender_for(db, messaging_settings(settings, sink.port)) as sender:
+        drain(sender, dispatched)
+    actor = audit.Actor.cli("dpo")
+    with db.write() as session:
+        exported = privacy.export_customer(session, customer, actor)
+    (message,) = exported["messaging"]["messages"]
+    assert message["email"] == "cli1@exemplo.com.br" and message["status"] == "sent"
+    with db.write() as session:
+        counts = privacy.erase_customer(session, customer, actor, "pedido do titular")
+    assert counts["messaging"] == {"send_ledger": 1}
+    with db.read() as session:
+        row = session.scalars(select(LedgerEntry)).one()
+        assert (row.email, row.name, row.context) == ("", "", None)
+        assert service.counts(session, row.campaign_id).sent == 1

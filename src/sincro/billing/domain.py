@@ -8,7 +8,7 @@ DOMAIN = Domain(
     models=("sincro.billing.models",),
     routers=("sincro.billing.endpoints:router",),
     console_routers=("sincro.console.billing.routes:router",),
-    nav=(NavEntry("billing", "Cobrança", "console_billing", frozenset({"billing"}), order=60),),
+    nav=(NavEntry("billing", "Cobrança", "console_billing", frozenset({"billing"}), order=75),),
     task_modules=("sincro.billing.tasks",),
     beat="sincro.billing.schedule:beat_entries",
     cli=(("billing", "sincro.billing.cli:billing_app"),),

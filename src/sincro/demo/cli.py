@@ -25,6 +25,12 @@ def demo(
     stores: Annotated[int, typer.Option(help="Number of stores")] = 1800,
     dcs: Annotated[int, typer.Option(help="Number of distribution centers")] = 10,
     products: Annotated[int, typer.Option(help="Number of SKUs")] = 1000,
+    shop_rate: Annotated[
+        float, typer.Option(help="Simulated purchases a second (online and at tills)", min=0.01)
+    ] = 2.0,
+    history_days: Annotated[
+        int, typer.Option(help="Days of daily sales history to load (0: none)", min=0, max=1100)
+    ] = 730,
     serve_after: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Start every service after loading")
     ] = True,
@@ -46,7 +52,7 @@ def demo(
     from sincro.demo.setup import demo_connectors_file, prepare_demo, simulator_ports
     from sincro.runtime import children, run_startup_jobs, supervise
 
-    credentials = prepare_demo(settings, stores, dcs, products, console)
+    credentials = prepare_demo(settings, stores, dcs, products, console, history_days)
     ports = simulator_ports(settings.demo_simulator_port)
     generated = (settings.var_dir / "connectors.yaml").resolve()
     chosen = settings.connectors_file
@@ -69,6 +75,12 @@ def demo(
         *(sys.executable, "-m", "sincro.cli", "simulate", "erp"),
         *("--port-base", str(ports[0]), "--docs-port", str(ports[1])),
         *("--documents", "3000", "--customers", "2000"),
+    ]
+    procs["shop"] = [
+        *(sys.executable, "-m", "sincro.cli", "simulate", "shop"),
+        *("--url", f"http://{display_host(settings.host)}:{settings.port}"),
+        *("--rate", str(shop_rate), "--products", str(products), "--stores", str(stores)),
+        *("--dcs", str(dcs)),
     ]
     log_dir = settings.var_dir / "log"
     supervise(procs, settings.host, settings.port, on_ready=run_startup_jobs, log_dir=log_dir)

@@ -321,7 +321,7 @@ def _sqlite_fill(cur: Any, plan: _Plan) -> None:
 # PostgreSQL
 
 
-def _libpq_url(database_url: str) -> str:
+def libpq_url(database_url: str) -> str:
     """The plain libpq URL (``postgresql://...``) for a SQLAlchemy PostgreSQL URL."""
     url = make_url(postgres_url(database_url)).set(drivername="postgresql")
     return url.render_as_string(hide_password=False)
@@ -333,7 +333,7 @@ def _load_postgres(database_url: str, plan: _Plan) -> None:
     limits = Timeouts()
     connect_timeout = max(1, round(limits.connect))
     with (
-        psycopg.connect(_libpq_url(database_url), connect_timeout=connect_timeout) as conn,
+        psycopg.connect(libpq_url(database_url), connect_timeout=connect_timeout) as conn,
         conn.transaction(),
     ):
         cur = conn.cursor()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 
 from sincro.access import service as access
 from sincro.access.models import ConsoleUser, Role
-from sincro.catalog.models import Product
+from sincro.catalog.models import Location, Product
 from sincro.config import Settings
 from sincro.db import database_for
 from sincro.migrate import upgrade
@@ -33,6 +34,7 @@ STAGE_LABELS = {
     "products": "Catálogo",
     "stock": "Posições de estoque",
     "ledger": "Razão de movimentos",
+    "history": "Histórico de vendas",
 }
 
 
@@ -114,7 +116,12 @@ def demo_connectors_file(settings: Settings, ports: tuple[int, int]) -> Path:
 
 
 def prepare_demo(
-    settings: Settings, stores: int, dcs: int, products: int, console: Console
+    settings: Settings,
+    stores: int,
+    dcs: int,
+    products: int,
+    console: Console,
+    history_days: int = 730,
 ) -> Panel:
     """Migrate and load the demo operator once; returns what to print for the newcomer."""
     upgrade(settings.database_url)
@@ -124,12 +131,17 @@ def prepare_demo(
     if loaded:
         console.print("[green]✓[/] demo operator already loaded; reusing it")
     else:
-        _load_with_progress(settings.database_url, stores, dcs, products, console)
+        _load_with_progress(settings.database_url, stores, dcs, products, console, history_days)
     with db.write() as session:
         if session.scalar(select(ConsoleUser).where(ConsoleUser.email == DEMO_EMAIL)) is None:
             access.create_user(session, DEMO_EMAIL, "Operador Demo", DEMO_PASSWORD, Role.admin)
         _, admin_key = access.create_key(session, "demo-admin", Role.admin)
         _, channel_key = access.create_key(session, "demo-ecommerce", Role.channel)
+        # the shop simulator's keys, handed to it through its environment, never printed
+        _, shop_key = access.create_key(session, "demo-shop-simulator", Role.channel)
+        store_codes = list(session.scalars(select(Location.code).where(Location.kind == "store")))
+        _, tills_key = access.create_key(session, "demo-store-tills", Role.store, store_codes)
+    os.environ["SINCRO_DEMO_SHOP_KEY"], os.environ["SINCRO_DEMO_TILLS_KEY"] = shop_key, tills_key
     return Panel(
         f"Console user: [bold]{DEMO_EMAIL}[/] / password [bold]{DEMO_PASSWORD}[/]\n"
         f"Admin API key:   [bold]{admin_key}[/]\n"
@@ -140,7 +152,10 @@ def prepare_demo(
     )
 
 
-def _load_with_progress(url: str, stores: int, dcs: int, products: int, console: Console) -> None:
+def _load_with_progress(
+    url: str, stores: int, dcs: int, products: int, console: Console, history_days: int
+) -> None:
+    from sincro.demo.history import load_history
     from sincro.demo.loader import load_demo
 
     started = time.perf_counter()
@@ -159,6 +174,9 @@ def _load_with_progress(url: str, stores: int, dcs: int, products: int, console:
             progress.update(tasks[stage], completed=done, total=total)
 
         summary = load_demo(url, stores=stores, dcs=dcs, products=products, progress=report)
+        history = load_history(url, days=history_days, progress=report) if history_days else None
     console.print(
         f"[green]✓[/] demo operator loaded in {time.perf_counter() - started:.1f} s: {summary}"
     )
+    if history is not None:
+        console.print(f"[green]✓[/] sales history: {history}")

@@ -3,7 +3,16 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sincro.db import Base, UTCDateTime, utcnow
@@ -137,3 +146,44 @@ class ReservationLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SalesDay(Base):
+    """Demand history as daily aggregates: units sold at one location on one LOCAL day of that
+    location (``online_units``: the part sold online and shipped from there). ``stockout`` marks
+    a day when the location had no sellable stock at some point: its demand is censored (what
+    was sold is a floor, not the demand), and forecasting must not read it as zero demand."""
+
+    __tablename__ = "sales_daily"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    online_units: Mapped[int] = mapped_column(Integer, default=0)
+    stockout: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SalesDayUF(Base):
+    """History kept per UF instead of per location: sales imported from before Sincro (the
+    operator's BI keeps the long tail per UF) or a demo's past. Readers add it to the
+    per-location days of the same UF (the two never overlap for one SKU and day)."""
+
+    __tablename__ = "sales_daily_uf"
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(2), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    online_units: Mapped[int] = mapped_column(Integer, default=0)
+    stockout: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class HistoryCursor(Base):
+    """How far the ledger has been rolled up into :class:`SalesDay` (last movement id)."""
+
+    __tablename__ = "sales_history_cursor"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_movement_id: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from sincro.db import get_database
-from sincro.inventory import service
+from sincro.inventory import history, service
 from sincro.tasks import task
 
 log = logging.getLogger("sincro.inventory")
@@ -32,3 +32,22 @@ def verify_ledger() -> int:
     for row in mismatches:
         log.error("stock level disagrees with ledger", extra={"mismatch": row})
     return len(mismatches)
+
+
+@task("sincro.inventory.roll_up_sales", time_limit=300)
+def roll_up_sales() -> int:
+    """Roll new ledger rows into the daily sales history (for forecasting)."""
+    total = 0
+    while True:
+        with get_database().write() as session:
+            done = history.roll_up(session, limit=5000)
+        total += done
+        if done < 5000:
+            return total
+
+
+@task("sincro.inventory.mark_stockouts", time_limit=300)
+def mark_stockouts() -> int:
+    """Mark today's local day censored where a location has nothing sellable."""
+    with get_database().write() as session:
+        return history.mark_stockouts(session)

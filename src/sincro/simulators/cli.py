@@ -5,6 +5,8 @@
 - ``sincro simulate sap --source CODE``: a simulated SAP writing into one source's inbox.
 - ``sincro simulate alias-locations SOURCE``: map the simulated ERP's branches to the demo's
   locations.
+- ``sincro simulate shop``: shoppers buying online and at store tills through the public API,
+  following the demo's demand model.
 """
 
 from __future__ import annotations
@@ -155,3 +157,40 @@ def simulate_alias_locations(source: Annotated[str, typer.Argument(help="Source 
         ensure_source(session, cfg)
         added = alias_demo_locations(session, source)
     console.print(f"[green]✓[/] {added} location aliases added for {source}")
+
+
+@simulate_app.command("shop")
+def simulate_shop(
+    url: Annotated[str, typer.Option(help="Sincro API base URL")] = "http://127.0.0.1:8000",
+    rate: Annotated[float, typer.Option(help="Purchases a second (Poisson arrivals)")] = 2.0,
+    products: Annotated[int, typer.Option(help="The demo's first N SKUs")] = 1000,
+    stores: Annotated[int, typer.Option(help="Stores (LJ0001…)")] = 1800,
+    dcs: Annotated[int, typer.Option(help="Distribution centres")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the demo data")] = 7,
+    shop_key: Annotated[
+        str, typer.Option(envvar="SINCRO_DEMO_SHOP_KEY", help="E-commerce (channel) API key")
+    ] = "",
+    tills_key: Annotated[
+        str, typer.Option(envvar="SINCRO_DEMO_TILLS_KEY", help="Store tills (store) API key")
+    ] = "",
+) -> None:
+    """Buy online (reserve, then commit or abandon) and at store tills until Ctrl-C."""
+    from sincro.simulators.shop import ShopSimulator, summary
+
+    if not shop_key or not tills_key:
+        fail(
+            "--shop-key and --tills-key (or SINCRO_DEMO_SHOP_KEY / SINCRO_DEMO_TILLS_KEY)"
+            " are needed"
+        )
+    if not 0 < rate <= 1000:
+        fail("--rate must be between 0 and 1000 purchases a second")
+    shop = ShopSimulator(
+        url, shop_key, tills_key, rate=rate, products=products, stores=stores, dcs=dcs, seed=seed
+    )
+    stop = stop_on_signals()
+    console.print(f"[green]✓[/] compradores simulados: {rate:g} compras/s em {url}")
+    try:
+        shop.run(stop)
+    finally:
+        shop.close()
+        console.print(f"compras: {summary(shop.stats)}")

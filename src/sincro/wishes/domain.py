@@ -13,7 +13,7 @@ DOMAIN = Domain(
     models=("sincro.wishes.models",),
     routers=("sincro.wishes.endpoints:router",),
     console_routers=("sincro.console.wishes.routes:router",),
-    nav=(NavEntry("wishes", "Avise-me", "console_wishes", frozenset({"agent"}), order=65),),
+    nav=(NavEntry("wishes", "Avise-me", "console_wishes", frozenset({"agent"}), order=78),),
     task_modules=("sincro.wishes.tasks",),
     beat="sincro.wishes.schedule:beat_entries",
 )

@@ -1,7 +1,9 @@
 /* Sincro console charts: draws every <canvas data-chart="ID"> from the JSON in
    <script type="application/json" id="ID"> with Chart.js (served from the package, never a
    CDN). Spec: {"type": "bar"|"line", "labels": [...], "series": [{"label", "data"}],
-   "stacked": false, "y_label": "..."}. Numbers read the pt-BR way (1.234,5). */
+   "stacked": false, "y_label": "..."}; a series may say "fill": "-1" (a band to the series
+   before it), "points": true (markers only), "dashed": true, "color": "#hex". */
+/* Numbers read the pt-BR way (1.234,5). */
 (function () {
   "use strict";
   if (!window.Chart) {
@@ -17,9 +19,11 @@
       data: series.data,
       borderColor: color,
       backgroundColor: type === "line" ? color + "33" : color,
-      fill: Boolean(series.fill),
+      fill: typeof series.fill === "string" ? series.fill : Boolean(series.fill),
       tension: 0.2,
-      pointRadius: type === "line" ? 0 : undefined,
+      showLine: !series.points,
+      pointRadius: series.points ? 4 : (type === "line" ? 0 : undefined),
+      spanGaps: false,
       borderDash: series.dashed ? [6, 4] : undefined
     };
   }

@@ -1,7 +1,7 @@
 """messaging: templates with immutable versions, campaigns, the send ledger
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0024
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0015"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Demand forecasting: pattern classification, per-series model selection, quantiles."""
