@@ -240,6 +240,44 @@ class Settings(BaseSettings):
     messaging_quiet_end: int = Field(default=8, ge=0, le=23)
     messaging_quiet_billing: bool = False  # True: billing waits for the morning too
 
+    # --- billing and stock wishes (issue #9 §4, transactional messages) ---------------------
+    # boleto: Banco do Brasil, convênio of 7 digits (billing/boleto.py documents the layout)
+    billing_bank_code: str = Field(default="001", pattern=r"^001$")
+    billing_agreement: str = Field(default="1234567", pattern=r"^[0-9]{7}$")  # convênio
+    billing_wallet: str = Field(default="17", pattern=r"^[0-9]{2}$")  # carteira
+    billing_beneficiary_name: str = Field(default="Sincro", min_length=1, max_length=60)
+    billing_beneficiary_document: str = Field(default="", max_length=18)  # CNPJ on the PDF
+    billing_pix_key: str = Field(default="", max_length=77)  # empty: no PIX code
+    billing_pix_city: str = Field(default="SAO PAULO", min_length=1, max_length=15)
+    # dunning: due soon N days before, overdue steps N days after, in the customer's local date
+    billing_due_soon_days: int = Field(default=3, ge=1, le=30)
+    billing_overdue_days: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [1, 7, 15, 30]
+    )
+    billing_catch_up_days: int = Field(default=2, ge=0, le=60)  # a step older is never sent
+    billing_send_from_hour: int = Field(default=8, ge=0, le=23)  # customer's local time
+    billing_send_until_hour: int = Field(default=20, ge=1, le=24)
+    billing_dunning_every_seconds: float = Field(default=300.0, ge=5)
+    billing_dunning_batch: int = Field(default=200, ge=1, le=10_000)
+    # back-in-stock wishes: how often the change feed is read, how much per run
+    wishes_scan_every_seconds: float = Field(default=5.0, ge=0.5)
+    wishes_scan_batch: int = Field(default=2000, ge=10, le=100_000)
+    wishes_max_open_per_customer: int = Field(default=50, ge=1, le=1000)
+
+    @field_validator("billing_overdue_days", mode="before")
+    @classmethod
+    def _split_overdue_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(v) for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("billing_overdue_days")
+    @classmethod
+    def _overdue_days(cls, value: list[int]) -> list[int]:
+        if not value or len(value) > 12 or any(not 1 <= d <= 365 for d in value):
+            raise ValueError("1 to 12 day counts between 1 and 365, e.g. 1,7,15,30")
+        return sorted(set(value))
+
     @field_validator("console_time_zone", "reports_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

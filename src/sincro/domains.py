@@ -21,6 +21,8 @@ INSTALLED: tuple[str, ...] = (
     "sincro.ops",
     "sincro.reports",
     "sincro.messaging",
+    "sincro.billing",
+    "sincro.wishes",
 )
 
 

@@ -26,6 +26,8 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Previsão de demanda",
     "Relatórios",
     "Mensagens",
+    "Cobrança",
+    "Avise-me",
     "Auditoria",
     "Caixa de saída (demo)",
     "Saúde",

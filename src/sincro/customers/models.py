@@ -66,7 +66,7 @@ class Receivable(Base):
         UniqueConstraint("source", "external_code"),
         Index("ix_receivables_due", "due_date", "balance"),
         # reports: covering indexes, so invoiced / received per month and the open titles at a
-        # date are read from the index alone (no lookup per title into the table)
+        # date are read from the index alone; billing's dunning reads by issue date through it
         Index("ix_receivables_issued", "issued_on", "status", "amount"),
         Index("ix_receivables_paid", "paid_on", "status", "amount", "balance"),
     )

@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sincro.events import Event
+from sincro.events import Event, event_columns
 from sincro.feed.models import FeedCursor, WebhookDelivery, WebhookSubscription
 from sincro.feed.schemas import subscribed_topics
 from sincro.feed.secrets import SecretRef
@@ -282,3 +284,24 @@ def set_feed_cursor(session: Session, name: str, seq: int, now: dt.datetime) -> 
     if _rowcount(result) == 0:
         session.add(FeedCursor(name=name, seq=seq, updated_at=now))
         session.flush()
+
+
+def lock_feed_cursor(session: Session, name: str, start: int, now: dt.datetime) -> int:
+    """A named position locked for the caller's transaction (``FOR UPDATE``; SQLite's writer
+    lock does the same), created at ``start`` the first time (``ON CONFLICT DO NOTHING``, so
+    concurrent first readers agree on one row)."""
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        module.insert(FeedCursor)
+        .values(name=name, seq=start, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    seq = session.scalar(select(FeedCursor.seq).where(FeedCursor.name == name).with_for_update())
+    return int(seq if seq is not None else start)
+
+
+def events_after(session: Session, seq: int, limit: int) -> Sequence[Any]:
+    """Outbox rows after ``seq`` in order, every topic (their numbers show the holes)."""
+    return session.execute(
+        select(*event_columns()).where(Event.seq > seq).order_by(Event.seq).limit(limit)
+    ).all()

@@ -14,7 +14,7 @@ from sincro.catalog import service as catalog
 from sincro.config import Settings
 from sincro.db import utcnow
 from sincro.errors import InvalidInput, NotFound
-from sincro.events import topics
+from sincro.events import event_to_dict, topics
 from sincro.feed import repository as repo
 from sincro.feed.models import WebhookDelivery, WebhookSubscription
 from sincro.feed.repository import Filters
@@ -136,3 +136,49 @@ def list_deliveries(
 ) -> tuple[Sequence[WebhookDelivery], int]:
     get_subscription(session, sub_id)
     return repo.list_deliveries(session, sub_id, success, offset, limit)
+
+
+# --- durable readers of the outbox in other domains (e.g. the back-in-stock notices) --------
+
+
+def outbox_reader_position(session: Session, name: str) -> int:
+    """The position of the named outbox reader, locked until the caller's transaction ends
+    (a second reader of the same name waits, then sees where the first stopped). A reader
+    that never ran starts at the current end of the outbox. Its row is a ``feed_cursors``
+    row, so retention never deletes events it has not read."""
+    return repo.lock_feed_cursor(session, name, repo.max_seq(session), utcnow())
+
+
+def outbox_reader_behind(session: Session, name: str) -> bool:
+    """Whether the named reader has events to read (or never ran): a read, no lock, so an
+    idle reader costs no write transaction."""
+    position = repo.get_feed_cursor(session, name)
+    return position is None or repo.max_seq(session) > position
+
+
+def move_outbox_reader(session: Session, name: str, seq: int) -> None:
+    """Store the named reader's new position (in the transaction that acted on the events)."""
+    repo.set_feed_cursor(session, name, seq, utcnow())
+
+
+def outbox_after(
+    session: Session, seq: int, *, limit: int, gap_timeout: float, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """Events after ``seq`` in order, as the feed shapes them (:func:`events.event_to_dict`),
+    stopping at a hole in the sequence younger than ``gap_timeout`` seconds: PostgreSQL draws
+    numbers before commit, so a hole may still fill; one older than that is a rollback and
+    is skipped. The stateless form of the tailer's rule, for readers that run as tasks."""
+    out: list[dict[str, Any]] = []
+    expected = seq + 1
+    horizon = now - dt.timedelta(seconds=gap_timeout)
+    for row in repo.events_after(session, seq, limit):
+        if row.seq != expected and row.created_at > horizon:
+            break
+        out.append(event_to_dict(row))
+        expected = row.seq + 1
+    return out
+
+
+def outbox_end(session: Session) -> int:
+    """The newest event's sequence number (0 when the outbox is empty)."""
+    return repo.max_seq(session)

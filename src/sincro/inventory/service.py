@@ -270,3 +270,18 @@ def stock_at_location(
         key=lambda row: row.sku,
     )
     return rows[offset : offset + limit], len(rows)
+
+
+def available_by_location(session: Session, sku: str) -> dict[str, int]:
+    """Units available now at each active location holding some of ``sku`` (one snapshot
+    read, holds discounted as the availability API does), by location code; for domains
+    that must know whether a place has a product now (the wish list). :class:`UnknownSku`
+    (422 naming ``sku``) when there is no such product."""
+    from sincro.inventory.availability import load_snapshot
+
+    snap = load_snapshot(session, sku)
+    return {
+        place.code: snap.available[place.position]
+        for place in snap.directory.places
+        if place.active and snap.available[place.position] > 0
+    }
