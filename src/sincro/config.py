@@ -193,6 +193,10 @@ class Settings(BaseSettings):
     health_queue_max_depth: int = Field(default=1000, ge=0)  # waiting messages: backed up past
     health_queue_backlog_seconds: float = Field(default=300.0, ge=0)  # … this long: alert
     health_keep_hours: float = Field(default=24.0, gt=0)  # gone instances, depth samples
+    # --- assistant, understanding (sincro.assistant): intent classifier and entities ---
+    # below this calibrated probability the caller asks the customer to clarify
+    assistant_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    assistant_max_text_chars: int = Field(default=2000, ge=1, le=10_000)  # POST /parse text
 
     @field_validator("console_time_zone")
     @classmethod

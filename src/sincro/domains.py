@@ -19,6 +19,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.signup",
     "sincro.forecasting",
     "sincro.ops",
+    "sincro.assistant",
 )
 
 

@@ -88,26 +88,28 @@ def features() -> Any:
     )  # fmt: skip
 
 
-def estimator(kind: str = "logreg") -> Any:
-    """The linear model: "logreg" (multinomial logistic regression, probabilities from the
-    model) or "svm" (LinearSVC, probabilities calibrated by sigmoid over 3 folds)."""
+def estimator(kind: str = "svm", c: float = 1.0) -> Any:
+    """The linear model: "svm" (LinearSVC, probabilities calibrated by sigmoid (Platt) over 3
+    stratified folds) or "logreg" (multinomial logistic regression)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
     if kind == "svm":
-        return CalibratedClassifierCV(LinearSVC(C=0.5, random_state=0), cv=3, method="sigmoid")
-    return LogisticRegression(C=20.0, max_iter=2000, random_state=0)
+        return CalibratedClassifierCV(LinearSVC(C=c, random_state=0), cv=3, method="sigmoid")
+    return LogisticRegression(C=c, max_iter=2000, random_state=0)
 
 
-def pipeline(kind: str = "logreg") -> Any:
+#: The model chosen by 5-fold cross-validation on the training set (``bench/assistant_nlu.py
+#: --select``; figures in docs/benchmarks.md): calibrated LinearSVC, C=1.
+MODEL_KIND = "svm"
+MODEL_C = 1.0
+
+
+def pipeline(kind: str = MODEL_KIND, c: float = MODEL_C) -> Any:
     from sklearn.pipeline import Pipeline
 
-    return Pipeline([("features", features()), ("model", estimator(kind))])
-
-
-#: The model family chosen by cross-validation on the training set (see the module doc).
-MODEL_KIND = "logreg"
+    return Pipeline([("features", features()), ("model", estimator(kind, c))])
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +122,12 @@ class IntentClassifier:
     """A trained pipeline; ``predict`` is safe from many threads (scikit-learn's predict
     does not mutate the fitted estimators)."""
 
-    def __init__(self, examples: Sequence[tuple[str, str]], kind: str = MODEL_KIND) -> None:
+    def __init__(
+        self, examples: Sequence[tuple[str, str]], kind: str = MODEL_KIND, c: float = MODEL_C
+    ) -> None:
         texts = [normalize(text) for text, _ in examples]
         labels = [intent for _, intent in examples]
-        self.pipeline = pipeline(kind).fit(texts, labels)
+        self.pipeline = pipeline(kind, c).fit(texts, labels)
         self.classes: tuple[str, ...] = tuple(self.pipeline.classes_)
 
     def predict_many(self, texts: Iterable[str]) -> list[Prediction]:

@@ -1,0 +1,104 @@
+"""The assistant's understanding, measured on the frozen held-out set (issue #11, section 1).
+
+    PYTHONPATH=src python bench/assistant_nlu.py            # evaluate on data/test.tsv
+    PYTHONPATH=src python bench/assistant_nlu.py --select   # model choice: CV on train only
+
+Evaluation prints macro F1, per-intent precision/recall/F1, the confusion table (rows: true
+intent, columns: predicted; short names), training time, and the latency of
+``classify`` + entity rules per message (p50/p99 over the test messages, 20 rounds).
+``--select`` compares the candidate models by 5-fold stratified cross-validation on the
+TRAINING set only (the test set is not read)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+from sincro.assistant import entities
+from sincro.assistant.classifier import (
+    DATA,
+    INTENTS,
+    IntentClassifier,
+    normalize,
+    pipeline,
+    read_examples,
+)
+
+CANDIDATES = (("svm", 0.3), ("svm", 1.0), ("svm", 3.0), ("logreg", 5.0), ("logreg", 20.0))
+
+
+def select() -> None:
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    train = read_examples(DATA / "train.tsv")
+    texts = [normalize(t) for t, _ in train]
+    labels = [i for _, i in train]
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    for kind, c in CANDIDATES:
+        started = time.perf_counter()
+        predicted = cross_val_predict(pipeline(kind, c), texts, labels, cv=folds)
+        score = f1_score(labels, predicted, average="macro")
+        print(f"{kind:7} C={c:<5} CV macro F1 {score:.4f}  ({time.perf_counter() - started:.1f} s)")
+
+
+def report(test_path: str | None = None) -> dict[str, float]:
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    train = read_examples(DATA / "train.tsv")
+    test = read_examples(DATA / "test.tsv") if test_path is None else read_examples(test_path)  # type: ignore[arg-type]
+    started = time.perf_counter()
+    model = IntentClassifier(train)
+    train_seconds = time.perf_counter() - started
+    texts = [t for t, _ in test]
+    truth = [i for _, i in test]
+    predicted = [p.intent for p in model.predict_many(texts)]
+    macro = float(f1_score(truth, predicted, labels=list(INTENTS), average="macro"))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=list(INTENTS), zero_division=0
+    )
+    print(f"python {platform.python_version()}, {platform.machine()}, {platform.processor() or ''}")
+    print(f"train {len(train)} lines, test {len(test)} lines, training {train_seconds:.2f} s")
+    print(f"macro F1 {macro:.4f}  accuracy {sum(a == b for a, b in zip(truth, predicted, strict=True)) / len(truth):.4f}\n")
+    print("| intent | precision | recall | F1 | n |\n|---|---|---|---|---|")
+    for k, intent in enumerate(INTENTS):
+        print(f"| {intent} | {precision[k]:.2f} | {recall[k]:.2f} | {f1[k]:.2f} | {support[k]} |")
+    short = [i[:6] for i in INTENTS]
+    matrix = confusion_matrix(truth, predicted, labels=list(INTENTS))
+    print("\n| true \\ predicted | " + " | ".join(short) + " |")
+    print("|---" * (len(INTENTS) + 1) + "|")
+    for k, intent in enumerate(INTENTS):
+        cells = [str(n) if n else "·" for n in matrix[k]]
+        print(f"| {intent} | " + " | ".join(cells) + " |")
+    print("\nmisclassified:")
+    for text, want, got in zip(texts, truth, predicted, strict=True):
+        if want != got:
+            print(f"  {want} -> {got}: {text}")
+    latencies = []
+    for _ in range(20):
+        for text in texts:
+            t0 = time.perf_counter()
+            model.predict(text)
+            entities.find(text)
+            latencies.append(time.perf_counter() - t0)
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    print(f"\nper message (classify + entity rules, no catalog): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    return {"macro_f1": macro, "train_seconds": train_seconds, "p50_ms": p50, "p99_ms": p99}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--select", action="store_true", help="CV on the training set only")
+    args = parser.parse_args()
+    if args.select:
+        select()
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()
