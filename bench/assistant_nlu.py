@@ -61,7 +61,8 @@ def report(test_path: str | None = None) -> dict[str, float]:
     )
     print(f"python {platform.python_version()}, {platform.machine()}, {platform.processor() or ''}")
     print(f"train {len(train)} lines, test {len(test)} lines, training {train_seconds:.2f} s")
-    print(f"macro F1 {macro:.4f}  accuracy {sum(a == b for a, b in zip(truth, predicted, strict=True)) / len(truth):.4f}\n")
+    right = sum(a == b for a, b in zip(truth, predicted, strict=True))
+    print(f"macro F1 {macro:.4f}  accuracy {right / len(truth):.4f}\n")
     print("| intent | precision | recall | F1 | n |\n|---|---|---|---|---|")
     for k, intent in enumerate(INTENTS):
         print(f"| {intent} | {precision[k]:.2f} | {recall[k]:.2f} | {f1[k]:.2f} | {support[k]} |")
@@ -86,7 +87,9 @@ def report(test_path: str | None = None) -> dict[str, float]:
     latencies.sort()
     p50 = statistics.median(latencies) * 1000
     p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    print(f"\nper message (classify + entity rules, no catalog): p50 {p50:.2f} ms, p99 {p99:.2f} ms")
+    print(
+        f"\nper message (classify + entity rules, no catalog): p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+    )
     return {"macro_f1": macro, "train_seconds": train_seconds, "p50_ms": p50, "p99_ms": p99}
 
 

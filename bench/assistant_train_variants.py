@@ -3,7 +3,9 @@ variations made from templates and slot values (products, cities, numbers), gree
 before a request, and the way people type (no accents, abbreviations, capitals).
 
 Run once when the core or the templates change; the output is committed and is what the
-classifier trains on. Deterministic (seeded). The held-out ``test.tsv`` is never read here.
+classifier trains on. Deterministic (seeded). The held-out ``test.tsv`` is read only to drop
+any training line equal to a held-out one after normalization (the sets stay disjoint;
+tests/assistant/test_data.py checks it).
 
     PYTHONPATH=src python bench/assistant_train_variants.py
 """
@@ -34,60 +36,109 @@ PLANS = ("controle 20gb", "pos 50gb", "fibra 300 mega", "fibra 1 giga", "pre pag
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "segunda_via_fatura": (
-        "segunda via da fatura de {m}", "me manda o boleto de {m}", "2 via conta de {m}",
-        "fatura {n} segunda via", "preciso do boleto da fatura {n}",
-        "quero a fatura de {m} no email", "nao recebi a conta de {m}",
+        "segunda via da fatura de {m}",
+        "me manda o boleto de {m}",
+        "2 via conta de {m}",
+        "fatura {n} segunda via",
+        "preciso do boleto da fatura {n}",
+        "quero a fatura de {m} no email",
+        "nao recebi a conta de {m}",
         "meu cpf e {cpf}, preciso da segunda via",
     ),
     "consultar_debito": (
-        "tenho debito no cpf {cpf}?", "quanto devo? meu cpf {cpf}",
-        "a fatura de {m} ta paga?", "paguei a conta de {m}, ja baixou?",
-        "tem divida no cnpj {cnpj}?", "a fatura {n} esta em aberto?",
+        "tenho debito no cpf {cpf}?",
+        "quanto devo? meu cpf {cpf}",
+        "a fatura de {m} ta paga?",
+        "paguei a conta de {m}, ja baixou?",
+        "tem divida no cnpj {cnpj}?",
+        "a fatura {n} esta em aberto?",
     ),
     "disponibilidade_produto": (
-        "tem {p}?", "tem {p} em {c}?", "vcs tem {p} disponivel", "{p} tem em estoque?",
-        "tem {p} na loja de {c}", "quando chega {p}", "ainda tem {p}?",
-        "consigo retirar {p} hoje em {c}?", "{p} esgotou?", "tem {p} pra pronta entrega",
+        "tem {p}?",
+        "tem {p} em {c}?",
+        "vcs tem {p} disponivel",
+        "{p} tem em estoque?",
+        "tem {p} na loja de {c}",
+        "quando chega {p}",
+        "ainda tem {p}?",
+        "consigo retirar {p} hoje em {c}?",
+        "{p} esgotou?",
+        "tem {p} pra pronta entrega",
     ),
     "loja_proxima": (
-        "loja em {c}", "tem loja em {c}?", "onde fica a loja de {c}", "loja mais perto em {c}",
-        "endereco da loja de {c}", "horario da loja de {c}", "moro em {c}, qual loja mais perto",
+        "loja em {c}",
+        "tem loja em {c}?",
+        "onde fica a loja de {c}",
+        "loja mais perto em {c}",
+        "endereco da loja de {c}",
+        "horario da loja de {c}",
+        "moro em {c}, qual loja mais perto",
         "loja perto do cep {cep}",
     ),
     "status_pedido": (
-        "status do pedido {n}", "pedido {order} nao chegou", "cade o pedido {n}",
-        "rastrear pedido {order}", "meu pedido {n} ta atrasado", "comprei {p} e nao chegou",
-        "quando chega meu {p}", "minha reserva de {p} ta pronta?",
+        "status do pedido {n}",
+        "pedido {order} nao chegou",
+        "cade o pedido {n}",
+        "rastrear pedido {order}",
+        "meu pedido {n} ta atrasado",
+        "comprei {p} e nao chegou",
+        "quando chega meu {p}",
+        "minha reserva de {p} ta pronta?",
     ),
     "informacao_produto": (
-        "qual o preco do {p}", "quanto custa {p}", "ficha tecnica do {p}", "{p} tem 5g?",
-        "quantos gb tem o {p}", "qual a bateria do {p}", "diferenca entre {p} e {p2}",
-        "{p} e bom?", "o {p} vem com carregador?", "garantia do {p}",
+        "qual o preco do {p}",
+        "quanto custa {p}",
+        "ficha tecnica do {p}",
+        "{p} tem 5g?",
+        "quantos gb tem o {p}",
+        "qual a bateria do {p}",
+        "diferenca entre {p} e {p2}",
+        "{p} e bom?",
+        "o {p} vem com carregador?",
+        "garantia do {p}",
     ),
     "planos_ofertas": (
-        "quanto custa o plano {plan}", "quero o plano {plan}", "tem promocao no plano {plan}?",
-        "mudar pro {plan}", "plano {plan} vale a pena?", "oferta de {p} com plano",
+        "quanto custa o plano {plan}",
+        "quero o plano {plan}",
+        "tem promocao no plano {plan}?",
+        "mudar pro {plan}",
+        "plano {plan} vale a pena?",
+        "oferta de {p} com plano",
     ),
     "cancelamento": (
-        "quero cancelar o plano {plan}", "cancelar o pedido {n}", "cancela a reserva do {p}",
-        "cancelar a {plan}", "quero devolver o {p} e cancelar",
+        "quero cancelar o plano {plan}",
+        "cancelar o pedido {n}",
+        "cancela a reserva do {p}",
+        "cancelar a {plan}",
+        "quero devolver o {p} e cancelar",
     ),
     "suporte_tecnico": (
-        "meu {p} nao liga", "{p} travando", "{p} nao carrega", "sem internet em {c}",
-        "{p} sem sinal", "como configuro o {p}", "a fibra caiu aqui em {c}",
+        "meu {p} nao liga",
+        "{p} travando",
+        "{p} nao carrega",
+        "sem internet em {c}",
+        "{p} sem sinal",
+        "como configuro o {p}",
+        "a fibra caiu aqui em {c}",
     ),
     "cadastro": (
-        "mudar meu email pra {email}", "atualizar telefone pra {phone}",
-        "meu novo endereco e cep {cep}", "corrigir o cpf {cpf} no cadastro",
+        "mudar meu email pra {email}",
+        "atualizar telefone pra {phone}",
+        "meu novo endereco e cep {cep}",
+        "corrigir o cpf {cpf} no cadastro",
         "trocar o email do cadastro, o novo e {email}",
     ),
     "privacidade": (
-        "excluir meus dados, cpf {cpf}", "parem de mandar email pro {email}",
-        "nao liguem mais pro {phone}", "quais dados vcs tem do cpf {cpf}",
+        "excluir meus dados, cpf {cpf}",
+        "parem de mandar email pro {email}",
+        "nao liguem mais pro {phone}",
+        "quais dados vcs tem do cpf {cpf}",
     ),
     "reclamacao": (
-        "cobraram errado na fatura {n}, absurdo", "o {p} veio quebrado, pessimo",
-        "loja de {c} atendimento horrivel", "vou no procon por causa do pedido {n}",
+        "cobraram errado na fatura {n}, absurdo",
+        "o {p} veio quebrado, pessimo",
+        "loja de {c} atendimento horrivel",
+        "vou no procon por causa do pedido {n}",
     ),
 }
 
@@ -122,7 +173,8 @@ def fill(template: str, rng: random.Random) -> str:
     return template.format(
         p=p, p2=p2, c=rng.choice(CITIES), m=rng.choice(MONTHS), plan=rng.choice(PLANS),
         n=rng.randrange(10_000, 9_999_999), order=f"PED-2026-{rng.randrange(1, 999_999):06d}",
-        cpf=cpf(rng), cnpj=cnpj(rng), cep=f"{rng.randrange(1000, 99999):05d}-{rng.randrange(1000):03d}",
+        cpf=cpf(rng), cnpj=cnpj(rng),
+        cep=f"{rng.randrange(1000, 99999):05d}-{rng.randrange(1000):03d}",
         email=f"cliente{rng.randrange(100)}@gmail.com",
         phone=f"(11) 9{rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
     )  # fmt: skip
@@ -161,10 +213,12 @@ def main() -> None:
             if intent not in CANCELLED_PREFIX_INTENTS:
                 text = rng.choice(PREFIXES) + text
             rows.append((styled(text + rng.choice(SUFFIXES), rng), intent))
-    seen: set[str] = set()
+    from sincro.assistant.classifier import normalize, read_examples
+
+    seen = {normalize(text) for text, _ in read_examples(DATA / "test.tsv")}
     out = ["# Training set (generated by bench/assistant_train_variants.py from core.tsv)"]
     for text, intent in rows:
-        key = " ".join(text.casefold().split())
+        key = normalize(text)
         if key not in seen:
             seen.add(key)
             out.append(f"{text}\t{intent}")

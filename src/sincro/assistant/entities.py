@@ -207,23 +207,23 @@ class Places:
                 key = tuple(w.folded for w in tokens[i : i + size])
                 start, end = tokens[i].start, tokens[i + size - 1].end
                 city = self.cities.get(key)
-                if city is not None and spans.add(
-                    "city", start, end, f"{city.name}/{city.state}"
-                ):
+                if city is not None and spans.add("city", start, end, f"{city.name}/{city.state}"):
                     taken = size
                     break
                 uf = self.states.get(key)
-                if uf is not None and not (
-                    key[0] in AMBIGUOUS_STATE_NAMES and text[start:end] == fold(text[start:end])
-                ):
-                    if spans.add("uf", start, end, uf):
-                        taken = size
-                        break
+                plain_word = key[0] in AMBIGUOUS_STATE_NAMES and text[start:end] == fold(
+                    text[start:end]
+                )
+                if uf is not None and not plain_word and spans.add("uf", start, end, uf):
+                    taken = size
+                    break
             if not taken:
                 word = tokens[i]
                 raw = text[word.start : word.end]
-                after_city = bool(spans.found) and spans.found[-1].type == "city" and (
-                    0 < word.start - spans.found[-1].end <= 3
+                after_city = (
+                    bool(spans.found)
+                    and spans.found[-1].type == "city"
+                    and (0 < word.start - spans.found[-1].end <= 3)
                 )
                 if (
                     raw.upper() in UFS

@@ -21,11 +21,12 @@ def _no_controls(value: str) -> str:
     return value
 
 
+_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 CustomerText = Annotated[
     str,
     AfterValidator(_no_controls),
-    Field(max_length=MAX_TEXT_CHARS, json_schema_extra={"pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"}),
-]  # fmt: skip
+    Field(max_length=MAX_TEXT_CHARS, json_schema_extra={"pattern": _PATTERN}),
+]
 
 EntityType = Literal[
     "cpf", "cnpj", "email", "phone", "cep", "invoice", "order", "city", "uf", "product"
@@ -45,9 +46,7 @@ class EntityOut(BaseModel):
     )
     start: int = Field(ge=0, description="Offset of the span in the text (code points)")
     end: int = Field(ge=0)
-    valid: bool = Field(
-        default=True, description="False for a CPF or CNPJ whose check digits fail"
-    )
+    valid: bool = Field(default=True, description="False for a CPF or CNPJ whose check digits fail")
 
 
 class ParseOut(BaseModel):

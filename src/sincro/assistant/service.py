@@ -25,8 +25,7 @@ def _load(session: Session) -> tuple[Places, Products]:
 
 def catalog_lists(session: Session) -> tuple[Places, Products]:
     """The cities and products of this session's database (cached a minute per process)."""
-    bind = session.get_bind()
-    key = bind.url.render_as_string(hide_password=True)
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)
     return entity_rules.catalog_lists(key, lambda: _load(session))
 
 
