@@ -168,3 +168,9 @@ def test_hostile_text_is_only_text() -> None:
     for text in ["", " ", "🙂" * 500, "9" * 2000, "a@b.c" * 200, "PED-" * 300, "\u0301" * 50]:
         for e in find(text, PLACES, PRODUCTS):
             assert 0 <= e.start < e.end <= len(text)
+
+
+def test_a_run_of_generic_words_names_no_product() -> None:
+    # storage and colour are in many names: without a brand, line or model code, no product
+    assert [e for e in entities("quero 128 preto") if e.type == "product"] == []
+    assert one("um iphone 128 preto", "product").normalized == "APL-IP15-128"

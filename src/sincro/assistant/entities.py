@@ -235,6 +235,21 @@ class Places:
             i += taken
 
 
+#: A run of words names a product only if one of them is distinctive: a model code mixing
+#: letters and digits ("a05", "g84") or one of the first words of the product's name (brand or
+#: line, typos allowed), so "128 preto" alone names nothing.
+LEAD_WORDS = 3
+
+
+def _distinctive(word: str, lead: Sequence[str]) -> bool:
+    if any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+        return True
+    if not word.isalpha() or len(word) < 3:
+        return False
+    limit = 0 if len(word) < 4 else 1 if len(word) <= 7 else 2
+    return any(OSA.distance(word, token, score_cutoff=limit) <= limit for token in lead)
+
+
 def _is_number(token: str) -> bool:
     return token.isdigit()
 
@@ -244,6 +259,7 @@ class _Product:
     sku: str
     name: str
     tokens: frozenset[str]
+    lead: tuple[str, ...]  # the first words of the name: brand and line ("apple", "iphone")
 
 
 class Products:
@@ -257,9 +273,10 @@ class Products:
         self.by_token: dict[str, set[int]] = {}
         self.by_sku: dict[str, int] = {}
         for sku, name in items:
-            tokens = frozenset(token for _, _, token in words(name)) - STOPWORDS
+            ordered = [token for _, _, token in words(name) if token not in STOPWORDS]
+            tokens = frozenset(ordered)
             index = len(self.items)
-            self.items.append(_Product(sku, name, tokens))
+            self.items.append(_Product(sku, name, tokens, tuple(ordered[:LEAD_WORDS])))
             self.by_sku[fold(sku)] = index
             for token in tokens:
                 self.by_token.setdefault(token, set()).add(index)
@@ -306,18 +323,17 @@ class Products:
             if best is not None:
                 j, candidates = best
                 size = j - i + 1
-                distinctive = any(
-                    any(c.isdigit() for c in w.folded) and any(c.isalpha() for c in w.folded)
-                    for w in tokens[i : j + 1]
+                chosen = min(
+                    candidates, key=lambda k: (len(self.items[k].tokens), self.items[k].sku)
                 )
-                if size >= 2 or (distinctive and len(candidates) <= 3):
-                    chosen = min(
-                        candidates,
-                        key=lambda k: (len(self.items[k].tokens), self.items[k].sku),
-                    )
-                    if spans.add("product", word.start, tokens[j].end, self.items[chosen].sku):
-                        i = j + 1
-                        continue
+                lead = self.items[chosen].lead
+                distinctive = any(_distinctive(w.folded, lead) for w in tokens[i : j + 1])
+                named = distinctive and (size >= 2 or len(candidates) <= 3)
+                if named and spans.add(
+                    "product", word.start, tokens[j].end, self.items[chosen].sku
+                ):
+                    i = j + 1
+                    continue
             i += 1
 
 
