@@ -197,6 +197,7 @@ class Settings(BaseSettings):
     # below this calibrated probability the caller asks the customer to clarify
     assistant_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     assistant_max_text_chars: int = Field(default=2000, ge=1, le=10_000)  # POST /parse text
+    assistant_train_at_start: bool = True  # train the classifier when an api process starts
 
     @field_validator("console_time_zone")
     @classmethod

@@ -4,6 +4,7 @@ bad input (no key, NUL, too long, not a string)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -139,3 +140,17 @@ def test_parse_latency_is_small(client: TestClient, db: Database) -> None:
     times.sort()
     print(f"parse over HTTP: p50 {times[10] * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")
     assert times[10] < 1.0
+
+
+def test_an_api_process_trains_the_classifier_at_start(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sincro.assistant import runtime
+
+    trained = threading.Event()
+    monkeypatch.setattr(runtime, "classifier", trained.set)
+    with TestClient(create_app(settings)):
+        assert trained.wait(5)
+    trained.clear()
+    with TestClient(create_app(settings.model_copy(update={"assistant_train_at_start": False}))):
+        assert not trained.wait(0.3)

@@ -9,4 +9,5 @@ DOMAIN = Domain(
     name="assistant",
     label="Assistente",
     routers=("sincro.assistant.endpoints:router",),
+    runtime="sincro.assistant.runtime:install",
 )
