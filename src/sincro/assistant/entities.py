@@ -239,6 +239,7 @@ class Places:
 #: letters and digits ("a05", "g84") or one of the first words of the product's name (brand or
 #: line, typos allowed), so "128 preto" alone names nothing.
 LEAD_WORDS = 3
+MAX_PRODUCT_WORDS = 10  # the longest run of words read as one product name
 
 
 def _distinctive(word: str, lead: Sequence[str]) -> bool:
@@ -303,6 +304,14 @@ class Products:
             sku = self.by_sku.get(fold(m.group()))
             if sku is not None:
                 spans.add("product", m.start(), m.end(), self.items[sku].sku)
+        memo: dict[str, set[int]] = {}
+
+        def matches(token: str) -> set[int]:
+            found = memo.get(token)
+            if found is None:
+                found = memo[token] = self._matches(token)
+            return found
+
         i = 0
         while i < len(tokens):
             word = tokens[i]
@@ -311,10 +320,10 @@ class Products:
                 continue
             best: tuple[int, set[int]] | None = None
             if word.folded not in STOPWORDS:
-                candidates = self._matches(word.folded)
+                candidates = matches(word.folded)
                 j = i
-                while candidates and j + 1 < len(tokens):
-                    narrowed = candidates & self._matches(tokens[j + 1].folded)
+                while candidates and j + 1 < min(len(tokens), i + MAX_PRODUCT_WORDS):
+                    narrowed = candidates & matches(tokens[j + 1].folded)
                     if not narrowed:
                         break
                     candidates, j = narrowed, j + 1
