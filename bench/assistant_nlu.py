@@ -17,14 +17,8 @@ import statistics
 import time
 
 from sincro.assistant import entities
-from sincro.assistant.classifier import (
-    DATA,
-    INTENTS,
-    IntentClassifier,
-    normalize,
-    pipeline,
-    read_examples,
-)
+from sincro.assistant.classifier import DATA, normalize, pipeline, read_examples
+from sincro.assistant.evaluation import evaluate
 
 CANDIDATES = (("svm", 0.3), ("svm", 1.0), ("svm", 3.0), ("logreg", 5.0), ("logreg", 20.0))
 
@@ -44,39 +38,20 @@ def select() -> None:
         print(f"{kind:7} C={c:<5} CV macro F1 {score:.4f}  ({time.perf_counter() - started:.1f} s)")
 
 
-def report(test_path: str | None = None) -> dict[str, float]:
-    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-
-    train = read_examples(DATA / "train.tsv")
-    test = read_examples(DATA / "test.tsv") if test_path is None else read_examples(test_path)  # type: ignore[arg-type]
-    started = time.perf_counter()
-    model = IntentClassifier(train)
-    train_seconds = time.perf_counter() - started
-    texts = [t for t, _ in test]
-    truth = [i for _, i in test]
-    predicted = [p.intent for p in model.predict_many(texts)]
-    macro = float(f1_score(truth, predicted, labels=list(INTENTS), average="macro"))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth, predicted, labels=list(INTENTS), zero_division=0
+def report() -> dict[str, float]:
+    result = evaluate()
+    model = result.model
+    texts = [t for t, _ in read_examples(DATA / "test.tsv")]
+    print(f"python {platform.python_version()}, {platform.machine()}")
+    print(
+        f"train {result.train_lines} lines, test {result.test_lines} lines, "
+        f"training {result.train_seconds:.2f} s"
     )
-    print(f"python {platform.python_version()}, {platform.machine()}, {platform.processor() or ''}")
-    print(f"train {len(train)} lines, test {len(test)} lines, training {train_seconds:.2f} s")
-    right = sum(a == b for a, b in zip(truth, predicted, strict=True))
-    print(f"macro F1 {macro:.4f}  accuracy {right / len(truth):.4f}\n")
-    print("| intent | precision | recall | F1 | n |\n|---|---|---|---|---|")
-    for k, intent in enumerate(INTENTS):
-        print(f"| {intent} | {precision[k]:.2f} | {recall[k]:.2f} | {f1[k]:.2f} | {support[k]} |")
-    short = [i[:6] for i in INTENTS]
-    matrix = confusion_matrix(truth, predicted, labels=list(INTENTS))
-    print("\n| true \\ predicted | " + " | ".join(short) + " |")
-    print("|---" * (len(INTENTS) + 1) + "|")
-    for k, intent in enumerate(INTENTS):
-        cells = [str(n) if n else "·" for n in matrix[k]]
-        print(f"| {intent} | " + " | ".join(cells) + " |")
+    print(f"macro F1 {result.macro_f1:.4f}  accuracy {result.accuracy:.4f}\n")
+    print(result.markdown())
     print("\nmisclassified:")
-    for text, want, got in zip(texts, truth, predicted, strict=True):
-        if want != got:
-            print(f"  {want} -> {got}: {text}")
+    for text, want, got in result.misclassified:
+        print(f"  {want} -> {got}: {text}")
     latencies = []
     for _ in range(20):
         for text in texts:
@@ -99,7 +74,7 @@ def report(test_path: str | None = None) -> dict[str, float]:
         f"with a catalog of {len(products.items)} products and {len(places.cities)} cities: "
         f"p50 {c50:.2f} ms, p99 {c99:.2f} ms"
     )
-    return {"macro_f1": macro, "train_seconds": train_seconds, "p50_ms": p50, "p99_ms": p99}
+    return {"macro_f1": result.macro_f1, "p50_ms": p50, "p99_ms": p99}
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float]:

@@ -10,4 +10,5 @@ DOMAIN = Domain(
     label="Assistente",
     routers=("sincro.assistant.endpoints:router",),
     runtime="sincro.assistant.runtime:install",
+    cli=(("assistant", "sincro.assistant.cli:assistant_app"),),
 )

@@ -13,14 +13,19 @@ from sincro.catalog import service as catalog
 from sincro.config import Settings
 from sincro.errors import InvalidInput
 
+PRODUCT_CHUNK = 5000
+
 __all__ = ["INTENTS", "Entity", "Prediction", "classify", "find_entities", "parse"]
 
 
 def _load(session: Session) -> tuple[Places, Products]:
     places = Places((p.city, p.state) for p in catalog.directory(session).places if p.active)
-    ids = catalog.every_product_id(session)
-    refs = catalog.product_refs(session, ids.values())
-    return places, Products((ref.sku, ref.name) for ref in refs.values())
+    ids = sorted(catalog.every_product_id(session).values())
+    names: list[tuple[str, str]] = []
+    for at in range(0, len(ids), PRODUCT_CHUNK):  # bound the IN list (SQLite's variable limit)
+        refs = catalog.product_refs(session, ids[at : at + PRODUCT_CHUNK])
+        names.extend((ref.sku, ref.name) for ref in refs.values())
+    return places, Products(names)
 
 
 def catalog_lists(session: Session) -> tuple[Places, Products]:
