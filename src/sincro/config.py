@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     health_queue_max_depth: int = Field(default=1000, ge=0)  # waiting messages: backed up past
     health_queue_backlog_seconds: float = Field(default=300.0, ge=0)  # … this long: alert
     health_keep_hours: float = Field(default=24.0, gt=0)  # gone instances, depth samples
+    # --- assistant, understanding (sincro.assistant): intent classifier and entities ---
+    # below this calibrated probability the caller asks the customer to clarify
+    assistant_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
+    assistant_max_text_chars: int = Field(default=2000, ge=1, le=10_000)  # POST /parse text
+    assistant_train_at_start: bool = True  # train the classifier when an api process starts
 
     # catalog offers and the demo's customers (offers-demo): `sincro demo` loads this many
     # customers (0: none) with an invoice every demo_billing_cycle_months months per billed

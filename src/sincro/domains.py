@@ -23,6 +23,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.messaging",
     "sincro.billing",
     "sincro.wishes",
+    "sincro.assistant",
 )
 
 

@@ -1,0 +1,32 @@
+"""The api side: the intent classifier trains in a background thread when the process starts
+(``SINCRO_ASSISTANT_TRAIN_AT_START``), so the first customer does not wait the second or two
+of training; a request that comes earlier waits for that same training (one per process)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from sincro.assistant.classifier import classifier
+from sincro.deps import AppState
+
+log = logging.getLogger("sincro.assistant.runtime")
+
+
+def _train() -> None:
+    started = time.perf_counter()
+    try:
+        classifier()
+    except Exception:  # a broken data file: the first request reports it
+        log.exception("assistant classifier failed to train")
+    else:
+        log.info("assistant classifier trained in %.2f s", time.perf_counter() - started)
+
+
+def install(state: AppState) -> None:
+    async def start() -> None:
+        if state.settings.assistant_train_at_start:
+            threading.Thread(target=_train, name="sincro-assistant-train", daemon=True).start()
+
+    state.on_start.append(start)
