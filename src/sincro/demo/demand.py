@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sincro.demo.catalog import CASES, CHIPS, SMARTPHONES, SMARTWATCHES, DemoProduct
+from sincro.forecasting.calendar_br import black_friday
 
 ONLINE_SHARE = 0.12
 TOP_SKUS = 50  # store-level history for these; the rest at UF level
@@ -32,13 +33,6 @@ ZIPF = 0.95
 WEEKLY = np.array([0.92, 0.90, 0.93, 0.98, 1.12, 1.38, 0.77])  # Monday .. Sunday
 # how strongly each category follows the retail calendar (1 = the full peaks)
 SEASONAL_STRENGTH = {SMARTPHONES: 1.0, SMARTWATCHES: 1.0, CASES: 0.6, CHIPS: 0.2}
-
-
-def black_friday(year: int) -> dt.date:
-    """The Friday after the fourth Thursday of November."""
-    first = dt.date(year, 11, 1)
-    thursday = first + dt.timedelta(days=(3 - first.weekday()) % 7 + 21)
-    return thursday + dt.timedelta(days=1)
 
 
 def second_sunday(year: int, month: int) -> dt.date:
