@@ -122,3 +122,20 @@ def redis_prefix() -> Iterator[str]:
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
     client.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``one_database`` (console pages) keep their SQLite run only: what a page
+    renders does not depend on the database, and the services behind it are tested on both.
+    Keeps the suite inside its time budget (docs/architecture.md, Testing strategy)."""
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and "postgresql" in str(callspec.id).split("-")
+        if item.get_closest_marker("one_database") and on_postgres:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

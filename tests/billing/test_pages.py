@@ -149,3 +149,7 @@ def test_cli_writes_the_invoice_and_prints_how_to_pay(
     )
     missing = CliRunner().invoke(billing_app, ["invoice", "999999"])
     assert missing.exit_code != 0 and "not found" in missing.output
+
+
+# what a page renders does not depend on the database (see tests/conftest.py)
+pytestmark = pytest.mark.one_database

@@ -164,3 +164,7 @@ def test_the_page_draws_depths_shows_the_viewers_times_and_refreshes(
     finally:
         context.close()
     assert not problems, problems
+
+
+# what a page renders does not depend on the database (see tests/conftest.py)
+pytestmark = pytest.mark.one_database

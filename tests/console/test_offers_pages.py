@@ -161,3 +161,7 @@ def test_offers_in_a_browser(signed_in: Any, live_server: LiveServer) -> None:
     page.wait_for_url(re.compile(r"aviso=ok"))
     assert "R$ 9,90" in page.locator("#prices-table tr[data-sku='CHIP-5G']").inner_text()
     page.screenshot(path=str(Path("/tmp") / "console-offers.png"), full_page=True)
+
+
+# what a page renders does not depend on the database (see tests/conftest.py)
+pytestmark = pytest.mark.one_database

@@ -296,3 +296,7 @@ def test_an_import_whose_process_stopped_is_shown_as_interrupted(
         )
     stale = client.get(f"/console/customers/imports/{import_id}").text
     assert "Interrompida" in stale and 'http-equiv="refresh"' not in stale
+
+
+# what a page renders does not depend on the database (see tests/conftest.py)
+pytestmark = pytest.mark.one_database

@@ -165,3 +165,7 @@ def test_the_mailbox_in_a_browser(signed_in: Any, live_server: LiveServer) -> No
     time.sleep(0.3)
     assert dialogs == []  # no script ran
     assert "Sua fatura está disponível" in page.locator("#message-text").inner_text()
+
+
+# what a page renders does not depend on the database (see tests/conftest.py)
+pytestmark = pytest.mark.one_database

@@ -85,3 +85,7 @@ def test_other_roles_are_refused(console: TestClient) -> None:
     assert sign_in(console, email="loja@sincro.example").status_code == 303
     assert console.get("/console/mensagens").status_code == 403
     assert "Mensagens" not in console.get("/console/skus").text
+
+
+# what a page renders does not depend on the database (see tests/conftest.py)
+pytestmark = pytest.mark.one_database

@@ -132,3 +132,7 @@ def test_campaign_results_come_from_messaging_when_installed(
     assert "Black Friday" in page.text and "9.800" in page.text
     spec = charts(page.text)["campaigns-chart"]
     assert spec["series"][0] == {"label": "Enviados", "data": [9800]}
+
+
+# what a page renders does not depend on the database (see tests/conftest.py)
+pytestmark = pytest.mark.one_database
