@@ -2,6 +2,8 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from sincro import health
+
 SENT = Counter("sincro_messaging_sent_total", "Messages accepted by the SMTP relay", ["purpose"])
 FAILED = Counter(
     "sincro_messaging_failed_total",
@@ -22,4 +24,28 @@ QUEUE_LAG = Histogram(
 )
 PENDING = Gauge(
     "sincro_messaging_pending", "Ledger rows waiting to be sent", multiprocess_mode="max"
+)
+
+
+# what the "Saúde" page shows of messaging, from each worker's heartbeat
+health.register_figure(
+    "messaging.sent",
+    "sincro_messaging_sent_total",
+    "E-mails enviados por segundo",
+    kind="rate",
+    unit="/s",
+)
+health.register_figure(
+    "messaging.failed",
+    "sincro_messaging_failed_total",
+    "Falhas de envio por segundo",
+    kind="rate",
+    unit="/s",
+)
+health.register_figure(
+    "messaging.queue_lag",
+    "sincro_messaging_queue_lag_seconds",
+    "Espera na fila de e-mail",
+    kind="mean",
+    unit="s",
 )
