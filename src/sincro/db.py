@@ -133,6 +133,9 @@ def statement_limit(timeouts: Timeouts) -> float:
 
 WATCHDOG_MARGIN_SECONDS = 1.0
 WATCHDOG_TICK_SECONDS = 0.2
+# a watchdog with nothing to watch for this many ticks (10 s) ends its thread: an engine per
+# tenant, test or tool must not leave a thread waking five times a second for ever
+WATCHDOG_IDLE_TICKS = 50
 
 
 class StatementWatchdog:
@@ -161,6 +164,7 @@ class StatementWatchdog:
         self._deadlines.pop(id(dbapi_conn), None)
 
     def _run(self) -> None:
+        idle_ticks = 0
         while True:
             time.sleep(WATCHDOG_TICK_SECONDS)
             now = time.monotonic()
@@ -168,8 +172,14 @@ class StatementWatchdog:
                 late = [c for key, (t, c) in list(self._deadlines.items()) if t <= now]
                 for conn in late:
                     self._deadlines.pop(id(conn), None)
+                idle_ticks = 0 if self._deadlines else idle_ticks + 1
+                leaving = idle_ticks >= WATCHDOG_IDLE_TICKS
+                if leaving:  # nothing watched for a while: the next watch() starts a thread
+                    self._thread = None
             for conn in late:
                 _cut(conn)
+            if leaving:
+                return
 
 
 def _cut(dbapi_conn: Any) -> None:

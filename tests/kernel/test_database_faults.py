@@ -284,3 +284,31 @@ def test_statement_limit_and_long_jobs(database_url: str) -> None:
             slow(database)
     finally:
         database.dispose()
+
+
+def test_an_idle_watchdog_ends_its_thread_and_a_new_watch_starts_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every PostgreSQL engine has a statement watchdog; one that has nothing to watch must not
+    keep a thread waking five times a second for ever (a process with many engines — tests,
+    tools — would spend its CPU on them), yet a statement watched later is still cut."""
+    from sincro import db as dbmod
+
+    monkeypatch.setattr(dbmod, "WATCHDOG_TICK_SECONDS", 0.01)
+    monkeypatch.setattr(dbmod, "WATCHDOG_IDLE_TICKS", 3)
+    cut: list[object] = []
+    monkeypatch.setattr(dbmod, "_cut", cut.append)
+    watchdog = dbmod.StatementWatchdog()
+    conn = object()
+    watchdog.watch(conn, 60.0)
+    first = watchdog._thread
+    assert first is not None and first.is_alive()
+    watchdog.done(conn)
+    first.join(timeout=2)
+    assert not first.is_alive() and watchdog._thread is None
+    late = object()
+    watchdog.watch(late, 0.0)  # already past its limit
+    deadline = time.monotonic() + 2
+    while not cut and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cut == [late]
