@@ -171,12 +171,7 @@ class SafetyStockIn(BaseModel):
 
 
 def _policy(state: Any, service_level: float | None, review_days: int | None) -> Policy:
-    settings = state.settings
-    return Policy(
-        service_level=service_level or settings.forecasting_service_level,
-        review_days=review_days or settings.forecasting_review_days,
-        default_lead_time_days=settings.forecasting_default_lead_time_days,
-    )
+    return Policy.from_settings(state.settings, service_level, review_days)
 
 
 @router.get(

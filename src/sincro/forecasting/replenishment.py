@@ -56,6 +56,17 @@ class Policy:
         if not 1 <= self.review_days <= 90:
             raise InvalidInput("review_days must be between 1 and 90", field="review_days")
 
+    @classmethod
+    def from_settings(
+        cls, settings: Any, service_level: float | None = None, review_days: int | None = None
+    ) -> Policy:
+        """The deployment's policy (``SINCRO_FORECASTING_*``), with a caller's overrides."""
+        return cls(
+            service_level=service_level or settings.forecasting_service_level,
+            review_days=review_days or settings.forecasting_review_days,
+            default_lead_time_days=settings.forecasting_default_lead_time_days,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Advice:

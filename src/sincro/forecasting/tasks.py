@@ -59,11 +59,7 @@ def stockout_alerts() -> tuple[int, int]:
     from sincro.forecasting.replenishment import Policy, raise_stockout_alerts
 
     settings = get_settings()
-    policy = Policy(
-        service_level=settings.forecasting_service_level,
-        review_days=settings.forecasting_review_days,
-        default_lead_time_days=settings.forecasting_default_lead_time_days,
-    )
+    policy = Policy.from_settings(settings)
     with get_database().write() as session:
         return raise_stockout_alerts(
             session, policy, settings.forecasting_stockout_alert_probability

@@ -205,11 +205,7 @@ def replenishment_page(
         except ValueError:
             service_level = settings.forecasting_service_level
     try:
-        policy = Policy(
-            service_level=min(max(service_level, 0.5), 0.999),
-            review_days=settings.forecasting_review_days,
-            default_lead_time_days=settings.forecasting_default_lead_time_days,
-        )
+        policy = Policy.from_settings(settings, min(max(service_level, 0.5), 0.999))
     except SincroError:
         policy = Policy()
     rows: list[Any] = []
