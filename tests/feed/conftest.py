@@ -130,10 +130,16 @@ def last_seq(db: Database) -> int:
         return session.scalar(select(func.max(Event.seq))) or 0
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll ``check`` until it holds; fail the test after ``timeout`` seconds."""
+def wait_for(
+    check: Callable[[], bool],
+    timeout: float = 5.0,
+    what: str | Callable[[], str] = "condition",
+) -> None:
+    """Poll ``check`` until it holds; fail the test after ``timeout`` seconds.
+
+    ``what`` may be a callable, to describe the state at the moment of failure."""
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.02)

@@ -46,13 +46,14 @@ def test_delay_runs_on_a_real_worker(
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(tmp_path / "worker.err").open("wb"),  # a file: a pipe nobody reads stalls
     )
     try:
         wait_for(lambda: receiver.delivered_seqs() == seqs, timeout=20, what="the worker")
     finally:
         worker.terminate()
-        _, err = worker.communicate(timeout=15)
+        worker.wait(timeout=15)
+    err = (tmp_path / "worker.err").read_bytes()
     assert receiver.accepted()[0].headers["Sincro-Delivery"] == f"{seqs[0]}-{seqs[-1]}"
     assert b"Traceback" not in err, err.decode()
 

@@ -122,7 +122,7 @@ def _worker(env: dict[str, str], name: str, cwd: Path) -> subprocess.Popen[bytes
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=(cwd / f"{name}.err").open("wb"),  # a pipe nobody reads would stall the worker
     )
 
 

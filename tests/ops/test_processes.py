@@ -53,11 +53,13 @@ def test_worker_pool_process_and_beat_report_and_say_goodbye(
         "SINCRO_HEALTH_QUEUE_SAMPLE_SECONDS": "1",
     }
     host = socket.gethostname()
+    # stderr goes to files, not pipes: a pipe nobody reads fills at 64 KiB and stalls the child
+    logs = [tmp_path / "worker.err", tmp_path / "beat.err"]
     started = [
         subprocess.Popen(
-            argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            argv, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log.open("wb")
         )
-        for argv in (WORKER, BEAT)
+        for argv, log in zip((WORKER, BEAT), logs, strict=True)
     ]
     worker, beat = started
     node = f"{host}:{worker.pid}"
@@ -71,7 +73,14 @@ def test_worker_pool_process_and_beat_report_and_say_goodbye(
                 and any(r.instance == f"{host}:{beat.pid}" for r in found)
             )
 
-        wait_for(everyone_reported, timeout=30, what="the heartbeats of worker, pool and beat")
+        wait_for(
+            everyone_reported,
+            timeout=60,
+            what=lambda: (
+                "the heartbeats of worker, pool and beat (exit codes "
+                f"{[p.poll() for p in started]}; stderr {[log.read_text() for log in logs]})"
+            ),
+        )
         by_instance = {r.instance: r for r in rows(db)}
         assert by_instance[node].kind == "worker" and by_instance[node].queues == [
             "default",
@@ -95,7 +104,9 @@ def test_worker_pool_process_and_beat_report_and_say_goodbye(
     finally:
         for process in started:
             process.terminate()
-        errors = [process.communicate(timeout=30)[1].decode() for process in started]
+        for process in started:
+            process.wait(timeout=30)
+        errors = [log.read_text() for log in logs]
     by_instance = {r.instance: r for r in rows(db)}
     db.dispose()
     assert by_instance[node].stopped_at is not None, errors[0]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,11 +93,12 @@ def test_simulated_sap_feeds_the_watcher_end_to_end(world: World, env: dict[str,
         n.startswith("DUP_") for n in dropped
     )
     assert not any(n.endswith(".tmp") for n in dropped)
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed with the test process
     watch = subprocess.Popen(
         [sys.executable, "-c", "from sincro.cli import main; main()", "sync", "watch", "--inline",
          "--writeback-every", "0.3"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
+    )  # fmt: skip  # stderr to a file: a pipe nobody reads for 40 s could fill and stall it
     try:
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline:
@@ -111,7 +113,9 @@ def test_simulated_sap_feeds_the_watcher_end_to_end(world: World, env: dict[str,
             time.sleep(0.2)
     finally:
         watch.send_signal(signal.SIGINT)
-        _, err = watch.communicate(timeout=30)
+        watch.wait(timeout=30)
+    log.seek(0)
+    err = log.read()
     assert watch.returncode == 0, err
     assert "Traceback" not in err, err
     assert not any(world.cfg.inbox.iterdir())
