@@ -8,6 +8,7 @@ from sincro.domain import Domain
 DOMAIN = Domain(
     name="assistant",
     label="Assistente",
+    models=("sincro.assistant.models",),
     routers=("sincro.assistant.endpoints:router",),
     runtime="sincro.assistant.runtime:install",
     cli=(("assistant", "sincro.assistant.cli:assistant_app"),),
