@@ -31,7 +31,7 @@ def respond(session: Session, settings: Any, conversation: Conversation, text: s
         return Reply("", parsed.intent, parsed.confidence, conversation.state, seq=message.seq)
     if parsed.intent == "falar_com_atendente":
         queue.enqueue(session, conversation, "asked_for_person")
-        reply = "Certo, vou te passar para uma pessoa da nossa equipe."
+        reply = queue.handoff_notice(session, conversation)
         actions: tuple[Action, ...] = (Action("handoff", {"reason": "asked_for_person"}),)
     else:
         reply = "Entendi. Como posso ajudar?"

@@ -46,3 +46,13 @@ def position(session: Session, conversation: Conversation) -> int | None:
         )
     )
     return int(ahead or 0) + 1
+
+
+def handoff_notice(session: Session, conversation: Conversation) -> str:
+    """What the customer is told when handed to a person (pt-BR): their place in the queue."""
+    place = position(session, conversation)
+    if place is None:
+        return "Uma pessoa da nossa equipe já está com você."
+    if place == 1:
+        return "Vou te passar para uma pessoa da nossa equipe. Você é o próximo da fila."
+    return f"Vou te passar para uma pessoa da nossa equipe. Há {place - 1} pessoas na sua frente."
