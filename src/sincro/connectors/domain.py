@@ -16,4 +16,7 @@ DOMAIN = Domain(
     cli=(("sync", "sincro.connectors.cli:sync_app"),),
     children="sincro.connectors.kinds:serve_commands",
     startup_jobs="sincro.connectors.kinds:queue_startup_jobs",
+    audit_actions={
+        "sync.replay": "Arquivo reprocessado",
+    },
 )
