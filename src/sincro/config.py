@@ -268,6 +268,14 @@ class Settings(BaseSettings):
     wishes_scan_every_seconds: float = Field(default=5.0, ge=0.5)
     wishes_scan_batch: int = Field(default=2000, ge=10, le=100_000)
     wishes_max_open_per_customer: int = Field(default=50, ge=1, le=1000)
+    # marketing automation (automation/): interests from the assistant's interactions, rules
+    automation_every_seconds: float = Field(default=60.0, ge=1)  # the beat: read, evaluate
+    automation_batch: int = Field(default=2000, ge=10, le=100_000)  # outbox events per read
+    automation_half_life_days: float = Field(default=7.0, gt=0, le=365)  # interest decay
+    automation_min_confidence: float = Field(default=0.5, ge=0, le=1)  # weaker turns ignored
+    automation_cap_offers: int = Field(default=1, ge=1, le=100)  # offers per customer ...
+    automation_cap_days: int = Field(default=7, ge=1, le=365)  # ... per this many days
+    automation_conversion_days: int = Field(default=14, ge=1, le=180)  # a sale counts within
 
     @field_validator("billing_overdue_days", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.billing",
     "sincro.wishes",
     "sincro.assistant",
+    "sincro.automation",
 )
 
 

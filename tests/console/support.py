@@ -26,6 +26,7 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Previsão de demanda",
     "Relatórios",
     "Mensagens",
+    "Automação",
     "Cobrança",
     "Avise-me",
     "Auditoria",

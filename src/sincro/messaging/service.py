@@ -693,6 +693,14 @@ def send_transactional(
     return True
 
 
+def quiet_until(time_zone: str, settings: Settings, now: dt.datetime) -> dt.datetime | None:
+    """When marketing mail may reach someone in ``time_zone`` again, if ``now`` is inside the
+    quiet hours there (None: it may go now). For domains that decide to send (automation)."""
+    from sincro.messaging.sender import in_quiet_hours
+
+    return in_quiet_hours(time_zone, settings, now)
+
+
 # --- unsubscribes and bounces ---------------------------------------------------------------
 
 
