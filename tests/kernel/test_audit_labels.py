@@ -14,13 +14,14 @@ RECORDERS = {"record", "_audit"}  # audit.record and the helpers that pass an ac
 
 
 def _actions_in(node: ast.AST) -> set[str]:
-    """String constants shaped like ``entity.verb`` in ``node`` (both arms of a conditional)."""
+    """String constants shaped like ``entity.verb`` (or ``domain.entity.verb``) in ``node``
+    (both arms of a conditional)."""
     return {
         n.value
         for n in ast.walk(node)
         if isinstance(n, ast.Constant)
         and isinstance(n.value, str)
-        and n.value.count(".") == 1
+        and "." in n.value
         and all(part.replace("_", "").isalpha() for part in n.value.split("."))
     }
 

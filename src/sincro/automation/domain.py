@@ -25,4 +25,8 @@ DOMAIN = Domain(
     task_modules=("sincro.automation.tasks",),
     beat="sincro.automation.schedule:beat_entries",
     personal_data="sincro.automation.privacy:PERSONAL_DATA",
+    audit_actions={
+        "automation.rule.create": "Regra de automação criada",
+        "automation.rule.update": "Regra de automação alterada",
+    },
 )
