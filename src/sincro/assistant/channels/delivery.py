@@ -13,6 +13,7 @@ from sincro.assistant.channels import service
 from sincro.assistant.channels.config import configured
 from sincro.config import Settings
 from sincro.db import Database
+from sincro.errors import InvalidInput
 from sincro.feed import service as feed
 
 log = logging.getLogger("sincro.assistant.channels")
@@ -34,7 +35,11 @@ def deliver(
 ) -> Outcome:
     with db.read() as session:
         found = service.outbound_message(session, conversation_id, seq)
-    channel = configured(settings).get(found[0]) if found else None
+    try:
+        channel = configured(settings).get(found[0]) if found else None
+    except InvalidInput as exc:  # e.g. a URL the policy refuses: no retry will fix it
+        log.error("channel configuration refused: %s: %s", exc.field, exc.message)
+        return Outcome.failed
     if found is None or channel is None:
         return Outcome.dropped
     _, external_ref, message = found
