@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,8 +19,7 @@ from sqlalchemy import select
 
 from sincro import safe_http
 from sincro.app import create_app
-from sincro.assistant.channels import config as channel_config
-from sincro.assistant.channels import delivery, service, tasks
+from sincro.assistant.channels import config as channel_config, delivery, service, tasks
 from sincro.assistant.channels.delivery import Outcome
 from sincro.assistant.models import Conversation
 from sincro.config import Settings
@@ -128,10 +127,10 @@ def test_signatures_are_checked(client: TestClient, queued: list[tuple[int, int]
 
 
 class Receiver(http.server.BaseHTTPRequestHandler):
-    got: list[tuple[dict[str, str], bytes]] = []
+    got: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         Receiver.got.append((dict(self.headers), self.rfile.read(length)))
         self.send_response(Receiver.status)

@@ -31,12 +31,18 @@ SHOP_PAGE = (
 )
 
 
+UNNAMED_CONTROLS = """() => [
+  ...document.querySelectorAll('#sincro-assistant button, #sincro-assistant textarea')
+].filter(el => !(el.getAttribute('aria-label') || el.labels?.length || el.textContent.trim()))
+ .map(el => el.outerHTML)"""
+
+
 class Shop(http.server.BaseHTTPRequestHandler):
     """The shop's own web server: another origin (another port) on this machine."""
 
     page = b""
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(Shop.page)))
@@ -132,11 +138,7 @@ def test_a_shop_page_talks_to_the_assistant(server: tuple[str, str], shop: str) 
             stored = page.evaluate(f"JSON.parse(sessionStorage.getItem('sincro-assistant:{key}'))")
             assert isinstance(stored["id"], int) and len(stored["token"]) >= 32
             # every control has an accessible name (a basic axe-like rule)
-            unnamed = page.evaluate(
-                """() => [...document.querySelectorAll('#sincro-assistant button, #sincro-assistant textarea')]
-                .filter(el => !(el.getAttribute('aria-label') || el.labels?.length || el.textContent.trim()))
-                .map(el => el.outerHTML)"""
-            )
+            unnamed = page.evaluate(UNNAMED_CONTROLS)
             assert unnamed == []
             page.keyboard.press("Escape")
             assert not dialog.is_visible()
