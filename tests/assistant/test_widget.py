@@ -383,3 +383,16 @@ def test_cli_creates_lists_and_revokes(
             assert s.scalar(select(SiteKey.active)) is False
     finally:
         reset_settings()
+
+
+@pytest.mark.one_database
+def test_the_demo_makes_one_site_key_for_its_own_origin(db: Database) -> None:
+    from sincro.demo.setup import demo_site_key
+
+    for _ in range(2):  # `sincro demo` runs again on the same database
+        with db.write() as s:
+            demo_site_key(s, 8123)
+    with db.read() as s:
+        keys = sitekeys.list_keys(s)
+        assert [k.origins for k in keys] == [["http://127.0.0.1:8123", "http://localhost:8123"]]
+        assert sitekeys.for_origin(s, "http://localhost:8123") is not None
