@@ -276,6 +276,24 @@ class Settings(BaseSettings):
     automation_cap_offers: int = Field(default=1, ge=1, le=100)  # offers per customer ...
     automation_cap_days: int = Field(default=7, ge=1, le=365)  # ... per this many days
     automation_conversion_days: int = Field(default=14, ge=1, le=180)  # a sale counts within
+    # --- assistant, channels and the widget (sincro.assistant.widget, .channels) -----------
+    # widget origins may be http:// (None: only in embedded mode; https always allowed)
+    assistant_site_key_allow_http: bool | None = None
+    # public (widget) endpoints: per client address (sincro.clients), per window
+    assistant_public_conversations_per_hour: int = Field(default=20, ge=1, le=100_000)
+    assistant_public_messages_per_minute: int = Field(default=20, ge=1, le=100_000)
+    assistant_public_polls_per_minute: int = Field(default=60, ge=1, le=100_000)
+    # a site key's requests per minute over every address (a key's own setting wins)
+    assistant_site_key_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    assistant_public_max_text_chars: int = Field(default=1000, ge=1, le=10_000)
+    assistant_public_body_max_bytes: int = Field(default=8192, ge=256, le=1_048_576)
+    assistant_public_max_messages: int = Field(default=300, ge=2, le=100_000)  # per chat
+    assistant_public_idle_seconds: float = Field(default=14_400.0, ge=60)  # token expiry
+    assistant_public_poll_max_seconds: float = Field(default=20.0, ge=0, le=60)
+    # channel adapters: JSON list of {"name", "kind": "webhook", "secret", "outbound_url"}
+    assistant_channels: list[dict[str, str]] = Field(default_factory=list)
+    assistant_channel_body_max_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
+    assistant_channel_signature_tolerance_seconds: float = Field(default=300.0, ge=10)
 
     @field_validator("billing_overdue_days", mode="before")
     @classmethod
