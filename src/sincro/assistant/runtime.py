@@ -25,6 +25,10 @@ def _train() -> None:
 
 
 def install(state: AppState) -> None:
+    from sincro.assistant import live
+
+    live.install(state)  # wakes the live conversation streams (agents' and customers')
+
     async def start() -> None:
         if state.settings.assistant_train_at_start:
             threading.Thread(target=_train, name="sincro-assistant-train", daemon=True).start()
