@@ -41,9 +41,7 @@ def race(db: Database, works: list[Callable[[Any], Any]]) -> list[Any]:
     return results
 
 
-def test_two_agents_racing_for_one_conversation_one_wins(
-    db: Database, settings: Settings
-) -> None:
+def test_two_agents_racing_for_one_conversation_one_wins(db: Database, settings: Settings) -> None:
     settings = open_hours(settings)
     ana, bruno = make_agent(db, "Ana"), make_agent(db, "Bruno")
     waiting = queued(db, settings)
