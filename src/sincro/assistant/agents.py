@@ -317,9 +317,18 @@ def answer(
     text = clean_text(text, settings)
     conversation = get(session, conversation_id, for_update=True)
     _own(conversation, agent)
-    message = append(session, conversation, "agent", text, agent_user_id=agent.id, at=now)
+    message = append(
+        session,
+        conversation,
+        "agent",
+        text,
+        payload={"agent": agent.first_name},
+        agent_user_id=agent.id,
+        at=now,
+    )
     if conversation.reply_by_email:
-        message.payload = {"email": mail_answer(session, conversation, message, agent)}
+        sent = mail_answer(session, conversation, message, agent)
+        message.payload = {**message.payload, "email": sent}
     live.announce(session, conversation)
     return message
 

@@ -21,6 +21,7 @@ from sincro.access.models import ConsoleUser
 from sincro.assistant import agents, entities
 from sincro.assistant.models import Conversation, Message
 from sincro.customers.visibility import mask_document, mask_email, mask_phone, view_for
+from sincro.text_pt import format_cnpj, format_cpf
 
 STATE_LABELS = {
     "bot": "Com o assistente",
@@ -198,8 +199,14 @@ def customer_panel(
     except CustomerNotFound:
         return None
     receivables = [r for r in (detail.receivables or []) if r.status == "open"]
+    document = detail.document or ""
+    if len(document) == 11:
+        document = format_cpf(document)
+    elif len(document) == 14:
+        document = format_cnpj(document)
     return {
         "detail": detail,
+        "document": document,
         "open_receivables": receivables[:10],
         "messages": received_messages(session, conversation.customer_id),
         "orders": recent_orders(session, conversation.customer_id),
