@@ -75,7 +75,7 @@ def test_the_customer_side_wakes_on_the_agents_answer(
         agents.answer(session, settings, conversation_id, agent, "Oi! Sou a Ana, vou ajudar.")
         agents.close(session, conversation_id, agent, "resolved", ask_csat=True)
     rest = client.get(url, params={"after": 2, "wait": 0}, headers=key).json()
-    assert [e["text"] for e in rest["events"]][0] == "Oi! Sou a Ana, vou ajudar."
+    assert rest["events"][0]["text"] == "Oi! Sou a Ana, vou ajudar."
     assert [e.get("event") for e in rest["events"]] == [None, "closed", "csat_request"]
     assert rest["state"] == {"state": "closed", "seq": 5, "csat_asked": True}
     assert "Lima" not in woken.text + str(rest)  # agents are named by first name only

@@ -27,6 +27,8 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Relatórios",
     "Mensagens",
     "Cobrança",
+    "Atendimento",
+    "Análise do atendimento",
     "Avise-me",
     "Auditoria",
     "Caixa de saída (demo)",

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sincro.access.models import ConsoleUser
@@ -120,10 +120,17 @@ def last_customer_text(session: Session, conversation_ids: Sequence[int]) -> dic
     """The last customer message of each conversation (previews in the queue)."""
     if not conversation_ids:
         return {}
-    rows = session.execute(
-        select(Message.conversation_id, Message.text)
+    latest = (
+        select(Message.conversation_id, func.max(Message.seq).label("seq"))
         .where(Message.conversation_id.in_(list(conversation_ids)), Message.sender == "customer")
-        .order_by(Message.conversation_id, Message.seq)
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Message.conversation_id, Message.text).join(
+            latest,
+            (Message.conversation_id == latest.c.conversation_id) & (Message.seq == latest.c.seq),
+        )
     )
     return {int(cid): str(text) for cid, text in rows}
 
