@@ -105,13 +105,15 @@ def test_an_agent_takes_answers_and_closes_and_sees_masked_data(
     answered = post(agent, page_url, f"{page_url}/responder", text="Olá! Já vou verificar.")
     assert answered.status_code == 303 and "aviso=answered" in answered.headers["location"]
     empty = post(agent, page_url, f"{page_url}/responder", text="   ")
-    assert "erro=" in empty.headers["location"]
+    assert empty.headers["location"].endswith("erro=empty")
     assert "Escreva a mensagem" in agent.get(empty.headers["location"]).text
+    forged = agent.get(page_url, params={"erro": "Ligue para 0800 000 0000"})
+    assert "0800" not in forged.text  # only known codes are shown, never text from the URL
 
     seen_by_admin = admin.get(page_url)
     assert CPF in seen_by_admin.text  # admins read the text as written
     taken_again = post(admin, page_url, f"{page_url}/assumir")
-    assert "erro=" in taken_again.headers["location"]  # it is Ana's already
+    assert taken_again.headers["location"].endswith("erro=taken")  # it is Ana's already
 
     closed = post(agent, page_url, f"{page_url}/encerrar", reason="resolved", csat="1")
     assert closed.status_code == 303
@@ -211,7 +213,8 @@ def test_history_csv_analytics_and_suggested_replies(
         admin, "/console/atendimento/respostas", "/console/atendimento/respostas",
         intent="nao_existe", title="x", text="y",
     )  # fmt: skip
-    assert "erro=" in refused.headers["location"]
+    assert refused.headers["location"].endswith("erro=intent")
+    assert "Intenção desconhecida." in admin.get(refused.headers["location"]).text
     waiting = queued(db, app_settings)
     with db.write() as session:
         agents.take(session, app_settings, waiting, ana)

@@ -26,6 +26,11 @@ PAGE_SIZE = 50
 EXPORT_MAX_ROWS = 50_000
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+REPLY_ERRORS = {  # the URL carries the code, never the text
+    "intent": "Intenção desconhecida.",
+    "title": "Título de 1 a 80 caracteres.",
+    "text": "Texto de 1 a 2.000 caracteres, sem caracteres de controle.",
+}
 CSAT_FILTERS = {
     "": "Todas",
     "any": "Com nota",
@@ -236,7 +241,7 @@ def replies_page(request: Request, user: ConsoleUserDep, erro: str = "") -> Resp
         "intents": views.INTENT_LABELS,
         "defaults": suggestions.DEFAULTS,
         "generic": suggestions.GENERIC,
-        "error": erro[:200] if erro else None,
+        "error": REPLY_ERRORS.get(erro),
     }
     return render(request, "assistant/replies.html", context, section="assistant")
 
@@ -259,10 +264,7 @@ def replies_add(
                 lambda session: suggestions.add_template(session, intent, title, text)
             )
         except SincroError as exc:
-            error = {
-                "intent": "Intenção desconhecida.",
-                "title": "Título de 1 a 80 caracteres.",
-            }.get(exc.field or "", "Texto de 1 a 2.000 caracteres, sem caracteres de controle.")
+            error = exc.field if exc.field in REPLY_ERRORS else "text"
     return RedirectResponse(
         url(request, "console_assistant_replies", {"erro": error}), status_code=303
     )

@@ -91,7 +91,7 @@ def inbox(request: Request, user: ConsoleUserDep, aviso: str = "", erro: str = "
     now = utcnow()
     context |= {
         "notice": NOTICES.get(aviso),
-        "error": erro[:200] if erro else None,
+        "error": ERRORS.get(erro),
         "waited": lambda iso: views.waited_label(iso, now),
     }
     return render(request, "assistant/inbox.html", context, section=SECTION)
@@ -128,7 +128,7 @@ def take_next(
             lambda session: _id_of(agents.take_next(session, state.settings, _agent(user)))
         )
     except Conflict as exc:
-        return _back_to_inbox(request, error=_pt_error(exc))
+        return _back_to_inbox(request, error=_error_code(exc))
     if taken is None:
         return _back_to_inbox(request, notice="empty")
     return _to_conversation(request, taken, "taken")
@@ -153,24 +153,36 @@ def _to_conversation(
     )
 
 
-def _pt_error(exc: SincroError) -> str:
-    """The agent-facing pt-BR reading of a refused action."""
+ERRORS = {  # refusals shown to the agent; the URL carries the code, never the text
+    "capacity": "Você está no seu limite de conversas simultâneas: encerre ou devolva uma.",
+    "taken": "Esta conversa não está mais na fila: outra pessoa assumiu ou ela foi encerrada.",
+    "other_agent": "Esta conversa está com outra pessoa da equipe.",
+    "not_yours": "Esta conversa não está em atendimento com você.",
+    "closed": "Esta conversa já foi encerrada.",
+    "empty": "Escreva a mensagem antes de enviar.",
+    "text": "Mensagem longa demais ou com caracteres inválidos.",
+    "reason": "Escolha um motivo de encerramento.",
+    "session": "Sua sessão expirou. Tente de novo.",
+    "other": "Não foi possível concluir a ação.",
+}
+
+
+def _error_code(exc: SincroError) -> str:
+    """The code of the agent-facing pt-BR reading of a refused action."""
     message = exc.message
-    if "capacity" in message:
-        return "Você já está no seu limite de conversas simultâneas: encerre ou devolva uma antes."
-    if "not waiting" in message:
-        return "Esta conversa não está mais na fila: outra pessoa assumiu ou ela foi encerrada."
-    if "another agent" in message:
-        return "Esta conversa está com outra pessoa da equipe."
-    if "not with a person" in message or "with the bot" in message:
-        return "Esta conversa não está em atendimento com você."
-    if "already closed" in message:
-        return "Esta conversa já foi encerrada."
-    if "write a message" in message:
-        return "Escreva a mensagem antes de enviar."
-    if "characters" in message:
-        return "Mensagem longa demais ou com caracteres inválidos."
-    return "Não foi possível concluir a ação."
+    for fragment, code in (
+        ("capacity", "capacity"),
+        ("not waiting", "taken"),
+        ("another agent", "other_agent"),
+        ("not with a person", "not_yours"),
+        ("with the bot", "not_yours"),
+        ("already closed", "closed"),
+        ("write a message", "empty"),
+        ("unknown reason", "reason"),
+    ):
+        if fragment in message:
+            return code
+    return "text" if exc.field == "text" else "other"
 
 
 # --- one conversation ----------------------------------------------------------------------
@@ -223,7 +235,7 @@ def conversation_page(
         "intent_labels": views.INTENT_LABELS,
         "close_reasons": agents.CLOSE_REASONS,
         "notice": NOTICES.get(aviso),
-        "error": erro[:200] if erro else None,
+        "error": ERRORS.get(erro),
         "role": user.role,
     }
     return render(request, "assistant/conversation.html", context, section=SECTION)
@@ -267,9 +279,7 @@ def _act(
             request, "Conversa não encontrada", f"Não existe a conversa nº {conversation_id}."
         )
     if not csrf_ok(request, csrf):
-        return _to_conversation(
-            request, conversation_id, error="Sua sessão expirou. Tente de novo."
-        )
+        return _to_conversation(request, conversation_id, error="session")
     try:
         app_state(request).run_write(action)
     except NotFound:
@@ -277,7 +287,7 @@ def _act(
             request, "Conversa não encontrada", f"Não existe a conversa nº {conversation_id}."
         )
     except SincroError as exc:
-        return _to_conversation(request, conversation_id, error=_pt_error(exc))
+        return _to_conversation(request, conversation_id, error=_error_code(exc))
     return _to_conversation(request, conversation_id, notice)
 
 
