@@ -24,6 +24,7 @@ from sincro.access import service as access
 from sincro.access.models import ConsoleUser, Role
 from sincro.app import create_app
 from sincro.assistant import agents, conversations
+from sincro.assistant.classifier import classifier
 from sincro.config import Settings
 from sincro.customers import service as customers
 from sincro.customers.lookup import find_customer
@@ -237,6 +238,7 @@ def test_browser_agent_takes_a_queued_conversation_and_the_customer_gets_the_ans
         if user_by_email(session, email) is None:
             access.create_user(session, email, name, PASSWORD, "agent")
         key = make_key(session, Role.channel)
+    classifier()  # the server trains it at start (same process): wait for that, not a page
     page.goto("/console/sign-in")
     page.fill("input[name=email]", USERS["agent"][0])
     page.fill("input[name=password]", PASSWORD)
@@ -281,3 +283,17 @@ def test_browser_agent_takes_a_queued_conversation_and_the_customer_gets_the_ans
     assert [(e["sender"], e.get("event")) for e in events] == [("system", "taken"), ("agent", None)]
     assert events[-1]["text"] == "Olá! Sou a Ana e vou te ajudar agora."
     assert events[-1]["agent"] == "Ana"
+
+    # the customer writes back: the agent's open page shows it live (masked for an agent)
+    with db.write() as session:
+        conversations.post_customer(session, settings, conversation_id, f"obrigado! cpf {CPF}")
+    fresh = page.locator("#transcript li.msg-customer.fresh")
+    fresh.wait_for()
+    assert CPF_MASKED in fresh.inner_text() and CPF not in fresh.inner_text()
+
+    # a customer reconnecting with Last-Event-ID gets only what came after it
+    resume = {"X-API-Key": key, "Last-Event-ID": str(events[0]["seq"])}
+    with httpx.stream("GET", url, headers=resume, timeout=10) as r:
+        first = next(line for line in r.iter_lines() if line.startswith('data: {"seq"'))
+    assert json.loads(first[6:])["text"] == "Olá! Sou a Ana e vou te ajudar agora."
+    page.screenshot(path="/tmp/console-assistant.png", full_page=True)

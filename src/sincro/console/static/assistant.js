@@ -4,7 +4,15 @@
    page's own data attributes; every text goes in as text, never as HTML. */
 (function () {
   "use strict";
-  var timeFormat = new Intl.DateTimeFormat("pt-BR", { dateStyle: "short", timeStyle: "short" });
+  /* times in the console's zone (data-zone of the page's table or transcript), dd/mm/aaaa HH:MM */
+  var zoned = document.querySelector("[data-zone]");
+  var timeFormat = new Intl.DateTimeFormat("pt-BR", {
+    dateStyle: "short", timeStyle: "short",
+    timeZone: (zoned && zoned.getAttribute("data-zone")) || "America/Sao_Paulo"
+  });
+  function when(iso) {
+    return timeFormat.format(new Date(iso)).replace(",", "");
+  }
 
   function cell(text, className) {
     var td = document.createElement("td");
@@ -94,7 +102,7 @@
         tr.appendChild(cell(c.agent));
         tr.appendChild(cell(c.reason));
         tr.appendChild(cell(c.preview, "preview"));
-        tr.appendChild(cell(timeFormat.format(new Date(c.last_message_at)), "nowrap"));
+        tr.appendChild(cell(when(c.last_message_at), "nowrap"));
         ongoingRows.appendChild(tr);
       });
       if (!ongoingRows.children.length) { placeholder(ongoingRows, 5, "Nenhuma conversa em atendimento."); }
@@ -135,7 +143,7 @@
       var who = document.createElement("strong");
       who.textContent = m.sender_label;
       head.appendChild(who);
-      head.appendChild(document.createTextNode(" " + timeFormat.format(new Date(m.at))));
+      head.appendChild(document.createTextNode(" " + when(m.at)));
       var text = document.createElement("div");
       text.className = "msg-text";
       text.textContent = m.text;
