@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import time
 from functools import lru_cache
@@ -294,6 +295,43 @@ class Settings(BaseSettings):
     assistant_channels: list[dict[str, str]] = Field(default_factory=list)
     assistant_channel_body_max_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
     assistant_channel_signature_tolerance_seconds: float = Field(default=300.0, ge=10)
+
+    # --- assistant, people (issue #11 §3, §5: handoff to agents, live inbox, console) -------
+    # service hours in the operator's zone, "HH:MM-HH:MM" or "" (closed that day); outside
+    # them a handoff asks the customer to leave a message that is answered by e-mail
+    assistant_time_zone: str = "America/Sao_Paulo"
+    assistant_service_hours_weekdays: str = "08:00-20:00"
+    assistant_service_hours_saturday: str = "09:00-15:00"
+    assistant_service_hours_sunday: str = ""
+    assistant_agent_capacity: int = Field(default=3, ge=1, le=50)  # open conversations each
+    assistant_agent_presence_seconds: float = Field(default=90.0, ge=10)  # inbox seen within
+    assistant_auto_assign: bool = True  # the beat hands waiting conversations to agents
+    assistant_assign_every_seconds: float = Field(default=5.0, ge=1)
+    assistant_wait_sample: int = Field(default=20, ge=1, le=500)  # recent waits estimated from
+    assistant_live_poll_seconds: float = Field(default=10.0, ge=0.5, le=60)  # safety-net poll
+
+    @field_validator("assistant_time_zone")
+    @classmethod
+    def _assistant_zone(cls, value: str) -> str:
+        if not is_zone(value):
+            raise ValueError(f"unknown time zone {value!r}, e.g. America/Manaus")
+        return value
+
+    @field_validator(
+        "assistant_service_hours_weekdays",
+        "assistant_service_hours_saturday",
+        "assistant_service_hours_sunday",
+    )
+    @classmethod
+    def _service_hours(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(
+            r"([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)", value
+        ):
+            raise ValueError(f"hours are HH:MM-HH:MM or empty (closed), got {value!r}")
+        if value and value[:5] >= value[6:]:
+            raise ValueError(f"the opening hour must come before the closing one: {value!r}")
+        return value
 
     @field_validator("billing_overdue_days", mode="before")
     @classmethod

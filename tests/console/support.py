@@ -28,6 +28,8 @@ ADMIN_NAV = [  # the console's sections an admin sees, in order
     "Mensagens",
     "Automação",
     "Cobrança",
+    "Atendimento",
+    "Análise do atendimento",
     "Avise-me",
     "Auditoria",
     "Caixa de saída (demo)",

@@ -1,7 +1,7 @@
 """assistant: publishable site keys of the web chat widget
 
 Revision ID: 0028
-Revises: 0025
+Revises: 0029
 """
 
 from __future__ import annotations
