@@ -1,0 +1,160 @@
+"""``informacao_produto`` and ``suporte_tecnico``: the passage of a datasheet, leaflet or
+manual that answers, found by catalog search (``catalog.search``: stems, typos, current
+versions first), with the document's link. No document answers: a person does."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from sincro.assistant.conversations import Action
+from sincro.assistant.dialogue.turn import Answer, Turn
+from sincro.catalog import search, service as catalog
+from sincro.catalog.search import SearchHit
+from sincro.db import database_for
+from sincro.text_pt import fold
+
+# what people type around a question that no document holds
+FILLER = frozenset(
+    [
+        "oi",
+        "ola",
+        "bom",
+        "boa",
+        "dia",
+        "tarde",
+        "noite",
+        "qual",
+        "quais",
+        "quanto",
+        "quantos",
+        "quanta",
+        "quantas",
+        "como",
+        "onde",
+        "tem",
+        "ter",
+        "voce",
+        "voces",
+        "vc",
+        "vcs",
+        "sabe",
+        "saber",
+        "sabem",
+        "me",
+        "fala",
+        "falar",
+        "diz",
+        "dizer",
+        "informacao",
+        "informacoes",
+        "info",
+        "duvida",
+        "gostaria",
+        "queria",
+        "quero",
+        "qro",
+        "pfv",
+        "pf",
+        "favor",
+        "por",
+        "ai",
+        "aii",
+        "obrigado",
+        "obg",
+        "vlw",
+        "esse",
+        "essa",
+        "este",
+        "esta",
+        "isso",
+        "ele",
+        "ela",
+        "do",
+        "da",
+        "de",
+        "o",
+        "a",
+        "os",
+        "as",
+        "e",
+        "eh",
+        "que",
+        "q",
+        "pq",
+        "porque",
+        "sobre",
+        "alguem",
+        "ajuda",
+        "ajudar",
+        "preciso",
+        "celular",
+        "aparelho",
+        "produto",
+    ]
+)
+TAGS = re.compile(r"<[^>]+>")
+DOCUMENT_URL = "/v1/assistant/documents/{id}"
+
+
+def _query(turn: Turn, product_name: str | None) -> str:
+    words = [w for w in re.findall(r"[\w.,-]+", turn.text) if fold(w) not in FILLER]
+    if product_name and turn.entity("product") is None:
+        words = [*product_name.split()[1:4], *words]  # "Samsung Galaxy A05": brand, line, model
+    return " ".join(words)[: search.MAX_QUERY_LENGTH]
+
+
+def passage(hit: SearchHit) -> str:
+    """The snippet as plain text (search marks matches with <mark> and escapes HTML)."""
+    return html.unescape(TAGS.sub("", hit.snippet_html)).strip()
+
+
+def _best(hits: tuple[SearchHit, ...], sku: str | None, kinds: tuple[str, ...]) -> SearchHit:
+    documents = [h for h in hits if h.type == "document" and h.kind in kinds]
+    return sorted(documents, key=lambda h: (h.sku != sku if sku else False, h.superseded))[0]
+
+
+def answer_from_documents(turn: Turn, kinds: tuple[str, ...]) -> Answer:
+    named = turn.entity("product")
+    product = None
+    if named is not None:
+        product = catalog.find_product(turn.session, named.normalized)
+    elif isinstance(turn.flow.get("product"), dict):
+        product = catalog.find_product(turn.session, str(turn.flow["product"].get("sku")))
+    query = _query(turn, product.name if product else None)
+    if not query.strip():
+        turn.ask_for("question", turn.intent)
+        return Answer.ask("Qual é a sua dúvida sobre o produto?")
+    found = search.engine_for(database_for(turn.settings)).search(query, limit=20)
+    if not any(h.type == "document" and h.kind in kinds for h in found.hits):
+        return Answer.hand_off("cannot_do")
+    turn.done_waiting()
+    hit = _best(found.hits, product.sku if product else None, kinds)
+    text = passage(hit)
+    data = {
+        "id": hit.id,
+        "title": hit.title,
+        "kind": hit.kind,
+        "version": hit.version,
+        "sku": hit.sku,
+        "passage": text,
+        "url": DOCUMENT_URL.format(id=hit.id),
+    }
+    answer = Answer(
+        f"Segundo o documento “{hit.title}”: {text}\nDocumento completo: {data['url']}",
+        [Action("show_document", data)],
+    )
+    if hit.sku:
+        answer.skus = [hit.sku]
+        ref = catalog.find_product(turn.session, hit.sku)
+        if ref is not None:
+            turn.flow["product"] = {"sku": ref.sku, "name": ref.name}
+    return answer
+
+
+def product_information(turn: Turn) -> Answer:
+    return answer_from_documents(turn, ("datasheet", "leaflet", "manual"))
+
+
+def technical_support(turn: Turn) -> Answer:
+    return answer_from_documents(turn, ("manual", "datasheet"))
