@@ -97,9 +97,9 @@ TAGS = re.compile(r"<[^>]+>")
 DOCUMENT_URL = "/v1/assistant/documents/{id}"
 
 
-def _query(turn: Turn, product_name: str | None) -> str:
+def _query(turn: Turn, product_name: str | None = None) -> str:
     words = [w for w in re.findall(r"[\w.,-]+", turn.text) if fold(w) not in FILLER]
-    if product_name and turn.entity("product") is None:
+    if product_name:
         words = [*product_name.split()[1:4], *words]  # "Samsung Galaxy A05": brand, line, model
     return " ".join(words)[: search.MAX_QUERY_LENGTH]
 
@@ -109,27 +109,35 @@ def passage(hit: SearchHit) -> str:
     return html.unescape(TAGS.sub("", hit.snippet_html)).strip()
 
 
-def _best(hits: tuple[SearchHit, ...], sku: str | None, kinds: tuple[str, ...]) -> SearchHit:
-    documents = [h for h in hits if h.type == "document" and h.kind in kinds]
+def _best(hits: list[SearchHit], sku: str | None, kinds: tuple[str, ...]) -> SearchHit:
+    documents = [h for h in hits if h.kind in kinds]
     return sorted(documents, key=lambda h: (h.sku != sku if sku else False, h.superseded))[0]
 
 
 def answer_from_documents(turn: Turn, kinds: tuple[str, ...]) -> Answer:
+    """The best document for the question; a product named now is preferred, and the last
+    product talked about is added to the question only when the question alone finds none."""
     named = turn.entity("product")
-    product = None
-    if named is not None:
-        product = catalog.find_product(turn.session, named.normalized)
-    elif isinstance(turn.flow.get("product"), dict):
-        product = catalog.find_product(turn.session, str(turn.flow["product"].get("sku")))
-    query = _query(turn, product.name if product else None)
+    product = catalog.find_product(turn.session, named.normalized) if named else None
+    query = _query(turn)
     if not query.strip():
         turn.ask_for("question", turn.intent)
         return Answer.ask("Qual é a sua dúvida sobre o produto?")
-    found = search.engine_for(database_for(turn.settings)).search(query, limit=20)
-    if not any(h.type == "document" and h.kind in kinds for h in found.hits):
+    engine = search.engine_for(database_for(turn.settings))
+    hits = [h for h in engine.search(query, limit=20).hits if h.type == "document"]
+    last = turn.flow.get("product")
+    if not any(h.kind in kinds for h in hits) and product is None and isinstance(last, dict):
+        context = catalog.find_product(turn.session, str(last.get("sku")))
+        if context is not None:
+            hits = [
+                h
+                for h in engine.search(_query(turn, context.name), limit=20).hits
+                if h.type == "document"
+            ]
+    if not any(h.kind in kinds for h in hits):
         return Answer.hand_off("cannot_do")
     turn.done_waiting()
-    hit = _best(found.hits, product.sku if product else None, kinds)
+    hit = _best(hits, product.sku if product else None, kinds)
     text = passage(hit)
     data = {
         "id": hit.id,
