@@ -188,9 +188,7 @@ def _fill_slot(turn: Turn) -> tuple[str, Answer] | None:
         return intent, HANDLERS[intent](turn)
     if slot == "cpf" and turn.entity("cpf", valid_only=False) is not None:
         return intent, identity.take_cpf(turn)
-    if slot == "factor" and (
-        identity.birth_date_in(turn.text) or identity.BARE_NUMBER_RE.search(turn.text)
-    ):
+    if slot == "factor" and (identity.birth_date_in(turn.text) or identity.invoice_in(turn)):
         checked = identity.take_factor(turn)
         if checked is not None:
             return intent, checked
@@ -200,21 +198,28 @@ def _fill_slot(turn: Turn) -> tuple[str, Answer] | None:
 
 
 def _follow_up(turn: Turn) -> tuple[str, Answer] | None:
-    """ "e na loja do centro?" / "e em campinas?" / "e o galaxy a05?" after a stores answer."""
-    last = turn.flow.get("last_intent")
-    if last not in PLACE_INTENTS:
-        return None
+    """ "e na loja do centro?" / "e em campinas?" / "e o galaxy a05?" after a stores answer,
+    and "tem em salvador?" after talking about a product."""
     folded = turn.folded.strip()
-    elliptic = folded.startswith("e ") or len(folded.split()) <= 6
-    if not elliptic or (turn.confident and turn.intent not in PLACE_INTENTS):
+    said = turn.entity("city") is not None or stores.said_city(turn) is not None
+    if turn.flow.get("last_intent") not in PLACE_INTENTS:
+        if said and turn.flow.get("product") and len(folded.split()) <= 6:
+            if not turn.confident or turn.intent == "disponibilidade_produto":
+                return "disponibilidade_produto", stores.availability(turn)
         return None
-    if turn.entity("city") is None and stores.said_city(turn) is None:
+    elliptic = folded.startswith("e ") or len(folded.split()) <= 6
+    if not elliptic:
+        return None
+    if turn.confident and turn.intent not in PLACE_INTENTS and not folded.startswith("e "):
+        return None
+    if not said:
         place = stores.named_store(turn)
         if place is not None:
             intent = "disponibilidade_produto" if turn.flow.get("product") else "loja_proxima"
             return intent, stores.store_follow_up(turn, place)
-    if turn.entity("city") or turn.entity("product") or stores.said_city(turn):
-        intent = "disponibilidade_produto" if turn.entity("product") else str(last)
+    if said or turn.entity("product") is not None:
+        last = str(turn.flow.get("last_intent"))
+        intent = "disponibilidade_produto" if turn.entity("product") else last
         return intent, HANDLERS[intent](turn)
     return None
 

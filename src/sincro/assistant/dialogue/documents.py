@@ -109,6 +109,17 @@ def passage(hit: SearchHit) -> str:
     return html.unescape(TAGS.sub("", hit.snippet_html)).strip()
 
 
+def _documents(found: search.SearchResults, sku: str | None) -> list[SearchHit]:
+    """The documents found holding every word of the question; when only some words matched,
+    only the named product's own documents (a document matching "internet" of "minha
+    internet ta caindo" does not answer it, the Galaxy A05's datasheet answers "quanto tempo
+    de garantia tem o galaxy a05")."""
+    documents = [h for h in found.hits if h.type == "document"]
+    if found.all_terms:
+        return documents
+    return [h for h in documents if sku is not None and h.sku == sku]
+
+
 def _best(hits: list[SearchHit], sku: str | None, kinds: tuple[str, ...]) -> SearchHit:
     documents = [h for h in hits if h.kind in kinds]
     return sorted(documents, key=lambda h: (h.sku != sku if sku else False, h.superseded))[0]
@@ -124,20 +135,17 @@ def answer_from_documents(turn: Turn, kinds: tuple[str, ...]) -> Answer:
         turn.ask_for("question", turn.intent)
         return Answer.ask("Qual é a sua dúvida sobre o produto?")
     engine = search.engine_for(database_for(turn.settings))
-    hits = [h for h in engine.search(query, limit=20).hits if h.type == "document"]
+    sku = product.sku if product else None
+    hits = _documents(engine.search(query, limit=20), sku)
     last = turn.flow.get("product")
     if not any(h.kind in kinds for h in hits) and product is None and isinstance(last, dict):
         context = catalog.find_product(turn.session, str(last.get("sku")))
         if context is not None:
-            hits = [
-                h
-                for h in engine.search(_query(turn, context.name), limit=20).hits
-                if h.type == "document"
-            ]
+            hits = _documents(engine.search(_query(turn, context.name), limit=20), context.sku)
     if not any(h.kind in kinds for h in hits):
         return Answer.hand_off("cannot_do")
     turn.done_waiting()
-    hit = _best(hits, product.sku if product else None, kinds)
+    hit = _best(hits, sku, kinds)
     text = passage(hit)
     data = {
         "id": hit.id,

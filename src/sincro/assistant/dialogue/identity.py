@@ -40,6 +40,9 @@ from sincro.text_pt import only_digits
 
 DATE_RE = re.compile(r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{2}|\d{4})(?!\d)")
 BARE_NUMBER_RE = re.compile(r"(?<![\d/.-])\d{3,12}(?![\d/.-])")
+#: "fatura 12", "boleto nº 0042": a short invoice number after the word (the entity rule
+#: wants four digits or more; a customer copying an invoice number may type fewer)
+NAMED_NUMBER_RE = re.compile(r"\b(?:fatura|boleto|conta)\D{0,6}?(\d{1,12})(?![\d/.-])", re.I)
 ASK_CPF = "Para sua segurança, preciso confirmar quem é você. Qual é o seu CPF?"
 ASK_FACTOR = (
     "Obrigado! Agora me diga sua data de nascimento (dd/mm/aaaa) ou o número de uma fatura sua."
@@ -146,11 +149,16 @@ def birth_date_in(text: str) -> dt.date | None:
         return None
 
 
-def _invoice_in(turn: Turn) -> str | None:
+def invoice_in(turn: Turn) -> str | None:
+    """An invoice number given as the second factor, if the message holds one."""
     named = turn.entity("invoice")
     if named is not None:
         return named.normalized
-    bare = BARE_NUMBER_RE.search(DATE_RE.sub(" ", turn.text))
+    text = DATE_RE.sub(" ", turn.text)
+    short = NAMED_NUMBER_RE.search(text)
+    if short is not None:
+        return short.group(1)
+    bare = BARE_NUMBER_RE.search(text)
     return bare.group() if bare else None
 
 
@@ -160,7 +168,7 @@ def take_factor(turn: Turn) -> Answer | None:
     after = str(turn.flow.get("after") or "consultar_debito")
     if not isinstance(state, dict):
         return require(turn, after)
-    born, invoice = birth_date_in(turn.text), _invoice_in(turn)
+    born, invoice = birth_date_in(turn.text), invoice_in(turn)
     if born is None and invoice is None:
         return Answer.ask(
             "Preciso da sua data de nascimento (dd/mm/aaaa) ou do número de uma fatura sua.",
