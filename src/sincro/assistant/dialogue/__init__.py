@@ -203,9 +203,9 @@ def _follow_up(turn: Turn) -> tuple[str, Answer] | None:
     folded = turn.folded.strip()
     said = turn.entity("city") is not None or stores.said_city(turn) is not None
     if turn.flow.get("last_intent") not in PLACE_INTENTS:
-        if said and turn.flow.get("product") and len(folded.split()) <= 6:
-            if not turn.confident or turn.intent == "disponibilidade_produto":
-                return "disponibilidade_produto", stores.availability(turn)
+        short = said and turn.flow.get("product") and len(folded.split()) <= 6
+        if short and (not turn.confident or turn.intent == "disponibilidade_produto"):
+            return "disponibilidade_produto", stores.availability(turn)
         return None
     elliptic = folded.startswith("e ") or len(folded.split()) <= 6
     if not elliptic:
