@@ -91,6 +91,14 @@ FILLER = frozenset(
         "celular",
         "aparelho",
         "produto",
+        "faco",
+        "fazer",
+        "pra",
+        "para",
+        "consigo",
+        "posso",
+        "meu",
+        "minha",
     ]
 )
 TAGS = re.compile(r"<[^>]+>")
@@ -136,9 +144,11 @@ def answer_from_documents(turn: Turn, kinds: tuple[str, ...]) -> Answer:
         return Answer.ask("Qual é a sua dúvida sobre o produto?")
     engine = search.engine_for(database_for(turn.settings))
     sku = product.sku if product else None
-    hits = _documents(engine.search(query, limit=20), sku)
+    first = engine.search(query, limit=20)
+    hits = _documents(first, sku)
     last = turn.flow.get("product")
-    if not any(h.kind in kinds for h in hits) and product is None and isinstance(last, dict):
+    nothing = not any(h.type == "document" for h in first.hits)
+    if nothing and product is None and isinstance(last, dict):
         context = catalog.find_product(turn.session, str(last.get("sku")))
         if context is not None:
             hits = _documents(engine.search(_query(turn, context.name), limit=20), context.sku)
