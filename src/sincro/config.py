@@ -333,6 +333,16 @@ class Settings(BaseSettings):
             raise ValueError(f"the opening hour must come before the closing one: {value!r}")
         return value
 
+    # --- assistant, dialogue (sincro.assistant.dialogue): identity, retention, answers ---
+    # identity checks per CPF (CPF + birth date or invoice number) within the window, then the
+    # bot refuses and hands the customer to a person
+    assistant_identity_max_tries: int = Field(default=5, ge=1, le=100)
+    assistant_identity_window_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    # closed conversations (and those silent this long) are purged after this many days
+    assistant_retention_days: int = Field(default=180, ge=1, le=3650)
+    assistant_purge_every_seconds: float = Field(default=3600.0, ge=60)
+    assistant_nearest_stores: int = Field(default=3, ge=1, le=10)  # stores shown per answer
+
     @field_validator("billing_overdue_days", mode="before")
     @classmethod
     def _split_overdue_days(cls, value: object) -> object:

@@ -1,8 +1,9 @@
 """Assistente: the pt-BR service assistant. Its understanding (the intent classifier trained
 at first use from the repository's training set, the exact rules that find entities,
-``POST /v1/assistant/parse``), its conversations and dialogue, the people side (the agents'
-queue, live conversations ``…/events``, the "Atendimento" console: inbox, history,
-analytics) and the public face (site keys, the widget's public endpoints and files, channel
+``POST /v1/assistant/parse``), its conversations and dialogue (answers from Sincro's data,
+identity checks, handoff; the retention purge and its part of LGPD export and erasure), the
+people side (the agents' queue, live conversations ``…/events``, the "Atendimento" console:
+inbox, history, analytics) and the public face (site keys, the widget's public endpoints and files, channel
 adapters: ``assistant/widget``, ``assistant/channels``)."""
 
 from sincro.domain import Domain, NavEntry
@@ -47,4 +48,5 @@ DOMAIN = Domain(
         "site_key.create": "Chave de site do assistente criada",
         "site_key.revoke": "Chave de site do assistente revogada",
     },
+    personal_data="sincro.assistant.retention:PERSONAL_DATA",
 )

@@ -1,4 +1,5 @@
-"""The assistant's beat entry: the assignment round of waiting conversations."""
+"""The assistant's beat entries: the assignment round of waiting conversations and the
+retention purge."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from sincro.config import Settings
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    if not settings.assistant_auto_assign:
-        return {}
-    return {
-        "assistant-assign": {
+    entries: dict[str, dict[str, Any]] = {
+        "assistant-purge": {
+            "task": "sincro.assistant.purge",
+            "schedule": settings.assistant_purge_every_seconds,
+        }
+    }
+    if settings.assistant_auto_assign:
+        entries["assistant-assign"] = {
             "task": "sincro.assistant.assign",
             "schedule": settings.assistant_assign_every_seconds,
         }
-    }
+    return entries

@@ -40,6 +40,7 @@ from sincro.inventory.reservations import (
     get_reservation as get_reservation,
     release_reservation as release_reservation,
     reservation_out as reservation_out,
+    reservations_for_customer as reservations_for_customer,
     reserve as reserve,
 )
 from sincro.inventory.schemas import (
