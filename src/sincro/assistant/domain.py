@@ -3,8 +3,8 @@ at first use from the repository's training set, the exact rules that find entit
 ``POST /v1/assistant/parse``), its conversations and dialogue (answers from Sincro's data,
 identity checks, handoff; the retention purge and its part of LGPD export and erasure), the
 people side (the agents' queue, live conversations ``…/events``, the "Atendimento" console:
-inbox, history, analytics) and the public face (site keys, the widget's public endpoints and files, channel
-adapters: ``assistant/widget``, ``assistant/channels``)."""
+inbox, history, analytics) and the public face (site keys, the widget's public endpoints and
+files, channel adapters: ``assistant/widget``, ``assistant/channels``)."""
 
 from sincro.domain import Domain, NavEntry
 

@@ -2,7 +2,7 @@
 customer the status of their own orders
 
 Revision ID: 0026
-Revises: 0025
+Revises: 0027
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
-down_revision = "0025"
+down_revision = "0027"
 branch_labels = None
 depends_on = None
 
