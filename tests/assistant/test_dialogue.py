@@ -52,6 +52,10 @@ def seeded(
         broker_url=f"sqla+sqlite:///{tmp / 'broker.sqlite'}",
         log_json=False,
         assistant_identity_max_tries=3,
+        # people answer all week here: what the customer is told must not depend on the clock
+        assistant_service_hours_weekdays="00:00-24:00",
+        assistant_service_hours_saturday="00:00-24:00",
+        assistant_service_hours_sunday="00:00-24:00",
     )
     yield db, settings, ids
     database_for(settings).dispose()  # the search engine's and shared state's connections

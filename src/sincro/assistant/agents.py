@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sincro.access.models import ConsoleUser
+from sincro.access import service as access
 from sincro.assistant import live
 from sincro.assistant.agent_models import AgentStatus
 from sincro.assistant.conversations import Reply, append, get, transcript
@@ -72,7 +72,7 @@ class Agent:
 
 def agent_of(session: Session, user_id: int) -> Agent:
     """The active console user ``user_id`` if their role may answer customers."""
-    user = session.get(ConsoleUser, user_id)
+    user = access.users_by_id(session, [user_id]).get(user_id)
     if user is None or not user.active:
         raise NotFound(f"console user {user_id} not found")
     if user.role not in AGENT_ROLES:
@@ -138,10 +138,8 @@ def present_agents(
     since = (now or utcnow()) - dt.timedelta(seconds=settings.assistant_agent_presence_seconds)
     query = (
         select(AgentStatus)
-        .join(ConsoleUser, ConsoleUser.id == AgentStatus.user_id)
         .where(
-            ConsoleUser.role == ASSIGNABLE_ROLE,
-            ConsoleUser.active.is_(True),
+            AgentStatus.user_id.in_(access.active_user_ids(session, ASSIGNABLE_ROLE)),
             AgentStatus.available.is_(True),
             AgentStatus.last_seen_at >= since,
         )
@@ -257,7 +255,7 @@ def assign_waiting(
             .group_by(Conversation.agent_user_id)
         ).all()
     )
-    users = {u.id: u for u in session.scalars(select(ConsoleUser).where(ConsoleUser.id.in_(ids)))}
+    users = access.users_by_id(session, ids)
     assigned: list[tuple[int, int]] = []
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     while len(assigned) < limit:
@@ -470,7 +468,6 @@ def mail_answer(
     address) or ``no_address`` (nobody known to write to)."""
     from sincro.assistant import mail
     from sincro.messaging import service as messaging
-    from sincro.messaging.models import LedgerEntry
 
     customer_id = reply_customer(session, conversation)
     if customer_id is None:
@@ -493,10 +490,7 @@ def mail_answer(
         template_key=mail.KEY,
         context=mail.context(conversation, message, agent.first_name, question),
     )
-    status = session.scalar(
-        select(LedgerEntry.status).where(
-            LedgerEntry.customer_id == customer_id,
-            LedgerEntry.dedupe_key == f"{mail.KIND}:{conversation.id}:{message.seq}",
-        )
+    status = messaging.transactional_status(
+        session, customer_id, mail.KIND, f"{conversation.id}:{message.seq}"
     )
     return "suppressed" if status == "suppressed" else "queued"

@@ -26,8 +26,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from sincro.access.models import Role
-from sincro.access.service import Principal
+from sincro.access.service import Principal, Role
 from sincro.assistant import agents, live, queue
 from sincro.assistant.models import Conversation, Message
 from sincro.deps import AppState, StateDep, role

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
-from sincro.access.models import ConsoleUser
+from sincro.access import service as access
 from sincro.assistant.models import Conversation, Message
 
 ANALYTICS_MAX_ROWS = 200_000  # conversations read for one analytics range
@@ -93,11 +93,7 @@ def _rows(session: Session, conversations: Sequence[Conversation]) -> list[Histo
     ids = [c.id for c in conversations]
     intents = last_intents(session, ids)
     agent_ids = {c.agent_user_id for c in conversations if c.agent_user_id is not None}
-    names = dict(
-        session.execute(
-            select(ConsoleUser.id, ConsoleUser.name).where(ConsoleUser.id.in_(agent_ids))
-        ).all()
-    )
+    names = {i: user.name for i, user in access.users_by_id(session, agent_ids).items()}
     return [
         HistoryRow(
             c,

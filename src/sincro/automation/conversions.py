@@ -1,15 +1,10 @@
 """Conversions: a reservation or sale of the offered product by the offered customer within
 ``SINCRO_AUTOMATION_CONVERSION_DAYS`` of the offer.
 
-:func:`conversions_source` is THE ONE PLACE that knows where committed sales and reservations
-of a customer are read. Today nothing in inventory names a customer, so it attributes by the
-offer's code (printed in every offer mail, ``offer_code``): a committed reservation whose
-``order_reference`` is the code (the site passes it when the customer comes through the offer)
-or a sale movement whose ``reference`` is the code (the store's point of sale types it in),
-holding the offered SKU. When reservations carry a customer reference (inventory's service),
-switch this function's body to "committed reservations of ``offer.customer_id`` holding
-``offer.sku`` closed in the window" (keeping the code match for store sales); nothing else
-changes. It reads inventory's tables directly until inventory offers that read."""
+:func:`conversions_source` reads purchases through inventory's service: a committed
+reservation made for the offer's customer (reservations carry the customer the shop or the
+assistant names) holding the offered SKU, or one whose ``order_reference`` is the offer's code,
+or a till sale whose ``reference`` is the code (printed in every offer mail: ``offer_code``)."""
 
 from __future__ import annotations
 
@@ -17,20 +12,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sincro.automation import repository as repo
-from sincro.catalog.models import Product
 from sincro.config import Settings
 from sincro.db import utcnow
-from sincro.inventory.models import (
-    Movement,
-    Reason,
-    Reservation,
-    ReservationLine,
-    ReservationStatus,
-)
+from sincro.inventory import service as inventory
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,38 +39,26 @@ class Conversion:
 
 
 def conversions_source(session: Session, offers: Sequence[OfferRef]) -> dict[int, Conversion]:
-    """The first committed reservation or sale that converts each offer, by offer id (see the
-    module docstring: the single point to switch to the customer reference)."""
+    """The first purchase that converts each offer, by offer id."""
     if not offers:
         return {}
     by_code = {o.code: o for o in offers}
+    by_customer: dict[int, list[OfferRef]] = {}
+    for offer in offers:
+        by_customer.setdefault(offer.customer_id, []).append(offer)
     found: dict[int, Conversion] = {}
-    codes = sorted(by_code)
-    for start in range(0, len(codes), repo.CHUNK):
-        chunk = codes[start : start + repo.CHUNK]
-        reservations = session.execute(
-            select(
-                Reservation.order_reference,
-                Reservation.public_id,
-                Reservation.closed_at,
-                Product.sku,
-            )
-            .join(ReservationLine, ReservationLine.reservation_id == Reservation.id)
-            .join(Product, Product.id == ReservationLine.product_id)
-            .where(
-                Reservation.status == ReservationStatus.committed,
-                Reservation.order_reference.in_(chunk),
-            )
+    bought = inventory.purchases(
+        session,
+        references=by_code,
+        customer_ids=by_customer,
+        since=min(o.since for o in offers),
+    )
+    for purchase in bought:
+        candidates = by_customer.get(purchase.customer_id or -1, []) + (
+            [by_code[purchase.reference]] if purchase.reference in by_code else []
         )
-        for code, public_id, closed_at, sku in reservations:
-            _take(found, by_code[str(code)], sku, closed_at, f"reserva {public_id}")
-        sales = session.execute(
-            select(Movement.reference, Movement.occurred_at, Product.sku)
-            .join(Product, Product.id == Movement.product_id)
-            .where(Movement.reason == Reason.sale, Movement.reference.in_(chunk))
-        )
-        for code, occurred_at, sku in sales:
-            _take(found, by_code[str(code)], sku, occurred_at, f"venda {code}")
+        for offer in candidates:
+            _take(found, offer, purchase.sku, purchase.at, purchase.what)
     return found
 
 

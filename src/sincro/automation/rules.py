@@ -46,7 +46,7 @@ from sincro.errors import SincroError
 from sincro.inventory import service as inventory
 from sincro.messaging import service as messaging
 from sincro.wishes import service as wishes
-from sincro.wishes.models import StockWish
+from sincro.wishes.service import StockWish
 
 PURPOSE = "marketing"
 MESSAGE_KIND = "automation.offer"

@@ -34,7 +34,7 @@ from sincro.config import Settings
 from sincro.db import Database, utcnow
 from sincro.errors import SincroError
 from sincro.messaging import service as messaging
-from sincro.messaging.models import MessageTemplate
+from sincro.messaging.service import MessageTemplate
 
 log = logging.getLogger("sincro.automation")
 MAX_READS = 50  # outbox batches per run; the next beat continues

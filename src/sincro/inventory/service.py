@@ -28,6 +28,10 @@ from sincro.inventory.exceptions import (
     VersionMismatch,
 )
 from sincro.inventory.models import Bucket, Reason
+from sincro.inventory.purchases import (
+    Purchase as Purchase,
+    purchases as purchases,
+)
 from sincro.inventory.repository import LevelRow
 
 # The reservation rules, offered through this door too (explicit re-exports).

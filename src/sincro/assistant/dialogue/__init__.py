@@ -104,8 +104,8 @@ def respond(session: Session, settings: Any, conversation: Conversation, text: s
     actions = list(answer.actions)
     reply = answer.reply
     if answer.handoff is not None:
-        queue.enqueue(session, conversation, answer.handoff)
-        notice = queue.handoff_notice(session, conversation)
+        queue.enqueue(session, conversation, answer.handoff, settings)
+        notice = queue.handoff_notice(session, conversation, settings)
         reply = f"{reply}\n{notice}" if reply else notice
         place = queue.position(session, conversation)
         actions.append(Action("handoff", {"reason": answer.handoff, "position": place}))

@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sincro.access.models import ConsoleUser
+from sincro.access import service as access
 from sincro.assistant import agents, entities
 from sincro.assistant.models import Conversation, Message
 from sincro.customers.visibility import mask_document, mask_email, mask_phone, view_for
+from sincro.inventory import service as inventory
 from sincro.text_pt import format_cnpj, format_cpf
 
 STATE_LABELS = {
@@ -88,13 +89,7 @@ def shown(text: str, role: str, conversation: Conversation) -> str:
 
 
 def agent_names(session: Session, ids: Sequence[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(ConsoleUser.id, ConsoleUser.name).where(ConsoleUser.id.in_(wanted))
-    )
-    return {int(i): str(n) for i, n in rows}
+    return {i: user.name for i, user in access.users_by_id(session, ids).items()}
 
 
 def message_view(
@@ -176,12 +171,22 @@ def queue_snapshot(session: Session, settings: Any, user_id: int, role: str) -> 
 # --- the customer panel ------------------------------------------------------------------------
 
 
-def recent_orders(session: Session, customer_id: int) -> list[dict[str, Any]]:
-    """HOOK: the customer's recent orders (reservations and their commits) for the panel.
+ORDERS_SHOWN = 5
 
-    Returns [] until reservations carry a customer reference (issue #11 §2, inventory's
-    service); the lead wires it then. Each item: ``{"reference", "status", "at", "items"}``."""
-    return []
+
+def recent_orders(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """The customer's latest reservations (their status as of now: active, committed,
+    released, expired) through inventory's service, for the panel. Each item:
+    ``{"reference", "status", "at", "items"}``."""
+    return [
+        {
+            "reference": r.order_reference or r.id,
+            "status": r.status,
+            "at": r.closed_at or r.created_at,
+            "items": [f"{line.qty}× {line.sku} ({line.location})" for line in r.lines],
+        }
+        for r in inventory.reservations_for_customer(session, customer_id, ORDERS_SHOWN)
+    ]
 
 
 def customer_panel(
@@ -223,16 +228,9 @@ def customer_panel(
 def received_messages(session: Session, customer_id: int, limit: int = 8) -> list[dict[str, Any]]:
     """The last messages and campaigns messaging sent (or held back) for the customer."""
     from sincro.messaging import service as messaging
-    from sincro.messaging.models import Campaign
 
     entries = messaging.customer_messages(session, customer_id)[-limit:]
-    names = dict(
-        session.execute(
-            select(Campaign.id, Campaign.name).where(
-                Campaign.id.in_({e.campaign_id for e in entries})
-            )
-        ).all()
-    )
+    names = messaging.campaign_names(session, (e.campaign_id for e in entries))
     return [
         {
             "campaign": names.get(e.campaign_id, ""),

@@ -188,7 +188,7 @@
       return "Muitas mensagens em pouco tempo. Tente de novo em " + (r.retry || "alguns") + " segundos.";
     }
     if (r && r.status === 422) return "Não consegui enviar essa mensagem. Revise o texto e tente de novo.";
-    if (r && r.status === 409) return "Esta conversa chegou ao limite. Recarregue a página para começar outra.";
+    if (r && r.status === 409) return "Não foi possível continuar esta conversa. Recarregue a página para começar outra.";
     return "Não foi possível falar com o atendimento agora. Tente de novo em instantes.";
   }
 
@@ -196,9 +196,16 @@
     busy = true;
     send.disabled = true;
     say("Enviando…");
-    var ready = stored ? Promise.resolve() : start();
-    ready.then(function () {
-      return call("POST", api + "/" + stored.id + "/messages", { text: text }, auth());
+    function post() {
+      var ready = stored ? Promise.resolve() : start();
+      return ready.then(function () {
+        return call("POST", api + "/" + stored.id + "/messages", { text: text }, auth());
+      });
+    }
+    post().then(function (r) {
+      // closed by an agent, or at its message limit: the text opens a new conversation
+      if (r.status === 409) { stored = null; save(); return post(); }
+      return r;
     }).then(function (r) {
       if (r.status === 404) { stored = null; save(); throw r; }
       if (r.status !== 200) throw r;
