@@ -185,7 +185,10 @@ class ChunkResult:
 
     - ``forecasts``: ``unique_id, ds, model, mean, p<level>…`` (``horizon`` rows a series);
     - ``series``: one row a series: ``pattern, adi, cv2, observed, censored, champion, mase,
-      sql, scale, flags`` (``short``, ``fallback``, ``failed:<model>``);
+      sql, scale, coverage, coverage_points, flags`` (``short``, ``fallback``,
+      ``failed:<model>``); ``coverage`` is the share of the backtest actuals (``points``
+      scored) inside the P10–P90 interval (:func:`coverage_interval`), each window judged by
+      an interval calibrated on the other windows;
     - ``backtest``: one row a series and candidate: ``mase, sql, score``;
     - ``paths``: per pattern, the champion's scaled backtest error paths (``n × horizon``,
       NaN past a shorter window), for lead-time sampling;
@@ -467,11 +470,15 @@ def _forecast_chunk(
             "champion": None,
             "mase": np.nan,
             "sql": np.nan,
+            "coverage": np.nan,
+            "coverage_points": 0,
             "flags": [],
         }
 
     backtest_rows: list[dict[str, Any]] = []
     paths_by_pattern: dict[str, list[np.ndarray]] = {}
+    # per pattern: (uid, honest scaled error paths, scaled actuals), both windows × h
+    held_out: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
     champion_of: dict[str, str] = {}
 
     # --- backtest per (pattern, backtest horizon) group
@@ -549,8 +556,19 @@ def _forecast_chunk(
             padded = np.full((windows, h), np.nan)
             padded[:, :bt_h] = _honest_paths(errors, candidates, table[:, i], i, winner)
             paths_by_pattern.setdefault(pattern, []).append(padded)
+            seen = np.full((windows, h), np.nan)
+            seen[:, :bt_h] = actual[i] / scales[i]
+            held_out.setdefault(pattern, []).append((uid, padded, seen))
 
     paths = {pattern: np.vstack(chunks) for pattern, chunks in paths_by_pattern.items() if chunks}
+    interval = coverage_interval(config.levels)
+    if interval is not None and windows >= 2:
+        for entries in held_out.values():
+            for uid, inside, scored in _window_coverage(
+                entries, interval, config.min_pool, nonnegative
+            ):
+                info[uid]["coverage"] = inside / scored if scored else np.nan
+                info[uid]["coverage_points"] = scored
 
     # --- final fit: each base model on the series whose champion needs it
     points: dict[str, np.ndarray] = {}
@@ -637,6 +655,8 @@ def _forecast_chunk(
             "champion",
             "mase",
             "sql",
+            "coverage",
+            "coverage_points",
             "flags",
         ],
     )
@@ -687,6 +707,51 @@ def _apply_uplift(
     columns = ["mean", *(_col(level) for level in config.levels)]
     forecasts[columns] = forecasts[columns].mul(factor, axis=0)
     return forecasts
+
+
+def coverage_interval(levels: Sequence[float]) -> tuple[float, float] | None:
+    """The interval whose coverage a run records: P10–P90 when both are asked, else the
+    outermost pair of levels; None with fewer than two levels."""
+    if 10 in levels and 90 in levels:
+        return 10.0, 90.0
+    if len(levels) < 2:
+        return None
+    return float(min(levels)), float(max(levels))
+
+
+def _window_coverage(
+    entries: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    interval: tuple[float, float],
+    min_pool: int,
+    nonnegative: bool,
+) -> Iterator[tuple[str, int, int]]:
+    """Leave-one-window-out coverage of the conformal interval: window ``w`` of every series
+    is judged by the interval calibrated, with the same rule as the forecast's, on the
+    pattern's paths of the OTHER windows, around the forecast the honest path implies
+    (``actual − error``). Yields ``(unique_id, actuals inside, actuals scored)``; censored
+    and event days (NaN actuals) are not scored."""
+    errs = np.stack([e[1] for e in entries])  # series × windows × h (scaled)
+    seen = np.stack([e[2] for e in entries])
+    windows = errs.shape[1]
+    inside = np.zeros(len(entries), dtype=int)
+    points = np.zeros(len(entries), dtype=int)
+    for w in range(windows):
+        calibration = np.delete(errs, w, axis=1).reshape(-1, errs.shape[2])
+        if not np.isfinite(calibration).any():
+            continue
+        low, high = _conformal(calibration, interval, min_pool)
+        actual = seen[:, w]
+        point = actual - errs[:, w]
+        lo, hi = point + low[None, :], point + high[None, :]
+        if nonnegative:
+            lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+        scored = np.isfinite(actual) & np.isfinite(point)
+        tol = 1e-9
+        hit = scored & (actual >= lo - tol) & (actual <= hi + tol)
+        inside += hit.sum(axis=1)
+        points += scored.sum(axis=1)
+    for k, entry in enumerate(entries):
+        yield entry[0], int(inside[k]), int(points[k])
 
 
 def _honest_paths(
@@ -933,7 +998,8 @@ def _mean_uplift(parts: Sequence[Mapping[str, Mapping[str, float]]]) -> dict:
 
 def backtest_summary(result: ChunkResult) -> pd.DataFrame:
     """Accuracy per pattern, one row a candidate and one for the selection (``champion``):
-    series scored, mean MASE, mean scaled quantile loss, wins; ``flagged`` on the selection."""
+    series scored, mean MASE, mean scaled quantile loss, wins; ``flagged`` and the backtest
+    P10–P90 ``coverage`` on the selection."""
     rows = []
     for pattern, group in result.series.groupby("pattern", sort=True):
         wins = group["champion"].value_counts()
@@ -959,8 +1025,20 @@ def backtest_summary(result: ChunkResult) -> pd.DataFrame:
                 "sql": float(group["sql"].mean()),
                 "wins": len(group),
                 "flagged": int(group["flags"].ne("").sum()),
+                "coverage": pooled_coverage(group["coverage"], group["coverage_points"]),
             }
         )
     return pd.DataFrame(
-        rows, columns=["pattern", "model", "series", "mase", "sql", "wins", "flagged"]
+        rows,
+        columns=["pattern", "model", "series", "mase", "sql", "wins", "flagged", "coverage"],
     )
+
+
+def pooled_coverage(coverage: Sequence[Any], points: Sequence[Any]) -> float:
+    """Coverage of several series pooled by their scored points (NaN without any)."""
+    inside = total = 0.0
+    for share, n in zip(coverage, points, strict=True):
+        if n and share == share and share is not None:
+            inside += float(share) * float(n)
+            total += float(n)
+    return inside / total if total else float("nan")

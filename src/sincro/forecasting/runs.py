@@ -192,7 +192,8 @@ def _rows(
                 "champion": str(row.champion)[:60],
                 "mase": _number(row.mase),
                 "quantile_loss": _number(row.sql),
-                "coverage": None,
+                "coverage": _number(row.coverage),
+                "coverage_points": int(row.coverage_points or 0),
                 "scale": _number(row.scale),
                 "flags": str(row.flags or "")[:200],
             }
@@ -252,20 +253,39 @@ def _number(value: Any) -> float | None:
     return None if number != number else number  # NaN → None
 
 
+OVERALL = "overall"  # the metrics' entry over every pattern
+
+
 def _finish(session: Session, run: ForecastRun) -> None:
-    """Metrics per demand pattern from the run's series; the run is done."""
+    """Metrics per demand pattern and over all of them (``overall``) from the run's series:
+    series, mean MASE and quantile loss, champions, flagged series, and the backtest's
+    P10–P90 coverage pooled over the actuals scored; the run is done."""
     per_pattern: dict[str, dict[str, Any]] = {}
     for s in repo.series_of(session, run.id):
-        entry = per_pattern.setdefault(
-            s.pattern, {"series": 0, "mase": [], "quantile_loss": [], "champions": {}, "flagged": 0}
-        )
-        entry["series"] += 1
-        if s.mase is not None:
-            entry["mase"].append(s.mase)
-        if s.quantile_loss is not None:
-            entry["quantile_loss"].append(s.quantile_loss)
-        entry["champions"][s.champion] = entry["champions"].get(s.champion, 0) + 1
-        entry["flagged"] += int(bool(s.flags))
+        for name in (s.pattern, OVERALL):
+            entry = per_pattern.setdefault(
+                name,
+                {
+                    "series": 0,
+                    "mase": [],
+                    "quantile_loss": [],
+                    "champions": {},
+                    "flagged": 0,
+                    "inside": 0.0,
+                    "points": 0,
+                },
+            )
+            entry["series"] += 1
+            if s.mase is not None:
+                entry["mase"].append(s.mase)
+            if s.quantile_loss is not None:
+                entry["quantile_loss"].append(s.quantile_loss)
+            entry["champions"][s.champion] = entry["champions"].get(s.champion, 0) + 1
+            entry["flagged"] += int(bool(s.flags))
+            if s.coverage is not None and s.coverage_points:
+                entry["inside"] += s.coverage * s.coverage_points
+                entry["points"] += s.coverage_points
+    interval = engine_interval(run.params.get("levels") or [])
     metrics = {
         pattern: {
             "series": e["series"],
@@ -273,12 +293,23 @@ def _finish(session: Session, run: ForecastRun) -> None:
             "quantile_loss": _mean(e["quantile_loss"]),
             "champions": dict(sorted(e["champions"].items(), key=lambda kv: -kv[1])),
             "flagged": e["flagged"],
+            "coverage": round(e["inside"] / e["points"], 4) if e["points"] else None,
+            "coverage_points": e["points"],
+            "coverage_interval": interval,
         }
-        for pattern, e in sorted(per_pattern.items())
+        for pattern, e in sorted(per_pattern.items(), key=lambda kv: (kv[0] == OVERALL, kv[0]))
     }
     run.metrics = metrics
     run.status = "done"
     run.finished_at = utcnow()
+
+
+def engine_interval(levels: Sequence[int]) -> str | None:
+    """``"p10-p90"``: the interval whose coverage the engine scores for these levels."""
+    from sincro.forecasting.engine import coverage_interval
+
+    pair = coverage_interval(tuple(levels))
+    return None if pair is None else f"p{pair[0]:g}-p{pair[1]:g}"
 
 
 def _mean(values: list[float]) -> float | None:
