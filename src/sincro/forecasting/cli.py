@@ -139,6 +139,11 @@ def forecast_run(
         False, "--queue", help="hand the chunks to `sincro worker -Q forecast` processes"
     ),
     promote: bool = typer.Option(False, "--promote", help="serve the run once it is done"),
+    hierarchical: bool = typer.Option(
+        False,
+        "--hierarchy",
+        help="with --level location: stores, UFs and the national total, reconciled",
+    ),
 ) -> None:
     """Forecast the operator's sales history (here, with a progress bar, or on the workers)."""
     import time
@@ -160,6 +165,7 @@ def forecast_run(
                 "history_days": history_days,
                 "skus": [s.strip() for s in skus.split(",") if s.strip()] or None,
                 "skus_per_chunk": per_chunk,
+                "hierarchy": hierarchical,
             }
         )
     except ValidationError as exc:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog import service as catalog
 from sincro.db import Database, utcnow
 from sincro.errors import Conflict, NotFound
-from sincro.forecasting import repository as repo
+from sincro.forecasting import hierarchy, repository as repo
 from sincro.forecasting.models import ForecastRun
 from sincro.forecasting.schemas import (
     ForecastOut,
@@ -40,7 +40,11 @@ from sincro.inventory import history
 
 log = logging.getLogger("sincro.forecasting")
 LIBRARIES = ("statsforecast", "utilsforecast", "hierarchicalforecast", "numpy", "pandas", "sincro")
-SEP = "|"  # unique_id = sku|key (neither a SKU nor a location code may hold it)
+SEP = hierarchy.SEP  # unique_id = sku|key (neither a SKU nor a location code may hold it)
+RECONCILIATION = (
+    "store → UF → national, MinTrace (structural weights, non-negative) on the mean and on "
+    "the P50; other quantiles shifted with their node's P50"
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -81,6 +85,14 @@ def start(
             "calendar": True,
             "max_history": max_history,
             "censored": "masked and imputed by the engine",
+            **(
+                {
+                    "hierarchy": list(hierarchy.LEVELS),
+                    "reconciliation": RECONCILIATION,
+                }
+                if scope.hierarchy
+                else {}
+            ),
         },
         versions=library_versions(),
         data_start=begin,
@@ -96,15 +108,29 @@ def start(
     return run
 
 
+def run_levels(run: ForecastRun) -> list[str]:
+    """The levels a run forecasts (and is served for once promoted)."""
+    return list((run.params or {}).get("hierarchy") or [run.level])
+
+
 def demand_frame(
-    session: Session, level: str, skus: Sequence[str], start: dt.date, end: dt.date
+    session: Session,
+    level: str,
+    skus: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    run_level: str | None = None,
 ) -> pd.DataFrame:
     """``unique_id, ds, y, censored`` for every series of ``skus`` at ``level`` that sold in
-    the window, one row a day of the window (days without a row sold nothing)."""
+    the window, one row a day of the window (days without a row sold nothing). In a run of
+    another level (a hierarchical run), keys are stored as ``level:key``."""
     sparse = history.daily_demand(session, level=level, skus=skus, start=start, end=end)
     if sparse.empty:
         return pd.DataFrame({"unique_id": [], "ds": [], "y": [], "censored": []})
-    sparse["unique_id"] = sparse["sku"] + SEP + sparse["key"].astype(str)
+    keys = sparse["key"].astype(str)
+    if run_level is not None and run_level != level:
+        keys = level + ":" + keys
+    sparse["unique_id"] = sparse["sku"] + SEP + keys
     sparse["ds"] = pd.to_datetime(sparse["day"])
     days = pd.date_range(start, end, freq="D")
     ids = pd.unique(sparse["unique_id"])
@@ -135,11 +161,13 @@ def run_chunk(
             return False
         run = session.get(ForecastRun, run_id)
         assert run is not None
-        skus, level = list(chunk.skus), run.level
+        skus, level, levels = list(chunk.skus), run.level, run_levels(run)
         params, data_start, data_end = dict(run.params), run.data_start, run.data_end
     started = time.perf_counter()
     with db.read() as session:
-        frame = demand_frame(session, level, skus, data_start, data_end)
+        frames = [demand_frame(session, lv, skus, data_start, data_end, level) for lv in levels]
+        frame = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+        state_of = {p.code: p.state for p in catalog.directory(session).places}
     config = engine.ForecastConfig(
         horizon=int(params["horizon"]),
         freq="D",
@@ -151,6 +179,11 @@ def run_chunk(
     )
     engine.warm_up()  # once per process: the libraries' import and first fit
     result = (forecast or engine.forecast_chunk)(frame, config) if len(frame) else None
+    if result is not None and len(levels) > 1:
+        result.forecasts, unreconciled = hierarchy.reconcile_forecasts(
+            result.forecasts, frame, state_of, config.levels
+        )
+        _flag(result.series, unreconciled, hierarchy.UNRECONCILED)
     series_rows, value_rows = _rows(run_id, result, config.levels)
     pool_rows = _pools(run_id, number, result)
     with db.write() as session:
@@ -168,6 +201,13 @@ def run_chunk(
         if run.chunks_done >= run.chunks_total and run.status == "running":
             _finish(session, run)
     return True
+
+
+def _flag(series: pd.DataFrame, ids: set[str], flag: str) -> None:
+    if not ids:
+        return
+    hit = series["unique_id"].astype(str).isin(ids)
+    series.loc[hit, "flags"] = [f"{f},{flag}" if f else flag for f in series.loc[hit, "flags"]]
 
 
 def _split(unique_id: str) -> tuple[str, str]:
@@ -367,13 +407,17 @@ def promote(session: Session, run_id: int, by: str) -> PromotionOut:
     run = get_run(session, run_id)
     if run.status != "done":
         raise Conflict(f"run {run_id} is {run.status}; only a done run can be promoted")
-    live = repo.live_promotion(session, run.level)
-    if live is not None and live.run_id == run_id:
-        return _promotion_out(live)
-    promotion = ForecastPromotion(level=run.level, run_id=run_id, promoted_by=by[:120])
-    session.add(promotion)
-    session.flush()
-    return _promotion_out(promotion)
+    primary = None
+    for level in run_levels(run):  # a hierarchical run serves every level it forecast
+        live = repo.live_promotion(session, level)
+        if live is None or live.run_id != run_id:
+            live = ForecastPromotion(level=level, run_id=run_id, promoted_by=by[:120])
+            session.add(live)
+            session.flush()
+        if level == run.level:
+            primary = live
+    assert primary is not None
+    return _promotion_out(primary)
 
 
 def rollback(session: Session, level: str) -> PromotionOut:
@@ -413,10 +457,12 @@ def forecast_for(
         if live is None:
             raise NotFound(f"no promoted forecast run for level {level}", field="level")
         run_id = live.run_id
-    series = repo.series_one(session, run_id, sku, key)
+    run = session.get(ForecastRun, run_id)
+    stored = key if run is None else hierarchy.stored_key(run.level, level, key)
+    series = repo.series_one(session, run_id, sku, stored)
     if series is None:
         raise NotFound(f"no forecast of {sku} at {level} {key} in run {run_id}", field="sku")
-    points = repo.values(session, run_id, sku, key, horizon)
+    points = repo.values(session, run_id, sku, stored, horizon)
     return ForecastOut(
         sku=sku,
         level=level,
