@@ -39,8 +39,21 @@ from sincro.forecasting.schemas import (
 from sincro.inventory import history
 
 log = logging.getLogger("sincro.forecasting")
-LIBRARIES = ("statsforecast", "utilsforecast", "hierarchicalforecast", "numpy", "pandas", "sincro")
+LIBRARIES = (
+    "statsforecast",
+    "utilsforecast",
+    "hierarchicalforecast",
+    "mlforecast",
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "sincro",
+)
 SEP = hierarchy.SEP  # unique_id = sku|key (neither a SKU nor a location code may hold it)
+GLOBAL_MODEL = (
+    "LightGBM (mlforecast) with promotion, holiday, Black Friday and stock-out features, "
+    "a candidate for groups of at least 200 smooth or erratic series"
+)
 RECONCILIATION = (
     "store → UF → national, MinTrace (structural weights, non-negative) on the mean and on "
     "the P50; other quantiles shifted with their node's P50"
@@ -83,6 +96,8 @@ def start(
             "levels": scope.levels,
             "backtest_windows": scope.backtest_windows,
             "calendar": True,
+            "events": ["promo"],  # catalog promotions of the SKU, by day (also over the horizon)
+            "global_model": GLOBAL_MODEL,
             "max_history": max_history,
             "censored": "masked and imputed by the engine",
             **(
@@ -168,6 +183,12 @@ def run_chunk(
         frames = [demand_frame(session, lv, skus, data_start, data_end, level) for lv in levels]
         frame = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
         state_of = {p.code: p.state for p in catalog.directory(session).places}
+        horizon_end = data_end + dt.timedelta(days=int(params["horizon"]))
+        promo_days = catalog.promotion_days(session, skus, data_start, horizon_end)
+    events = tuple(params.get("events") or ())
+    future = None
+    if "promo" in events:
+        frame, future = _with_promotions(frame, promo_days, data_end, int(params["horizon"]))
     config = engine.ForecastConfig(
         horizon=int(params["horizon"]),
         freq="D",
@@ -176,9 +197,12 @@ def run_chunk(
         calendar=bool(params.get("calendar", True)),
         max_history=int(params.get("max_history") or 0) or None,
         keep_paths=True,
+        events=events,
     )
     engine.warm_up()  # once per process: the libraries' import and first fit
-    result = (forecast or engine.forecast_chunk)(frame, config) if len(frame) else None
+    result = (
+        (forecast or engine.forecast_chunk)(frame, config, future=future) if len(frame) else None
+    )
     if result is not None and len(levels) > 1:
         result.forecasts, unreconciled = hierarchy.reconcile_forecasts(
             result.forecasts, frame, state_of, config.levels
@@ -201,6 +225,32 @@ def run_chunk(
         if run.chunks_done >= run.chunks_total and run.status == "running":
             _finish(session, run)
     return True
+
+
+def _with_promotions(
+    frame: pd.DataFrame, days: dict[str, set[dt.date]], data_end: dt.date, horizon: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The frame with a 0/1 ``promo`` column (the SKU's catalog promotion days) and the
+    same flag over the horizon for every series (``future`` of the engine)."""
+    sku = frame["unique_id"].astype(str).str.partition(SEP)[0]
+    stamps = pd.to_datetime(frame["ds"]).dt.date
+    frame = frame.assign(
+        promo=[1.0 if d in days.get(k, ()) else 0.0 for k, d in zip(sku, stamps, strict=True)]
+    )
+    ids = pd.unique(frame["unique_id"].astype(str))
+    ahead = [data_end + dt.timedelta(days=i) for i in range(1, horizon + 1)]
+    future = pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids, horizon),
+            "ds": np.tile(pd.to_datetime(ahead).to_numpy(), len(ids)),
+        }
+    )
+    future_sku = future["unique_id"].str.partition(SEP)[0]
+    future["promo"] = [
+        1.0 if d.date() in days.get(k, ()) else 0.0
+        for k, d in zip(future_sku, future["ds"], strict=True)
+    ]
+    return frame, future
 
 
 def _flag(series: pd.DataFrame, ids: set[str], flag: str) -> None:
