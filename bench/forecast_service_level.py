@@ -5,8 +5,9 @@ list, ``--skus`` of the demo's 50 best sellers (store-level history, as the demo
 ``--history`` days of daily sales drawn (Poisson) from the demo's demand model
 (:mod:`sincro.demo.demand`: weekly and yearly shape, launches, end of life, promotion weeks),
 each store taking its share of national demand the way the demo's 1,800 stores do (the
-square root of its city's size). The demand model's promotion weeks are registered as
-catalog promotions (``--no-promotions``: the catalog does not know them, as in the demo).
+square root of its city's size; ``--network`` splits it over fewer stores, for busier
+ones). The demand model's promotion weeks are registered as catalog promotions
+(``--no-promotions``: the catalog does not know them, as in the demo).
 
 Then 90 days are simulated, one day at a time, with the product's planning loop:
 
@@ -90,9 +91,9 @@ def _stores(n: int) -> list[tuple[str, Any]]:
     return [(f"LJ{i + 1:03d}", c) for i, c in enumerate(picked)]
 
 
-def _share(population_k: int) -> float:
+def _share(population_k: int, network: int) -> float:
     mean_root = float(np.mean([math.sqrt(c.population_k) for c in CITIES]))
-    return math.sqrt(population_k) / (NETWORK_STORES * mean_root)
+    return math.sqrt(population_k) / (network * mean_root)
 
 
 def main() -> None:
@@ -106,6 +107,9 @@ def main() -> None:
     parser.add_argument("--service-level", type=float, default=0.95)
     parser.add_argument("--no-promotions", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--network", type=int, default=NETWORK_STORES, help="stores sharing national demand"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -116,7 +120,7 @@ def main() -> None:
     model = DemandModel(products, first, args.history + args.days, seed=args.seed)
     chosen = model.top(50)[:: max(1, 50 // args.skus)][: args.skus]
     stores = _stores(args.stores)
-    share = {code: _share(city.population_k) for code, city in stores}
+    share = {code: _share(city.population_k, args.network) for code, city in stores}
 
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/service.sqlite"
@@ -248,6 +252,7 @@ def main() -> None:
         "review_days": args.review,
         "lead_time_days": args.lead_time,
         "promotions_in_catalog": not args.no_promotions,
+        "network_stores": args.network,
         "per_pattern": {p: t.out() for p, t in sorted(tallies.items())},
         "overall": total.out(),
         "forecast_runs": len(runs_seconds),
