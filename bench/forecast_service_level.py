@@ -16,7 +16,8 @@ Then 90 days are simulated, one day at a time, with the product's planning loop:
   gives each SKU × store its reorder point and order-up-to level at ``--service-level``;
 - an order is placed when the inventory position (on hand + on order: ``advise`` counts
   only on hand, so the simulation adds what is in transit) is at or below the reorder
-  point, up to the order-up-to level; it arrives ``--lead-time`` days later;
+  point, up to the order-up-to level (``--policy order-up-to``: at every review, whatever
+  the position); it arrives ``--lead-time`` days later;
 - each day's demand is drawn from the demand model; what cannot be served is lost, and
   the day is recorded censored in the sales history (what the next runs read).
 
@@ -106,6 +107,13 @@ def main() -> None:
     parser.add_argument("--lead-time", type=int, default=7)
     parser.add_argument("--service-level", type=float, default=0.95)
     parser.add_argument("--no-promotions", action="store_true")
+    parser.add_argument(
+        "--policy",
+        choices=("advise", "order-up-to"),
+        default="advise",
+        help="advise: order when position <= reorder point (what advise suggests); "
+        "order-up-to: order up to the order-up-to level at every review",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--network", type=int, default=NETWORK_STORES, help="stores sharing national demand"
@@ -180,6 +188,7 @@ def main() -> None:
         tallies: dict[str, Tally] = {}
         cycle_lost: dict[tuple[str, str], bool] = {}
         runs_seconds = []
+        weekly: dict[int, list[int]] = {}  # review cycle → [cycles, without lost sales]
         for t in range(args.days):
             day = today + dt.timedelta(days=t)
             if t % args.review == 0:
@@ -194,10 +203,13 @@ def main() -> None:
                         tally = tallies.setdefault(pattern_of[key], Tally())
                         tally.cycles += 1
                         tally.cycles_ok += int(not cycle_lost[key])
+                        week = weekly.setdefault(t // args.review, [0, 0])
+                        week[0] += 1
+                        week[1] += int(not cycle_lost[key])
                     cycle_lost[key] = False
                     transit = sum(q for _, q in pipeline.get(key, []))
                     position = on_hand[key] + transit
-                    if position <= a.reorder_point:
+                    if args.policy == "order-up-to" or position <= a.reorder_point:
                         qty = max(0, a.order_up_to - position)
                         if qty:
                             pipeline.setdefault(key, []).append((t + args.lead_time, qty))
@@ -251,10 +263,15 @@ def main() -> None:
         "days": args.days,
         "review_days": args.review,
         "lead_time_days": args.lead_time,
+        "policy": args.policy,
         "promotions_in_catalog": not args.no_promotions,
         "network_stores": args.network,
         "per_pattern": {p: t.out() for p, t in sorted(tallies.items())},
         "overall": total.out(),
+        "cycle_service_level_by_cycle": {
+            str(today + dt.timedelta(days=(k - 1) * args.review)): round(ok / n, 3)
+            for k, (n, ok) in sorted(weekly.items())
+        },
         "forecast_runs": len(runs_seconds),
         "seconds_per_run": round(float(np.mean(runs_seconds)), 2) if runs_seconds else None,
         "wall_seconds": round(time.perf_counter() - started, 1),
