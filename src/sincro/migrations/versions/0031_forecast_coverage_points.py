@@ -1,7 +1,7 @@
 """forecasting: how many backtest actuals a series' P10–P90 coverage was scored on
 
 Revision ID: 0031
-Revises: 0025
+Revises: 0026
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0031"
-down_revision = "0025"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
