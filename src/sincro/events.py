@@ -114,6 +114,13 @@ def remove_commit_listener(callback: Any) -> None:
         _listeners.remove(callback)
 
 
+def wake_commit_listeners() -> None:
+    """Call the commit listeners now: for writers that commit outside a Session (the lean
+    reservation path), right after their COMMIT."""
+    for callback in list(_listeners):
+        callback()
+
+
 def _wake_listeners_on_commit(session: Session) -> None:
     if _listeners and not session.info.get("events_listener_armed"):
         session.info["events_listener_armed"] = True
