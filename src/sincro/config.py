@@ -269,6 +269,12 @@ class Settings(BaseSettings):
     wishes_scan_batch: int = Field(default=2000, ge=10, le=100_000)
     wishes_max_open_per_customer: int = Field(default=50, ge=1, le=1000)
 
+    # --- core speed (issue #12): outbox wake-ups ---
+    # With PostgreSQL the event hub is woken by LISTEN/NOTIFY; this is its safety poll (holes
+    # left by rolled-back transactions, a listener reconnecting). SQLite keeps
+    # feed_poll_interval_seconds.
+    feed_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     @field_validator("billing_overdue_days", mode="before")
     @classmethod
     def _split_overdue_days(cls, value: object) -> object:

@@ -44,7 +44,7 @@ from sqlalchemy.exc import DBAPIError
 
 from sincro.catalog import service as catalog
 from sincro.db import Database, utcnow
-from sincro.events import wake_commit_listeners
+from sincro.events import engine_url, wake_commit_listeners
 from sincro.idempotency import IdempotencyKeyReused, Outcome
 from sincro.inventory.exceptions import InsufficientStock
 from sincro.inventory.models import MAX_LEVEL
@@ -228,7 +228,7 @@ def reserve(db: Database, req: LeanReservation) -> Outcome | None:
             return None
         raise
     if held:
-        wake_commit_listeners()
+        wake_commit_listeners(engine_url(db.write_engine))
         return Outcome(201, body, replayed=False)
     if record is not None:
         stored_hash, status, response = record
