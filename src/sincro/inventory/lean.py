@@ -195,7 +195,7 @@ def reserve(db: Database, req: LeanReservation) -> Outcome | None:
     :class:`InsufficientStock` like the general path when the units are not available, and
     :class:`IdempotencyKeyReused` for a key used with another body; returns None when the
     general path must answer (see the module docstring)."""
-    ids = catalog.known_ids(db.write_engine, req.sku, req.location)
+    ids = catalog.known_ids(db.write_engine, req.sku, req.location) or _learn_ids(db, req)
     if ids is None:
         return None
     now = utcnow()
@@ -243,6 +243,15 @@ def reserve(db: Database, req: LeanReservation) -> Outcome | None:
     raise InsufficientStock(
         [{"sku": req.sku, "location": req.location, "requested": req.qty, "available": available}]
     )
+
+
+def _learn_ids(db: Database, req: LeanReservation) -> tuple[int, int] | None:
+    """Have catalog's caches learn the SKU and the code (a new SKU for this process, or a
+    directory older than its TTL); None when either does not exist."""
+    with db.write() as session:  # product ids are remembered once the transaction commits
+        catalog.product_ids(session, [req.sku])
+        catalog.places_by_code(session, [req.location])
+    return catalog.known_ids(db.write_engine, req.sku, req.location)
 
 
 Result = tuple[bool, bool, int, tuple[str, int, Any] | None]
