@@ -185,7 +185,7 @@ def _state(db: Database, made: list[str]) -> dict[str, Any]:
         "ledger": [
             (*r[:-1], order.get(r[-1], r[-1]))
             for r in rows(
-                "SELECT id, product_id, location_id, bucket, quantity, reason, source,"
+                "SELECT product_id, location_id, bucket, quantity, reason, source,"
                 " idempotency_key, reference FROM movements ORDER BY id"
             )
         ],
@@ -200,10 +200,16 @@ def _state(db: Database, made: list[str]) -> dict[str, Any]:
                 " IS NULL FROM reservations ORDER BY id"
             )
         ],
-        "lines": rows(
-            "SELECT reservation_id, product_id, location_id, quantity, active FROM"
-            " reservation_lines ORDER BY id"
-        ),
+        # by the reservation's place in the sequence, not its row id: the general path draws
+        # (and rolls back) a reservation id before a 409, the lean path does not
+        "lines": [
+            (order[r[0]], *r[1:])
+            for r in rows(
+                "SELECT r.public_id, l.product_id, l.location_id, l.quantity, l.active FROM"
+                " reservation_lines l JOIN reservations r ON r.id = l.reservation_id"
+                " ORDER BY l.id"
+            )
+        ],
         "records": rows(
             "SELECT scope, key, request_hash, status_code FROM idempotency_records ORDER BY id"
         ),

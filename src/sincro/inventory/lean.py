@@ -246,12 +246,18 @@ def reserve(db: Database, req: LeanReservation) -> Outcome | None:
 
 
 def _learn_ids(db: Database, req: LeanReservation) -> tuple[int, int] | None:
-    """Have catalog's caches learn the SKU and the code (a new SKU for this process, or a
-    directory older than its TTL); None when either does not exist."""
-    with db.write() as session:  # product ids are remembered once the transaction commits
-        catalog.product_ids(session, [req.sku])
+    """Have catalog's caches learn the code (a directory older than its TTL: a read) and, if
+    still needed, the SKU (a write transaction: product ids are remembered once it commits);
+    None when either does not exist."""
+    with db.read() as session:
         catalog.places_by_code(session, [req.location])
-    return catalog.known_ids(db.write_engine, req.sku, req.location)
+    ids = catalog.known_ids(db.write_engine, req.sku, req.location)
+    if ids is None:
+        with db.write() as session:
+            catalog.product_ids(session, [req.sku])
+            catalog.places_by_code(session, [req.location])
+        ids = catalog.known_ids(db.write_engine, req.sku, req.location)
+    return ids
 
 
 Result = tuple[bool, bool, int, tuple[str, int, Any] | None]
