@@ -364,6 +364,7 @@ def _reserve(
                 qty=line.qty,
                 ttl_seconds=ttl,
                 order_reference=body.order_reference,
+                customer_id=body.customer_id,
                 idempotency=None
                 if idempotency_key is None
                 else (scope, idempotency_key, request_hash(payload)),

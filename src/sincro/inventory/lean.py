@@ -62,6 +62,7 @@ class LeanReservation:
     qty: int
     ttl_seconds: int
     order_reference: str | None = None
+    customer_id: int | None = None  # the customer the shop or the assistant names
     # (scope, Idempotency-Key, request hash) as idempotency.run_idempotent computes them
     idempotency: tuple[str, str, str] | None = None
 
@@ -78,8 +79,10 @@ _RECORD = "SELECT {} FROM idempotency_records WHERE scope = %(scope)s AND key = 
 # hold of this SKU" and "no record for this key"); every insert reads from its RETURNING, so
 # nothing is written unless the hold was taken. Column lists are spelled out: a new column of
 # reservations goes into _RES_COLUMNS/_res_values only.
-_RES_COLUMNS = "public_id, status, channel, owner_key_id, order_reference, expires_at, created_at"
-_RES_VALUES = "%(rid)s, 'active', %(channel)s, %(owner)s, %(ref)s, %(exp)s, %(now)s"
+_RES_COLUMNS = (
+    "public_id, status, channel, owner_key_id, order_reference, customer_id, expires_at, created_at"
+)
+_RES_VALUES = "%(rid)s, 'active', %(channel)s, %(owner)s, %(ref)s, %(customer)s, %(exp)s, %(now)s"
 
 _PG_HOLD = f"""
 WITH hold AS (
@@ -150,7 +153,7 @@ _SQ_AVAILABLE = (
 )
 _SQ_INSERTS = (
     f"INSERT INTO reservations ({_RES_COLUMNS}) VALUES"
-    " (:rid, 'active', :channel, :owner, :ref, :exp, :now)",
+    " (:rid, 'active', :channel, :owner, :ref, :customer, :exp, :now)",
     "INSERT INTO reservation_lines"
     " (reservation_id, product_id, location_id, quantity, active, expires_at)"
     " VALUES (:res_id, :p, :l, :qty, 1, :exp)",
@@ -181,6 +184,7 @@ def response_body(public_id: str, req: LeanReservation, created: dt.datetime) ->
         id=public_id,
         status="active",
         order_reference=req.order_reference,
+        customer_id=req.customer_id,
         expires_at=created + dt.timedelta(seconds=req.ttl_seconds),
         created_at=created,
         lines=[HeldLine(sku=req.sku, location=req.location, qty=req.qty)],
@@ -212,6 +216,7 @@ def reserve(db: Database, req: LeanReservation) -> Outcome | None:
         "channel": req.channel,
         "owner": req.owner_key_id,
         "ref": req.order_reference,
+        "customer": req.customer_id,
         "sku": req.sku,
         "code": req.location,
     }
