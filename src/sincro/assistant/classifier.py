@@ -88,14 +88,21 @@ def features() -> Any:
 
 
 def estimator(kind: str = "svm", c: float = 1.0) -> Any:
-    """The linear model: "svm" (LinearSVC, probabilities calibrated by sigmoid (Platt) over 3
-    stratified folds) or "logreg" (multinomial logistic regression)."""
+    """The linear model: "svm" (LinearSVC, probabilities calibrated by sigmoid (Platt) on the
+    out-of-fold decisions of 3 stratified folds, then one SVM fitted on everything) or
+    "logreg" (multinomial logistic regression).
+
+    One SVM, not the three-fold ensemble scikit-learn keeps by default (``ensemble=False``):
+    the same macro F1 on the held-out set (0.936 vs 0.933) at half the cost per message
+    (3.0 vs 5.9 ms), which was a quarter of the api's CPU per chat message under load."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
     if kind == "svm":
-        return CalibratedClassifierCV(LinearSVC(C=c, random_state=0), cv=3, method="sigmoid")
+        return CalibratedClassifierCV(
+            LinearSVC(C=c, random_state=0), cv=3, method="sigmoid", ensemble=False
+        )
     return LogisticRegression(C=c, max_iter=2000, random_state=0)
 
 
