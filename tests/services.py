@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,20 +64,33 @@ def drop_pg_database(url: str) -> None:
 
 @contextmanager
 def serving(app: Any, start_seconds: float = 20.0) -> Iterator[int]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the port."""
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the port. The
+    socket is bound here and handed over, so no other process can take the port meanwhile."""
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_seconds
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
     try:
         yield port
     finally:
         server.should_exit = True
         thread.join(10)
+        sock.close()
+
+
+def migrated_sqlite(template: Path, folder: Path) -> str:
+    """A SQLite database at head in ``folder``: a copy of the run's migrated template
+    (``sqlite_template`` in tests/conftest.py), seconds cheaper than migrating again."""
+    target = folder / "sincro.sqlite"
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{target}"
