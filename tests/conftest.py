@@ -25,6 +25,7 @@ from tests.services import (
     absent,
     create_pg_database,
     drop_pg_database,
+    drop_pg_databases_left,
     migrated_sqlite,
 )
 
@@ -55,10 +56,21 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) 
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per run that nobody connects to again: tests that
+    need a migrated database of their own get a copy (``create_pg_database(template)``)."""
     url = create_pg_database()
     try:
         upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    url = create_pg_database(postgres_template)
+    try:
         yield url
     finally:
         reset_databases()
@@ -72,6 +84,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own at head, of each kind (a copy of the run's template)."""
+    if request.param == "sqlite":
+        yield migrated_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
+        return
+    url = create_pg_database(request.getfixturevalue("postgres_template"))
+    try:
+        yield url
+    finally:
+        drop_pg_database(url, at_end=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of each kind (not the session's, which is already at head)."""
     if request.param == "sqlite":
@@ -81,7 +106,7 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield url
     finally:
-        drop_pg_database(url)
+        drop_pg_database(url, at_end=True)
 
 
 _FILLED_TABLES_SQL = " UNION ALL ".join(
@@ -156,6 +181,10 @@ def redis_prefix() -> Iterator[str]:
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
     client.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_pg_databases_left()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

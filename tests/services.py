@@ -41,25 +41,47 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def create_pg_database() -> str:
-    """Create a fresh PostgreSQL database; returns its URL (drop it with drop_pg_database)."""
+def create_pg_database(template: str | None = None) -> str:
+    """Create a fresh PostgreSQL database, empty or a copy of the database at URL ``template``
+    (which nobody may be connected to); returns its URL (drop it with drop_pg_database)."""
     import psycopg
 
     name = unique("sincro_test")
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
     except psycopg.OperationalError as exc:
         absent("PostgreSQL", str(exc).strip().splitlines()[0])
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def drop_pg_database(url: str) -> None:
+_DROP_AT_END: list[str] = []
+
+
+def drop_pg_database(url: str, *, at_end: bool = False) -> None:
+    """Drop the database now, or with ``at_end`` when the test run ends (tests/conftest.py):
+    DROP DATABASE forces a checkpoint, seconds while the run keeps the server busy and little
+    once it is over."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
+    if at_end:
+        _DROP_AT_END.append(name)
+        return
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_pg_databases_left() -> None:
+    """Drop the databases whose drop was put off to the end of the run."""
+    import psycopg
+
+    if not _DROP_AT_END:
+        return
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        while _DROP_AT_END:
+            conn.execute(f'DROP DATABASE IF EXISTS "{_DROP_AT_END.pop()}" WITH (FORCE)')
 
 
 @contextmanager

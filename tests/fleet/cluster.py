@@ -195,7 +195,7 @@ def postgres_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        drop_pg_database(url)
+        drop_pg_database(url, at_end=True)
 
 
 def fleet_env(work: Path, database_url: str, broker_url: str, prefix: str) -> dict[str, str]:
