@@ -188,9 +188,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``one_database`` (console pages) keep their SQLite run only: what a page
-    renders does not depend on the database, and the services behind it are tested on both.
-    Keeps the suite inside its time budget (docs/architecture.md, Testing strategy)."""
+    """Tests marked ``one_database`` keep their SQLite run only: what they check (a console
+    page's rendering, the Celery path to a worker) does not depend on the database, and the
+    services and SQL behind them are tested on both. Keeps the suite inside its time budget
+    (docs/architecture.md, Testing strategy)."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)
