@@ -28,6 +28,7 @@ from sincro.db import Base, UTCDateTime, utcnow
 
 Severity = Literal["info", "warning", "critical"]
 DOMAIN_KEY = "domain"
+LABEL_KEY = "label"  # the kind's pt-BR label, kept with the alert for whoever delivers it
 
 
 class Alert(Base):
@@ -52,6 +53,11 @@ class Alert(Base):
     def domain(self) -> str | None:
         """The domain that raised it."""
         return (self.details or {}).get(DOMAIN_KEY)
+
+    @property
+    def label(self) -> str:
+        """The kind in pt-BR as its domain named it ("falha de sincronização")."""
+        return str((self.details or {}).get(LABEL_KEY) or self.kind.replace("_", " "))
 
 
 def resolve_alerts(session: Session, *dedupe_keys: str) -> int:
@@ -102,7 +108,11 @@ class DomainAlerts:
             source=source,
             severity=severity,
             message=message,
-            details={**(details or {}), DOMAIN_KEY: self.domain},
+            details={
+                **(details or {}),
+                DOMAIN_KEY: self.domain,
+                LABEL_KEY: self.labels.get(kind, kind.replace("_", " ")),
+            },
             dedupe_key=dedupe_key,
             created_at=utcnow(),
         )

@@ -49,7 +49,7 @@ class DeliveryReport:
 
 def alert_subject(alert: Alert, labels: Mapping[str, str]) -> str:
     """``[Sincro] CRÍTICO: falha de sincronização na origem protheus`` (scrubbed)."""
-    kind = labels.get(alert.kind, alert.kind.replace("_", " "))
+    kind = labels.get(alert.kind, alert.label)
     origin = f" na origem {alert.source}" if alert.source else ""
     return scrub(f"[Sincro] {SEVERITY.get(alert.severity, alert.severity)}: {kind}{origin}")
 
@@ -109,8 +109,8 @@ def deliver_alerts(
     limit: int = 100,
     tls_context: ssl.SSLContext | None = None,
 ) -> DeliveryReport:
-    """Send the alerts not yet notified through every configured channel; ``labels`` are
-    the pt-BR names of the kinds (from the domains that raise them)."""
+    """Send the alerts not yet notified through every configured channel; each alert carries
+    its kind's pt-BR label from the domain that raised it, ``labels`` may override them."""
     db = db or database_for(settings)
     smtp = SmtpSettings.from_settings(settings) if channels.email_to else None
     mailer = Mailer(smtp, tls_context) if smtp else None

@@ -10,6 +10,10 @@ capped (an ASGI middleware, outermost but for the metrics).
   (1 MB) for the API and ``SINCRO_CONSOLE_BODY_MAX_BYTES`` (64 KB) for console forms. A
   declared ``Content-Length`` over the cap is refused at once; a streamed (chunked) body is
   counted as it arrives and refused when it passes the cap. Both are 413 in the error shape.
+* A few ``/v1/`` routes are public (:func:`declare_public`): they authenticate by other means
+  (a publishable site key and a conversation token, a channel's HMAC signature) that the
+  route itself checks, so no API key is asked for; their bodies are capped all the same (give
+  them a small cap with :func:`declare_cap`).
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
 
 
 _caps: list[tuple[str, re.Pattern[str], int]] = []
+_public: list[tuple[str, re.Pattern[str]]] = []
 
 
 def declare_cap(method: str, path: str, max_bytes: int) -> None:
@@ -77,6 +82,19 @@ def declare_cap(method: str, path: str, max_bytes: int) -> None:
     pattern = compile_path(path)[0]
     _caps[:] = [c for c in _caps if (c[0], c[1].pattern) != (method, pattern.pattern)]
     _caps.append((method.upper(), pattern, max_bytes))
+
+
+def declare_public(method: str, path: str) -> None:
+    """Let ``method path`` (a route template) send a body without an API key: the route
+    authenticates the request itself (still capped, see :func:`declare_cap`)."""
+    pattern = compile_path(path)[0]
+    _public[:] = [p for p in _public if (p[0], p[1].pattern) != (method, pattern.pattern)]
+    _public.append((method.upper(), pattern))
+
+
+def is_public(method: str, path: str) -> bool:
+    """True when ``method path`` was declared public."""
+    return any(m == method and pattern.match(path) for m, pattern in _public)
 
 
 def route_cap(method: str, path: str) -> int | None:
@@ -103,7 +121,7 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        if path.startswith(API_PREFIX):
+        if path.startswith(API_PREFIX) and not is_public(scope.get("method", ""), path):
             refusal = await _refusal(scope, headers)
             if refusal is not None:
                 await _answer(refusal, scope, receive, send)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import time
 from functools import lru_cache
@@ -268,6 +269,79 @@ class Settings(BaseSettings):
     wishes_scan_every_seconds: float = Field(default=5.0, ge=0.5)
     wishes_scan_batch: int = Field(default=2000, ge=10, le=100_000)
     wishes_max_open_per_customer: int = Field(default=50, ge=1, le=1000)
+    # marketing automation (automation/): interests from the assistant's interactions, rules
+    automation_every_seconds: float = Field(default=60.0, ge=1)  # the beat: read, evaluate
+    automation_batch: int = Field(default=2000, ge=10, le=100_000)  # outbox events per read
+    automation_half_life_days: float = Field(default=7.0, gt=0, le=365)  # interest decay
+    automation_min_confidence: float = Field(default=0.5, ge=0, le=1)  # weaker turns ignored
+    automation_cap_offers: int = Field(default=1, ge=1, le=100)  # offers per customer ...
+    automation_cap_days: int = Field(default=7, ge=1, le=365)  # ... per this many days
+    automation_conversion_days: int = Field(default=14, ge=1, le=180)  # a sale counts within
+    # --- assistant, channels and the widget (sincro.assistant.widget, .channels) -----------
+    # widget origins may be http:// (None: only in embedded mode; https always allowed)
+    assistant_site_key_allow_http: bool | None = None
+    # public (widget) endpoints: per client address (sincro.clients), per window
+    assistant_public_conversations_per_hour: int = Field(default=20, ge=1, le=100_000)
+    assistant_public_messages_per_minute: int = Field(default=20, ge=1, le=100_000)
+    assistant_public_polls_per_minute: int = Field(default=60, ge=1, le=100_000)
+    # a site key's requests per minute over every address (a key's own setting wins)
+    assistant_site_key_rate_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    assistant_public_max_text_chars: int = Field(default=1000, ge=1, le=10_000)
+    assistant_public_body_max_bytes: int = Field(default=8192, ge=256, le=1_048_576)
+    assistant_public_max_messages: int = Field(default=300, ge=2, le=100_000)  # per chat
+    assistant_public_idle_seconds: float = Field(default=14_400.0, ge=60)  # token expiry
+    assistant_public_poll_max_seconds: float = Field(default=20.0, ge=0, le=60)
+    # channel adapters: JSON list of {"name", "kind": "webhook", "secret", "outbound_url"}
+    assistant_channels: list[dict[str, str]] = Field(default_factory=list)
+    assistant_channel_body_max_bytes: int = Field(default=65_536, ge=1024, le=1_048_576)
+    assistant_channel_signature_tolerance_seconds: float = Field(default=300.0, ge=10)
+
+    # --- assistant, people (issue #11 §3, §5: handoff to agents, live inbox, console) -------
+    # service hours in the operator's zone, "HH:MM-HH:MM" or "" (closed that day); outside
+    # them a handoff asks the customer to leave a message that is answered by e-mail
+    assistant_time_zone: str = "America/Sao_Paulo"
+    assistant_service_hours_weekdays: str = "08:00-20:00"
+    assistant_service_hours_saturday: str = "09:00-15:00"
+    assistant_service_hours_sunday: str = ""
+    assistant_agent_capacity: int = Field(default=3, ge=1, le=50)  # open conversations each
+    assistant_agent_presence_seconds: float = Field(default=90.0, ge=10)  # inbox seen within
+    assistant_auto_assign: bool = True  # the beat hands waiting conversations to agents
+    assistant_assign_every_seconds: float = Field(default=5.0, ge=1)
+    assistant_wait_sample: int = Field(default=20, ge=1, le=500)  # recent waits estimated from
+    assistant_live_poll_seconds: float = Field(default=10.0, ge=0.5, le=60)  # safety-net poll
+
+    @field_validator("assistant_time_zone")
+    @classmethod
+    def _assistant_zone(cls, value: str) -> str:
+        if not is_zone(value):
+            raise ValueError(f"unknown time zone {value!r}, e.g. America/Manaus")
+        return value
+
+    @field_validator(
+        "assistant_service_hours_weekdays",
+        "assistant_service_hours_saturday",
+        "assistant_service_hours_sunday",
+    )
+    @classmethod
+    def _service_hours(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(
+            r"([01][0-9]|2[0-3]):[0-5][0-9]-(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)", value
+        ):
+            raise ValueError(f"hours are HH:MM-HH:MM or empty (closed), got {value!r}")
+        if value and value[:5] >= value[6:]:
+            raise ValueError(f"the opening hour must come before the closing one: {value!r}")
+        return value
+
+    # --- assistant, dialogue (sincro.assistant.dialogue): identity, retention, answers ---
+    # identity checks per CPF (CPF + birth date or invoice number) within the window, then the
+    # bot refuses and hands the customer to a person
+    assistant_identity_max_tries: int = Field(default=5, ge=1, le=100)
+    assistant_identity_window_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    # closed conversations (and those silent this long) are purged after this many days
+    assistant_retention_days: int = Field(default=180, ge=1, le=3650)
+    assistant_purge_every_seconds: float = Field(default=3600.0, ge=60)
+    assistant_nearest_stores: int = Field(default=3, ge=1, le=10)  # stores shown per answer
 
     @field_validator("billing_overdue_days", mode="before")
     @classmethod

@@ -49,7 +49,9 @@ class Domain:
     - ``metrics``: modules defining Prometheus metrics (imported by the api);
     - ``personal_data``: an object with ``export(session, customer_id) -> dict`` and
       ``erase(session, customer_id) -> dict[str, int]`` for what the domain keeps about a
-      customer (see :mod:`sincro.privacy`: LGPD export and erasure).
+      customer (see :mod:`sincro.privacy`: LGPD export and erasure);
+    - ``audit_actions``: the pt-BR label of every audit action the domain records
+      (``"<entity>.<verb>" -> label``), shown by the console's "Auditoria".
     """
 
     name: str
@@ -68,6 +70,7 @@ class Domain:
     startup_jobs: str | None = None
     metrics: tuple[str, ...] = ()
     personal_data: str | None = None
+    audit_actions: Mapping[str, str] = field(default_factory=dict)
 
 
 def resolve(path: str) -> Any:

@@ -24,6 +24,7 @@ INSTALLED: tuple[str, ...] = (
     "sincro.billing",
     "sincro.wishes",
     "sincro.assistant",
+    "sincro.automation",
 )
 
 
@@ -35,3 +36,15 @@ def installed() -> tuple[Domain, ...]:
         if not isinstance(domain, Domain):
             raise TypeError(f"{package}.domain.DOMAIN is not a sincro.domain.Domain")
     return domains
+
+
+@cache
+def audit_action_labels() -> dict[str, str]:
+    """The pt-BR label of every audit action any installed domain records."""
+    labels: dict[str, str] = {}
+    for domain in installed():
+        for action, label in domain.audit_actions.items():
+            if action in labels:
+                raise ValueError(f"audit action {action!r} is declared by two domains")
+            labels[action] = label
+    return labels

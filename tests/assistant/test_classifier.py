@@ -44,7 +44,9 @@ def test_training_is_deterministic_and_takes_seconds(held_out: list[tuple[str, s
     first = IntentClassifier(train).predict_many(texts)
     elapsed = time.perf_counter() - started
     second = IntentClassifier(train).predict_many(texts)
-    assert elapsed < 10, elapsed
+    # a guard against a pathological model only (about 2 s on an idle machine, figure in
+    # docs/benchmarks.md); contended CI machines must not make this flaky
+    assert elapsed < 60, elapsed
     assert first == second
 
 

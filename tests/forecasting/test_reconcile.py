@@ -48,3 +48,15 @@ def test_a_missing_node_or_a_store_in_two_ufs_is_refused() -> None:
         reconcile(base, structure)
     with pytest.raises(ValueError, match="more than one UF"):
         summing_structure(pd.DataFrame({"store": ["a", "a"], "uf": ["SP", "RJ"]}))
+
+
+def test_a_uf_without_store_history_is_a_leaf_under_the_nation() -> None:
+    bottom = pd.DataFrame({"store": ["sp-1", "sp-2", None], "uf": ["SP", "SP", "MG"]})
+    structure = summing_structure(bottom)
+    ids = structure[0]["unique_id"].tolist()
+    assert ids == ["BR", "BR/SP", "sp-1", "sp-2", "BR/MG"]
+    base = _incoherent(ids)
+    out = reconcile(base, structure, quantile_cols=["p90"])
+    wide = out.pivot(index="ds", columns="unique_id", values="mean")
+    assert np.allclose(wide["BR"], wide["sp-1"] + wide["sp-2"] + wide["BR/MG"])
+    assert np.allclose(wide["BR/SP"], wide["sp-1"] + wide["sp-2"])

@@ -97,7 +97,15 @@ def test_a_run_resumes_after_a_killed_worker_and_is_promoted(db: Database, sales
         assert out.status == "done" and out.progress == 1.0 and out.series_done == 4
         assert out.versions["statsforecast"] != "absent"
         assert out.data_end == TODAY - dt.timedelta(days=1)
-        assert set(out.metrics or {}) <= {"smooth", "erratic", "intermittent", "lumpy", "short"}
+        metrics = out.metrics or {}
+        assert set(metrics) <= {"smooth", "erratic", "intermittent", "lumpy", "short", "overall"}
+        overall = metrics["overall"]
+        assert overall["series"] == 4 and overall["coverage_interval"] == "p10-p90"
+        # 2 windows × 7 days per series, censored days not scored
+        assert 0 < overall["coverage_points"] <= 4 * 2 * 7
+        assert 0.4 <= overall["coverage"] <= 1.0
+        per_pattern = [m for name, m in metrics.items() if name != "overall"]
+        assert sum(m["coverage_points"] for m in per_pattern) == overall["coverage_points"]
         runs.promote(s, run_id, "test")
     with db.read() as s:
         forecast = runs.forecast_for(s, "CEL-A", "uf", "SP", 7)
@@ -155,6 +163,7 @@ def test_forecast_api(db: Database, settings: Settings, sales: None) -> None:
         runs.run_chunk(db, run_id, 0, worker="test")  # what a forecast worker does
         done = client.get(f"/v1/forecasts/runs/{run_id}", headers=h).json()
         assert done["status"] == "done" and done["progress"] == 1.0
+        assert done["metrics"]["overall"]["coverage"] is not None
         assert client.post(f"/v1/forecasts/runs/{run_id}/promote", headers=h).status_code == 200
         got = client.get(
             "/v1/forecasts/CEL-A?level=uf&location=SP&horizon=5", headers={"X-API-Key": channel}
@@ -181,6 +190,7 @@ def test_console_shows_runs_compares_promotes_and_draws_a_series(
         assert page.status_code == 200
         assert "Previsão de demanda" in page.text and f"Versão v{run_id}" in page.text
         assert "Promover" in page.text
+        assert "Cobertura P10–P90" in page.text and "todos os padrões" in page.text
         promoted = client.post(
             f"/console/forecasts/{run_id}/promote",
             data={"csrf": csrf_of(page.text)},

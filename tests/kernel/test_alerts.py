@@ -136,6 +136,7 @@ def test_alerts_are_deduplicated_resolved_and_know_their_domain(db: Database) ->
         assert stored.domain == "forecasting" and stored.details == {
             "sku": "X",
             "domain": "forecasting",
+            "label": "falha no modelo",
         }
 
 
@@ -176,3 +177,18 @@ def test_a_temporary_refusal_is_retried_next_round(
     assert "451" in first.failed[alert.id]
     second = deliver_alerts(settings, AlertChannels(email_to=["ti@x.com"]), {}, db=db)
     assert second.notified == [alert.id] and len(smtp.messages) == 1
+
+
+def test_an_alert_keeps_its_domains_label_for_whoever_delivers_it(
+    settings: Settings, db: Database, smtp: SmtpSink
+) -> None:
+    forecasting = DomainAlerts("forecasting", {"stockout_risk": "risco de ruptura previsto"})
+    with db.write() as session:
+        forecasting.raise_alert(session, "stockout_risk", "CEL-1 em LJ-A", source="LJ-A")
+    # the connectors' task delivers every domain's alerts with only its own labels at hand
+    deliver_alerts(
+        with_smtp(settings, smtp), AlertChannels(email_to=["ti@x.com"]), ALERTS.labels, db=db
+    )
+    assert (
+        smtp.messages[-1]["Subject"] == "[Sincro] Atenção: risco de ruptura previsto na origem LJ-A"
+    )

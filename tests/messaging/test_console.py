@@ -76,6 +76,17 @@ def test_templates_campaigns_and_csv(
     assert data["campaign"]["state"] == "running" and data["state_label"][0] == "enviando"
     again = console.post(f"{campaign_url}/acao", data={"csrf": csrf, "action": "start"})
     assert "Não é possível iniciar: a campanha está enviando" in again.text
+    targeted = console.post(
+        "/console/mensagens/campanhas",
+        data={"csrf": csrf, "name": "Quem perguntou de planos", "template_id": "1",
+              "interest_kind": "plan_upgrade", "interest_days": "15"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert targeted.status_code == 303
+    detail = console.get(f"{targeted.headers['location']}/dados").json()
+    assert detail["campaign"]["audience"]["interest"] == {
+        "kind": "plan_upgrade", "ref": None, "within_days": 15
+    }  # fmt: skip
     csv = console.get(f"{campaign_url}/resultado.csv")
     assert csv.status_code == 200 and csv.text.startswith("\ufeffminuto;enviadas;falhas")
 

@@ -11,4 +11,9 @@ DOMAIN = Domain(
     nav=(NavEntry("audit", "Auditoria", "console_audit", frozenset({"admin"}), order=90),),
     runtime="sincro.access.runtime:install",
     cli=(("keys", "sincro.access.cli:keys_app"), ("users", "sincro.access.cli:users_app")),
+    audit_actions={
+        "key.create": "Chave criada",
+        "key.revoke": "Chave revogada",
+        "user.create": "Usuário criado",
+    },
 )

@@ -8,7 +8,7 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +202,38 @@ def active_user(session: Session, user_id: int) -> ConsoleUser | None:
     """The console user with that id, if it exists and is active."""
     user = session.get(ConsoleUser, user_id)
     return user if user is not None and user.active else None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """What other domains may know of a console user: id, name (never the e-mail), role."""
+
+    id: int
+    name: str
+    role: str
+    active: bool
+
+
+def users_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, UserRef]:
+    """The console users with those ids (active or not), by id."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(ConsoleUser.id, ConsoleUser.name, ConsoleUser.role, ConsoleUser.active).where(
+            ConsoleUser.id.in_(wanted)
+        )
+    )
+    return {int(i): UserRef(int(i), str(n), str(r), bool(a)) for i, n, r, a in rows}
+
+
+def active_user_ids(session: Session, role: str) -> list[int]:
+    """The ids of the active console users of ``role``."""
+    return list(
+        session.scalars(
+            select(ConsoleUser.id).where(ConsoleUser.role == role, ConsoleUser.active.is_(True))
+        )
+    )
 
 
 def create_user(

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
+from sincro.assistant.widget.cli import site_key_app
 from sincro.cli_common import console
 
 assistant_app = typer.Typer(help="The pt-BR service assistant.", no_args_is_help=True)
+assistant_app.add_typer(site_key_app, name="site-key")
 
 
 @assistant_app.command("evaluate")

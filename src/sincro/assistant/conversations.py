@@ -132,7 +132,13 @@ def transcript(session: Session, conversation_id: int, after_seq: int = 0) -> li
 
 def post_customer(session: Session, settings: Any, conversation_id: int, text: str) -> Reply:
     """Store the customer's ``text`` and answer it (the dialogue decides how)."""
-    from sincro.assistant import dialogue
+    from sincro.assistant import agents, dialogue, live
 
     conversation = get(session, conversation_id, for_update=True)
-    return dialogue.respond(session, settings, conversation, text)
+    rating = agents.csat_reply(session, conversation, text)  # "5" after "how did we do?"
+    if rating is not None:
+        return rating
+    reply = dialogue.respond(session, settings, conversation, text)
+    if reply.state in ("waiting_agent", "agent"):  # a person is (or will be) reading
+        live.announce(session, conversation)
+    return reply

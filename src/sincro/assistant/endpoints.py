@@ -1,15 +1,44 @@
-"""The assistant's API: ``POST /v1/assistant/parse`` (any API key role)."""
+"""The assistant's API: ``POST /v1/assistant/parse`` (any key role) and the conversations
+(channel and admin keys): start one, post a customer's message and get the bot's reply, read
+the transcript, fetch an invoice copy the bot offered, read a document it linked.
+
+A channel key sees only the conversations it started (another's are a 404, like a missing
+one); an admin key sees every one."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from sincro.assistant import service
-from sincro.assistant.schemas import ParseIn, ParseOut
-from sincro.deps import CurrentKey, StateDep
+from sincro.access.service import Principal
+from sincro.assistant import conversations, service
+from sincro.assistant.models import Conversation
+from sincro.assistant.schemas import (
+    ActionOut,
+    ConversationCreated,
+    ConversationIn,
+    DocumentOut,
+    MessageIn,
+    MessageOut,
+    ParseIn,
+    ParseOut,
+    ReplyOut,
+    TranscriptOut,
+)
+from sincro.billing import service as billing
+from sincro.catalog.documents import get_document
+from sincro.customers import lookup as customers
+from sincro.deps import ChannelKey, CurrentKey, StateDep, row_id_path
+from sincro.errors import InvalidInput, NotFound, error_responses
 
 router = APIRouter(prefix="/v1/assistant", tags=["assistant"])
+ConversationId = Annotated[int, row_id_path("Conversation id")]
+ReceivableId = Annotated[int, row_id_path("Receivable id (from a send_invoice action)")]
+DocumentId = Annotated[int, row_id_path("Document id (from a show_document action)")]
+OWNER = "owner_key"  # the flow's key: the API key that started the conversation
 
 
 @router.post("/parse", summary="Understand a customer's message", response_model=ParseOut)
@@ -26,3 +55,167 @@ async def parse(body: ParseIn, state: StateDep, _key: CurrentKey) -> ParseOut:
             return service.parse(session, body.text, state.settings)
 
     return await run_in_threadpool(work)
+
+
+def _visible(session: Session, conversation_id: int, key: Principal) -> Conversation:
+    conversation = conversations.get(session, conversation_id)
+    if not key.is_admin and (conversation.flow or {}).get(OWNER) != key.key_id:
+        raise NotFound(f"conversation {conversation_id} not found", field="conversation_id")
+    return conversation
+
+
+@router.post(
+    "/conversations",
+    status_code=201,
+    response_model=ConversationCreated,
+    summary="Start a conversation with the assistant",
+)
+def start_conversation(body: ConversationIn, state: StateDep, key: ChannelKey) -> Any:
+    """A new conversation in state `bot` and its token (shown once). `customer_id` only when
+    the channel has itself verified the customer (e.g. a signed-in app): a 422 naming it when
+    no such customer exists. Without it, the bot asks for the CPF and a second factor before
+    anything personal."""
+
+    def work(session: Session) -> ConversationCreated:
+        customer_id = None
+        if body.customer_id is not None:
+            contact = customers.find_customer(session, customer_id=body.customer_id)
+            if contact is None:
+                raise InvalidInput(f"no customer {body.customer_id}", field="customer_id")
+            customer_id = contact.customer_id
+        conversation, token = conversations.start(
+            session, channel=body.channel, external_ref=body.external_ref, customer_id=customer_id
+        )
+        conversation.flow = {OWNER: key.key_id}
+        return ConversationCreated(id=conversation.id, token=token, state="bot")
+
+    return state.run_write(work)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    response_model=ReplyOut,
+    summary="Send the customer's message; get the bot's reply",
+    responses=error_responses(404, 409),
+)
+def post_message(
+    conversation_id: ConversationId, body: MessageIn, state: StateDep, key: ChannelKey
+) -> Any:
+    """The message is stored with the reply in one transaction. `reply` is empty while a
+    person has the conversation (state `waiting_agent` or `agent`). `actions` lists what the
+    bot did or offers, each with its data: `handoff` {reason, position}, `show_stores`
+    {city, product?, stores[{code, name, city, state, distance_km, quantity?}]},
+    `show_document` {id, title, kind, version, sku, passage, url}, `send_invoice`
+    {receivable_id, number, due_date, balance, digitable_line, pix_code, pdf_url, emailed},
+    `ask_identity` {fields, reason}, `show_offers` {plans, promotions}, `show_debts`,
+    `order_status` {orders}. 404 for an unknown conversation (or another key's), 409 for a
+    closed one (start a new conversation); the text limit is
+    `SINCRO_ASSISTANT_MAX_TEXT_CHARS`."""
+    if len(body.text) > state.settings.assistant_max_text_chars:
+        raise InvalidInput(
+            f"text is longer than {state.settings.assistant_max_text_chars} characters",
+            field="text",
+        )
+
+    def work(session: Session) -> ReplyOut:
+        _visible(session, conversation_id, key)
+        reply = conversations.post_customer(session, state.settings, conversation_id, body.text)
+        return ReplyOut(
+            reply=reply.reply,
+            intent=reply.intent or "fora_do_escopo",
+            confidence=reply.confidence or 0.0,
+            state=reply.state,
+            actions=[ActionOut(type=a.type, data=a.data) for a in reply.actions],
+            seq=reply.seq,
+        )
+
+    return state.run_write(work)
+
+
+@router.get(
+    "/conversations/{conversation_id}",
+    response_model=TranscriptOut,
+    summary="A conversation's transcript",
+    responses=error_responses(404),
+)
+def get_conversation(conversation_id: ConversationId, state: StateDep, key: ChannelKey) -> Any:
+    """Every message in order (customer, bot, agent, system) with the understood intent and
+    the bot's actions. 404 for an unknown conversation (or another key's)."""
+    with state.db.read() as session:
+        conversation = _visible(session, conversation_id, key)
+        messages = conversations.transcript(session, conversation_id)
+        return TranscriptOut(
+            id=conversation.id,
+            channel=conversation.channel,
+            state=conversation.state,
+            handoff_reason=conversation.handoff_reason,
+            verified=conversation.customer_id is not None,
+            created_at=conversation.created_at,
+            last_message_at=conversation.last_message_at,
+            messages=[
+                MessageOut(
+                    seq=m.seq,
+                    sender=m.sender,
+                    text=m.text,
+                    intent=m.intent,
+                    confidence=m.confidence,
+                    actions=[ActionOut(**a) for a in (m.payload or {}).get("actions", [])],
+                    created_at=m.created_at,
+                )
+                for m in messages
+            ],
+        )
+
+
+@router.get(
+    "/conversations/{conversation_id}/invoices/{receivable_id}.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, **error_responses(404)},
+    summary="The invoice copy the bot offered",
+)
+def invoice_pdf(
+    conversation_id: ConversationId, receivable_id: ReceivableId, state: StateDep, key: ChannelKey
+) -> Response:
+    """The PDF copy of an invoice of the conversation's VERIFIED customer (a 404 otherwise,
+    the same as for an unknown invoice: nothing tells whether it exists)."""
+    with state.db.read() as session:
+        conversation = _visible(session, conversation_id, key)
+        found = None
+        if conversation.customer_id is not None:
+            try:
+                found = billing.receivable(session, receivable_id)
+            except NotFound:
+                found = None
+        if found is None or found.customer_id != conversation.customer_id:
+            raise NotFound(f"invoice {receivable_id} not found", field="receivable_id")
+        name, data = billing.invoice(session, receivable_id, state.settings)
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/documents/{document_id}",
+    response_model=DocumentOut,
+    summary="A product document the bot linked",
+    responses=error_responses(404),
+)
+def document(document_id: DocumentId, state: StateDep, _key: CurrentKey) -> Any:
+    """The full text of a datasheet, leaflet or manual (the version the link named)."""
+    with state.db.read() as session:
+        doc = get_document(session, document_id)
+        if doc is None:
+            raise NotFound(f"document {document_id} not found", field="document_id")
+        return DocumentOut(
+            id=doc.id,
+            title=doc.title,
+            kind=doc.kind,
+            version=doc.version,
+            sku=doc.sku,
+            language=doc.language,
+            effective_date=doc.effective_date,
+            superseded=doc.superseded,
+            body=doc.body,
+        )

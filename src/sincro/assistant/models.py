@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sincro.assistant import interactions  # noqa: F401  (registers assistant.interaction)
@@ -57,6 +57,9 @@ class Conversation(Base):
     close_reason: Mapped[str | None] = mapped_column(String(30))
     csat: Mapped[int | None] = mapped_column(SmallInteger)  # 1..5 when asked and answered
     messages_count: Mapped[int] = mapped_column(Integer, default=0)
+    # queued outside service hours: the agents' answers go out by e-mail (assistant.agents)
+    reply_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    csat_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # closed, 1–5 asked
 
 
 class Message(Base):

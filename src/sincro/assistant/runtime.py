@@ -8,7 +8,9 @@ import logging
 import threading
 import time
 
+from sincro.assistant.channels import runtime as channels
 from sincro.assistant.classifier import classifier
+from sincro.assistant.widget import runtime as widget
 from sincro.deps import AppState
 
 log = logging.getLogger("sincro.assistant.runtime")
@@ -25,6 +27,12 @@ def _train() -> None:
 
 
 def install(state: AppState) -> None:
+    from sincro.assistant import live
+
+    widget.install(state)  # public endpoints' body caps
+    channels.install(state)  # channel configuration checked, inbound body cap
+    live.install(state)  # wakes the live conversation streams (agents' and customers')
+
     async def start() -> None:
         if state.settings.assistant_train_at_start:
             threading.Thread(target=_train, name="sincro-assistant-train", daemon=True).start()

@@ -261,3 +261,24 @@ def receivables_page(
     session: Session, *, status: str | None, offset: int, limit: int
 ) -> tuple[list[ReceivableView], int]:
     return billing_reads.receivables_page(session, status=status, offset=offset, limit=limit)
+
+
+def send_copy(session: Session, receivable_id: int, settings: Settings, *, dedupe_key: str) -> bool:
+    """E-mail a copy of a receivable's invoice (the "issued" template, the PDF attached) to its
+    customer through messaging, once per ``dedupe_key`` (False when already sent for it).
+    Consent for billing e-mail and the suppression list are messaging's rules."""
+    found = receivable(session, receivable_id)
+    pay = payment_for(found, settings)
+    ensure_templates(session)
+    return messaging.send_transactional(
+        session,
+        customer_id=found.customer_id,
+        purpose=PURPOSE,
+        kind="billing.copy",
+        dedupe_key=dedupe_key,
+        template_key=TEMPLATE_KEYS["issued"],
+        context=notice_context(found, pay, "issued"),
+        attachments=(
+            Attachment(pdf_filename(found), "application/pdf", invoice_pdf(found, settings)),
+        ),
+    )

@@ -145,3 +145,8 @@ def current_document(session: Session, source: str, external_id: str) -> Product
             ProductDocument.superseded.is_(False),
         )
     )
+
+
+def get_document(session: Session, document_id: int) -> ProductDocument | None:
+    """One document version by id (any version: a link names the version it showed)."""
+    return session.get(ProductDocument, document_id)

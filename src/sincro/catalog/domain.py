@@ -20,4 +20,11 @@ DOMAIN = Domain(
         NavEntry("offers", "Ofertas", "console_offers", frozenset({"admin"}), order=55),
     ),
     cli=(("search", "sincro.catalog.search_cli:search_app"),),
+    audit_actions={
+        "price.set": "Preço definido",
+        "price.delete": "Preço removido",
+        "plan.set": "Plano definido",
+        "promotion.set": "Promoção definida",
+        "promotion.delete": "Promoção removida",
+    },
 )

@@ -324,6 +324,20 @@ def list_promotions(
     return [_promotion_out(row) for row in rows], total
 
 
+def promotion_days(
+    session: Session, skus: Iterable[str], start: dt.date, end: dt.date
+) -> dict[str, set[dt.date]]:
+    """The days between ``start`` and ``end`` on which each SKU had (or will have) an active
+    promotion of its own, any channel (what demand forecasting uses as an event)."""
+    out: dict[str, set[dt.date]] = {}
+    for sku, valid_from, valid_to in repo.promotion_periods(session, list(skus), start, end):
+        first, last = max(valid_from, start), min(valid_to or end, end)
+        days = out.setdefault(sku, set())
+        for offset in range((last - first).days + 1):
+            days.add(first + dt.timedelta(days=offset))
+    return out
+
+
 def delete_promotion(session: Session, code: str, *, actor: Actor | None = None) -> None:
     before = get_promotion(session, code)  # NotFound names the code
     repo.delete_promotion(session, code)

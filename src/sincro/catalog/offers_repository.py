@@ -172,3 +172,21 @@ def list_promotions(
 def delete_promotion(session: Session, code: str) -> int:
     result = session.execute(delete(Promotion).where(Promotion.code == code))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def promotion_periods(
+    session: Session, skus: Sequence[str], start: dt.date, end: dt.date
+) -> list[tuple[str, dt.date, dt.date | None]]:
+    """``(sku, valid_from, valid_to)`` of the active product promotions of ``skus`` that
+    overlap ``[start, end]``."""
+    query = (
+        select(Product.sku, Promotion.valid_from, Promotion.valid_to)
+        .join(Product, Product.id == Promotion.product_id)
+        .where(
+            Product.sku.in_(list(skus)),
+            Promotion.active.is_(True),
+            Promotion.valid_from <= end,
+            or_(Promotion.valid_to.is_(None), Promotion.valid_to >= start),
+        )
+    )
+    return [(row[0], row[1], row[2]) for row in session.execute(query)]

@@ -37,6 +37,7 @@ from sincro.catalog.offers import (
     list_plans as list_plans,
     list_prices as list_prices,
     list_promotions as list_promotions,
+    promotion_days as promotion_days,
     upsert_plan as upsert_plan,
     upsert_plans as upsert_plans,
     upsert_price as upsert_price,

@@ -14,6 +14,11 @@ DOMAIN = Domain(
     task_routes={"sincro.connectors.ingest.*": "ingest", "sincro.connectors.*": "sync"},
     beat="sincro.connectors.schedule:beat_entries",
     cli=(("sync", "sincro.connectors.cli:sync_app"),),
+    runtime="sincro.connectors.metrics:install",
+    metrics=("sincro.connectors.metrics",),
     children="sincro.connectors.kinds:serve_commands",
     startup_jobs="sincro.connectors.kinds:queue_startup_jobs",
+    audit_actions={
+        "sync.replay": "Arquivo reprocessado",
+    },
 )

@@ -20,4 +20,14 @@ DOMAIN = Domain(
     cli=(("customers", "sincro.customers.cli:customers_app"),),
     runtime="sincro.customers.runtime:install",
     personal_data="sincro.customers.privacy:PERSONAL_DATA",
+    audit_actions={
+        "customer.create": "Cliente cadastrado",
+        "customer.merge": "Cadastro unificado",
+        "customer.update": "Cliente alterado",
+        "customer.consent": "Consentimento registrado",
+        "customer.exported": "Dados exportados (LGPD)",
+        "customer.erased": "Dados apagados (LGPD)",
+        "suppression.add": "Endereço bloqueado",
+        "suppression.remove": "Bloqueio removido",
+    },
 )

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sincro.automation.segments import interest_clause
 from sincro.customers.models import (
     Consent,
     ConsentEvent,
@@ -335,6 +336,8 @@ def audience_query(segment: Segment, *, today: dt.date, grace_days: int) -> Sele
         query = query.where(Customer.plan.in_(segment.plans))
     if segment.customer_ids:
         query = query.where(Customer.id.in_(segment.customer_ids))
+    if segment.interest is not None:
+        query = query.where(interest_clause(segment.interest, Customer.id))
     cutoff = today - dt.timedelta(days=grace_days)
     if segment.defaulter is True:
         query = query.where(overdue.c.oldest_due < cutoff)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sincro.automation.segments import InterestCriterion
 from sincro.text_pt import UFS, is_valid_cnpj, is_valid_cpf, is_valid_email, only_digits
 
 Channel = Literal["email", "sms", "whatsapp", "chat"]
@@ -145,6 +146,8 @@ class Segment(BaseModel):
     min_days_overdue: int | None = Field(default=None, ge=0, le=36500)
     max_days_overdue: int | None = Field(default=None, ge=0, le=36500)
     customer_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    # chat interests (automation's; its criterion and SQL live there): asked about X lately
+    interest: InterestCriterion | None = None
 
     @field_validator("states")
     @classmethod

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from sincro.access import service as access
 from sincro.access.models import ConsoleUser, Role
@@ -162,15 +163,27 @@ def prepare_demo(
         _, shop_key = access.create_key(session, "demo-shop-simulator", Role.channel)
         store_codes = list(session.scalars(select(Location.code).where(Location.kind == "store")))
         _, tills_key = access.create_key(session, "demo-store-tills", Role.store, store_codes)
+        demo_site_key(session, settings.port)
     os.environ["SINCRO_DEMO_SHOP_KEY"], os.environ["SINCRO_DEMO_TILLS_KEY"] = shop_key, tills_key
     return Panel(
         f"Console user: [bold]{DEMO_EMAIL}[/] / password [bold]{DEMO_PASSWORD}[/]\n"
         f"Admin API key:   [bold]{admin_key}[/]\n"
         f"E-commerce key:  [bold]{channel_key}[/]\n"
         "Try: curl -H 'X-API-Key: <e-commerce key>' "
-        f"http://127.0.0.1:{settings.port}/v1/availability/CEL-000001",
+        f"http://127.0.0.1:{settings.port}/v1/availability/CEL-000001\n"
+        f"Chat widget demo: http://127.0.0.1:{settings.port}/assistant/demo",
         title="Demo credentials (shown once)",
     )
+
+
+def demo_site_key(session: Session, port: int) -> None:
+    """A widget site key for the console's own origins (the demo page at /assistant/demo
+    embeds it); kept across runs: it is publishable, so nothing to show once."""
+    from sincro.assistant.widget import sitekeys
+
+    origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+    if sitekeys.for_origin(session, origins[0]) is None:
+        sitekeys.create(session, "demo-console", origins, allow_http=True)
 
 
 def _load_with_progress(

@@ -14,4 +14,10 @@ DOMAIN = Domain(
     runtime="sincro.feed.runtime:install",
     children="sincro.feed.runtime:children",
     metrics=("sincro.feed.metrics",),
+    audit_actions={
+        "webhook.create": "Webhook criado",
+        "webhook.delete": "Webhook removido",
+        "webhook.resume": "Webhook retomado",
+        "webhook.rotate_secret": "Segredo do webhook trocado",
+    },
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from sincro.cli_common import console, fail, progress_bar
 
@@ -100,7 +100,10 @@ def _print_backtest(summary: pd.DataFrame) -> None:
     if summary.empty:
         console.print("no series long enough to backtest")
         return
-    table = Table("pattern", "model", "series", "MASE", "scaled QL", "wins", "flagged")
+    # cover: backtest actuals inside the outermost interval asked (P10–P90 by default)
+    table = Table("series", "MASE", "scaled QL", "wins", "flagged", "cover")
+    table.columns.insert(0, Column("model", no_wrap=True))
+    table.columns.insert(0, Column("pattern", no_wrap=True))
     for _, row in summary.iterrows():
         selected = row["model"] == "champion"
         table.add_row(
@@ -111,13 +114,18 @@ def _print_backtest(summary: pd.DataFrame) -> None:
             _num(row["sql"]),
             str(row["wins"]) if not selected else "",
             str(row["flagged"]) if selected else "",
+            _pct(row["coverage"]) if selected else "",
             end_section=selected,
         )
     console.print(table)
 
 
-def _num(value: float) -> str:
-    return "—" if value != value else f"{value:.3f}"
+def _num(value: float | None) -> str:
+    return "—" if value is None or value != value else f"{value:.3f}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None or value != value else f"{value:.1%}"
 
 
 @forecast_app.command("run")
@@ -131,6 +139,11 @@ def forecast_run(
         False, "--queue", help="hand the chunks to `sincro worker -Q forecast` processes"
     ),
     promote: bool = typer.Option(False, "--promote", help="serve the run once it is done"),
+    hierarchical: bool = typer.Option(
+        False,
+        "--hierarchy",
+        help="with --level location: stores, UFs and the national total, reconciled",
+    ),
 ) -> None:
     """Forecast the operator's sales history (here, with a progress bar, or on the workers)."""
     import time
@@ -152,6 +165,7 @@ def forecast_run(
                 "history_days": history_days,
                 "skus": [s.strip() for s in skus.split(",") if s.strip()] or None,
                 "skus_per_chunk": per_chunk,
+                "hierarchy": hierarchical,
             }
         )
     except ValidationError as exc:
@@ -188,11 +202,16 @@ def forecast_run(
         out = runs.run_out(session, current)
         if promote and current.status == "done":
             runs.promote(session, run_id, Actor.cli().label)
-    table = Table("padrão", "séries", "MASE", "perda quantílica", "campeões")
+    table = Table("padrão", "séries", "MASE", "perda quantílica", "cobertura P10–P90", "campeões")
     for pattern, m in (out.metrics or {}).items():
         champions = ", ".join(f"{k} {v}" for k, v in list(m["champions"].items())[:3])
         table.add_row(
-            pattern, str(m["series"]), _num(m["mase"]), _num(m["quantile_loss"]), champions
+            pattern,
+            str(m["series"]),
+            _num(m["mase"]),
+            _num(m["quantile_loss"]),
+            _pct(m.get("coverage")),
+            champions,
         )
     console.print(table)
     console.print(f"[green]✓[/] run {run_id} {out.status}" + (" and promoted" if promote else ""))

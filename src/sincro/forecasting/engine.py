@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sincro.forecasting import patterns as P
+from sincro.forecasting import global_model as G, patterns as P
 from sincro.forecasting.calendar_br import EVENT_COLUMNS, calendar_events
 
 DEFAULT_LEVELS: tuple[int, ...] = (10, 50, 90)
@@ -155,6 +155,9 @@ class ForecastConfig:
     keep_paths: bool = True
     events: tuple[str, ...] = ()  # 0/1 columns of the frame (promotions…) treated as events
     calendar: bool = False  # add Brazilian holidays and Black Friday as events (daily data)
+    # the global LightGBM candidate joins groups of these patterns with this many series
+    global_min_series: int = 200
+    global_patterns: tuple[str, ...] = (P.SMOOTH, P.ERRATIC)
 
     def __post_init__(self) -> None:
         if self.horizon < 1:
@@ -185,7 +188,10 @@ class ChunkResult:
 
     - ``forecasts``: ``unique_id, ds, model, mean, p<level>…`` (``horizon`` rows a series);
     - ``series``: one row a series: ``pattern, adi, cv2, observed, censored, champion, mase,
-      sql, scale, flags`` (``short``, ``fallback``, ``failed:<model>``);
+      sql, scale, coverage, coverage_points, flags`` (``short``, ``fallback``,
+      ``failed:<model>``); ``coverage`` is the share of the backtest actuals (``points``
+      scored) inside the P10–P90 interval (:func:`coverage_interval`), each window judged by
+      an interval calibrated on the other windows;
     - ``backtest``: one row a series and candidate: ``mase, sql, score``;
     - ``paths``: per pattern, the champion's scaled backtest error paths (``n × horizon``,
       NaN past a shorter window), for lead-time sampling;
@@ -284,6 +290,7 @@ def _prepare(frame: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
     if config.max_history:
         df = df.groupby("unique_id", sort=False).tail(config.max_history)
     df = df.reset_index(drop=True)
+    df["y_raw"] = df["y"]  # what sold, for the global model (it learns events and stock-outs)
     df["y_obs"] = df["y"].where(~df["censored"])
     events = _event_columns(config)
     df["event"] = df[list(events)].gt(0).any(axis=1) if events else False
@@ -413,6 +420,107 @@ def _statsforecast(models: list[Any], freq: str) -> Any:
     return StatsForecast(models=models, freq=freq, n_jobs=1)
 
 
+# --------------------------------------------------------------------------- the global model
+
+
+def _group_candidates(config: ForecastConfig, pattern: str, size: int) -> tuple[str, ...]:
+    """The routed candidates of a group, plus the global model for a large enough group of
+    its patterns (it must then win series on the backtest like any candidate)."""
+    candidates = tuple(config.routing.get(pattern, ()))
+    large = size >= config.global_min_series and pattern in config.global_patterns
+    if candidates and large and G.NAME not in candidates:
+        candidates = (*candidates, G.NAME)
+    return candidates
+
+
+def _global_features(config: ForecastConfig) -> tuple[str, ...]:
+    return (*_event_columns(config), G.STOCKOUT)
+
+
+def _global_backtest(
+    df: pd.DataFrame,
+    members: list[str],
+    info: Mapping[str, Mapping[str, Any]],
+    bt_h: int,
+    config: ForecastConfig,
+    features: Sequence[str],
+) -> tuple[np.ndarray, set[str]]:
+    """The global model's backtest predictions in units (``members × windows·bt_h``) and
+    the series it failed on (all of them if the library raised)."""
+    scales = _levels(df, members, info)
+    try:
+        train = G.training_frame(_with_stockout(df), members, scales, features)
+        values = G.backtest(
+            train, members, bt_h, config.n_windows, config.season, config.freq, features
+        )
+    except Exception:
+        return np.full((len(members), config.n_windows * bt_h), np.nan), set(members)
+    values = values * np.array([scales[u] for u in members])[:, None]
+    bad = ~np.isfinite(values).all(axis=1)
+    return values, {members[i] for i in np.flatnonzero(bad)}
+
+
+def _global_forecast(
+    df: pd.DataFrame,
+    members: list[str],
+    trained_on: list[str],
+    info: Mapping[str, Mapping[str, Any]],
+    last_seen: Mapping[str, pd.Timestamp],
+    future_events: pd.DataFrame | None,
+    config: ForecastConfig,
+    features: Sequence[str],
+) -> tuple[np.ndarray, set[str]]:
+    """The global model fitted on its groups' series, forecasting ``members`` (units)."""
+    h = config.horizon
+    ids = sorted(set(trained_on) | set(members))
+    scales = _levels(df, ids, info)
+    dates = _future_dates({u: last_seen[u] for u in members}, h, config.freq)
+    ahead = pd.DataFrame(
+        {
+            "unique_id": np.repeat(members, h),
+            "ds": np.concatenate([dates[u] for u in members]),
+        }
+    )
+    if config.calendar:
+        ahead = ahead.join(calendar_events(ahead["ds"]))
+    for name in config.events:
+        ahead[name] = 0.0
+        if future_events is not None and name in future_events.columns:
+            planned = future_events.assign(
+                unique_id=future_events["unique_id"].astype(str),
+                ds=pd.to_datetime(future_events["ds"]),
+            )[["unique_id", "ds", name]]
+            keyed = ahead[["unique_id", "ds"]].merge(planned, on=["unique_id", "ds"], how="left")
+            ahead[name] = keyed[name].fillna(0.0).astype(float).to_numpy()
+    ahead[G.STOCKOUT] = 0.0  # demand, not what an empty shelf would have sold
+    try:
+        train = G.training_frame(_with_stockout(df), ids, scales, features)
+        values = G.forecast(train, ahead, h, config.season, config.freq, features, members)
+    except Exception:
+        return np.full((len(members), h), np.nan), set(members)
+    values = values * np.array([scales[u] for u in members])[:, None]
+    bad = ~np.isfinite(values).all(axis=1)
+    return values, {members[i] for i in np.flatnonzero(bad)}
+
+
+def _levels(
+    df: pd.DataFrame, ids: Sequence[str], info: Mapping[str, Mapping[str, Any]]
+) -> dict[str, float]:
+    """Each series' level (mean of its usable days, else its MASE scale): the global model
+    learns every series in units of its own level, so sizes do not split the trees."""
+    part = df[df["unique_id"].isin(list(ids))]
+    means = part.groupby("unique_id", sort=False)["y_obs"].mean()
+    out = {}
+    for uid in ids:
+        level = float(means.get(uid, np.nan))
+        out[uid] = level if level > 0 else float(info[uid]["scale"])
+    return out
+
+
+def _with_stockout(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(**{G.STOCKOUT: df["censored"].astype(float)})
+
+
 # --------------------------------------------------------------------------- the chunk
 
 
@@ -467,11 +575,15 @@ def _forecast_chunk(
             "champion": None,
             "mase": np.nan,
             "sql": np.nan,
+            "coverage": np.nan,
+            "coverage_points": 0,
             "flags": [],
         }
 
     backtest_rows: list[dict[str, Any]] = []
     paths_by_pattern: dict[str, list[np.ndarray]] = {}
+    # per pattern: (uid, honest scaled error paths, scaled actuals), both windows × h
+    held_out: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}
     champion_of: dict[str, str] = {}
 
     # --- backtest per (pattern, backtest horizon) group
@@ -479,8 +591,10 @@ def _forecast_chunk(
     for uid, row in info.items():
         if row["pattern"] != P.SHORT:
             groups.setdefault((row["pattern"], row["bt_h"]), []).append(uid)
+    global_ids: set[str] = set()  # series of the groups the global model was trained for
+    features = _global_features(config)
     for (pattern, bt_h), members in sorted(groups.items()):
-        candidates = config.routing.get(pattern, ())
+        candidates = _group_candidates(config, pattern, len(members))
         if not candidates:
             continue
         group_df = df[df["unique_id"].isin(members)][["unique_id", "ds", "y"]]
@@ -489,6 +603,14 @@ def _forecast_chunk(
         base_preds: dict[str, np.ndarray] = {}
         failed: dict[str, set[str]] = {}
         for base in sorted({m for c in candidates for m in _members(c)}):
+            if base == G.NAME:
+                started = time.process_time()
+                values, bad = _global_backtest(df, members, info, bt_h, config, features)
+                seconds[base] = seconds.get(base, 0.0) + time.process_time() - started
+                base_preds[base] = values.reshape(len(members), windows, bt_h)
+                failed[base] = bad
+                global_ids.update(members)
+                continue
             model = _make(base, factories, season)
             sf = _statsforecast([model], config.freq)
             started = time.process_time()
@@ -549,8 +671,19 @@ def _forecast_chunk(
             padded = np.full((windows, h), np.nan)
             padded[:, :bt_h] = _honest_paths(errors, candidates, table[:, i], i, winner)
             paths_by_pattern.setdefault(pattern, []).append(padded)
+            seen = np.full((windows, h), np.nan)
+            seen[:, :bt_h] = actual[i] / scales[i]
+            held_out.setdefault(pattern, []).append((uid, padded, seen))
 
     paths = {pattern: np.vstack(chunks) for pattern, chunks in paths_by_pattern.items() if chunks}
+    interval = coverage_interval(config.levels)
+    if interval is not None and windows >= 2:
+        for entries in held_out.values():
+            for uid, inside, scored in _window_coverage(
+                entries, interval, config.min_pool, nonnegative
+            ):
+                info[uid]["coverage"] = inside / scored if scored else np.nan
+                info[uid]["coverage_points"] = scored
 
     # --- final fit: each base model on the series whose champion needs it
     points: dict[str, np.ndarray] = {}
@@ -559,8 +692,19 @@ def _forecast_chunk(
         for base in _members(champion):
             needs.setdefault(base, []).append(uid)
     base_future: dict[str, dict[str, np.ndarray]] = {}
+    last_seen = {u: by_id[u]["ds"].iloc[-1] for u in uids}
     for base, members in sorted(needs.items()):
         members = sorted(members)
+        if base == G.NAME:
+            started = time.process_time()
+            values, bad = _global_forecast(
+                df, members, sorted(global_ids), info, last_seen, future_events, config, features
+            )
+            seconds[base] = seconds.get(base, 0.0) + time.process_time() - started
+            base_future[base] = {u: values[i] for i, u in enumerate(members) if u not in bad}
+            for uid in bad:
+                info[uid]["flags"].append(f"failed:{base}")
+            continue
         sf = _statsforecast([_make(base, factories, season)], config.freq)
         group_df = df[df["unique_id"].isin(members)][["unique_id", "ds", "y"]]
         started = time.process_time()
@@ -592,7 +736,7 @@ def _forecast_chunk(
     }
     everything = np.vstack(list(paths.values())) if paths else np.empty((0, h))
     pooled = _conformal(everything, config.levels, config.min_pool) if everything.size else None
-    future = _future_dates({u: by_id[u]["ds"].iloc[-1] for u in uids}, h, config.freq)
+    future = _future_dates(last_seen, h, config.freq)
     blocks = []
     for uid in uids:
         row = info[uid]
@@ -616,7 +760,9 @@ def _forecast_chunk(
     events = _event_columns(config)
     uplift = _uplifts(df, {u: r["pattern"] for u, r in info.items()}, events) if events else {}
     if uplift and not forecasts.empty:
-        forecasts = _apply_uplift(forecasts, future_events, config, info, uplift)
+        # the global model's forecast already holds the events' effect
+        learnt = {u for u, c in champion_of.items() if G.NAME in _members(c)}
+        forecasts = _apply_uplift(forecasts, future_events, config, info, uplift, learnt)
 
     series = pd.DataFrame(
         [
@@ -637,6 +783,8 @@ def _forecast_chunk(
             "champion",
             "mase",
             "sql",
+            "coverage",
+            "coverage_points",
             "flags",
         ],
     )
@@ -662,8 +810,10 @@ def _apply_uplift(
     config: ForecastConfig,
     info: Mapping[str, Mapping[str, Any]],
     uplift: Mapping[str, Mapping[str, float]],
+    skip: set[str] | frozenset[str] = frozenset(),
 ) -> pd.DataFrame:
-    """Multiply the forecast (point and quantiles) on future event days by the uplift."""
+    """Multiply the forecast (point and quantiles) on future event days by the uplift (not
+    for the series in ``skip``, whose model learnt the events)."""
     flags = pd.DataFrame(index=forecasts.index)
     if config.calendar:
         flags = flags.join(calendar_events(forecasts["ds"]))
@@ -684,9 +834,56 @@ def _apply_uplift(
     for name in flags.columns:
         ratio = pattern.map(lambda p, name=name: uplift.get(p, {}).get(name, 1.0)).to_numpy()
         factor = factor * np.where(flags[name].to_numpy() > 0, ratio, 1.0)
+    if skip:
+        factor = np.where(forecasts["unique_id"].isin(skip).to_numpy(), 1.0, factor)
     columns = ["mean", *(_col(level) for level in config.levels)]
     forecasts[columns] = forecasts[columns].mul(factor, axis=0)
     return forecasts
+
+
+def coverage_interval(levels: Sequence[float]) -> tuple[float, float] | None:
+    """The interval whose coverage a run records: P10–P90 when both are asked, else the
+    outermost pair of levels; None with fewer than two levels."""
+    if 10 in levels and 90 in levels:
+        return 10.0, 90.0
+    if len(levels) < 2:
+        return None
+    return float(min(levels)), float(max(levels))
+
+
+def _window_coverage(
+    entries: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    interval: tuple[float, float],
+    min_pool: int,
+    nonnegative: bool,
+) -> Iterator[tuple[str, int, int]]:
+    """Leave-one-window-out coverage of the conformal interval: window ``w`` of every series
+    is judged by the interval calibrated, with the same rule as the forecast's, on the
+    pattern's paths of the OTHER windows, around the forecast the honest path implies
+    (``actual − error``). Yields ``(unique_id, actuals inside, actuals scored)``; censored
+    and event days (NaN actuals) are not scored."""
+    errs = np.stack([e[1] for e in entries])  # series × windows × h (scaled)
+    seen = np.stack([e[2] for e in entries])
+    windows = errs.shape[1]
+    inside = np.zeros(len(entries), dtype=int)
+    points = np.zeros(len(entries), dtype=int)
+    for w in range(windows):
+        calibration = np.delete(errs, w, axis=1).reshape(-1, errs.shape[2])
+        if not np.isfinite(calibration).any():
+            continue
+        low, high = _conformal(calibration, interval, min_pool)
+        actual = seen[:, w]
+        point = actual - errs[:, w]
+        lo, hi = point + low[None, :], point + high[None, :]
+        if nonnegative:
+            lo, hi = np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+        scored = np.isfinite(actual) & np.isfinite(point)
+        tol = 1e-9
+        hit = scored & (actual >= lo - tol) & (actual <= hi + tol)
+        inside += hit.sum(axis=1)
+        points += scored.sum(axis=1)
+    for k, entry in enumerate(entries):
+        yield entry[0], int(inside[k]), int(points[k])
 
 
 def _honest_paths(
@@ -933,7 +1130,8 @@ def _mean_uplift(parts: Sequence[Mapping[str, Mapping[str, float]]]) -> dict:
 
 def backtest_summary(result: ChunkResult) -> pd.DataFrame:
     """Accuracy per pattern, one row a candidate and one for the selection (``champion``):
-    series scored, mean MASE, mean scaled quantile loss, wins; ``flagged`` on the selection."""
+    series scored, mean MASE, mean scaled quantile loss, wins; ``flagged`` and the backtest
+    P10–P90 ``coverage`` on the selection."""
     rows = []
     for pattern, group in result.series.groupby("pattern", sort=True):
         wins = group["champion"].value_counts()
@@ -959,8 +1157,20 @@ def backtest_summary(result: ChunkResult) -> pd.DataFrame:
                 "sql": float(group["sql"].mean()),
                 "wins": len(group),
                 "flagged": int(group["flags"].ne("").sum()),
+                "coverage": pooled_coverage(group["coverage"], group["coverage_points"]),
             }
         )
     return pd.DataFrame(
-        rows, columns=["pattern", "model", "series", "mase", "sql", "wins", "flagged"]
+        rows,
+        columns=["pattern", "model", "series", "mase", "sql", "wins", "flagged", "coverage"],
     )
+
+
+def pooled_coverage(coverage: Sequence[Any], points: Sequence[Any]) -> float:
+    """Coverage of several series pooled by their scored points (NaN without any)."""
+    inside = total = 0.0
+    for share, n in zip(coverage, points, strict=True):
+        if n and share == share and share is not None:
+            inside += float(share) * float(n)
+            total += float(n)
+    return inside / total if total else float("nan")

@@ -57,7 +57,8 @@ class ForecastChunk(Base):
 
 class ForecastSeries(Base):
     """What a run learned about one series: its demand pattern, champion and backtest
-    scores, flags (short, fallback, failed models)."""
+    scores (MASE, quantile loss, P10–P90 coverage over ``coverage_points`` actuals), flags
+    (short, fallback, failed models, unreconciled)."""
 
     __tablename__ = "forecast_series"
 
@@ -70,7 +71,8 @@ class ForecastSeries(Base):
     champion: Mapped[str] = mapped_column(String(60))
     mase: Mapped[float | None] = mapped_column(Float)
     quantile_loss: Mapped[float | None] = mapped_column(Float)
-    coverage: Mapped[float | None] = mapped_column(Float)
+    coverage: Mapped[float | None] = mapped_column(Float)  # backtest share inside P10–P90
+    coverage_points: Mapped[int] = mapped_column(Integer, default=0)  # actuals it scored
     scale: Mapped[float | None] = mapped_column(Float)  # the unit of the error paths
     flags: Mapped[str] = mapped_column(String(200), default="")
 

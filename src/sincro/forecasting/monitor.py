@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sincro.alerts import DomainAlerts
-from sincro.forecasting import repository as repo
+from sincro.forecasting import hierarchy, repository as repo
 from sincro.forecasting.models import ForecastRun
 from sincro.inventory import history
 
@@ -43,8 +43,12 @@ def record_day(session: Session, run: ForecastRun, day: dt.date) -> int:
         return 0
     series = {(s.sku, s.key): s for s in repo.series_of(session, run.id)}
     skus = sorted({f.sku for f in forecasts})
-    actual = history.daily_demand(session, level=run.level, skus=skus, start=day, end=day)
-    sold = {(r.sku, str(r.key)): (int(r.units), bool(r.censored)) for r in actual.itertuples()}
+    sold: dict[tuple[str, str], tuple[int, bool]] = {}
+    for level in sorted({hierarchy.level_of(f.key, run.level)[0] for f in forecasts}):
+        actual = history.daily_demand(session, level=level, skus=skus, start=day, end=day)
+        for r in actual.itertuples():
+            stored = hierarchy.stored_key(run.level, level, str(r.key))
+            sold[(r.sku, stored)] = (int(r.units), bool(r.censored))
     per: dict[str, list[float]] = {}
     for f in forecasts:
         info = series.get((f.sku, f.key))

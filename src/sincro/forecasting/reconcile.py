@@ -27,25 +27,36 @@ NATIONAL = "BR"
 def summing_structure(
     bottom: pd.DataFrame, *, store_col: str = "store", uf_col: str = "uf"
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """``S`` (one row a node: ``BR``, ``BR/<uf>``, then each store id, one column a store)
-    and the tags (level name → node ids) for stores given with their UF."""
-    pairs = bottom[[store_col, uf_col]].drop_duplicates().astype(str)
+    """``S`` (one row a node: ``BR``, each ``BR/<uf>`` made of stores, then the bottom nodes;
+    one column a bottom node) and the tags (level name → node ids).
+
+    ``bottom`` lists the stores with their UF; a row whose store is empty (None/NaN) makes
+    that UF itself a bottom node: a UF whose history is not (only) the sum of stores, such as
+    a SKU whose sales there are kept per UF, joins as a leaf under the nation."""
+    pairs = bottom[[store_col, uf_col]].drop_duplicates()
+    leaf_ufs = sorted(pairs.loc[pairs[store_col].isna(), uf_col].astype(str).unique())
+    pairs = pairs[pairs[store_col].notna()].astype(str)
     if pairs[store_col].duplicated().any():
         store = pairs.loc[pairs[store_col].duplicated(), store_col].iloc[0]
         raise ValueError(f"store {store!r} belongs to more than one UF")
+    both = sorted(set(leaf_ufs) & set(pairs[uf_col]))
+    if both:
+        raise ValueError(f"UF {both[0]!r} is both a leaf and made of stores")
     pairs = pairs.sort_values([uf_col, store_col])
     stores = pairs[store_col].tolist()
     ufs = sorted(pairs[uf_col].unique())
-    rows = [np.ones(len(stores))]
+    leaves = [*stores, *(f"{NATIONAL}/{uf}" for uf in leaf_ufs)]
+    store_uf = pairs[uf_col].to_numpy()
+    rows = [np.ones(len(leaves))]
     for uf in ufs:
-        rows.append((pairs[uf_col] == uf).to_numpy(dtype=float))
-    rows += list(np.eye(len(stores)))
-    ids = [NATIONAL, *(f"{NATIONAL}/{uf}" for uf in ufs), *stores]
-    matrix = pd.DataFrame(np.vstack(rows), columns=stores)
+        rows.append(np.r_[(store_uf == uf).astype(float), np.zeros(len(leaf_ufs))])
+    rows += list(np.eye(len(leaves)))
+    ids = [NATIONAL, *(f"{NATIONAL}/{uf}" for uf in ufs), *leaves]
+    matrix = pd.DataFrame(np.vstack(rows), columns=leaves)
     matrix.insert(0, "unique_id", ids)
     tags = {
         "national": np.array([NATIONAL]),
-        "uf": np.array([f"{NATIONAL}/{uf}" for uf in ufs]),
+        "uf": np.array([f"{NATIONAL}/{uf}" for uf in sorted([*ufs, *leaf_ufs])]),
         "store": np.array(stores),
     }
     return matrix, tags

@@ -167,9 +167,15 @@ def advise(
         row = stock.get(sku)
         on_hand = row.on_hand if row else 0
         position = (row.on_hand - row.reserved - row.blocked) if row else 0
-        reorder_point = math.ceil(over_l[policy.service_level * 100])
-        order_up_to = math.ceil(over_lr[policy.service_level * 100])
-        mean_l = float(mean[:span_l].sum())
+        # periodic review: an order not placed now arrives only after the next review plus the
+        # lead time, so the reorder point covers lead time + review period at the service
+        # level (covering the lead time alone reached 86.6% of a 95% target in the 90-day
+        # simulation, docs/benchmarks.md); an order brings the position one review's mean
+        # demand above it, so a store is not sent a few units every week
+        reorder_point = math.ceil(over_lr[policy.service_level * 100])
+        mean_lr = float(mean[:span_lr].sum())
+        mean_r = float(mean[span_l:span_lr].sum())
+        order_up_to = reorder_point + math.ceil(mean_r)
         daily = float(mean[:span_lr].mean())
         suggested = 0
         if position <= reorder_point:
@@ -191,7 +197,7 @@ def advise(
                 stockout_probability=_probability_over(over_l, position),
                 reorder_point=reorder_point,
                 order_up_to=order_up_to,
-                safety_stock=max(0, math.ceil(reorder_point - mean_l)),
+                safety_stock=max(0, math.ceil(reorder_point - mean_lr)),
                 suggested_qty=suggested,
                 pack_size=pack,
                 supplier=getattr(product, "supplier_code", None),

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog import service as catalog
 from sincro.db import Database, utcnow
 from sincro.errors import Conflict, NotFound
-from sincro.forecasting import repository as repo
+from sincro.forecasting import hierarchy, repository as repo
 from sincro.forecasting.models import ForecastRun
 from sincro.forecasting.schemas import (
     ForecastOut,
@@ -39,8 +39,25 @@ from sincro.forecasting.schemas import (
 from sincro.inventory import history
 
 log = logging.getLogger("sincro.forecasting")
-LIBRARIES = ("statsforecast", "utilsforecast", "hierarchicalforecast", "numpy", "pandas", "sincro")
-SEP = "|"  # unique_id = sku|key (neither a SKU nor a location code may hold it)
+LIBRARIES = (
+    "statsforecast",
+    "utilsforecast",
+    "hierarchicalforecast",
+    "mlforecast",
+    "lightgbm",
+    "numpy",
+    "pandas",
+    "sincro",
+)
+SEP = hierarchy.SEP  # unique_id = sku|key (neither a SKU nor a location code may hold it)
+GLOBAL_MODEL = (
+    "LightGBM (mlforecast) with promotion, holiday, Black Friday and stock-out features, "
+    "a candidate for groups of at least 200 smooth or erratic series"
+)
+RECONCILIATION = (
+    "store → UF → national, MinTrace (structural weights, non-negative) on the mean and on "
+    "the P50; other quantiles shifted with their node's P50"
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -79,8 +96,18 @@ def start(
             "levels": scope.levels,
             "backtest_windows": scope.backtest_windows,
             "calendar": True,
+            "events": ["promo"],  # catalog promotions of the SKU, by day (also over the horizon)
+            "global_model": GLOBAL_MODEL,
             "max_history": max_history,
             "censored": "masked and imputed by the engine",
+            **(
+                {
+                    "hierarchy": list(hierarchy.LEVELS),
+                    "reconciliation": RECONCILIATION,
+                }
+                if scope.hierarchy
+                else {}
+            ),
         },
         versions=library_versions(),
         data_start=begin,
@@ -96,15 +123,29 @@ def start(
     return run
 
 
+def run_levels(run: ForecastRun) -> list[str]:
+    """The levels a run forecasts (and is served for once promoted)."""
+    return list((run.params or {}).get("hierarchy") or [run.level])
+
+
 def demand_frame(
-    session: Session, level: str, skus: Sequence[str], start: dt.date, end: dt.date
+    session: Session,
+    level: str,
+    skus: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    run_level: str | None = None,
 ) -> pd.DataFrame:
     """``unique_id, ds, y, censored`` for every series of ``skus`` at ``level`` that sold in
-    the window, one row a day of the window (days without a row sold nothing)."""
+    the window, one row a day of the window (days without a row sold nothing). In a run of
+    another level (a hierarchical run), keys are stored as ``level:key``."""
     sparse = history.daily_demand(session, level=level, skus=skus, start=start, end=end)
     if sparse.empty:
         return pd.DataFrame({"unique_id": [], "ds": [], "y": [], "censored": []})
-    sparse["unique_id"] = sparse["sku"] + SEP + sparse["key"].astype(str)
+    keys = sparse["key"].astype(str)
+    if run_level is not None and run_level != level:
+        keys = level + ":" + keys
+    sparse["unique_id"] = sparse["sku"] + SEP + keys
     sparse["ds"] = pd.to_datetime(sparse["day"])
     days = pd.date_range(start, end, freq="D")
     ids = pd.unique(sparse["unique_id"])
@@ -135,11 +176,19 @@ def run_chunk(
             return False
         run = session.get(ForecastRun, run_id)
         assert run is not None
-        skus, level = list(chunk.skus), run.level
+        skus, level, levels = list(chunk.skus), run.level, run_levels(run)
         params, data_start, data_end = dict(run.params), run.data_start, run.data_end
     started = time.perf_counter()
     with db.read() as session:
-        frame = demand_frame(session, level, skus, data_start, data_end)
+        frames = [demand_frame(session, lv, skus, data_start, data_end, level) for lv in levels]
+        frame = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+        state_of = {p.code: p.state for p in catalog.directory(session).places}
+        horizon_end = data_end + dt.timedelta(days=int(params["horizon"]))
+        promo_days = catalog.promotion_days(session, skus, data_start, horizon_end)
+    events = tuple(params.get("events") or ())
+    future = None
+    if "promo" in events:
+        frame, future = _with_promotions(frame, promo_days, data_end, int(params["horizon"]))
     config = engine.ForecastConfig(
         horizon=int(params["horizon"]),
         freq="D",
@@ -148,9 +197,17 @@ def run_chunk(
         calendar=bool(params.get("calendar", True)),
         max_history=int(params.get("max_history") or 0) or None,
         keep_paths=True,
+        events=events,
     )
     engine.warm_up()  # once per process: the libraries' import and first fit
-    result = (forecast or engine.forecast_chunk)(frame, config) if len(frame) else None
+    result = (
+        (forecast or engine.forecast_chunk)(frame, config, future=future) if len(frame) else None
+    )
+    if result is not None and len(levels) > 1:
+        result.forecasts, unreconciled = hierarchy.reconcile_forecasts(
+            result.forecasts, frame, state_of, config.levels
+        )
+        _flag(result.series, unreconciled, hierarchy.UNRECONCILED)
     series_rows, value_rows = _rows(run_id, result, config.levels)
     pool_rows = _pools(run_id, number, result)
     with db.write() as session:
@@ -168,6 +225,39 @@ def run_chunk(
         if run.chunks_done >= run.chunks_total and run.status == "running":
             _finish(session, run)
     return True
+
+
+def _with_promotions(
+    frame: pd.DataFrame, days: dict[str, set[dt.date]], data_end: dt.date, horizon: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The frame with a 0/1 ``promo`` column (the SKU's catalog promotion days) and the
+    same flag over the horizon for every series (``future`` of the engine)."""
+    sku = frame["unique_id"].astype(str).str.partition(SEP)[0]
+    stamps = pd.to_datetime(frame["ds"]).dt.date
+    frame = frame.assign(
+        promo=[1.0 if d in days.get(k, ()) else 0.0 for k, d in zip(sku, stamps, strict=True)]
+    )
+    ids = pd.unique(frame["unique_id"].astype(str))
+    ahead = [data_end + dt.timedelta(days=i) for i in range(1, horizon + 1)]
+    future = pd.DataFrame(
+        {
+            "unique_id": np.repeat(ids, horizon),
+            "ds": np.tile(pd.to_datetime(ahead).to_numpy(), len(ids)),
+        }
+    )
+    future_sku = future["unique_id"].str.partition(SEP)[0]
+    future["promo"] = [
+        1.0 if d.date() in days.get(k, ()) else 0.0
+        for k, d in zip(future_sku, future["ds"], strict=True)
+    ]
+    return frame, future
+
+
+def _flag(series: pd.DataFrame, ids: set[str], flag: str) -> None:
+    if not ids:
+        return
+    hit = series["unique_id"].astype(str).isin(ids)
+    series.loc[hit, "flags"] = [f"{f},{flag}" if f else flag for f in series.loc[hit, "flags"]]
 
 
 def _split(unique_id: str) -> tuple[str, str]:
@@ -192,7 +282,8 @@ def _rows(
                 "champion": str(row.champion)[:60],
                 "mase": _number(row.mase),
                 "quantile_loss": _number(row.sql),
-                "coverage": None,
+                "coverage": _number(row.coverage),
+                "coverage_points": int(row.coverage_points or 0),
                 "scale": _number(row.scale),
                 "flags": str(row.flags or "")[:200],
             }
@@ -252,20 +343,39 @@ def _number(value: Any) -> float | None:
     return None if number != number else number  # NaN → None
 
 
+OVERALL = "overall"  # the metrics' entry over every pattern
+
+
 def _finish(session: Session, run: ForecastRun) -> None:
-    """Metrics per demand pattern from the run's series; the run is done."""
+    """Metrics per demand pattern and over all of them (``overall``) from the run's series:
+    series, mean MASE and quantile loss, champions, flagged series, and the backtest's
+    P10–P90 coverage pooled over the actuals scored; the run is done."""
     per_pattern: dict[str, dict[str, Any]] = {}
     for s in repo.series_of(session, run.id):
-        entry = per_pattern.setdefault(
-            s.pattern, {"series": 0, "mase": [], "quantile_loss": [], "champions": {}, "flagged": 0}
-        )
-        entry["series"] += 1
-        if s.mase is not None:
-            entry["mase"].append(s.mase)
-        if s.quantile_loss is not None:
-            entry["quantile_loss"].append(s.quantile_loss)
-        entry["champions"][s.champion] = entry["champions"].get(s.champion, 0) + 1
-        entry["flagged"] += int(bool(s.flags))
+        for name in (s.pattern, OVERALL):
+            entry = per_pattern.setdefault(
+                name,
+                {
+                    "series": 0,
+                    "mase": [],
+                    "quantile_loss": [],
+                    "champions": {},
+                    "flagged": 0,
+                    "inside": 0.0,
+                    "points": 0,
+                },
+            )
+            entry["series"] += 1
+            if s.mase is not None:
+                entry["mase"].append(s.mase)
+            if s.quantile_loss is not None:
+                entry["quantile_loss"].append(s.quantile_loss)
+            entry["champions"][s.champion] = entry["champions"].get(s.champion, 0) + 1
+            entry["flagged"] += int(bool(s.flags))
+            if s.coverage is not None and s.coverage_points:
+                entry["inside"] += s.coverage * s.coverage_points
+                entry["points"] += s.coverage_points
+    interval = engine_interval(run.params.get("levels") or [])
     metrics = {
         pattern: {
             "series": e["series"],
@@ -273,12 +383,23 @@ def _finish(session: Session, run: ForecastRun) -> None:
             "quantile_loss": _mean(e["quantile_loss"]),
             "champions": dict(sorted(e["champions"].items(), key=lambda kv: -kv[1])),
             "flagged": e["flagged"],
+            "coverage": round(e["inside"] / e["points"], 4) if e["points"] else None,
+            "coverage_points": e["points"],
+            "coverage_interval": interval,
         }
-        for pattern, e in sorted(per_pattern.items())
+        for pattern, e in sorted(per_pattern.items(), key=lambda kv: (kv[0] == OVERALL, kv[0]))
     }
     run.metrics = metrics
     run.status = "done"
     run.finished_at = utcnow()
+
+
+def engine_interval(levels: Sequence[int]) -> str | None:
+    """``"p10-p90"``: the interval whose coverage the engine scores for these levels."""
+    from sincro.forecasting.engine import coverage_interval
+
+    pair = coverage_interval(tuple(levels))
+    return None if pair is None else f"p{pair[0]:g}-p{pair[1]:g}"
 
 
 def _mean(values: list[float]) -> float | None:
@@ -336,13 +457,17 @@ def promote(session: Session, run_id: int, by: str) -> PromotionOut:
     run = get_run(session, run_id)
     if run.status != "done":
         raise Conflict(f"run {run_id} is {run.status}; only a done run can be promoted")
-    live = repo.live_promotion(session, run.level)
-    if live is not None and live.run_id == run_id:
-        return _promotion_out(live)
-    promotion = ForecastPromotion(level=run.level, run_id=run_id, promoted_by=by[:120])
-    session.add(promotion)
-    session.flush()
-    return _promotion_out(promotion)
+    primary = None
+    for level in run_levels(run):  # a hierarchical run serves every level it forecast
+        live = repo.live_promotion(session, level)
+        if live is None or live.run_id != run_id:
+            live = ForecastPromotion(level=level, run_id=run_id, promoted_by=by[:120])
+            session.add(live)
+            session.flush()
+        if level == run.level:
+            primary = live
+    assert primary is not None
+    return _promotion_out(primary)
 
 
 def rollback(session: Session, level: str) -> PromotionOut:
@@ -382,10 +507,12 @@ def forecast_for(
         if live is None:
             raise NotFound(f"no promoted forecast run for level {level}", field="level")
         run_id = live.run_id
-    series = repo.series_one(session, run_id, sku, key)
+    run = session.get(ForecastRun, run_id)
+    stored = key if run is None else hierarchy.stored_key(run.level, level, key)
+    series = repo.series_one(session, run_id, sku, stored)
     if series is None:
         raise NotFound(f"no forecast of {sku} at {level} {key} in run {run_id}", field="sku")
-    points = repo.values(session, run_id, sku, key, horizon)
+    points = repo.values(session, run_id, sku, stored, horizon)
     return ForecastOut(
         sku=sku,
         level=level,

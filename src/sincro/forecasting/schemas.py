@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from sincro.catalog.schemas import SKU_PATTERN
 
@@ -14,7 +14,8 @@ Level = Literal["location", "uf", "dc_region", "online", "total"]
 
 class RunScope(BaseModel):
     """What a run forecasts: every SKU (or the given ones) at one level of the location
-    hierarchy, ``horizon`` days ahead, fitted on the last ``history_days`` days."""
+    hierarchy, ``horizon`` days ahead, fitted on the last ``history_days`` days; with
+    ``hierarchy``, at store, UF and national level at once, reconciled."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -25,6 +26,15 @@ class RunScope(BaseModel):
     levels: list[int] = Field(default=[10, 50, 90], min_length=1, max_length=20)
     backtest_windows: int = Field(default=2, ge=1, le=12)
     skus_per_chunk: int = Field(default=20, ge=1, le=5000)
+    # store → UF → national in one run, reconciled so totals add up (level must be location)
+    hierarchy: bool = False
+
+    @field_validator("hierarchy")
+    @classmethod
+    def _hierarchy(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("level") != "location":
+            raise ValueError("a hierarchical run starts at the stores: level must be 'location'")
+        return value
 
     @field_validator("skus")
     @classmethod

@@ -22,4 +22,7 @@ DOMAIN = Domain(
     cli=(("inventory", "sincro.inventory.cli:inventory_app"),),
     runtime="sincro.inventory.runtime:install",
     metrics=("sincro.inventory.metrics",),
+    audit_actions={
+        "stock.count": "Contagem de estoque",
+    },
 )

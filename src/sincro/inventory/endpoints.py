@@ -320,6 +320,7 @@ def post_reservation(
             ship_to,
             body.order_reference,
             owner_key_id=key.key_id,
+            customer_id=body.customer_id,
         )
         return out.model_dump(mode="json")
 

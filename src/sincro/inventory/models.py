@@ -113,7 +113,10 @@ class ReservationStatus(StrEnum):
 
 class Reservation(Base):
     __tablename__ = "reservations"
-    __table_args__ = (Index("ix_reservations_status_expires", "status", "expires_at"),)
+    __table_args__ = (
+        Index("ix_reservations_status_expires", "status", "expires_at"),
+        Index("ix_reservations_customer", "customer_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
@@ -124,6 +127,10 @@ class Reservation(Base):
     # plain integer, not a foreign key: inventory does not reach into access's tables.
     owner_key_id: Mapped[int | None] = mapped_column(Integer)
     order_reference: Mapped[str | None] = mapped_column(String(80))
+    # The customer the order is for, when the channel knows (the assistant answers order status
+    # to that verified customer only). A plain integer like owner_key_id: inventory does not
+    # reach into customers' tables; an erased customer leaves a number that names no one.
+    customer_id: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

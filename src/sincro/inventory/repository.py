@@ -343,6 +343,17 @@ def get_reservation(session: Session, public_id: str) -> Reservation | None:
     return session.scalar(select(Reservation).where(Reservation.public_id == public_id))
 
 
+def reservations_of_customer(
+    session: Session, customer_id: int, limit: int
+) -> Sequence[Reservation]:
+    return session.scalars(
+        select(Reservation)
+        .where(Reservation.customer_id == customer_id)
+        .order_by(Reservation.created_at.desc(), Reservation.id.desc())
+        .limit(limit)
+    ).all()
+
+
 def extend_reservation(
     session: Session, reservation_id: int, expires_at: dt.datetime, now: dt.datetime
 ) -> bool:

@@ -50,6 +50,7 @@ def reserve(
     ship_to: tuple[float, float] | None = None,
     order_reference: str | None = None,
     owner_key_id: int | None = None,
+    customer_id: int | None = None,
 ) -> ReservationOut:
     """Hold stock for every line or for none, owned by the API key ``owner_key_id``.
 
@@ -87,7 +88,7 @@ def reserve(
         # the reservation rows first, the stock rows last: a hot level stays locked only for
         # its UPDATE, the ledger and outbox rows and the commit
         reservation = _insert_reservation(
-            session, channel, holds, now, ttl_seconds, order_reference, owner_key_id
+            session, channel, holds, now, ttl_seconds, order_reference, owner_key_id, customer_id
         )
         applied, lost = _apply_holds(session, holds, now)
         short += [_fixed_short(session, key, fixed[key], sku_of) for key in lost if key in fixed]
@@ -199,6 +200,7 @@ def _insert_reservation(
     ttl_seconds: int,
     order_reference: str | None,
     owner_key_id: int | None,
+    customer_id: int | None = None,
 ) -> Reservation:
     """The reservation and its lines, in (location, product) order (rolled back with the
     holds when one of them cannot be taken)."""
@@ -209,6 +211,7 @@ def _insert_reservation(
         channel=channel,
         owner_key_id=owner_key_id,
         order_reference=order_reference,
+        customer_id=customer_id,
         expires_at=expires_at,
         created_at=now,
     )
@@ -270,13 +273,24 @@ def _reservation_out(
         id=reservation.public_id,
         status=status_at(reservation, utcnow()),
         order_reference=reservation.order_reference,
+        customer_id=reservation.customer_id,
         expires_at=reservation.expires_at,
         created_at=reservation.created_at,
+        closed_at=reservation.closed_at,
         lines=[
             HeldLine(sku=sku, location=catalog.location_code(session, location_id), qty=qty)
             for sku, location_id, qty in held
         ],
     )
+
+
+def reservations_for_customer(
+    session: Session, customer_id: int, limit: int = 10
+) -> list[ReservationOut]:
+    """The latest ``limit`` reservations made for ``customer_id`` (newest first), as the API
+    shows them (status as of now): the assistant's order status for a verified customer."""
+    rows = repo.reservations_of_customer(session, customer_id, limit)
+    return [reservation_out(session, r) for r in rows]
 
 
 def status_at(reservation: Reservation, now: dt.datetime) -> str:

@@ -124,6 +124,13 @@ class ReservationIn(BaseModel):
     )
     ship_to: GeoPoint | None = None
     order_reference: PlainText | None = Field(default=None, max_length=80)
+    customer_id: StrictInt | None = Field(
+        default=None,
+        ge=1,
+        le=2_147_483_647,
+        description="The customer the order is for (Sincro's customer id), when known: the "
+        "service assistant tells that customer, once verified, the order's status",
+    )
 
 
 class ExtendIn(BaseModel):
@@ -144,8 +151,10 @@ class ReservationOut(BaseModel):
     id: str
     status: str
     order_reference: str | None
+    customer_id: int | None = None
     expires_at: dt.datetime
     created_at: dt.datetime
+    closed_at: dt.datetime | None = None
     lines: list[HeldLine]
 
 

@@ -28,6 +28,10 @@ from sincro.inventory.exceptions import (
     VersionMismatch,
 )
 from sincro.inventory.models import Bucket, Reason
+from sincro.inventory.purchases import (
+    Purchase as Purchase,
+    purchases as purchases,
+)
 from sincro.inventory.repository import LevelRow
 
 # The reservation rules, offered through this door too (explicit re-exports).
@@ -40,6 +44,7 @@ from sincro.inventory.reservations import (
     get_reservation as get_reservation,
     release_reservation as release_reservation,
     reservation_out as reservation_out,
+    reservations_for_customer as reservations_for_customer,
     reserve as reserve,
 )
 from sincro.inventory.schemas import (

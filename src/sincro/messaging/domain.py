@@ -28,4 +28,14 @@ DOMAIN = Domain(
     cli=(("messaging", "sincro.messaging.cli:app"),),
     metrics=("sincro.messaging.metrics",),
     personal_data="sincro.messaging.privacy:PERSONAL_DATA",
+    audit_actions={
+        "template.create": "Modelo criado",
+        "template.update": "Modelo alterado",
+        "campaign.create": "Campanha criada",
+        "campaign.start": "Campanha iniciada",
+        "campaign.pause": "Campanha pausada",
+        "campaign.resume": "Campanha retomada",
+        "campaign.cancel": "Campanha cancelada",
+        "campaign.retry_failed": "Falhas reenviadas",
+    },
 )

@@ -414,3 +414,18 @@ def anonymize_customer(session: Session, customer_id: int) -> int:
         .values(email="", name="", city=None, plan=None, context=None, attachments=None)
     )
     return int(result.rowcount or 0)
+
+
+def campaign_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(ids)))
+    return {int(i): str(n) for i, n in rows}
+
+
+def ledger_status(session: Session, customer_id: int, dedupe_key: str) -> str | None:
+    return session.scalar(
+        select(LedgerEntry.status).where(
+            LedgerEntry.customer_id == customer_id, LedgerEntry.dedupe_key == dedupe_key
+        )
+    )

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, cast
 
@@ -693,6 +693,14 @@ def send_transactional(
     return True
 
 
+def quiet_until(time_zone: str, settings: Settings, now: dt.datetime) -> dt.datetime | None:
+    """When marketing mail may reach someone in ``time_zone`` again, if ``now`` is inside the
+    quiet hours there (None: it may go now). For domains that decide to send (automation)."""
+    from sincro.messaging.sender import in_quiet_hours
+
+    return in_quiet_hours(time_zone, settings, now)
+
+
 # --- unsubscribes and bounces ---------------------------------------------------------------
 
 
@@ -763,3 +771,16 @@ def customer_messages(session: Session, customer_id: int) -> list[LedgerEntry]:
 
 def context_json(value: Mapping[str, Any]) -> str:
     return json.dumps(_jsonable(dict(value)), ensure_ascii=False)
+
+
+def campaign_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """The names of the campaigns with those ids, by id."""
+    return repo.campaign_names(session, {i for i in ids if i is not None})
+
+
+def transactional_status(
+    session: Session, customer_id: int, kind: str, dedupe_key: str
+) -> str | None:
+    """The send ledger's status of one transactional message (``kind``, ``dedupe_key`` as
+    given to :func:`send_transactional`), if any: ``pending``, ``sent``, ``suppressed``…"""
+    return repo.ledger_status(session, customer_id, f"{kind}:{dedupe_key}"[:200])

@@ -19,4 +19,8 @@ DOMAIN = Domain(
     ),
     task_modules=("sincro.reports.tasks",),
     beat="sincro.reports.schedule:beat_entries",
+    audit_actions={
+        "report_schedule.create": "Agendamento criado",
+        "report_schedule.delete": "Agendamento removido",
+    },
 )

@@ -19,6 +19,7 @@ from sincro.audit import AuditEntry, AuditFilter
 from sincro.console.export import csv_response, parse_form
 from sincro.console.inventory.routes import fetch_page
 from sincro.console.routes import ConsoleUserDep, Pager, app_state, render
+from sincro.domains import audit_action_labels
 from sincro.errors import InvalidInput
 from sincro.text_pt import SAO_PAULO
 
@@ -31,16 +32,6 @@ ACTOR_LABELS = {
     "user": "Usuário",
     "cli": "Linha de comando",
     "system": "Sistema",
-}
-ACTION_LABELS = {
-    "stock.count": "Contagem de estoque",
-    "key.create": "Chave criada",
-    "key.revoke": "Chave revogada",
-    "user.create": "Usuário criado",
-    "webhook.create": "Webhook criado",
-    "webhook.delete": "Webhook removido",
-    "webhook.resume": "Webhook retomado",
-    "sync.replay": "Arquivo reprocessado",
 }
 FIELD_NAMES = {"actor": "Autor", "until": "Até", "since": "De"}
 
@@ -118,7 +109,7 @@ def audit_page(request: Request, _user: ConsoleUserDep, page: str = "") -> Respo
         "pager": pager,
         "errors": list(query.errors),
         "actor_labels": ACTOR_LABELS,
-        "action_labels": ACTION_LABELS,
+        "action_labels": audit_action_labels(),
         "changes": changes,
     }
     return render(request, "access/audit.html", context, section="audit")

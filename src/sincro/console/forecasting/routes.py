@@ -35,6 +35,7 @@ PATTERN_LABELS = {
     "intermittent": "intermitente",
     "lumpy": "irregular",
     "short": "curta",
+    "overall": "todos os padrões",
 }
 HISTORY_SHOWN_DAYS = 120
 

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from sincro.audit import Actor
+from sincro.automation.kinds import KIND_LABELS_PT
 from sincro.console.export import csv_response
 from sincro.console.routes import (
     ConsoleUserDep,
@@ -81,6 +82,7 @@ def index(request: Request, user: ConsoleUserDep, notice: str = "") -> Response:
             "campaigns": rows,
             "states": STATES,
             "purposes": PURPOSES,
+            "interest_kinds": KIND_LABELS_PT,
             "notice": notice,
             "rate": state.settings.messaging_rate_per_second,
         },
@@ -221,6 +223,9 @@ def campaign_create(
     states: Annotated[str, Form(max_length=200)] = "",
     plans: Annotated[str, Form(max_length=1000)] = "",
     rate: Annotated[float | None, Form()] = None,
+    interest_kind: Annotated[str, Form(max_length=40)] = "",
+    interest_ref: Annotated[str, Form(max_length=60)] = "",
+    interest_days: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     if not _allowed(user):
         return _forbidden(request)
@@ -238,6 +243,7 @@ def campaign_create(
                 "purpose": purpose,
                 "states": [s.strip() for s in states.split(",") if s.strip()],
                 "plans": [p.strip() for p in plans.split(",") if p.strip()],
+                "interest": _interest(interest_kind, interest_ref, interest_days),
             }
         )
         body = CampaignIn(
@@ -256,6 +262,17 @@ def campaign_create(
             303,
         )
     return RedirectResponse(url(request, "console_campaign", campaign_id=campaign.id), 303)
+
+
+def _interest(kind: str, ref: str, days: str) -> dict[str, Any] | None:
+    """The chat-interest criterion of the campaign form (automation's interests), if chosen."""
+    if not kind.strip():
+        return None
+    return {
+        "kind": kind.strip(),
+        "ref": ref.strip() or None,
+        "within_days": days.strip() or "30",
+    }
 
 
 def _campaign_data(request: Request, campaign_id: int) -> dict[str, Any] | None:

@@ -1,0 +1,156 @@
+"""The widget in a real browser: a shop page on another origin with the one script tag opens
+the assistant, sends "oi" and reads the bot's reply (CORS preflight and all), with the basic
+accessibility a screen-reader or keyboard user needs."""
+
+from __future__ import annotations
+
+import http.server
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sincro.app import create_app
+from sincro.assistant.widget import sitekeys
+from sincro.config import Settings
+from sincro.db import Database
+from sincro.migrate import upgrade
+from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.services import absent
+
+pytestmark = pytest.mark.browser
+SHOP_PAGE = (
+    '<!doctype html><html lang="pt-BR"><head><title>Loja</title></head><body>'
+    '<h1>Loja exemplo</h1><script src="{sincro}/assistant/widget.js" data-site-key="{key}" '
+    "async></script></body></html>"
+)
+
+
+UNNAMED_CONTROLS = """() => [
+  ...document.querySelectorAll('#sincro-assistant button, #sincro-assistant textarea')
+].filter(el => !(el.getAttribute('aria-label') || el.labels?.length || el.textContent.trim()))
+ .map(el => el.outerHTML)"""
+
+
+class Shop(http.server.BaseHTTPRequestHandler):
+    """The shop's own web server: another origin (another port) on this machine."""
+
+    page = b""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(Shop.page)))
+        self.end_headers()
+        self.wfile.write(Shop.page)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, shop: str) -> Iterator[tuple[str, str]]:
+    import uvicorn
+
+    folder = tmp_path_factory.mktemp("widget-browser")
+    url = f"sqlite:///{folder / 'sincro.sqlite'}"
+    upgrade(url)
+    db = Database(url)
+    with db.write() as s:
+        key = sitekeys.create(s, "loja", [shop], allow_http=True).public_key
+    sitekeys.forget()
+    settings = Settings(database_url=url, var_dir=folder, log_json=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=1)
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", key
+    finally:
+        running.should_exit = True
+        thread.join(10)
+        sock.close()
+        db.dispose()
+
+
+def test_a_shop_page_talks_to_the_assistant(server: tuple[str, str], shop: str) -> None:
+    if not CHROMIUM.exists():
+        absent("Chromium", "run scripts/system-deps.sh")
+    from playwright.sync_api import sync_playwright
+
+    sincro, key = server
+    Shop.page = SHOP_PAGE.format(sincro=sincro, key=key).encode()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = browser.new_context(locale="pt-BR", reduced_motion="reduce")
+            context.set_default_timeout(15_000)
+            page = context.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.goto(f"{shop}/")
+            launcher = page.get_by_role("button", name="Atendimento", exact=True)
+            assert launcher.get_attribute("aria-expanded") == "false"
+            launcher.click()
+            dialog = page.get_by_role("dialog", name="Assistente virtual")
+            assert dialog.is_visible()
+            assert launcher.get_attribute("aria-expanded") == "true"
+            box = page.get_by_label("Sua mensagem")
+            assert box.evaluate("el => el === document.activeElement")  # focus moved in
+            log = page.get_by_role("log", name="Mensagens da conversa")
+            assert log.get_attribute("aria-live") == "polite"
+            assert page.get_by_role("button", name="Fechar atendimento").is_visible()
+            assert page.get_by_role("button", name="Enviar").is_visible()
+            assert page.get_by_role("status").count() == 1
+            box.fill("oi")
+            box.press("Enter")
+            replies = page.locator(".sincro-aw-bot .sincro-aw-text")
+            page.wait_for_function(
+                "() => document.querySelectorAll('.sincro-aw-bot .sincro-aw-text').length >= 2"
+            )
+            assert replies.nth(1).inner_text().strip()  # the server's reply, after the greeting
+            assert page.locator(".sincro-aw-customer .sincro-aw-text").inner_text() == "oi"
+            assert page.get_by_role("status").inner_text() == ""
+            stored = page.evaluate(f"JSON.parse(sessionStorage.getItem('sincro-assistant:{key}'))")
+            assert isinstance(stored["id"], int) and len(stored["token"]) >= 32
+            # every control has an accessible name (a basic axe-like rule)
+            unnamed = page.evaluate(UNNAMED_CONTROLS)
+            assert unnamed == []
+            page.keyboard.press("Escape")
+            assert not dialog.is_visible()
+            assert launcher.evaluate("el => el === document.activeElement")  # focus returned
+            assert problems == []
+            context.close()
+        finally:
+            browser.close()
+
+
+def test_the_widget_is_served_from_the_package() -> None:
+    static = Path(__file__).parents[2] / "src/sincro/assistant/widget/static"
+    script = (static / "widget.js").read_text(encoding="utf-8")
+    assert not re.search(r"https?://(?!sincro\.example)", script.split("*/", 1)[1])  # no CDN
+    assert "prefers-reduced-motion" in (static / "widget.css").read_text(encoding="utf-8")
