@@ -16,7 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,8 +127,12 @@ def _vhost(ctl: str | None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def messaging_run(recipients: int, latency: float, rate: float) -> Iterator[Run]:
-    """Database with ``recipients`` consenting customers, vhost, sink; all removed at the end."""
+def messaging_run(
+    recipients: int, latency: float, rate: float, prepare: Callable[[Run], None] | None = None
+) -> Iterator[Run]:
+    """Database with ``recipients`` consenting customers, vhost, sink; all removed at the end.
+    ``prepare(run)`` runs on the migrated, empty database before the customers are added (e.g.
+    the demo operator, whose loader needs an empty database)."""
     workdir = Path(tempfile.mkdtemp(prefix="sincro-bench-mail-"))
     name = f"sincro_bench_{secrets.token_hex(4)}"
     _pg_admin(f'CREATE DATABASE "{name}"')
@@ -152,6 +156,8 @@ def messaging_run(recipients: int, latency: float, rate: float) -> Iterator[Run]
             "from sincro.migrate import upgrade; from sincro.config import get_settings;"
             "upgrade(get_settings().database_url)"
         )
+        if prepare is not None:
+            prepare(run)
         run.python(LOAD.format(n=recipients))
         log(f"database ready with {recipients} customers in {time.monotonic() - started:.1f}s")
         yield run

@@ -343,6 +343,12 @@ class Settings(BaseSettings):
     assistant_purge_every_seconds: float = Field(default=3600.0, ge=60)
     assistant_nearest_stores: int = Field(default=3, ge=1, le=10)  # stores shown per answer
 
+    # --- core speed (issue #12): outbox wake-ups ---
+    # With PostgreSQL the event hub is woken by LISTEN/NOTIFY; this is its safety poll (holes
+    # left by rolled-back transactions, a listener reconnecting). SQLite keeps
+    # feed_poll_interval_seconds.
+    feed_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     @field_validator("billing_overdue_days", mode="before")
     @classmethod
     def _split_overdue_days(cls, value: object) -> object:

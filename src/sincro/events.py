@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from sincro.db import Base, UTCDateTime, insert_rows, on_commit, utcnow
+from sincro.outbox_notify import signal_commit
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 STOCK = "stock"
@@ -114,11 +116,36 @@ def remove_commit_listener(callback: Any) -> None:
         _listeners.remove(callback)
 
 
+def wake_commit_listeners(database_url: str | None = None) -> None:
+    """Call the commit listeners now, and on PostgreSQL notify the other processes: for
+    writers that commit outside a Session (the lean reservation path), after their COMMIT."""
+    for callback in list(_listeners):
+        callback()
+    if database_url is not None and database_url.startswith("postgresql"):
+        signal_commit(database_url)
+
+
 def _wake_listeners_on_commit(session: Session) -> None:
-    if _listeners and not session.info.get("events_listener_armed"):
-        session.info["events_listener_armed"] = True
-        for callback in _listeners:
-            on_commit(session, callback)
+    if session.info.get("events_listener_armed"):
+        return
+    session.info["events_listener_armed"] = True
+    for callback in _listeners:
+        on_commit(session, callback)
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":  # other processes' hubs LISTEN (sincro.feed.notify)
+        url = engine_url(bind.engine)
+        on_commit(session, lambda: signal_commit(url))
+
+
+_engine_urls: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+
+def engine_url(engine: Any) -> str:
+    """The engine's URL with its password (rendered once per engine: it costs ~8 µs)."""
+    url = _engine_urls.get(engine)
+    if url is None:
+        url = _engine_urls[engine] = engine.url.render_as_string(hide_password=False)
+    return url
 
 
 def record_events(session: Session, changes: list[AvailabilityChange]) -> None:

@@ -67,10 +67,9 @@ def process_interactions(
     """Read the next batch of the outbox and turn its interactions into interests (see the
     module docstring). One call, one transaction's worth (the caller commits)."""
     now = now or utcnow()
-    start = feed.outbox_reader_position(session, READER)
-    events = feed.outbox_after(
+    start, events = feed.outbox_reader_batch(
         session,
-        start,
+        READER,
         limit=settings.automation_batch,
         gap_timeout=settings.feed_gap_timeout_seconds,
         now=now,

@@ -148,11 +148,30 @@ _engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary
 
 def _database_key(session: Session) -> str:
     """The database URL of the session's engine (rendering a URL costs ~8 µs; asked per row)."""
-    engine = session.get_bind().engine
+    return _engine_key(session.get_bind().engine)
+
+
+def _engine_key(engine: Engine) -> str:
     key = _engine_keys.get(engine)
     if key is None:
         key = _engine_keys[engine] = str(engine.url)
     return key
+
+
+def known_ids(engine: Engine, sku: str, code: str) -> tuple[int, int] | None:
+    """(product id, location id) of ``sku`` at ``code`` when this process already knows both
+    (a fresh directory and a remembered SKU), without asking the database; None otherwise.
+    For hot paths that fall back to :func:`product_ids` and :func:`places_by_code`."""
+    key = _engine_key(engine)
+    products = _product_ids.get(key)
+    product_id = products.by_sku.get(sku) if products is not None else None
+    current = _directories.get(key)
+    if product_id is None or current is None:
+        return None
+    if time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS:
+        return None
+    place = current.by_code.get(code)
+    return (product_id, place.id) if place is not None else None
 
 
 def directory(

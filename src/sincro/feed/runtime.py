@@ -15,10 +15,12 @@ from sincro.config import Settings
 from sincro.deps import AppState
 from sincro.feed.hub import EventHub
 from sincro.feed.metrics import EVENTS_DELIVERED, FEED_POSITION
+from sincro.feed.notify import Listener
 from sincro.feed.tailer import OutboxTailer
 
 HUB = "feed.hub"
 AMQP = "feed.amqp"
+LISTENER = "feed.listener"
 
 
 def install(state: AppState) -> None:
@@ -30,16 +32,25 @@ def install(state: AppState) -> None:
         EVENTS_DELIVERED.inc(len(batch))
 
     tailer = OutboxTailer(state.db, gap_timeout=settings.feed_gap_timeout_seconds)
+    # PostgreSQL: woken by LISTEN/NOTIFY, polled only as a safety net; SQLite: polled
+    listen = not settings.broker_is_amqp and not settings.is_sqlite
     hub = EventHub(
         tailer,
         on_events,
-        poll_interval=settings.feed_poll_interval_seconds,
+        poll_interval=settings.feed_idle_poll_seconds
+        if listen
+        else settings.feed_poll_interval_seconds,
         poll=not settings.broker_is_amqp,  # with RabbitMQ, the relay's fan-out feeds the hub
     )
     state.services[HUB] = hub
+    listener = Listener(settings.database_url, hub.wake) if listen else None
+    if listener is not None:
+        state.services[LISTENER] = listener
 
     async def start() -> None:
         await hub.start()
+        if listener is not None:
+            listener.start()
         if settings.broker_is_amqp:
             from sincro.feed.amqp import AmqpFeed
 
@@ -49,6 +60,8 @@ def install(state: AppState) -> None:
 
     async def stop() -> None:
         events.remove_commit_listener(hub.wake)
+        if listener is not None:
+            await run_in_threadpool(listener.stop)
         amqp_feed = state.services.pop(AMQP, None)
         if amqp_feed is not None:
             await run_in_threadpool(amqp_feed.stop)

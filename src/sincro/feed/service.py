@@ -179,6 +179,15 @@ def outbox_after(
     return out
 
 
+def outbox_reader_batch(
+    session: Session, name: str, *, limit: int, gap_timeout: float, now: dt.datetime
+) -> tuple[int, list[dict[str, Any]]]:
+    """The named reader's position (locked, :func:`outbox_reader_position`) and the next
+    ``limit`` events after it (:func:`outbox_after`): one batch of a durable reader."""
+    start = outbox_reader_position(session, name)
+    return start, outbox_after(session, start, limit=limit, gap_timeout=gap_timeout, now=now)
+
+
 def outbox_end(session: Session) -> int:
     """The newest event's sequence number (0 when the outbox is empty)."""
     return repo.max_seq(session)

@@ -13,10 +13,24 @@ from starlette.concurrency import run_in_threadpool
 from sincro.access.service import Principal
 from sincro.bodylimits import declare_cap
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
-from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, StoreKey, authorize
+from sincro.deps import (
+    AppState,
+    ChannelKey,
+    CurrentKey,
+    LeanChannelKey,
+    StateDep,
+    StoreKey,
+    authorize,
+)
 from sincro.errors import InvalidInput, SincroError, error_responses, invalid_input_from
-from sincro.idempotency import IdempotencyKeyHeader, RequiredIdempotencyKey, run_idempotent
-from sincro.inventory import availability, service
+from sincro.idempotency import (
+    IdempotencyKeyHeader,
+    Outcome,
+    RequiredIdempotencyKey,
+    request_hash,
+    run_idempotent,
+)
+from sincro.inventory import availability, lean, service
 from sincro.inventory.metrics import RESERVATIONS
 from sincro.inventory.runtime import availability_cache
 from sincro.inventory.schemas import (
@@ -297,18 +311,67 @@ def _version_of(header: str) -> int:
         **error_responses(404, 409),
         201: {"description": "The reservation", "links": RESERVATION_LINKS},
     },
+    openapi_extra={"security": [{"APIKeyHeader": []}]},
 )
-def post_reservation(
+async def post_reservation(
     body: ReservationIn,
-    state: StateDep,
-    key: ChannelKey,
+    request: Request,
+    key: LeanChannelKey,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Hold every line or none. Lines without a location are allocated from the locations that
     ship online, nearest to ``ship_to`` first, with the fewest splits. A 409 lists every short
-    line. The hold stops counting the moment ``ttl_seconds`` runs out."""
+    line. The hold stops counting the moment ``ttl_seconds`` runs out.
+
+    The flash-sale path: one dependency authenticates (no chain), and a one-line reservation
+    at a named location is decided in one statement (:mod:`sincro.inventory.lean`); anything
+    else takes the general path."""
+    state: AppState = request.app.state.sincro
     ttl = body.ttl_seconds or state.settings.reservation_default_ttl_seconds
     _check_ttl(state, ttl)
+    scope = f"reservations:{key.key_id}"
+    payload = body.model_dump(mode="json")
+    try:
+        outcome = await run_in_threadpool(
+            _reserve, state, key, body, ttl, scope, idempotency_key, payload
+        )
+    except SincroError as exc:
+        RESERVATIONS.labels(exc.code).inc()
+        raise
+    RESERVATIONS.labels("reserved").inc()
+    return outcome.response()
+
+
+def _reserve(
+    state: AppState,
+    key: Principal,
+    body: ReservationIn,
+    ttl: int,
+    scope: str,
+    idempotency_key: str | None,
+    payload: dict[str, Any],
+) -> Outcome:
+    """The lean path when it applies and answers, else the general one (blocking)."""
+    line = body.lines[0]
+    if len(body.lines) == 1 and line.location is not None:
+        held = lean.reserve(
+            state.db,
+            lean.LeanReservation(
+                channel=key.source,
+                owner_key_id=key.key_id,
+                sku=line.sku,
+                location=line.location,
+                qty=line.qty,
+                ttl_seconds=ttl,
+                order_reference=body.order_reference,
+                customer_id=body.customer_id,
+                idempotency=None
+                if idempotency_key is None
+                else (scope, idempotency_key, request_hash(payload)),
+            ),
+        )
+        if held is not None:
+            return held
     ship_to = (body.ship_to.lat, body.ship_to.lon) if body.ship_to else None
 
     def work(session: Session) -> dict[str, Any]:
@@ -324,20 +387,7 @@ def post_reservation(
         )
         return out.model_dump(mode="json")
 
-    try:
-        response = run_idempotent(
-            state.run_write,
-            f"reservations:{key.key_id}",
-            idempotency_key,
-            body.model_dump(mode="json"),
-            work,
-            status=201,
-        ).response()
-    except SincroError as exc:
-        RESERVATIONS.labels(exc.code).inc()
-        raise
-    RESERVATIONS.labels("reserved").inc()
-    return response
+    return run_idempotent(state.run_write, scope, idempotency_key, payload, work, status=201)
 
 
 def _reservation_action(action: str) -> Any:

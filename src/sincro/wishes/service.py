@@ -237,10 +237,9 @@ def process_changes(
     """Read the next batch of the change feed and notify the wishes it fulfils (see the
     module docstring). One call, one transaction's worth (the caller commits)."""
     now = now or utcnow()
-    start = feed.outbox_reader_position(session, READER)
-    events = feed.outbox_after(
+    start, events = feed.outbox_reader_batch(
         session,
-        start,
+        READER,
         limit=settings.wishes_scan_batch,
         gap_timeout=settings.feed_gap_timeout_seconds,
         now=now,

@@ -1,0 +1,362 @@
+"""The lean reservation path: one line at a named location, without the ORM.
+
+A flash sale is a storm of one-unit reservations of a few SKUs at one place. The general path
+(:func:`sincro.inventory.reservations.reserve`) resolves, expires, plans and records through
+the ORM in a dozen statements; this one decides the same thing in ONE statement:
+
+- **PostgreSQL**: a single autocommit statement whose CTEs take the hold (the conditional
+  ``UPDATE stock_levels … RETURNING``), insert the reservation, its line, the ledger row, the
+  outbox event and the idempotency record from what the UPDATE returned, and report what
+  happened. The hot row is locked only while that statement finishes and commits: no client
+  round trip, no Python, no GIL between the lock and the COMMIT.
+- **SQLite**: the same statements in one ``BEGIN IMMEDIATE`` transaction on a raw connection
+  (SQLite has no data-modifying CTEs; writers serialise on the database lock anyway).
+
+It keeps every rule of the general path and falls back to it (returns None) whenever the
+answer needs the general path's machinery:
+
+- the key's channel scope and ownership: the caller passes the key's source as channel and its
+  id as owner, as the general path does;
+- expiry: a due hold of the SKU anywhere (``active`` and ``expires_at <= now``) makes the
+  statement change nothing and fall back, so the general path expires it first, exactly as it
+  always does;
+- idempotency: the record is part of the statement; a stored record for the key (found in the
+  statement's snapshot) is replayed (or refused with another body), and a twin committing
+  concurrently makes the record's INSERT fail on the unique index — the whole statement rolls
+  back and the general path replays the twin's answer;
+- allocation: only lines that name their location come here; lines without one, and
+  reservations of more than one line, take the general path;
+- unknown SKU or location codes (not in this process's caches yet) take the general path,
+  which names the wrong field or learns the ids.
+
+Both paths leave identical levels, ledger and events (``tests/inventory/test_lean.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import DBAPIError
+
+from sincro.catalog import service as catalog
+from sincro.db import Database, utcnow
+from sincro.events import engine_url, wake_commit_listeners
+from sincro.idempotency import IdempotencyKeyReused, Outcome
+from sincro.inventory.exceptions import InsufficientStock
+from sincro.inventory.models import MAX_LEVEL
+from sincro.inventory.schemas import HeldLine, ReservationOut
+
+
+@dataclass(frozen=True, slots=True)
+class LeanReservation:
+    """One line at a named location, and who asks (the general path's arguments)."""
+
+    channel: str
+    owner_key_id: int | None
+    sku: str
+    location: str
+    qty: int
+    ttl_seconds: int
+    order_reference: str | None = None
+    customer_id: int | None = None  # the customer the shop or the assistant names
+    # (scope, Idempotency-Key, request hash) as idempotency.run_idempotent computes them
+    idempotency: tuple[str, str, str] | None = None
+
+
+# --- PostgreSQL: one statement ------------------------------------------------------------
+
+_DUE = (
+    "SELECT 1 FROM reservation_lines WHERE product_id = %(p)s AND active AND expires_at <= %(now)s"
+)
+_AVAILABLE = "on_hand - reserved - blocked_quality - blocked_stock - blocked_returns - safety_stock"
+_RECORD = "SELECT {} FROM idempotency_records WHERE scope = %(scope)s AND key = %(key)s"
+
+# The hold first (its WHERE is the general path's require_available condition, plus "no due
+# hold of this SKU" and "no record for this key"); every insert reads from its RETURNING, so
+# nothing is written unless the hold was taken. Column lists are spelled out: a new column of
+# reservations goes into _RES_COLUMNS/_res_values only.
+_RES_COLUMNS = (
+    "public_id, status, channel, owner_key_id, order_reference, customer_id, expires_at, created_at"
+)
+_RES_VALUES = "%(rid)s, 'active', %(channel)s, %(owner)s, %(ref)s, %(customer)s, %(exp)s, %(now)s"
+
+_PG_HOLD = f"""
+WITH hold AS (
+  UPDATE stock_levels
+     SET reserved = reserved + %(qty)s, version = version + 1, updated_at = %(now)s,
+         as_of = %(now)s
+   WHERE product_id = %(p)s AND location_id = %(l)s
+     AND reserved + %(qty)s <= {MAX_LEVEL}
+     AND %(qty)s <= {_AVAILABLE}
+     AND NOT EXISTS ({_DUE})
+     {{no_record}}
+  RETURNING on_hand, reserved, GREATEST(0, {_AVAILABLE}) AS available, version
+), res AS (
+  INSERT INTO reservations ({_RES_COLUMNS})
+  SELECT {_RES_VALUES} FROM hold
+  RETURNING id
+), line AS (
+  INSERT INTO reservation_lines
+         (reservation_id, product_id, location_id, quantity, active, expires_at)
+  SELECT id, %(p)s, %(l)s, %(qty)s, true, %(exp)s FROM res
+), ledger AS (
+  INSERT INTO movements (product_id, location_id, bucket, quantity, reason, source,
+                         idempotency_key, reference, occurred_at, recorded_at, erp_known_at)
+  SELECT %(p)s, %(l)s, 'reserved', %(qty)s, 'reservation', %(channel)s, NULL, %(rid)s,
+         %(now)s, %(now)s, NULL FROM hold
+), outbox AS (
+  INSERT INTO events (topic, sku, location, available, on_hand, reserved, version, cause,
+                      reference, created_at)
+  SELECT 'stock', %(sku)s, %(code)s, available, on_hand, reserved, version, 'reservation',
+         NULL, %(now)s FROM hold
+){{claim}}
+SELECT (SELECT count(*) FROM hold),
+       EXISTS ({_DUE}),
+       (SELECT GREATEST(0, {_AVAILABLE}) FROM stock_levels
+         WHERE product_id = %(p)s AND location_id = %(l)s),
+       {{record}}
+"""
+_PG_CLAIM = """, claim AS (
+  INSERT INTO idempotency_records (scope, key, request_hash, status_code, response, created_at)
+  SELECT %(scope)s, %(key)s, %(hash)s, 201, %(body)s::json, %(now)s FROM hold
+)"""
+PG_PLAIN = _PG_HOLD.format(no_record="", claim="", record="NULL, NULL, NULL")
+PG_KEYED = _PG_HOLD.format(
+    no_record=f"AND NOT EXISTS ({_RECORD.format('1')})",
+    claim=_PG_CLAIM,
+    record=", ".join(
+        f"({_RECORD.format(col)})" for col in ("request_hash", "status_code", "response::text")
+    ),
+)
+
+
+# --- SQLite: the same, one short transaction ----------------------------------------------
+
+_SQ_RECORD = "SELECT request_hash, status_code, response FROM idempotency_records"
+_SQ_RECORD += " WHERE scope = :scope AND key = :key"
+_SQ_DUE = (
+    "SELECT EXISTS (SELECT 1 FROM reservation_lines WHERE product_id = :p AND active"
+    " AND expires_at <= :now)"
+)
+_SQ_HOLD = f"""UPDATE stock_levels
+   SET reserved = reserved + :qty, version = version + 1, updated_at = :now, as_of = :now
+ WHERE product_id = :p AND location_id = :l
+   AND reserved + :qty <= {MAX_LEVEL}
+   AND :qty <= {_AVAILABLE}
+RETURNING on_hand, reserved, MAX(0, {_AVAILABLE}), version"""
+_SQ_AVAILABLE = (
+    f"SELECT MAX(0, {_AVAILABLE}) FROM stock_levels WHERE product_id = :p AND location_id = :l"
+)
+_SQ_INSERTS = (
+    f"INSERT INTO reservations ({_RES_COLUMNS}) VALUES"
+    " (:rid, 'active', :channel, :owner, :ref, :customer, :exp, :now)",
+    "INSERT INTO reservation_lines"
+    " (reservation_id, product_id, location_id, quantity, active, expires_at)"
+    " VALUES (:res_id, :p, :l, :qty, 1, :exp)",
+    "INSERT INTO movements (product_id, location_id, bucket, quantity, reason, source,"
+    " idempotency_key, reference, occurred_at, recorded_at, erp_known_at)"
+    " VALUES (:p, :l, 'reserved', :qty, 'reservation', :channel, NULL, :rid, :now, :now, NULL)",
+    "INSERT INTO events (topic, sku, location, available, on_hand, reserved, version, cause,"
+    " reference, created_at) VALUES ('stock', :sku, :code, :available, :on_hand, :reserved,"
+    " :version, 'reservation', NULL, :now)",
+)
+_SQ_CLAIM = (
+    "INSERT INTO idempotency_records (scope, key, request_hash, status_code, response,"
+    " created_at) VALUES (:scope, :key, :hash, 201, :body, :now)"
+)
+
+
+def _sqlite_time(moment: dt.datetime) -> str:
+    """How SQLAlchemy's SQLite DateTime stores a naive UTC moment (UTCDateTime's format)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# --- the path -----------------------------------------------------------------------------
+
+
+def response_body(public_id: str, req: LeanReservation, created: dt.datetime) -> dict[str, Any]:
+    """The reservation as the API shows it (the general path's ReservationOut, same JSON)."""
+    out = ReservationOut(
+        id=public_id,
+        status="active",
+        order_reference=req.order_reference,
+        customer_id=req.customer_id,
+        expires_at=created + dt.timedelta(seconds=req.ttl_seconds),
+        created_at=created,
+        lines=[HeldLine(sku=req.sku, location=req.location, qty=req.qty)],
+    )
+    return out.model_dump(mode="json")
+
+
+def reserve(db: Database, req: LeanReservation) -> Outcome | None:
+    """Hold ``req`` in one statement (PostgreSQL) or one short transaction (SQLite).
+
+    Returns the 201 (or, for a known Idempotency-Key, the replayed) :class:`Outcome`; raises
+    :class:`InsufficientStock` like the general path when the units are not available, and
+    :class:`IdempotencyKeyReused` for a key used with another body; returns None when the
+    general path must answer (see the module docstring)."""
+    ids = catalog.known_ids(db.write_engine, req.sku, req.location) or _learn_ids(db, req)
+    if ids is None:
+        return None
+    now = utcnow()
+    public_id = str(uuid.uuid4())
+    body = response_body(public_id, req, now)
+    naive = now.replace(tzinfo=None)
+    params: dict[str, Any] = {
+        "p": ids[0],
+        "l": ids[1],
+        "qty": req.qty,
+        "now": naive,
+        "exp": naive + dt.timedelta(seconds=req.ttl_seconds),
+        "rid": public_id,
+        "channel": req.channel,
+        "owner": req.owner_key_id,
+        "ref": req.order_reference,
+        "customer": req.customer_id,
+        "sku": req.sku,
+        "code": req.location,
+    }
+    if req.idempotency is not None:
+        scope, key, digest = req.idempotency
+        params.update(scope=scope, key=key, hash=digest, body=orjson.dumps(body).decode())
+    try:
+        if db.is_sqlite:
+            held, due, available, record = _sqlite(db, params, req.idempotency is not None)
+        else:
+            held, due, available, record = _postgres(db, params, req.idempotency is not None)
+    except DBAPIError as exc:
+        if _unique_violation(exc):  # a twin with the same key committed first: it replays
+            return None
+        raise
+    if held:
+        wake_commit_listeners(engine_url(db.write_engine))
+        return Outcome(201, body, replayed=False)
+    if record is not None:
+        stored_hash, status, response = record
+        if stored_hash != params["hash"]:
+            raise IdempotencyKeyReused(
+                "Idempotency-Key was already used with a different request body",
+                field="Idempotency-Key",
+            )
+        return Outcome(status, orjson.loads(response), replayed=True)
+    if due:
+        return None  # the general path expires the due holds first, then reserves
+    raise InsufficientStock(
+        [{"sku": req.sku, "location": req.location, "requested": req.qty, "available": available}]
+    )
+
+
+def _learn_ids(db: Database, req: LeanReservation) -> tuple[int, int] | None:
+    """Have catalog's caches learn the code (a directory older than its TTL: a read) and, if
+    still needed, the SKU (a write transaction: product ids are remembered once it commits);
+    None when either does not exist."""
+    with db.read() as session:
+        catalog.places_by_code(session, [req.location])
+    ids = catalog.known_ids(db.write_engine, req.sku, req.location)
+    if ids is None:
+        with db.write() as session:
+            catalog.product_ids(session, [req.sku])
+            catalog.places_by_code(session, [req.location])
+        ids = catalog.known_ids(db.write_engine, req.sku, req.location)
+    return ids
+
+
+Result = tuple[bool, bool, int, tuple[str, int, Any] | None]
+
+
+def _postgres(db: Database, params: dict[str, Any], keyed: bool) -> Result:
+    fairy = db.write_engine.raw_connection()
+    try:
+        conn: Any = fairy.driver_connection
+        conn.autocommit = True  # the statement is its own transaction: no BEGIN, no COMMIT
+        try:
+            with conn.cursor() as cur:
+                cur.execute(PG_KEYED if keyed else PG_PLAIN, params)
+                held, due, available, stored_hash, status, response = cur.fetchone()
+        finally:
+            conn.autocommit = False
+    except BaseException as exc:
+        _translate(db, fairy, exc)
+        raise
+    finally:
+        fairy.close()
+    record = (stored_hash, status, response) if stored_hash is not None else None
+    return bool(held), bool(due), int(available or 0), record
+
+
+def _sqlite(db: Database, params: dict[str, Any], keyed: bool) -> Result:
+    params = {
+        **params,
+        "now": _sqlite_time(params["now"]),
+        "exp": _sqlite_time(params["exp"]),
+    }
+    fairy = db.write_engine.raw_connection()
+    try:
+        conn: Any = fairy.driver_connection
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            out = _sqlite_work(conn, params, keyed)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT" if out[0] else "ROLLBACK")
+    except BaseException as exc:
+        _translate(db, fairy, exc)
+        raise
+    finally:
+        fairy.close()
+    return out
+
+
+def _sqlite_work(conn: Any, params: dict[str, Any], keyed: bool) -> Result:
+    if keyed:
+        row = conn.execute(_SQ_RECORD, params).fetchone()
+        if row is not None:
+            return False, False, 0, (row[0], row[1], row[2])
+    if conn.execute(_SQ_DUE, params).fetchone()[0]:
+        return False, True, 0, None
+    level = conn.execute(_SQ_HOLD, params).fetchone()
+    if level is None:
+        row = conn.execute(_SQ_AVAILABLE, params).fetchone()
+        return False, False, int(row[0]) if row else 0, None
+    on_hand, reserved, available, version = level
+    cur = conn.execute(_SQ_INSERTS[0], params)
+    values = {
+        **params,
+        "res_id": cur.lastrowid,
+        "on_hand": on_hand,
+        "reserved": reserved,
+        "available": available,
+        "version": version,
+    }
+    for statement in _SQ_INSERTS[1:]:
+        conn.execute(statement, values)
+    if keyed:
+        conn.execute(_SQ_CLAIM, values)
+    return True, False, available, None
+
+
+def _translate(db: Database, fairy: Any, exc: BaseException) -> None:
+    """Raise a driver error as SQLAlchemy would (a ``DBAPIError`` wrapping it), so the API's
+    error handlers (503 when the database is away) and the unique-violation check treat both
+    paths alike; a connection the driver reports as broken leaves the pool."""
+    dialect = db.write_engine.dialect
+    dbapi = dialect.loaded_dbapi
+    if not isinstance(exc, dbapi.Error):
+        return
+    gone = dialect.is_disconnect(exc, fairy, None)
+    if gone:
+        fairy.invalidate(exc)
+    raise DBAPIError.instance(
+        None, None, exc, dbapi.Error, connection_invalidated=gone, dialect=dialect
+    ) from exc
+
+
+def _unique_violation(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlstate", None)
+    return code == "23505" or "UNIQUE constraint failed" in str(orig)
