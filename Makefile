@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck bench fuzz migrate serve smoke system-deps clean
+.PHONY: demo test lint format typecheck bench fuzz fleet migrate serve smoke system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: $(STAMP) system-deps
 fuzz: $(STAMP)
 	SINCRO_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} SINCRO_FUZZ_SEED=$${FUZZ_SEED:-8} \
 		$(BIN)/pytest -q -p no:cacheprovider -s tests/kernel/test_fuzz_api.py
+
+## The production-shape fleet test, long (`make test` runs 150 requests): FLEET_OPS requests.
+fleet: $(STAMP) system-deps
+	SINCRO_FLEET_OPS=$${FLEET_OPS:-1000} $(BIN)/pytest -q -p no:cacheprovider -s tests/fleet/test_fleet.py
 
 system-deps:
 	@bash scripts/system-deps.sh

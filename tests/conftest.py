@@ -20,7 +20,16 @@ from sincro.config import Settings, reset_settings
 from sincro.db import Database, reset_databases
 from sincro.migrate import upgrade
 from sincro.models import metadata
-from tests.services import REDIS_URL, absent, create_pg_database, drop_pg_database
+from tests.services import (
+    REDIS_URL,
+    absent,
+    create_pg_database,
+    drop_pg_database,
+    drop_pg_databases_left,
+    migrated_sqlite,
+)
+
+pytest_plugins = ["tests.browser"]
 
 os.environ.setdefault("SINCRO_LOG_JSON", "false")
 
@@ -33,18 +42,35 @@ def _fresh_settings() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("db") / "sincro.sqlite"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    return url
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run and never written: tests that need a database of
+    their own copy it (``tests.services.migrated_sqlite``) instead of migrating again."""
+    path = tmp_path_factory.mktemp("template") / "sincro.sqlite"
+    upgrade(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> str:
+    return migrated_sqlite(sqlite_template, tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per run that nobody connects to again: tests that
+    need a migrated database of their own get a copy (``create_pg_database(template)``)."""
     url = create_pg_database()
     try:
         upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    url = create_pg_database(postgres_template)
+    try:
         yield url
     finally:
         reset_databases()
@@ -58,6 +84,19 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own at head, of each kind (a copy of the run's template)."""
+    if request.param == "sqlite":
+        yield migrated_sqlite(request.getfixturevalue("sqlite_template"), tmp_path)
+        return
+    url = create_pg_database(request.getfixturevalue("postgres_template"))
+    try:
+        yield url
+    finally:
+        drop_pg_database(url, at_end=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database of each kind (not the session's, which is already at head)."""
     if request.param == "sqlite":
@@ -67,20 +106,40 @@ def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     try:
         yield url
     finally:
-        drop_pg_database(url)
+        drop_pg_database(url, at_end=True)
+
+
+_FILLED_TABLES_SQL = " UNION ALL ".join(
+    f"SELECT '{t.name}' WHERE EXISTS (SELECT FROM \"{t.name}\")" for t in metadata.sorted_tables
+)
+# a sequence's last_value is NULL until it is first drawn from after a (re)start
+_DRAWN_SEQUENCES_SQL = (
+    "SELECT sequencename FROM pg_sequences "
+    "WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+)
 
 
 def wipe(db: Database) -> None:
     """Empty every table and restart identities, so the outbox sequence starts again at 1
-    (an emptied table with a sequence far ahead would look like a hole to a new tailer)."""
+    (an emptied table with a sequence far ahead would look like a hole to a new tailer).
+
+    On PostgreSQL only what the last test touched is emptied: one query finds the tables
+    holding rows and the sequences ever drawn from, then those tables are deleted from
+    (children first) and those sequences restarted. A TRUNCATE of all 60-odd tables made new
+    files for each of them on every test, about a second per PostgreSQL test on a busy CI
+    machine; the tables end up exactly as empty and the identities as fresh."""
     with db.write() as session:
         if db.is_sqlite:
             for table in reversed(metadata.sorted_tables):
                 session.execute(delete(table))
             session.execute(text("DELETE FROM sqlite_sequence"))
         else:
-            names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            filled = set(session.scalars(text(_FILLED_TABLES_SQL)))
+            for table in reversed(metadata.sorted_tables):
+                if table.name in filled:
+                    session.execute(delete(table))
+            for sequence in session.scalars(text(_DRAWN_SEQUENCES_SQL)):
+                session.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     forget_directory()
     from sincro.access.service import forget_keys
 
@@ -124,10 +183,15 @@ def redis_prefix() -> Iterator[str]:
     client.close()
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_pg_databases_left()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``one_database`` (console pages) keep their SQLite run only: what a page
-    renders does not depend on the database, and the services behind it are tested on both.
-    Keeps the suite inside its time budget (docs/architecture.md, Testing strategy)."""
+    """Tests marked ``one_database`` keep their SQLite run only: what they check (a console
+    page's rendering, the Celery path to a worker) does not depend on the database, and the
+    services and SQL behind them are tested on both. Keeps the suite inside its time budget
+    (docs/architecture.md, Testing strategy)."""
     kept, dropped = [], []
     for item in items:
         callspec = getattr(item, "callspec", None)

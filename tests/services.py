@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,43 +41,81 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def create_pg_database() -> str:
-    """Create a fresh PostgreSQL database; returns its URL (drop it with drop_pg_database)."""
+def create_pg_database(template: str | None = None) -> str:
+    """Create a fresh PostgreSQL database, empty or a copy of the database at URL ``template``
+    (which nobody may be connected to); returns its URL (drop it with drop_pg_database)."""
     import psycopg
 
     name = unique("sincro_test")
+    copy = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
+            # a commit need not wait for its WAL flush: only a crash of the server itself (never
+            # of a Sincro process, which is what tests kill) could lose one
+            conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     except psycopg.OperationalError as exc:
         absent("PostgreSQL", str(exc).strip().splitlines()[0])
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
-def drop_pg_database(url: str) -> None:
+_DROP_AT_END: list[str] = []
+
+
+def drop_pg_database(url: str, *, at_end: bool = False) -> None:
+    """Drop the database now, or with ``at_end`` when the test run ends (tests/conftest.py):
+    DROP DATABASE forces a checkpoint, seconds while the run keeps the server busy and little
+    once it is over."""
     import psycopg
 
     name = url.rsplit("/", 1)[1]
+    if at_end:
+        _DROP_AT_END.append(name)
+        return
     with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def drop_pg_databases_left() -> None:
+    """Drop the databases whose drop was put off to the end of the run."""
+    import psycopg
+
+    if not _DROP_AT_END:
+        return
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        while _DROP_AT_END:
+            conn.execute(f'DROP DATABASE IF EXISTS "{_DROP_AT_END.pop()}" WITH (FORCE)')
+
+
 @contextmanager
 def serving(app: Any, start_seconds: float = 20.0) -> Iterator[int]:
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the port."""
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the port. The
+    socket is bound here and handed over, so no other process can take the port meanwhile."""
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_config=None, timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + start_seconds
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
     try:
         yield port
     finally:
         server.should_exit = True
         thread.join(10)
+        sock.close()
+
+
+def migrated_sqlite(template: Path, folder: Path) -> str:
+    """A SQLite database at head in ``folder``: a copy of the run's migrated template
+    (``sqlite_template`` in tests/conftest.py), seconds cheaper than migrating again."""
+    target = folder / "sincro.sqlite"
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{target}"

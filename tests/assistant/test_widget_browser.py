@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import http.server
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +17,8 @@ from sincro.app import create_app
 from sincro.assistant.widget import sitekeys
 from sincro.config import Settings
 from sincro.db import Database
-from sincro.migrate import upgrade
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.services import absent
+from tests.browser import live, open_page
+from tests.services import migrated_sqlite
 
 pytestmark = pytest.mark.browser
 SHOP_PAGE = (
@@ -65,88 +62,60 @@ def shop() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, shop: str) -> Iterator[tuple[str, str]]:
-    import uvicorn
-
+def server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, shop: str
+) -> Iterator[tuple[str, str]]:
     folder = tmp_path_factory.mktemp("widget-browser")
-    url = f"sqlite:///{folder / 'sincro.sqlite'}"
-    upgrade(url)
+    url = migrated_sqlite(sqlite_template, folder)
     db = Database(url)
     with db.write() as s:
         key = sitekeys.create(s, "loja", [shop], allow_http=True).public_key
     sitekeys.forget()
     settings = Settings(database_url=url, var_dir=folder, log_json=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=1)
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not running.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", key
+        with live(create_app(settings)) as base:
+            yield base, key
     finally:
-        running.should_exit = True
-        thread.join(10)
-        sock.close()
         db.dispose()
 
 
-def test_a_shop_page_talks_to_the_assistant(server: tuple[str, str], shop: str) -> None:
-    if not CHROMIUM.exists():
-        absent("Chromium", "run scripts/system-deps.sh")
-    from playwright.sync_api import sync_playwright
-
+def test_a_shop_page_talks_to_the_assistant(
+    browser: Any, server: tuple[str, str], shop: str
+) -> None:
     sincro, key = server
     Shop.page = SHOP_PAGE.format(sincro=sincro, key=key).encode()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+    with open_page(browser, shop, timeout_ms=15_000, reduced_motion="reduce") as page:
+        page.goto("/")
+        launcher = page.get_by_role("button", name="Atendimento", exact=True)
+        assert launcher.get_attribute("aria-expanded") == "false"
+        launcher.click()
+        dialog = page.get_by_role("dialog", name="Assistente virtual")
+        assert dialog.is_visible()
+        assert launcher.get_attribute("aria-expanded") == "true"
+        box = page.get_by_label("Sua mensagem")
+        assert box.evaluate("el => el === document.activeElement")  # focus moved in
+        log = page.get_by_role("log", name="Mensagens da conversa")
+        assert log.get_attribute("aria-live") == "polite"
+        assert page.get_by_role("button", name="Fechar atendimento").is_visible()
+        assert page.get_by_role("button", name="Enviar").is_visible()
+        assert page.get_by_role("status").count() == 1
+        box.fill("oi")
+        box.press("Enter")
+        replies = page.locator(".sincro-aw-bot .sincro-aw-text")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.sincro-aw-bot .sincro-aw-text').length >= 2"
         )
-        try:
-            context = browser.new_context(locale="pt-BR", reduced_motion="reduce")
-            context.set_default_timeout(15_000)
-            page = context.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.goto(f"{shop}/")
-            launcher = page.get_by_role("button", name="Atendimento", exact=True)
-            assert launcher.get_attribute("aria-expanded") == "false"
-            launcher.click()
-            dialog = page.get_by_role("dialog", name="Assistente virtual")
-            assert dialog.is_visible()
-            assert launcher.get_attribute("aria-expanded") == "true"
-            box = page.get_by_label("Sua mensagem")
-            assert box.evaluate("el => el === document.activeElement")  # focus moved in
-            log = page.get_by_role("log", name="Mensagens da conversa")
-            assert log.get_attribute("aria-live") == "polite"
-            assert page.get_by_role("button", name="Fechar atendimento").is_visible()
-            assert page.get_by_role("button", name="Enviar").is_visible()
-            assert page.get_by_role("status").count() == 1
-            box.fill("oi")
-            box.press("Enter")
-            replies = page.locator(".sincro-aw-bot .sincro-aw-text")
-            page.wait_for_function(
-                "() => document.querySelectorAll('.sincro-aw-bot .sincro-aw-text').length >= 2"
-            )
-            assert replies.nth(1).inner_text().strip()  # the server's reply, after the greeting
-            assert page.locator(".sincro-aw-customer .sincro-aw-text").inner_text() == "oi"
-            assert page.get_by_role("status").inner_text() == ""
-            stored = page.evaluate(f"JSON.parse(sessionStorage.getItem('sincro-assistant:{key}'))")
-            assert isinstance(stored["id"], int) and len(stored["token"]) >= 32
-            # every control has an accessible name (a basic axe-like rule)
-            unnamed = page.evaluate(UNNAMED_CONTROLS)
-            assert unnamed == []
-            page.keyboard.press("Escape")
-            assert not dialog.is_visible()
-            assert launcher.evaluate("el => el === document.activeElement")  # focus returned
-            assert problems == []
-            context.close()
-        finally:
-            browser.close()
+        assert replies.nth(1).inner_text().strip()  # the server's reply, after the greeting
+        assert page.locator(".sincro-aw-customer .sincro-aw-text").inner_text() == "oi"
+        assert page.get_by_role("status").inner_text() == ""
+        stored = page.evaluate(f"JSON.parse(sessionStorage.getItem('sincro-assistant:{key}'))")
+        assert isinstance(stored["id"], int) and len(stored["token"]) >= 32
+        # every control has an accessible name (a basic axe-like rule)
+        unnamed = page.evaluate(UNNAMED_CONTROLS)
+        assert unnamed == []
+        page.keyboard.press("Escape")
+        assert not dialog.is_visible()
+        assert launcher.evaluate("el => el === document.activeElement")  # focus returned
 
 
 def test_the_widget_is_served_from_the_package() -> None:

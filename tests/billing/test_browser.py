@@ -13,21 +13,15 @@ from sincro.customers import service as customers
 from sincro.db import utcnow
 from sincro.text_pt import local_time
 from tests.billing.test_dunning import Recorder
-from tests.console.test_browser import (  # noqa: F401 (fixtures)
-    LiveServer,
-    browser,
-    live_server,
-    page,
-    signed_in,
-)
+from tests.browser import LiveServer
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = "/tmp/console-billing.png"
 
 
 def test_cobranca_draws_notices_per_day_and_lists_the_steps(
-    signed_in: Any,  # noqa: F811 (the console tests' fixture)
-    live_server: LiveServer,  # noqa: F811
+    signed_in: Any,
+    live_server: LiveServer,
 ) -> None:
     from sincro.config import Settings
 

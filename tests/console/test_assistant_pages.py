@@ -5,8 +5,6 @@ analytics with charts; suggested replies kept by admins. One test in Chromium dr
 handoff end to end: an agent takes a queued conversation in the inbox and answers, and the
 customer side receives it on the events stream."""
 
-# ruff: noqa: F811  (the browser fixtures are imported by name, then requested)
-
 from __future__ import annotations
 
 import json
@@ -30,13 +28,8 @@ from sincro.customers import service as customers
 from sincro.customers.lookup import find_customer
 from sincro.db import Database
 from tests.assistant.people import open_hours, queued
+from tests.browser import LiveServer
 from tests.console.support import csrf_of, sign_in
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    LiveServer,
-    browser,
-    live_server,
-    page,
-)
 from tests.factories import make_key
 
 PASSWORD = "senha-forte-123"

@@ -1,151 +1,25 @@
 """The console in a real browser: Debian's Chromium driven by Playwright against a real
-uvicorn server (in a background thread) over a migrated and seeded SQLite file."""
+uvicorn server (in a background thread) over a migrated and seeded SQLite file (the shared
+fixtures are in tests/browser.py)."""
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from sincro.app import create_app
-from sincro.catalog.service import forget_directory
-from sincro.config import Settings
-from sincro.db import Database
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
-from sincro.migrate import upgrade
-from tests.console.support import (
-    ADMIN_NAV,
-    USER_EMAIL,
-    USER_NAME,
-    USER_PASSWORD,
-    World,
-    seed_world,
-)
-from tests.services import absent
+from tests.browser import LiveServer, open_page, sign_in
+from tests.console.support import ADMIN_NAV, USER_EMAIL, USER_NAME, USER_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/console-sku.png")
-TIMEOUT_MS = 5000
-
-
-@dataclass
-class LiveServer:
-    url: str
-    db: Database
-    world: World
-
-
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    import uvicorn
-
-    folder = tmp_path_factory.mktemp("console-browser")
-    database_url = f"sqlite:///{folder / 'sincro.sqlite'}"
-    upgrade(database_url)
-    db = Database(database_url)
-    with db.write() as session:
-        world = seed_world(session)
-    forget_directory()  # the directory cache is per process: drop other tests' locations
-    settings = Settings(database_url=database_url, var_dir=folder, log_json=False)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", db, world)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-        db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        absent("Chromium", "run scripts/system-deps.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def page(browser: Any, live_server: LiveServer) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=live_server.url, locale="pt-BR", viewport={"width": 1366, "height": 900}
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    problems: list[str] = []  # script errors and CSP violations; HTTP statuses are tested apart
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda msg: (
-            msg.type == "error"
-            and "Failed to load resource" not in msg.text
-            and problems.append(msg.text)
-        ),
-    )
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not problems, problems
-
-
-def sign_in(page: Any, password: str = USER_PASSWORD) -> None:
-    page.goto("/console/sign-in")
-    page.fill("input[name=email]", USER_EMAIL)
-    page.fill("input[name=password]", password)
-    page.click("button:has-text('Entrar')")
-
-
-@pytest.fixture
-def signed_in(page: Any) -> Any:
-    sign_in(page)
-    page.wait_for_url(re.compile(r"/console/skus$"))
-    return page
 
 
 def test_sign_in(page: Any) -> None:
@@ -288,10 +162,7 @@ PHONE = {"width": 390, "height": 844}
 def test_the_shell_works_on_a_phone(browser: Any, live_server: LiveServer) -> None:
     """At 390×844 the menu folds behind a "Menu" button (no script: CSP), every section is
     reachable from it, and no page scrolls sideways."""
-    context = browser.new_context(base_url=live_server.url, locale="pt-BR", viewport=PHONE)
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    try:
+    with open_page(browser, live_server.url, viewport=PHONE) as page:
         sign_in(page)
         page.wait_for_url(re.compile(r"/console/skus$"))
         nav = page.locator("nav.nav")
@@ -311,8 +182,6 @@ def test_the_shell_works_on_a_phone(browser: Any, live_server: LiveServer) -> No
         assert page.locator(".user button:has-text('Sair')").is_visible()
         page.click("label.nav-toggle-label")
         page.screenshot(path="/tmp/console-phone.png")
-    finally:
-        context.close()
 
 
 def test_the_forecast_page_draws_history_forecast_and_band(

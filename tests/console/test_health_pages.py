@@ -2,8 +2,6 @@
 and signed-out visitors, and in Chromium (chart drawn, times in the viewer's zone, the live
 part refreshed)."""
 
-# ruff: noqa: F811  (the browser fixtures are imported by name, then requested)
-
 from __future__ import annotations
 
 import datetime as dt
@@ -22,14 +20,8 @@ from sincro.app import create_app
 from sincro.config import Settings
 from sincro.console.ops import routes
 from sincro.db import Database, utcnow
+from tests.browser import LiveServer, open_page, sign_in as browser_sign_in
 from tests.console.support import seed_world, sign_in
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    TIMEOUT_MS,
-    LiveServer,
-    browser,
-    live_server,
-    sign_in as browser_sign_in,
-)
 
 STORE_EMAIL = "loja@example.com"
 STORE_PASSWORD = "senha-da-loja-123"
@@ -134,15 +126,7 @@ def test_the_page_draws_depths_shows_the_viewers_times_and_refreshes(
     report(live_server.db, 101, "relay", now)
     depths(live_server.db, now)
     viewer = ZoneInfo("America/Manaus")  # not the console's zone (São Paulo): the browser's
-    context = browser.new_context(
-        base_url=live_server.url, locale="pt-BR", timezone_id="America/Manaus"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    try:
+    with open_page(browser, live_server.url, timezone_id="America/Manaus") as page:
         browser_sign_in(page)
         page.wait_for_url(re.compile(r"/console/skus$"))
         page.goto("/console/health")
@@ -161,9 +145,6 @@ def test_the_page_draws_depths_shows_the_viewers_times_and_refreshes(
         assert page.evaluate("window.SincroCharts.charts.length") == 1  # the old one destroyed
         assert "Atualizado às" in page.locator("#health-refresh").inner_text()
         page.screenshot(path="/tmp/console-health.png", full_page=True)
-    finally:
-        context.close()
-    assert not problems, problems
 
 
 # what a page renders does not depend on the database (see tests/conftest.py)

@@ -2,8 +2,6 @@
 promotions listed and edited with pt-BR forms, refusals naming the field, other roles kept
 out; the product page shows the replenishment attributes. One test in Chromium."""
 
-# ruff: noqa: F811  (the browser fixtures are imported by name, then requested)
-
 from __future__ import annotations
 
 import re
@@ -24,14 +22,8 @@ from sincro.catalog import service as catalog
 from sincro.catalog.models import Product
 from sincro.config import Settings
 from sincro.db import Database
+from tests.browser import LiveServer
 from tests.console.support import csrf_of, seed_world, sign_in
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    LiveServer,
-    browser,
-    live_server,
-    page,
-    signed_in,
-)
 
 STORE_EMAIL, STORE_PASSWORD = "loja@sincro.example", "senha-da-loja-123"
 

@@ -1,7 +1,5 @@
 """The "Busca" console section: over HTTP (TestClient, both databases) and in Chromium."""
 
-# ruff: noqa: F811  (the browser fixtures are imported by name, then requested)
-
 from __future__ import annotations
 
 import re
@@ -17,15 +15,9 @@ from sincro.app import create_app
 from sincro.catalog import search
 from sincro.config import Settings
 from sincro.db import Database
+from tests.browser import LiveServer
 from tests.catalog.support import make_document, seed_catalog
 from tests.console.support import USER_EMAIL, USER_PASSWORD, sign_in
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    LiveServer,
-    browser,
-    live_server,
-    page,
-    signed_in,
-)
 
 SCREENSHOTS = Path("/tmp")
 

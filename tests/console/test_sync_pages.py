@@ -1,8 +1,6 @@
 """The "Sincronização" console section: over HTTP (TestClient, both databases) and in
 Chromium (one test, with a screenshot)."""
 
-# ruff: noqa: F811  (the browser fixtures are imported by name, then requested)
-
 from __future__ import annotations
 
 import datetime as dt
@@ -25,15 +23,9 @@ from sincro.connectors.backlog import check_backlog
 from sincro.connectors.config import ConnectorsConfig
 from sincro.connectors.models import ErpFile, SyncRun
 from sincro.db import Database, utcnow
+from tests.browser import LiveServer
 from tests.connectors.test_status_api import configure_sap_source, seed_sync
 from tests.console.support import csrf_of, seed_world, sign_in
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    LiveServer,
-    browser,
-    live_server,
-    page,
-    signed_in,
-)
 
 SCREENSHOTS = Path("/tmp")
 

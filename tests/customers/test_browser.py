@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,25 +18,20 @@ from sincro.config import Settings
 from sincro.customers import service
 from sincro.customers.schemas import CustomerRegistration
 from sincro.db import Database
-from sincro.migrate import upgrade
 from sincro.text_pt import format_cpf
+from tests.browser import live, open_page, sign_in as browser_sign_in
 from tests.customers.support import PASSWORD, add_receivable, cpf, make_user
-from tests.services import absent
+from tests.services import migrated_sqlite
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 ANA = cpf(123456)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import uvicorn
-
+def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("customers-browser")
-    url = f"sqlite:///{folder / 'sincro.sqlite'}"
-    upgrade(url)
+    url = migrated_sqlite(sqlite_template, folder)
     db = Database(url)
     with db.write() as session:
         create_user(session, "admin@sincro.example", "Admin", PASSWORD)
@@ -63,72 +55,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             )
     add_receivable(db, "NF-1", ANA, dt.date.today() - dt.timedelta(days=15), "80.00", source="api")
     make_user(db, "agent")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(Settings(database_url=url, var_dir=folder, log_json=False))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with live(create_app(Settings(database_url=url, var_dir=folder, log_json=False))) as base:
+            yield base
     finally:
-        uv.should_exit = True
-        thread.join(10)
-        sock.close()
         db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        absent("Chromium", "run scripts/system-deps.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, headless=True
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
 def page(browser: Any, server: str) -> Iterator[Any]:
-    context = browser.new_context(
-        base_url=server, locale="pt-BR", viewport={"width": 1366, "height": 900}
-    )
-    context.set_default_timeout(8000)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-
-    def on_console(msg: Any) -> None:
-        if msg.type == "error" and "Failed to load resource" not in msg.text:
-            problems.append(msg.text)
-
-    page.on("console", on_console)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not problems, problems
+    with open_page(browser, server, timeout_ms=8000) as tab:
+        yield tab
 
 
 def sign_in(page: Any, email: str) -> None:
-    page.goto("/console/sign-in")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Entrar')")
+    browser_sign_in(page, email, PASSWORD)
     page.wait_for_url(re.compile(r"/console/\w+"))
 
 

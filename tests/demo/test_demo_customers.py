@@ -28,7 +28,6 @@ from sincro.demo.customers import (
 )
 from sincro.demo.loader import DemoAlreadyLoaded, load_demo
 from sincro.demo.offers import PLANS
-from sincro.migrate import upgrade
 from sincro.text_pt import UFS, is_valid_cnpj, is_valid_cpf
 
 N = 2500
@@ -69,11 +68,10 @@ def _defaulter_ages(session: object, today: dt.date) -> dict[str, list[int]]:
     return ages
 
 
-def test_small_load(fresh_url: str) -> None:
-    upgrade(fresh_url)
-    summary = load_demo(fresh_url, stores=6, dcs=1, products=25, customers=N, offers=True)
+def test_small_load(migrated_url: str) -> None:
+    summary = load_demo(migrated_url, stores=6, dcs=1, products=25, customers=N, offers=True)
     today = dt.datetime.now(dt.UTC).date()
-    db = Database(fresh_url)
+    db = Database(migrated_url)
     try:
         with db.read() as session:
             people = session.scalars(select(Customer).order_by(Customer.id)).all()
@@ -182,7 +180,7 @@ def test_small_load(fresh_url: str) -> None:
                 session.execute(text("DELETE FROM movements"))
                 session.execute(text("DELETE FROM products"))
                 session.execute(text("DELETE FROM locations"))
-            load_demo(fresh_url, stores=6, dcs=1, products=25, customers=N)
+            load_demo(migrated_url, stores=6, dcs=1, products=25, customers=N)
     finally:
         db.dispose()
 

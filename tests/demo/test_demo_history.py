@@ -15,7 +15,6 @@ from sincro.demo.demand import DemandModel, black_friday, retail_calendar
 from sincro.demo.history import HistoryAlreadyLoaded, load_history
 from sincro.demo.loader import load_demo
 from sincro.inventory import history
-from sincro.migrate import upgrade
 
 
 def test_calendar_knows_black_friday_and_the_weekly_shape() -> None:
@@ -40,15 +39,14 @@ def test_launches_start_at_zero_and_the_model_is_seeded() -> None:
     assert np.array_equal(model.sku(first).rate, again.sku(first).rate)
 
 
-def test_demo_history_loads_and_reads_at_every_level(fresh_url: str) -> None:
-    upgrade(fresh_url)
-    load_demo(fresh_url, stores=30, dcs=3, products=70)
+def test_demo_history_loads_and_reads_at_every_level(migrated_url: str) -> None:
+    load_demo(migrated_url, stores=30, dcs=3, products=70)
     last = dt.date(2026, 11, 30)
-    summary = load_history(fresh_url, days=45, last=last)
+    summary = load_history(migrated_url, days=45, last=last)
     assert summary.location_rows > 0 and summary.uf_rows > 0 and summary.censored_days > 0
     with pytest.raises(HistoryAlreadyLoaded):
-        load_history(fresh_url, days=5, last=last)
-    db = Database(fresh_url)
+        load_history(migrated_url, days=5, last=last)
+    db = Database(migrated_url)
     try:
         with db.read() as s:
             start = last - dt.timedelta(days=44)

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
+from tests.services import create_pg_database, drop_pg_database, migrated_sqlite
 
 from sincro.catalog.models import Location, Product
 from sincro.db import Database
@@ -20,10 +19,7 @@ from sincro.demo.cities import CITIES
 from sincro.demo.loader import DemoAlreadyLoaded, LoadSummary, load_demo
 from sincro.demo.operator import generate_locations, stock_quantities
 from sincro.inventory.models import Movement, StockLevel
-from sincro.migrate import upgrade
 from sincro.text_pt import UFS
-
-PG_ADMIN_URL = os.environ.get("SINCRO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 STORES, DCS, PRODUCTS = 30, 2, 50
 
@@ -124,40 +120,18 @@ def test_stock_quantities() -> None:
 # --- loader ---------------------------------------------------------------------------------
 
 
-def _pg_admin_connection():  # type: ignore[no-untyped-def]
-    import psycopg
-
-    try:
-        return psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        reason = f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({why})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI=true requires it", pytrace=False)
-        pytest.skip(reason)
+@pytest.fixture
+def sqlite_db(tmp_path: Path, sqlite_template: Path) -> str:
+    return migrated_sqlite(sqlite_template, tmp_path)
 
 
 @pytest.fixture
-def sqlite_db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
-    upgrade(url)
-    return url
-
-
-@pytest.fixture
-def postgres_db() -> Iterator[str]:
-    name = f"sincro_test_demo_{uuid.uuid4().hex[:8]}"
-    admin = _pg_admin_connection()
+def postgres_db(postgres_template: str) -> Iterator[str]:
+    url = create_pg_database(postgres_template)
     try:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-            upgrade(url)
-            yield url
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield url
     finally:
-        admin.close()
+        drop_pg_database(url, at_end=True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from sincro.access.models import Role
@@ -24,6 +25,9 @@ WORKER = [
 ]  # fmt: skip
 
 
+# the broker and the worker are the same on either database; the dispatch's SQL is tested on
+# both in test_webhooks.py (and a worker on PostgreSQL runs in tests/fleet)
+@pytest.mark.one_database
 def test_delay_runs_on_a_real_worker(
     db: Database, settings: Settings, receiver: Receiver, tmp_path: Path
 ) -> None:

@@ -6,6 +6,7 @@ receive every event."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,7 +24,8 @@ from tests.fleet.load import LOCATIONS, SKUS, SseRecorder, drive, plan
 
 pytestmark = [pytest.mark.fleet, pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.redis]
 
-OPS = 240
+# a short run in CI; `make fleet` (SINCRO_FLEET_OPS) runs it long
+OPS = int(os.environ.get("SINCRO_FLEET_OPS", "150"))
 KILL_AFTER = OPS // 3
 OPENING = 1_000
 
@@ -147,4 +149,5 @@ def test_killing_an_api_and_a_worker_loses_nothing_and_applies_nothing_twice(
     retried = sum(o.attempts > 1 for o in outcomes)
     elapsed = time.monotonic() - started
     print(f"fleet: {OPS} requests, {retried} retried, {len(expected)} events, {elapsed:.1f} s")
-    assert elapsed < 90, "the fleet run is over its budget (60 s in CI, 90 s hard limit)"
+    limit = 90 * max(1.0, OPS / 150)  # a long run (make fleet) gets a longer one
+    assert elapsed < limit, f"the fleet run is over its budget (60 s in CI, {limit:.0f} s limit)"

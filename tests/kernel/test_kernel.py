@@ -23,6 +23,7 @@ def test_health_ready_metrics(settings: Settings) -> None:
     assert "sincro_feed_position" in text
 
 
+@pytest.mark.one_database  # the broker check does not touch the database (2 s of retry each)
 def test_ready_reports_an_unreachable_broker(settings: Settings) -> None:
     broken = settings.model_copy(update={"broker_url": "amqp://guest:guest@127.0.0.1:1//"})
     with TestClient(create_app(broken)) as client:

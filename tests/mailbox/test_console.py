@@ -1,8 +1,6 @@
 """The console's "Caixa de saída (demo)": what the real SMTP sink kept, listed, searched and
 shown safely (HTTP on both databases; one browser test)."""
 
-# ruff: noqa: F811  (the browser fixtures are imported by name, then requested)
-
 from __future__ import annotations
 
 import re
@@ -22,14 +20,8 @@ from sincro.db import Database
 from sincro.mail import Mailer, SmtpSettings, build_message
 from sincro.mailbox.sink import SinkHandler, running
 from sincro.mailbox.store import SinkWriter
+from tests.browser import LiveServer
 from tests.console.support import seed_world, sign_in
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    LiveServer,
-    browser,
-    live_server,
-    page,
-    signed_in,
-)
 
 HOSTILE_HTML = (
     '<p onclick="steal()">Sua fatura <b>chegou</b></p><script>alert("x")</script>'

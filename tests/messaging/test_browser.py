@@ -5,9 +5,7 @@ reach every recipient at the real SMTP sink."""
 from __future__ import annotations
 
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,10 @@ from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.messaging import orchestrator, service
-from sincro.migrate import upgrade
+from tests.browser import live as serve, open_page, sign_in
 from tests.console.support import USER_EMAIL, USER_NAME, USER_PASSWORD
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.messaging.support import add_customers, messaging_settings, sender_for
-from tests.services import absent
+from tests.services import migrated_sqlite
 from tests.smtp_sink import SmtpSink, running_sink
 
 pytestmark = pytest.mark.browser
@@ -31,11 +28,10 @@ RECIPIENTS = 8
 
 
 @pytest.fixture
-def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, SmtpSink]]:
-    import uvicorn
-
-    url = f"sqlite:///{tmp_path / 'sincro.sqlite'}"
-    upgrade(url)
+def live(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, SmtpSink]]:
+    url = migrated_sqlite(sqlite_template, tmp_path)
     db = Database(url)
     with db.write() as s:
         create_user(s, USER_EMAIL, USER_NAME, USER_PASSWORD)
@@ -61,58 +57,24 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str,
             threading.Thread(target=work, daemon=True).start()
 
         monkeypatch.setitem(service.dispatcher, "orchestrate", orchestrate)
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=1)
-        )
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline
-            time.sleep(0.02)
         try:
-            yield f"http://127.0.0.1:{port}", sink
+            with serve(create_app(settings)) as base:
+                yield base, sink
         finally:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
             db.dispose()
 
 
 @pytest.fixture
-def page(live: tuple[str, SmtpSink]) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        absent("Chromium", "run scripts/system-deps.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
-        context = browser.new_context(base_url=live[0], locale="pt-BR")
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-        try:
-            yield page
-        finally:
-            browser.close()
-        assert not problems, problems
+def page(browser: Any, live: tuple[str, SmtpSink]) -> Iterator[Any]:
+    with open_page(browser, live[0], timeout_ms=10_000) as tab:
+        yield tab
 
 
 def test_template_preview_campaign_progress(page: Any, live: tuple[str, SmtpSink]) -> None:
     from playwright.sync_api import expect
 
     _, sink = live
-    page.goto("/console/sign-in")
-    page.fill("input[name=email]", USER_EMAIL)
-    page.fill("input[name=password]", USER_PASSWORD)
-    page.click("button:has-text('Entrar')")
+    sign_in(page)
     page.wait_for_url(re.compile(r"/console/skus$"))
     page.click("nav.nav a:has-text('Mensagens')")
     page.click("a:has-text('Novo modelo')")

@@ -7,26 +7,20 @@ from typing import Any
 
 import pytest
 
-from tests.console.test_browser import (  # noqa: F401  (fixtures)
-    LiveServer,
-    browser,
-    live_server,
-    page,
-    signed_in,
-)
+from tests.browser import LiveServer
 from tests.reports.data import seed
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def reports_seeded(live_server: LiveServer) -> LiveServer:  # noqa: F811
+def reports_seeded(live_server: LiveServer) -> LiveServer:
     with live_server.db.write() as session:
         seed(session)
     return live_server
 
 
-def test_defaulters_and_billing_charts_draw(reports_seeded: LiveServer, signed_in: Any) -> None:  # noqa: F811
+def test_defaulters_and_billing_charts_draw(reports_seeded: LiveServer, signed_in: Any) -> None:
     tab = signed_in
     tab.goto("/console/reports/defaulters?as_of=2026-03-31")
     tab.wait_for_selector("#aging-chart[data-drawn=true]")

@@ -18,9 +18,8 @@ from sqlalchemy import select
 from sincro.config import Settings
 from sincro.customers.models import Customer
 from sincro.db import Database
-from sincro.migrate import upgrade
 from sincro.signup.cli import serve_commands
-from tests.services import port_open
+from tests.services import migrated_sqlite, port_open
 from tests.smtp_sink import free_port, running_sink
 
 SINCRO = [sys.executable, "-m", "sincro.cli"]
@@ -32,10 +31,11 @@ def run(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def test_a_sample_reply_is_processed_on_the_embedded_imap_server(tmp_path: Path) -> None:
+def test_a_sample_reply_is_processed_on_the_embedded_imap_server(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
     pytest.importorskip("pymap")
-    database_url = f"sqlite:///{tmp_path / 'sincro.sqlite'}"
-    upgrade(database_url)
+    database_url = migrated_sqlite(sqlite_template, tmp_path)
     imap_port = free_port()
     with running_sink() as sink:
         env = {
