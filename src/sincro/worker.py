@@ -18,11 +18,13 @@ from celery import Celery, signals
 from kombu import Connection, Queue
 from sqlalchemy.exc import OperationalError
 
+from sincro import embedded_broker
 from sincro.config import Settings, get_settings
 from sincro.domain import resolve_callable
 from sincro.domains import installed
 
 log = logging.getLogger("sincro.worker")
+embedded_broker.install()  # queue declarations from several processes at once (see there)
 KERNEL_QUEUES = ("default",)
 KERNEL_TASK_MODULES = ("sincro.maintenance_tasks",)  # WAL checkpoint, log rotation
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
