@@ -26,6 +26,7 @@ __all__ = ["Certificate", "SmtpSink", "free_port", "running_sink", "self_signed"
 @dataclass
 class SmtpSink(SinkHandler):
     messages: list[EmailMessage] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # as received, byte for byte
     sessions: list[Any] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
     port: int = 0
@@ -57,6 +58,7 @@ class SmtpSink(SinkHandler):
 
     def keep(self, envelope: Any) -> None:
         self.messages.append(parsed(envelope))
+        self.raw.append(bytes(envelope.content))
 
 
 def parsed(envelope: Any) -> EmailMessage:

@@ -22,9 +22,15 @@ import ssl
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from email import policy as email_policy
+from email.charset import QP, Charset
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.message import EmailMessage, Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from enum import StrEnum
 from types import TracebackType
 from typing import Literal
@@ -113,6 +119,18 @@ class SendResult:
         return self.delivery is Delivery.SENT
 
 
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A message already in wire form (see :func:`wire_message`): what a bulk sender builds,
+    signs and sends without the header machinery of :class:`EmailMessage`."""
+
+    data: bytes
+    sender: str  # the From address: MAIL FROM unless the caller gives an envelope sender
+    recipients: tuple[str, ...]
+    message_id: str
+    smtputf8: bool = False  # an address is not ASCII: the server must accept SMTPUTF8
+
+
 def _decoded(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
@@ -158,7 +176,9 @@ class Mailer:
     ) -> None:
         self.close()
 
-    def send(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult:
+    def send(
+        self, message: EmailMessage | RawMessage, envelope_from: str | None = None
+    ) -> SendResult:
         """Send one message over the open connection (opened or reopened when needed).
         ``envelope_from`` is the SMTP ``MAIL FROM`` (the Return-Path bounces go to, e.g. a
         VERP address); by default the message's sender."""
@@ -228,7 +248,9 @@ class Mailer:
         finally:
             client.close()
 
-    def _send(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult:
+    def _send(
+        self, message: EmailMessage | RawMessage, envelope_from: str | None = None
+    ) -> SendResult:
         if self._sent_on_connection >= self.settings.max_per_connection:
             self._disconnect()
         reused = self._client is not None
@@ -238,12 +260,24 @@ class Mailer:
             result = self._attempt(message, envelope_from)
         return result
 
-    def _attempt(self, message: EmailMessage, envelope_from: str | None = None) -> SendResult:
-        message_id = message["Message-ID"]
+    def _attempt(
+        self, message: EmailMessage | RawMessage, envelope_from: str | None = None
+    ) -> SendResult:
+        message_id = (
+            message.message_id if isinstance(message, RawMessage) else message["Message-ID"]
+        )
         try:
             if self._client is None:
                 self._client = self._connect()
-            refused = self._client.send_message(message, from_addr=envelope_from)
+            if isinstance(message, RawMessage):
+                refused = self._client.sendmail(
+                    envelope_from or message.sender,
+                    list(message.recipients),
+                    message.data,
+                    mail_options=["SMTPUTF8"] if message.smtputf8 else [],
+                )
+            else:
+                refused = self._client.send_message(message, from_addr=envelope_from)
         except smtplib.SMTPServerDisconnected as exc:
             self._disconnect()
             return SendResult(message_id, Delivery.TEMPORARY, None, f"disconnected: {exc}")
@@ -293,6 +327,93 @@ def build_message(
         message.add_alternative(html, subtype="html", charset="utf-8")
     message["Content-Language"] = "pt-BR"  # after the body: set_content drops Content-*
     return message
+
+
+_BODY_CHARSET = Charset("utf-8")
+_BODY_CHARSET.body_encoding = QP  # pt-BR text: mostly ASCII, so quoted-printable reads best
+# headers are not refolded: an unbreakable List-Unsubscribe URL would otherwise move to a
+# continuation line (legal, but some readers keep the leading space); encoded words come
+# folded from Header, and no header Sincro writes nears the 998-character limit
+_WIRE_POLICY = email_policy.compat32.clone(linesep="\r\n", max_line_length=998)
+
+
+def _header_text(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _address_header(value: str) -> str:
+    return ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses([value]))
+
+
+def _text_part(content: str, subtype: str) -> Message:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(content, _BODY_CHARSET)
+    return part
+
+
+def wire_message(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    reply_to: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    message_id: str | None = None,
+    attachments: Sequence[tuple[bytes, str, str]] = (),
+) -> RawMessage:
+    """The message :func:`build_message` describes (plus ``attachments``: ``(content,
+    content type, file name)``), in wire form, built with the email package's compat32 API:
+    about 4x cheaper than :class:`EmailMessage`'s header registry and refolding, which
+    dominated a campaign worker's CPU. Addresses that are not ASCII take the
+    :class:`EmailMessage` path (it knows SMTPUTF8)."""
+    message_id = message_id or make_msgid(domain=_domain_of(sender))
+    recipients = tuple(addr for _, addr in getaddresses([to]))
+    envelope = parseaddr(sender)[1]
+    replies = [addr for _, addr in getaddresses([reply_to])] if reply_to else []
+    if not all(a.isascii() for a in (envelope, *recipients, *replies)):
+        message = build_message(
+            sender=sender, to=to, subject=subject, text=text, html=html,
+            reply_to=reply_to, headers=headers,
+        )  # fmt: skip
+        del message["Message-ID"]
+        message["Message-ID"] = message_id
+        for content, content_type, filename in attachments:
+            maintype, _, subtype = content_type.partition("/")
+            message.add_attachment(
+                content, maintype=maintype or "application",
+                subtype=subtype or "octet-stream", filename=filename,
+            )  # fmt: skip
+        data = message.as_bytes(policy=email_policy.SMTPUTF8)
+        return RawMessage(data, envelope, recipients, message_id, smtputf8=True)
+    body: Message = _text_part(text, "plain")
+    if html is not None:
+        body = MIMEMultipart("alternative", _subparts=[body, _text_part(html, "html")])
+    if attachments:
+        parts = [body]
+        for content, content_type, filename in attachments:
+            maintype, _, subtype = content_type.partition("/")
+            part = MIMEApplication(content, subtype or "octet-stream")
+            if maintype and maintype != "application":
+                part.replace_header("Content-Type", content_type)
+            part.add_header("Content-Disposition", "attachment", filename=filename)
+            parts.append(part)
+        body = MIMEMultipart("mixed", _subparts=parts)
+    top = {
+        "Subject": _header_text(subject),
+        "From": _address_header(sender),
+        "To": _address_header(to),
+        "Reply-To": _address_header(reply_to) if reply_to else None,
+        "Date": formatdate(localtime=False),
+        "Message-ID": message_id,
+        **{name: _header_text(value) for name, value in (headers or {}).items()},
+        "Content-Language": "pt-BR",
+    }
+    for name, value in top.items():
+        if value is not None:
+            body[name] = value
+    return RawMessage(body.as_bytes(policy=_WIRE_POLICY), envelope, recipients, message_id)
 
 
 def _domain_of(sender: str) -> str:

@@ -170,3 +170,52 @@ def test_html_alternative_keeps_the_text_and_the_language(sink: SmtpSink) -> Non
     assert received.get_body(("plain",)).get_content().rstrip() == "Olá"  # type: ignore[union-attr]
     assert received["Content-Language"] == "pt-BR" and received["Reply-To"] == "atendimento@x.com"
     assert received["List-Unsubscribe"] == "<mailto:sair@x.com>"
+
+
+def test_wire_message_reads_back_like_build_message(sink: SmtpSink) -> None:
+    """The bulk path's wire form says what build_message says: encoded accents, the extra
+    headers unfolded, both bodies, attachments; it goes over the same connection."""
+    from email import message_from_bytes, policy
+
+    from sincro.mail import wire_message
+
+    url = "https://sincro.example/u/" + "x" * 120  # longer than a folded line
+    raw = wire_message(
+        sender="Loja São João <ofertas@loja.com.br>",
+        to="maria@exemplo.com.br",
+        subject="Olá, Maria: promoção de verão com ação relâmpago em São Paulo e Campinas",
+        text="Olá, Maria!\nAção concluída.",
+        html="<p>Olá, <b>Maria</b>!</p>",
+        reply_to="Atendimento <atendimento@loja.com.br>",
+        headers={"List-Unsubscribe": f"<{url}>"},
+        message_id="<m.1.2.abc@loja.com.br>",
+        attachments=[(b"%PDF-1.4 fatura", "application/pdf", "fatura_março.pdf")],
+    )
+    assert not raw.smtputf8 and raw.recipients == ("maria@exemplo.com.br",)
+    assert raw.data.isascii() and b"\r\n" in raw.data
+    parsed = message_from_bytes(raw.data, policy=policy.default)
+    assert parsed["Subject"].startswith("Olá, Maria: promoção de verão")
+    assert str(parsed["From"]) == "Loja São João <ofertas@loja.com.br>"
+    assert parsed["List-Unsubscribe"] == f"<{url}>"
+    assert parsed["Message-ID"] == "<m.1.2.abc@loja.com.br>"
+    assert parsed["Content-Language"] == "pt-BR"
+    plain, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert plain is not None
+    assert plain.get_content().replace("\r\n", "\n") == "Olá, Maria!\nAção concluída."
+    assert html is not None and "<b>Maria</b>" in html.get_content()
+    (attachment,) = parsed.iter_attachments()
+    assert attachment.get_filename() == "fatura_março.pdf"
+    assert attachment.get_content() == b"%PDF-1.4 fatura"
+    with Mailer(smtp(sink.port)) as mailer:
+        assert mailer.send(raw).ok
+    assert sink.raw[0].replace(b"\r\n", b"\n") == raw.data.replace(b"\r\n", b"\n")
+
+
+def test_wire_message_with_an_international_address_asks_for_smtputf8() -> None:
+    from sincro.mail import wire_message
+
+    raw = wire_message(
+        sender="ofertas@loja.com.br", to="joão@exemplo.com.br", subject="Olá", text="Oi"
+    )
+    assert raw.smtputf8 and raw.recipients == ("joão@exemplo.com.br",)
+    assert "joão@exemplo.com.br".encode() in raw.data

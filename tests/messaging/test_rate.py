@@ -141,3 +141,32 @@ def test_four_workers_share_one_rate_in_redis(
 def test_window_counter() -> None:
     assert max_in_window([0.0, 0.5, 0.99, 1.0, 1.2]) == 4  # [0.5, 1.5)
     assert max_in_window([0.0, 1.0, 2.0]) == 1
+
+
+def test_token_leases_follow_the_rate_and_never_outlive_a_chunk() -> None:
+    """A fast relay leases up to 10 ms of its rate per take (one round trip for several
+    messages); a slow one or a slow campaign takes one token at a time."""
+    from sincro.messaging.sender import TokenLease, lease_size
+
+    assert [lease_size(r) for r in (1, 50, 199, 200, 1_000, 100_000)] == [1, 1, 1, 2, 10, 10]
+    takes: list[tuple[str, float, float, float]] = []
+
+    class Recorder:
+        def take(self, key: str, rate: float, burst: float, cost: float = 1.0) -> float:
+            takes.append((key, rate, burst, cost))
+            return 0.0
+
+    settings = Settings(messaging_rate_per_second=1_000)
+    lease = TokenLease(Recorder(), settings)  # type: ignore[arg-type]
+    for _ in range(25):
+        lease.wait(7, rate=1_000, wanted=25)
+    assert [cost for *_, cost in takes] == [10.0, 10.0, 10.0]  # 25 messages, 3 round trips
+    assert all(burst >= cost for _, _, burst, cost in takes)
+    lease.drop()
+    takes.clear()
+    for _ in range(3):
+        lease.wait(8, rate=20, wanted=3)  # the campaign is slower than the relay
+    assert [(key.split(":")[1], cost) for key, _, _, cost in takes] == [
+        ("campaign", 1.0),
+        ("relay", 1.0),
+    ] * 3

@@ -18,8 +18,7 @@ import hashlib
 import hmac
 import logging
 import re
-from dataclasses import dataclass
-from email.message import EmailMessage
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from sincro.config import Settings
-from sincro.mail import _domain_of, build_message
+from sincro.mail import RawMessage, _domain_of, wire_message
 from sincro.messaging.templates import Rendered
 
 log = logging.getLogger("sincro.messaging")
@@ -109,41 +108,39 @@ def dkim_configured(settings: Settings) -> bool:
     )
 
 
-def dkim_sign(message: EmailMessage, settings: Settings) -> None:
-    """Add a ``DKIM-Signature`` (relaxed/relaxed, rsa-sha256) over the headers receivers
-    check, in place."""
+def dkim_sign(message: RawMessage, settings: Settings) -> RawMessage:
+    """The message with a ``DKIM-Signature`` (relaxed/relaxed, rsa-sha256) over the headers
+    receivers check, prepended to its wire form."""
     import dkim
 
     key = _dkim_key(str(settings.messaging_dkim_private_key_path))
+    head = message.data.split(b"\r\n\r\n", 1)[0].lower()
     headers = [
-        h.encode()
+        h
         for h in (
-            "From",
-            "To",
-            "Subject",
-            "Date",
-            "Message-ID",
-            "Reply-To",
-            "List-Unsubscribe",
-            "List-Unsubscribe-Post",
-            "MIME-Version",
-            "Content-Type",
+            b"From",
+            b"To",
+            b"Subject",
+            b"Date",
+            b"Message-ID",
+            b"Reply-To",
+            b"List-Unsubscribe",
+            b"List-Unsubscribe-Post",
+            b"MIME-Version",
+            b"Content-Type",
         )
-        if message[h] is not None
+        if head.startswith(h.lower() + b":") or b"\r\n" + h.lower() + b":" in head
     ]
-    from email import policy
-
-    raw = message.as_bytes(policy=policy.SMTP)
     signature = dkim.sign(
-        raw,
+        message.data,
         settings.messaging_dkim_selector.encode(),
         settings.messaging_dkim_domain.encode(),
         key,
         canonicalize=(b"relaxed", b"relaxed"),
         include_headers=headers,
+        linesep=b"\r\n",
     )
-    _, _, value = signature.decode().partition(":")
-    message["DKIM-Signature"] = " ".join(value.split())
+    return replace(message, data=signature + message.data)
 
 
 def build(
@@ -156,8 +153,9 @@ def build(
     message_id_value: str,
     unsubscribe: str | None,
     attachments: list[dict[str, Any]] | None = None,
-) -> EmailMessage:
-    """The message for one ledger row (``unsubscribe``: the one-click URL, for marketing)."""
+) -> RawMessage:
+    """The message for one ledger row (``unsubscribe``: the one-click URL, for marketing), in
+    wire form (the bulk path: see :func:`sincro.mail.wire_message`)."""
     headers: dict[str, str] = {}
     if unsubscribe:
         targets = [f"<{unsubscribe}>"]
@@ -165,7 +163,7 @@ def build(
             targets.append(f"<mailto:{settings.messaging_unsubscribe_mailto}?subject=unsubscribe>")
         headers["List-Unsubscribe"] = ", ".join(targets)
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message = build_message(
+    message = wire_message(
         sender=sender,
         to=to,
         subject=rendered.subject,
@@ -173,17 +171,12 @@ def build(
         html=rendered.html,
         reply_to=reply_to,
         headers=headers,
+        message_id=message_id_value,
+        attachments=[
+            (base64.b64decode(item["content"]), item["content_type"], item["filename"])
+            for item in attachments or ()
+        ],
     )
-    del message["Message-ID"]
-    message["Message-ID"] = message_id_value
-    for item in attachments or ():
-        maintype, _, subtype = item["content_type"].partition("/")
-        message.add_attachment(
-            base64.b64decode(item["content"]),
-            maintype=maintype or "application",
-            subtype=subtype or "octet-stream",
-            filename=item["filename"],
-        )
     if dkim_configured(settings):
-        dkim_sign(message, settings)
+        message = dkim_sign(message, settings)
     return message

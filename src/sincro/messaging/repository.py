@@ -118,7 +118,7 @@ def campaigns_in(session: Session, states: Sequence[str]) -> list[Campaign]:
     )
 
 
-def campaign_states(session: Session, ids: Iterable[int]) -> dict[int, str]:
+def campaign_states(session: Session | Connection, ids: Iterable[int]) -> dict[int, str]:
     wanted = set(ids)
     if not wanted:
         return {}
