@@ -32,6 +32,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from enum import StrEnum
+from functools import lru_cache
 from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -341,6 +342,7 @@ def _header_text(value: str) -> str:
     return value if value.isascii() else Header(value, "utf-8").encode()
 
 
+@lru_cache(maxsize=256)  # a campaign's From and Reply-To repeat on every message
 def _address_header(value: str) -> str:
     return ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses([value]))
 

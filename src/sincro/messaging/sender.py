@@ -339,14 +339,8 @@ class Sender:
         now = utcnow()
         detail = (sent.detail or "")[:500] or None
         if sent.delivery is Delivery.SENT:
-            self._finish(
-                row,
-                token,
-                status="sent",
-                sent_at=now,
-                message_id=msg_id,
-                last_code=sent.code,
-                last_error=None,
+            self._write(
+                repo.finish_sent, row, token, sent_at=now, message_id=msg_id, last_code=sent.code
             )
             result.sent += 1
             result.outcomes[row.id] = "sent"
@@ -395,15 +389,21 @@ class Sender:
         metrics.FAILED.labels(kind).inc()
 
     def _finish(self, row: LedgerEntry, token: str, **values: Any) -> None:
+        self._write(repo.finish, row, token, **values)
+
+    def _write(
+        self, write: Callable[..., bool], row: LedgerEntry, token: str, **values: Any
+    ) -> None:
+        """One outcome, committed: on the chunk's connection (autocommit on PostgreSQL)."""
         if self._conn is None:
             with self.db.write() as session:
-                repo.finish(session, row.id, token, **values)
+                write(session, row.id, token, **values)
             return
         if self._autocommit:
-            repo.finish(self._conn, row.id, token, **values)
+            write(self._conn, row.id, token, **values)
             return
         with self._conn.begin():
-            repo.finish(self._conn, row.id, token, **values)
+            write(self._conn, row.id, token, **values)
 
 
 # --- the reaper and the pump (beat) ---------------------------------------------------------
