@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     api_workers: int = 1
+    # worker processes lower their CPU priority by this much: where api and workers share a
+    # machine, a campaign or a sync uses the idle CPU and interactive requests come first
+    worker_nice: int = Field(default=10, ge=0, le=19)
     secret_key: str = ""  # embedded: random, kept in var/secret_key; production: required
     log_level: str = "INFO"
     log_json: bool = True

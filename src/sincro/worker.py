@@ -178,6 +178,17 @@ def _consumed(app: Any) -> list[str]:
         return list(queues())
 
 
+@signals.worker_init.connect
+def _lower_priority(**_: Any) -> None:
+    """Yield the CPU to interactive services (``SINCRO_WORKER_NICE``); pool processes inherit."""
+    import os
+
+    target = get_settings().worker_nice
+    current = os.nice(0)
+    if target > current:
+        os.nice(target - current)
+
+
 @signals.worker_ready.connect
 def _worker_heartbeat(sender: Any = None, **_: Any) -> None:
     from sincro import health

@@ -8,6 +8,7 @@ process's connections are what this checks."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -30,6 +31,11 @@ WORKER = [
 ]  # fmt: skip
 BEAT = [*CELERY, "beat", "--loglevel", "WARNING"]
 SEND = "from sincro.ops.tasks import check_health; check_health.delay()"
+
+
+def _niceness(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2 :].split()[16])
 
 
 def rows(db: Database) -> list[ServiceHeartbeat]:
@@ -89,6 +95,11 @@ def test_worker_pool_process_and_beat_report_and_say_goodbye(
         [pool] = [r for r in by_instance.values() if r.parent == node]
         assert pool.kind == "worker" and pool.queues == ["default", "sync"]
         assert by_instance[f"{host}:{beat.pid}"].kind == "beat"
+        # workers yield the CPU to the api (SINCRO_WORKER_NICE, 10 by default); beat does not
+        pool_pid = int(pool.instance.rsplit(":", 1)[1])
+        lowered = max(10, os.nice(0))  # never raised: a test run under nice keeps its own
+        assert [_niceness(worker.pid), _niceness(pool_pid)] == [lowered, lowered]
+        assert _niceness(beat.pid) == os.nice(0)
 
         def sampled() -> bool:
             with db.read() as session:
