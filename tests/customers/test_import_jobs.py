@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from sincro.access.service import create_user
 from sincro.config import Settings
@@ -31,7 +32,7 @@ from sincro.customers.models import (
     CustomerImportUpload,
 )
 from sincro.db import Database, utcnow
-from sincro.worker import queue_depths
+from sincro.worker import TRANSIENT_ERRORS, queue_depths
 from tests.customers.support import PASSWORD, api_client, cpf, sign_in_as, upload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -382,3 +383,41 @@ def test_an_api_import_is_queued_and_its_progress_served(db: Database, settings:
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == 0
     assert not upload_kept(db, import_id)
+
+
+def test_a_transient_error_leaves_the_import_to_the_retry(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that fails for a moment: the run releases its lease and re-raises (Celery
+    retries the task), the import stays running with its upload; the retry resumes it."""
+    settings, import_id, documents, refused = queued_numbered_file(db, settings)
+    real, calls = repo.add_import_rejects, {"n": 0}
+
+    def flaky(session: Any, rows: list[dict[str, Any]]) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        real(session, rows)
+
+    monkeypatch.setattr(repo, "add_import_rejects", flaky)
+    with pytest.raises(OperationalError):
+        jobs.run_import(db, settings, import_id, worker="w1:1", keep_on=TRANSIENT_ERRORS)
+    record = state_of(db, import_id)
+    assert (record.status, record.processed_lines) == ("running", 10)
+    assert record.lease_until is not None and record.lease_until <= utcnow()  # released
+    assert upload_kept(db, import_id)
+    assert jobs.run_import(db, settings, import_id, worker="w1:1").state == "done"
+    assert_applied_once(db, import_id, documents, refused)
+
+
+@pytest.mark.one_database
+def test_the_run_goes_to_imports_and_the_sweep_to_default(settings: Settings) -> None:
+    from sincro.customers import schedule, tasks
+    from sincro.worker import celery_app
+
+    assert tasks.run_import.name == jobs.TASK
+    assert celery_app.amqp.router.route({}, jobs.TASK)["queue"].name == "imports"
+    sweep = celery_app.amqp.router.route({}, tasks.sweep_imports.name)
+    assert sweep["queue"].name == "default"  # it must run where nobody takes `imports`
+    entries = schedule.beat_entries(settings)
+    assert [e["task"] for e in entries.values()] == [tasks.sweep_imports.name]
