@@ -1,9 +1,10 @@
 """CSV imports as worker jobs (sincro.customers.jobs), on SQLite and PostgreSQL: a console
 upload run by a real ``celery worker`` process on the embedded broker (a second delivery of
-the same task does nothing), a run killed with SIGKILL inside a batch's transaction and
-resumed after the last committed batch (no duplicate customers, rejects and consent events
-not doubled, counts true), two deliveries at once (one runs), a run whose lease was taken
-over (it cannot commit), and the sweep (sent again, abandoned, too many attempts)."""
+the same task does nothing), a real worker killed with SIGKILL inside a batch and the import
+resumed by another worker, the same crash in a plain process with every step checked (no
+duplicate customers, rejects and consent events not doubled, counts true), two deliveries at
+once (one runs), a run whose lease was taken over (it cannot commit), a transient error (left
+to the retry), and the sweep (sent again, abandoned, too many attempts)."""
 
 from __future__ import annotations
 
@@ -194,6 +195,60 @@ def test_a_console_upload_runs_on_a_real_worker_once(
     assert "Concluída" in page
     assert_applied_once(db, import_id, documents, refused)
     assert state_of(db, import_id).attempts == 1  # the second delivery found it finished
+
+
+KILLED_WORKER = """
+import os, signal, sys
+from sincro.customers import repository
+real, calls = repository.add_import_rejects, [0]
+
+def add_import_rejects(session, rows):
+    real(session, rows)
+    calls[0] += 1
+    if calls[0] == 3:  # batch 3 written, not committed: the worker dies (--pool solo)
+        session.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+repository.add_import_rejects = add_import_rejects
+from celery.__main__ import main
+sys.argv = ["celery", *sys.argv[1:]]
+main()
+"""
+
+
+# the same path as above on either database; the resume's SQL runs on both just below
+@pytest.mark.one_database
+def test_a_worker_killed_mid_import_is_resumed_by_another_worker(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    settings = job_settings(settings, customers_import_lease_seconds=5.0)
+    raw, documents, refused = numbered_file()
+    import_id = jobs.submit(db, settings, "lote.csv", raw, dry_run=False, actor="t")
+    env = worker_env(settings, tmp_path) | {"SINCRO_CUSTOMERS_IMPORT_LEASE_SECONDS": "5"}
+    err = (tmp_path / "worker.err").open("wb")
+    doomed = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WORKER, *WORKER[2:]], env=env, cwd=tmp_path, stderr=err
+    )
+    survivor: subprocess.Popen[bytes] | None = None
+    try:
+        assert doomed.wait(240) == -9  # killed inside batch 3
+        record = state_of(db, import_id)
+        assert (record.status, record.processed_lines) == ("running", 20)
+        survivor = subprocess.Popen([sys.executable, *WORKER], env=env, cwd=tmp_path, stderr=err)
+
+        def resumed() -> bool:  # the sweep, as beat runs it, until the survivor finished
+            jobs.sweep(db, settings, send=lambda i: jobs.enqueue(i, settings.broker_url))
+            return state_of(db, import_id).status == "done"
+
+        wait_until(resumed, 240, "the second worker to resume the import")
+    finally:
+        for process in (doomed, survivor):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(30)
+    assert b"Traceback" not in (tmp_path / "worker.err").read_bytes()
+    assert_applied_once(db, import_id, documents, refused)
+    assert state_of(db, import_id).attempts == 2
 
 
 # --- a run killed inside a batch's transaction ----------------------------------------------
