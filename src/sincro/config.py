@@ -352,6 +352,14 @@ class Settings(BaseSettings):
     # feed_poll_interval_seconds.
     feed_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    # --- customers' CSV imports on the workers (queue `imports`; sincro.customers.jobs) ---
+    # a run's lease, renewed with every batch; a run silent this long is taken over
+    customers_import_lease_seconds: float = Field(default=120.0, ge=5)
+    customers_import_max_attempts: int = Field(default=5, ge=1, le=100)  # runs, then failed
+    customers_import_sweep_seconds: float = Field(default=60.0, gt=0)  # beat: resend, give up
+    # an import without progress this long is failed and its stored upload deleted
+    customers_import_abandon_hours: float = Field(default=24.0, gt=0)
+
     @field_validator("billing_overdue_days", mode="before")
     @classmethod
     def _split_overdue_days(cls, value: object) -> object:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import update
 
 from sincro.access.models import ConsoleUser
@@ -87,3 +88,14 @@ def add_receivable(
             ],
         )
         service.link_orphan_receivables(session, source)
+
+
+def upload(client: TestClient, name: str, raw: bytes) -> Response:
+    """The console's import form, sent by a signed-in admin (not followed)."""
+    form = client.get("/console/customers/import")
+    return client.post(
+        "/console/customers/import",
+        data={"csrf": csrf_of(form.text)},
+        files={"file": (name, raw, "text/csv")},
+        follow_redirects=False,
+    )

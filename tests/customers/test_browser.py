@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from sincro.access.service import create_user
 from sincro.app import create_app
 from sincro.config import Settings
-from sincro.customers import service
+from sincro.customers import jobs, service
+from sincro.customers.models import CustomerImport
 from sincro.customers.schemas import CustomerRegistration
 from sincro.db import Database
 from sincro.text_pt import format_cpf
@@ -55,11 +58,29 @@ def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
             )
     add_receivable(db, "NF-1", ANA, dt.date.today() - dt.timedelta(days=15), "80.00", source="api")
     make_user(db, "agent")
+    settings = Settings(database_url=url, var_dir=folder, log_json=False)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_queued_imports, args=(db, settings, stop), daemon=True)
+    worker.start()
     try:
-        with live(create_app(Settings(database_url=url, var_dir=folder, log_json=False))) as base:
+        with live(create_app(settings)) as base:
             yield base
     finally:
+        stop.set()
+        worker.join(30)
         db.dispose()
+
+
+def run_queued_imports(db: Database, settings: Settings, stop: threading.Event) -> None:
+    """What an ``imports`` worker does, in a thread (the real worker process and broker are
+    tested in test_import_jobs.py): run every queued import."""
+    while not stop.wait(0.2):
+        with db.read() as session:
+            queued = session.scalars(
+                select(CustomerImport.id).where(CustomerImport.status == "queued")
+            ).all()
+        for import_id in queued:
+            jobs.run_import(db, settings, import_id)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import time
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
@@ -19,14 +18,22 @@ from sincro import audit
 from sincro.access.service import create_user
 from sincro.config import Settings
 from sincro.console.customers import routes
-from sincro.customers import service
+from sincro.customers import jobs, repository as repo, service
 from sincro.customers.importer import Importer
 from sincro.customers.models import Customer, CustomerImport
 from sincro.customers.schemas import CustomerRegistration
 from sincro.db import Database, utcnow
 from sincro.text_pt import format_cpf
 from tests.console.support import csrf_of
-from tests.customers.support import PASSWORD, add_receivable, api_client, cpf, make_user, sign_in_as
+from tests.customers.support import (
+    PASSWORD,
+    add_receivable,
+    api_client,
+    cpf,
+    make_user,
+    sign_in_as,
+    upload,
+)
 
 ANA = cpf(123456)
 
@@ -242,26 +249,25 @@ def test_lgpd_export_and_erase_from_the_console(
 
 
 def test_import_from_the_console(
-    client: TestClient, as_role: Callable[[str], TestClient], db: Database
+    client: TestClient,
+    as_role: Callable[[str], TestClient],
+    db: Database,
+    settings: Settings,
 ) -> None:
     as_role("admin")
     form = client.get("/console/customers/import")
     assert form.status_code == 200
     raw = ("\ufeffnome;cpf;uf\r\nDiego Alves;" + cpf(77) + ";SP\r\nRuim;123;SP\r\n").encode()
-    started = client.post(
-        "/console/customers/import",
-        data={"csrf": csrf_of(form.text)},
-        files={"file": ("novos.csv", raw, "text/csv")},
-        follow_redirects=False,
-    )
+    started = upload(client, "novos.csv", raw)
     assert started.status_code == 303, started.text
     status_url = started.headers["location"]
-    deadline = time.monotonic() + 10
+    queued = client.get(status_url).text
+    assert "Na fila" in queued and 'http-equiv="refresh"' in queued
+    import_id = int(status_url.rsplit("/", 1)[1])
+    assert jobs.run_import(db, settings, import_id).state == "done"  # what a worker does
     page = client.get(status_url).text
-    while "Em andamento" in page and time.monotonic() < deadline:
-        time.sleep(0.1)
-        page = client.get(status_url).text
     assert "Concluída" in page and "UTF-8" in page and "CPF/CNPJ inválido" in page
+    assert 'http-equiv="refresh"' not in page
     report = client.get(status_url + "/rejeitados.csv")
     assert report.status_code == 200 and report.content.decode("utf-8-sig").splitlines()[
         1
@@ -271,16 +277,38 @@ def test_import_from_the_console(
             session.scalar(select(Customer.name).where(Customer.document == cpf(77)))
             == "Diego Alves"
         )
-    empty = client.post(
-        "/console/customers/import",
-        data={"csrf": csrf_of(form.text)},
-        files={"file": ("x.csv", b"", "text/csv")},
-    )
-    assert empty.status_code == 400
+    assert upload(client, "x.csv", b"").status_code == 400
+    no_cpf = upload(client, "x.csv", b"nome;email\nAna;a@b.co\n")
+    assert no_cpf.status_code == 400 and "Faltam colunas obrigatórias" in no_cpf.text
     assert client.get("/console/customers/imports/999").status_code == 404
 
 
-def test_an_import_whose_process_stopped_is_shown_as_interrupted(
+def test_the_import_page_says_running_interrupted_and_failed_in_portuguese(
+    client: TestClient, as_role: Callable[[str], TestClient], db: Database, settings: Settings
+) -> None:
+    as_role("admin")
+    raw = f"nome;cpf\nAna;{cpf(5)}\n".encode()
+    import_id = jobs.submit(
+        db, settings, "fila.csv", raw, dry_run=False, actor="t", send=lambda _id: None
+    )
+    with db.write() as session:
+        claimed = repo.claim_import(session, import_id, "w1", dt.timedelta(minutes=2))
+        assert claimed is not None
+    running = client.get(f"/console/customers/imports/{import_id}").text
+    assert "Em andamento" in running and 'content="1"' in running and "Interrompida" not in running
+    _set(db, import_id, lease_until=utcnow() - dt.timedelta(seconds=1))
+    resuming = client.get(f"/console/customers/imports/{import_id}").text
+    assert "Interrompida" in resuming and "retomada automaticamente" in resuming
+    assert 'http-equiv="refresh"' in resuming  # it comes back by itself: keep watching
+    _set(db, import_id, status="failed", error="interrupted 5 times (the worker stopped)")
+    failed = client.get(f"/console/customers/imports/{import_id}").text
+    assert "Falhou" in failed and "o worker parou em todas as tentativas" in failed
+    assert 'http-equiv="refresh"' not in failed
+    listing = client.get("/console/customers/import").text
+    assert "Falhou" in listing
+
+
+def test_a_cli_import_whose_process_stopped_is_shown_as_interrupted(
     client: TestClient, as_role: Callable[[str], TestClient], db: Database
 ) -> None:
     importer = Importer(db, batch_lines=10, max_line_chars=4000)
@@ -288,14 +316,17 @@ def test_an_import_whose_process_stopped_is_shown_as_interrupted(
     as_role("admin")
     fresh = client.get(f"/console/customers/imports/{import_id}").text
     assert 'http-equiv="refresh"' in fresh and "Interrompida" not in fresh
+    _set(db, import_id, lease_until=utcnow() - dt.timedelta(seconds=1))
+    stale = client.get(f"/console/customers/imports/{import_id}").text
+    assert "Interrompida" in stale and "importe o arquivo de novo" in stale
+    assert 'http-equiv="refresh"' not in stale  # no upload stored: nothing will resume it
+
+
+def _set(db: Database, import_id: int, **values: object) -> None:
     with db.write() as session:
         session.execute(
-            update(CustomerImport)
-            .where(CustomerImport.id == import_id)
-            .values(updated_at=utcnow() - dt.timedelta(minutes=6))
+            update(CustomerImport).where(CustomerImport.id == import_id).values(**values)
         )
-    stale = client.get(f"/console/customers/imports/{import_id}").text
-    assert "Interrompida" in stale and 'http-equiv="refresh"' not in stale
 
 
 # what a page renders does not depend on the database (see tests/conftest.py)

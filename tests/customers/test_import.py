@@ -1,6 +1,6 @@
 """CSV import: both house forms, encodings, every line validated with a reject report,
 consent evidence per line, merges by document, atomic batches, hostile files, the API and
-the CLI, on SQLite and PostgreSQL."""
+the CLI, on SQLite and PostgreSQL (the jobs on the workers: test_import_jobs.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from sincro.cli import app
 from sincro.config import Settings, reset_settings
-from sincro.customers import repository as repo, service
+from sincro.customers import jobs, repository as repo, service
 from sincro.customers.exceptions import UnreadableFile
 from sincro.customers.importer import Importer
 from sincro.customers.models import ConsentEvent, Customer
@@ -241,8 +241,12 @@ def test_api_import_and_the_reject_report_defuses_formulas(
         r = client.post(
             "/v1/customers/import", files={"file": ("a.csv", raw, "text/csv")}, headers=headers
         )
-        assert r.status_code == 201, r.text
-        body = r.json()
+        assert r.status_code == 202, r.text
+        queued = r.json()
+        assert queued["status"] == "queued" and queued["processed_lines"] == 0
+        assert r.headers["location"].endswith(f"/v1/customers/imports/{queued['id']}")
+        assert jobs.run_import(db, settings, queued["id"]).state == "done"  # what a worker does
+        body = client.get(r.headers["location"], headers=headers).json()
         assert (body["created"], body["rejected"], body["status"]) == (1, 1, "done")
         assert {(x["line"], x["column"]) for x in body["rejects"]} == {
             (2, "uf"),
@@ -271,6 +275,8 @@ def test_api_import_and_the_reject_report_defuses_formulas(
             bad = client.post("/v1/customers/import", headers=headers, **kwargs)
             assert bad.status_code == 422, bad.text
             assert bad.json()["error"]["field"] == "file"
+        with db.read() as session:  # an unreadable file is refused before anything is stored
+            assert [i.id for i in repo.recent_imports(session, 10)] == [body["id"]]
         assert client.get("/v1/customers/imports/999", headers=headers).status_code == 404
         assert client.get("/v1/customers/imports/999/rejects", headers=headers).status_code == 404
     small = settings.model_copy(update={"customers_import_max_bytes": 10_000})

@@ -17,6 +17,10 @@ DOMAIN = Domain(
             order=45,
         ),
     ),
+    task_modules=("sincro.customers.tasks",),
+    queues=("imports",),
+    task_routes={"sincro.customers.run_import": "imports"},  # the sweep stays on default
+    beat="sincro.customers.schedule:beat_entries",
     cli=(("customers", "sincro.customers.cli:customers_app"),),
     runtime="sincro.customers.runtime:install",
     personal_data="sincro.customers.privacy:PERSONAL_DATA",

@@ -19,9 +19,8 @@ from starlette.formparsers import MultiPartException
 
 from sincro import privacy
 from sincro.console.export import csv_response, parse_form
-from sincro.customers import repository as repo, service
+from sincro.customers import jobs, repository as repo, service
 from sincro.customers.exceptions import ImportNotFound
-from sincro.customers.importer import Importer
 from sincro.customers.schemas import (
     UF_SET,
     BatchItemOut,
@@ -244,15 +243,6 @@ def erase_customer(
 # --- CSV import ------------------------------------------------------------------------------
 
 
-def importer_for(state: Any) -> Importer:
-    settings = state.settings
-    return Importer(
-        state.db,
-        batch_lines=settings.customers_import_batch_lines,
-        max_line_chars=settings.customers_import_max_line_chars,
-    )
-
-
 def import_result(session: Session, import_id: int) -> ImportResult:
     record = repo.get_import(session, import_id)
     if record is None:
@@ -304,28 +294,34 @@ async def uploaded_file(request: Request, limit: int) -> tuple[str, bytes]:
 
 @router.post(
     "/customers/import",
-    status_code=201,
+    status_code=202,
     response_model=ImportResult,
     responses=error_responses(413),
     openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_customers(
-    request: Request, state: StateDep, key: AdminKey, dry_run: bool = False
+    request: Request, response: Response, state: StateDep, key: AdminKey, dry_run: bool = False
 ) -> ImportResult:
-    """Import customers from a CSV (``;`` + dd/mm/aaaa or ``,`` + ISO dates; UTF-8 or
-    Windows-1252; pt-BR or English headers). Bad lines are refused with line, column and
-    reason (the first 100 here, all in ``/v1/customers/imports/{id}/rejects``); good ones are
-    applied in atomic batches, merged by document. ``dry_run`` only validates."""
+    """Queue an import of customers from a CSV (``;`` + dd/mm/aaaa or ``,`` + ISO dates;
+    UTF-8 or Windows-1252; pt-BR or English headers) for the ``imports`` workers: 202 with
+    the import ``queued`` and its ``Location``; follow it at
+    ``/v1/customers/imports/{id}`` (``running``, then ``done`` or ``failed``). A file that
+    cannot be read at all (encoding, header, required columns) is a 422 on ``file`` and
+    nothing is stored. Bad lines are refused with line, column and reason (all in
+    ``/v1/customers/imports/{id}/rejects``); good ones are applied in atomic batches, merged
+    by document. ``dry_run`` only validates."""
     name, raw = await uploaded_file(request, state.settings.customers_import_max_bytes)
 
     def work() -> ImportResult:
-        importer = importer_for(state)
-        import_id = importer.start(name, dry_run=dry_run, actor=key.name)
-        importer.run(import_id, raw)  # UnreadableFile: 422, the import recorded as failed
+        import_id = jobs.submit(
+            state.db, state.settings, name, raw, dry_run=dry_run, actor=key.name
+        )
         with state.db.read() as session:
             return import_result(session, import_id)
 
-    return await run_in_threadpool(work)
+    result = await run_in_threadpool(work)
+    response.headers["Location"] = str(request.url_for("get_import", import_id=result.id))
+    return result
 
 
 @router.get("/customers/imports/{import_id}", response_model=ImportResult)

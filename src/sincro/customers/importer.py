@@ -22,10 +22,15 @@ The file is outside input, so it is treated as hostile:
   ``SINCRO_CUSTOMERS_IMPORT_MAX_LINE_CHARS``, are refused whole. Lines are read one by one
   (a quoted cell cannot span lines), so line numbers are the ones an editor shows.
 - **Batches.** Valid lines are applied ``SINCRO_CUSTOMERS_IMPORT_BATCH_LINES`` at a time, each
-  batch one transaction together with its rejects and the import's progress: a crash leaves
-  whole batches applied and the import's counts true. Customers are merged by document (the
+  batch one transaction together with its rejects and the import's progress, whose
+  ``processed_lines`` is the cursor a later run resumes from: a crash leaves whole batches
+  applied and the import's counts true. The batch's first statement is the fence of the run's
+  lease (the import's row, where this run holds it at the cursor it expects), so a run that
+  was taken over cannot commit. Customers are merged by document (the
   oldest record of a CPF/CNPJ is updated, blanks never erase); new ones are inserted in one
   statement. Consent from the file is recorded with the evidence ``csv:<file name>:<line>``.
+  The API and the console run imports on the workers (:mod:`sincro.customers.jobs`); the
+  CLI runs them in its own process.
 - **Dry run** validates everything and counts what would be created or updated; nothing
   changes but the import's own record and its reject report.
 - **Reject report**: stored per import (personal values masked), downloadable as CSV in the
@@ -36,7 +41,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import re
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -314,8 +321,32 @@ class Outcome:
 Progress = Callable[[int, int], None]
 
 
+class LeaseLost(Exception):
+    """Another run holds the import now (this run's lease ran out and it was taken over):
+    this run stops and its current batch is rolled back."""
+
+
+def this_worker() -> str:
+    """``host:pid``: who holds an import's lease."""
+    return f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+@dataclass(slots=True)
+class Parsed:
+    encoding: str
+    layout: Layout
+    data: list[tuple[int, str]]  # the data lines (number, text), blanks left out
+
+
 class Importer:
-    """One import run: create its record, read the file, apply it batch by batch."""
+    """One import run: create its record (or take a queued one), read the file, apply it
+    batch by batch from the record's cursor.
+
+    Every write of a run is fenced by its lease (``worker``): a batch's transaction first
+    updates the import's row where ``worker`` is this run and ``processed_lines`` is the
+    cursor this run expects, renewing the lease, then applies the batch, its rejects and the
+    new counts. A run killed mid-batch leaves nothing of that batch; a run taken over after
+    its lease ran out cannot commit (:class:`LeaseLost`)."""
 
     def __init__(
         self,
@@ -324,14 +355,35 @@ class Importer:
         batch_lines: int,
         max_line_chars: int,
         progress: Progress | None = None,
+        worker: str | None = None,
+        lease_seconds: float = 600.0,
+        keep_on: tuple[type[BaseException], ...] = (),
     ) -> None:
         self.db = db
         self.batch_lines = batch_lines
         self.max_line_chars = max_line_chars
         self.progress = progress
+        self.worker = (worker or this_worker())[:120]
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        # errors that leave the import running (released) for a retry instead of failing it
+        self.keep_on = keep_on
 
     def start(self, file_name: str, *, dry_run: bool, actor: str) -> int:
-        """The import's record (status running), before the file is read."""
+        """The import's record, running and held by this importer (the CLI runs it here)."""
+        return self.new_record(file_name, dry_run=dry_run, actor=actor, status="running")
+
+    def new_record(
+        self,
+        file_name: str,
+        *,
+        dry_run: bool,
+        actor: str,
+        status: str,
+        upload: bytes | None = None,
+    ) -> int:
+        """An import's record; ``queued`` ones carry their ``upload`` for the workers."""
+        now = utcnow()
+        running = status == "running"
         with self.db.write() as session:
             record = repo.new_import(
                 session,
@@ -340,7 +392,7 @@ class Importer:
                     "encoding": "",
                     "delimiter": ",",
                     "dry_run": dry_run,
-                    "status": "running",
+                    "status": status,
                     "total_lines": 0,
                     "processed_lines": 0,
                     "created": 0,
@@ -348,50 +400,76 @@ class Importer:
                     "rejected": 0,
                     "error": "",
                     "actor": actor[:120],
-                    "started_at": utcnow(),
-                    "updated_at": utcnow(),
+                    "started_at": now,
+                    "updated_at": now,
+                    "worker": self.worker if running else "",
+                    "lease_until": now + self.lease if running else None,
+                    "attempts": 1 if running else 0,
+                    "enqueued_at": None if running else now,
                 },
             )
+            if upload is not None:
+                repo.store_upload(session, record.id, upload)
             return record.id
 
+    def read(self, raw: bytes) -> Parsed:
+        """Decode the file and read its header; :class:`UnreadableFile` when it cannot be
+        read at all (the API and the console check an upload with this before queueing it)."""
+        decoded = decode(raw)
+        numbered = lines(decoded.text)
+        while numbered and not numbered[0][1].strip():
+            numbered.pop(0)
+        if not numbered:
+            raise UnreadableFile("the file is empty (no header line)", field="file")
+        header = numbered[0][1]
+        if len(header) > self.max_line_chars or CONTROL.search(header):
+            raise UnreadableFile("the header line is unreadable", field="file")
+        layout = read_layout(header)
+        data = [(n, line) for n, line in numbered[1:] if line.strip()]
+        return Parsed(decoded.encoding, layout, data)
+
     def run(self, import_id: int, raw: bytes) -> Outcome:
-        """Read and apply the file of ``import_id``; a file that cannot be read at all marks
-        the import failed and raises :class:`UnreadableFile`."""
+        """Read and apply the file of ``import_id`` from its cursor (0, or the lines of the
+        batches a previous run committed); a file that cannot be read at all marks the import
+        failed and raises :class:`UnreadableFile`."""
         began = time.perf_counter()
         with self.db.read() as session:
             record = repo.get_import(session, import_id)
             assert record is not None
             file_name, dry_run = record.file_name, record.dry_run
+            outcome = Outcome(
+                import_id,
+                processed=record.processed_lines,
+                created=record.created,
+                updated=record.updated,
+                rejected=record.rejected,
+            )
         try:
-            decoded = decode(raw)
-            numbered = list(lines(decoded.text))
-            while numbered and not numbered[0][1].strip():
-                numbered.pop(0)
-            if not numbered:
-                raise UnreadableFile("the file is empty (no header line)", field="file")
-            header = numbered[0][1]
-            if len(header) > self.max_line_chars or CONTROL.search(header):
-                raise UnreadableFile("the header line is unreadable", field="file")
-            layout = read_layout(header)
+            parsed = self.read(raw)
         except UnreadableFile as exc:
             self._finish(import_id, status="failed", error=exc.message)
             raise
-        data = [(n, line) for n, line in numbered[1:] if line.strip()]
-        outcome = Outcome(import_id, total_lines=len(data))
+        data = parsed.data
+        outcome.total_lines = len(data)
         self._update(
             import_id,
             {
-                "encoding": decoded.encoding,
-                "delimiter": layout.delimiter,
+                "encoding": parsed.encoding,
+                "delimiter": parsed.layout.delimiter,
                 "total_lines": len(data),
             },
         )
         try:
-            for start in range(0, len(data), self.batch_lines):
+            for start in range(outcome.processed, len(data), self.batch_lines):
                 chunk = data[start : start + self.batch_lines]
-                self._batch(import_id, file_name, layout, chunk, dry_run, outcome)
+                self._batch(import_id, file_name, parsed.layout, chunk, dry_run, outcome)
                 if self.progress is not None:
                     self.progress(start + len(chunk), len(data))
+        except LeaseLost:
+            raise
+        except self.keep_on:
+            self._release(import_id)
+            raise
         except Exception as exc:
             self._finish(import_id, status="failed", error=f"{type(exc).__name__}")
             raise
@@ -431,6 +509,11 @@ class Importer:
             rejects.extend(bad)
         refused = len({r.line for r in rejects})
         with self.db.write() as session:
+            # the fence first: it renews the lease and locks the import's row for the batch
+            if not repo.guarded_update(
+                session, import_id, self.worker, self._renewed(), processed=outcome.processed
+            ):
+                raise LeaseLost(import_id)
             created, updated = apply(session, goods, file_name, dry_run=dry_run)
             repo.add_import_rejects(session, [r.row(import_id) for r in rejects])
             repo.update_import(
@@ -441,7 +524,6 @@ class Importer:
                     "created": outcome.created + created,
                     "updated": outcome.updated + updated,
                     "rejected": outcome.rejected + refused,
-                    "updated_at": utcnow(),
                 },
             )
         outcome.processed += len(chunk)
@@ -449,12 +531,41 @@ class Importer:
         outcome.updated += updated
         outcome.rejected += refused
 
+    def _renewed(self) -> dict[str, Any]:
+        now = utcnow()
+        return {"lease_until": now + self.lease, "updated_at": now}
+
     def _update(self, import_id: int, values: dict[str, Any]) -> None:
         with self.db.write() as session:
-            repo.update_import(session, import_id, values)
+            if not repo.guarded_update(session, import_id, self.worker, values | self._renewed()):
+                raise LeaseLost(import_id)
+
+    def _release(self, import_id: int) -> None:
+        """Let another run take the import at once (a retry after a transient error)."""
+        try:
+            with self.db.write() as session:
+                repo.guarded_update(session, import_id, self.worker, {"lease_until": utcnow()})
+        except Exception:
+            pass  # the database is what failed: the lease runs out by itself
+
+    def fail(self, import_id: int, error: str) -> None:
+        """Give the import up (held by this run): failed, upload deleted."""
+        self._finish(import_id, status="failed", error=error)
 
     def _finish(self, import_id: int, *, status: str, error: str) -> None:
-        self._update(import_id, {"status": status, "error": error[:300], "finished_at": utcnow()})
+        """The import's end and its upload's deletion, in one transaction."""
+        now = utcnow()
+        values = {
+            "status": status,
+            "error": error[:300],
+            "finished_at": now,
+            "updated_at": now,
+            "lease_until": None,
+        }
+        with self.db.write() as session:
+            if not repo.guarded_update(session, import_id, self.worker, values):
+                raise LeaseLost(import_id)
+            repo.delete_upload(session, import_id)
 
 
 def _safe_name(name: str) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     UniqueConstraint,
@@ -140,7 +141,12 @@ class Suppression(Base):
 
 class CustomerImport(Base):
     """One CSV import (CLI, API or console): its file, how it was read, and its progress.
-    Progress is committed after every batch, so any api replica can show it."""
+
+    ``queued`` (the upload stored in :class:`CustomerImportUpload`, a task on the ``imports``
+    queue) → ``running`` → ``done`` | ``failed``. A run holds a lease (``worker``,
+    ``lease_until``) renewed with every batch; ``processed_lines`` is the resume cursor,
+    committed in each batch's transaction, so a run taken over after a crash starts after the
+    last committed batch. Progress is in the database, so any api replica can show it."""
 
     __tablename__ = "customer_imports"
 
@@ -149,7 +155,7 @@ class CustomerImport(Base):
     encoding: Mapped[str] = mapped_column(String(20), default="")  # utf-8|cp1252
     delimiter: Mapped[str] = mapped_column(String(1), default=",")
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(12), default="running")  # running|done|failed
+    status: Mapped[str] = mapped_column(String(12), default="running")  # see above
     total_lines: Mapped[int] = mapped_column(Integer, default=0)
     processed_lines: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
@@ -160,10 +166,27 @@ class CustomerImport(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str] = mapped_column(String(120), default="")  # host:pid of the lease holder
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs started (claims)
+    enqueued_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # last task sent
 
-    def stalled(self, now: dt.datetime, after: dt.timedelta) -> bool:
-        """Running but without progress for ``after``: the process that ran it stopped."""
-        return self.status == "running" and now - self.updated_at > after
+    def interrupted(self, now: dt.datetime) -> bool:
+        """Running but its lease ran out: the process that ran it stopped."""
+        return self.status == "running" and self.lease_until is not None and self.lease_until < now
+
+
+class CustomerImportUpload(Base):
+    """The uploaded file of a queued or running import, where every worker can read it.
+    Deleted in the transaction that finishes the import, or by the sweep when abandoned."""
+
+    __tablename__ = "customer_import_uploads"
+
+    import_id: Mapped[int] = mapped_column(
+        ForeignKey("customer_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    stored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CustomerImportReject(Base):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -29,6 +30,7 @@ from sincro.customers.models import (
     Customer,
     CustomerImport,
     CustomerImportReject,
+    CustomerImportUpload,
     Receivable,
     Suppression,
 )
@@ -726,3 +728,158 @@ def recent_imports(session: Session, limit: int) -> list[CustomerImport]:
     return list(
         session.scalars(select(CustomerImport).order_by(CustomerImport.id.desc()).limit(limit))
     )
+
+
+# --- imports on the workers: the stored upload, the lease, the sweep ---------------------------
+
+LIVE = ("queued", "running")
+
+
+def store_upload(session: Session, import_id: int, content: bytes) -> None:
+    session.add(CustomerImportUpload(import_id=import_id, content=content, stored_at=utcnow()))
+
+
+def import_upload(session: Session, import_id: int) -> bytes | None:
+    return session.scalar(
+        select(CustomerImportUpload.content).where(CustomerImportUpload.import_id == import_id)
+    )
+
+
+def has_upload(session: Session, import_id: int) -> bool:
+    return bool(session.scalar(select(_upload_of(import_id))))
+
+
+def delete_upload(session: Session, import_id: int) -> None:
+    session.execute(delete(CustomerImportUpload).where(CustomerImportUpload.import_id == import_id))
+
+
+def _upload_of(import_id: Any) -> Any:
+    return exists().where(CustomerImportUpload.import_id == import_id)
+
+
+def claim_import(
+    session: Session, import_id: int, worker: str, lease: dt.timedelta
+) -> CustomerImport | None:
+    """Take an import that is queued, or running with its lease run out, and has its upload
+    (one statement: two deliveries never both win); None when it is finished, held by a live
+    lease, or has no upload (a CLI import, or one the sweep gave up)."""
+    now = utcnow()
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(CustomerImport)
+        .where(
+            CustomerImport.id == import_id,
+            CustomerImport.status.in_(LIVE),
+            or_(CustomerImport.lease_until.is_(None), CustomerImport.lease_until < now),
+            _upload_of(CustomerImport.id),
+        )
+        .values(
+            status="running",
+            worker=worker[:120],
+            lease_until=now + lease,
+            attempts=CustomerImport.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:
+        return None
+    return session.get(CustomerImport, import_id, populate_existing=True)
+
+
+def guarded_update(
+    session: Session,
+    import_id: int,
+    worker: str,
+    values: dict[str, Any],
+    *,
+    processed: int | None = None,
+) -> bool:
+    """Update a running import only while ``worker`` holds it (and, with ``processed``, only
+    at that cursor): the fence that keeps a run whose lease was taken over from writing. It
+    is a batch's first statement, so it also locks the import's row until the batch commits
+    (a second run waits there, then finds the cursor moved)."""
+    clauses = [
+        CustomerImport.id == import_id,
+        CustomerImport.status == "running",
+        CustomerImport.worker == worker[:120],
+    ]
+    if processed is not None:
+        clauses.append(CustomerImport.processed_lines == processed)
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(CustomerImport)
+        .where(*clauses)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def idle_imports(
+    session: Session, now: dt.datetime, *, progress_before: dt.datetime, sent_before: dt.datetime
+) -> tuple[list[int], list[int]]:
+    """Imports with an upload that nobody holds (queued, or running with the lease run out):
+    (those without progress since ``progress_before``: abandoned; the others whose last task
+    went out before ``sent_before``: to send again)."""
+    rows = session.execute(
+        select(CustomerImport.id, CustomerImport.updated_at, CustomerImport.enqueued_at)
+        .where(
+            CustomerImport.status.in_(LIVE),
+            or_(CustomerImport.lease_until.is_(None), CustomerImport.lease_until < now),
+            _upload_of(CustomerImport.id),
+        )
+        .order_by(CustomerImport.id)
+    ).all()
+    abandoned = [r.id for r in rows if r.updated_at < progress_before]
+    again = [
+        r.id
+        for r in rows
+        if r.updated_at >= progress_before
+        and (r.enqueued_at is None or r.enqueued_at < sent_before)
+    ]
+    return abandoned, again
+
+
+def mark_enqueued(session: Session, ids: list[int], now: dt.datetime) -> None:
+    if ids:
+        session.execute(
+            update(CustomerImport)
+            .where(CustomerImport.id.in_(ids))
+            .values(enqueued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def abandon_imports(session: Session, ids: list[int], error: str, now: dt.datetime) -> None:
+    """Fail these imports (still unheld) and delete their uploads."""
+    if not ids:
+        return
+    session.execute(
+        update(CustomerImport)
+        .where(
+            CustomerImport.id.in_(ids),
+            CustomerImport.status.in_(LIVE),
+            or_(CustomerImport.lease_until.is_(None), CustomerImport.lease_until < now),
+        )
+        .values(status="failed", error=error[:300], finished_at=now, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(CustomerImportUpload).where(
+            CustomerImportUpload.import_id.in_(ids),
+            CustomerImportUpload.import_id.in_(
+                select(CustomerImport.id).where(CustomerImport.status == "failed")
+            ),
+        )
+    )
+
+
+def delete_finished_uploads(session: Session) -> int:
+    """Uploads whose import is done or failed (normally deleted with the finish already)."""
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        delete(CustomerImportUpload).where(
+            CustomerImportUpload.import_id.in_(
+                select(CustomerImport.id).where(CustomerImport.status.not_in(LIVE))
+            )
+        )
+    )
+    return int(result.rowcount or 0)

@@ -1,7 +1,8 @@
 """The console's "Clientes" pages: search (UF, plano, inadimplente; CSV export), a customer's
 page (identity, consent per channel and purpose with its evidence, receivables with days
 overdue in the customer's local time, messages sent when messaging is installed, LGPD
-export and erasure) and the CSV import (upload, progress, reject report).
+export and erasure) and the CSV import (upload queued for the ``imports`` workers, its state
+and progress, reject report).
 
 What each role sees is decided once, by :mod:`sincro.customers.visibility`; import, edits,
 export and erasure are for admins.
@@ -9,11 +10,9 @@ export and erasure are for admins.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -34,9 +33,8 @@ from sincro.console.routes import (
     render,
     url,
 )
-from sincro.customers import repository as repo, service
-from sincro.customers.exceptions import CustomerNotFound
-from sincro.customers.importer import Importer
+from sincro.customers import jobs, repository as repo, service
+from sincro.customers.exceptions import CustomerNotFound, UnreadableFile
 from sincro.customers.schemas import UF_SET, UFS, CustomerDetail
 from sincro.customers.visibility import View, view_for
 from sincro.db import utcnow
@@ -61,11 +59,15 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 SECTION = "customers"
 EXPORT_MAX_ROWS = 50_000
 REJECTS_SHOWN = 200
-STALLED_AFTER = dt.timedelta(minutes=5)  # a batch takes seconds; this long means it stopped
 PURPOSE_LABELS = {"billing": "Cobrança", "service": "Serviço", "marketing": "Ofertas"}
 CHANNEL_LABELS = {"email": "E-mail", "sms": "SMS", "whatsapp": "WhatsApp", "chat": "Chat"}
 STATUS_LABELS = {"open": "Em aberto", "paid": "Pago", "cancelled": "Cancelado"}
-IMPORT_STATUS = {"running": "Em andamento", "done": "Concluída", "failed": "Falhou"}
+IMPORT_STATUS = {
+    "queued": "Na fila",
+    "running": "Em andamento",
+    "done": "Concluída",
+    "failed": "Falhou",
+}
 SOURCE_LABELS = {
     "api": "API",
     "csv": "Importação CSV",
@@ -218,7 +220,8 @@ def import_submit(
     csrf: Annotated[str, Form(max_length=200)] = "",
     simular: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Start an import in the background and go to its page (progress refreshes there)."""
+    """Store the upload with a queued import for the ``imports`` workers and go to its page
+    (it refreshes itself while the import is queued or running)."""
     if not _view_or_none(user).manage:
         return _forbidden(request)
     state = app_state(request)
@@ -235,48 +238,78 @@ def import_submit(
             error = f"Arquivo grande demais (máximo {limit // 1_000_000} MB)."
         elif not raw.strip():
             error = "O arquivo está vazio."
+    import_id = 0
+    if error is None:
+        assert file is not None
+        try:
+            import_id = jobs.submit(
+                state.db,
+                state.settings,
+                file.filename or "",
+                raw,
+                dry_run=simular == "sim",
+                actor=user.name,
+            )
+        except UnreadableFile as exc:
+            error = unreadable_pt(exc.message)
     if error is not None:
         with state.db.read() as session:
             recent = repo.recent_imports(session, 20)
         context = {"recent": recent, "status_labels": IMPORT_STATUS, "error": error}
         return render(request, "customers/import.html", context, status_code=400, section=SECTION)
-    importer = Importer(
-        state.db,
-        batch_lines=state.settings.customers_import_batch_lines,
-        max_line_chars=state.settings.customers_import_max_line_chars,
-    )
-    assert file is not None
-    import_id = importer.start(file.filename or "", dry_run=simular == "sim", actor=user.name)
-    threading.Thread(
-        target=_run_import, args=(importer, import_id, raw), name=f"import-{import_id}", daemon=True
-    ).start()
     return RedirectResponse(
         url(request, "console_customer_import", import_id=import_id), status_code=303
     )
 
 
-def _run_import(importer: Importer, import_id: int, raw: bytes) -> None:
-    """The background run; its outcome (failed included) is on the import's record."""
-    try:
-        importer.run(import_id, raw)
-    except SincroError:
-        pass  # unreadable file: recorded as failed with the reason
-    except Exception:
-        log.exception("customer import %s failed", import_id)
+UNREADABLE_PT = (
+    ("the file is empty", "O arquivo está vazio (não há linha de cabeçalho)."),
+    ("the header line is unreadable", "A linha de cabeçalho não pôde ser lida."),
+    ("required columns missing", "Faltam colunas obrigatórias no cabeçalho: {rest}."),
+    (
+        "the file is neither",
+        "O arquivo não está em UTF-8 nem em Windows-1252: salve como CSV UTF-8.",
+    ),
+)
+FAILURE_PT = (
+    ("abandoned", "nenhum worker concluiu a importação a tempo; o arquivo enviado foi apagado. "
+     "Envie o arquivo de novo."),
+    ("interrupted", "o worker parou em todas as tentativas. Os lotes já gravados ficam; envie "
+     "o arquivo de novo (as linhas são unificadas pelo CPF/CNPJ)."),
+)  # fmt: skip
+
+
+def unreadable_pt(message: str) -> str:
+    """An unreadable file's reason for people (the API keeps the English one)."""
+    for start, text in UNREADABLE_PT:
+        if message.startswith(start):
+            return text.format(rest=message.partition(": ")[2])
+    return message
+
+
+def failure_pt(error: str) -> str:
+    """Why an import failed, in pt-BR."""
+    for start, text in FAILURE_PT:
+        if error.startswith(start):
+            return text
+    if error and error[0].isupper() and " " not in error:
+        return f"erro interno ({error}). Os lotes já gravados ficam; envie o arquivo de novo."
+    return unreadable_pt(error)
 
 
 @router.get("/customers/imports/{import_id}", name="console_customer_import")
 def import_status(request: Request, import_id: int, user: ConsoleUserDep) -> Response:
-    """An import's progress (the page refreshes itself while it runs) and its rejects."""
+    """An import's state (na fila, em andamento, concluída, falhou), its progress (the page
+    refreshes itself until it ends) and its rejects."""
     if not _view_or_none(user).manage:
         return _forbidden(request)
     with app_state(request).db.read() as session:
         record = repo.get_import(session, import_id) if 1 <= import_id <= 2**31 - 1 else None
         rejects = repo.import_rejects(session, import_id, REJECTS_SHOWN) if record else []
+        resumable = repo.has_upload(session, import_id) if record else False
     if record is None:
         return not_found(request, "Importação não encontrada", f"Não há importação nº {import_id}.")
-    stalled = record.stalled(utcnow(), STALLED_AFTER)
-    percent = 100 if record.status != "running" else 0
+    percent = 100 if record.status in ("done", "failed") else 0
     if record.status == "running" and record.total_lines:
         percent = int(100 * record.processed_lines / record.total_lines)
     context = {
@@ -285,7 +318,10 @@ def import_status(request: Request, import_id: int, user: ConsoleUserDep) -> Res
         "percent": percent,
         "status_labels": IMPORT_STATUS,
         "shown": REJECTS_SHOWN,
-        "stalled": stalled,
+        "interrupted": record.interrupted(utcnow()),
+        "resumable": resumable,
+        "failure": failure_pt(record.error) if record.status == "failed" else "",
+        "live": record.status in ("queued", "running"),
     }
     return render(request, "customers/import_status.html", context, section=SECTION)
 
