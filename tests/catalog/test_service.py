@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import threading
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
 from sincro.catalog import service as catalog
-from sincro.catalog.schemas import LocationIn
+from sincro.catalog.schemas import LocationIn, PlanIn, ProductIn, PromotionIn
 from sincro.db import Database
 from tests.factories import make_location, make_product
 
@@ -89,3 +91,61 @@ def test_find_product_names_a_product(db: Database) -> None:
         found = catalog.find_product(s, "SKU-N")
         assert found == catalog.ProductRef(product.id, "SKU-N", "Cabo USB")
         assert catalog.find_product(s, "SKU-NONE") is None
+
+
+def test_product_cards_are_kept_once_read_and_committed_and_forgotten_on_change(
+    db: Database,
+) -> None:
+    with db.write() as s:
+        make_product(s, sku="SKU-C", name="Cabo USB", category="acessorios")
+    queries = count_queries(db)
+    with pytest.raises(Boom), db.write() as s:
+        assert catalog.product_card(s, "SKU-C") is not None
+        raise Boom
+    with db.write() as s:  # a rolled-back read was not kept
+        card = catalog.product_card(s, "SKU-C")
+        assert catalog.product_card(s, "SKU-C") is card  # asked again in the transaction
+        assert catalog.product_card(s, "SKU-NONE") is None
+    assert card == catalog.ProductCard(card.id, "SKU-C", "Cabo USB", "acessorios")
+    assert len([q for q in queries if "FROM products" in q]) == 3
+    queries.clear()
+    with db.write() as s:
+        assert catalog.product_card(s, "SKU-C") is card
+    assert not [q for q in queries if "FROM products" in q]
+    with db.write() as s:
+        catalog.upsert_product(s, ProductIn(sku="SKU-C", name="Cabo USB-C", category="cabos"))
+    with db.write() as s:
+        renamed = catalog.product_card(s, "SKU-C")
+    assert renamed is not None and (renamed.name, renamed.category) == ("Cabo USB-C", "cabos")
+
+
+def test_offers_in_force_are_kept_and_forgotten_when_this_process_changes_them(
+    db: Database,
+) -> None:
+    today = dt.date(2026, 3, 1)
+    with db.write() as s:
+        product = make_product(s, sku="SKU-P")
+        catalog.upsert_plan(
+            s, PlanIn(code="CTRL-1", name="Controle 1", kind="controle", monthly_price=Decimal(50))
+        )
+        catalog.upsert_promotion(
+            s,
+            PromotionIn(code="P-1", name="Desconto", sku=product.sku, promo_price=Decimal(9),
+                        valid_from=dt.date(2026, 1, 1)),
+        )  # fmt: skip
+    queries = count_queries(db)
+    for _ in range(2):
+        with db.write() as s:
+            plans = catalog.plans_in_force(s, kind="controle", limit=50)
+            promos = catalog.promotions_in_force(s, day=today, sku="SKU-P", limit=3)
+        assert [p.code for p in plans] == ["CTRL-1"] and [p.code for p in promos] == ["P-1"]
+    offers = [q for q in queries if "FROM telecom_plans" in q or "FROM promotions" in q]
+    assert len(offers) == 4  # two counted pages, read once
+    with db.write() as s:
+        catalog.upsert_plan(
+            s, PlanIn(code="CTRL-2", name="Controle 2", kind="controle", monthly_price=Decimal(40))
+        )
+        assert catalog.promotions_in_force(s, day=dt.date(2025, 1, 1), sku=None, limit=3) == ()
+    with db.write() as s:
+        plans = catalog.plans_in_force(s, kind="controle", limit=50)
+    assert [p.code for p in plans] == ["CTRL-2", "CTRL-1"]

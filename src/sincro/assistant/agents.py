@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from sincro.access import service as access
 from sincro.assistant import live
 from sincro.assistant.agent_models import AgentStatus
-from sincro.assistant.conversations import Reply, append, get, transcript
+from sincro.assistant.conversations import Reply, append, draft, get, store, transcript
 from sincro.assistant.entities import EMAIL_RE
 from sincro.assistant.models import Conversation, Message
 from sincro.config import Settings
@@ -426,9 +426,11 @@ def csat_reply(session: Session, conversation: Conversation, text: str) -> Reply
     if conversation.csat is not None or found is None:
         return None
     conversation.csat = int(found.group(1))
-    message = append(session, conversation, "customer", text, payload={"csat": conversation.csat})
+    message = draft(conversation, "customer", text, payload={"csat": conversation.csat})
     thanks = "Obrigado pela sua avaliação!"
-    append(session, conversation, "bot", thanks, payload={"event": "csat_recorded"})
+    store(
+        session, [message, draft(conversation, "bot", thanks, payload={"event": "csat_recorded"})]
+    )
     live.announce(session, conversation)
     return Reply(thanks, None, None, conversation.state, seq=message.seq)
 

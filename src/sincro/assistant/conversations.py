@@ -14,9 +14,9 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from sincro.assistant.models import Conversation, Message
@@ -49,6 +49,9 @@ class Reply:
     seq: int = 0  # the sequence number of the customer's message
 
 
+_LOCKED = "assistant.locked_conversations"
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -78,13 +81,60 @@ def start(
 
 
 def get(session: Session, conversation_id: int, *, for_update: bool = False) -> Conversation:
+    """The conversation; ``for_update`` locks its row for the rest of the transaction, and a
+    second locking read in the same transaction (the API's visibility check, then the turn)
+    returns the row already held without asking the database again."""
+    if for_update:
+        held = _locked(session).get(conversation_id)
+        if held is not None:
+            return held
     query = select(Conversation).where(Conversation.id == conversation_id)
     if for_update:
         query = query.with_for_update()
     conversation = session.scalar(query)
     if conversation is None:
         raise NotFound(f"conversation {conversation_id} not found")
+    if for_update and not session.in_nested_transaction():  # a savepoint's rollback unlocks
+        _locked(session)[conversation_id] = conversation
     return conversation
+
+
+def _locked(session: Session) -> dict[int, Conversation]:
+    """The conversations the session's current transaction has locked."""
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED)
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED] = (transaction, {})
+    return held[1]
+
+
+def draft(
+    conversation: Conversation,
+    sender: str,
+    text: str,
+    *,
+    intent: str | None = None,
+    confidence: float | None = None,
+    payload: dict[str, Any] | None = None,
+    agent_user_id: int | None = None,
+    at: dt.datetime | None = None,
+) -> Message:
+    """The next message of ``conversation`` (locked by the caller): numbered with the next
+    ``seq`` and counted, not yet stored (:func:`store` writes drafts, :func:`append` one)."""
+    now = at or utcnow()
+    conversation.messages_count += 1
+    conversation.last_message_at = now
+    return Message(
+        conversation_id=conversation.id,
+        seq=conversation.messages_count,
+        sender=sender,
+        text=text,
+        intent=intent,
+        confidence=confidence,
+        payload=payload or {},
+        agent_user_id=agent_user_id,
+        created_at=now,
+    )
 
 
 def append(
@@ -100,23 +150,31 @@ def append(
     at: dt.datetime | None = None,
 ) -> Message:
     """Add one message to ``conversation`` (locked by the caller) with the next ``seq``."""
-    now = at or utcnow()
-    conversation.messages_count += 1
-    conversation.last_message_at = now
-    message = Message(
-        conversation_id=conversation.id,
-        seq=conversation.messages_count,
-        sender=sender,
-        text=text,
+    message = draft(
+        conversation,
+        sender,
+        text,
         intent=intent,
         confidence=confidence,
-        payload=payload or {},
+        payload=payload,
         agent_user_id=agent_user_id,
-        created_at=now,
+        at=at,
     )
     session.add(message)
     session.flush()
     return message
+
+
+_MESSAGES = cast(Table, Message.__table__)
+_MESSAGE_COLUMNS = tuple(c.key for c in _MESSAGES.columns if c.key != "id")
+
+
+def store(session: Session, messages: list[Message]) -> None:
+    """Write drafted messages with one INSERT, after the conversation's changes (the drafts
+    stay outside the session: a turn needs their ``seq``, never their id)."""
+    session.flush()
+    rows = [{key: getattr(m, key) for key in _MESSAGE_COLUMNS} for m in messages]
+    session.execute(_MESSAGES.insert(), rows)  # executemany: one round trip
 
 
 def transcript(session: Session, conversation_id: int, after_seq: int = 0) -> list[Message]:

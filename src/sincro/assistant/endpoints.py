@@ -30,6 +30,7 @@ from sincro.assistant.schemas import (
 )
 from sincro.billing import service as billing
 from sincro.catalog.documents import get_document
+from sincro.config import Settings
 from sincro.customers import lookup as customers
 from sincro.deps import ChannelKey, CurrentKey, StateDep, row_id_path
 from sincro.errors import InvalidInput, NotFound, error_responses
@@ -57,11 +58,22 @@ async def parse(body: ParseIn, state: StateDep, _key: CurrentKey) -> ParseOut:
     return await run_in_threadpool(work)
 
 
-def _visible(session: Session, conversation_id: int, key: Principal) -> Conversation:
-    conversation = conversations.get(session, conversation_id)
+def _visible(
+    session: Session, conversation_id: int, key: Principal, *, for_update: bool = False
+) -> Conversation:
+    conversation = conversations.get(session, conversation_id, for_update=for_update)
     if not key.is_admin and (conversation.flow or {}).get(OWNER) != key.key_id:
         raise NotFound(f"conversation {conversation_id} not found", field="conversation_id")
     return conversation
+
+
+def customer_turn(
+    session: Session, settings: Settings, conversation_id: int, text: str, key: Principal
+) -> conversations.Reply:
+    """One customer message through the API: the key's visibility check takes the row lock
+    the turn then holds (one read of the conversation)."""
+    _visible(session, conversation_id, key, for_update=True)
+    return conversations.post_customer(session, settings, conversation_id, text)
 
 
 @router.post(
@@ -118,8 +130,7 @@ def post_message(
         )
 
     def work(session: Session) -> ReplyOut:
-        _visible(session, conversation_id, key)
-        reply = conversations.post_customer(session, state.settings, conversation_id, body.text)
+        reply = customer_turn(session, state.settings, conversation_id, body.text, key)
         return ReplyOut(
             reply=reply.reply,
             intent=reply.intent or "fora_do_escopo",

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sincro.audit import Actor, Entity, record
 from sincro.catalog import offers_repository as repo, repository as products
 from sincro.catalog.models import Product, ProductPrice, Promotion, TelecomPlan
+from sincro.catalog.recent import RECENT
 from sincro.catalog.schemas import (
     PlanIn,
     PlanOut,
@@ -216,6 +217,7 @@ def upsert_plans(
             setattr(plan, name, value.value if hasattr(value, "value") else value)
         plan.source = source[:40]
         out.append((plan, created))
+    RECENT.forget_on_commit(session)  # the plans in force
     session.flush()
     return [(PlanOut.model_validate(plan), created) for plan, created in out]
 
@@ -295,6 +297,7 @@ def upsert_promotion(
     promotion.discount_percent, promotion.promo_price = data.discount_percent, data.promo_price
     promotion.valid_from, promotion.valid_to = data.valid_from, data.valid_to
     promotion.channel, promotion.active, promotion.source = data.channel.value, data.active, source
+    RECENT.forget_on_commit(session)  # the promotions in force
     session.flush()
     after = get_promotion(session, data.code)
     _audit(session, actor, "promotion.set", Entity("promotion", data.code), before, after)
@@ -341,4 +344,5 @@ def promotion_days(
 def delete_promotion(session: Session, code: str, *, actor: Actor | None = None) -> None:
     before = get_promotion(session, code)  # NotFound names the code
     repo.delete_promotion(session, code)
+    RECENT.forget_on_commit(session)
     _audit(session, actor, "promotion.delete", Entity("promotion", code), before, None)

@@ -44,6 +44,7 @@ from sincro.catalog.offers import (
     upsert_prices as upsert_prices,
     upsert_promotion as upsert_promotion,
 )
+from sincro.catalog.recent import RECENT
 from sincro.catalog.schemas import (
     DIRECTORY_CODES_MAX,
     PRODUCT_OPTIONAL_ATTRIBUTES,
@@ -51,8 +52,10 @@ from sincro.catalog.schemas import (
     DirectoryKind,
     LocationIn,
     LocationOut,
+    PlanOut,
     ProductIn,
     ProductOut,
+    PromotionOut,
 )
 from sincro.catalog.search import index_products
 from sincro.db import on_commit
@@ -299,6 +302,51 @@ def find_products(session: Session, skus: Iterable[str]) -> dict[str, ProductRef
     return {sku: ProductRef(p.id, p.sku, p.name) for sku, p in products.items()}
 
 
+@dataclass(frozen=True, slots=True)
+class ProductCard:
+    """What is said about a product to a person: id, SKU, name and category."""
+
+    id: int
+    sku: str
+    name: str
+    category: str | None
+
+
+def product_card(session: Session, sku: str) -> ProductCard | None:
+    """A product's card, or None; remembered a few seconds per process (:mod:`.recent`)."""
+
+    def load() -> ProductCard | None:
+        product = repository.products_by_sku(session, [sku]).get(sku)
+        if product is None:
+            return None
+        _remember(session, [(product.id, product.sku)])
+        return ProductCard(product.id, product.sku, product.name, product.category)
+
+    return RECENT.get(session, ("product", sku), load)
+
+
+def plans_in_force(session: Session, *, kind: str | None, limit: int) -> tuple[PlanOut, ...]:
+    """The first ``limit`` active plans (of ``kind``) by kind, monthly price and code, as
+    :func:`list_plans` lists them; remembered a few seconds per process (:mod:`.recent`)."""
+    return RECENT.get(
+        session,
+        ("plans", kind, limit),
+        lambda: tuple(list_plans(session, kind=kind, active=True, limit=limit)[0]),
+    )
+
+
+def promotions_in_force(
+    session: Session, *, day: dt.date, sku: str | None, limit: int
+) -> tuple[PromotionOut, ...]:
+    """The first ``limit`` promotions in force on ``day`` (of ``sku``'s product), newest start
+    first, as :func:`list_promotions` lists them; remembered a few seconds per process."""
+    return RECENT.get(
+        session,
+        ("promotions", day, sku, limit),
+        lambda: tuple(list_promotions(session, active_on=day, sku=sku, limit=limit)[0]),
+    )
+
+
 def list_products(
     session: Session, *, q: str | None, category: str | None, offset: int, limit: int
 ) -> tuple[list[ProductOut], int]:
@@ -328,9 +376,11 @@ def cached_directory(database_url: str) -> LocationDirectory | None:
 
 
 def forget_directory() -> None:
-    """Drop this process's locations and product ids (after tables were emptied, in tests)."""
+    """Drop this process's locations, product ids and recent answers (after tables were
+    emptied, in tests)."""
     forget_locations()
     _product_ids.clear()
+    RECENT.forget()
 
 
 def forget_locations() -> None:
@@ -411,9 +461,10 @@ def upsert_products(session: Session, items: Sequence[ProductIn]) -> list[tuple[
         for field, value in data.model_dump(exclude={"sku", *kept}).items():
             setattr(product, field, value)
         out.append((product, created))
-    announce_changes(
-        session, "product", [p.sku for p, created in out if created or session.is_modified(p)]
-    )
+    changed = [p.sku for p, created in out if created or session.is_modified(p)]
+    announce_changes(session, "product", changed)
+    if changed:
+        RECENT.forget_on_commit(session)  # names and categories
     session.flush()
     index_products(session, [product.id for product, _ in out])
     return out

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sincro.assistant import queue, service
-from sincro.assistant.conversations import Action, Reply, append
+from sincro.assistant.conversations import Action, Reply, draft, store
 from sincro.assistant.dialogue import (
     account,
     documents,
@@ -44,7 +44,7 @@ from sincro.assistant.dialogue import (
 )
 from sincro.assistant.dialogue.turn import Answer, Turn
 from sincro.assistant.interactions import INTERACTION, Interaction
-from sincro.assistant.models import Conversation
+from sincro.assistant.models import Conversation, Message
 from sincro.db import utcnow
 from sincro.errors import Conflict
 from sincro.events import publish
@@ -88,19 +88,27 @@ def respond(session: Session, settings: Any, conversation: Conversation, text: s
             f"conversation {conversation.id} is closed; start a new conversation", field="id"
         )
     parsed = service.parse(session, text, settings)
-    message = append(
-        session,
-        conversation,
-        "customer",
-        text,
-        intent=parsed.intent,
-        confidence=parsed.confidence,
-        payload={"entities": [e.model_dump() for e in parsed.entities]},
-    )
+    received = utcnow()
+
+    def customer_message() -> Message:
+        return draft(
+            conversation,
+            "customer",
+            text,
+            intent=parsed.intent,
+            confidence=parsed.confidence,
+            payload={"entities": [e.model_dump() for e in parsed.entities]},
+            at=received,
+        )
+
     if conversation.state != "bot":  # a person answers: the message waits for them
+        message = customer_message()
+        store(session, [message])
         return Reply("", parsed.intent, parsed.confidence, conversation.state, seq=message.seq)
     turn = Turn(session, settings, conversation, text, parsed, dict(conversation.flow or {}))
     intent, answer = decide(turn)
+    # numbered only now, and stored with the reply: the answer's reads flushed nothing
+    message = customer_message()
     actions = list(answer.actions)
     reply = answer.reply
     if answer.handoff is not None:
@@ -112,13 +120,13 @@ def respond(session: Session, settings: Any, conversation: Conversation, text: s
     turn.flow["low"] = turn.flow.get("low", 0) if answer.kind == "clarify" else 0
     turn.flow["last_intent"] = intent
     conversation.flow = dict(turn.flow)  # a new object: the JSON column is written
-    append(
-        session,
+    answered = draft(
         conversation,
         "bot",
         reply,
         payload={"actions": [a.as_dict() for a in actions], "kind": answer.kind},
     )
+    store(session, [message, answered])  # one UPDATE of the conversation, one INSERT
     if conversation.customer_id is not None and answer.kind != "clarify":
         _interaction(turn, intent, answer)
     log.info(

@@ -137,7 +137,7 @@ def answer_from_documents(turn: Turn, kinds: tuple[str, ...]) -> Answer:
     """The best document for the question; a product named now is preferred, and the last
     product talked about is added to the question only when the question alone finds none."""
     named = turn.entity("product")
-    product = catalog.find_product(turn.session, named.normalized) if named else None
+    product = catalog.product_card(turn.session, named.normalized) if named else None
     query = _query(turn)
     if not query.strip():
         turn.ask_for("question", turn.intent)
@@ -149,7 +149,7 @@ def answer_from_documents(turn: Turn, kinds: tuple[str, ...]) -> Answer:
     last = turn.flow.get("product")
     nothing = not any(h.type == "document" for h in first.hits)
     if nothing and product is None and isinstance(last, dict):
-        context = catalog.find_product(turn.session, str(last.get("sku")))
+        context = catalog.product_card(turn.session, str(last.get("sku")))
         if context is not None:
             hits = _documents(engine.search(_query(turn, context.name), limit=20), context.sku)
     if not any(h.kind in kinds for h in hits):
@@ -172,7 +172,7 @@ def answer_from_documents(turn: Turn, kinds: tuple[str, ...]) -> Answer:
     )
     if hit.sku:
         answer.skus = [hit.sku]
-        ref = catalog.find_product(turn.session, hit.sku)
+        ref = catalog.product_card(turn.session, hit.sku)
         if ref is not None:
             turn.flow["product"] = {"sku": ref.sku, "name": ref.name}
     return answer

@@ -21,6 +21,8 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -55,12 +57,17 @@ class _InTransaction(DatabaseSharedState):
     def __init__(self, session: Session) -> None:
         self.session = session
         self.postgres = False
-        self.sql = _statements(False)
+        self.sql = _sqlite_statements()  # built once: each build costs milliseconds
         self._next_purge = float("inf")  # the process's own shared state purges
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
         yield self.session.connection()
+
+
+@cache
+def _sqlite_statements() -> Any:
+    return _statements(False)
 
 
 _states: dict[tuple[str, str, str], SharedState] = {}

@@ -1,6 +1,6 @@
 """``planos_ofertas``: plans and promotions in force, from the catalog's offers
-(``catalog.offers``), narrowed to the plan kind the customer names (controle, pós, pré,
-fibra, combo) or the product being talked about."""
+(``catalog.service.plans_in_force`` and ``promotions_in_force``), narrowed to the plan kind the
+customer names (controle, pós, pré, fibra, combo) or the product being talked about."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 
 from sincro.assistant.conversations import Action
 from sincro.assistant.dialogue.turn import Answer, Turn
-from sincro.catalog import offers
+from sincro.catalog import service as catalog
 from sincro.catalog.schemas import PlanOut, PromotionOut
 from sincro.text_pt import SAO_PAULO, decimal_br, money_br
 
@@ -51,8 +51,8 @@ def _promotion_line(promo: PromotionOut) -> str:
 
 def plans_and_offers(turn: Turn) -> Answer:
     kind = _kind(turn)
-    plans, _ = offers.list_plans(turn.session, kind=kind, active=True, limit=50)
-    plans = sorted(plans, key=lambda p: (p.monthly_price, p.code))[:SHOWN]
+    in_force = catalog.plans_in_force(turn.session, kind=kind, limit=50)
+    plans = sorted(in_force, key=lambda p: (p.monthly_price, p.code))[:SHOWN]
     today = dt.datetime.now(SAO_PAULO).date()
     sku = None
     last = turn.flow.get("product")
@@ -61,9 +61,9 @@ def plans_and_offers(turn: Turn) -> Answer:
         sku = named.normalized
     elif kind is None and isinstance(last, dict):
         sku = str(last.get("sku"))
-    promos, _ = offers.list_promotions(turn.session, active_on=today, sku=sku, limit=SHOWN)
+    promos = list(catalog.promotions_in_force(turn.session, day=today, sku=sku, limit=SHOWN))
     if not promos and sku is not None:
-        promos, _ = offers.list_promotions(turn.session, active_on=today, limit=SHOWN)
+        promos = list(catalog.promotions_in_force(turn.session, day=today, sku=None, limit=SHOWN))
     if plans and kind is not None:
         codes = {p.code for p in plans}
         promos = [p for p in promos if p.plan is None or p.plan in codes] or promos

@@ -105,7 +105,7 @@ def _product(turn: Turn) -> tuple[str, str] | None:
     """(sku, name) of the product named now, else the last one talked about."""
     named = turn.entity("product")
     if named is not None:
-        ref = catalog.find_product(turn.session, named.normalized)
+        ref = catalog.product_card(turn.session, named.normalized)
         if ref is not None:
             return ref.sku, ref.name
     last = turn.flow.get("product")
@@ -119,8 +119,8 @@ def _remember(turn: Turn, answer: Answer, city: str, product: tuple[str, str] | 
     if product is not None:
         turn.flow["product"] = {"sku": product[0], "name": product[1]}
         answer.skus = [product[0]]
-        found = catalog.get_product(turn.session, product[0])
-        answer.category = found.category
+        card = catalog.product_card(turn.session, product[0])
+        answer.category = (card or catalog.get_product(turn.session, product[0])).category
 
 
 def nearest_stores(turn: Turn) -> Answer:
