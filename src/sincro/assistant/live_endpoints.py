@@ -17,7 +17,6 @@ route with the per-conversation token check (:func:`sincro.assistant.conversatio
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -36,7 +35,6 @@ from sincro.inputs import MAX_ROW_ID
 router = APIRouter(prefix="/v1/assistant", tags=["assistant"])
 
 CUSTOMER_SENDERS = frozenset({"agent", "system"})
-HEARTBEAT_SECONDS = 15.0
 MAX_LONG_POLL_SECONDS = 30
 ConversationReader = Annotated[Principal, Depends(role(Role.admin, Role.channel))]
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -80,37 +78,25 @@ def _read(state: AppState, conversation_id: int, after: int) -> tuple[dict[str, 
         return _state_of(session, state, conversation), shown
 
 
-async def _stream(
+def _keys(conversation_id: int) -> tuple[int, int]:
+    """A customer's stream wakes on its conversation and when the queue moves (its place)."""
+    return conversation_id, live.WAITING
+
+
+def _stream(
     request: Request, state: AppState, conversation_id: int, after: int
 ) -> AsyncIterator[bytes]:
-    waker = live.waker_of(state)
-    poll = state.settings.assistant_live_poll_seconds
-    sent_state: dict[str, Any] | None = None
-    yield b"retry: 2000\n: connected\n\n"
-    quiet_since = time.monotonic()
-    while True:
-        waiter = waker.waiter(conversation_id, live.QUEUE)
+    cursor = live.Cursor(after)
+
+    def step() -> list[bytes] | None:
         try:
-            status, messages = await run_in_threadpool(_read, state, conversation_id, after)
-            for message in messages:
-                yield live.sse("message", message, message["seq"])
-            after = max(after, int(status["seq"]))
-            if status != sent_state:
-                yield live.sse("state", status, after)
-                sent_state = status
-            woke = await waker.wait(waiter, min(poll, HEARTBEAT_SECONDS))
+            status, messages = _read(state, conversation_id, cursor.after)
         except NotFound:
-            yield live.sse("state", {"state": "gone"})
-            return
-        finally:
-            waker.forget(waiter)
-        if woke:
-            quiet_since = time.monotonic()
-        elif await request.is_disconnected():
-            return
-        elif time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
-            quiet_since = time.monotonic()
-            yield b": keep-alive\n\n"
+            return None
+        return cursor.events(status, messages)
+
+    poll = state.settings.assistant_live_poll_seconds
+    return live.stream(request, live.waker_of(state), _keys(conversation_id), poll, step)
 
 
 async def events_response(
@@ -127,16 +113,18 @@ async def events_response(
         after = max(after, min(int(last_event_id.strip()), MAX_ROW_ID))
     first_state, first_messages = await run_in_threadpool(_read, state, conversation_id, after)
     if "application/json" in request.headers.get("accept", ""):
-        return await _long_poll(state, conversation_id, after, wait, first_state, first_messages)
-    stream = _stream(request, state, conversation_id, after)
+        return await _long_poll(
+            request, state, conversation_id, after, wait, first_state, first_messages
+        )
     return StreamingResponse(
-        stream,
+        _stream(request, state, conversation_id, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _long_poll(
+    request: Request,
     state: AppState,
     conversation_id: int,
     after: int,
@@ -144,20 +132,16 @@ async def _long_poll(
     status: dict[str, Any],
     messages: list[Any],
 ) -> Response:
-    waker = live.waker_of(state)
-    deadline = time.monotonic() + wait
-    while not messages and status["seq"] <= after and time.monotonic() < deadline:
-        waiter = waker.waiter(conversation_id, live.QUEUE)
-        try:
-            status, messages = await run_in_threadpool(_read, state, conversation_id, after)
-            if messages or status["seq"] > after:
-                break
-            left = deadline - time.monotonic()
-            await waker.wait(
-                waiter, max(0.0, min(left, state.settings.assistant_live_poll_seconds))
-            )
-        finally:
-            waker.forget(waiter)
+    status, messages = await live.long_poll(
+        request,
+        live.waker_of(state),
+        _keys(conversation_id),
+        state.settings.assistant_live_poll_seconds,
+        wait,
+        (status, messages),
+        lambda: _read(state, conversation_id, after),
+        lambda read: bool(read[1]) or read[0]["seq"] > after,
+    )
     return JSONResponse(
         {"events": messages, "state": status, "last_seq": max(after, int(status["seq"]))}
     )
