@@ -11,9 +11,10 @@ replies are the answers to the customer's own requests), never the agent's full 
 another conversation.
 
 **Authorisation is pluggable.** Here an API key (admin or channel role: the integrator's
-server relays to its customers); the web widget mounts :func:`events_response` under its own
-route with the per-conversation token check (:func:`sincro.assistant.conversations
-.token_hash`), so both share one stream."""
+server relays to its customers; :func:`events_response` serves any route that authorised the
+request). The web widget has its own long poll with the per-conversation token
+(:mod:`sincro.assistant.widget.endpoints`) over the same loop (:func:`sincro.assistant.live
+.long_poll`)."""
 
 from __future__ import annotations
 
@@ -58,12 +59,10 @@ def customer_message(message: Message) -> dict[str, Any]:
 def _state_of(session: Any, state: AppState, conversation: Conversation) -> dict[str, Any]:
     out: dict[str, Any] = {"state": conversation.state, "seq": conversation.messages_count}
     if conversation.state == "waiting_agent":
-        place = queue.position(session, conversation)
+        place, minutes = queue.standing(session, conversation, state.settings)
         out["position"] = place
         out["reply_by_email"] = conversation.reply_by_email
-        out["estimated_wait_minutes"] = (
-            queue.estimated_wait_minutes(session, place, state.settings) if place else None
-        )
+        out["estimated_wait_minutes"] = minutes
     if conversation.state == "closed":
         out["csat_asked"] = conversation.csat_asked_at is not None and conversation.csat is None
     return out
