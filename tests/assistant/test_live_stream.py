@@ -62,6 +62,30 @@ def test_an_idle_stream_sends_keep_alives_until_the_client_leaves(
     assert reads >= 8  # the safety-net poll re-read every 0.05 s meanwhile
 
 
+def test_wake_ups_without_news_do_not_silence_the_keep_alives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.2)
+
+    async def body(waker: live.Waker, request: FakeRequest) -> int:
+        calls, step = counting()
+        stream = live.stream(request, waker, (live.QUEUE,), 30.0, step)
+        busy = asyncio.get_running_loop()
+
+        def other_conversations_change() -> None:
+            waker.wake([9])
+            busy.call_later(0.02, other_conversations_change)
+
+        other_conversations_change()
+        async for chunk in stream:
+            if chunk == live.KEEP_ALIVE:
+                break
+        await stream.aclose()
+        return len(calls)
+
+    assert run(body) >= 5  # read at each wake-up, and still kept alive
+
+
 def test_a_wake_up_runs_the_step_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     async def body(waker: live.Waker, request: FakeRequest) -> tuple[list[bytes], float]:
         calls, step = counting(b"round ")

@@ -7,10 +7,12 @@ a restarted process loses nothing.
 
 **Wake-ups come from the kernel's outbox.** Whoever changes a conversation publishes one
 ``assistant.conversation`` event (ids, ``seq`` and state: no text, no personal data) in the
-same transaction (:func:`announce`). The feed domain's hub tails the outbox in every api
-process (woken at once by local commits, polling for other processes' or RabbitMQ's fan-out)
-and dispatches to the process's event bus; the :class:`Waker` here turns those events into
-wake-ups of the streams waiting on that conversation (or on the queue). A stream also re-reads
+same transaction (:func:`announce`), and one ``assistant.queue`` event when the conversation
+left the queue. The feed domain's hub tails the
+outbox in every api process (woken at once by local commits, polling for other processes' or
+RabbitMQ's fan-out) and dispatches to the process's event bus; the :class:`Waker` here turns
+those events into wake-ups of the streams waiting on that conversation, on any change
+(:data:`QUEUE`) or on the queue's moves (:data:`WAITING`). A stream also re-reads
 every ``SINCRO_ASSISTANT_LIVE_POLL_SECONDS`` without a wake-up: the safety net for a process
 without the hub.
 
@@ -36,6 +38,7 @@ from sincro.deps import AppState
 from sincro.events import publish, register_topic, topic_of
 
 CHANGE = "assistant.conversation"
+QUEUE_MOVED = "assistant.queue"
 SERVICE = "assistant.live"
 QUEUE = 0  # the key of waiters that care about every conversation (the queue)
 WAITING = -1  # the key of waiters that care about the queue's order (places, estimated waits)
@@ -45,22 +48,27 @@ KEEP_ALIVE = b": keep-alive\n\n"
 
 
 class ConversationChange(BaseModel):
-    """A conversation changed: its last ``seq`` and ``state`` after the change;
-    ``queue_moved`` when it left the queue (taken or closed while waiting), so the places and
-    estimated waits of the conversations still waiting changed."""
+    """A conversation changed: its last ``seq`` and ``state`` after the change."""
 
     conversation_id: int
     seq: int
     state: str
-    queue_moved: bool = False
+
+
+class QueueMoved(BaseModel):
+    """``conversation_id`` left the queue (taken, or closed while waiting): the places and
+    estimated waits of the conversations still waiting changed."""
+
+    conversation_id: int
 
 
 register_topic(CHANGE, ConversationChange)
+register_topic(QUEUE_MOVED, QueueMoved)
 
 
 def announce(session: Session, conversation: Conversation, *, queue_moved: bool = False) -> None:
     """Tell every api process's live streams that ``conversation`` changed (on commit);
-    ``queue_moved`` when it left the queue (see :class:`ConversationChange`)."""
+    ``queue_moved`` when it left the queue (:class:`QueueMoved`)."""
     publish(
         session,
         CHANGE,
@@ -68,9 +76,10 @@ def announce(session: Session, conversation: Conversation, *, queue_moved: bool 
             conversation_id=conversation.id,
             seq=conversation.messages_count,
             state=conversation.state,
-            queue_moved=queue_moved,
         ),
     )
+    if queue_moved:
+        publish(session, QUEUE_MOVED, QueueMoved(conversation_id=conversation.id))
 
 
 class Waker:
@@ -92,11 +101,11 @@ class Waker:
         ids = set()
         moved = False
         for event in batch:
-            payload = event.get("payload")
-            if topic_of(event) == CHANGE and isinstance(payload, dict):
+            topic, payload = topic_of(event), event.get("payload")
+            if topic == CHANGE and isinstance(payload, dict):
                 ids.add(int(payload.get("conversation_id", 0)))
-                moved = moved or payload.get("queue_moved") is True
-        if ids and self._loop is not None and not self._loop.is_closed():
+            moved = moved or topic == QUEUE_MOVED
+        if (ids or moved) and self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self.wake, ids, moved)
 
     def wake(self, ids: Iterable[int], queue_moved: bool = False) -> None:
@@ -135,6 +144,7 @@ def install(state: AppState) -> None:
     """One waker per api process, fed by the bus (see the module's doc)."""
     waker = state.services[SERVICE] = Waker()
     state.bus.subscribe(waker.on_events, CHANGE)
+    state.bus.subscribe(waker.on_events, QUEUE_MOVED)
 
     async def start() -> None:
         waker.attach(asyncio.get_running_loop())
@@ -162,6 +172,64 @@ def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
 
 
 Step = Callable[[], Sequence[bytes] | None]
+
+
+class Client(Protocol):
+    """What a stream needs of its request (a Starlette ``Request``)."""
+
+    async def is_disconnected(self) -> bool: ...
+
+
+async def stream(
+    request: Client,
+    waker: Waker,
+    keys: Sequence[int],
+    poll: float,
+    step: Step,
+    *,
+    until: float | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The loop of every live stream: Server-Sent Events woken by ``waker``.
+
+    Each round registers a waiter on ``keys`` (before reading: a change committed during the
+    read has already woken it), runs ``step`` in the threadpool — it reads what is new after
+    its own cursor and returns the chunks to send, or None when what it follows is gone (a
+    ``state`` event ``gone`` is sent and the stream ends) — sends the chunks, then waits for a
+    wake-up, at most ``poll`` seconds (the safety net). It ends when the client has
+    disconnected and sends a keep-alive comment after :data:`HEARTBEAT_SECONDS` of silence.
+
+    With ``until`` (a :func:`time.monotonic` deadline) it is a long poll: no preamble, no
+    keep-alives, no ``gone``; it ends after the first round whose step returned chunks (the
+    answer), so a step answers at the latest once ``until`` has passed."""
+    once = until is not None
+    if not once:
+        yield CONNECTED
+    quiet = time.monotonic()
+    while True:
+        waiter = waker.waiter(*keys)
+        try:
+            chunks = await run_in_threadpool(step)
+            if chunks is None:
+                if not once:
+                    yield sse("state", {"state": "gone"})
+                return
+            for chunk in chunks:
+                yield chunk
+            if chunks:
+                if once:
+                    return
+                quiet = time.monotonic()
+            timeout = min(poll, HEARTBEAT_SECONDS)
+            if until is not None:
+                timeout = max(0.0, min(timeout, until - time.monotonic()))
+            woke = await waker.wait(waiter, timeout)
+        finally:
+            waker.forget(waiter)
+        if not woke and await request.is_disconnected():
+            return
+        if not once and time.monotonic() - quiet >= HEARTBEAT_SECONDS:
+            quiet = time.monotonic()
+            yield KEEP_ALIVE
 
 
 T = TypeVar("T")
@@ -208,66 +276,6 @@ class Cursor:
             chunks.append(sse("state", status, self.after))
             self.state = status
         return chunks
-
-
-class Client(Protocol):
-    """What a stream needs of its request (a Starlette ``Request``)."""
-
-    async def is_disconnected(self) -> bool: ...
-
-
-async def stream(
-    request: Client,
-    waker: Waker,
-    keys: Sequence[int],
-    poll: float,
-    step: Step,
-    *,
-    until: float | None = None,
-) -> AsyncGenerator[bytes, None]:
-    """The loop of every live stream: Server-Sent Events woken by ``waker``.
-
-    Each round registers a waiter on ``keys`` (before reading: a change committed during the
-    read has already woken it), runs ``step`` in the threadpool — it reads what is new after
-    its own cursor and returns the chunks to send, or None when what it follows is gone (a
-    ``state`` event ``gone`` is sent and the stream ends) — sends the chunks, then waits for a
-    wake-up, at most ``poll`` seconds (the safety net). It ends when the client has
-    disconnected and sends a keep-alive comment after :data:`HEARTBEAT_SECONDS` of silence.
-
-    With ``until`` (a :func:`time.monotonic` deadline) it is a long poll: no preamble, no
-    keep-alives, no ``gone``; it ends after the first round whose step returned chunks (the
-    answer), so a step answers at the latest once ``until`` has passed."""
-    long_poll = until is not None
-    if not long_poll:
-        yield CONNECTED
-    quiet = time.monotonic()
-    while True:
-        waiter = waker.waiter(*keys)
-        try:
-            chunks = await run_in_threadpool(step)
-            if chunks is None:
-                if not long_poll:
-                    yield sse("state", {"state": "gone"})
-                return
-            for chunk in chunks:
-                yield chunk
-            if chunks:
-                if long_poll:
-                    return
-                quiet = time.monotonic()
-            timeout = min(poll, HEARTBEAT_SECONDS)
-            if until is not None:
-                timeout = max(0.0, min(timeout, until - time.monotonic()))
-            woke = await waker.wait(waiter, timeout)
-        finally:
-            waker.forget(waiter)
-        if woke:
-            continue
-        if await request.is_disconnected():
-            return
-        if not long_poll and time.monotonic() - quiet >= HEARTBEAT_SECONDS:
-            quiet = time.monotonic()
-            yield KEEP_ALIVE
 
 
 def read_after(
