@@ -18,12 +18,13 @@ from typer.testing import CliRunner
 from sincro import audit
 from sincro.access.service import Role
 from sincro.app import create_app
-from sincro.assistant import conversations
+from sincro.assistant import agents, conversations, live, queue
 from sincro.assistant.models import Conversation
 from sincro.assistant.widget import sitekeys
 from sincro.assistant.widget.models import SiteKey
 from sincro.config import Settings, reset_settings
 from sincro.db import Database
+from tests.assistant.people import make_agent, open_hours
 from tests.assistant.widget_support import OTHER, SHOP, open_chat, say, site_key
 from tests.factories import make_key
 
@@ -266,6 +267,7 @@ def test_long_poll_hears_a_persons_answer(client: TestClient, db: Database) -> N
         with db.write() as s:
             conversation = conversations.get(s, chat["id"], for_update=True)
             conversations.append(s, conversation, "agent", "Olá, aqui é a Ana.", agent_user_id=None)
+            live.announce(s, conversation)  # as every writer of a person's message does
 
     after = conversations_count(db, chat["id"])
     threading.Thread(target=agent_answers).start()
@@ -285,6 +287,52 @@ def test_long_poll_hears_a_persons_answer(client: TestClient, db: Database) -> N
         headers={"Authorization": f"Bearer {chat['token']}", "Origin": OTHER},
     )
     assert r.status_code == 403  # an Origin, when sent, must be the key's
+
+
+def test_a_waiting_customer_hears_the_queue_move(settings: Settings, db: Database) -> None:
+    # a safety-net poll far longer than the test waits: only the queue's move is fast enough
+    settings = open_hours(settings, assistant_live_poll_seconds=20.0)
+    sitekeys.forget()
+    with TestClient(create_app(settings)) as client:
+        key = site_key(db)
+        first, second = open_chat(client, key), open_chat(client, key)
+        with db.write() as s:
+            for chat in (first, second):
+                conversation = conversations.get(s, chat["id"], for_update=True)
+                conversations.append(s, conversation, "customer", "quero falar com uma pessoa")
+                queue.enqueue(s, conversation, "asked_for_person", settings)
+        ana = make_agent(db, "Ana Lima")
+        url = f"{PUBLIC}/{second['id']}/messages"
+        auth = {"Authorization": f"Bearer {second['token']}"}
+        shown = client.get(url, params={"wait": 5, "position": 0}, headers=auth).json()
+        assert shown["state"] == "waiting_agent" and shown["messages"]  # answered at once
+        assert (shown["position"], shown["estimated_wait_minutes"]) == (2, None)  # no waits yet
+        after = shown["messages"][-1]["seq"]
+        known = {"after": after, "position": 2, "estimate": 0}
+
+        def agent_takes_the_first() -> None:
+            time.sleep(0.4)
+            with db.write() as s:
+                agents.take(s, settings, first["id"], ana)
+
+        worker = threading.Thread(target=agent_takes_the_first)
+        worker.start()
+        started = time.monotonic()
+        moved = client.get(url, params={**known, "wait": 15}, headers=auth)
+        took = time.monotonic() - started
+        worker.join()
+        assert moved.status_code == 200, moved.text
+        assert took < 8, f"answered after {took:.1f} s: the queue's move did not wake the poll"
+        body = moved.json()
+        assert body["messages"] == [] and body["state"] == "waiting_agent"
+        assert (body["position"], body["estimated_wait_minutes"]) == (1, 1)
+        other = client.get(
+            f"{PUBLIC}/{first['id']}/messages",
+            params={"after": 0},
+            headers={"Authorization": f"Bearer {first['token']}"},
+        ).json()
+        assert other["state"] == "agent" and other["position"] is None
+    sitekeys.forget()
 
 
 def conversations_count(db: Database, conversation_id: int) -> int:

@@ -1,6 +1,7 @@
 """The widget in a real browser: a shop page on another origin with the one script tag opens
 the assistant, sends "oi" and reads the bot's reply (CORS preflight and all), with the basic
-accessibility a screen-reader or keyboard user needs."""
+accessibility a screen-reader or keyboard user needs; a customer waiting for a person sees
+their place in the queue move when an agent takes the one ahead."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Any
 import pytest
 
 from sincro.app import create_app
+from sincro.assistant import agents, conversations, queue
 from sincro.assistant.widget import sitekeys
 from sincro.config import Settings
 from sincro.db import Database
+from tests.assistant.people import make_agent, open_hours, queued
 from tests.browser import live, open_page
 from tests.services import migrated_sqlite
 
@@ -61,28 +64,33 @@ def shop() -> Iterator[str]:
         httpd.server_close()
 
 
+Server = tuple[str, str, Database, Settings]
+
+
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, shop: str
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[Server]:
     folder = tmp_path_factory.mktemp("widget-browser")
     url = migrated_sqlite(sqlite_template, folder)
     db = Database(url)
     with db.write() as s:
         key = sitekeys.create(s, "loja", [shop], allow_http=True).public_key
     sitekeys.forget()
-    settings = Settings(database_url=url, var_dir=folder, log_json=False)
+    # people answer all day; a safety-net poll longer than the test waits for the queue line
+    settings = open_hours(
+        Settings(database_url=url, var_dir=folder, log_json=False),
+        assistant_live_poll_seconds=30.0,
+    )
     try:
         with live(create_app(settings)) as base:
-            yield base, key
+            yield base, key, db, settings
     finally:
         db.dispose()
 
 
-def test_a_shop_page_talks_to_the_assistant(
-    browser: Any, server: tuple[str, str], shop: str
-) -> None:
-    sincro, key = server
+def test_a_shop_page_talks_to_the_assistant(browser: Any, server: Server, shop: str) -> None:
+    sincro, key, _, _ = server
     Shop.page = SHOP_PAGE.format(sincro=sincro, key=key).encode()
     with open_page(browser, shop, timeout_ms=15_000, reduced_motion="reduce") as page:
         page.goto("/")
@@ -116,6 +124,34 @@ def test_a_shop_page_talks_to_the_assistant(
         page.keyboard.press("Escape")
         assert not dialog.is_visible()
         assert launcher.evaluate("el => el === document.activeElement")  # focus returned
+
+
+def test_a_waiting_customer_sees_the_queue_move(browser: Any, server: Server, shop: str) -> None:
+    sincro, key, db, settings = server
+    Shop.page = SHOP_PAGE.format(sincro=sincro, key=key).encode()
+    ahead = queued(db, settings)  # queued first: ahead of the widget's customer
+    ana = make_agent(db, "Ana Lima")
+    with open_page(browser, shop, timeout_ms=15_000, reduced_motion="reduce") as page:
+        page.goto("/")
+        page.get_by_role("button", name="Atendimento", exact=True).click()
+        box = page.get_by_label("Sua mensagem")
+        box.fill("oi")
+        box.press("Enter")
+        page.wait_for_function("() => document.querySelectorAll('.sincro-aw-bot').length >= 2")
+        stored = page.evaluate(f"JSON.parse(sessionStorage.getItem('sincro-assistant:{key}'))")
+        with db.write() as s:  # the dialogue's handoff, without asking the classifier for one
+            conversation = conversations.get(s, stored["id"], for_update=True)
+            queue.enqueue(s, conversation, "asked_for_person", settings)
+        page.reload()  # the widget restores the conversation and follows it while it waits
+        page.get_by_role("button", name="Atendimento", exact=True).click()
+        line = page.locator(".sincro-aw-queue")
+        line.get_by_text("Você é o 2º da fila").wait_for()
+        assert line.get_attribute("role") == "status"
+        with db.write() as s:
+            agents.take(s, settings, ahead, ana)
+        line.get_by_text(re.compile(r"^Você é o 1º da fila · espera estimada de 1 min$")).wait_for(
+            timeout=8_000
+        )
 
 
 def test_the_widget_is_served_from_the_package() -> None:

@@ -188,7 +188,7 @@ def _give(session: Session, conversation: Conversation, agent: Agent, now: dt.da
         agent_user_id=agent.id,
         at=now,
     )
-    live.announce(session, conversation)
+    live.announce(session, conversation, queue_moved=True)
 
 
 def _check_capacity(session: Session, settings: Settings, agent: Agent) -> None:
@@ -373,6 +373,7 @@ def close(
         _own(conversation, agent)
     elif conversation.state == "bot" and agent.role != "admin":
         raise Conflict(f"conversation {conversation_id} is with the bot", field="conversation")
+    was_waiting = conversation.state == "waiting_agent"
     conversation.state = "closed"
     conversation.closed_at = now
     conversation.close_reason = reason
@@ -399,7 +400,7 @@ def close(
             agent_user_id=agent.id,
             at=now,
         )
-    live.announce(session, conversation)
+    live.announce(session, conversation, queue_moved=was_waiting)
     return conversation
 
 

@@ -7,31 +7,44 @@ a restarted process loses nothing.
 
 **Wake-ups come from the kernel's outbox.** Whoever changes a conversation publishes one
 ``assistant.conversation`` event (ids, ``seq`` and state: no text, no personal data) in the
-same transaction (:func:`announce`). The feed domain's hub tails the outbox in every api
-process (woken at once by local commits, polling for other processes' or RabbitMQ's fan-out)
-and dispatches to the process's event bus; the :class:`Waker` here turns those events into
-wake-ups of the streams waiting on that conversation (or on the queue). A stream also re-reads
+same transaction (:func:`announce`), and one ``assistant.queue`` event when the conversation
+left the queue. The feed domain's hub tails the
+outbox in every api process (woken at once by local commits, polling for other processes' or
+RabbitMQ's fan-out) and dispatches to the process's event bus; the :class:`Waker` here turns
+those events into wake-ups of the streams waiting on that conversation, on any change
+(:data:`QUEUE`) or on the queue's moves (:data:`WAITING`). A stream also re-reads
 every ``SINCRO_ASSISTANT_LIVE_POLL_SECONDS`` without a wake-up: the safety net for a process
-without the hub."""
+without the hub.
+
+**One loop for every stream.** :func:`stream` is the loop of the agents' streams (the queue,
+one conversation), the customer's events (SSE or long poll) and the widget's long poll; each
+brings only its ``step``: read what is new after its own cursor and say what to send."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from sincro.assistant.models import Conversation, Message
 from sincro.deps import AppState
 from sincro.events import publish, register_topic, topic_of
 
 CHANGE = "assistant.conversation"
+QUEUE_MOVED = "assistant.queue"
 SERVICE = "assistant.live"
 QUEUE = 0  # the key of waiters that care about every conversation (the queue)
+WAITING = -1  # the key of waiters that care about the queue's order (places, estimated waits)
+HEARTBEAT_SECONDS = 15.0  # a stream that sent nothing for this long sends a keep-alive
+CONNECTED = b"retry: 2000\n: connected\n\n"
+KEEP_ALIVE = b": keep-alive\n\n"
 
 
 class ConversationChange(BaseModel):
@@ -42,11 +55,20 @@ class ConversationChange(BaseModel):
     state: str
 
 
+class QueueMoved(BaseModel):
+    """``conversation_id`` left the queue (taken, or closed while waiting): the places and
+    estimated waits of the conversations still waiting changed."""
+
+    conversation_id: int
+
+
 register_topic(CHANGE, ConversationChange)
+register_topic(QUEUE_MOVED, QueueMoved)
 
 
-def announce(session: Session, conversation: Conversation) -> None:
-    """Tell every api process's live streams that ``conversation`` changed (on commit)."""
+def announce(session: Session, conversation: Conversation, *, queue_moved: bool = False) -> None:
+    """Tell every api process's live streams that ``conversation`` changed (on commit);
+    ``queue_moved`` when it left the queue (:class:`QueueMoved`)."""
     publish(
         session,
         CHANGE,
@@ -56,6 +78,8 @@ def announce(session: Session, conversation: Conversation) -> None:
             state=conversation.state,
         ),
     )
+    if queue_moved:
+        publish(session, QUEUE_MOVED, QueueMoved(conversation_id=conversation.id))
 
 
 class Waker:
@@ -75,14 +99,19 @@ class Waker:
     def on_events(self, batch: list[dict[str, Any]]) -> None:
         """The bus's subscriber (called on the hub's thread or loop)."""
         ids = set()
+        moved = False
         for event in batch:
-            if topic_of(event) == CHANGE and isinstance(event.get("payload"), dict):
-                ids.add(int(event["payload"].get("conversation_id", 0)))
-        if ids and self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.wake, ids)
+            topic, payload = topic_of(event), event.get("payload")
+            if topic == CHANGE and isinstance(payload, dict):
+                ids.add(int(payload.get("conversation_id", 0)))
+            moved = moved or topic == QUEUE_MOVED
+        if (ids or moved) and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.wake, ids, moved)
 
-    def wake(self, ids: Iterable[int]) -> None:
-        for key in {*ids, QUEUE}:
+    def wake(self, ids: Iterable[int], queue_moved: bool = False) -> None:
+        """Resolve the waiters of ``ids`` and of :data:`QUEUE` (and of :data:`WAITING` when
+        the queue moved)."""
+        for key in {*ids, QUEUE, *((WAITING,) if queue_moved else ())}:
             for future in self._waiters.pop(key, set()):
                 if not future.done():
                     future.set_result(None)
@@ -115,6 +144,7 @@ def install(state: AppState) -> None:
     """One waker per api process, fed by the bus (see the module's doc)."""
     waker = state.services[SERVICE] = Waker()
     state.bus.subscribe(waker.on_events, CHANGE)
+    state.bus.subscribe(waker.on_events, QUEUE_MOVED)
 
     async def start() -> None:
         waker.attach(asyncio.get_running_loop())
@@ -139,6 +169,113 @@ def sse(event: str, data: Any, event_id: int | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
     return f"{head}event: {event}\ndata: {body}\n\n".encode()
+
+
+Step = Callable[[], Sequence[bytes] | None]
+
+
+class Client(Protocol):
+    """What a stream needs of its request (a Starlette ``Request``)."""
+
+    async def is_disconnected(self) -> bool: ...
+
+
+async def stream(
+    request: Client,
+    waker: Waker,
+    keys: Sequence[int],
+    poll: float,
+    step: Step,
+    *,
+    until: float | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The loop of every live stream: Server-Sent Events woken by ``waker``.
+
+    Each round registers a waiter on ``keys`` (before reading: a change committed during the
+    read has already woken it), runs ``step`` in the threadpool — it reads what is new after
+    its own cursor and returns the chunks to send, or None when what it follows is gone (a
+    ``state`` event ``gone`` is sent and the stream ends) — sends the chunks, then waits for a
+    wake-up, at most ``poll`` seconds (the safety net). It ends when the client has
+    disconnected and sends a keep-alive comment after :data:`HEARTBEAT_SECONDS` of silence.
+
+    With ``until`` (a :func:`time.monotonic` deadline) it is a long poll: no preamble, no
+    keep-alives, no ``gone``; it ends after the first round whose step returned chunks (the
+    answer), so a step answers at the latest once ``until`` has passed."""
+    once = until is not None
+    if not once:
+        yield CONNECTED
+    quiet = time.monotonic()
+    while True:
+        waiter = waker.waiter(*keys)
+        try:
+            chunks = await run_in_threadpool(step)
+            if chunks is None:
+                if not once:
+                    yield sse("state", {"state": "gone"})
+                return
+            for chunk in chunks:
+                yield chunk
+            if chunks:
+                if once:
+                    return
+                quiet = time.monotonic()
+            timeout = min(poll, HEARTBEAT_SECONDS)
+            if until is not None:
+                timeout = max(0.0, min(timeout, until - time.monotonic()))
+            woke = await waker.wait(waiter, timeout)
+        finally:
+            waker.forget(waiter)
+        if not woke and await request.is_disconnected():
+            return
+        if not once and time.monotonic() - quiet >= HEARTBEAT_SECONDS:
+            quiet = time.monotonic()
+            yield KEEP_ALIVE
+
+
+T = TypeVar("T")
+
+
+async def long_poll(
+    request: Client,
+    waker: Waker,
+    keys: Sequence[int],
+    poll: float,
+    seconds: float,
+    first: T,
+    read: Callable[[], T],
+    ready: Callable[[T], bool],
+) -> T:
+    """The latest ``read`` (run in the threadpool) as soon as it is ``ready``, else after
+    ``seconds``; ``first`` is a read the caller made already. :func:`stream`'s loop."""
+    until = time.monotonic() + seconds
+    last = first
+
+    def step() -> list[bytes]:
+        nonlocal last
+        if not ready(last) and time.monotonic() < until:
+            last = read()
+        return [b"answer"] if ready(last) or time.monotonic() >= until else []
+
+    async for _ in stream(request, waker, keys, poll, step, until=until):
+        pass
+    return last
+
+
+class Cursor:
+    """What a conversation's stream has sent: its messages up to ``after``, its last state."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.state: dict[str, Any] | None = None
+
+    def events(self, status: dict[str, Any], messages: Iterable[dict[str, Any]]) -> list[bytes]:
+        """``message`` events (id = seq), then a ``state`` event when ``status`` changed."""
+        chunks = [sse("message", message, message["seq"]) for message in messages]
+        self.after = max(self.after, int(status["seq"]))
+        if status != self.state:
+            chunks.append(sse("state", status, self.after))
+            self.state = status
+        return chunks
 
 
 def read_after(

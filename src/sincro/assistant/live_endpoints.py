@@ -11,13 +11,13 @@ replies are the answers to the customer's own requests), never the agent's full 
 another conversation.
 
 **Authorisation is pluggable.** Here an API key (admin or channel role: the integrator's
-server relays to its customers); the web widget mounts :func:`events_response` under its own
-route with the per-conversation token check (:func:`sincro.assistant.conversations
-.token_hash`), so both share one stream."""
+server relays to its customers; :func:`events_response` serves any route that authorised the
+request). The web widget has its own long poll with the per-conversation token
+(:mod:`sincro.assistant.widget.endpoints`) over the same loop (:func:`sincro.assistant.live
+.long_poll`)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -36,7 +36,6 @@ from sincro.inputs import MAX_ROW_ID
 router = APIRouter(prefix="/v1/assistant", tags=["assistant"])
 
 CUSTOMER_SENDERS = frozenset({"agent", "system"})
-HEARTBEAT_SECONDS = 15.0
 MAX_LONG_POLL_SECONDS = 30
 ConversationReader = Annotated[Principal, Depends(role(Role.admin, Role.channel))]
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
@@ -60,12 +59,10 @@ def customer_message(message: Message) -> dict[str, Any]:
 def _state_of(session: Any, state: AppState, conversation: Conversation) -> dict[str, Any]:
     out: dict[str, Any] = {"state": conversation.state, "seq": conversation.messages_count}
     if conversation.state == "waiting_agent":
-        place = queue.position(session, conversation)
+        place, minutes = queue.standing(session, conversation, state.settings)
         out["position"] = place
         out["reply_by_email"] = conversation.reply_by_email
-        out["estimated_wait_minutes"] = (
-            queue.estimated_wait_minutes(session, place, state.settings) if place else None
-        )
+        out["estimated_wait_minutes"] = minutes
     if conversation.state == "closed":
         out["csat_asked"] = conversation.csat_asked_at is not None and conversation.csat is None
     return out
@@ -80,37 +77,25 @@ def _read(state: AppState, conversation_id: int, after: int) -> tuple[dict[str, 
         return _state_of(session, state, conversation), shown
 
 
-async def _stream(
+def _keys(conversation_id: int) -> tuple[int, int]:
+    """A customer's stream wakes on its conversation and when the queue moves (its place)."""
+    return conversation_id, live.WAITING
+
+
+def _stream(
     request: Request, state: AppState, conversation_id: int, after: int
 ) -> AsyncIterator[bytes]:
-    waker = live.waker_of(state)
-    poll = state.settings.assistant_live_poll_seconds
-    sent_state: dict[str, Any] | None = None
-    yield b"retry: 2000\n: connected\n\n"
-    quiet_since = time.monotonic()
-    while True:
-        waiter = waker.waiter(conversation_id, live.QUEUE)
+    cursor = live.Cursor(after)
+
+    def step() -> list[bytes] | None:
         try:
-            status, messages = await run_in_threadpool(_read, state, conversation_id, after)
-            for message in messages:
-                yield live.sse("message", message, message["seq"])
-            after = max(after, int(status["seq"]))
-            if status != sent_state:
-                yield live.sse("state", status, after)
-                sent_state = status
-            woke = await waker.wait(waiter, min(poll, HEARTBEAT_SECONDS))
+            status, messages = _read(state, conversation_id, cursor.after)
         except NotFound:
-            yield live.sse("state", {"state": "gone"})
-            return
-        finally:
-            waker.forget(waiter)
-        if woke:
-            quiet_since = time.monotonic()
-        elif await request.is_disconnected():
-            return
-        elif time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
-            quiet_since = time.monotonic()
-            yield b": keep-alive\n\n"
+            return None
+        return cursor.events(status, messages)
+
+    poll = state.settings.assistant_live_poll_seconds
+    return live.stream(request, live.waker_of(state), _keys(conversation_id), poll, step)
 
 
 async def events_response(
@@ -127,16 +112,18 @@ async def events_response(
         after = max(after, min(int(last_event_id.strip()), MAX_ROW_ID))
     first_state, first_messages = await run_in_threadpool(_read, state, conversation_id, after)
     if "application/json" in request.headers.get("accept", ""):
-        return await _long_poll(state, conversation_id, after, wait, first_state, first_messages)
-    stream = _stream(request, state, conversation_id, after)
+        return await _long_poll(
+            request, state, conversation_id, after, wait, first_state, first_messages
+        )
     return StreamingResponse(
-        stream,
+        _stream(request, state, conversation_id, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _long_poll(
+    request: Request,
     state: AppState,
     conversation_id: int,
     after: int,
@@ -144,20 +131,16 @@ async def _long_poll(
     status: dict[str, Any],
     messages: list[Any],
 ) -> Response:
-    waker = live.waker_of(state)
-    deadline = time.monotonic() + wait
-    while not messages and status["seq"] <= after and time.monotonic() < deadline:
-        waiter = waker.waiter(conversation_id, live.QUEUE)
-        try:
-            status, messages = await run_in_threadpool(_read, state, conversation_id, after)
-            if messages or status["seq"] > after:
-                break
-            left = deadline - time.monotonic()
-            await waker.wait(
-                waiter, max(0.0, min(left, state.settings.assistant_live_poll_seconds))
-            )
-        finally:
-            waker.forget(waiter)
+    status, messages = await live.long_poll(
+        request,
+        live.waker_of(state),
+        _keys(conversation_id),
+        state.settings.assistant_live_poll_seconds,
+        wait,
+        (status, messages),
+        lambda: _read(state, conversation_id, after),
+        lambda read: bool(read[1]) or read[0]["seq"] > after,
+    )
     return JSONResponse(
         {"events": messages, "state": status, "last_seq": max(after, int(status["seq"]))}
     )

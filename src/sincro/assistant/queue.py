@@ -3,8 +3,9 @@
 :func:`enqueue` is how the dialogue hands a conversation to people (state ``waiting_agent``
 with a reason; out of service hours it is marked to be answered by e-mail);
 :func:`handoff_notice` is what the customer is told: their place in the queue and an estimated
-wait, or, out of hours, to leave a message answered by e-mail. The agents' side takes
-conversations from here (:mod:`sincro.assistant.agents`)."""
+wait, or, out of hours, to leave a message answered by e-mail; :func:`standing` is that place
+and wait again, sent live to the waiting customer each time the queue moves. The agents'
+side takes conversations from here (:mod:`sincro.assistant.agents`)."""
 
 from __future__ import annotations
 
@@ -103,6 +104,18 @@ def estimated_wait_minutes(
 
     agents = max(1, len(present_agents(session, settings, now)))
     return max(1, math.ceil(statistics.median(waits) * math.ceil(place / agents) / 60))
+
+
+def standing(
+    session: Session, conversation: Conversation, settings: Settings, now: dt.datetime | None = None
+) -> tuple[int | None, int | None]:
+    """The conversation's place in the queue and estimated wait in minutes (None when not
+    waiting; the wait None without recent waits). The customer's streams send it again
+    whenever the queue moves (:mod:`sincro.assistant.live`)."""
+    place = position(session, conversation)
+    if place is None:
+        return None, None
+    return place, estimated_wait_minutes(session, place, settings, now)
 
 
 def _minutes(value: int) -> str:

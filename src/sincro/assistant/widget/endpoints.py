@@ -7,15 +7,14 @@ own budget; bodies are capped at ``SINCRO_ASSISTANT_PUBLIC_BODY_MAX_BYTES``."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from sincro.assistant import live
 from sincro.assistant.widget import cors, public, sitekeys
 from sincro.assistant.widget.schemas import (
     ActionOut,
@@ -36,7 +35,6 @@ from sincro.inputs import MAX_ROW_ID
 PUBLIC = "/v1/assistant/public"
 CONVERSATIONS = f"{PUBLIC}/conversations"
 MESSAGES = f"{PUBLIC}/conversations/{{conversation_id}}/messages"
-POLL_STEP_SECONDS = 1.0
 
 public_router = APIRouter(tags=["assistant widget"], route_class=cors.PublicRoute)
 admin_router = APIRouter(prefix="/v1/assistant/site-keys", tags=["assistant widget"])
@@ -171,18 +169,29 @@ async def messages_since(
     wait: Annotated[
         int, Query(ge=0, le=60, description="Seconds to wait for a new message (long poll)")
     ] = 0,
+    position: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_ROW_ID, description="The place in the queue shown (0: none)"),
+    ] = None,
+    estimate: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_ROW_ID, description="The estimated wait shown, minutes (0: none)"),
+    ] = None,
     authorization: AuthorizationHeader = None,
     origin: OriginHeader = None,
 ) -> PublicMessagesOut:
-    """The conversation's state and its messages after `after` (customer, bot, agent, system;
-    never which agent). With `wait`, answers as soon as there is one or after that many
-    seconds (at most `SINCRO_ASSISTANT_PUBLIC_POLL_MAX_SECONDS`): how the widget hears a
-    person's answers. A same-origin page sends no `Origin` on GET; when sent it must be one
-    of the site key's."""
+    """The conversation's state, its messages after `after` (customer, bot, agent, system;
+    never which agent) and, while it waits for a person, its `position` in the queue and
+    `estimated_wait_minutes` (null out of service hours: answered by e-mail). With `wait`,
+    answers as soon as there is a message or after that many seconds (at most
+    `SINCRO_ASSISTANT_PUBLIC_POLL_MAX_SECONDS`): how the widget hears a person's answers; with
+    `position` (and `estimate`), also as soon as the place or the estimate differs from those
+    (the queue moved). Woken by the conversation's changes and the queue's moves, not by
+    polling the database. A same-origin page sends no `Origin` on GET; when sent it must be
+    one of the site key's."""
     settings = state.settings
     await _limit(state, request, "poll", settings.assistant_public_polls_per_minute, 60)
     token = public.bearer(authorization)
-    deadline = time.monotonic() + min(wait, settings.assistant_public_poll_max_seconds)
 
     def read() -> PublicMessagesOut:
         with state.db.read() as session:
@@ -190,18 +199,28 @@ async def messages_since(
                 session, settings, conversation_id, token, origin, origin_required=False
             )
             found = public.since(session, conversation, after)
+            place, minutes = public.standing(session, settings, conversation)
             return PublicMessagesOut(
                 state=conversation.state,
                 messages=[PublicMessageOut.model_validate(m) for m in found],
+                position=place,
+                estimated_wait_minutes=minutes,
             )
 
-    out = await run_in_threadpool(read)
-    while not out.messages and time.monotonic() < deadline:
-        await asyncio.sleep(min(POLL_STEP_SECONDS, max(0.0, deadline - time.monotonic())))
-        if await request.is_disconnected():
-            break
-        out = await run_in_threadpool(read)
-    return out
+    def news(out: PublicMessagesOut) -> bool:
+        shown = (out.position or 0, out.estimated_wait_minutes or 0)
+        return bool(out.messages) or (position is not None and shown != (position, estimate or 0))
+
+    return await live.long_poll(
+        request,
+        live.waker_of(state),
+        (conversation_id, live.WAITING),
+        settings.assistant_live_poll_seconds,
+        min(wait, settings.assistant_public_poll_max_seconds),
+        await run_in_threadpool(read),
+        read,
+        news,
+    )
 
 
 @public_router.options(CONVERSATIONS, include_in_schema=False)

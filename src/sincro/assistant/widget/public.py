@@ -1,4 +1,5 @@
-"""What the public (widget) endpoints do, over the conversation seam only.
+"""What the public (widget) endpoints do, over the conversation seam (and the queue's
+:func:`sincro.assistant.queue.standing`, the place shown while waiting).
 
 A widget conversation is opened with a site key (channel ``web``, ``external_ref``
 ``site-key:<id>``) and from then on answered only to its token: ``Authorization: Bearer
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sincro.assistant import conversations
+from sincro.assistant import conversations, queue
 from sincro.assistant.models import Conversation, Message
 from sincro.assistant.widget import sitekeys
 from sincro.config import Settings
@@ -125,6 +126,16 @@ def message_view(message: Message) -> dict[str, Any]:
 
 def _action_like(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("type"), str)
+
+
+def standing(
+    session: Session, settings: Settings, conversation: Conversation
+) -> tuple[int | None, int | None]:
+    """The customer's place in the queue and estimated wait (minutes) while waiting for a
+    person; none out of service hours (the answer comes by e-mail)."""
+    if conversation.reply_by_email:
+        return None, None
+    return queue.standing(session, conversation, settings)
 
 
 def since(session: Session, conversation: Conversation, after: int) -> list[dict[str, Any]]:

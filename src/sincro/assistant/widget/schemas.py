@@ -48,6 +48,12 @@ class PublicMessageOut(BaseModel):
 class PublicMessagesOut(BaseModel):
     state: str
     messages: list[PublicMessageOut]
+    position: int | None = Field(
+        default=None, description="Place in the queue while waiting for a person (1: next)"
+    )
+    estimated_wait_minutes: int | None = Field(
+        default=None, description="Estimated wait while waiting (null: no recent waits)"
+    )
 
 
 class SiteKeyIn(BaseModel):

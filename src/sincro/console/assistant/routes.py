@@ -41,7 +41,6 @@ router = APIRouter(prefix="/console/atendimento", include_in_schema=False)
 SECTION = "assistant"
 SEARCH_RESULTS = 5
 TOUCH_EVERY_SECONDS = 30.0
-HEARTBEAT_SECONDS = 15.0
 NOTICES = {
     "taken": "Conversa assumida.",
     "answered": "Mensagem enviada.",
@@ -385,48 +384,29 @@ async def queue_stream(request: Request) -> Response:
     if user is None or not _allowed(user):
         return PlainTextResponse("Entre no console como atendente.", status_code=401)
     state = app_state(request)
-    waker = live.waker_of(state)
+    sent: dict[str, Any] | None = None
+    touched = 0.0
+
+    def snapshot_of(session: Any, touch: bool) -> dict[str, Any]:
+        if touch:
+            agents.touch(session, user.id)
+        return views.queue_snapshot(session, state.settings, user.id, user.role)
+
+    def step() -> list[bytes]:
+        nonlocal sent, touched
+        if time.monotonic() - touched >= TOUCH_EVERY_SECONDS:
+            snapshot = state.run_write(lambda session: snapshot_of(session, True))
+            touched = time.monotonic()
+        else:
+            with state.db.read() as session:
+                snapshot = snapshot_of(session, False)
+        if snapshot == sent:
+            return []
+        sent = snapshot
+        return [live.sse("queue", snapshot)]
+
     poll = state.settings.assistant_live_poll_seconds
-
-    def read(touch: bool) -> dict[str, Any]:
-        def work(session: Any) -> dict[str, Any]:
-            if touch:
-                agents.touch(session, user.id)
-            return views.queue_snapshot(session, state.settings, user.id, user.role)
-
-        return state.run_write(work) if touch else _read_only(state, work)
-
-    async def stream() -> AsyncIterator[bytes]:
-        yield b"retry: 2000\n: connected\n\n"
-        sent: dict[str, Any] | None = None
-        touched = 0.0
-        quiet = time.monotonic()
-        while True:
-            waiter = waker.waiter(live.QUEUE)
-            try:
-                due = time.monotonic() - touched >= TOUCH_EVERY_SECONDS
-                snapshot = await run_in_threadpool(read, due)
-                if due:
-                    touched = time.monotonic()
-                if snapshot != sent:
-                    yield live.sse("queue", snapshot)
-                    sent = snapshot
-                woke = await waker.wait(waiter, min(poll, HEARTBEAT_SECONDS))
-            finally:
-                waker.forget(waiter)
-            if not woke:
-                if await request.is_disconnected():
-                    return
-                if time.monotonic() - quiet >= HEARTBEAT_SECONDS:
-                    quiet = time.monotonic()
-                    yield b": keep-alive\n\n"
-
-    return _sse_response(stream())
-
-
-def _read_only(state: Any, work: Any) -> Any:
-    with state.db.read() as session:
-        return work(session)
+    return _sse_response(live.stream(request, live.waker_of(state), (live.QUEUE,), poll, step))
 
 
 @router.get("/conversas/{conversation_id}/stream", name="console_assistant_conversation_stream")
@@ -446,52 +426,25 @@ async def conversation_stream(
     if last_event_id and last_event_id.strip().isdigit():
         after = max(after, min(int(last_event_id.strip()), MAX_ROW_ID))
     state = app_state(request)
-    waker = live.waker_of(state)
-    poll = state.settings.assistant_live_poll_seconds
+    cursor = live.Cursor(after)
 
-    def read(since: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    def step() -> list[bytes] | None:
         with state.db.read() as session:
-            conversation, messages = live.read_after(session, conversation_id, since)
+            conversation, messages = live.read_after(session, conversation_id, cursor.after)
             if conversation is None:
-                return None, []
+                return None
             names = views.agent_names(
                 session, [conversation.agent_user_id, *(m.agent_user_id for m in messages)]
             )
-            status = {
+            status: dict[str, Any] = {
                 "state": conversation.state,
                 "state_label": views.STATE_LABELS.get(conversation.state, conversation.state),
                 "agent": names.get(conversation.agent_user_id or 0, ""),
                 "seq": conversation.messages_count,
             }
             shown = [views.message_view(m, user.role, conversation, names) for m in messages]
-            return status, shown
+        return cursor.events(status, shown)
 
-    async def stream() -> AsyncIterator[bytes]:
-        nonlocal after
-        yield b"retry: 2000\n: connected\n\n"
-        sent: dict[str, Any] | None = None
-        quiet = time.monotonic()
-        while True:
-            waiter = waker.waiter(conversation_id)
-            try:
-                status, messages = await run_in_threadpool(read, after)
-                if status is None:
-                    yield live.sse("state", {"state": "gone"})
-                    return
-                for message in messages:
-                    yield live.sse("message", message, message["seq"])
-                after = max(after, int(status["seq"]))
-                if status != sent:
-                    yield live.sse("state", status, after)
-                    sent = status
-                woke = await waker.wait(waiter, min(poll, HEARTBEAT_SECONDS))
-            finally:
-                waker.forget(waiter)
-            if not woke:
-                if await request.is_disconnected():
-                    return
-                if time.monotonic() - quiet >= HEARTBEAT_SECONDS:
-                    quiet = time.monotonic()
-                    yield b": keep-alive\n\n"
-
-    return _sse_response(stream())
+    poll = state.settings.assistant_live_poll_seconds
+    keys = (conversation_id,)
+    return _sse_response(live.stream(request, live.waker_of(state), keys, poll, step))

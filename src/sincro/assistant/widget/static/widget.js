@@ -19,6 +19,7 @@
   var cursor = stored ? stored.lastSeq || 0 : 0;
   var polling = false;
   var busy = false;
+  var place = { position: 0, estimate: 0 }; // the queue line on screen (0: none)
 
   // --- elements ------------------------------------------------------------------------
   function el(tag, attrs, text) {
@@ -51,6 +52,7 @@
     class: "sincro-aw-log", role: "log", "aria-live": "polite", "aria-relevant": "additions",
     "aria-label": "Mensagens da conversa", tabindex: "0"
   });
+  var queueLine = el("p", { class: "sincro-aw-queue", role: "status", "aria-live": "polite", hidden: "" });
   var status = el("p", { class: "sincro-aw-status", role: "status", "aria-live": "polite" });
   var form = el("form", { class: "sincro-aw-form", novalidate: "" });
   var label = el("label", { for: "sincro-aw-input", class: "sincro-aw-label" }, "Sua mensagem");
@@ -67,6 +69,7 @@
   form.appendChild(send);
   panel.appendChild(header);
   panel.appendChild(log);
+  panel.appendChild(queueLine);
   panel.appendChild(status);
   panel.appendChild(form);
   root.appendChild(panel);
@@ -173,6 +176,18 @@
 
   function say(text) { status.textContent = text; }
 
+  // while waiting for a person: "Você é o 2º da fila · espera estimada de 3 min", kept live
+  function showPlace(data) {
+    var position = data && typeof data.position === "number" ? data.position : 0;
+    var estimate = data && typeof data.estimated_wait_minutes === "number" ? data.estimated_wait_minutes : 0;
+    place = { position: position, estimate: estimate };
+    if (!position) { queueLine.hidden = true; queueLine.textContent = ""; return; }
+    var text = "Você é o " + position + "º da fila";
+    if (estimate) text += " · espera estimada de " + estimate + " min";
+    queueLine.textContent = text;
+    queueLine.hidden = false;
+  }
+
   // --- the conversation ----------------------------------------------------------------
   function start() {
     return call("POST", api, undefined, { "X-Site-Key": siteKey }).then(function (r) {
@@ -230,11 +245,13 @@
     polling = true;
     (function poll() {
       if (!stored) { polling = false; return; }
-      call("GET", api + "/" + stored.id + "/messages?after=" + cursor + "&wait=20", undefined, auth())
+      var query = "?after=" + cursor + "&wait=20&position=" + place.position + "&estimate=" + place.estimate;
+      call("GET", api + "/" + stored.id + "/messages" + query, undefined, auth())
         .then(function (r) {
-          if (r.status === 404) { stored = null; save(); polling = false; return; }
+          if (r.status === 404) { stored = null; save(); showPlace(null); polling = false; return; }
           if (r.status !== 200) throw r;
           showMessages(r.data.messages || []);
+          showPlace(r.data);
           if (WAITING[r.data.state]) setTimeout(poll, 250);
           else polling = false;
         })
@@ -251,6 +268,7 @@
     call("GET", api + "/" + stored.id + "/messages?after=0", undefined, auth()).then(function (r) {
       if (r.status !== 200) { stored = null; save(); return; }
       showMessages(r.data.messages || []);
+      showPlace(r.data);
       stored.live = true;
       save();
       follow(r.data.state);
