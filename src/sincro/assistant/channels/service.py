@@ -27,14 +27,15 @@ log = logging.getLogger("sincro.assistant.channels")
 
 
 def conversation_for(session: Session, channel: str, external_ref: str) -> Conversation:
-    """The newest conversation of ``external_ref`` on ``channel``, else a new one."""
+    """The newest conversation of ``external_ref`` on ``channel``, else a new one. One an API
+    key started is never taken for it (the key would read the person's thread)."""
     found = session.scalar(
         select(Conversation)
         .where(Conversation.channel == channel, Conversation.external_ref == external_ref)
         .order_by(Conversation.id.desc())
         .limit(1)
     )
-    if found is not None:
+    if found is not None and found.owner_key_id is None:
         return found
     conversation, _token = conversations.start(session, channel=channel, external_ref=external_ref)
     return conversation
