@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sincro import safe_http
 from sincro.app import create_app
+from sincro.assistant import agents
 from sincro.assistant.channels import config as channel_config, delivery, service, tasks
 from sincro.assistant.channels.delivery import Outcome
 from sincro.assistant.models import Conversation
@@ -241,3 +242,79 @@ def test_the_task_retries_transient_failures(monkeypatch: pytest.MonkeyPatch) ->
         tasks.deliver_reply.run(1, 2)  # type: ignore[attr-defined]
     assert tasks.deliver_reply.run(1, 2) == "sent"  # type: ignore[attr-defined]
     assert issubclass(tasks.RetryDelivery, ConnectionError)  # in sincro.tasks' autoretry list
+
+
+def test_an_agents_answers_go_out_to_the_platform_once(
+    settings: Settings, db: Database, receiver: str, queued: list[tuple[int, int]]
+) -> None:
+    """The real app: a WhatsApp-like customer asks for a person, an agent takes, answers and
+    closes in the console; every message of the agents' side reaches the platform (a local
+    receiver) through the adapter, each queued exactly once; the rating is answered in the
+    closed thread and a new message after it opens a new one."""
+    from sincro.access import service as access
+    from tests.assistant.people import open_hours
+    from tests.console.support import csrf_of, sign_in
+
+    local = channel_settings(
+        open_hours(settings, assistant_train_at_start=False),
+        receiver,
+        feed_webhook_allow_http=True,
+        feed_webhook_allowed_hosts=["127.0.0.1"],
+    )
+    with db.write() as s:
+        access.create_user(s, "ana@sincro.example", "Ana Lima", "senha-forte-123", "agent")
+
+    def drain() -> list[dict[str, Any]]:
+        sent = []
+        while queued:
+            cid, seq = queued.pop(0)
+            delivered.append((cid, seq))
+            assert delivery.deliver(db, local, cid, seq) == Outcome.sent
+            sent.append(json.loads(Receiver.got[-1][1]))
+        return sent
+
+    delivered: list[tuple[int, int]] = []
+    phone = "+5511987654321"
+    with TestClient(create_app(local)) as c:
+        asked = c.post(INBOUND, **signed({"from": phone, "text": "quero falar com um atendente"}))
+        assert asked.json()["state"] == "waiting_agent", asked.text
+        conversation_id = asked.json()["conversation_id"]
+        assert [m["sender"] for m in drain()] == ["bot"]  # the handoff notice
+
+        assert sign_in(c, "ana@sincro.example", "senha-forte-123").status_code == 303
+        page = f"/console/atendimento/conversas/{conversation_id}"
+
+        def act(path: str, **data: str) -> None:
+            token = csrf_of(c.get(page).text)
+            done = c.post(f"{page}/{path}", data={**data, "csrf": token}, follow_redirects=False)
+            assert done.status_code == 303, done.text
+            assert "erro" not in done.headers["location"], done.headers["location"]
+
+        act("assumir")
+        act("responder", text="Oi! Aqui é a Ana. Como posso ajudar?")
+        sent = drain()
+        assert [(m["sender"], m["seq"]) for m in sent] == [("system", 3), ("agent", 4)]
+        answer = sent[1]
+        assert answer["to"] == phone and answer["text"] == "Oi! Aqui é a Ana. Como posso ajudar?"
+        assert answer["conversation_id"] == conversation_id and answer["state"] == "agent"
+        headers, body = Receiver.got[-1]
+        stamp = headers["X-Sincro-Timestamp"]
+        mac = hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+        assert headers["X-Sincro-Signature"] == f"v1={mac.hexdigest()}"
+
+        # the customer answers on the platform: the agent reads it, nothing is re-sent
+        more = c.post(INBOUND, **signed({"from": phone, "text": "minha internet caiu"}))
+        assert more.json()["state"] == "agent" and drain() == []
+        act("encerrar", reason="resolved", csat="1")
+        assert [m["text"] for m in drain()][-1] == agents.CSAT_QUESTION
+        rated = c.post(INBOUND, **signed({"from": phone, "text": "5"}))
+        assert rated.json()["conversation_id"] == conversation_id
+        assert [m["text"] for m in drain()] == ["Obrigado pela sua avaliação!"]
+        again = c.post(INBOUND, **signed({"from": phone, "text": "oi"}))
+        assert again.status_code == 200, again.text
+        assert again.json()["conversation_id"] != conversation_id  # a new thread
+        drain()
+    assert len(delivered) == len(set(delivered)), delivered  # never queued twice
+    with db.read() as s:
+        first = s.get(Conversation, conversation_id)
+        assert first is not None and first.csat == 5

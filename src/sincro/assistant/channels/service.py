@@ -7,7 +7,10 @@ not an identification: ``customer_id`` stays unset until the dialogue verifies t
 
 Replies leave after the commit, one Celery task per bot message (``deliver_reply``: channel,
 conversation id and seq only, so no phone or text sits in the broker or its logs). The agents'
-side calls :func:`send_later` for a person's answer on a channel conversation."""
+side (:mod:`sincro.assistant.agents`) calls :func:`send_later` for every message it writes on
+a channel's conversation (:func:`from_a_channel`): the person's answers and the notices (taken,
+handed back, closed, the rating question). Each message is queued once, by the transaction
+that wrote it; the customer's next turn queues only what follows their message."""
 
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ from sqlalchemy.orm import Session
 
 from sincro.assistant import conversations
 from sincro.assistant.channels import Inbound
+from sincro.assistant.channels.config import RESERVED
 from sincro.assistant.models import Conversation
 from sincro.config import Settings
 from sincro.db import on_commit
+from sincro.errors import Conflict
 
 log = logging.getLogger("sincro.assistant.channels")
 
@@ -41,12 +46,31 @@ def conversation_for(session: Session, channel: str, external_ref: str) -> Conve
     return conversation
 
 
+def from_a_channel(conversation: Conversation) -> bool:
+    """Whether ``conversation`` is a messaging channel's thread (its messages go out through
+    the channel's adapter), not the widget's nor one an API key started."""
+    return (
+        conversation.channel not in RESERVED
+        and conversation.owner_key_id is None
+        and bool(conversation.external_ref)
+    )
+
+
 def receive(
     session: Session, settings: Settings, channel: str, inbound: Inbound
 ) -> tuple[int, conversations.Reply]:
-    """Answer one inbound message; the bot's messages are sent after the commit."""
+    """Answer one inbound message; the bot's messages are sent after the commit. A closed
+    thread takes only the answer to its rating question; anything else starts a new one."""
     conversation = conversation_for(session, channel, inbound.external_ref)
-    reply = conversations.post_customer(session, settings, conversation.id, inbound.text)
+    try:
+        reply = conversations.post_customer(session, settings, conversation.id, inbound.text)
+    except Conflict:
+        if conversation.state != "closed":
+            raise
+        conversation, _token = conversations.start(
+            session, channel=channel, external_ref=inbound.external_ref
+        )
+        reply = conversations.post_customer(session, settings, conversation.id, inbound.text)
     session.refresh(conversation)
     for seq in range(reply.seq + 1, conversation.messages_count + 1):
         send_later(session, conversation.id, seq)
