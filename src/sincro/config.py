@@ -349,6 +349,9 @@ class Settings(BaseSettings):
     # feed_poll_interval_seconds.
     feed_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
+    # --- assistant channels: the sweep that re-queues replies the broker never took ---
+    assistant_channel_redeliver_every_seconds: float = Field(default=300.0, ge=30)
+
     @field_validator("billing_overdue_days", mode="before")
     @classmethod
     def _split_overdue_days(cls, value: object) -> object:

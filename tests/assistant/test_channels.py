@@ -180,10 +180,17 @@ def test_replies_are_delivered_signed_and_retried(
     assert sent["to"] == "+5511987654321" and sent["seq"] == 2 and sent["sender"] == "bot"
     assert sent["text"] and sent["conversation_id"] == conversation_id
     assert delivery.deliver(db, local, conversation_id, 1) == Outcome.dropped  # the customer's
+    # delivered once: the same task run again (a redelivery) sends nothing
+    assert delivery.deliver(db, local, conversation_id, 2) == Outcome.dropped
+    assert len(Receiver.got) == 1
+    later = _conversation_with_reply(db, local)  # the same person's thread: seq 4 is the bot's
+    assert later == conversation_id
     Receiver.status = 503
-    assert delivery.deliver(db, local, conversation_id, 2) == Outcome.retry
+    assert delivery.deliver(db, local, conversation_id, 4) == Outcome.retry
     Receiver.status = 400
-    assert delivery.deliver(db, local, conversation_id, 2) == Outcome.failed
+    assert delivery.deliver(db, local, conversation_id, 4) == Outcome.failed
+    Receiver.status = 200
+    assert delivery.deliver(db, local, conversation_id, 4) == Outcome.sent
 
 
 @pytest.mark.one_database
@@ -315,6 +322,55 @@ def test_an_agents_answers_go_out_to_the_platform_once(
         assert again.json()["conversation_id"] != conversation_id  # a new thread
         drain()
     assert len(delivered) == len(set(delivered)), delivered  # never queued twice
+    for cid, seq in delivered:  # and a second run of any of them sends nothing
+        assert delivery.deliver(db, local, cid, seq) == Outcome.dropped
     with db.read() as s:
         first = s.get(Conversation, conversation_id)
         assert first is not None and first.csat == 5
+
+
+def test_the_sweep_sends_what_the_broker_never_took(
+    settings: Settings, db: Database, receiver: str, queued: list[tuple[int, int]]
+) -> None:
+    """Replies written while the broker was away are queued again by the beat's sweep, once
+    they are older than the task's own retries; delivered or refused ones, and messages never
+    queued for a channel, are left alone."""
+    import datetime as dt
+
+    from sincro.assistant import conversations
+    from sincro.assistant.channels import Inbound
+    from sincro.assistant.models import Message
+    from sincro.assistant.schedule import beat_entries
+    from sincro.db import utcnow
+
+    local = channel_settings(
+        settings, receiver, feed_webhook_allow_http=True, feed_webhook_allowed_hosts=["127.0.0.1"]
+    )
+    first = _conversation_with_reply(db, local)  # the broker "lost" seq 2 (queued: a list)
+    with db.write() as s:
+        other, _ = service.receive(s, local, "zap", Inbound("+5521999990000", "oi"))
+        widget, _token = conversations.start(s, channel="web", external_ref="site-key:1")
+        conversations.append(s, widget, "bot", "oi do widget")
+    now = utcnow()
+    with db.read() as s:
+        assert service.due(s, now) == []  # too recent: the task may still be retrying
+    with db.write() as s:
+        for m in s.scalars(select(Message)):
+            m.created_at = now - dt.timedelta(minutes=20)
+    with db.read() as s:
+        assert service.due(s, now) == [(first, 2), (other, 2)]
+    Receiver.status = 400  # the platform refuses the second for good
+    assert delivery.deliver(db, local, other, 2) == Outcome.failed
+    Receiver.status = 200
+    with db.read() as s:
+        pending = service.due(s, now)
+    assert pending == [(first, 2)]
+    queued.clear()
+    service.requeue(pending)
+    assert queued == [(first, 2)]
+    assert delivery.deliver(db, local, first, 2) == Outcome.sent
+    with db.read() as s:
+        assert service.due(s, now) == []
+        assert service.due(s, now + dt.timedelta(hours=7)) == []  # too old anyway
+    assert "assistant-channel-redeliver" in beat_entries(local)
+    assert "assistant-channel-redeliver" not in beat_entries(settings)
