@@ -359,6 +359,8 @@ class Settings(BaseSettings):
     customers_import_sweep_seconds: float = Field(default=60.0, gt=0)  # beat: resend, give up
     # an import without progress this long is failed and its stored upload deleted
     customers_import_abandon_hours: float = Field(default=24.0, gt=0)
+    # --- assistant channels: the sweep that re-queues replies the broker never took ---
+    assistant_channel_redeliver_every_seconds: float = Field(default=300.0, ge=30)
 
     @field_validator("billing_overdue_days", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sincro import safe_http
 from sincro.app import create_app
+from sincro.assistant import agents
 from sincro.assistant.channels import config as channel_config, delivery, service, tasks
 from sincro.assistant.channels.delivery import Outcome
 from sincro.assistant.models import Conversation
@@ -179,10 +180,17 @@ def test_replies_are_delivered_signed_and_retried(
     assert sent["to"] == "+5511987654321" and sent["seq"] == 2 and sent["sender"] == "bot"
     assert sent["text"] and sent["conversation_id"] == conversation_id
     assert delivery.deliver(db, local, conversation_id, 1) == Outcome.dropped  # the customer's
+    # delivered once: the same task run again (a redelivery) sends nothing
+    assert delivery.deliver(db, local, conversation_id, 2) == Outcome.dropped
+    assert len(Receiver.got) == 1
+    later = _conversation_with_reply(db, local)  # the same person's thread: seq 4 is the bot's
+    assert later == conversation_id
     Receiver.status = 503
-    assert delivery.deliver(db, local, conversation_id, 2) == Outcome.retry
+    assert delivery.deliver(db, local, conversation_id, 4) == Outcome.retry
     Receiver.status = 400
-    assert delivery.deliver(db, local, conversation_id, 2) == Outcome.failed
+    assert delivery.deliver(db, local, conversation_id, 4) == Outcome.failed
+    Receiver.status = 200
+    assert delivery.deliver(db, local, conversation_id, 4) == Outcome.sent
 
 
 @pytest.mark.one_database
@@ -241,3 +249,128 @@ def test_the_task_retries_transient_failures(monkeypatch: pytest.MonkeyPatch) ->
         tasks.deliver_reply.run(1, 2)  # type: ignore[attr-defined]
     assert tasks.deliver_reply.run(1, 2) == "sent"  # type: ignore[attr-defined]
     assert issubclass(tasks.RetryDelivery, ConnectionError)  # in sincro.tasks' autoretry list
+
+
+def test_an_agents_answers_go_out_to_the_platform_once(
+    settings: Settings, db: Database, receiver: str, queued: list[tuple[int, int]]
+) -> None:
+    """The real app: a WhatsApp-like customer asks for a person, an agent takes, answers and
+    closes in the console; every message of the agents' side reaches the platform (a local
+    receiver) through the adapter, each queued exactly once; the rating is answered in the
+    closed thread and a new message after it opens a new one."""
+    from sincro.access import service as access
+    from tests.assistant.people import open_hours
+    from tests.console.support import csrf_of, sign_in
+
+    local = channel_settings(
+        open_hours(settings, assistant_train_at_start=False),
+        receiver,
+        feed_webhook_allow_http=True,
+        feed_webhook_allowed_hosts=["127.0.0.1"],
+    )
+    with db.write() as s:
+        access.create_user(s, "ana@sincro.example", "Ana Lima", "senha-forte-123", "agent")
+
+    def drain() -> list[dict[str, Any]]:
+        sent = []
+        while queued:
+            cid, seq = queued.pop(0)
+            delivered.append((cid, seq))
+            assert delivery.deliver(db, local, cid, seq) == Outcome.sent
+            sent.append(json.loads(Receiver.got[-1][1]))
+        return sent
+
+    delivered: list[tuple[int, int]] = []
+    phone = "+5511987654321"
+    with TestClient(create_app(local)) as c:
+        asked = c.post(INBOUND, **signed({"from": phone, "text": "quero falar com um atendente"}))
+        assert asked.json()["state"] == "waiting_agent", asked.text
+        conversation_id = asked.json()["conversation_id"]
+        assert [m["sender"] for m in drain()] == ["bot"]  # the handoff notice
+
+        assert sign_in(c, "ana@sincro.example", "senha-forte-123").status_code == 303
+        page = f"/console/atendimento/conversas/{conversation_id}"
+
+        def act(path: str, **data: str) -> None:
+            token = csrf_of(c.get(page).text)
+            done = c.post(f"{page}/{path}", data={**data, "csrf": token}, follow_redirects=False)
+            assert done.status_code == 303, done.text
+            assert "erro" not in done.headers["location"], done.headers["location"]
+
+        act("assumir")
+        act("responder", text="Oi! Aqui é a Ana. Como posso ajudar?")
+        sent = drain()
+        assert [(m["sender"], m["seq"]) for m in sent] == [("system", 3), ("agent", 4)]
+        answer = sent[1]
+        assert answer["to"] == phone and answer["text"] == "Oi! Aqui é a Ana. Como posso ajudar?"
+        assert answer["conversation_id"] == conversation_id and answer["state"] == "agent"
+        headers, body = Receiver.got[-1]
+        stamp = headers["X-Sincro-Timestamp"]
+        mac = hmac.new(SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+        assert headers["X-Sincro-Signature"] == f"v1={mac.hexdigest()}"
+
+        # the customer answers on the platform: the agent reads it, nothing is re-sent
+        more = c.post(INBOUND, **signed({"from": phone, "text": "minha internet caiu"}))
+        assert more.json()["state"] == "agent" and drain() == []
+        act("encerrar", reason="resolved", csat="1")
+        assert [m["text"] for m in drain()][-1] == agents.CSAT_QUESTION
+        rated = c.post(INBOUND, **signed({"from": phone, "text": "5"}))
+        assert rated.json()["conversation_id"] == conversation_id
+        assert [m["text"] for m in drain()] == ["Obrigado pela sua avaliação!"]
+        again = c.post(INBOUND, **signed({"from": phone, "text": "oi"}))
+        assert again.status_code == 200, again.text
+        assert again.json()["conversation_id"] != conversation_id  # a new thread
+        drain()
+    assert len(delivered) == len(set(delivered)), delivered  # never queued twice
+    for cid, seq in delivered:  # and a second run of any of them sends nothing
+        assert delivery.deliver(db, local, cid, seq) == Outcome.dropped
+    with db.read() as s:
+        first = s.get(Conversation, conversation_id)
+        assert first is not None and first.csat == 5
+
+
+def test_the_sweep_sends_what_the_broker_never_took(
+    settings: Settings, db: Database, receiver: str, queued: list[tuple[int, int]]
+) -> None:
+    """Replies written while the broker was away are queued again by the beat's sweep, once
+    they are older than the task's own retries; delivered or refused ones, and messages never
+    queued for a channel, are left alone."""
+    import datetime as dt
+
+    from sincro.assistant import conversations
+    from sincro.assistant.channels import Inbound
+    from sincro.assistant.models import Message
+    from sincro.assistant.schedule import beat_entries
+    from sincro.db import utcnow
+
+    local = channel_settings(
+        settings, receiver, feed_webhook_allow_http=True, feed_webhook_allowed_hosts=["127.0.0.1"]
+    )
+    first = _conversation_with_reply(db, local)  # the broker "lost" seq 2 (queued: a list)
+    with db.write() as s:
+        other, _ = service.receive(s, local, "zap", Inbound("+5521999990000", "oi"))
+        widget, _token = conversations.start(s, channel="web", external_ref="site-key:1")
+        conversations.append(s, widget, "bot", "oi do widget")
+    now = utcnow()
+    with db.read() as s:
+        assert service.due(s, now) == []  # too recent: the task may still be retrying
+    with db.write() as s:
+        for m in s.scalars(select(Message)):
+            m.created_at = now - dt.timedelta(minutes=20)
+    with db.read() as s:
+        assert service.due(s, now) == [(first, 2), (other, 2)]
+    Receiver.status = 400  # the platform refuses the second for good
+    assert delivery.deliver(db, local, other, 2) == Outcome.failed
+    Receiver.status = 200
+    with db.read() as s:
+        pending = service.due(s, now)
+    assert pending == [(first, 2)]
+    queued.clear()
+    service.requeue(pending)
+    assert queued == [(first, 2)]
+    assert delivery.deliver(db, local, first, 2) == Outcome.sent
+    with db.read() as s:
+        assert service.due(s, now) == []
+        assert service.due(s, now + dt.timedelta(hours=7)) == []  # too old anyway
+    assert "assistant-channel-redeliver" in beat_entries(local)
+    assert "assistant-channel-redeliver" not in beat_entries(settings)

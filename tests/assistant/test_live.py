@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from sincro.access.service import Role
+from sincro.access.service import Role, authenticate
 from sincro.app import create_app
 from sincro.assistant import agents
+from sincro.assistant.models import OWNER_KEY, Conversation
 from sincro.config import Settings
 from sincro.db import Database
 from tests.assistant.people import make_agent, open_hours, queued
@@ -40,9 +41,14 @@ def test_the_customer_side_wakes_on_the_agents_answer(
 ) -> None:
     settings = live_settings
     with db.write() as s:
-        key = {"X-API-Key": make_key(s, Role.channel), **JSON}
+        plaintext = make_key(s, Role.channel)
+        key = {"X-API-Key": plaintext, **JSON}
     agent = make_agent(db, "Ana Lima")
     conversation_id = queued(db, settings, "meu CPF é 529.982.247-25, quero um humano")
+    with db.write() as s:  # as if this channel key had started it (only then may it read it)
+        owned = s.get(Conversation, conversation_id)
+        assert owned is not None
+        owned.flow = {OWNER_KEY: authenticate(s, plaintext).key_id}
     url = f"/v1/assistant/conversations/{conversation_id}/events"
 
     first = client.get(url, params={"wait": 0}, headers=key)

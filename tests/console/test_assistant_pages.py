@@ -23,6 +23,7 @@ from sincro.access.models import ConsoleUser, Role
 from sincro.app import create_app
 from sincro.assistant import agents, conversations
 from sincro.assistant.classifier import classifier
+from sincro.assistant.models import OWNER_KEY, Conversation
 from sincro.config import Settings
 from sincro.customers import service as customers
 from sincro.customers.lookup import find_customer
@@ -242,6 +243,10 @@ def test_browser_agent_takes_a_queued_conversation_and_the_customer_gets_the_ans
 
     # the customer is queued while the agent watches: the row appears live
     conversation_id = queued(db, settings, "quero falar com uma pessoa, meu cpf " + CPF)
+    with db.write() as session:  # as if the channel key had started it: only then may it read
+        owned = session.get(Conversation, conversation_id)
+        assert owned is not None
+        owned.flow = {OWNER_KEY: access.authenticate(session, key).key_id}
     row = page.locator(f"#queue-rows tr[data-conversation='{conversation_id}']")
     row.wait_for()
     assert CPF_MASKED in row.inner_text()

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sincro import audit
-from sincro.config import Settings
+from sincro.config import Settings, reset_settings
 from sincro.customers import service as customers
 from sincro.db import Database
 from sincro.mail import Mailer, SmtpSettings
@@ -21,6 +22,16 @@ from sincro.messaging.sender import Sender
 from sincro.sharedstate import DatabaseSharedState
 
 ACTOR = audit.Actor.cli("test")
+
+
+@pytest.fixture
+def global_var_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """messaging reads a few settings globally: keep that var/ inside the test's directory
+    (``pytestmark = pytest.mark.usefixtures("global_var_dir")`` with the fixture imported)."""
+    monkeypatch.setenv("SINCRO_VAR_DIR", str(tmp_path / "var"))
+    reset_settings()
+    yield
+    reset_settings()
 
 
 def add_customers(

@@ -16,7 +16,11 @@ known customer whose e-mail the customer wrote in the chat. An address nobody re
 not mailed: the chat is unauthenticated, and mailing any address typed into it would let
 anyone make Sincro write to strangers.
 
-Every change publishes :func:`sincro.assistant.live.announce` in its transaction."""
+Every change publishes :func:`sincro.assistant.live.announce` in its transaction. On a
+messaging channel's conversation (WhatsApp-like, :mod:`sincro.assistant.channels`) every
+message written here also goes out to the platform through the channel's adapter, like the
+bot's replies (:func:`sincro.assistant.channels.service.send_later`: after the commit, retried,
+once per message)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from sqlalchemy.orm import Session
 from sincro.access import service as access
 from sincro.assistant import live
 from sincro.assistant.agent_models import AgentStatus
+from sincro.assistant.channels import service as channels
 from sincro.assistant.conversations import Reply, append, draft, get, store, transcript
 from sincro.assistant.entities import EMAIL_RE
 from sincro.assistant.models import Conversation, Message
@@ -175,11 +180,31 @@ def _next_waiting(session: Session) -> Conversation | None:
     )
 
 
+def _say(
+    session: Session,
+    conversation: Conversation,
+    sender: str,
+    text: str,
+    *,
+    payload: dict[str, object],
+    agent_user_id: int,
+    at: dt.datetime | None,
+) -> Message:
+    """One message of the agents' side: stored, and queued for the customer's messaging
+    platform when the conversation came from one (the widget and the API read it instead)."""
+    message = append(
+        session, conversation, sender, text, payload=payload, agent_user_id=agent_user_id, at=at
+    )
+    if channels.from_a_channel(conversation):
+        channels.send_later(session, conversation.id, message.seq)
+    return message
+
+
 def _give(session: Session, conversation: Conversation, agent: Agent, now: dt.datetime) -> None:
     conversation.state = "agent"
     conversation.agent_user_id = agent.id
     conversation.taken_at = now
-    append(
+    _say(
         session,
         conversation,
         "system",
@@ -315,7 +340,7 @@ def answer(
     text = clean_text(text, settings)
     conversation = get(session, conversation_id, for_update=True)
     _own(conversation, agent)
-    message = append(
+    message = _say(
         session,
         conversation,
         "agent",
@@ -338,7 +363,7 @@ def hand_back(
     conversation = get(session, conversation_id, for_update=True)
     _own(conversation, agent)
     conversation.state = "bot"
-    append(
+    _say(
         session,
         conversation,
         "system",
@@ -379,7 +404,7 @@ def close(
     conversation.close_reason = reason
     if conversation.agent_user_id is None:
         conversation.agent_user_id = agent.id
-    append(
+    _say(
         session,
         conversation,
         "system",
@@ -391,7 +416,7 @@ def close(
     if ask_csat:
         conversation.csat_asked_at = now
         conversation.csat = None
-        append(
+        _say(
             session,
             conversation,
             "system",

@@ -2,8 +2,11 @@
 (channel and admin keys): start one, post a customer's message and get the bot's reply, read
 the transcript, fetch an invoice copy the bot offered, read a document it linked.
 
-A channel key sees only the conversations it started (another's are a 404, like a missing
-one); an admin key sees every one."""
+A channel key sees only the conversations it started (another's, and those of the widget and
+the messaging channels, are a 404 like a missing one): here and on the live endpoints
+(:mod:`sincro.assistant.live_endpoints`), through :func:`visible`. An admin key sees every one.
+A key may not start a conversation on the widget's channel or a messaging channel's name:
+the channel adapter would take it for that person's thread."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from sincro.access.service import Principal
 from sincro.assistant import conversations, service
-from sincro.assistant.models import Conversation
+from sincro.assistant.channels.config import configured
+from sincro.assistant.models import OWNER_KEY, Conversation
 from sincro.assistant.schemas import (
     ActionOut,
     ConversationCreated,
@@ -28,6 +32,7 @@ from sincro.assistant.schemas import (
     ReplyOut,
     TranscriptOut,
 )
+from sincro.assistant.widget.public import CHANNEL as WIDGET_CHANNEL
 from sincro.billing import service as billing
 from sincro.catalog.documents import get_document
 from sincro.config import Settings
@@ -39,7 +44,6 @@ router = APIRouter(prefix="/v1/assistant", tags=["assistant"])
 ConversationId = Annotated[int, row_id_path("Conversation id")]
 ReceivableId = Annotated[int, row_id_path("Receivable id (from a send_invoice action)")]
 DocumentId = Annotated[int, row_id_path("Document id (from a show_document action)")]
-OWNER = "owner_key"  # the flow's key: the API key that started the conversation
 
 
 @router.post("/parse", summary="Understand a customer's message", response_model=ParseOut)
@@ -58,11 +62,16 @@ async def parse(body: ParseIn, state: StateDep, _key: CurrentKey) -> ParseOut:
     return await run_in_threadpool(work)
 
 
-def _visible(
+def visible(
     session: Session, conversation_id: int, key: Principal, *, for_update: bool = False
 ) -> Conversation:
-    conversation = conversations.get(session, conversation_id, for_update=for_update)
-    if not key.is_admin and (conversation.flow or {}).get(OWNER) != key.key_id:
+    """The conversation if ``key`` may see it (its own, or any for an admin), else the same
+    404 as for one that does not exist; ``for_update`` takes the row lock a turn then holds."""
+    try:
+        conversation = conversations.get(session, conversation_id, for_update=for_update)
+    except NotFound:
+        conversation = None
+    if conversation is None or not (key.is_admin or conversation.owner_key_id == key.key_id):
         raise NotFound(f"conversation {conversation_id} not found", field="conversation_id")
     return conversation
 
@@ -72,7 +81,7 @@ def customer_turn(
 ) -> conversations.Reply:
     """One customer message through the API: the key's visibility check takes the row lock
     the turn then holds (one read of the conversation)."""
-    _visible(session, conversation_id, key, for_update=True)
+    visible(session, conversation_id, key, for_update=True)
     return conversations.post_customer(session, settings, conversation_id, text)
 
 
@@ -83,10 +92,15 @@ def customer_turn(
     summary="Start a conversation with the assistant",
 )
 def start_conversation(body: ConversationIn, state: StateDep, key: ChannelKey) -> Any:
-    """A new conversation in state `bot` and its token (shown once). `customer_id` only when
-    the channel has itself verified the customer (e.g. a signed-in app): a 422 naming it when
-    no such customer exists. Without it, the bot asks for the CPF and a second factor before
-    anything personal."""
+    """A new conversation in state `bot` and its token (shown once). `channel` may not be
+    `web` (the widget's) nor a configured messaging channel's name (a 422 naming it).
+    `customer_id` only when the channel has itself verified the customer (e.g. a signed-in
+    app): a 422 naming it when no such customer exists. Without it, the bot asks for the CPF
+    and a second factor before anything personal."""
+    if body.channel == WIDGET_CHANNEL or body.channel in configured(state.settings):
+        raise InvalidInput(
+            f"channel {body.channel} is the widget's or a messaging channel's", field="channel"
+        )
 
     def work(session: Session) -> ConversationCreated:
         customer_id = None
@@ -98,7 +112,7 @@ def start_conversation(body: ConversationIn, state: StateDep, key: ChannelKey) -
         conversation, token = conversations.start(
             session, channel=body.channel, external_ref=body.external_ref, customer_id=customer_id
         )
-        conversation.flow = {OWNER: key.key_id}
+        conversation.flow = {OWNER_KEY: key.key_id}
         return ConversationCreated(id=conversation.id, token=token, state="bot")
 
     return state.run_write(work)
@@ -153,7 +167,7 @@ def get_conversation(conversation_id: ConversationId, state: StateDep, key: Chan
     """Every message in order (customer, bot, agent, system) with the understood intent and
     the bot's actions. 404 for an unknown conversation (or another key's)."""
     with state.db.read() as session:
-        conversation = _visible(session, conversation_id, key)
+        conversation = visible(session, conversation_id, key)
         messages = conversations.transcript(session, conversation_id)
         return TranscriptOut(
             id=conversation.id,
@@ -190,7 +204,7 @@ def invoice_pdf(
     """The PDF copy of an invoice of the conversation's VERIFIED customer (a 404 otherwise,
     the same as for an unknown invoice: nothing tells whether it exists)."""
     with state.db.read() as session:
-        conversation = _visible(session, conversation_id, key)
+        conversation = visible(session, conversation_id, key)
         found = None
         if conversation.customer_id is not None:
             try:

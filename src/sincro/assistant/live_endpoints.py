@@ -10,11 +10,11 @@ Only what the customer should see travels: messages of agents and system notices
 replies are the answers to the customer's own requests), never the agent's full name, never
 another conversation.
 
-**Authorisation is pluggable.** Here an API key (admin or channel role: the integrator's
-server relays to its customers; :func:`events_response` serves any route that authorised the
-request). The web widget has its own long poll with the per-conversation token
-(:mod:`sincro.assistant.widget.endpoints`) over the same loop (:func:`sincro.assistant.live
-.long_poll`)."""
+**Authorisation is pluggable.** Here an API key (admin, or the channel key that started the
+conversation: the integrator's server relays to its customers; another's is a 404;
+:func:`events_response` serves any route that authorised the request). The web widget has its
+own long poll with the per-conversation token (:mod:`sincro.assistant.widget.endpoints`) over
+the same loop (:func:`sincro.assistant.live.long_poll`)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sincro.access.service import Principal, Role
 from sincro.assistant import agents, live, queue
+from sincro.assistant.endpoints import visible
 from sincro.assistant.models import Conversation, Message
 from sincro.deps import AppState, StateDep, role
 from sincro.errors import NotFound, error_responses
@@ -159,7 +160,7 @@ async def conversation_events(
     request: Request,
     conversation_id: ConversationId,
     state: StateDep,
-    _key: ConversationReader,
+    key: ConversationReader,
     after: Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Last seq already seen")] = 0,
     wait: Annotated[
         int, Query(ge=0, le=MAX_LONG_POLL_SECONDS, description="Long poll: seconds to wait")
@@ -172,7 +173,13 @@ async def conversation_events(
     and while waiting `position`, `estimated_wait_minutes`, `reply_by_email`). Reconnects
     resume from `Last-Event-ID`. With `Accept: application/json`: a long poll answering
     `{"events", "state", "last_seq"}` as soon as there is something new, or after `wait`
-    seconds. Admin and channel keys."""
+    seconds. A channel key reads only the conversations it started (another's: 404)."""
+
+    def check() -> None:
+        with state.db.read() as session:
+            visible(session, conversation_id, key)
+
+    await run_in_threadpool(check)
     return await events_response(request, state, conversation_id, after, last_event_id, wait)
 
 
@@ -194,12 +201,14 @@ class CsatOut(BaseModel):
     responses=error_responses(404, 409),
 )
 async def rate_conversation(
-    conversation_id: ConversationId, body: CsatIn, state: StateDep, _key: ConversationReader
+    conversation_id: ConversationId, body: CsatIn, state: StateDep, key: ConversationReader
 ) -> CsatOut:
     """Record the 1–5 rating the agent asked for when closing (409 when none was asked or it
-    was already given). Admin and channel keys."""
+    was already given). A channel key rates only the conversations it started (another's:
+    404)."""
 
     def work(session: Any) -> CsatOut:
+        visible(session, conversation_id, key)
         conversation = agents.record_csat(session, conversation_id, body.score)
         return CsatOut(conversation_id=conversation.id, csat=body.score)
 

@@ -1,14 +1,18 @@
 # ruff: noqa: E501
 # (mail template content: long HTML lines read better whole)
-"""The pt-BR e-mail that carries an agent's answer to a conversation queued out of hours,
-registered with messaging as a system template (operators may edit it in "Mensagens").
+"""The assistant's pt-BR e-mails, registered with messaging as system templates (operators may
+edit them in "Mensagens"); messaging adds ``customer`` and ``today`` to their variables.
 
-Variables: ``agent_name`` (first name), ``reply``, ``question`` (the customer's last message
-before the answer), ``asked_on`` (its local date), ``conversation_id``; messaging adds
-``customer`` and ``today``."""
+- ``assistant.agent_reply``: an agent's answer to a conversation queued out of hours.
+  Variables: ``agent_name`` (first name), ``reply``, ``question`` (the customer's last
+  message before the answer), ``asked_on`` (its local date), ``conversation_id``.
+- ``assistant.lgpd_export``: the copy of their data a customer asked for in the chat (the
+  JSON export attached; :mod:`sincro.assistant.dialogue.privacy`). Variables:
+  ``conversation_id``, ``requested_on``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -45,19 +49,20 @@ Atendimento nº {{ conversation_id }}. Para continuar, fale de novo com a gente 
 """
 
 
-def ensure_template(session: Session) -> None:
-    """Register the template with messaging when absent."""
+def ensure_template(session: Session, key: str = KEY) -> None:
+    """Register the template ``key`` (of :data:`TEMPLATES`) with messaging when absent."""
     from sincro.messaging import service as messaging
 
+    name, subject, html, text, variables = TEMPLATES[key]
     messaging.ensure_template(
         session,
-        key=KEY,
-        name="Resposta do atendimento por e-mail",
+        key=key,
+        name=name,
         purpose="service",
-        subject=SUBJECT,
-        html=HTML,
-        text=TEXT,
-        variables=VARIABLES,
+        subject=subject,
+        html=html,
+        text=text,
+        variables=variables,
     )
 
 
@@ -72,3 +77,44 @@ def context(
         "asked_on": asked_on,
         "conversation_id": conversation.id,
     }
+
+
+EXPORT_KEY = "assistant.lgpd_export"
+EXPORT_KIND = "assistant_lgpd_export"
+EXPORT_VARIABLES = ("conversation_id", "requested_on")
+EXPORT_SUBJECT = "Cópia dos seus dados (LGPD)"
+EXPORT_HTML = """<!doctype html>
+<html lang="pt-BR"><body style="margin:0;padding:0;background:#f4f5f7;font-family:Arial,Helvetica,sans-serif;color:#1f2937">
+<div style="max-width:560px;margin:24px auto;background:#ffffff;border-radius:8px;padding:28px">
+<h1 style="font-size:20px;margin:0 0 16px">A cópia dos seus dados</h1>
+<p>Olá, {{ customer.first_name }}!</p>
+<p>Como você pediu no nosso atendimento em {{ requested_on }}, segue anexa uma cópia de todos os dados pessoais que guardamos sobre você (arquivo JSON), conforme a Lei Geral de Proteção de Dados (LGPD).</p>
+<p>Se algo estiver errado ou se quiser a exclusão dos seus dados, fale com a gente pelo chat.</p>
+<p style="font-size:13px;color:#64748b">Atendimento nº {{ conversation_id }}. Se não foi você quem pediu, responda este e-mail.</p>
+</div>
+</body></html>
+"""
+EXPORT_TEXT = """Olá, {{ customer.first_name }}!
+
+Como você pediu no nosso atendimento em {{ requested_on }}, segue anexa uma cópia de todos os dados pessoais que guardamos sobre você (arquivo JSON), conforme a Lei Geral de Proteção de Dados (LGPD).
+
+Se algo estiver errado ou se quiser a exclusão dos seus dados, fale com a gente pelo chat.
+
+Atendimento nº {{ conversation_id }}. Se não foi você quem pediu, responda este e-mail.
+"""
+
+
+TEMPLATES: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
+    KEY: ("Resposta do atendimento por e-mail", SUBJECT, HTML, TEXT, VARIABLES),
+    EXPORT_KEY: (
+        "Cópia dos dados pedida no atendimento (LGPD)",
+        EXPORT_SUBJECT,
+        EXPORT_HTML,
+        EXPORT_TEXT,
+        EXPORT_VARIABLES,
+    ),
+}
+
+
+def export_filename(now: dt.datetime) -> str:
+    return f"meus-dados-{now:%Y-%m-%d}.json"

@@ -21,6 +21,7 @@ from sincro.assistant import interactions  # noqa: F401  (registers assistant.in
 from sincro.db import Base, JSONDoc, UTCDateTime, utcnow
 
 STATES = ("bot", "waiting_agent", "agent", "closed")
+OWNER_KEY = "owner_key"  # in ``flow``: the API key that started the conversation, if one did
 SENDERS = ("customer", "bot", "agent", "system")
 
 
@@ -60,6 +61,13 @@ class Conversation(Base):
     # queued outside service hours: the agents' answers go out by e-mail (assistant.agents)
     reply_by_email: Mapped[bool] = mapped_column(Boolean, default=False)
     csat_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # closed, 1–5 asked
+
+    @property
+    def owner_key_id(self) -> int | None:
+        """The API key that started it (``POST /v1/assistant/conversations``); None for the
+        widget's and the messaging channels' conversations."""
+        owner = (self.flow or {}).get(OWNER_KEY)
+        return owner if isinstance(owner, int) and not isinstance(owner, bool) else None
 
 
 class Message(Base):

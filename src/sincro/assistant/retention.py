@@ -3,14 +3,15 @@
 :func:`purge` deletes conversations closed, or silent in state ``bot``, for longer than
 ``SINCRO_ASSISTANT_RETENTION_DAYS`` (by their last message), with their messages, in batches;
 a conversation waiting for or held by a person is never purged. The beat runs it
-(``sincro.assistant.purge``)."""
+(``sincro.assistant.purge``). A customer's erasure deletes their conversations; one in progress
+where they asked for it in the chat is unlinked and :func:`redact`-ed instead."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from sincro.assistant.models import Conversation, Message
@@ -43,6 +44,22 @@ def _delete(session: Session, ids: list[int]) -> int:
     session.execute(delete(Message).where(Message.conversation_id.in_(ids)))
     session.execute(delete(Conversation).where(Conversation.id.in_(ids)))
     return len(ids)
+
+
+REDACTED = "[apagado a pedido do titular (LGPD)]"
+
+
+def redact(session: Session, conversation: Conversation) -> int:
+    """Blank the messages of a conversation where its customer's data was just erased (the
+    conversation itself goes on to confirm it): texts replaced, entities and actions dropped.
+    How many messages."""
+    done = session.execute(
+        update(Message)
+        .where(Message.conversation_id == conversation.id)
+        .values(text=REDACTED, payload={"redacted": True})
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 def _of(session: Session, customer_id: int) -> list[Conversation]:

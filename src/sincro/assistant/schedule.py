@@ -1,5 +1,5 @@
-"""The assistant's beat entries: the assignment round of waiting conversations and the
-retention purge."""
+"""The assistant's beat entries: the assignment round of waiting conversations, the
+retention purge and, with channels configured, the sweep of undelivered channel replies."""
 
 from __future__ import annotations
 
@@ -19,5 +19,10 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
         entries["assistant-assign"] = {
             "task": "sincro.assistant.assign",
             "schedule": settings.assistant_assign_every_seconds,
+        }
+    if settings.assistant_channels:
+        entries["assistant-channel-redeliver"] = {
+            "task": "sincro.assistant.redeliver_replies",
+            "schedule": settings.assistant_channel_redeliver_every_seconds,
         }
     return entries

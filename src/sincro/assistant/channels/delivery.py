@@ -1,6 +1,9 @@
 """Sending one message to its channel through :mod:`sincro.safe_http` (the client webhooks
-use: checked, pinned, no redirects, bounded). At least once: a retry after a lost answer may
-send a message twice, so platforms dedupe on ``(conversation_id, seq)``."""
+use: checked, pinned, no redirects, bounded). An accepted delivery is recorded on the message
+(:func:`~sincro.assistant.channels.service.mark_delivered`), so a task run again after that
+(a redelivery, a second queueing) sends nothing. Still at least once in the narrow cases — the
+platform's answer lost, or two runs at the same instant — so platforms dedupe on
+``(conversation_id, seq)``."""
 
 from __future__ import annotations
 
@@ -35,13 +38,15 @@ def deliver(
 ) -> Outcome:
     with db.read() as session:
         found = service.outbound_message(session, conversation_id, seq)
+    if found is None:
+        return Outcome.dropped
     try:
-        channel = configured(settings).get(found[0]) if found else None
+        channel = configured(settings).get(found[0])
     except InvalidInput as exc:  # e.g. a URL the policy refuses: no retry will fix it
         log.error("channel configuration refused: %s: %s", exc.field, exc.message)
-        return Outcome.failed
-    if found is None or channel is None:
-        return Outcome.dropped
+        return _gave_up(db, conversation_id, seq, Outcome.failed)
+    if channel is None:  # no longer configured
+        return _gave_up(db, conversation_id, seq, Outcome.dropped)
     _, external_ref, message = found
     request = channel.adapter(settings).outbound(external_ref, message, time.time())
     own = client is None
@@ -56,10 +61,18 @@ def deliver(
         if own:
             client.close()
     if answer.status < 300:
+        with db.write() as session:
+            service.mark_delivered(session, conversation_id, seq)
         return Outcome.sent
     log.warning(
         "channel %s refused a reply: HTTP %s: %s", channel.name, answer.status, answer.summary
     )
     if answer.status in (408, 429) or answer.status >= 500:
         return Outcome.retry
-    return Outcome.failed
+    return _gave_up(db, conversation_id, seq, Outcome.failed)
+
+
+def _gave_up(db: Database, conversation_id: int, seq: int, outcome: Outcome) -> Outcome:
+    with db.write() as session:
+        service.mark_delivered(session, conversation_id, seq, ok=False)
+    return outcome

@@ -1,4 +1,6 @@
-"""The channels' background job: one reply to its platform, retried with backoff."""
+"""The channels' background jobs: one reply to its platform, retried with backoff; the beat's
+sweep that queues again the replies whose delivery has no outcome (the broker was away when
+they were written, or the retries ran out)."""
 
 from __future__ import annotations
 
@@ -20,3 +22,18 @@ def deliver_reply(conversation_id: int, seq: int) -> str:
     if outcome == Outcome.retry:
         raise RetryDelivery(f"reply {conversation_id}/{seq} not delivered yet")
     return outcome.value
+
+
+@task("sincro.assistant.redeliver_replies", time_limit=120)
+def redeliver_replies() -> int:
+    """Queue again the channel messages :func:`service.due` finds; how many."""
+    from sincro.assistant.channels import service
+    from sincro.config import get_settings
+    from sincro.db import get_database, utcnow
+
+    if not get_settings().assistant_channels:
+        return 0
+    with get_database().read() as session:
+        pending = service.due(session, utcnow())
+    service.requeue(pending)
+    return len(pending)

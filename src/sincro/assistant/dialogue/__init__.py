@@ -5,9 +5,11 @@ decide in this order —
 
 1. a person already has the conversation (``waiting_agent``/``agent``): the bot stays silent;
 2. strong negative sentiment (:mod:`.sentiment`): hand off (``negative_sentiment``);
-3. a slot the bot asked for is in the message (city, product, CPF, second factor, question):
-   the pending request goes on, whatever the classifier thinks of a bare "niteroi";
-4. a request for a person, a complaint or a cancellation: hand off;
+3. a slot the bot asked for is in the message (city, product, CPF, second factor, question,
+   the "confirmo" of an erasure): the pending request goes on, whatever the classifier thinks
+   of a bare "niteroi";
+4. an LGPD request by its words ("cópia dos meus dados", "excluir meus dados": :mod:`.privacy`,
+   behind ``identity``), then a request for a person, a complaint or a cancellation: hand off;
 5. a follow-up of the last answer ("e na loja do centro?", "e em campinas?", "e o a05?")
    resolved against the flow's last city, store and product;
 6. confidence below ``SINCRO_ASSISTANT_CONFIDENCE_THRESHOLD``: ask to clarify, and hand off
@@ -17,7 +19,8 @@ decide in this order —
 
 The flow (``conversation.flow``, JSON) keeps: ``awaiting`` {slot, intent}, the last
 ``product`` {sku, name}, ``city`` ("Name/UF"), ``store`` and ``stores`` shown, ``invoice`` sent,
-``identity`` {key, candidate} while verifying, ``after`` (the request waiting for it), ``low``
+``identity`` {key, candidate} while verifying, ``after`` (the request waiting for it),
+``privacy`` (``export``/``erase`` waiting for it), ``low``
 (consecutive low-confidence turns) and ``last_intent``.
 
 An identified customer's understood turn publishes ``assistant.interaction`` (marketing reads
@@ -38,6 +41,7 @@ from sincro.assistant.dialogue import (
     documents,
     identity,
     offers,
+    privacy,
     sentiment,
     small,
     stores,
@@ -66,7 +70,7 @@ HANDLERS: dict[str, Handler] = {
     "saudacao": small.greeting,
     "despedida": small.farewell,
     "cadastro": small.sign_up,
-    "privacidade": small.privacy,
+    "privacidade": privacy.respond,
     "fora_do_escopo": small.out_of_scope,
     "loja_proxima": stores.nearest_stores,
     "disponibilidade_produto": stores.availability,
@@ -74,6 +78,8 @@ HANDLERS: dict[str, Handler] = {
     "suporte_tecnico": documents.technical_support,
     "planos_ofertas": offers.plans_and_offers,
 }
+# what runs once the identity check the request waited for succeeds
+AFTER_IDENTITY: dict[str, Handler] = {**ACCOUNT, privacy.INTENT: privacy.after_identity}
 # what "manda por e-mail" after an invoice copy may be taken for
 ACCOUNT_FOLLOW = ("consultar_debito", "fora_do_escopo", "cadastro", "privacidade")
 PLACE_INTENTS = ("disponibilidade_produto", "loja_proxima")
@@ -153,6 +159,10 @@ def decide(turn: Turn) -> tuple[str, Answer]:
     pending = _fill_slot(turn)
     if pending is not None:
         return pending
+    request = privacy.wanted(turn)
+    if request is not None:
+        turn.done_waiting()
+        return privacy.INTENT, privacy.respond(turn, request)
     if turn.confident and turn.intent in HANDOFF_INTENTS:
         turn.done_waiting()
         return turn.intent, Answer.hand_off(HANDOFF_INTENTS[turn.intent])
@@ -194,6 +204,8 @@ def _fill_slot(turn: Turn) -> tuple[str, Answer] | None:
         return intent, HANDLERS[intent](turn)
     if slot == "question" and (not turn.confident or turn.intent == intent):
         return intent, HANDLERS[intent](turn)
+    if slot == privacy.SLOT:
+        return intent, privacy.confirm_erasure(turn)
     if slot == "cpf" and turn.entity("cpf", valid_only=False) is not None:
         return intent, identity.take_cpf(turn)
     if slot == "factor" and (identity.birth_date_in(turn.text) or identity.invoice_in(turn)):
@@ -201,7 +213,7 @@ def _fill_slot(turn: Turn) -> tuple[str, Answer] | None:
         if checked is not None:
             return intent, checked
         after = str(turn.flow.pop("after", intent))
-        return after, ACCOUNT[after](turn)
+        return after, AFTER_IDENTITY[after](turn)
     return None
 
 

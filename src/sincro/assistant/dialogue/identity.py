@@ -45,6 +45,7 @@ BARE_NUMBER_RE = re.compile(r"(?<![\d/.-])\d{3,12}(?![\d/.-])")
 #: "fatura 12", "boleto nº 0042": a short invoice number after the word (the entity rule
 #: wants four digits or more; a customer copying an invoice number may type fewer)
 NAMED_NUMBER_RE = re.compile(r"\b(?:fatura|boleto|conta)\D{0,6}?(\d{1,12})(?![\d/.-])", re.I)
+CHECKED = "checked"  # in the flow once the customer passed this check in the conversation
 ASK_CPF = "Para sua segurança, preciso confirmar quem é você. Qual é o seu CPF?"
 ASK_FACTOR = (
     "Obrigado! Agora me diga sua data de nascimento (dd/mm/aaaa) ou o número de uma fatura sua."
@@ -96,6 +97,12 @@ def _tries(turn: Turn, key: str, failed: bool) -> int:
 
 def verified(turn: Turn) -> bool:
     return turn.conversation.customer_id is not None
+
+
+def checked_here(turn: Turn) -> bool:
+    """Verified by this check (CPF and second factor), not only vouched for by the channel
+    that started the conversation with a ``customer_id``: what LGPD requests need."""
+    return verified(turn) and turn.flow.get(CHECKED) is True
 
 
 def require(turn: Turn, intent: str) -> Answer:
@@ -187,6 +194,7 @@ def take_factor(turn: Turn) -> Answer | None:
     )
     if ok:
         turn.conversation.customer_id = int(candidate)  # type: ignore[arg-type]
+        turn.flow[CHECKED] = True
         turn.flow.pop("identity", None)
         turn.done_waiting()
         return None

@@ -1,4 +1,4 @@
-"""Greetings, goodbyes, sign-up, privacy and what the bot does not do: short answers that say
+"""Greetings, goodbyes, sign-up and what the bot does not do: short answers that say
 what Sincro actually offers."""
 
 from __future__ import annotations
@@ -30,15 +30,6 @@ def sign_up(turn: Turn) -> Answer:
         f"Para se cadastrar, mande um e-mail para {address} com seu nome completo e CPF. "
         "Você recebe a confirmação por e-mail e escolhe quais mensagens quer receber.",
         [Action("show_signup", {"email": address})],
-    )
-
-
-def privacy(turn: Turn) -> Answer:
-    return Answer(
-        "Pela LGPD você pode pedir uma cópia de todos os seus dados (exportação) ou a exclusão "
-        "deles. Para ofertas, cada e-mail tem um link para descadastrar. Para exportar ou "
-        "excluir, peça para falar com um atendente: ele confirma sua identidade e faz o pedido.",
-        [Action("show_privacy", {"rights": ["export", "erasure", "unsubscribe"]})],
     )
 
 
