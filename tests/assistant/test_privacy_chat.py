@@ -151,7 +151,10 @@ def test_an_erasure_is_explained_confirmed_and_filed(
         conversation = s.get(Conversation, chat.id)
         assert conversation is not None and conversation.customer_id is None
         messages = conversations.transcript(s, chat.id)
-    assert {m.text for m in messages[:-1]} == {REDACTED}  # the CPF and birth date typed, gone
+    # what was typed before the request (CPF, birth date) is gone; the turn's own message is
+    # stored with its reply after the erasure, and says nothing personal
+    assert {m.text for m in messages[:-2]} == {REDACTED}
+    assert messages[-2].text == "Confirmo."
     assert "foram excluídos" in messages[-1].text
     # nothing personal is answered any more, and the old CPF identifies nobody
     debt = chat.say("quanto eu devo?")
