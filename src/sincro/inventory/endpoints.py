@@ -325,8 +325,17 @@ async def post_reservation(
 
     The flash-sale path: one dependency authenticates (no chain), and a one-line reservation
     at a named location is decided in one statement (:mod:`sincro.inventory.lean`); anything
-    else takes the general path."""
+    else takes the general path. Requests of the lean shape are usually answered before they
+    get here, by :mod:`sincro.inventory.fast` (same contract, without FastAPI's plumbing)."""
     state: AppState = request.app.state.sincro
+    return (await reserve(state, key, body, idempotency_key)).response()
+
+
+async def reserve(
+    state: AppState, key: Principal, body: ReservationIn, idempotency_key: str | None
+) -> Outcome:
+    """The reservation once the request is authenticated, rate limited and its body valid:
+    the deployment's TTL bound, then the lean or the general path, counted by outcome."""
     ttl = body.ttl_seconds or state.settings.reservation_default_ttl_seconds
     _check_ttl(state, ttl)
     scope = f"reservations:{key.key_id}"
@@ -339,7 +348,7 @@ async def post_reservation(
         RESERVATIONS.labels(exc.code).inc()
         raise
     RESERVATIONS.labels("reserved").inc()
-    return outcome.response()
+    return outcome
 
 
 def _reserve(

@@ -40,6 +40,9 @@ def install(state: AppState) -> None:
         lambda events: on_directory_changed(cache, events), topic=catalog.DIRECTORY_CHANGED
     )
     _warm_in_background(state, cache, min(settings.availability_warm_skus, cache.capacity))
+    from sincro.inventory import fast  # the api's routes only: imported by the api only
+
+    fast.install(state)
 
 
 def on_directory_changed(cache: AvailabilityCache, events: list[dict[str, Any]]) -> None:
