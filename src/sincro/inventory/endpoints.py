@@ -32,7 +32,7 @@ from sincro.idempotency import (
 )
 from sincro.inventory import availability, lean, service
 from sincro.inventory.metrics import RESERVATIONS
-from sincro.inventory.runtime import availability_cache
+from sincro.inventory.runtime import availability_cache, in_reservation_thread
 from sincro.inventory.schemas import (
     AvailabilityBatchOut,
     AvailabilityOut,
@@ -341,8 +341,8 @@ async def reserve(
     scope = f"reservations:{key.key_id}"
     payload = body.model_dump(mode="json")
     try:
-        outcome = await run_in_threadpool(
-            _reserve, state, key, body, ttl, scope, idempotency_key, payload
+        outcome = await in_reservation_thread(
+            state, _reserve, state, key, body, ttl, scope, idempotency_key, payload
         )
     except SincroError as exc:
         RESERVATIONS.labels(exc.code).inc()
