@@ -50,13 +50,18 @@ def install(state: AppState) -> None:
 
 
 def handler(state: AppState) -> Handler:
+    answered, handed_over = FAST_PATH.labels("answered"), FAST_PATH.labels("handed_over")
+    cap: list[int] = []  # the route's body cap, read at the first request (routes declare it)
+
     async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        if not cap:
+            cap.append(route_cap(METHOD, PATH) or state.settings.api_body_max_bytes)
         request = FastRequest(scope, receive)
-        decided = await _decide(state, request)
+        decided = await _decide(request, cap[0])
         if decided is None:
-            FAST_PATH.labels("handed_over").inc()
+            handed_over.inc()
             return request.hand_over()
-        FAST_PATH.labels("answered").inc()
+        answered.inc()
         key, body, idempotency_key = decided
         await rate_limit(state, key)
         key.require(access.Role.channel)
@@ -74,7 +79,7 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-async def _decide(state: AppState, request: FastRequest) -> Decided | None:
+async def _decide(request: FastRequest, cap: int) -> Decided | None:
     """The key, the body and the Idempotency-Key when this request is the lean shape and
     valid; None when the documented route must answer (nothing was changed)."""
     headers = request.headers
@@ -87,7 +92,7 @@ async def _decide(state: AppState, request: FastRequest) -> Decided | None:
         return None
     if idempotency_key is not None and len(idempotency_key) > MAX_KEY_LENGTH:
         return None
-    raw = await request.body(route_cap(METHOD, PATH) or state.settings.api_body_max_bytes)
+    raw = await request.body(cap)
     if raw is None:
         return None
     try:
