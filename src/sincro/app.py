@@ -24,6 +24,7 @@ from sincro.deps import AppState
 from sincro.domain import resolve, resolve_callable
 from sincro.domains import installed
 from sincro.errors import database_unavailable, document_errors, install_error_handlers
+from sincro.fastroutes import install as install_fast_routes
 from sincro.health import install_heartbeat, router as health_router
 from sincro.metrics import MetricsMiddleware
 from sincro.sharedstate import shared_state_from_settings
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.include_router(resolve(router))
     _include_console(app)
     document_errors(app)
+    install_fast_routes(app, state.fast_routes)
     return app
 
 

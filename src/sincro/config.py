@@ -312,6 +312,9 @@ class Settings(BaseSettings):
     assistant_assign_every_seconds: float = Field(default=5.0, ge=1)
     assistant_wait_sample: int = Field(default=20, ge=1, le=500)  # recent waits estimated from
     assistant_live_poll_seconds: float = Field(default=10.0, ge=0.5, le=60)  # safety-net poll
+    # POST /v1/reservations of the lean shape answered ahead of FastAPI's stack (same contract;
+    # off: every reservation goes through the documented route)
+    inventory_fast_reserve: bool = True
 
     @field_validator("assistant_time_zone")
     @classmethod

@@ -18,6 +18,7 @@ from sincro.bus import EventBus
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.errors import RateLimited, Unauthorized
+from sincro.fastroutes import FastRoute
 from sincro.inputs import MAX_ROW_ID
 from sincro.sharedstate import SharedState
 
@@ -51,6 +52,8 @@ class AppState:
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     on_scrape: list[Callable[[], None]] = field(default_factory=list)
+    # hot ``(method, path)`` pairs a domain answers ahead of FastAPI (sincro.fastroutes)
+    fast_routes: dict[tuple[str, str], FastRoute] = field(default_factory=dict)
 
     def service(self, name: str, kind: type[T]) -> T:
         """The object a domain installed under ``name`` (a typed lookup for its accessor)."""
@@ -93,6 +96,12 @@ async def authorize(request: Request) -> access.Principal:
     principal = access.cached_principal(plaintext)
     if principal is None:
         principal = await run_in_threadpool(authenticate_key, state.db, plaintext)
+    await rate_limit(state, principal)
+    return principal
+
+
+async def rate_limit(state: AppState, principal: access.Principal) -> None:
+    """Take one request from the key's allowance, or raise :class:`RateLimited` (429)."""
     limit = principal.rate_limit_per_minute or state.settings.default_rate_limit_per_minute
     wait = await state.limiter.hit(principal.key_id, limit)
     if wait > 0:
@@ -100,7 +109,6 @@ async def authorize(request: Request) -> access.Principal:
             f"rate limit of {limit} requests per minute exceeded for this key",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
-    return principal
 
 
 def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:

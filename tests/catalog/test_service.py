@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import threading
 from decimal import Decimal
+import time
 from typing import Any
 
 import pytest
@@ -149,3 +150,35 @@ def test_offers_in_force_are_kept_and_forgotten_when_this_process_changes_them(
     with db.write() as s:
         plans = catalog.plans_in_force(s, kind="controle", limit=50)
     assert [p.code for p in plans] == ["CTRL-2", "CTRL-1"]
+def test_a_stale_directory_is_reloaded_once_by_a_crowd(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Threads that find the directory stale together wait for ONE reload (not one each)."""
+    with db.write() as s:
+        make_location(s, code="LJ-A")
+    with db.read() as s:
+        catalog.directory(s).loaded_at -= catalog.DIRECTORY_TTL_SECONDS + 1
+    loads: list[int] = []
+    real = catalog.repository.all_locations
+
+    def slow_load(session: Any) -> Any:
+        loads.append(1)
+        time.sleep(0.3)  # the others arrive while this one reads
+        return real(session)
+
+    monkeypatch.setattr(catalog.repository, "all_locations", slow_load)
+    crowd = threading.Barrier(3)
+    found: list[Any] = []
+
+    def ask() -> None:
+        with db.read() as s:
+            crowd.wait(timeout=5)
+            found.append(catalog.directory(s))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(loads) == 1
+    assert len(found) == 3 and len({id(d) for d in found}) == 1

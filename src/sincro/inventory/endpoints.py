@@ -32,7 +32,7 @@ from sincro.idempotency import (
 )
 from sincro.inventory import availability, lean, service
 from sincro.inventory.metrics import RESERVATIONS
-from sincro.inventory.runtime import availability_cache
+from sincro.inventory.runtime import availability_cache, in_reservation_thread
 from sincro.inventory.schemas import (
     AvailabilityBatchOut,
     AvailabilityOut,
@@ -325,21 +325,30 @@ async def post_reservation(
 
     The flash-sale path: one dependency authenticates (no chain), and a one-line reservation
     at a named location is decided in one statement (:mod:`sincro.inventory.lean`); anything
-    else takes the general path."""
+    else takes the general path. Requests of the lean shape are usually answered before they
+    get here, by :mod:`sincro.inventory.fast` (same contract, without FastAPI's plumbing)."""
     state: AppState = request.app.state.sincro
+    return (await reserve(state, key, body, idempotency_key)).response()
+
+
+async def reserve(
+    state: AppState, key: Principal, body: ReservationIn, idempotency_key: str | None
+) -> Outcome:
+    """The reservation once the request is authenticated, rate limited and its body valid:
+    the deployment's TTL bound, then the lean or the general path, counted by outcome."""
     ttl = body.ttl_seconds or state.settings.reservation_default_ttl_seconds
     _check_ttl(state, ttl)
     scope = f"reservations:{key.key_id}"
     payload = body.model_dump(mode="json")
     try:
-        outcome = await run_in_threadpool(
-            _reserve, state, key, body, ttl, scope, idempotency_key, payload
+        outcome = await in_reservation_thread(
+            state, _reserve, state, key, body, ttl, scope, idempotency_key, payload
         )
     except SincroError as exc:
         RESERVATIONS.labels(exc.code).inc()
         raise
     RESERVATIONS.labels("reserved").inc()
-    return outcome.response()
+    return outcome
 
 
 def _reserve(

@@ -3,3 +3,8 @@
 from prometheus_client import Counter
 
 RESERVATIONS = Counter("sincro_reservations_total", "Reservation requests by outcome", ["outcome"])
+FAST_PATH = Counter(
+    "sincro_reservation_fast_path_total",
+    "POST /v1/reservations requests the fast path answered, or handed to the documented route",
+    ["decision"],
+)
