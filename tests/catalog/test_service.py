@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from decimal import Decimal
 import time
+from decimal import Decimal
 from typing import Any
 
 import pytest
