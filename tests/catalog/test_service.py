@@ -150,6 +150,8 @@ def test_offers_in_force_are_kept_and_forgotten_when_this_process_changes_them(
     with db.write() as s:
         plans = catalog.plans_in_force(s, kind="controle", limit=50)
     assert [p.code for p in plans] == ["CTRL-2", "CTRL-1"]
+
+
 def test_a_stale_directory_is_reloaded_once_by_a_crowd(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
