@@ -5,15 +5,73 @@ polls every 20 ms. ``--poll`` sets ``SINCRO_FEED_IDLE_POLL_SECONDS`` on PostgreS
 to see the old 50 Hz polling again).
 
     python -m bench.idle --db postgresql [--seconds 30 --workers 2]
+    python -m bench.idle --db postgresql --workers 1 --with-worker   # production shape
+
+``--with-worker`` also starts ``sincro worker`` (every queue, RabbitMQ in a virtual host of its
+own, Redis) and ``sincro beat`` against the same database, and reports api, worker and beat
+each and together.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import secrets
+import shutil
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
-from bench.harness import ApiServer, fresh_database, log, proc_cpu_seconds
+from bench.harness import SINCRO, ApiServer, fresh_database, log, proc_cpu_seconds
+from bench.messaging_common import REDIS_URL, _vhost
+
+
+@contextlib.contextmanager
+def background(server: ApiServer) -> Iterator[dict[str, subprocess.Popen[bytes]]]:
+    """``sincro worker`` and ``sincro beat`` in production mode beside ``server``."""
+    vhosts = _vhost(shutil.which("rabbitmqctl"))
+    env = server.env | {
+        "SINCRO_BROKER_URL": next(vhosts),
+        "SINCRO_REDIS_URL": REDIS_URL,
+        "SINCRO_REDIS_PREFIX": f"sincro-idle-{secrets.token_hex(4)}:",
+    }
+    server.env.update(env)
+    procs = {
+        name: subprocess.Popen(
+            [str(SINCRO), name],
+            env=env,
+            cwd=server.var_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=(Path(server.var_dir) / f"{name}.log").open("wb"),
+            start_new_session=True,
+        )
+        for name in ("worker", "beat")
+    }
+    try:
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        with contextlib.suppress(StopIteration):
+            next(vhosts)
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+    return found
 
 
 def main() -> None:
@@ -22,18 +80,26 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--poll", type=float, help="SINCRO_FEED_IDLE_POLL_SECONDS")
+    parser.add_argument("--with-worker", action="store_true")
     args = parser.parse_args()
+    others: dict[str, float] = {}
     with fresh_database(args.db, stores=20, products=20) as db:
         server = ApiServer(db.url, workers=args.workers)
         if args.poll:
             server.env["SINCRO_FEED_IDLE_POLL_SECONDS"] = str(args.poll)
-        with server:
-            time.sleep(10)  # start-up work (warm-up, first beats) is not idle cost
+        with contextlib.ExitStack() as stack:
+            procs = stack.enter_context(background(server)) if args.with_worker else {}
+            stack.enter_context(server)
+            time.sleep(20 if procs else 10)  # start-up work (first beats, jobs) is not idle
+            trees = {name: _tree(p.pid) for name, p in procs.items()}
             pids = server.pids()
             cpu0, t0 = proc_cpu_seconds(pids), time.perf_counter()
+            before = {name: proc_cpu_seconds(tree) for name, tree in trees.items()}
             time.sleep(args.seconds)
             used = proc_cpu_seconds(pids) - cpu0
             wall = time.perf_counter() - t0
+            others = {n: proc_cpu_seconds(t) - before[n] for n, t in trees.items()}
+    together = used + sum(others.values())
     out = {
         "database": args.db,
         "workers": args.workers,
@@ -42,6 +108,8 @@ def main() -> None:
         "api_cpu_seconds": round(used, 2),
         "share_of_one_core": round(used / wall, 4),
         "per_worker_share_of_one_core": round(used / wall / args.workers, 4),
+        **{f"{name}_share_of_one_core": round(cpu / wall, 4) for name, cpu in others.items()},
+        "together_share_of_one_core": round(together / wall, 4),
     }
     log(f"idle api ({args.db}): {100 * out['share_of_one_core']:.2f} % of one core")
     print(json.dumps(out, indent=2))
