@@ -170,3 +170,23 @@ def test_token_leases_follow_the_rate_and_never_outlive_a_chunk() -> None:
         ("campaign", 1.0),
         ("relay", 1.0),
     ] * 3
+
+
+def test_the_audience_end_goes_out_in_claim_sized_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full batches first, then the last TAPER_BATCHES batches' worth in claim-sized ones, so
+    no worker is left sending a whole batch alone at the end of a campaign."""
+    from sincro.messaging import service
+
+    sent: list[list[int]] = []
+    monkeypatch.setitem(service.dispatcher, "batch", lambda c, ids: sent.append(list(ids)))
+    ids = list(range(1, 2_501))
+    service.dispatch_batches(7, ids, 200, taper=200 * service.TAPER_BATCHES, small=20)
+    sizes = [len(b) for b in sent]
+    assert sizes == [200, 200, 200, 200, 100] + [20] * 80
+    assert [i for b in sent for i in b] == ids  # every id once, in order
+    sent.clear()
+    service.dispatch_batches(7, ids[:30], 200, taper=1_600, small=20)  # a small audience
+    assert [len(b) for b in sent] == [20, 10]
+    sent.clear()
+    service.dispatch_batches(7, ids, 200)  # retries and resumes: plain batches
+    assert [len(b) for b in sent] == [200] * 12 + [100]

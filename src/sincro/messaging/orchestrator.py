@@ -25,7 +25,12 @@ def orchestrate(db: Database, settings: Settings, campaign_id: int) -> int:
     while more:
         with db.write() as session:
             ids, more = service.materialize_page(session, campaign_id, settings)
-        service.dispatch_batches(campaign_id, ids, settings.messaging_batch_size)
+        size = settings.messaging_batch_size
+        # the audience's end: claim-sized batches, so every worker is busy to the last row
+        taper = 0 if more else size * service.TAPER_BATCHES
+        service.dispatch_batches(
+            campaign_id, ids, size, taper=taper, small=settings.messaging_claim_size
+        )
         enqueued += len(ids)
     if enqueued:  # a first run: every pending row was just enqueued
         return enqueued

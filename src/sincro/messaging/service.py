@@ -487,11 +487,28 @@ dispatcher: dict[str, Callable[..., None]] = {
 }
 
 
-def dispatch_batches(campaign_id: int, ids: Sequence[int], size: int | None = None) -> None:
+TAPER_BATCHES = 8  # the audience's last this-many batches are sent as claim-sized ones
+
+
+def dispatch_batches(
+    campaign_id: int,
+    ids: Sequence[int],
+    size: int | None = None,
+    *,
+    taper: int = 0,
+    small: int = 20,
+) -> None:
+    """Hand ``ids`` to the ``email`` queue in batches of ``size``; the last ``taper`` ids go in
+    batches of ``small`` (the claim size), so that the workers finish together
+    instead of one worker sending a whole batch alone at the end."""
     size = size or get_settings().messaging_batch_size
     ids = list(ids)
-    for start in range(0, len(ids), size):
-        dispatcher["batch"](campaign_id, ids[start : start + size])
+    cut = max(0, len(ids) - taper)
+    for start in range(0, cut, size):
+        dispatcher["batch"](campaign_id, ids[start : min(cut, start + size)])
+    small = max(1, min(size, small))
+    for start in range(cut, len(ids), small):
+        dispatcher["batch"](campaign_id, ids[start : start + small])
 
 
 def dispatch_orchestrate(campaign_id: int) -> None:
