@@ -62,6 +62,9 @@ class Run:
                 "SINCRO_MESSAGING_LEASE_SECONDS": "10",
             }
             | self.extra_env
+            # BENCH_SINCRO_X=v sets SINCRO_X=v in every process of the run (e.g. a setting's
+            # effect: BENCH_SINCRO_WORKER_NICE=0)
+            | {k[6:]: v for k, v in os.environ.items() if k.startswith("BENCH_SINCRO_")}
         )
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
