@@ -59,7 +59,9 @@ def test_an_idle_stream_sends_keep_alives_until_the_client_leaves(
 
     sent, reads = run(body)
     assert sent == [live.CONNECTED, live.KEEP_ALIVE, live.KEEP_ALIVE]
-    assert reads >= 8  # the safety-net poll re-read every 0.05 s meanwhile
+    # the safety-net poll re-read meanwhile: 8 reads at 0.05 s on an idle machine, never
+    # fewer than 5 under load; without it there would be one read per keep-alive (3)
+    assert reads >= 5
 
 
 def test_wake_ups_without_news_do_not_silence_the_keep_alives(

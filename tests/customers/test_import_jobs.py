@@ -1,10 +1,11 @@
-"""CSV imports as worker jobs (sincro.customers.jobs), on SQLite and PostgreSQL: a console
-upload run by a real ``celery worker`` process on the embedded broker (a second delivery of
-the same task does nothing), a real worker killed with SIGKILL inside a batch and the import
-resumed by another worker, the same crash in a plain process with every step checked (no
-duplicate customers, rejects and consent events not doubled, counts true), two deliveries at
-once (one runs), a run whose lease was taken over (it cannot commit), a transient error (left
-to the retry), and the sweep (sent again, abandoned, too many attempts)."""
+"""CSV imports as worker jobs (sincro.customers.jobs), on SQLite and PostgreSQL (the real
+workers on SQLite only): a console upload run by a real ``celery worker`` process on the
+embedded broker (a second delivery of the same task does nothing), a real worker killed with
+SIGKILL inside a batch and the import resumed by another worker, the same crash in a plain
+process with every step checked (no duplicate customers, rejects and consent events not
+doubled, counts true), two deliveries at once (one runs), a run whose lease was taken over
+(it cannot commit), a transient error (left to the retry), and the sweep (sent again,
+abandoned, too many attempts)."""
 
 from __future__ import annotations
 
@@ -143,6 +144,9 @@ def worker_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
         "SINCRO_VAR_DIR": str(tmp_path),
         "SINCRO_LOG_JSON": "false",
         "SINCRO_HEALTH_HEARTBEAT_SECONDS": "0",
+        # at its default nice 10 the worker waits for every busy thread of the test process
+        # (minutes on a loaded CI machine); its priority is tested by tests/ops/test_processes
+        "SINCRO_WORKER_NICE": "0",
         "SINCRO_CUSTOMERS_IMPORT_BATCH_LINES": str(settings.customers_import_batch_lines),
     }
 
@@ -155,6 +159,9 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+# the Celery path to a worker process, once: the console's upload and the run it queues are
+# tested on both databases without a worker (test_console.py, the tests below)
+@pytest.mark.one_database
 def test_a_console_upload_runs_on_a_real_worker_once(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
@@ -231,10 +238,13 @@ def test_a_worker_killed_mid_import_is_resumed_by_another_worker(
     )
     survivor: subprocess.Popen[bytes] | None = None
     try:
+        # once the doomed worker holds the task, the survivor starts up while it works and
+        # dies: nothing sends the task again before the sweep below, so it waits idle
+        wait_until(lambda: state_of(db, import_id).status == "running", 240, "the first run")
+        survivor = subprocess.Popen([sys.executable, *WORKER], env=env, cwd=tmp_path, stderr=err)
         assert doomed.wait(240) == -9  # killed inside batch 3
         record = state_of(db, import_id)
         assert (record.status, record.processed_lines) == ("running", 20)
-        survivor = subprocess.Popen([sys.executable, *WORKER], env=env, cwd=tmp_path, stderr=err)
 
         def resumed() -> bool:  # the sweep, as beat runs it, until the survivor finished
             jobs.sweep(db, settings, send=lambda i: jobs.enqueue(i, settings.broker_url))

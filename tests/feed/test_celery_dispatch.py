@@ -43,7 +43,7 @@ def test_delay_runs_on_a_real_worker(
     assert r.status_code == 201, r.text
     receiver.secrets["/hook"] = r.json()["secret"]
     seqs = change_stock(db, ("CEL-1", "LJ-A", 2), ("CEL-1", "LJ-A", 3))
-    env = embedded_env(settings, tmp_path)
+    env = embedded_env(settings, tmp_path) | {"SINCRO_WORKER_NICE": "0"}  # not behind us
     subprocess.run([sys.executable, "-c", SEND], env=env, check=True, timeout=30)
     worker = subprocess.Popen(
         [sys.executable, *WORKER],

@@ -265,15 +265,30 @@ def _run(db: Database, settings: Settings, fast: bool) -> dict[str, Any]:
     return {"answers": answers, "rows": _rows(db, normal), "metrics": moved}
 
 
-@pytest.fixture
-def runs(db: Database, settings: Settings) -> Iterator[dict[bool, dict[str, Any]]]:
-    counted = _fast_path("answered"), _fast_path("handed_over")
-    slow = _run(db, settings, fast=False)
-    assert (_fast_path("answered"), _fast_path("handed_over")) == counted  # off means off
-    fast = _run(db, settings, fast=True)
-    fast["answered"] = _fast_path("answered") - counted[0]
-    fast["handed_over"] = _fast_path("handed_over") - counted[1]
-    yield {False: slow, True: fast}
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[bool, dict[str, Any]]]:
+    """Both runs, once per database for the whole module: the tests only read them (each
+    run seeds its own fresh database, and later tests' ``db`` empties it again)."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    db = Database(url)
+    settings = Settings(
+        database_url=url,
+        var_dir=tmp_path_factory.mktemp("fast-reserve"),
+        log_json=False,
+        availability_warm_skus=0,
+    )
+    try:
+        counted = _fast_path("answered"), _fast_path("handed_over")
+        slow = _run(db, settings, fast=False)
+        assert (_fast_path("answered"), _fast_path("handed_over")) == counted  # off means off
+        fast = _run(db, settings, fast=True)
+        fast["answered"] = _fast_path("answered") - counted[0]
+        fast["handed_over"] = _fast_path("handed_over") - counted[1]
+        yield {False: slow, True: fast}
+    finally:
+        db.dispose()
 
 
 def test_fast_path_answers_exactly_as_the_documented_route(

@@ -95,6 +95,7 @@ def _env(settings: Settings, broker: str, sink_port: int, var: Path) -> dict[str
         "SINCRO_MESSAGING_LEASE_SECONDS": "5",
         "SINCRO_MESSAGING_QUIET_START": "0",
         "SINCRO_MESSAGING_QUIET_END": "0",
+        "SINCRO_WORKER_NICE": "0",  # not behind the test's threads on a loaded machine
     }
 
 
