@@ -152,20 +152,25 @@ def _wrk(
     seconds: float,
     done: Any = None,
     profile: Path | None = None,
+    *,
+    lua: str = _LUA,
+    values: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One wrk run; ``done()`` (polled every 50 ms) ends it early (SIGINT: wrk reports)."""
+    """One wrk run; ``done()`` (polled every 50 ms) ends it early (SIGINT: wrk reports).
+    ``lua`` is the script's template (another benchmark's), ``values`` its further fields."""
     workdir = Path(tempfile.mkdtemp(prefix="sincro-storm-"))
     (workdir / "skus.txt").write_text("\n".join(skus) + "\n")
     out = workdir / "out.json"
     script = workdir / "storm.lua"
     script.write_text(
-        _LUA
+        lua
         % {
             "skus": workdir / "skus.txt",
             "location": location,
             "key": key,
             "variant": variant,
             "out": out,
+            **(values or {}),
         }
     )
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
