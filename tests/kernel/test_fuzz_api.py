@@ -35,7 +35,7 @@ from sincro.db import Database
 from tests.conftest import wipe
 from tests.factories import make_location, make_product, receive
 
-EXAMPLES = int(os.environ.get("SINCRO_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("SINCRO_FUZZ_EXAMPLES", "6"))
 SEED = int(os.environ.get("SINCRO_FUZZ_SEED", "8"))
 CHECKS = [
     not_a_server_error,
