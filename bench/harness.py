@@ -384,6 +384,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_tree(root: int) -> list[int]:
+    """``root`` and every descendant (from /proc), root first."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+                todo.extend(int(c) for c in text.split())
+    return found
+
+
 class ApiServer:
     """``sincro api`` in a subprocess (its own session), with a temporary var dir."""
 
@@ -448,15 +461,7 @@ class ApiServer:
         """The uvicorn supervisor and every descendant."""
         if self.proc is None or self.proc.poll() is not None:
             return []
-        found, todo = [], [self.proc.pid]
-        while todo:
-            pid = todo.pop()
-            found.append(pid)
-            with contextlib.suppress(OSError):
-                for task in os.listdir(f"/proc/{pid}/task"):
-                    text = Path(f"/proc/{pid}/task/{task}/children").read_text()
-                    todo.extend(int(c) for c in text.split())
-        return found
+        return process_tree(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

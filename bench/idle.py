@@ -24,7 +24,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.harness import SINCRO, ApiServer, fresh_database, log, proc_cpu_seconds
+from bench.harness import (
+    SINCRO,
+    ApiServer,
+    fresh_database,
+    log,
+    proc_cpu_seconds,
+    process_tree,
+)
 from bench.messaging_common import REDIS_URL, _vhost
 
 
@@ -63,17 +70,6 @@ def background(server: ApiServer) -> Iterator[dict[str, subprocess.Popen[bytes]]
             next(vhosts)
 
 
-def _tree(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="CPU of an idle api")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
@@ -91,7 +87,7 @@ def main() -> None:
             procs = stack.enter_context(background(server)) if args.with_worker else {}
             stack.enter_context(server)
             time.sleep(20 if procs else 10)  # start-up work (first beats, jobs) is not idle
-            trees = {name: _tree(p.pid) for name, p in procs.items()}
+            trees = {name: process_tree(p.pid) for name, p in procs.items()}
             pids = server.pids()
             cpu0, t0 = proc_cpu_seconds(pids), time.perf_counter()
             before = {name: proc_cpu_seconds(tree) for name, tree in trees.items()}

@@ -156,8 +156,8 @@ class Sender:
         self.tokens = TokenLease(shared, settings, sleep)
         self._versions: dict[int, TemplateVersion] = {}
         self._conn: Connection | None = None
-        self._autocommit = False
-        self._left = 1  # rows of the chunk still to send, this one included
+        # PostgreSQL: outcomes as single autocommit statements on the chunk's connection
+        self._autocommit = not db.is_sqlite
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -198,13 +198,11 @@ class Sender:
         # UPDATE is atomic on its own. SQLite keeps its explicit BEGIN IMMEDIATE (no network).
         with self.db.write_engine.connect() as plain:
             conn = plain
-            if not self.db.is_sqlite:
+            if self._autocommit:
                 conn = plain.execution_options(isolation_level="AUTOCOMMIT")
             self._conn = conn
-            self._autocommit = not self.db.is_sqlite
             try:
                 for index, row in enumerate(rows):
-                    self._left = len(rows) - index
                     if (
                         index
                         and index % STATE_CHECK_EVERY == 0
@@ -213,7 +211,8 @@ class Sender:
                         with conn.begin():
                             repo.release(conn, [r.id for r in rows[index:]], token)
                         return False
-                    self._send_one(campaign, row, versions[row.template_version_id], token, result)
+                    version = versions[row.template_version_id]
+                    self._send_one(campaign, row, version, token, result, len(rows) - index)
             finally:
                 self._conn = None
                 self.tokens.drop()  # a lease never outlives its chunk
@@ -282,7 +281,10 @@ class Sender:
         version: TemplateVersion,
         token: str,
         result: BatchResult,
+        left: int = 1,
     ) -> None:
+        """Render, send and record one row; ``left``: rows of the chunk still to send, this one
+        included (how many tokens a lease may take)."""
         settings, secret = self.settings, self.settings.secret_key
         sender = campaign.sender
         msg_id = compose.message_id(secret, row.campaign_id, row.id, sender)
@@ -326,7 +328,7 @@ class Sender:
         envelope = None
         if settings.messaging_bounce_domain:
             envelope = compose.verp_address(secret, row.id, settings.messaging_bounce_domain)
-        self.tokens.wait(row.campaign_id, campaign.rate_per_second, self._left)
+        self.tokens.wait(row.campaign_id, campaign.rate_per_second, left)
         if self.before_send is not None:
             self.before_send(row)
         sent = self.mailer.send(message, envelope_from=envelope)
