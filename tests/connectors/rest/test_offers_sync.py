@@ -19,6 +19,7 @@ from sincro.customers.models import Customer, Receivable
 from sincro.db import Database
 from sincro.demo.offers import PLANS, list_price, replenishment
 from sincro.simulators.rest import ProtheusSimulator
+from sincro.text_pt import SAO_PAULO
 from tests.connectors.rest.conftest import CUSTOMERS, PRODUCTS, alias_locations
 
 ENTITIES = ("products", "plans", "promotions", "customers", "receivables")
@@ -102,7 +103,9 @@ def test_price_change_starts_a_new_period_and_bad_records_are_rejected(
     alias_locations(demo, config)
     run_source(settings, config, "protheus", db=demo, entities=["products"])
     first = protheus.products[0]
-    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    # ERP prices take effect from the day in Brasília time (between 00:00 and 03:00 UTC that
+    # is still the previous UTC day's date)
+    yesterday = dt.datetime.now(SAO_PAULO).date() - dt.timedelta(days=1)
     with demo.write() as session:  # the price in force started before today
         session.execute(update(ProductPrice).values(valid_from=yesterday - dt.timedelta(days=9)))
     table = protheus.tables["SB1"]
