@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from sincro import audit
 from sincro.audit import AuditFilter
 from sincro.cli import app
+from sincro.cli_common import console as cli_console
 from sincro.config import reset_settings
 from sincro.connectors.models import ErpFile
 from sincro.db import reset_databases
@@ -61,7 +62,11 @@ def test_ingest_files_and_replay(world: World, env: dict[str, str], tmp_path: Pa
     bad = write(tmp_path / "MB52_20261122_0700.csv", "nada a ver\n")
     failed = runner.invoke(app, ["sync", "ingest", str(bad), "--source", "sap-test"])
     assert failed.exit_code == 1 and "no header line" in " ".join(failed.output.split())
-    listing = runner.invoke(app, ["sync", "files", "--source", "sap-test"], env={"COLUMNS": "200"})
+    # the CLI's console may have fixed its width when it was created (e.g. from COLUMNS in a
+    # test worker's environment): give the table room whatever ran before
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli_console, "_width", 200)
+        listing = runner.invoke(app, ["sync", "files", "--source", "sap-test"])
     assert (
         listing.exit_code == 0
         and "MB52_20261122_0600" in listing.output

@@ -91,7 +91,7 @@ def files(
     table = Table(title="Arquivos ERP")
     for column in ("id", "origem", "tipo", "estado", "data-base", "linhas", "rej."):
         table.add_column(column, no_wrap=True)
-    table.add_column("nome", overflow="fold")
+    table.add_column("nome", overflow="fold", min_width=18)  # never squeezed to nothing
     table.add_column("erro", overflow="fold")
     for f in rows:
         table.add_row(
