@@ -32,7 +32,11 @@ from sincro.idempotency import (
 )
 from sincro.inventory import availability, lean, service
 from sincro.inventory.metrics import RESERVATIONS
-from sincro.inventory.runtime import availability_cache, in_reservation_thread
+from sincro.inventory.runtime import (
+    availability_cache,
+    in_reservation_thread,
+    reservation_pool,
+)
 from sincro.inventory.schemas import (
     AvailabilityBatchOut,
     AvailabilityOut,
@@ -48,6 +52,7 @@ from sincro.inventory.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["inventory"])
+RESERVED = RESERVATIONS.labels("reserved")
 MOVEMENTS_MAX_BODY_BYTES = 4 * 1024 * 1024  # 500 lines with long references fit many times
 declare_cap("POST", "/v1/movements", MOVEMENTS_MAX_BODY_BYTES)
 
@@ -341,14 +346,68 @@ async def reserve(
     scope = f"reservations:{key.key_id}"
     payload = body.model_dump(mode="json")
     try:
-        outcome = await in_reservation_thread(
-            state, _reserve, state, key, body, ttl, scope, idempotency_key, payload
-        )
+        lean_request = _lean_request(key, body, ttl, scope, idempotency_key, payload)
+        outcome, tried = await _lean_on_loop(state, lean_request)
+        if outcome is None:
+            outcome = await in_reservation_thread(
+                state,
+                _reserve,
+                state,
+                key,
+                body,
+                ttl,
+                scope,
+                idempotency_key,
+                payload,
+                None if tried else lean_request,
+            )
     except SincroError as exc:
         RESERVATIONS.labels(exc.code).inc()
         raise
-    RESERVATIONS.labels("reserved").inc()
+    RESERVED.inc()
     return outcome
+
+
+def _lean_request(
+    key: Principal,
+    body: ReservationIn,
+    ttl: int,
+    scope: str,
+    idempotency_key: str | None,
+    payload: dict[str, Any],
+) -> lean.LeanReservation | None:
+    """The lean path's request, when the reservation is its shape (one line, located)."""
+    line = body.lines[0]
+    if len(body.lines) != 1 or line.location is None:
+        return None
+    return lean.LeanReservation(
+        channel=key.source,
+        owner_key_id=key.key_id,
+        sku=line.sku,
+        location=line.location,
+        qty=line.qty,
+        ttl_seconds=ttl,
+        order_reference=body.order_reference,
+        customer_id=body.customer_id,
+        idempotency=None
+        if idempotency_key is None
+        else (scope, idempotency_key, request_hash(payload)),
+    )
+
+
+async def _lean_on_loop(
+    state: AppState, req: lean.LeanReservation | None
+) -> tuple[Outcome | None, bool]:
+    """The lean path on the event loop (PostgreSQL, SKU and location this process knows):
+    its answer, and whether it was tried (then the thread goes straight to the general
+    path when it did not answer)."""
+    if req is None:
+        return None, False
+    pool = reservation_pool(state)
+    ids = lean.known_ids(state.db, req) if pool is not None else None
+    if pool is None or ids is None:
+        return None, False
+    return await lean.reserve_async(state.db, pool, req, ids), True
 
 
 def _reserve(
@@ -359,26 +418,12 @@ def _reserve(
     scope: str,
     idempotency_key: str | None,
     payload: dict[str, Any],
+    lean_request: lean.LeanReservation | None,
 ) -> Outcome:
-    """The lean path when it applies and answers, else the general one (blocking)."""
-    line = body.lines[0]
-    if len(body.lines) == 1 and line.location is not None:
-        held = lean.reserve(
-            state.db,
-            lean.LeanReservation(
-                channel=key.source,
-                owner_key_id=key.key_id,
-                sku=line.sku,
-                location=line.location,
-                qty=line.qty,
-                ttl_seconds=ttl,
-                order_reference=body.order_reference,
-                customer_id=body.customer_id,
-                idempotency=None
-                if idempotency_key is None
-                else (scope, idempotency_key, request_hash(payload)),
-            ),
-        )
+    """The lean path when ``lean_request`` is given and it answers, else the general one
+    (blocking)."""
+    if lean_request is not None:
+        held = lean.reserve(state.db, lean_request)
         if held is not None:
             return held
     ship_to = (body.ship_to.lat, body.ship_to.lon) if body.ship_to else None
