@@ -82,7 +82,9 @@ class AsyncPool:
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._closed = False
 
-    async def fetchone(self, query: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    async def fetchone(
+        self, query: str | bytes, params: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None:
         """Run ``query`` (one autocommit statement, prepared on the connection) and return its
         first row. Errors are raised as SQLAlchemy raises a driver's (``DBAPIError`` around
         psycopg's, ``connection_invalidated`` when the connection broke), so callers and the

@@ -134,6 +134,10 @@ PG_KEYED = _PG_HOLD.format(
     ),
 )
 
+# encoded once: psycopg encodes a str query on every execution and hashes it to find its
+# conversion in its cache (2.5 KB each time, ~25 us a reservation)
+_PG_PLAIN_BYTES, _PG_KEYED_BYTES = PG_PLAIN.encode(), PG_KEYED.encode()
+
 
 # --- SQLite: the same, one short transaction ----------------------------------------------
 
@@ -227,7 +231,7 @@ async def reserve_async(
     params, body = _params(req, ids)
     keyed = req.idempotency is not None
     try:
-        row = await pool.fetchone(PG_KEYED if keyed else PG_PLAIN, params)
+        row = await pool.fetchone(_PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES, params)
     except DBAPIError as exc:
         if _unique_violation(exc):  # a twin with the same key committed first: it replays
             return None
