@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
@@ -343,23 +344,13 @@ async def reserve(
     the deployment's TTL bound, then the lean or the general path, counted by outcome."""
     ttl = body.ttl_seconds or state.settings.reservation_default_ttl_seconds
     _check_ttl(state, ttl)
-    scope = f"reservations:{key.key_id}"
-    payload = body.model_dump(mode="json")
+    asked = _Asked(key, body, ttl, f"reservations:{key.key_id}", idempotency_key)
     try:
-        lean_request = _lean_request(key, body, ttl, scope, idempotency_key, payload)
+        lean_request = _lean_request(asked)
         outcome, tried = await _lean_on_loop(state, lean_request)
         if outcome is None:
             outcome = await in_reservation_thread(
-                state,
-                _reserve,
-                state,
-                key,
-                body,
-                ttl,
-                scope,
-                idempotency_key,
-                payload,
-                None if tried else lean_request,
+                state, _reserve, state, asked, None if tried else lean_request
             )
     except SincroError as exc:
         RESERVATIONS.labels(exc.code).inc()
@@ -368,15 +359,24 @@ async def reserve(
     return outcome
 
 
-def _lean_request(
-    key: Principal,
-    body: ReservationIn,
-    ttl: int,
-    scope: str,
-    idempotency_key: str | None,
-    payload: dict[str, Any],
-) -> lean.LeanReservation | None:
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A valid reservation request, as both paths read it."""
+
+    key: Principal
+    body: ReservationIn
+    ttl: int
+    scope: str  # of its Idempotency-Key
+    idempotency_key: str | None
+    payload: dict[str, Any] = field(init=False)  # the body as JSON (the key's request hash)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload", self.body.model_dump(mode="json"))
+
+
+def _lean_request(asked: _Asked) -> lean.LeanReservation | None:
     """The lean path's request, when the reservation is its shape (one line, located)."""
+    body, key = asked.body, asked.key
     line = body.lines[0]
     if len(body.lines) != 1 or line.location is None:
         return None
@@ -386,12 +386,12 @@ def _lean_request(
         sku=line.sku,
         location=line.location,
         qty=line.qty,
-        ttl_seconds=ttl,
+        ttl_seconds=asked.ttl,
         order_reference=body.order_reference,
         customer_id=body.customer_id,
         idempotency=None
-        if idempotency_key is None
-        else (scope, idempotency_key, request_hash(payload)),
+        if asked.idempotency_key is None
+        else (asked.scope, asked.idempotency_key, request_hash(asked.payload)),
     )
 
 
@@ -410,22 +410,14 @@ async def _lean_on_loop(
     return await lean.reserve_async(state.db, pool, req, ids), True
 
 
-def _reserve(
-    state: AppState,
-    key: Principal,
-    body: ReservationIn,
-    ttl: int,
-    scope: str,
-    idempotency_key: str | None,
-    payload: dict[str, Any],
-    lean_request: lean.LeanReservation | None,
-) -> Outcome:
+def _reserve(state: AppState, asked: _Asked, lean_request: lean.LeanReservation | None) -> Outcome:
     """The lean path when ``lean_request`` is given and it answers, else the general one
     (blocking)."""
     if lean_request is not None:
         held = lean.reserve(state.db, lean_request)
         if held is not None:
             return held
+    body, key = asked.body, asked.key
     ship_to = (body.ship_to.lat, body.ship_to.lon) if body.ship_to else None
 
     def work(session: Session) -> dict[str, Any]:
@@ -433,7 +425,7 @@ def _reserve(
             session,
             key.source,
             body.lines,
-            ttl,
+            asked.ttl,
             ship_to,
             body.order_reference,
             owner_key_id=key.key_id,
@@ -441,7 +433,9 @@ def _reserve(
         )
         return out.model_dump(mode="json")
 
-    return run_idempotent(state.run_write, scope, idempotency_key, payload, work, status=201)
+    return run_idempotent(
+        state.run_write, asked.scope, asked.idempotency_key, asked.payload, work, status=201
+    )
 
 
 def _reservation_action(action: str) -> Any:
