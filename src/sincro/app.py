@@ -24,7 +24,7 @@ from sincro.deps import AppState
 from sincro.domain import resolve, resolve_callable
 from sincro.domains import installed
 from sincro.errors import database_unavailable, document_errors, install_error_handlers
-from sincro.fastroutes import install as install_fast_routes
+from sincro.fastroutes import FastRoutesApp, install as install_fast_routes
 from sincro.health import install_heartbeat, router as health_router
 from sincro.metrics import MetricsMiddleware
 from sincro.sharedstate import shared_state_from_settings
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.shared.aclose()
             state.shared.close()
 
-    app = FastAPI(
+    app = FastRoutesApp(
         title="Sincro",
         version=__version__,
         description=DESCRIPTION,

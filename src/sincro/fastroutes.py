@@ -3,8 +3,9 @@
 FastAPI's per-request plumbing (the middleware chain, routing, dependency solving, parameter
 validation, the response model) costs more CPU than a lean write such as a one-line
 reservation. A domain may register a :class:`FastRoute` for one exact method and path in
-``AppState.fast_routes``; :func:`install` puts a dispatcher *outside* the whole middleware
-stack that sends those requests to it, and everything else on unchanged.
+``AppState.fast_routes``; the application (:class:`FastRoutesApp`, FastAPI with a dispatcher
+in front) sends those requests to it *before* FastAPI's own entry and the whole middleware
+stack, and everything else on unchanged.
 
 A fast route must answer exactly as the documented FastAPI route would, or not at all: its
 handler either answers (returns None), or returns a ``receive`` that replays whatever it read
@@ -26,8 +27,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sincro.metrics import observe_request
 
@@ -48,19 +50,24 @@ class FastRoute:
         return self.method, self.path
 
 
-class FastRoutes:
-    """The dispatcher (see the module docstring)."""
+class FastRoutesApp(FastAPI):
+    """FastAPI with the dispatcher in front (see the module docstring): a request for a fast
+    route is answered before FastAPI's own entry (its per-request telemetry check, the
+    middleware stack); everything else, and whatever a fast route hands over, goes through
+    ``FastAPI.__call__`` unchanged."""
 
-    def __init__(self, app: ASGIApp, routes: dict[tuple[str, str], FastRoute]) -> None:
-        self.app, self.routes = app, routes
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_routes: dict[tuple[str, str], FastRoute] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = None
-        if scope["type"] == "http" and not scope.get("root_path"):
-            route = self.routes.get((scope["method"], scope["path"]))
+        if scope["type"] == "http" and not self.root_path and not scope.get("root_path"):
+            route = self.fast_routes.get((scope["method"], scope["path"]))
         if route is None:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
             return
+        scope["app"] = self  # what Starlette sets: the exception handlers are found there
         start = time.perf_counter()
         status = 500
         started = False
@@ -80,7 +87,7 @@ class FastRoutes:
             await response(scope, receive, watched)
             hand_over = None
         if hand_over is not None:
-            await self.app(scope, hand_over, send)
+            await super().__call__(scope, hand_over, send)
             return
         observe_request(route.method, route.path, status, time.perf_counter() - start)
 
@@ -97,16 +104,9 @@ async def _rendered(scope: Scope, exc: Exception) -> Any:
     raise exc
 
 
-def install(app: Any, routes: dict[tuple[str, str], FastRoute]) -> None:
-    """Wrap ``app``'s middleware stack (built on its first request) in the dispatcher."""
-    if not routes:
-        return
-    build = app.build_middleware_stack
-
-    def build_with_fast_routes() -> ASGIApp:
-        return FastRoutes(build(), routes)
-
-    app.build_middleware_stack = build_with_fast_routes
+def install(app: FastRoutesApp, routes: dict[tuple[str, str], FastRoute]) -> None:
+    """Have ``app`` answer ``routes`` ahead of FastAPI."""
+    app.fast_routes = routes
 
 
 class FastRequest:

@@ -21,7 +21,7 @@ from typing import Any
 
 log = logging.getLogger("sincro.feed")
 CHANNEL = "sincro_events"
-MIN_GAP_SECONDS = 0.002
+MIN_GAP_SECONDS = 0.01  # what the hubs' polls allow too (feed.hub.MIN_POLL_GAP_SECONDS)
 RECONNECT_SECONDS = 1.0
 
 
@@ -47,7 +47,8 @@ class Notifier:
     def signal(self) -> None:
         """Thread-safe, cheap: a commit with events just happened."""
         self._asked += 1
-        self._due.set()
+        if not self._due.is_set():  # a NOTIFY already due covers this commit too
+            self._due.set()
         if self._thread is None:
             with self._lock:
                 if self._thread is None:

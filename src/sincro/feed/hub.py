@@ -23,6 +23,10 @@ from sincro.feed.tailer import OutboxTailer
 
 log = logging.getLogger("sincro.feed")
 SUBSCRIBER_QUEUE_SIZE = 10_000
+# Polls woken by commits start at least this far apart: in a storm of commits (a flash sale:
+# hundreds of reservations a second) each poll then carries many events, instead of one poll
+# — a thread hand-off, a query, the GIL changing hands — for nearly every commit
+MIN_POLL_GAP_SECONDS = 0.01
 
 
 @dataclass(eq=False)
@@ -82,12 +86,15 @@ class EventHub:
                 sub.queue.put_nowait(None)
 
     def wake(self) -> None:
-        """Thread-safe: poll now (called after a commit that wrote events)."""
-        if self._loop is not None:
+        """Thread-safe: poll now (called after a commit that wrote events). A wake-up already
+        pending covers this one (the loop is not woken again for it)."""
+        if self._loop is not None and not self._wake.is_set():
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             try:
                 events = await run_in_threadpool(self.tailer.poll)
             except Exception as exc:
@@ -104,6 +111,9 @@ class EventHub:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            rest = MIN_POLL_GAP_SECONDS - (loop.time() - started)
+            if rest > 0:  # woken soon after the last poll: let more commits gather
+                await asyncio.sleep(rest)
 
     def feed(self, events: list[dict[str, Any]]) -> None:
         """Publish events handed over from outside (on the event loop), in order: those at

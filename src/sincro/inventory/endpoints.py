@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
@@ -32,7 +33,11 @@ from sincro.idempotency import (
 )
 from sincro.inventory import availability, lean, service
 from sincro.inventory.metrics import RESERVATIONS
-from sincro.inventory.runtime import availability_cache, in_reservation_thread
+from sincro.inventory.runtime import (
+    availability_cache,
+    in_reservation_thread,
+    reservation_pool,
+)
 from sincro.inventory.schemas import (
     AvailabilityBatchOut,
     AvailabilityOut,
@@ -48,6 +53,7 @@ from sincro.inventory.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["inventory"])
+RESERVED = RESERVATIONS.labels("reserved")
 MOVEMENTS_MAX_BODY_BYTES = 4 * 1024 * 1024  # 500 lines with long references fit many times
 declare_cap("POST", "/v1/movements", MOVEMENTS_MAX_BODY_BYTES)
 
@@ -338,49 +344,80 @@ async def reserve(
     the deployment's TTL bound, then the lean or the general path, counted by outcome."""
     ttl = body.ttl_seconds or state.settings.reservation_default_ttl_seconds
     _check_ttl(state, ttl)
-    scope = f"reservations:{key.key_id}"
-    payload = body.model_dump(mode="json")
+    asked = _Asked(key, body, ttl, f"reservations:{key.key_id}", idempotency_key)
     try:
-        outcome = await in_reservation_thread(
-            state, _reserve, state, key, body, ttl, scope, idempotency_key, payload
-        )
+        lean_request = _lean_request(asked)
+        outcome, tried = await _lean_on_loop(state, lean_request)
+        if outcome is None:
+            outcome = await in_reservation_thread(
+                state, _reserve, state, asked, None if tried else lean_request
+            )
     except SincroError as exc:
         RESERVATIONS.labels(exc.code).inc()
         raise
-    RESERVATIONS.labels("reserved").inc()
+    RESERVED.inc()
     return outcome
 
 
-def _reserve(
-    state: AppState,
-    key: Principal,
-    body: ReservationIn,
-    ttl: int,
-    scope: str,
-    idempotency_key: str | None,
-    payload: dict[str, Any],
-) -> Outcome:
-    """The lean path when it applies and answers, else the general one (blocking)."""
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """A valid reservation request, as both paths read it."""
+
+    key: Principal
+    body: ReservationIn
+    ttl: int
+    scope: str  # of its Idempotency-Key
+    idempotency_key: str | None
+    payload: dict[str, Any] = field(init=False)  # the body as JSON (the key's request hash)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload", self.body.model_dump(mode="json"))
+
+
+def _lean_request(asked: _Asked) -> lean.LeanReservation | None:
+    """The lean path's request, when the reservation is its shape (one line, located)."""
+    body, key = asked.body, asked.key
     line = body.lines[0]
-    if len(body.lines) == 1 and line.location is not None:
-        held = lean.reserve(
-            state.db,
-            lean.LeanReservation(
-                channel=key.source,
-                owner_key_id=key.key_id,
-                sku=line.sku,
-                location=line.location,
-                qty=line.qty,
-                ttl_seconds=ttl,
-                order_reference=body.order_reference,
-                customer_id=body.customer_id,
-                idempotency=None
-                if idempotency_key is None
-                else (scope, idempotency_key, request_hash(payload)),
-            ),
-        )
+    if len(body.lines) != 1 or line.location is None:
+        return None
+    return lean.LeanReservation(
+        channel=key.source,
+        owner_key_id=key.key_id,
+        sku=line.sku,
+        location=line.location,
+        qty=line.qty,
+        ttl_seconds=asked.ttl,
+        order_reference=body.order_reference,
+        customer_id=body.customer_id,
+        idempotency=None
+        if asked.idempotency_key is None
+        else (asked.scope, asked.idempotency_key, request_hash(asked.payload)),
+    )
+
+
+async def _lean_on_loop(
+    state: AppState, req: lean.LeanReservation | None
+) -> tuple[Outcome | None, bool]:
+    """The lean path on the event loop (PostgreSQL, SKU and location this process knows):
+    its answer, and whether it was tried (then the thread goes straight to the general
+    path when it did not answer)."""
+    if req is None:
+        return None, False
+    pool = reservation_pool(state)
+    ids = lean.known_ids(state.db, req) if pool is not None else None
+    if pool is None or ids is None:
+        return None, False
+    return await lean.reserve_async(state.db, pool, req, ids), True
+
+
+def _reserve(state: AppState, asked: _Asked, lean_request: lean.LeanReservation | None) -> Outcome:
+    """The lean path when ``lean_request`` is given and it answers, else the general one
+    (blocking)."""
+    if lean_request is not None:
+        held = lean.reserve(state.db, lean_request)
         if held is not None:
             return held
+    body, key = asked.body, asked.key
     ship_to = (body.ship_to.lat, body.ship_to.lon) if body.ship_to else None
 
     def work(session: Session) -> dict[str, Any]:
@@ -388,7 +425,7 @@ def _reserve(
             session,
             key.source,
             body.lines,
-            ttl,
+            asked.ttl,
             ship_to,
             body.order_reference,
             owner_key_id=key.key_id,
@@ -396,7 +433,9 @@ def _reserve(
         )
         return out.model_dump(mode="json")
 
-    return run_idempotent(state.run_write, scope, idempotency_key, payload, work, status=201)
+    return run_idempotent(
+        state.run_write, asked.scope, asked.idempotency_key, asked.payload, work, status=201
+    )
 
 
 def _reservation_action(action: str) -> Any:

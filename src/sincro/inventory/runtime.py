@@ -19,11 +19,16 @@ from sincro.deps import AppState
 from sincro.events import STOCK
 from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.shared import SharedSnapshots
+from sincro.pgasync import AsyncPool
 
 CACHE = "inventory.availability"
 WRITERS = "inventory.reservation_threads"
+POOL = "inventory.reservation_pool"
 # as many as anyio's default thread limit, which reservations used before
 RESERVATION_THREADS = 40
+# PostgreSQL connections of one api process for lean reservations on the event loop: each
+# statement holds one for about a millisecond, and more backends than cores only contend
+RESERVATION_CONNECTIONS = 8
 T = TypeVar("T")
 WARM_PAGE = 500
 log = logging.getLogger("sincro.inventory.warm")
@@ -110,14 +115,37 @@ def _warm_page(state: AppState, cache: AvailabilityCache, offset: int, size: int
 def _reservation_threads(state: AppState) -> None:
     """Reservations block in threads of their own (created on first use, dropped at stop):
     a hand-off through ``concurrent.futures`` costs about a third of anyio's
-    ``run_in_threadpool``, which was a fifth of a lean reservation's CPU."""
+    ``run_in_threadpool``, which was a fifth of a lean reservation's CPU. On PostgreSQL the
+    lean statement runs on the event loop instead, on connections of its own
+    (:func:`reservation_pool`), closed at stop too."""
 
     async def stop() -> None:
         pool = state.services.pop(WRITERS, None)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+        connections = state.services.pop(POOL, None)
+        if connections is not None:
+            if connections.loop is asyncio.get_running_loop():
+                await connections.close()
+            else:
+                connections.abandon()
 
     state.on_stop.append(stop)
+
+
+def reservation_pool(state: AppState) -> AsyncPool | None:
+    """PostgreSQL: the connections on which this event loop runs lean reservations (made on
+    first use; a new loop, e.g. a test client's, gets its own). SQLite: None (its write
+    lock is taken in the reservation threads)."""
+    if state.db.is_sqlite:
+        return None
+    pool = state.services.get(POOL)
+    if pool is None or pool.loop is not asyncio.get_running_loop():
+        if pool is not None:
+            pool.abandon()
+        pool = AsyncPool(state.db.url, state.db.timeouts, RESERVATION_CONNECTIONS)
+        state.services[POOL] = pool
+    return pool
 
 
 async def in_reservation_thread(state: AppState, work: Callable[..., T], *args: Any) -> T:
