@@ -11,7 +11,7 @@ in its own write transaction behind the API's visibility check, as ``POST
 of this thread (``BEGIN`` included on SQLite, where Sincro emits it); transactions are the
 engines' ``begin`` events. CPU is this thread's (``time.thread_time``), the median and 90th
 percentile over the rounds after one warm-up round, per kind and over every turn ("all", which
-also gives the mean statements per turn): it is noisy on a busy machine, the counts are
+also gives the mean CPU and statements per turn): it is noisy on a busy machine, the counts are
 exact."""
 
 from __future__ import annotations
@@ -139,6 +139,7 @@ def measure(url: str, workdir: Path, rounds: int, show: str | None) -> dict[str,
             "statements_mean": round(
                 statistics.fmean(len(o["statements"]) for outs in seen.values() for o in outs), 2
             ),
+            "cpu_ms_mean": round(statistics.fmean(every) * 1000, 2),
             "cpu_ms_median": round(statistics.median(every) * 1000, 2),
             "cpu_ms_p90": _p90(every),
         }

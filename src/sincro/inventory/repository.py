@@ -211,6 +211,15 @@ def levels_for(
     return [LevelRow.of(r) for r in session.execute(query).all()]  # type: ignore[arg-type]
 
 
+def counts_of(session: Session, product_id: int) -> list[tuple[int, int, int, int, int]]:
+    """(location_id, on_hand, reserved, blocked, safety_stock) of every level of a product:
+    what its availability per location is computed from, and nothing else (one query)."""
+    query = select(S.location_id, S.on_hand, S.reserved, BLOCKED, S.safety_stock).where(
+        S.product_id == product_id
+    )
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
 def on_hand_of(
     session: Session, product_ids: Sequence[int], location_ids: Sequence[int]
 ) -> dict[tuple[int, int], int]:
