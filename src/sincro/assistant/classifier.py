@@ -1,7 +1,8 @@
 """The intent classifier: TF-IDF over character (char_wb 2–5) and word (1–2) n-grams of the
 normalized text, and a linear model with calibrated probabilities, trained from
 ``data/train.tsv`` at first use (no model file is committed or downloaded; training is
-deterministic and takes about a second).
+deterministic and takes about a second). Predictions go through :class:`Scorer`, the fitted
+pipeline's probabilities computed from its parts without scikit-learn's per-call overhead.
 
 The model family was chosen by cross-validation on the training set only
 (``bench/assistant_nlu.py --select``); the held-out ``data/test.tsv`` is for evaluation."""

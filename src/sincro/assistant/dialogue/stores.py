@@ -76,7 +76,7 @@ class Geography:
     city's point for the last ``RANKED_CITIES`` cities asked (folding 1,800 city names and
     300 haversines cost ~1 ms of every stock answer)."""
 
-    RANKED_CITIES = 512
+    RANKED_CITIES = 64
 
     def __init__(self, directory: LocationDirectory) -> None:
         self.stores = [p for p in directory.places if p.active and p.kind == "store"]
