@@ -9,8 +9,10 @@ Each round plays the same conversations from the start (a new conversation each)
 in its own write transaction behind the API's visibility check, as ``POST
 …/conversations/{id}/messages`` runs it. Statements are every cursor execution on any engine
 of this thread (``BEGIN`` included on SQLite, where Sincro emits it); transactions are the
-engines' ``begin`` events. CPU is this thread's (``time.thread_time``), the median over the
-rounds after one warm-up round: it is noisy on a busy machine, the counts are exact."""
+engines' ``begin`` events. CPU is this thread's (``time.thread_time``), the median and 90th
+percentile over the rounds after one warm-up round, per kind and over every turn ("all", which
+also gives the mean CPU and statements per turn): it is noisy on a busy machine, the counts are
+exact."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,6 +88,14 @@ class Meter:
         out["transactions"] = self.begins
 
 
+def _p90(seconds: Iterable[float]) -> float:
+    """The 90th percentile in milliseconds (inclusive method)."""
+    values = list(seconds)
+    if len(values) < 2:
+        return round(values[0] * 1000, 2)
+    return round(statistics.quantiles(values, n=10, method="inclusive")[-1] * 1000, 2)
+
+
 ADMIN = Principal(0, "bench", Role.admin, frozenset(), None)
 
 
@@ -122,7 +132,18 @@ def measure(url: str, workdir: Path, rounds: int, show: str | None) -> dict[str,
                     seen.setdefault(kind, []).append(out)
     db.dispose()
     reset_databases()
-    report = {}
+    every = [o["cpu"] for outs in seen.values() for o in outs]
+    report: dict[str, Any] = {
+        "all": {
+            "turns": len(every),
+            "statements_mean": round(
+                statistics.fmean(len(o["statements"]) for outs in seen.values() for o in outs), 2
+            ),
+            "cpu_ms_mean": round(statistics.fmean(every) * 1000, 2),
+            "cpu_ms_median": round(statistics.median(every) * 1000, 2),
+            "cpu_ms_p90": _p90(every),
+        }
+    }
     for kind, outs in seen.items():
         counts = {len(o["statements"]) for o in outs}
         report[kind] = {
@@ -130,6 +151,7 @@ def measure(url: str, workdir: Path, rounds: int, show: str | None) -> dict[str,
             "statements_min": min(counts),
             "transactions": max(o["transactions"] for o in outs),
             "cpu_ms_median": round(statistics.median(o["cpu"] for o in outs) * 1000, 2),
+            "cpu_ms_p90": _p90(o["cpu"] for o in outs),
         }
         if show in (kind, "all"):
             print(f"{kind}:")

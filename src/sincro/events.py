@@ -174,6 +174,9 @@ def record_events(session: Session, changes: list[AvailabilityChange]) -> None:
     _wake_listeners_on_commit(session)
 
 
+_INSERT_EVENT = Event.__table__.insert()  # type: ignore[attr-defined]  # built once
+
+
 def publish(session: Session, topic: str, payload: BaseModel | Mapping[str, Any]) -> None:
     """Append one event of a registered topic to the outbox in the caller's transaction.
 
@@ -182,7 +185,7 @@ def publish(session: Session, topic: str, payload: BaseModel | Mapping[str, Any]
     model = payload_model(topic)
     value = payload if isinstance(payload, model) else model.model_validate(payload)
     session.execute(
-        Event.__table__.insert(),  # type: ignore[attr-defined]
+        _INSERT_EVENT,
         {"topic": topic, "payload": value.model_dump(mode="json"), "created_at": utcnow()},
     )
     _wake_listeners_on_commit(session)

@@ -81,6 +81,8 @@ _stemmer_lock = threading.Lock()
 def fold(text: str) -> str:
     """Lower case without accents: "Configuração" -> "configuracao" (NFKD, combining marks
     dropped, case folded)."""
+    if text.isascii():  # the same result: ASCII is its own NFKD, without marks, and folds
+        return text.lower()  # to lower case (most messages, names and codes are ASCII)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 

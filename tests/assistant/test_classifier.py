@@ -50,6 +50,36 @@ def test_training_is_deterministic_and_takes_seconds(held_out: list[tuple[str, s
     assert first == second
 
 
+@pytest.mark.parametrize("name", ["train.tsv", "test.tsv"])
+def test_the_scorer_gives_scikit_learns_probabilities(name: str) -> None:
+    """Predictions come from the compact scorer built at training; on every training and
+    held-out text (and texts with no known term) its probabilities are ``predict_proba``'s,
+    so its intents, confidences and macro F1 are the pipeline's."""
+    model = classifier()
+    assert model.scorer is not None
+    texts = [text for text, _ in read_examples(DATA / name)]
+    texts += ["", "   ", "!!!", "zzzz qqqq", "\N{SLIGHTLY SMILING FACE}", "OI " * 300]
+    expected = model.pipeline.predict_proba([normalize(text) for text in texts])
+    got = model.probabilities(texts)
+    assert got.shape == expected.shape
+    assert abs(got - expected).max() <= 1e-9
+    assert list(got.argmax(axis=1)) == list(expected.argmax(axis=1))
+    for text, row in zip(texts[:50], expected[:50], strict=True):
+        prediction = model.predict(text)
+        assert prediction.intent == model.classes[int(row.argmax())]
+        assert abs(prediction.confidence - row.max()) <= 1e-9
+
+
+def test_a_model_the_scorer_does_not_reproduce_is_predicted_by_scikit_learn() -> None:
+    train = read_examples(DATA / "train.tsv")
+    model = IntentClassifier(train, kind="logreg")
+    assert model.scorer is None
+    texts = ["quero a segunda via da minha fatura", "oi"]
+    expected = model.pipeline.predict_proba([normalize(text) for text in texts])
+    assert (model.probabilities(texts) == expected).all()
+    assert model.predict(texts[0]).intent == "segunda_via_fatura"
+
+
 def test_confidence_is_a_probability_and_clear_messages_are_confident() -> None:
     model = classifier()
     clear = model.predict("quero a segunda via da minha fatura")

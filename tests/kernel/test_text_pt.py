@@ -37,6 +37,24 @@ def test_fold_and_words() -> None:
     assert [w for *_, w in t.words("Wi-Fi 6 (CEL-A15)")] == ["wi", "fi", "6", "cel", "a15"]
 
 
+def _slow_fold(text: str) -> str:
+    """``fold`` without its ASCII shortcut."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40) | st.text(max_size=40))
+def test_the_ascii_shortcut_of_fold_changes_nothing(text: str) -> None:
+    assert t.fold(text) == _slow_fold(text)
+
+
+def test_fold_of_every_ascii_character() -> None:
+    every = "".join(chr(i) for i in range(128))
+    assert t.fold(every) == _slow_fold(every)
+
+
 def test_stem_ignores_accents_and_inflection() -> None:
     assert t.stem("configuracao") == t.stem("configurar") == t.stem("configuracoes")
     assert t.stem("carregadores") == "carreg" and t.stem("chips") == "chip"

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from sincro.assistant.models import Conversation, Message
@@ -80,6 +80,12 @@ def start(
     return conversation, token
 
 
+# Every turn reads its conversation: the statements are built once (building one per call,
+# with its cache key and ORM compile state, cost ~0.15 ms of CPU a turn).
+_GET = select(Conversation).where(Conversation.id == bindparam("conversation_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+
+
 def get(session: Session, conversation_id: int, *, for_update: bool = False) -> Conversation:
     """The conversation; ``for_update`` locks its row for the rest of the transaction, and a
     second locking read in the same transaction (the API's visibility check, then the turn)
@@ -88,10 +94,8 @@ def get(session: Session, conversation_id: int, *, for_update: bool = False) -> 
         held = _locked(session).get(conversation_id)
         if held is not None:
             return held
-    query = select(Conversation).where(Conversation.id == conversation_id)
-    if for_update:
-        query = query.with_for_update()
-    conversation = session.scalar(query)
+    query = _GET_FOR_UPDATE if for_update else _GET
+    conversation = session.scalar(query, {"conversation_id": conversation_id})
     if conversation is None:
         raise NotFound(f"conversation {conversation_id} not found")
     if for_update and not session.in_nested_transaction():  # a savepoint's rollback unlocks
@@ -167,6 +171,7 @@ def append(
 
 _MESSAGES = cast(Table, Message.__table__)
 _MESSAGE_COLUMNS = tuple(c.key for c in _MESSAGES.columns if c.key != "id")
+_INSERT_MESSAGES = _MESSAGES.insert()
 
 
 def store(session: Session, messages: list[Message]) -> None:
@@ -174,7 +179,7 @@ def store(session: Session, messages: list[Message]) -> None:
     stay outside the session: a turn needs their ``seq``, never their id)."""
     session.flush()
     rows = [{key: getattr(m, key) for key in _MESSAGE_COLUMNS} for m in messages]
-    session.execute(_MESSAGES.insert(), rows)  # executemany: one round trip
+    session.execute(_INSERT_MESSAGES, rows)  # executemany: one round trip
 
 
 def transcript(session: Session, conversation_id: int, after_seq: int = 0) -> list[Message]:

@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import statistics
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from sincro.assistant import hours
@@ -58,21 +58,33 @@ def enqueue(
     live.announce(session, conversation)
 
 
+# Asked at every handoff and each time the queue moves for a waiting customer: built once.
+_AHEAD = (
+    select(func.count())
+    .select_from(Conversation)
+    .where(
+        Conversation.state == "waiting_agent",
+        (Conversation.queued_at < bindparam("queued_at"))
+        | (
+            (Conversation.queued_at == bindparam("queued_at"))
+            & (Conversation.id < bindparam("conversation_id"))
+        ),
+    )
+)
+_RECENT_WAITS = (
+    select(Conversation.queued_at, Conversation.taken_at)
+    .where(Conversation.taken_at.is_not(None), Conversation.taken_at >= bindparam("since"))
+    .order_by(Conversation.taken_at.desc())
+    .limit(bindparam("sample", type_=Integer))
+)
+
+
 def position(session: Session, conversation: Conversation) -> int | None:
     """1 for the next conversation an agent will take; None when not waiting."""
     if conversation.state != "waiting_agent" or conversation.queued_at is None:
         return None
     ahead = session.scalar(
-        select(func.count())
-        .select_from(Conversation)
-        .where(
-            Conversation.state == "waiting_agent",
-            (Conversation.queued_at < conversation.queued_at)
-            | (
-                (Conversation.queued_at == conversation.queued_at)
-                & (Conversation.id < conversation.id)
-            ),
-        )
+        _AHEAD, {"queued_at": conversation.queued_at, "conversation_id": conversation.id}
     )
     return int(ahead or 0) + 1
 
@@ -80,12 +92,7 @@ def position(session: Session, conversation: Conversation) -> int | None:
 def recent_waits(session: Session, sample: int, now: dt.datetime | None = None) -> list[float]:
     """Seconds waited by the last ``sample`` conversations people took in the last day."""
     since = (now or utcnow()) - dt.timedelta(hours=RECENT_WAITS_HOURS)
-    rows = session.execute(
-        select(Conversation.queued_at, Conversation.taken_at)
-        .where(Conversation.taken_at.is_not(None), Conversation.taken_at >= since)
-        .order_by(Conversation.taken_at.desc())
-        .limit(sample)
-    )
+    rows = session.execute(_RECENT_WAITS, {"since": since, "sample": sample})
     return [
         max(0.0, (taken - queued).total_seconds()) for queued, taken in rows if queued and taken
     ]

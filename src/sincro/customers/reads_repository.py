@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from sincro.customers.models import Customer, Receivable
@@ -94,22 +94,28 @@ def receivables_page(
     return list(rows), int(total)
 
 
+def _contact_by(holder_column: Any, value: Any) -> Any:
+    query = select(Primary.id, Primary.name, Primary.email, Primary.state, Primary.city)
+    query = query.select_from(Holder).join(Primary, _ON_PRIMARY)
+    query = query.where(Primary.erased_at.is_(None), holder_column == value)
+    return query.order_by(Holder.merged_into_id.is_not(None), Holder.id).limit(1)
+
+
+# built once: an identified chat customer's every answer may ask (a build cost ~0.2 ms)
+_CONTACT_BY_ID = _contact_by(Holder.id, bindparam("customer_id", type_=Integer))
+_CONTACT_BY_EMAIL = _contact_by(Holder.email, bindparam("email"))
+
+
 def customer_contact(
     session: Session, *, customer_id: int | None = None, email: str | None = None
 ) -> Any:
     """The primary record (not erased) of a customer found by id or by (normalized) e-mail: a
     merged duplicate's id or address leads to the record it was merged into."""
-    query = select(Primary.id, Primary.name, Primary.email, Primary.state, Primary.city)
-    query = query.select_from(Holder).join(Primary, _ON_PRIMARY)
-    query = query.where(Primary.erased_at.is_(None))
     if customer_id is not None:
-        query = query.where(Holder.id == customer_id)
-    elif email:
-        query = query.where(Holder.email == email)
-    else:
-        return None
-    order = (Holder.merged_into_id.is_not(None), Holder.id)
-    return session.execute(query.order_by(*order).limit(1)).first()
+        return session.execute(_CONTACT_BY_ID, {"customer_id": customer_id}).first()
+    if email:
+        return session.execute(_CONTACT_BY_EMAIL, {"email": email}).first()
+    return None
 
 
 def customer_names(session: Session, customer_ids: Sequence[int]) -> dict[int, str]:

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import Row, Select, and_, func, or_, select, update
+from sqlalchemy import Integer, Row, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -211,6 +211,19 @@ def levels_for(
     return [LevelRow.of(r) for r in session.execute(query).all()]  # type: ignore[arg-type]
 
 
+# (a foreign key's type is known only once the metadata is complete: the ids' is given)
+_COUNTS = select(S.location_id, S.on_hand, S.reserved, BLOCKED, S.safety_stock).where(
+    S.product_id == bindparam("product_id", type_=Integer)
+)  # built once, like _EXPIRED_HOLDS
+
+
+def counts_of(session: Session, product_id: int) -> list[tuple[int, int, int, int, int]]:
+    """(location_id, on_hand, reserved, blocked, safety_stock) of every level of a product:
+    what its availability per location is computed from, and nothing else (one query)."""
+    rows = session.execute(_COUNTS, {"product_id": product_id})
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
 def on_hand_of(
     session: Session, product_ids: Sequence[int], location_ids: Sequence[int]
 ) -> dict[tuple[int, int], int]:
@@ -274,17 +287,27 @@ def next_hold_expiries(
     return {int(product_id): expiry for product_id, expiry in rows}
 
 
+# Read by every availability snapshot and stock answer: built once (a build per call, with
+# its cache key, cost ~0.3 ms of CPU).
+_EXPIRED_HOLDS = (
+    select(
+        ReservationLine.product_id, ReservationLine.location_id, func.sum(ReservationLine.quantity)
+    )
+    .where(
+        ReservationLine.product_id.in_(bindparam("product_ids", expanding=True, type_=Integer)),
+        ReservationLine.active.is_(True),
+        ReservationLine.expires_at <= bindparam("now"),
+    )
+    .group_by(ReservationLine.product_id, ReservationLine.location_id)
+)
+
+
 def expired_hold_quantities(
     session: Session, product_ids: Collection[int], now: dt.datetime
 ) -> dict[tuple[int, int], int]:
     """Held quantities whose time is up but that no sweep has released yet, per (product,
     location) (one query)."""
-    L = ReservationLine
-    rows = session.execute(
-        select(L.product_id, L.location_id, func.sum(L.quantity))
-        .where(L.product_id.in_(product_ids), L.active.is_(True), L.expires_at <= now)
-        .group_by(L.product_id, L.location_id)
-    ).all()
+    rows = session.execute(_EXPIRED_HOLDS, {"product_ids": list(product_ids), "now": now})
     return {(int(p), int(loc)): int(qty) for p, loc, qty in rows}
 
 

@@ -278,15 +278,33 @@ def stock_at_location(
 
 
 def available_by_location(session: Session, sku: str) -> dict[str, int]:
-    """Units available now at each active location holding some of ``sku`` (one snapshot
-    read, holds discounted as the availability API does), by location code; for domains
-    that must know whether a place has a product now (the wish list). :class:`UnknownSku`
-    (422 naming ``sku``) when there is no such product."""
-    from sincro.inventory.availability import load_snapshot
+    """Units available now at each active location holding some of ``sku`` (holds
+    discounted as the availability API does: an expired hold no sweep has released yet no
+    longer counts), by location code in the directory's order; for domains that must know
+    whether a place has a product now (the wish list, the assistant). :class:`UnknownSku`
+    (422 naming ``sku``) when there is no such product.
 
-    snap = load_snapshot(session, sku)
+    What :func:`~sincro.inventory.availability.load_snapshot` says of each location's
+    ``available``, read leaner for a hot path (a chat turn): the product's id from the
+    process's SKU ids (a query only for a SKU new to the process), the expired holds and the
+    levels' five counting columns — no snapshot arrays, timestamps or next expiry."""
+    from sincro.inventory.exceptions import UnknownSku
+
+    product_id = catalog.product_ids(session, [sku]).get(sku)
+    if product_id is None:
+        raise UnknownSku(f"unknown SKU {sku!r}", field="sku")
+    expired = repo.expired_hold_quantities(session, [product_id], utcnow())
+    directory, reloaded = catalog.directory(session), False
+    available: dict[int, int] = {}
+    for location_id, on_hand, reserved, blocked, safety_stock in repo.counts_of(
+        session, product_id
+    ):
+        if location_id not in directory.by_id and not reloaded:  # newer than the directory
+            directory, reloaded = catalog.directory(session, need_id=location_id), True
+        reserved -= expired.get((product_id, location_id), 0)
+        available[location_id] = repo.available_to_sell(on_hand, reserved, blocked, safety_stock)
     return {
-        place.code: snap.available[place.position]
-        for place in snap.directory.places
-        if place.active and snap.available[place.position] > 0
+        place.code: available[place.id]
+        for place in directory.places
+        if place.active and available.get(place.id, 0) > 0
     }

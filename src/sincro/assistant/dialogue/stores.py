@@ -9,11 +9,12 @@ Sincro has; a city the customer names is recognized only from it, so it always h
 from __future__ import annotations
 
 import re
+import weakref
 
 from sincro.assistant.conversations import Action
 from sincro.assistant.dialogue.turn import Answer, Turn
 from sincro.catalog import service as catalog
-from sincro.catalog.service import Place
+from sincro.catalog.service import LocationDirectory, Place
 from sincro.customers import lookup as customers
 from sincro.inventory import service as inventory
 from sincro.text_pt import STOPWORDS, fold, integer_br
@@ -46,10 +47,9 @@ def _city_of(turn: Turn) -> str | None:
     if turn.conversation.customer_id is not None:
         contact = customers.find_customer(turn.session, customer_id=turn.conversation.customer_id)
         if contact and contact.city and contact.state:
-            wanted = (fold(contact.city), contact.state)
-            for place in catalog.directory(turn.session).places:
-                if (fold(place.city), place.state) == wanted:
-                    return f"{place.city}/{place.state}"
+            places = geography(turn).in_city(contact.city, contact.state)
+            if places:
+                return f"{places[0].city}/{places[0].state}"
     return None
 
 
@@ -69,22 +69,69 @@ def _split(city: str) -> tuple[str, str]:
     return name, state
 
 
+class Geography:
+    """What the answers need of one location directory snapshot, worked out once per snapshot
+    (a reloaded directory is a new object, an unchanged one is kept by the catalog): the
+    active stores in directory order, each place's folded city, and the stores ranked from a
+    city's point for the last ``RANKED_CITIES`` cities asked (folding 1,800 city names and
+    300 haversines cost ~1 ms of every stock answer)."""
+
+    RANKED_CITIES = 64
+
+    def __init__(self, directory: LocationDirectory) -> None:
+        self.stores = [p for p in directory.places if p.active and p.kind == "store"]
+        self.places = directory.places
+        self.folded_cities = [fold(p.city) for p in directory.places]  # by position
+        self._ranked: dict[str, list[tuple[float, Place]]] = {}
+
+    def in_city(self, name: str, state: str) -> list[Place]:
+        """The places (any kind, active or not) of a city, by its folded name and UF."""
+        folded = fold(name)
+        return [
+            p for p in self.places if self.folded_cities[p.position] == folded and p.state == state
+        ]
+
+    def ranked(self, city: str) -> list[tuple[float, Place]]:
+        """Every active store by distance (km) from ``city``'s point, nearest first (the
+        code breaks ties); empty when the directory has no place in that city. Shared: a
+        caller slices or filters it, never changes it."""
+        found = self._ranked.get(city)
+        if found is None:
+            found = self._rank(city)
+            if len(self._ranked) >= self.RANKED_CITIES:
+                self._ranked.clear()
+            self._ranked[city] = found
+        return found
+
+    def _rank(self, city: str) -> list[tuple[float, Place]]:
+        here = self.in_city(*_split(city))
+        if not here:
+            return []
+        lat = sum(p.latitude for p in here) / len(here)
+        lon = sum(p.longitude for p in here) / len(here)
+        ranked = [(catalog.distance_km(lat, lon, p.latitude, p.longitude), p) for p in self.stores]
+        return sorted(ranked, key=lambda pair: (pair[0], pair[1].code))
+
+
+_geographies: weakref.WeakKeyDictionary[LocationDirectory, Geography] = weakref.WeakKeyDictionary()
+
+
+def geography(turn: Turn) -> Geography:
+    """The :class:`Geography` of the session's current location directory."""
+    directory = catalog.directory(turn.session)
+    found = _geographies.get(directory)
+    if found is None:  # two threads may both build it: the same content, one is kept
+        found = _geographies.setdefault(directory, Geography(directory))
+    return found
+
+
 def _stores(turn: Turn) -> list[Place]:
-    return [p for p in catalog.directory(turn.session).places if p.active and p.kind == "store"]
+    return geography(turn).stores
 
 
 def _ranked(turn: Turn, city: str) -> list[tuple[float, Place]]:
     """Every active store by distance from ``city``'s point (km)."""
-    name, state = _split(city)
-    folded = fold(name)
-    places = catalog.directory(turn.session).places
-    here = [p for p in places if fold(p.city) == folded and p.state == state]
-    if not here:
-        return []
-    lat = sum(p.latitude for p in here) / len(here)
-    lon = sum(p.longitude for p in here) / len(here)
-    ranked = [(catalog.distance_km(lat, lon, p.latitude, p.longitude), p) for p in _stores(turn)]
-    return sorted(ranked, key=lambda pair: (pair[0], pair[1].code))
+    return geography(turn).ranked(city)
 
 
 def _store_data(place: Place, km: float, quantity: int | None = None) -> dict[str, object]:
@@ -205,8 +252,8 @@ def named_store(turn: Turn) -> Place | None:
         return None
     best: tuple[int, int, str] | None = None
     found: Place | None = None
-    for place in _stores(turn):
-        if fold(place.city) != fold(name) or place.state != state:
+    for place in geography(turn).in_city(name, state):
+        if not place.active or place.kind != "store":
             continue
         words = _name_words(place)
         hits = len(words & said)
