@@ -285,40 +285,10 @@ class Sender:
     ) -> None:
         """Render, send and record one row; ``left``: rows of the chunk still to send, this one
         included (how many tokens a lease may take)."""
-        settings, secret = self.settings, self.settings.secret_key
-        sender = campaign.sender
-        msg_id = compose.message_id(secret, row.campaign_id, row.id, sender)
-        unsubscribe = None
-        if row.purpose == "marketing":
-            unsubscribe = compose.unsubscribe_url(
-                settings,
-                compose.unsubscribe_token(secret, row.customer_id, row.campaign_id, row.purpose),
-            )
-        context: dict[str, Any] = {
-            "customer": tpl.customer_context(
-                name=row.name, city=row.city, state=row.state, plan=row.plan
-            ),
-            "today": dt.datetime.now(ZoneInfo(row.time_zone)).date(),
-            "campaign": {"name": campaign.name},
-            "unsubscribe_url": unsubscribe or "",
-            "time_zone": row.time_zone,
-            **(row.context or {}),
-        }
+        settings = self.settings
         started = time.perf_counter()
         try:
-            rendered = tpl.render(
-                {"subject": version.subject, "html": version.html, "text": version.text}, context
-            )
-            message = compose.build(
-                settings=settings,
-                rendered=rendered,
-                sender=sender,
-                reply_to=campaign.reply_to,
-                to=row.email,
-                message_id_value=msg_id,
-                unsubscribe=unsubscribe,
-                attachments=row.attachments,
-            )
+            message = compose.row_message(settings, campaign, row, version)
         except (tpl.TemplateProblem, ValueError) as exc:
             self._finish(row, token, status="failed", last_error=f"render: {exc}"[:500])
             result.failed += 1
@@ -327,13 +297,15 @@ class Sender:
             return
         envelope = None
         if settings.messaging_bounce_domain:
-            envelope = compose.verp_address(secret, row.id, settings.messaging_bounce_domain)
+            envelope = compose.verp_address(
+                settings.secret_key, row.id, settings.messaging_bounce_domain
+            )
         self.tokens.wait(row.campaign_id, campaign.rate_per_second, left)
         if self.before_send is not None:
             self.before_send(row)
         sent = self.mailer.send(message, envelope_from=envelope)
         metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-        self._record(row, token, msg_id, sent, result)
+        self._record(row, token, message.message_id, sent, result)
 
     def _record(
         self, row: LedgerEntry, token: str, msg_id: str, sent: SendResult, result: BatchResult
