@@ -12,15 +12,23 @@ Settings come from ``SINCRO_SMTP_URL`` (``smtp://user:pass@host:port``; ``?start
 parameters) and ``SINCRO_ALERT_FROM`` as the default sender, read into :class:`SmtpSettings`.
 
 A mailer is not shared between threads: it serialises its callers with a lock.
+
+``Mailer.send(…, before_dot=check)`` runs ``check`` after the message's body went out and
+before the final ``.`` that makes the server take it (the messaging worker collects the previous
+message's committed outcome there); when ``check`` raises, the dot is never sent, the
+connection is closed (the server drops the unfinished message) and :class:`Undelivered` is
+raised.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
+import socket
 import ssl
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy as email_policy
 from email.charset import QP, Charset
@@ -34,12 +42,15 @@ from email.utils import formataddr, formatdate, getaddresses, make_msgid, parsea
 from enum import StrEnum
 from functools import lru_cache
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sincro.config import Settings
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 log = logging.getLogger("sincro.mail")
 
@@ -152,6 +163,48 @@ def _refusal(message_id: str | None, exc: smtplib.SMTPException) -> SendResult:
     return SendResult(message_id, Delivery.PERMANENT, None, f"{type(exc).__name__}: {exc}")
 
 
+class Undelivered(Exception):
+    """``before_dot`` raised (it is the ``__cause__``): the message's final dot was never sent,
+    so the server dropped it, and the connection was closed."""
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+class _Smtp(smtplib.SMTP):
+    """smtplib's client whose ``DATA`` runs ``before_dot`` (set for one message) between the
+    body and the final dot."""
+
+    before_dot: Callable[[], None] | None = None
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        before_dot = self.before_dot
+        if before_dot is None:
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        # as smtplib: text gets CRLF line ends, and lines starting with "." are dot-stuffed
+        raw = _LINE_END.sub("\r\n", msg).encode("ascii") if isinstance(msg, str) else bytes(msg)
+        body = _LEADING_DOT.sub(b"..", raw)
+        self.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+        try:
+            before_dot()
+        except BaseException as exc:
+            self.close()  # no dot: the server never takes the message
+            if isinstance(exc, Exception):
+                raise Undelivered(str(exc)) from exc
+            raise
+        self.send(b".\r\n")
+        return self.getreply()
+
+
+class _SmtpSsl(_Smtp, smtplib.SMTP_SSL):
+    """The same over implicit TLS."""
+
+
 class Mailer:
     """An SMTP client that reuses one connection for every message it sends.
 
@@ -162,7 +215,7 @@ class Mailer:
         self.settings = settings
         self.tls_context = tls_context or ssl.create_default_context()
         self.connections_opened = 0
-        self._client: smtplib.SMTP | None = None
+        self._client: _Smtp | None = None
         self._sent_on_connection = 0
         self._lock = threading.Lock()
 
@@ -178,13 +231,20 @@ class Mailer:
         self.close()
 
     def send(
-        self, message: EmailMessage | RawMessage, envelope_from: str | None = None
+        self,
+        message: EmailMessage | RawMessage,
+        envelope_from: str | None = None,
+        *,
+        before_dot: Callable[[], None] | None = None,
     ) -> SendResult:
         """Send one message over the open connection (opened or reopened when needed).
         ``envelope_from`` is the SMTP ``MAIL FROM`` (the Return-Path bounces go to, e.g. a
-        VERP address); by default the message's sender."""
+        VERP address); by default the message's sender. ``before_dot``: run before the final
+        dot, at most once per attempt (see the module's docstring); it may not run at all (a
+        refusal before DATA) or, when a dropped connection is retried, twice: it must be
+        idempotent."""
         with self._lock:
-            return self._send(message, envelope_from)
+            return self._send(message, envelope_from, before_dot)
 
     def send_many(self, messages: Iterable[EmailMessage]) -> list[SendResult]:
         """Send every message over one connection, a result per message in order. When the
@@ -217,16 +277,20 @@ class Mailer:
 
     # --- the connection ---------------------------------------------------------------------
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Smtp:
         s = self.settings
-        client: smtplib.SMTP
+        client: _Smtp
         if s.security == "ssl":
-            client = smtplib.SMTP_SSL(
+            client = _SmtpSsl(
                 s.host, s.port or 465, timeout=s.timeout_seconds, context=self.tls_context
             )
         else:
-            client = smtplib.SMTP(s.host, s.port or 25, timeout=s.timeout_seconds)
+            client = _Smtp(s.host, s.port or 25, timeout=s.timeout_seconds)
         try:
+            # commands and the final dot go out at once, not held back by Nagle's algorithm
+            # behind the body (a gated message sends them separately)
+            if client.sock is not None:
+                client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if s.security == "starttls":
                 client.starttls(context=self.tls_context)
             if s.username:
@@ -250,19 +314,25 @@ class Mailer:
             client.close()
 
     def _send(
-        self, message: EmailMessage | RawMessage, envelope_from: str | None = None
+        self,
+        message: EmailMessage | RawMessage,
+        envelope_from: str | None = None,
+        before_dot: Callable[[], None] | None = None,
     ) -> SendResult:
         if self._sent_on_connection >= self.settings.max_per_connection:
             self._disconnect()
         reused = self._client is not None
-        result = self._attempt(message, envelope_from)
+        result = self._attempt(message, envelope_from, before_dot)
         if reused and self._client is None and result.code in (None, 421):
             # The kept connection was gone (the server closes idle sessions): one new try.
-            result = self._attempt(message, envelope_from)
+            result = self._attempt(message, envelope_from, before_dot)
         return result
 
     def _attempt(
-        self, message: EmailMessage | RawMessage, envelope_from: str | None = None
+        self,
+        message: EmailMessage | RawMessage,
+        envelope_from: str | None = None,
+        before_dot: Callable[[], None] | None = None,
     ) -> SendResult:
         message_id = (
             message.message_id if isinstance(message, RawMessage) else message["Message-ID"]
@@ -270,15 +340,22 @@ class Mailer:
         try:
             if self._client is None:
                 self._client = self._connect()
-            if isinstance(message, RawMessage):
-                refused = self._client.sendmail(
-                    envelope_from or message.sender,
-                    list(message.recipients),
-                    message.data,
-                    mail_options=["SMTPUTF8"] if message.smtputf8 else [],
-                )
-            else:
-                refused = self._client.send_message(message, from_addr=envelope_from)
+            self._client.before_dot = before_dot
+            try:
+                if isinstance(message, RawMessage):
+                    refused = self._client.sendmail(
+                        envelope_from or message.sender,
+                        list(message.recipients),
+                        message.data,
+                        mail_options=["SMTPUTF8"] if message.smtputf8 else [],
+                    )
+                else:
+                    refused = self._client.send_message(message, from_addr=envelope_from)
+            finally:
+                self._client.before_dot = None
+        except Undelivered:
+            self._disconnect()  # already closed by the gate: forget it
+            raise
         except smtplib.SMTPServerDisconnected as exc:
             self._disconnect()
             return SendResult(message_id, Delivery.TEMPORARY, None, f"disconnected: {exc}")

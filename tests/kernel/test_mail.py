@@ -11,7 +11,16 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from sincro.config import Settings
-from sincro.mail import Delivery, Mailer, SmtpSettings, build_message, classify
+from sincro.mail import (
+    Delivery,
+    Mailer,
+    RawMessage,
+    SmtpSettings,
+    Undelivered,
+    build_message,
+    classify,
+    wire_message,
+)
 from tests.smtp_sink import Certificate, SmtpSink, free_port, running_sink, self_signed
 
 SENDER = "Central Sincro <alertas@sincro.com.br>"
@@ -73,6 +82,42 @@ def test_many_messages_share_one_connection_in_utf8(sink: SmtpSink) -> None:
     assert first["From"] == SENDER and first["Content-Language"] == "pt-BR"
     assert first.get_content().rstrip() == "Olá, João! Ação concluída."  # type: ignore[attr-defined]
     assert first["Message-ID"].endswith("@sincro.com.br>")
+
+
+def test_before_dot_runs_before_the_server_takes_the_message_and_can_hold_it_back(
+    sink: SmtpSink,
+) -> None:
+    """What the messaging worker relies on: ``before_dot`` runs after the body and before
+    the final dot; when it raises, the server never takes the message."""
+    received_at_gate: list[int] = []
+
+    def gate() -> None:
+        received_at_gate.append(len(sink.messages))
+
+    def broken() -> None:
+        raise RuntimeError("banco fora do ar")
+
+    def wire(to: str) -> RawMessage:
+        text = ".linha que começa com ponto\n..e outra\nfim"
+        return wire_message(sender=SENDER, to=to, subject="Aviso", text=text)
+
+    first = wire("a@x.com")
+    with Mailer(smtp(sink.port)) as mailer:
+        results = [
+            mailer.send(first, before_dot=gate),
+            mailer.send(wire("b@x.com"), before_dot=gate),
+        ]
+        refused = mailer.send(wire("gone@x.com"), before_dot=gate)  # 550 at RCPT: no gate
+        with pytest.raises(Undelivered) as held:
+            mailer.send(wire("c@x.com"), before_dot=broken)
+        results.append(mailer.send(wire("d@x.com")))
+    assert isinstance(held.value.__cause__, RuntimeError)
+    assert all(r.ok for r in results) and refused.code == 550
+    assert received_at_gate == [0, 1]  # the server had not taken the message yet
+    assert [m["To"] for m in sink.messages] == ["a@x.com", "b@x.com", "d@x.com"]
+    # dot-stuffed on the way like smtplib does: lines starting with "." arrive intact
+    assert sink.raw[0].replace(b"\r\n", b"\n").rstrip() == first.data.replace(b"\r\n", b"\n")
+    assert mailer.connections_opened == 2  # the held message's connection was closed
 
 
 def test_a_connection_is_renewed_after_max_per_connection(sink: SmtpSink) -> None:

@@ -294,6 +294,16 @@ _FINISH_SENT = (
 )
 
 
+# The same outcome as PostgreSQL text, for the worker's outcome line (``outcome_line.py``:
+# sent without waiting, raw libpq parameters $1 sent_at as naive UTC, $2 Message-ID, $3 reply
+# code, $4 row, $5 claim token); it returns the campaign's state, the worker's state check.
+FINISH_SENT_SQL = (
+    b"UPDATE send_ledger SET status = 'sent', sent_at = $1, message_id = $2, last_code = $3,"
+    b" last_error = NULL WHERE id = $4 AND claimed_by = $5 AND status = 'sending'"
+    b" RETURNING (SELECT state FROM campaigns WHERE campaigns.id = send_ledger.campaign_id)"
+)
+
+
 def finish_sent(
     conn: Session | Connection,
     entry_id: int,
