@@ -10,6 +10,7 @@ import datetime as dt
 import itertools
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -71,6 +72,21 @@ def watching_sink(settings: Settings) -> Iterator[WatchingSink]:
             yield sink
 
 
+@contextmanager
+def trigger(db: Database, name: str, create: str) -> Iterator[None]:
+    """The ledger trigger ``name`` (and its function) while the block runs: the database
+    outlives the test (wiped, not dropped)."""
+    with db.write() as s:
+        s.connection().exec_driver_sql(create)
+    try:
+        yield
+    finally:
+        with db.write() as s:
+            s.connection().exec_driver_sql(
+                f"DROP TRIGGER {name} ON send_ledger; DROP FUNCTION {name}()"
+            )
+
+
 def started(
     db: Database, settings: Settings, port: int, dispatched: Dispatched, recipients: int
 ) -> Settings:
@@ -93,9 +109,7 @@ def test_each_outcome_is_committed_before_the_next_final_dot(
     db: Database, settings: Settings, watching_sink: WatchingSink, dispatched: Dispatched
 ) -> None:
     config = started(db, settings, watching_sink.port, dispatched, 12)
-    with db.write() as s:
-        s.connection().exec_driver_sql(SLOW_OUTCOME)
-    with sender_for(db, config) as sender:
+    with trigger(db, "slow_outcome", SLOW_OUTCOME), sender_for(db, config) as sender:
         drain(sender, dispatched)
     seen = watching_sink.seen
     assert len(seen) == 12 and len({row for row, _ in seen}) == 12
@@ -115,9 +129,11 @@ def test_an_outcome_that_cannot_be_written_holds_the_next_message_back(
     config = started(db, settings, sink.port, dispatched, 6)
     with db.read() as s:
         rows = sorted(e.id for e in s.scalars(select(LedgerEntry)))
-    with db.write() as s:
-        s.connection().exec_driver_sql(FAILING_OUTCOME.format(row=rows[2]))
-    with sender_for(db, config) as sender, pytest.raises(Undelivered):
+    with (
+        trigger(db, "failing_outcome", FAILING_OUTCOME.format(row=rows[2])),
+        sender_for(db, config) as sender,
+        pytest.raises(Undelivered),
+    ):
         drain(sender, dispatched)
     assert [m["To"] for m in sink.messages] == [f"cli{i}@exemplo.com.br" for i in (1, 2, 3)]
     with db.read() as s:

@@ -251,7 +251,7 @@ def claim(
     )
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    claimed = session.scalars(  # the rows as updated, in one round trip
         update(L)
         .where(L.id.in_(candidates.scalar_subquery()))
         .values(
@@ -261,12 +261,10 @@ def claim(
             attempts=L.attempts + 1,
             enqueued_at=None,
         )
-        .returning(L.id)
+        .returning(L),
+        execution_options={"synchronize_session": False},
     )
-    claimed = sorted(int(i) for i in result.scalars())
-    if not claimed:
-        return []
-    return list(session.scalars(select(L).where(L.id.in_(claimed)).order_by(L.id)))
+    return sorted(claimed, key=lambda row: row.id)
 
 
 def finish(session: Session | Connection, entry_id: int, token: str, **values: Any) -> bool:

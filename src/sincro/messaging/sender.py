@@ -187,12 +187,10 @@ class Sender:
         token = new_token()
         now = utcnow()
         with self.db.write() as session:
-            state = repo.campaign_states(session, [campaign_id]).get(campaign_id)
-            if state not in RUNNING:
+            campaign = repo.campaign(session, campaign_id)
+            if campaign is None or campaign.state not in RUNNING:
                 return False
             rows = repo.claim(session, ids, token=token, now=now, running=RUNNING)
-            campaign = repo.campaign(session, campaign_id)
-            assert campaign is not None
             rows = self._screen(session, rows, token, now, result)
             versions = self._load_versions(session, {r.template_version_id for r in rows})
             session.expunge_all()
