@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import smtplib
 import socket
 import ssl
@@ -38,6 +39,7 @@ from email.message import EmailMessage, Message
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
 from enum import StrEnum
 from functools import lru_cache
@@ -409,10 +411,32 @@ def build_message(
 
 _BODY_CHARSET = Charset("utf-8")
 _BODY_CHARSET.body_encoding = QP  # pt-BR text: mostly ASCII, so quoted-printable reads best
-# headers are not refolded: an unbreakable List-Unsubscribe URL would otherwise move to a
-# continuation line (legal, but some readers keep the leading space); encoded words come
-# folded from Header, and no header Sincro writes nears the 998-character limit
-_WIRE_POLICY = email_policy.compat32.clone(linesep="\r\n", max_line_length=998)
+# one line of printable ASCII words separated by single spaces: what compat32 writes unchanged
+_PLAIN_HEADER = re.compile(r"[!-~]+(?: [!-~]+)*")
+# a bare address (dot-atom local part and domain): parsed, it is itself
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_BARE_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+class _WirePolicy(Compat32):
+    """compat32 in wire form. Headers are not refolded: an unbreakable List-Unsubscribe URL
+    would otherwise move to a continuation line (legal, but some readers keep the leading
+    space); encoded words come folded from Header, and no header Sincro writes nears the
+    998-character limit. A plain header (:data:`_PLAIN_HEADER`) is written as it is, without
+    compat32's ``Header`` round trip that would give the same bytes (a third of the cost of
+    building a campaign message)."""
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if (
+            isinstance(value, str)
+            and len(name) + len(value) + 2 <= (self.max_line_length or 0)
+            and _PLAIN_HEADER.fullmatch(value)
+        ):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_WIRE_POLICY = _WirePolicy(linesep="\r\n", max_line_length=998)
 
 
 def _header_text(value: str) -> str:
@@ -422,6 +446,24 @@ def _header_text(value: str) -> str:
 @lru_cache(maxsize=256)  # a campaign's From and Reply-To repeat on every message
 def _address_header(value: str) -> str:
     return ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses([value]))
+
+
+@lru_cache(maxsize=256)
+def _addresses(value: str) -> tuple[str, ...]:
+    return tuple(addr for _, addr in getaddresses([value]))
+
+
+@lru_cache(maxsize=256)
+def _envelope_of(sender: str) -> str:
+    return parseaddr(sender)[1]
+
+
+def _boundary() -> str:
+    """A multipart boundary that cannot occur in the parts, so the generator need not search
+    them for it (a regular expression compiled per message): ``=_`` never appears in
+    quoted-printable (``=`` is always followed by two hex digits or a line break) nor in
+    base64, the only body encodings of :func:`wire_message`."""
+    return f"=_{secrets.token_hex(12)}"
 
 
 def _text_part(content: str, subtype: str) -> Message:
@@ -445,12 +487,16 @@ def wire_message(
     """The message :func:`build_message` describes (plus ``attachments``: ``(content,
     content type, file name)``), in wire form, built with the email package's compat32 API:
     about 4x cheaper than :class:`EmailMessage`'s header registry and refolding, which
-    dominated a campaign worker's CPU. Addresses that are not ASCII take the
-    :class:`EmailMessage` path (it knows SMTPUTF8)."""
+    dominated a campaign worker's CPU, and 3x cheaper again by skipping work whose result is
+    known: plain headers written as they are (:class:`_WirePolicy`), a bare recipient address
+    not parsed, the sender's addresses parsed once, boundaries the parts cannot contain
+    (:func:`_boundary`). Addresses that are not ASCII take the :class:`EmailMessage` path (it
+    knows SMTPUTF8)."""
     message_id = message_id or make_msgid(domain=_domain_of(sender))
-    recipients = tuple(addr for _, addr in getaddresses([to]))
-    envelope = parseaddr(sender)[1]
-    replies = [addr for _, addr in getaddresses([reply_to])] if reply_to else []
+    bare = _BARE_ADDRESS.fullmatch(to) is not None  # a ledger row's address: no parsing
+    recipients = (to,) if bare else _addresses(to)
+    envelope = _envelope_of(sender)
+    replies = _addresses(reply_to) if reply_to else ()
     if not all(a.isascii() for a in (envelope, *recipients, *replies)):
         message = build_message(
             sender=sender, to=to, subject=subject, text=text, html=html,
@@ -468,7 +514,9 @@ def wire_message(
         return RawMessage(data, envelope, recipients, message_id, smtputf8=True)
     body: Message = _text_part(text, "plain")
     if html is not None:
-        body = MIMEMultipart("alternative", _subparts=[body, _text_part(html, "html")])
+        body = MIMEMultipart(
+            "alternative", boundary=_boundary(), _subparts=[body, _text_part(html, "html")]
+        )
     if attachments:
         parts = [body]
         for content, content_type, filename in attachments:
@@ -478,11 +526,11 @@ def wire_message(
                 part.replace_header("Content-Type", content_type)
             part.add_header("Content-Disposition", "attachment", filename=filename)
             parts.append(part)
-        body = MIMEMultipart("mixed", _subparts=parts)
+        body = MIMEMultipart("mixed", boundary=_boundary(), _subparts=parts)
     top = {
         "Subject": _header_text(subject),
         "From": _address_header(sender),
-        "To": _address_header(to),
+        "To": to if bare else _address_header(to),
         "Reply-To": _address_header(reply_to) if reply_to else None,
         "Date": formatdate(localtime=False),
         "Message-ID": message_id,
@@ -495,6 +543,7 @@ def wire_message(
     return RawMessage(body.as_bytes(policy=_WIRE_POLICY), envelope, recipients, message_id)
 
 
+@lru_cache(maxsize=256)  # a campaign's sender, on every message's Message-ID
 def _domain_of(sender: str) -> str:
     address = parseaddr(sender)[1]
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -264,3 +265,39 @@ def test_wire_message_with_an_international_address_asks_for_smtputf8() -> None:
     )
     assert raw.smtputf8 and raw.recipients == ("joão@exemplo.com.br",)
     assert "joão@exemplo.com.br".encode() in raw.data
+
+
+def test_the_wire_form_shortcuts_write_what_compat32_and_the_address_parser_would() -> None:
+    """wire_message writes a plain header as it is and takes a bare address as its own parse:
+    both must give exactly what the email package would."""
+    import random
+    import string
+    from email.errors import HeaderParseError
+    from email.policy import compat32
+    from email.utils import formataddr, getaddresses
+
+    from sincro.mail import _BARE_ADDRESS, _WIRE_POLICY
+
+    reference = compat32.clone(linesep="\r\n", max_line_length=998)
+    rng = random.Random(9)
+    values = ["Oferta", "a  b", " lead", "trail ", "tab\there", "line\nbreak", "x" * 989]
+    values += ["x" * 1200, "ção", "<https://x/u/t>, <mailto:s@x?subject=unsubscribe>"]
+    for _ in range(3000):
+        chars = rng.choice([string.ascii_letters + " ", string.printable, "a ;,=?<>\"'\t", "é a"])
+        values.append("".join(rng.choice(chars) for _ in range(rng.choice([1, 9, 80, 995]))))
+
+    def folded(policy: Any, value: str) -> object:
+        try:
+            return policy.fold_binary("Subject", value)
+        except HeaderParseError as exc:  # an embedded header: refused alike
+            return type(exc)
+
+    for value in values:
+        assert folded(_WIRE_POLICY, value) == folded(reference, value)
+    bare = ["c1@bench.example", "first.last+tag@sub.example.com", "a@b", "o'neil@x.ie", "A@X.COM"]
+    not_bare = ["weird..dots@x.com", ".lead@x.com", "Ana <a@x.com>", "a@x.com, b@x.com", "a@x."]
+    assert all(_BARE_ADDRESS.fullmatch(a) for a in bare)
+    assert not any(_BARE_ADDRESS.fullmatch(a) for a in not_bare)
+    for address in bare:
+        assert getaddresses([address]) == [("", address)]
+        assert formataddr(("", address), charset="utf-8") == address
