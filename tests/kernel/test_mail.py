@@ -6,12 +6,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from sincro.config import Settings
-from sincro.mail import Delivery, Mailer, SmtpSettings, build_message, classify
+from sincro.mail import (
+    Delivery,
+    Mailer,
+    RawMessage,
+    SmtpSettings,
+    Undelivered,
+    build_message,
+    classify,
+    wire_message,
+)
 from tests.smtp_sink import Certificate, SmtpSink, free_port, running_sink, self_signed
 
 SENDER = "Central Sincro <alertas@sincro.com.br>"
@@ -73,6 +83,42 @@ def test_many_messages_share_one_connection_in_utf8(sink: SmtpSink) -> None:
     assert first["From"] == SENDER and first["Content-Language"] == "pt-BR"
     assert first.get_content().rstrip() == "Olá, João! Ação concluída."  # type: ignore[attr-defined]
     assert first["Message-ID"].endswith("@sincro.com.br>")
+
+
+def test_before_dot_runs_before_the_server_takes_the_message_and_can_hold_it_back(
+    sink: SmtpSink,
+) -> None:
+    """What the messaging worker relies on: ``before_dot`` runs after the body and before
+    the final dot; when it raises, the server never takes the message."""
+    received_at_gate: list[int] = []
+
+    def gate() -> None:
+        received_at_gate.append(len(sink.messages))
+
+    def broken() -> None:
+        raise RuntimeError("banco fora do ar")
+
+    def wire(to: str) -> RawMessage:
+        text = ".linha que começa com ponto\n..e outra\nfim"
+        return wire_message(sender=SENDER, to=to, subject="Aviso", text=text)
+
+    first = wire("a@x.com")
+    with Mailer(smtp(sink.port)) as mailer:
+        results = [
+            mailer.send(first, before_dot=gate),
+            mailer.send(wire("b@x.com"), before_dot=gate),
+        ]
+        refused = mailer.send(wire("gone@x.com"), before_dot=gate)  # 550 at RCPT: no gate
+        with pytest.raises(Undelivered) as held:
+            mailer.send(wire("c@x.com"), before_dot=broken)
+        results.append(mailer.send(wire("d@x.com")))
+    assert isinstance(held.value.__cause__, RuntimeError)
+    assert all(r.ok for r in results) and refused.code == 550
+    assert received_at_gate == [0, 1]  # the server had not taken the message yet
+    assert [m["To"] for m in sink.messages] == ["a@x.com", "b@x.com", "d@x.com"]
+    # dot-stuffed on the way like smtplib does: lines starting with "." arrive intact
+    assert sink.raw[0].replace(b"\r\n", b"\n").rstrip() == first.data.replace(b"\r\n", b"\n")
+    assert mailer.connections_opened == 2  # the held message's connection was closed
 
 
 def test_a_connection_is_renewed_after_max_per_connection(sink: SmtpSink) -> None:
@@ -219,3 +265,39 @@ def test_wire_message_with_an_international_address_asks_for_smtputf8() -> None:
     )
     assert raw.smtputf8 and raw.recipients == ("joão@exemplo.com.br",)
     assert "joão@exemplo.com.br".encode() in raw.data
+
+
+def test_the_wire_form_shortcuts_write_what_compat32_and_the_address_parser_would() -> None:
+    """wire_message writes a plain header as it is and takes a bare address as its own parse:
+    both must give exactly what the email package would."""
+    import random
+    import string
+    from email.errors import HeaderParseError
+    from email.policy import compat32
+    from email.utils import formataddr, getaddresses
+
+    from sincro.mail import _BARE_ADDRESS, _WIRE_POLICY
+
+    reference = compat32.clone(linesep="\r\n", max_line_length=998)
+    rng = random.Random(9)
+    values = ["Oferta", "a  b", " lead", "trail ", "tab\there", "line\nbreak", "x" * 989]
+    values += ["x" * 1200, "ção", "<https://x/u/t>, <mailto:s@x?subject=unsubscribe>"]
+    for _ in range(3000):
+        chars = rng.choice([string.ascii_letters + " ", string.printable, "a ;,=?<>\"'\t", "é a"])
+        values.append("".join(rng.choice(chars) for _ in range(rng.choice([1, 9, 80, 995]))))
+
+    def folded(policy: Any, value: str) -> object:
+        try:
+            return policy.fold_binary("Subject", value)
+        except HeaderParseError as exc:  # an embedded header: refused alike
+            return type(exc)
+
+    for value in values:
+        assert folded(_WIRE_POLICY, value) == folded(reference, value)
+    bare = ["c1@bench.example", "first.last+tag@sub.example.com", "a@b", "o'neil@x.ie", "A@X.COM"]
+    not_bare = ["weird..dots@x.com", ".lead@x.com", "Ana <a@x.com>", "a@x.com, b@x.com", "a@x."]
+    assert all(_BARE_ADDRESS.fullmatch(a) for a in bare)
+    assert not any(_BARE_ADDRESS.fullmatch(a) for a in not_bare)
+    for address in bare:
+        assert getaddresses([address]) == [("", address)]
+        assert formataddr(("", address), charset="utf-8") == address

@@ -14,6 +14,7 @@ Return-Path, signed one-click unsubscribe link (RFC 8058), attachments, DKIM.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -21,13 +22,18 @@ import re
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from sincro.config import Settings
 from sincro.mail import RawMessage, _domain_of, wire_message
+from sincro.messaging import templates as tpl
 from sincro.messaging.templates import Rendered
+
+if TYPE_CHECKING:
+    from sincro.messaging.models import LedgerEntry, TemplateVersion
 
 log = logging.getLogger("sincro.messaging")
 UNSUBSCRIBE_SALT = "sincro.messaging.unsubscribe"
@@ -180,3 +186,41 @@ def build(
     if dkim_configured(settings):
         message = dkim_sign(message, settings)
     return message
+
+
+def row_message(
+    settings: Settings, campaign: Any, row: LedgerEntry, version: TemplateVersion
+) -> RawMessage:
+    """What a worker sends for one ledger row of ``campaign`` (its ``name``, ``sender`` and
+    ``reply_to``): the template version rendered for the row's recipient, with the row's
+    Message-ID and, for marketing, its signed unsubscribe link. Raises
+    :class:`~sincro.messaging.templates.TemplateProblem` (or ``ValueError``) when the row
+    cannot be rendered. The benchmarks' sequential sender builds with this too."""
+    secret, sender = settings.secret_key, campaign.sender
+    unsubscribe = None
+    if row.purpose == "marketing":
+        token = unsubscribe_token(secret, row.customer_id, row.campaign_id, row.purpose)
+        unsubscribe = unsubscribe_url(settings, token)
+    context: dict[str, Any] = {
+        "customer": tpl.customer_context(
+            name=row.name, city=row.city, state=row.state, plan=row.plan
+        ),
+        "today": dt.datetime.now(ZoneInfo(row.time_zone)).date(),
+        "campaign": {"name": campaign.name},
+        "unsubscribe_url": unsubscribe or "",
+        "time_zone": row.time_zone,
+        **(row.context or {}),
+    }
+    rendered = tpl.render(
+        {"subject": version.subject, "html": version.html, "text": version.text}, context
+    )
+    return build(
+        settings=settings,
+        rendered=rendered,
+        sender=sender,
+        reply_to=campaign.reply_to,
+        to=row.email,
+        message_id_value=message_id(secret, row.campaign_id, row.id, sender),
+        unsubscribe=unsubscribe,
+        attachments=row.attachments,
+    )

@@ -251,7 +251,7 @@ def claim(
     )
     if session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    claimed = session.scalars(  # the rows as updated, in one round trip
         update(L)
         .where(L.id.in_(candidates.scalar_subquery()))
         .values(
@@ -261,12 +261,10 @@ def claim(
             attempts=L.attempts + 1,
             enqueued_at=None,
         )
-        .returning(L.id)
+        .returning(L),
+        execution_options={"synchronize_session": False},
     )
-    claimed = sorted(int(i) for i in result.scalars())
-    if not claimed:
-        return []
-    return list(session.scalars(select(L).where(L.id.in_(claimed)).order_by(L.id)))
+    return sorted(claimed, key=lambda row: row.id)
 
 
 def finish(session: Session | Connection, entry_id: int, token: str, **values: Any) -> bool:
@@ -291,6 +289,16 @@ _FINISH_SENT = (
         last_code=bindparam("code"),
         last_error=None,
     )
+)
+
+
+# The same outcome as PostgreSQL text, for the worker's outcome line (``outcome_line.py``:
+# sent without waiting, raw libpq parameters $1 sent_at as naive UTC, $2 Message-ID, $3 reply
+# code, $4 row, $5 claim token); it returns the campaign's state, the worker's state check.
+FINISH_SENT_SQL = (
+    b"UPDATE send_ledger SET status = 'sent', sent_at = $1, message_id = $2, last_code = $3,"
+    b" last_error = NULL WHERE id = $4 AND claimed_by = $5 AND status = 'sending'"
+    b" RETURNING (SELECT state FROM campaigns WHERE campaigns.id = send_ledger.campaign_id)"
 )
 
 

@@ -3,12 +3,15 @@ at the shared rate, and write each outcome right after its SMTP call.
 
 **Why nothing is sent twice.** A row is moved ``pending → sending`` under a claim token in one
 conditional statement *before* its SMTP call (two workers cannot both claim it), and its outcome
-is written and committed *right after* that call, one row at a time, in id order. A worker that
-dies leaves at most its current claim in ``sending``; the reaper (:func:`reap`) returns those
-rows to ``pending`` after the lease. Of a dead claim's rows, only the lowest id can have been
-handed to the SMTP server without its outcome written (the ones before it were written, the ones
-after it were never tried), so only that one is marked ``in_doubt``: it is sent again with the
-same Message-ID (receivers see one message), and counted as in doubt.
+is written right after that call, one row at a time, in id order, and committed *before the
+next message's final dot* (on PostgreSQL a ``sent`` outcome commits while the next message is
+rendered and its envelope and body go out: ``outcome_line.py``; SQLite commits it at once). A
+worker that dies leaves at most its current claim in ``sending``; the reaper (:func:`reap`)
+returns those rows to ``pending`` after the lease. Of a dead claim's rows, only the lowest id
+can have been taken by the SMTP server without its outcome committed (the ones before it were
+committed before its dot, the ones after it never got their dot), so only that one is marked
+``in_doubt``: it is sent again with the same Message-ID (receivers see one message), and
+counted as in doubt.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from sqlalchemy import Connection
 
 from sincro.config import Settings
 from sincro.customers import service as customers
-from sincro.db import Database, utcnow
+from sincro.db import WATCHDOG_MARGIN_SECONDS, Database, statement_limit, utcnow
 from sincro.mail import Delivery, Mailer, SendResult, SmtpSettings
 from sincro.messaging import compose, metrics, repository as repo, templates as tpl
 from sincro.messaging.models import LedgerEntry, TemplateVersion
+from sincro.messaging.outcome_line import OutcomeLine
 from sincro.messaging.service import RUNNING
 from sincro.sharedstate import SharedState
 
@@ -156,6 +160,7 @@ class Sender:
         self.tokens = TokenLease(shared, settings, sleep)
         self._versions: dict[int, TemplateVersion] = {}
         self._conn: Connection | None = None
+        self._line: OutcomeLine | None = None  # PostgreSQL: the chunk's outcomes in flight
         # PostgreSQL: outcomes as single autocommit statements on the chunk's connection
         self._autocommit = not db.is_sqlite
         self._lock = threading.Lock()
@@ -182,24 +187,26 @@ class Sender:
         token = new_token()
         now = utcnow()
         with self.db.write() as session:
-            state = repo.campaign_states(session, [campaign_id]).get(campaign_id)
-            if state not in RUNNING:
+            campaign = repo.campaign(session, campaign_id)
+            if campaign is None or campaign.state not in RUNNING:
                 return False
             rows = repo.claim(session, ids, token=token, now=now, running=RUNNING)
-            campaign = repo.campaign(session, campaign_id)
-            assert campaign is not None
             rows = self._screen(session, rows, token, now, result)
             versions = self._load_versions(session, {r.template_version_id for r in rows})
             session.expunge_all()
         metrics.CLAIMED.inc(len(rows))
         # one connection for the chunk's outcomes: a pool checkout (and its ping) per message
         # would cost more than the UPDATE itself. On PostgreSQL each outcome is ONE autocommit
-        # statement (one round trip instead of BEGIN, UPDATE, COMMIT): a single conditional
-        # UPDATE is atomic on its own. SQLite keeps its explicit BEGIN IMMEDIATE (no network).
+        # statement (a single conditional UPDATE is atomic on its own), and a ``sent`` one is
+        # not waited for: it commits while the next message is rendered and handed to SMTP,
+        # and is collected before that message's final dot (outcome_line.py). SQLite keeps
+        # its explicit BEGIN IMMEDIATE, synchronous (no network, no WAL flush to hide).
         with self.db.write_engine.connect() as plain:
             conn = plain
             if self._autocommit:
                 conn = plain.execution_options(isolation_level="AUTOCOMMIT")
+                wait = statement_limit(self.db.timeouts) + WATCHDOG_MARGIN_SECONDS
+                self._line = OutcomeLine(conn, wait)
             self._conn = conn
             try:
                 for index, row in enumerate(rows):
@@ -208,17 +215,34 @@ class Sender:
                         and index % STATE_CHECK_EVERY == 0
                         and not self._still_running(campaign_id)
                     ):
+                        self._collect()
                         with conn.begin():
                             repo.release(conn, [r.id for r in rows[index:]], token)
                         return False
                     version = versions[row.template_version_id]
                     self._send_one(campaign, row, version, token, result, len(rows) - index)
+                self._collect()  # the chunk's last outcome, before its connection goes back
+            except BaseException:
+                if self._line is not None and not self._line.settle():
+                    plain.invalidate()  # a reply half read: the connection is unusable
+                raise
             finally:
-                self._conn = None
+                self._conn = self._line = None
                 self.tokens.drop()  # a lease never outlives its chunk
         return True
 
+    def _collect(self) -> None:
+        """Wait for the outcome in flight (PostgreSQL) to be committed: before the next
+        message's final dot, and before anything else uses the chunk's connection."""
+        if self._line is not None:
+            self._line.collect()
+
     def _still_running(self, campaign_id: int) -> bool:
+        if self._line is not None and self._line.state is not None:
+            # the state the latest collected outcome returned (since the previous check)
+            state, self._line.state = self._line.state, None
+            return state in RUNNING
+        self._collect()
         if self._autocommit and self._conn is not None:  # one round trip on the chunk's line
             return repo.campaign_states(self._conn, [campaign_id]).get(campaign_id) in RUNNING
         with self.db.read() as session:
@@ -285,40 +309,10 @@ class Sender:
     ) -> None:
         """Render, send and record one row; ``left``: rows of the chunk still to send, this one
         included (how many tokens a lease may take)."""
-        settings, secret = self.settings, self.settings.secret_key
-        sender = campaign.sender
-        msg_id = compose.message_id(secret, row.campaign_id, row.id, sender)
-        unsubscribe = None
-        if row.purpose == "marketing":
-            unsubscribe = compose.unsubscribe_url(
-                settings,
-                compose.unsubscribe_token(secret, row.customer_id, row.campaign_id, row.purpose),
-            )
-        context: dict[str, Any] = {
-            "customer": tpl.customer_context(
-                name=row.name, city=row.city, state=row.state, plan=row.plan
-            ),
-            "today": dt.datetime.now(ZoneInfo(row.time_zone)).date(),
-            "campaign": {"name": campaign.name},
-            "unsubscribe_url": unsubscribe or "",
-            "time_zone": row.time_zone,
-            **(row.context or {}),
-        }
+        settings = self.settings
         started = time.perf_counter()
         try:
-            rendered = tpl.render(
-                {"subject": version.subject, "html": version.html, "text": version.text}, context
-            )
-            message = compose.build(
-                settings=settings,
-                rendered=rendered,
-                sender=sender,
-                reply_to=campaign.reply_to,
-                to=row.email,
-                message_id_value=msg_id,
-                unsubscribe=unsubscribe,
-                attachments=row.attachments,
-            )
+            message = compose.row_message(settings, campaign, row, version)
         except (tpl.TemplateProblem, ValueError) as exc:
             self._finish(row, token, status="failed", last_error=f"render: {exc}"[:500])
             result.failed += 1
@@ -327,13 +321,18 @@ class Sender:
             return
         envelope = None
         if settings.messaging_bounce_domain:
-            envelope = compose.verp_address(secret, row.id, settings.messaging_bounce_domain)
+            envelope = compose.verp_address(
+                settings.secret_key, row.id, settings.messaging_bounce_domain
+            )
         self.tokens.wait(row.campaign_id, campaign.rate_per_second, left)
         if self.before_send is not None:
             self.before_send(row)
-        sent = self.mailer.send(message, envelope_from=envelope)
+        # the previous row's outcome is committed before this message's final dot
+        before_dot = self._collect if self._line is not None else None
+        sent = self.mailer.send(message, envelope_from=envelope, before_dot=before_dot)
+        self._collect()  # the gate did not run when the server refused before DATA
         metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-        self._record(row, token, msg_id, sent, result)
+        self._record(row, token, message.message_id, sent, result)
 
     def _record(
         self, row: LedgerEntry, token: str, msg_id: str, sent: SendResult, result: BatchResult
@@ -341,9 +340,19 @@ class Sender:
         now = utcnow()
         detail = (sent.detail or "")[:500] or None
         if sent.delivery is Delivery.SENT:
-            self._write(
-                repo.finish_sent, row, token, sent_at=now, message_id=msg_id, last_code=sent.code
-            )
+            if self._line is not None:  # committed while the next message goes out
+                self._line.send_sent(
+                    row.id, token, sent_at=now, message_id=msg_id, last_code=sent.code
+                )
+            else:
+                self._write(
+                    repo.finish_sent,
+                    row,
+                    token,
+                    sent_at=now,
+                    message_id=msg_id,
+                    last_code=sent.code,
+                )
             result.sent += 1
             result.outcomes[row.id] = "sent"
             metrics.SENT.labels(row.purpose).inc()
@@ -397,6 +406,7 @@ class Sender:
         self, write: Callable[..., bool], row: LedgerEntry, token: str, **values: Any
     ) -> None:
         """One outcome, committed: on the chunk's connection (autocommit on PostgreSQL)."""
+        self._collect()
         if self._conn is None:
             with self.db.write() as session:
                 write(session, row.id, token, **values)
