@@ -21,10 +21,12 @@ from sincro.config import Settings
 from sincro.db import Database, utcnow
 from sincro.mail import Undelivered
 from sincro.mailbox.sink import running
-from sincro.messaging import orchestrator, service
+from sincro.messaging import orchestrator, repository as repo, service
 from sincro.messaging.models import LedgerEntry
+from sincro.messaging.outcome_line import OutcomeLine
 from sincro.messaging.schemas import CampaignIn
 from sincro.messaging.sender import reap
+from sincro.messaging.service import RUNNING
 from tests.messaging import support
 from tests.messaging.support import Dispatched, drain, sender_for
 from tests.smtp_sink import SmtpSink
@@ -143,3 +145,26 @@ def test_an_outcome_that_cannot_be_written_holds_the_next_message_back(
     with db.read() as s:
         doubtful = [e.id for e in s.scalars(select(LedgerEntry).where(LedgerEntry.in_doubt))]
     assert doubtful == [rows[2]]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_outcome_statement_is_prepared_again_when_the_server_lost_it(
+    db: Database, settings: Settings, sink: SmtpSink, dispatched: Dispatched
+) -> None:
+    started(db, settings, sink.port, dispatched, 3)
+    with db.write() as s:
+        ids = [e.id for e in s.scalars(select(LedgerEntry))]
+        rows = repo.claim(s, ids, token="t", now=utcnow(), running=RUNNING)
+    with db.write_engine.connect() as plain:
+        conn = plain.execution_options(isolation_level="AUTOCOMMIT")
+        line = OutcomeLine(conn, wait_seconds=5)
+        for n, row in enumerate(rows):
+            if n == 1:  # as psycopg does after a rollback on a connection it prepared on
+                conn.exec_driver_sql("DEALLOCATE ALL")
+            line.send_sent(row.id, "t", sent_at=utcnow(), message_id=f"<m{n}@x>", last_code=250)
+            assert line.in_flight == row.id
+            line.collect()
+            assert line.state == "running" and line.in_flight is None and line.clean
+    with db.read() as s:
+        written = {e.id: (e.status, e.message_id) for e in s.scalars(select(LedgerEntry))}
+    assert written == {row.id: ("sent", f"<m{n}@x>") for n, row in enumerate(rows)}
