@@ -354,6 +354,12 @@ class Settings(BaseSettings):
     # left by rolled-back transactions, a listener reconnecting). SQLite keeps
     # feed_poll_interval_seconds.
     feed_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Webhook dispatch: on SQLite beat sends it every feed_webhook_dispatch_seconds; on
+    # PostgreSQL beat sends it after outbox commits and when a dispatch asks for another run,
+    # at most once per feed_webhook_dispatch_seconds, and otherwise only every
+    # feed_webhook_safety_poll_seconds (sincro.beat).
+    feed_webhook_dispatch_seconds: float = Field(default=1.0, gt=0)
+    feed_webhook_safety_poll_seconds: float = Field(default=30.0, gt=0)
 
     # --- customers' CSV imports on the workers (queue `imports`; sincro.customers.jobs) ---
     # a run's lease, renewed with every batch; a run silent this long is taken over

@@ -52,8 +52,9 @@ def task_routes() -> dict[str, dict[str, str]]:
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Every domain's beat entries. A domain's ``beat`` callable lives in a module that does
-    not import its tasks (tasks import this module's ``celery_app``)."""
+    """Every domain's beat entries, with their ``gate`` and ``wake`` keys (:mod:`sincro.beat`;
+    Celery's configuration gets them without). A domain's ``beat`` callable lives in a module
+    that does not import its tasks (tasks import this module's ``celery_app``)."""
     from sincro.maintenance import beat_entries as kernel_entries
 
     schedule: dict[str, dict[str, Any]] = kernel_entries(settings)
@@ -65,7 +66,10 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def create_celery() -> Celery:
+    from sincro.beat import split_entries
+
     settings = get_settings()
+    schedule, _, _ = split_entries(beat_schedule(settings))
     app = Celery(
         "sincro",
         broker=settings.broker_url,
@@ -86,7 +90,8 @@ def create_celery() -> Celery:
         task_soft_time_limit=240,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        beat_schedule=beat_schedule(settings),
+        beat_schedule=schedule,
+        beat_scheduler="sincro.beat:Scheduler",  # gated entries and wake-ups
         beat_schedule_filename=str(settings.var_dir / "celerybeat-schedule"),
     )
     return app

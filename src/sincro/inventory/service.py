@@ -40,6 +40,7 @@ from sincro.inventory.reservations import (
     Owner as Owner,
     commit_reservation as commit_reservation,
     expire_holds as expire_holds,
+    has_expired_holds as has_expired_holds,
     extend_reservation as extend_reservation,
     get_reservation as get_reservation,
     release_reservation as release_reservation,

@@ -119,6 +119,17 @@ def campaigns_in(session: Session, states: Sequence[str]) -> list[Campaign]:
     )
 
 
+def has_campaign_to_tick(session: Session, now: dt.datetime) -> bool:
+    """A campaign running, or scheduled to start by ``now``."""
+    starting = and_(
+        Campaign.state == "scheduled", or_(Campaign.start_at.is_(None), Campaign.start_at <= now)
+    )
+    query = select(Campaign.id).where(
+        Campaign.kind == "campaign", or_(Campaign.state == "running", starting)
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
 def campaign_states(session: Session | Connection, ids: Iterable[int]) -> dict[int, str]:
     wanted = set(ids)
     if not wanted:
@@ -331,6 +342,11 @@ def stale_claims(session: Session, before: dt.datetime) -> list[tuple[int, str]]
             select(L.id, L.claimed_by).where(L.status == "sending", L.claimed_at < before)
         )
     ]
+
+
+def has_stale_claims(session: Session, before: dt.datetime) -> bool:
+    query = select(L.id).where(L.status == "sending", L.claimed_at < before).limit(1)
+    return session.scalar(query) is not None
 
 
 def reap(session: Session, ids: Sequence[int], doubtful: Sequence[int], now: dt.datetime) -> None:
