@@ -83,6 +83,14 @@ def request(session: Session, task: str, delay: float = 0.0) -> None:
     )
 
 
+def request_soon(db: Database, task: str, delay: float = 0.0) -> None:
+    """:func:`request` in a transaction of its own (nothing on SQLite)."""
+    if db.is_sqlite:
+        return
+    with db.write() as session:
+        request(session, task, delay)
+
+
 class Waker:
     """Sends tasks on notifications, each at most once per its gap (beat's thread)."""
 
@@ -202,9 +210,7 @@ class Scheduler(PersistentScheduler):
         self.settings = get_settings()
         _, self.gates, wakes = split_entries(beat_schedule(self.settings))
         if wakes and not self.settings.is_sqlite:
-            options = {
-                str(e.task): dict(e.options or {}) for e in self.schedule.values() if e.task
-            }
+            options = {str(e.task): dict(e.options or {}) for e in self.schedule.values() if e.task}
             self.waker = Waker(
                 self.settings.database_url,
                 wakes,

@@ -268,8 +268,10 @@ class Settings(BaseSettings):
     billing_send_until_hour: int = Field(default=20, ge=1, le=24)
     billing_dunning_every_seconds: float = Field(default=300.0, ge=5)
     billing_dunning_batch: int = Field(default=200, ge=1, le=10_000)
-    # back-in-stock wishes: how often the change feed is read, how much per run
+    # back-in-stock wishes: how often the change feed is read (on PostgreSQL: at most this
+    # often after outbox commits, and a safety poll), how much per run
     wishes_scan_every_seconds: float = Field(default=5.0, ge=0.5)
+    wishes_scan_safety_poll_seconds: float = Field(default=60.0, ge=1)
     wishes_scan_batch: int = Field(default=2000, ge=10, le=100_000)
     wishes_max_open_per_customer: int = Field(default=50, ge=1, le=1000)
     # marketing automation (automation/): interests from the assistant's interactions, rules

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -10,9 +11,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
+from sincro import beat
 from sincro.db import Database
 from sincro.events import Event
 from sincro.feed.webhooks import verify_signature
@@ -143,3 +146,16 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def wake_requests(url: str) -> Iterator[list[str]]:
+    """Payloads of ``NOTIFY sincro_wake`` (PostgreSQL: tasks asking beat for a run, see
+    ``sincro.beat``) seen while the block runs; read at its end."""
+    seen: list[str] = []
+    plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"LISTEN {beat.WAKE_CHANNEL}")
+        yield seen
+        time.sleep(0.2)
+        seen.extend(n.payload for n in conn.notifies(timeout=0.5))

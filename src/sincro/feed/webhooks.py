@@ -215,8 +215,7 @@ class Dispatcher:
         with self.db.read() as session:
             behind = repo.work_left(session, self.clock(), upto)
         if behind:
-            with self.db.write() as session:
-                beat.request(session, DISPATCH_TASK)
+            beat.request_soon(self.db, DISPATCH_TASK)
 
     def _forget_expired_secrets(self) -> None:
         """Once a minute, delete secrets whose rotation overlap has ended."""

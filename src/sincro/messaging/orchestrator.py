@@ -54,11 +54,7 @@ def has_work(db: Database, settings: Settings, now: dt.datetime | None = None) -
     stale = now - dt.timedelta(seconds=settings.messaging_requeue_after_seconds)
     lease = now - dt.timedelta(seconds=settings.messaging_lease_seconds)
     with db.read() as session:
-        return (
-            repo.has_campaign_to_tick(session, now)
-            or bool(repo.due(session, now, stale, 1))
-            or repo.has_stale_claims(session, lease)
-        )
+        return repo.tick_has_work(session, now, stale, lease)
 
 
 def tick(db: Database, settings: Settings, now: dt.datetime | None = None) -> dict[str, int]:

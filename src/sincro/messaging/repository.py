@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     CursorResult,
+    Select,
     and_,
     bindparam,
     case,
@@ -117,17 +118,6 @@ def campaigns_in(session: Session, states: Sequence[str]) -> list[Campaign]:
             select(Campaign).where(Campaign.state.in_(states), Campaign.kind == "campaign")
         )
     )
-
-
-def has_campaign_to_tick(session: Session, now: dt.datetime) -> bool:
-    """A campaign running, or scheduled to start by ``now``."""
-    starting = and_(
-        Campaign.state == "scheduled", or_(Campaign.start_at.is_(None), Campaign.start_at <= now)
-    )
-    query = select(Campaign.id).where(
-        Campaign.kind == "campaign", or_(Campaign.state == "running", starting)
-    )
-    return session.scalar(query.limit(1)) is not None
 
 
 def campaign_states(session: Session | Connection, ids: Iterable[int]) -> dict[int, str]:
@@ -344,11 +334,6 @@ def stale_claims(session: Session, before: dt.datetime) -> list[tuple[int, str]]
     ]
 
 
-def has_stale_claims(session: Session, before: dt.datetime) -> bool:
-    query = select(L.id).where(L.status == "sending", L.claimed_at < before).limit(1)
-    return session.scalar(query) is not None
-
-
 def reap(session: Session, ids: Sequence[int], doubtful: Sequence[int], now: dt.datetime) -> None:
     if not ids:
         return
@@ -369,7 +354,12 @@ def due(
 ) -> list[tuple[int, int]]:
     """(campaign id, row id) of pending rows to enqueue: a retry or deferral that is due, or
     a row enqueued long ago whose broker message may have been lost."""
-    rows = session.execute(
+    rows = session.execute(_due(now, stale_before).order_by(L.id).limit(limit))
+    return [(int(c), int(i)) for c, i in rows]
+
+
+def _due(now: dt.datetime, stale_before: dt.datetime) -> Select[tuple[int, int]]:
+    return (
         select(L.campaign_id, L.id)
         .join(Campaign, Campaign.id == L.campaign_id)
         .where(
@@ -383,10 +373,23 @@ def due(
                 ),
             ),
         )
-        .order_by(L.id)
-        .limit(limit)
     )
-    return [(int(c), int(i)) for c, i in rows]
+
+
+def tick_has_work(
+    session: Session, now: dt.datetime, stale_before: dt.datetime, lease_before: dt.datetime
+) -> bool:
+    """One query: a campaign running or due to start, a pending row due (:func:`due`), or a
+    claim older than ``lease_before`` (:func:`stale_claims`)."""
+    starting = and_(
+        Campaign.state == "scheduled", or_(Campaign.start_at.is_(None), Campaign.start_at <= now)
+    )
+    campaigns = select(Campaign.id).where(
+        Campaign.kind == "campaign", or_(Campaign.state == "running", starting)
+    )
+    claims = select(L.id).where(L.status == "sending", L.claimed_at < lease_before)
+    any_work = or_(campaigns.exists(), _due(now, stale_before).exists(), claims.exists())
+    return bool(session.scalar(select(any_work)))
 
 
 def pending_ids(session: Session, campaign_id: int, after_id: int, limit: int) -> list[int]:
