@@ -358,7 +358,7 @@ def due(
     return [(int(c), int(i)) for c, i in rows]
 
 
-def _due(now: dt.datetime, stale_before: dt.datetime) -> Select[tuple[int, int]]:
+def _due(now: dt.datetime, stale_before: dt.datetime) -> Select[int, int]:
     return (
         select(L.campaign_id, L.id)
         .join(Campaign, Campaign.id == L.campaign_id)
