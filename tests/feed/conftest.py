@@ -16,12 +16,15 @@ import pytest
 from sqlalchemy import func, select
 
 from sincro import beat
+from sincro.access.models import Role
+from sincro.config import Settings
 from sincro.db import Database
 from sincro.events import Event
 from sincro.feed.webhooks import verify_signature
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
+from tests.factories import make_key, make_location, make_product
 
 
 @dataclass
@@ -112,6 +115,18 @@ def receiver() -> Iterator[Receiver]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+def one_sku_and_admin(db: Database, settings: Settings) -> str:
+    """Store LJ-A and SKU CEL-1 with one unit received (the wiped outbox's end is the
+    sequence's end again), webhooks to loopback allowed; returns an admin key."""
+    settings.feed_webhook_allowed_hosts = ["127.0.0.1"]  # the receiver listens on loopback
+    with db.write() as s:
+        make_location(s, code="LJ-A")
+        make_product(s, sku="CEL-1")
+        admin = make_key(s, Role.admin)
+    change_stock(db, ("CEL-1", "LJ-A", 1))
+    return admin
 
 
 def change_stock(db: Database, *lines: tuple[str, str, int]) -> list[int]:

@@ -16,7 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sincro import beat
-from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
@@ -24,8 +23,13 @@ from sincro.events import AvailabilityChange, record_events
 from sincro.feed import webhooks
 from sincro.feed.schedule import DISPATCH_TASK, beat_entries
 from sincro.worker import broker_reachable
-from tests.factories import make_key, make_location, make_product
-from tests.feed.conftest import Receiver, change_stock, wait_for, wake_requests
+from tests.feed.conftest import (
+    Receiver,
+    change_stock,
+    one_sku_and_admin,
+    wait_for,
+    wake_requests,
+)
 from tests.services import AMQP_URL, absent
 
 
@@ -37,13 +41,7 @@ def database_url(postgres_url: str) -> str:
 
 @pytest.fixture
 def admin(db: Database, settings: Settings) -> str:
-    settings.feed_webhook_allowed_hosts = ["127.0.0.1"]
-    with db.write() as s:
-        make_location(s, code="LJ-A")
-        make_product(s, sku="CEL-1")
-        key = make_key(s, Role.admin)
-    change_stock(db, ("CEL-1", "LJ-A", 1))
-    return key
+    return one_sku_and_admin(db, settings)
 
 
 def subscribe(settings: Settings, receiver: Receiver, admin: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from sincro.config import Settings, reset_settings
 from sincro.db import Database
 from sincro.events import AvailabilityChange, record_events
 from sincro.outbox_notify import CHANNEL
-from tests.conftest import wipe
 
 
 class Clock:
@@ -103,11 +101,9 @@ def test_a_lingering_gate_stays_open_a_while_after_the_work() -> None:
 
 
 @pytest.fixture
-def pg(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url)
-    wipe(db)
-    yield db
-    db.dispose()
+def database_url(postgres_url: str) -> str:
+    """``db`` here is PostgreSQL: LISTEN/NOTIFY (the gates' test uses SQLite directly)."""
+    return postgres_url
 
 
 def _commit_an_event(db: Database) -> None:
@@ -115,7 +111,7 @@ def _commit_an_event(db: Database) -> None:
         record_events(session, [AvailabilityChange("W-1", "LJ1", 3, 3, 0, 1, "receipt")])
 
 
-def test_on_postgresql_commits_and_requests_wake_the_waker(pg: Database) -> None:
+def test_on_postgresql_commits_and_requests_wake_the_waker(db: Database) -> None:
     sent: list[tuple[str, float]] = []
     got = threading.Event()
 
@@ -124,7 +120,7 @@ def test_on_postgresql_commits_and_requests_wake_the_waker(pg: Database) -> None
         got.set()
 
     wakes = {"t.on": Wake(gap=0.2, on_events=True), "t.ask": Wake(gap=0.2)}
-    waker = Waker(pg.url, wakes, send)
+    waker = Waker(db.url, wakes, send)
     waker.start()
     try:
         assert waker.listening.wait(10)
@@ -132,11 +128,11 @@ def test_on_postgresql_commits_and_requests_wake_the_waker(pg: Database) -> None
         sent.clear()
         got.clear()
         committed = time.monotonic()
-        _commit_an_event(pg)  # this process's notifier sends NOTIFY after the commit
+        _commit_an_event(db)  # this process's notifier sends NOTIFY after the commit
         assert got.wait(5)
         assert sent[0][0] == "t.on" and sent[0][1] - committed < 1.0
         got.clear()
-        with pg.write() as session:
+        with db.write() as session:
             beat.request(session, "t.ask", 0.3)
             asked = time.monotonic()
         assert got.wait(5)
