@@ -41,11 +41,15 @@ from sqlalchemy.orm import Session
 
 from sincro.config import Settings, get_settings
 from sincro.db import Database, database_for
-from sincro.outbox_notify import CHANNEL as EVENTS_CHANNEL, RECONNECT_SECONDS, connect
+from sincro.outbox_notify import (
+    CHANNEL as EVENTS_CHANNEL,
+    RECONNECT_SECONDS,
+    NotifyWaiter,
+    connect,
+)
 
 log = logging.getLogger("sincro.beat")
 WAKE_CHANNEL = "sincro_wake"
-IDLE_WAIT_SECONDS = 5.0  # the waker's longest sleep: how soon it notices it should stop
 Gate = Callable[[Database, Settings], bool]
 
 
@@ -109,15 +113,19 @@ class Waker:
         self._last: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._waiter = NotifyWaiter()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sincro-beat-waker", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = IDLE_WAIT_SECONDS + 1) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._waiter.interrupt()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._thread is None or not self._thread.is_alive():
+            self._waiter.close()
 
     def want(self, task: str, at: float) -> None:
         """Send ``task`` at ``at`` (monotonic), or later if it was sent less than a gap ago."""
@@ -164,11 +172,9 @@ class Waker:
                     self.listening.set()
                     self.notified(EVENTS_CHANNEL, "")  # what committed while we were away
                     while not self._stop.is_set():
-                        upcoming = self.send_due()
-                        wait = IDLE_WAIT_SECONDS
-                        if upcoming is not None:
-                            wait = min(wait, max(0.0, upcoming - self.clock()))
-                        for note in conn.notifies(timeout=wait, stop_after=1):
+                        upcoming = self.send_due()  # then asleep until the next or a notice
+                        wait = None if upcoming is None else max(0.0, upcoming - self.clock())
+                        for note in self._waiter.wait(conn, wait):
                             self.notified(note.channel, note.payload)
             except Exception as exc:
                 self.listening.clear()
