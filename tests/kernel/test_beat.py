@@ -1,8 +1,10 @@
 """Beat that costs little while idle (``sincro.beat``): gates decide whether a due entry is
-sent; the waker sends woken tasks after outbox commits and on request, once per gap."""
+sent; the waker sends woken tasks after outbox commits and on request, once per gap. And the
+worker's pool processes inherit what tasks import instead of importing it at their first run."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -191,3 +193,16 @@ def test_the_scheduler_sends_a_gated_entry_only_when_its_gate_opens(
         assert sent == ["t.plain", "t.gated", "t.gated"]
     finally:
         scheduler.close()
+
+
+def test_the_worker_imports_what_tasks_import_before_its_pool_forks() -> None:
+    """What a periodic task imports inside its function (``sincro.ops.service`` for the health
+    check, ``sincro.feed.webhooks`` for the dispatch) is found in the task modules' source and
+    imported by the parent at ``worker_init``, so pool processes share it."""
+    from sincro.worker import _import_before_fork, imported_inside_tasks
+
+    names = imported_inside_tasks()
+    expected = {"sincro.ops.service", "sincro.feed.webhooks", "sincro.connectors.orchestrator"}
+    assert expected <= set(names) and all(name.startswith("sincro.") for name in names)
+    _import_before_fork()
+    assert all(name in sys.modules for name in names)
