@@ -268,8 +268,10 @@ class Settings(BaseSettings):
     billing_send_until_hour: int = Field(default=20, ge=1, le=24)
     billing_dunning_every_seconds: float = Field(default=300.0, ge=5)
     billing_dunning_batch: int = Field(default=200, ge=1, le=10_000)
-    # back-in-stock wishes: how often the change feed is read, how much per run
+    # back-in-stock wishes: how often the change feed is read (on PostgreSQL: at most this
+    # often after outbox commits, and a safety poll), how much per run
     wishes_scan_every_seconds: float = Field(default=5.0, ge=0.5)
+    wishes_scan_safety_poll_seconds: float = Field(default=60.0, ge=1)
     wishes_scan_batch: int = Field(default=2000, ge=10, le=100_000)
     wishes_max_open_per_customer: int = Field(default=50, ge=1, le=1000)
     # marketing automation (automation/): interests from the assistant's interactions, rules
@@ -354,6 +356,12 @@ class Settings(BaseSettings):
     # left by rolled-back transactions, a listener reconnecting). SQLite keeps
     # feed_poll_interval_seconds.
     feed_idle_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Webhook dispatch: on SQLite beat sends it every feed_webhook_dispatch_seconds; on
+    # PostgreSQL beat sends it after outbox commits and when a dispatch asks for another run,
+    # at most once per feed_webhook_dispatch_seconds, and otherwise only every
+    # feed_webhook_safety_poll_seconds (sincro.beat).
+    feed_webhook_dispatch_seconds: float = Field(default=1.0, gt=0)
+    feed_webhook_safety_poll_seconds: float = Field(default=30.0, gt=0)
 
     # --- customers' CSV imports on the workers (queue `imports`; sincro.customers.jobs) ---
     # a run's lease, renewed with every batch; a run silent this long is taken over

@@ -64,11 +64,14 @@ def rotate_logs(log_dir: Path, max_bytes: int, keep: int) -> list[Path]:
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The kernel's beat entries (read by :func:`sincro.worker.beat_schedule`)."""
-    return {
-        "kernel-checkpoint-wal": {
-            "task": "sincro.maintenance.checkpoint_wal",
-            "schedule": settings.db_wal_checkpoint_seconds,
-        },
+    """The kernel's beat entries (read by :func:`sincro.worker.beat_schedule`); the WAL
+    checkpoint only on SQLite (elsewhere the task does nothing)."""
+    entries: dict[str, dict[str, Any]] = {
         "kernel-rotate-logs": {"task": "sincro.maintenance.rotate_logs", "schedule": 60.0},
     }
+    if settings.is_sqlite:
+        entries["kernel-checkpoint-wal"] = {
+            "task": "sincro.maintenance.checkpoint_wal",
+            "schedule": settings.db_wal_checkpoint_seconds,
+        }
+    return entries

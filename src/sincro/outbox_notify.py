@@ -6,8 +6,9 @@ into one notification (at most one per ``MIN_GAP_SECONDS``). The writer only set
 
 NOTIFY is deliberately *not* issued inside the writers' transactions (nor by a trigger):
 PostgreSQL serialises the commits of every transaction that notified on one global lock, which
-would cap a reservation storm at the commit rate of a single session. The receiving half (the
-event hub's listener) is :mod:`sincro.feed.notify`.
+would cap a reservation storm at the commit rate of a single session. The receiving halves
+(the event hub's listener, :mod:`sincro.feed.notify`; beat's waker, :mod:`sincro.beat`) wait
+with :class:`NotifyWaiter`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import os
+import select
 import threading
 import time
 from typing import Any
@@ -31,6 +34,40 @@ def connect(url: str) -> Any:
 
     plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
     return psycopg.connect(plain, autocommit=True, connect_timeout=5)
+
+
+class NotifyWaiter:
+    """Waits on a LISTEN connection until a notification arrives, a timeout passes or another
+    thread calls :meth:`interrupt`, asleep in ``select`` all along: psycopg's own
+    ``notifies(timeout=…)`` wakes every 0.1 s to look for signals, which kept an idle listener
+    thread at ~0.05–0.08 % of a core."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def wait(self, conn: Any, timeout: float | None) -> list[Any]:
+        """The notifications received (perhaps none: timed out or interrupted)."""
+        waiting = list(conn.notifies(timeout=0))  # already read, or already in the socket
+        if waiting:
+            return waiting
+        ready, _, _ = select.select([conn.fileno(), self._read], [], [], timeout)
+        if self._read in ready:
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._read, 512)
+        return list(conn.notifies(timeout=0))  # a closed connection raises here
+
+    def interrupt(self) -> None:
+        with contextlib.suppress(OSError):  # full (already interrupted) or closed
+            os.write(self._write, b"!")
+
+    def close(self) -> None:
+        """Release the pipe (once the waiting thread is gone)."""
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._read = self._write = -1
 
 
 class Notifier:

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import random
 import secrets
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -43,7 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from sincro.db import Base, Database
+from sincro.db import Base, Database, database_for
 
 if TYPE_CHECKING:
     from sincro.config import Settings
@@ -473,3 +474,20 @@ def shared_state_from_settings(settings: Settings, db: Database) -> SharedState:
     if settings.redis_url:
         return RedisSharedState.from_url(settings.redis_url, settings.redis_prefix)
     return DatabaseSharedState(db)
+
+
+_process_states: dict[tuple[str | None, str, str], SharedState] = {}
+_process_states_lock = threading.Lock()
+
+
+def process_shared_state(settings: Settings) -> SharedState:
+    """This process's shared state for ``settings`` (Redis or their database), built once and
+    kept open: for tasks and helpers that would otherwise build a client on every call."""
+    key = (settings.redis_url, settings.redis_prefix, settings.database_url)
+    with _process_states_lock:
+        found = _process_states.get(key)
+        if found is None:
+            found = _process_states[key] = shared_state_from_settings(
+                settings, database_for(settings)
+            )
+        return found

@@ -114,6 +114,26 @@ def test_assignment_goes_to_the_least_busy_present_agent_within_capacity(
         assert agents.assign_waiting(session, settings) == [(ids[3], idle.id)]
 
 
+def test_beat_sends_the_assignment_round_only_while_someone_waits(
+    db: Database, settings: Settings
+) -> None:
+    """The round's gate (``sincro.beat``) is the round's own first read: a conversation
+    waiting for a person; none waiting (or all handed over), no round."""
+    from sincro.assistant.schedule import beat_entries, conversations_waiting
+
+    settings = open_hours(settings, assistant_auto_assign=True)
+    entry = beat_entries(settings)["assistant-assign"]
+    assert entry["gate"] is conversations_waiting
+    assert entry["schedule"] == settings.assistant_assign_every_seconds
+    assert not conversations_waiting(db, settings)
+    waiting = queued(db, settings)
+    assert conversations_waiting(db, settings)
+    agent = make_agent(db, "Gabi")
+    with db.write() as session:
+        assert agents.assign_waiting(session, settings) == [(waiting, agent.id)]
+    assert not conversations_waiting(db, settings)
+
+
 def test_capacity_bounds_taking_by_hand(db: Database, settings: Settings) -> None:
     settings = open_hours(settings)
     solo = make_agent(db, "Gil", capacity=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -10,15 +11,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 
+from sincro import beat
+from sincro.access.models import Role
+from sincro.config import Settings
 from sincro.db import Database
 from sincro.events import Event
 from sincro.feed.webhooks import verify_signature
 from sincro.inventory import service as inventory
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
+from tests.factories import make_key, make_location, make_product
 
 
 @dataclass
@@ -111,6 +117,18 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
+def one_sku_and_admin(db: Database, settings: Settings) -> str:
+    """Store LJ-A and SKU CEL-1 with one unit received (the wiped outbox's end is the
+    sequence's end again), webhooks to loopback allowed; returns an admin key."""
+    settings.feed_webhook_allowed_hosts = ["127.0.0.1"]  # the receiver listens on loopback
+    with db.write() as s:
+        make_location(s, code="LJ-A")
+        make_product(s, sku="CEL-1")
+        admin = make_key(s, Role.admin)
+    change_stock(db, ("CEL-1", "LJ-A", 1))
+    return admin
+
+
 def change_stock(db: Database, *lines: tuple[str, str, int]) -> list[int]:
     """Apply receipts (sku, location, qty) in one transaction; returns the new event seqs."""
     before = last_seq(db)
@@ -143,3 +161,16 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def wake_requests(url: str) -> Iterator[list[str]]:
+    """Payloads of ``NOTIFY sincro_wake`` (PostgreSQL: tasks asking beat for a run, see
+    ``sincro.beat``) seen while the block runs; read at its end."""
+    seen: list[str] = []
+    plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"LISTEN {beat.WAKE_CHANNEL}")
+        yield seen
+        time.sleep(0.2)
+        seen.extend(n.payload for n in conn.notifies(timeout=0.5))

@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
-from tests.factories import make_key, make_location, make_product
-from tests.feed.conftest import Receiver, change_stock, wait_for
+from tests.feed.conftest import Receiver, change_stock, one_sku_and_admin, wait_for
 
 SEND = "from sincro.feed.tasks import dispatch_webhooks; dispatch_webhooks.delay()"
 WORKER = [
@@ -31,13 +29,7 @@ WORKER = [
 def test_delay_runs_on_a_real_worker(
     db: Database, settings: Settings, receiver: Receiver, tmp_path: Path
 ) -> None:
-    # the receiver listens on loopback, which webhooks refuse unless the host is allowed
-    settings.feed_webhook_allowed_hosts = ["127.0.0.1"]
-    with db.write() as s:
-        make_location(s, code="LJ-A")
-        make_product(s, sku="CEL-1")
-        admin = make_key(s, Role.admin)
-    change_stock(db, ("CEL-1", "LJ-A", 1))
+    admin = one_sku_and_admin(db, settings)
     with TestClient(create_app(settings)) as client:
         r = client.post("/v1/webhooks", json={"url": receiver.url()}, headers={"X-API-Key": admin})
     assert r.status_code == 201, r.text

@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sincro.config import Settings
 from sincro.db import Database
 from sincro.feed.notify import Listener
 from sincro.feed.runtime import LISTENER, event_hub
+from sincro.outbox_notify import CHANNEL, NotifyWaiter, connect
 from tests.conftest import wipe
 
 WRITER = """
@@ -63,3 +65,21 @@ def test_an_event_committed_by_another_process_wakes_the_hub(
         arrived = time.monotonic()
     assert event is not None and event["sku"] == "N-1" and event["cause"] == "receipt"
     assert arrived - committed < 1.0, (started, committed, arrived)
+
+
+def test_a_waiter_sleeps_until_a_notification_or_an_interrupt(postgres_url: str) -> None:
+    """``NotifyWaiter`` sleeps in ``select`` (psycopg's own timeout loop wakes ten times a
+    second): a notification or ``interrupt()`` ends the wait at once, else the timeout."""
+    waiter = NotifyWaiter()
+    with connect(postgres_url) as conn, connect(postgres_url) as other:
+        conn.execute(f"LISTEN {CHANNEL}")
+        started = time.monotonic()
+        assert waiter.wait(conn, 0.3) == [] and time.monotonic() - started >= 0.25
+        threading.Timer(0.2, waiter.interrupt).start()
+        started = time.monotonic()
+        assert waiter.wait(conn, 30) == [] and time.monotonic() - started < 5
+        threading.Timer(0.2, lambda: other.execute(f"NOTIFY {CHANNEL}, 'x'")).start()
+        started = time.monotonic()
+        assert [n.payload for n in waiter.wait(conn, 30)] == ["x"]
+        assert time.monotonic() - started < 5
+    waiter.close()

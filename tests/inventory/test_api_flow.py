@@ -336,3 +336,26 @@ def test_warm_cache_follows_the_feed(world: dict) -> None:
         "the snapshot was reloaded instead of patched"
     )
     assert availability_cache(state).stats.patches >= 1
+
+
+def test_beat_sends_the_expiry_sweep_only_once_a_hold_is_past_its_time(
+    world: dict, db: Database, settings: Settings
+) -> None:
+    """The sweep's gate (``sincro.beat``) is the sweep's own first read: closed with no hold or
+    only live ones, open once a hold's time is up, closed again after the sweep ran."""
+    from sincro.inventory import service
+    from sincro.inventory.schedule import beat_entries, holds_expired
+
+    entry = beat_entries(settings)["expire-reservations"]
+    assert entry["gate"] is holds_expired
+    assert entry["schedule"] == settings.expiry_sweep_seconds
+    assert not holds_expired(db, settings)
+    hold_for_a_second(world, 2)
+    assert not holds_expired(db, settings)
+    time.sleep(1.1)
+    assert holds_expired(db, settings)
+    with db.write() as session:  # the sweep's work
+        assert service.expire_holds(session) == 1
+    assert not holds_expired(db, settings)
+    stock = world["client"].get("/v1/stock/CD01/CEL-1", headers=h(world, "admin")).json()
+    assert (stock["on_hand"], stock["reserved"]) == (2, 0)

@@ -290,17 +290,16 @@ def test_an_idle_watchdog_ends_its_thread_and_a_new_watch_starts_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Every PostgreSQL engine has a statement watchdog; one that has nothing to watch must not
-    keep a thread waking five times a second for ever (a process with many engines — tests,
-    tools — would spend its CPU on them), yet a statement watched later is still cut."""
+    keep a thread for ever (a process with many engines — tests, tools — would collect them),
+    yet a statement watched later is still cut."""
     from sincro import db as dbmod
 
-    monkeypatch.setattr(dbmod, "WATCHDOG_TICK_SECONDS", 0.01)
-    monkeypatch.setattr(dbmod, "WATCHDOG_IDLE_TICKS", 3)
+    monkeypatch.setattr(dbmod, "WATCHDOG_IDLE_SECONDS", 0.03)
     cut: list[object] = []
     monkeypatch.setattr(dbmod, "_cut", cut.append)
     watchdog = dbmod.StatementWatchdog()
     conn = object()
-    watchdog.watch(conn, 60.0)
+    watchdog.watch(conn, 0.5)  # the thread sleeps until then (done() does not wake it)
     first = watchdog._thread
     assert first is not None and first.is_alive()
     watchdog.done(conn)
@@ -312,3 +311,24 @@ def test_an_idle_watchdog_ends_its_thread_and_a_new_watch_starts_one(
     while not cut and time.monotonic() < deadline:
         time.sleep(0.01)
     assert cut == [late]
+
+
+def test_a_shorter_deadline_wakes_a_watchdog_sleeping_on_a_longer_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watchdog's thread sleeps until the earliest deadline it knows: a statement watched
+    meanwhile with a nearer deadline (a long job's connection beside a request's) wakes it."""
+    from sincro import db as dbmod
+
+    cut: list[object] = []
+    monkeypatch.setattr(dbmod, "_cut", cut.append)
+    watchdog = dbmod.StatementWatchdog()
+    slow, quick = object(), object()
+    watchdog.watch(slow, 60.0)
+    time.sleep(0.05)  # the thread now waits for the slow statement's deadline
+    started = time.monotonic()
+    watchdog.watch(quick, 0.1)
+    while not cut and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    assert cut == [quick] and time.monotonic() - started < 2
+    watchdog.done(slow)

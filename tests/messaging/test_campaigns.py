@@ -244,6 +244,37 @@ def test_cancel_drops_what_is_pending(world: World) -> None:
     assert world.post(f"/v1/campaigns/{campaign}/retry-failed", status=409)
 
 
+def test_beat_sends_the_tick_only_while_it_has_work(world: World) -> None:
+    """The tick's gate (``sincro.beat``, ``orchestrator.has_work``): closed for drafts and
+    campaigns whose start is ahead or that completed; open for a campaign due to start, one
+    running, and a claim past its lease (the reaper's); it lingers a minute after the work."""
+    from sincro.messaging.schedule import beat_entries
+
+    db, settings = world.db, world.settings
+    add_customers(db, 2)
+    assert not orchestrator.has_work(db, settings)
+    later = utcnow() + dt.timedelta(hours=1)
+    campaign = world.campaign(world.template(), start_at=later.isoformat())
+    assert not orchestrator.has_work(db, settings)  # a draft
+    assert world.post(f"/v1/campaigns/{campaign}/start")["state"] == "scheduled"
+    assert not orchestrator.has_work(db, settings)
+    assert orchestrator.has_work(db, settings, now=later + dt.timedelta(seconds=1))
+    assert orchestrator.tick(db, settings, now=later + dt.timedelta(seconds=1))["started"] == 1
+    assert orchestrator.has_work(db, settings)  # running
+    with sender_for(db, settings) as sender:
+        world.run(sender)
+    orchestrator.tick(db, settings)
+    assert world.get(f"/v1/campaigns/{campaign}")["state"] == "completed"
+    assert not orchestrator.has_work(db, settings)
+    with db.write() as s:  # a worker died holding a claim
+        row = s.scalars(select(LedgerEntry).limit(1)).one()
+        row.status, row.claimed_by = "sending", "dead-worker"
+        row.claimed_at = utcnow() - dt.timedelta(seconds=settings.messaging_lease_seconds + 1)
+    assert orchestrator.has_work(db, settings)
+    gate = beat_entries(settings)["messaging-tick"]["gate"]
+    assert gate(db, settings) and gate.seconds == 60.0
+
+
 def test_a_started_campaign_keeps_its_template_version(world: World) -> None:
     add_customers(world.db, 2)
     template = world.template()

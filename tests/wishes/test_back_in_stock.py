@@ -20,6 +20,7 @@ from sincro.wishes import service
 from sincro.wishes.exceptions import AlreadyAvailable
 from sincro.wishes.schemas import WishIn
 from tests.factories import make_key, make_location, make_product, receive
+from tests.feed.conftest import wake_requests
 from tests.messaging.support import Dispatched, drain, messaging_settings, sender_for
 from tests.smtp_sink import SmtpSink
 
@@ -285,6 +286,44 @@ def test_the_beat_task_reads_until_caught_up_and_idles_without_writing(
         assert not service.has_changes(session)
         assert not feed.outbox_reader_behind(session, service.READER)
     assert tasks.back_in_stock() == 0
+
+
+def test_the_reader_runs_on_commits_on_postgresql_and_asks_again_when_left_behind(
+    db: Database, settings: Settings, database_url: str, monkeypatch: pytest.MonkeyPatch,
+    dispatched: Dispatched,
+) -> None:  # fmt: skip
+    """SQLite: beat asks every few seconds whether the feed moved (the gate). PostgreSQL: beat
+    sends the reader after outbox commits (``sincro.beat``), so a run that stops behind the
+    feed (a hole it waits on, a cut run) asks for the next one; a run that caught up does not."""
+    from sincro.beat import Wake
+    from sincro.config import reset_settings
+    from sincro.wishes import tasks
+    from sincro.wishes.schedule import beat_entries, feed_has_changes
+
+    entry = beat_entries(settings)["wishes-back-in-stock"]
+    assert entry["gate"] is feed_has_changes
+    if db.is_sqlite:
+        assert entry["schedule"] == settings.wishes_scan_every_seconds and "wake" not in entry
+        return
+    assert entry["schedule"] == settings.wishes_scan_safety_poll_seconds
+    assert entry["wake"] == Wake(gap=settings.wishes_scan_every_seconds, on_events=True)
+    monkeypatch.setenv("SINCRO_DATABASE_URL", database_url)
+    reset_settings()
+    world = setup_world(db)
+    tasks.back_in_stock()  # starts at the end of the outbox
+    with wake_requests(db.url) as caught_up:
+        with db.write() as session:
+            receive(session, world["sku"], "LJ-CPS-2", 1)
+        tasks.back_in_stock()
+    assert caught_up == []
+    with db.write() as late:  # draws the next number and stays open: a hole for the reader
+        receive(late, world["sku"], "LJ-CPS-1", 1)  # another level: no lock between the two
+        with db.write() as session:
+            receive(session, world["sku"], "LJ-CPS-2", 1)
+        with wake_requests(db.url) as held:
+            tasks.back_in_stock()
+        assert held == [f"{tasks.TASK} 0.000"]
+        late.rollback()
 
 
 def test_a_customers_wishes_are_exported_and_erased(db: Database, settings: Settings) -> None:

@@ -1,11 +1,21 @@
-"""The assistant's beat entries: the assignment round of waiting conversations, the
-retention purge and, with channels configured, the sweep of undelivered channel replies."""
+"""The assistant's beat entries: the assignment round of waiting conversations (sent only when
+a conversation waits for a person), the retention purge and, with channels configured, the
+sweep of undelivered channel replies."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sincro.config import Settings
+from sincro.db import Database
+
+
+def conversations_waiting(db: Database, settings: Settings) -> bool:
+    """The assignment round's gate (:mod:`sincro.beat`): the task's own first read."""
+    from sincro.assistant import agents
+
+    with db.read() as session:
+        return bool(agents.waiting(session, limit=1))
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -19,6 +29,7 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
         entries["assistant-assign"] = {
             "task": "sincro.assistant.assign",
             "schedule": settings.assistant_assign_every_seconds,
+            "gate": conversations_waiting,
         }
     if settings.assistant_channels:
         entries["assistant-channel-redeliver"] = {

@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sincro.outbox_notify import CHANNEL, RECONNECT_SECONDS, connect
+from sincro.outbox_notify import CHANNEL, RECONNECT_SECONDS, NotifyWaiter, connect
 
 log = logging.getLogger("sincro.feed")
 
@@ -31,6 +31,7 @@ class Listener:
         self.received = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._waiter = NotifyWaiter()
         self.listening = threading.Event()
 
     def start(self) -> None:
@@ -39,8 +40,11 @@ class Listener:
 
     def stop(self) -> None:
         self._stop.set()
+        self._waiter.interrupt()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._thread is None or not self._thread.is_alive():
+            self._waiter.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -50,7 +54,7 @@ class Listener:
                     self.listening.set()
                     self.wake()  # whatever was committed while we were not listening
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                        for _ in self._waiter.wait(conn, None):  # asleep until one comes
                             self.received += 1
                             self.wake()
             except Exception as exc:

@@ -181,6 +181,14 @@ def min_active_cursor(session: Session) -> int | None:
     return session.scalar(select(func.min(Sub.cursor_seq)).where(Sub.active.is_(True)))
 
 
+def work_left(session: Session, now: dt.datetime, upto: int) -> bool:
+    """After a dispatch that could deliver up to ``upto``: is a subscription active and either
+    the outbox longer than ``upto`` or a subscription still due and behind it?"""
+    if min_active_cursor(session) is None:
+        return False
+    return max_seq(session) > upto or bool(due_subscription_ids(session, now, upto, 1))
+
+
 def acquire_lease(
     session: Session, sub_id: int, now: dt.datetime, token: dt.datetime
 ) -> Lease | None:

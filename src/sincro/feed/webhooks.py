@@ -40,12 +40,21 @@ or below it (``seq`` only grows).
 
 How it works
 ------------
-:func:`dispatch_all` (the Celery task ``sincro.feed.dispatch_webhooks``, every second) finds
-the safe end of the outbox with the gap-aware :class:`~sincro.feed.tailer.OutboxTailer` (so
+:func:`dispatch_all` (the Celery task ``sincro.feed.dispatch_webhooks``) finds the safe end of
+the outbox with the gap-aware :class:`~sincro.feed.tailer.OutboxTailer` (so
 an event of a transaction that commits late is waited for, not skipped). Then, for each due
 subscription, it takes a lease with a conditional UPDATE in its own short transaction, reads a
 batch, POSTs it with no transaction open, and records the outcome in another short
 transaction that is fenced on the lease and the cursor it read.
+
+When it runs: on SQLite beat sends it every second. On PostgreSQL beat sends it soon after
+every commit that wrote events (at most once a second) and otherwise polls only every
+``SINCRO_FEED_WEBHOOK_SAFETY_POLL_SECONDS`` (:mod:`sincro.beat`), so a run that leaves work
+behind asks beat for the next one (:func:`sincro.beat.request`): a failed batch for its retry
+time (in the transaction that records the failure), and at the end of a run, another run as
+soon as allowed while an active subscription is still due or the outbox has grown past what the
+run could deliver (events committed meanwhile, perhaps to a subscription another run held; a
+hole the frontier is still waiting on).
 """
 
 from __future__ import annotations
@@ -63,12 +72,13 @@ from typing import Any
 
 import orjson
 
-from sincro import __version__, safe_http
+from sincro import __version__, beat, safe_http
 from sincro.config import Settings, get_settings
 from sincro.db import Database, database_for, utcnow
 from sincro.feed import repository as repo
 from sincro.feed.metrics import WEBHOOK_DELIVERIES
 from sincro.feed.repository import Attempt, Lease
+from sincro.feed.schedule import DISPATCH_TASK
 from sincro.feed.service import webhook_policy
 from sincro.feed.tailer import OutboxTailer, read_events
 
@@ -187,13 +197,25 @@ class Dispatcher:
         upto = self.safe_position()
         with self.db.read() as session:
             ids = repo.due_subscription_ids(session, self.clock(), upto, MAX_DUE_PER_RUN)
-        if not ids:
-            return 0
+        delivered = self._deliver_each(ids, upto) if ids else 0
+        self._ask_again_if_behind(upto)
+        return delivered
+
+    def _deliver_each(self, ids: list[int], upto: int) -> int:
         deadline = time.monotonic() + DISPATCH_BUDGET_SECONDS
         if len(ids) == 1:
             return self.deliver(ids[0], upto, deadline)
         with ThreadPoolExecutor(min(PARALLEL_DELIVERIES, len(ids))) as pool:
             return sum(pool.map(lambda sub_id: self.deliver(sub_id, upto, deadline), ids))
+
+    def _ask_again_if_behind(self, upto: int) -> None:
+        """PostgreSQL: ask beat for another run when this one left work (module docstring)."""
+        if self.db.is_sqlite:  # polled every second there
+            return
+        with self.db.read() as session:
+            behind = repo.work_left(session, self.clock(), upto)
+        if behind:
+            beat.request_soon(self.db, DISPATCH_TASK)
 
     def _forget_expired_secrets(self) -> None:
         """Once a minute, delete secrets whose rotation overlap has ended."""
@@ -288,6 +310,8 @@ class Dispatcher:
         )
         with self.db.write() as session:
             repo.record_failure(session, lease, attempt, retry_at)
+            if retry_at is not None:  # PostgreSQL: a run at the retry time, not the next poll
+                beat.request(session, DISPATCH_TASK, (retry_at - self.clock()).total_seconds())
         WEBHOOK_DELIVERIES.labels("failure").inc()
         extra = {
             "subscription": lease.sub_id,

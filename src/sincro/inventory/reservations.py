@@ -424,6 +424,12 @@ def extend_reservation(
     return reservation_out(session, reservation)
 
 
+def has_expired_holds(session: Session, now: dt.datetime | None = None) -> bool:
+    """Whether :func:`expire_holds` would find a reservation to close (the sweep's first read,
+    asked by beat before it sends the sweep)."""
+    return bool(repo.expired_holds(session, None, now or utcnow(), limit=1))
+
+
 def expire_holds(
     session: Session,
     *,

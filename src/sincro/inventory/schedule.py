@@ -1,10 +1,20 @@
-"""Inventory's beat entries: the reservation expiry sweep and the hourly ledger check."""
+"""Inventory's beat entries: the reservation expiry sweep (sent only when a hold is past its
+time), the hourly ledger check, the sales roll-up and the stock-out sweep."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sincro.config import Settings
+from sincro.db import Database
+
+
+def holds_expired(db: Database, settings: Settings) -> bool:
+    """The expiry sweep's gate (:mod:`sincro.beat`): is a hold past its time?"""
+    from sincro.inventory import service
+
+    with db.read() as session:
+        return service.has_expired_holds(session)
 
 
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -12,6 +22,7 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
         "expire-reservations": {
             "task": "sincro.inventory.expire_reservations",
             "schedule": settings.expiry_sweep_seconds,
+            "gate": holds_expired,
         },
         "verify-ledger": {"task": "sincro.inventory.verify_ledger", "schedule": 3600.0},
         "roll-up-sales": {

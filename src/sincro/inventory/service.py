@@ -42,6 +42,7 @@ from sincro.inventory.reservations import (
     expire_holds as expire_holds,
     extend_reservation as extend_reservation,
     get_reservation as get_reservation,
+    has_expired_holds as has_expired_holds,
     release_reservation as release_reservation,
     reservation_out as reservation_out,
     reservations_for_customer as reservations_for_customer,

@@ -47,6 +47,16 @@ def orchestrate(db: Database, settings: Settings, campaign_id: int) -> int:
         after = ids[-1]
 
 
+def has_work(db: Database, settings: Settings, now: dt.datetime | None = None) -> bool:
+    """Whether :func:`tick` would find anything to do: a campaign running or due to start, a
+    pending row to (re-)enqueue (the transactional mail's retries too), a claim to reap."""
+    now = now or utcnow()
+    stale = now - dt.timedelta(seconds=settings.messaging_requeue_after_seconds)
+    lease = now - dt.timedelta(seconds=settings.messaging_lease_seconds)
+    with db.read() as session:
+        return repo.tick_has_work(session, now, stale, lease)
+
+
 def tick(db: Database, settings: Settings, now: dt.datetime | None = None) -> dict[str, int]:
     now = now or utcnow()
     started = _start_scheduled(db, now)

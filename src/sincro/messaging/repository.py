@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     CursorResult,
+    Select,
     and_,
     bindparam,
     case,
@@ -361,7 +362,12 @@ def due(
 ) -> list[tuple[int, int]]:
     """(campaign id, row id) of pending rows to enqueue: a retry or deferral that is due, or
     a row enqueued long ago whose broker message may have been lost."""
-    rows = session.execute(
+    rows = session.execute(_due(now, stale_before).order_by(L.id).limit(limit))
+    return [(int(c), int(i)) for c, i in rows]
+
+
+def _due(now: dt.datetime, stale_before: dt.datetime) -> Select[int, int]:
+    return (
         select(L.campaign_id, L.id)
         .join(Campaign, Campaign.id == L.campaign_id)
         .where(
@@ -375,10 +381,23 @@ def due(
                 ),
             ),
         )
-        .order_by(L.id)
-        .limit(limit)
     )
-    return [(int(c), int(i)) for c, i in rows]
+
+
+def tick_has_work(
+    session: Session, now: dt.datetime, stale_before: dt.datetime, lease_before: dt.datetime
+) -> bool:
+    """One query: a campaign running or due to start, a pending row due (:func:`due`), or a
+    claim older than ``lease_before`` (:func:`stale_claims`)."""
+    starting = and_(
+        Campaign.state == "scheduled", or_(Campaign.start_at.is_(None), Campaign.start_at <= now)
+    )
+    campaigns = select(Campaign.id).where(
+        Campaign.kind == "campaign", or_(Campaign.state == "running", starting)
+    )
+    claims = select(L.id).where(L.status == "sending", L.claimed_at < lease_before)
+    any_work = or_(campaigns.exists(), _due(now, stale_before).exists(), claims.exists())
+    return bool(session.scalar(select(any_work)))
 
 
 def pending_ids(session: Session, campaign_id: int, after_id: int, limit: int) -> list[int]:

@@ -12,14 +12,10 @@ def check_health() -> dict[str, list[str]] | None:
     from sincro.config import get_settings
     from sincro.db import get_database
     from sincro.ops import service
-    from sincro.sharedstate import shared_state_from_settings
+    from sincro.sharedstate import process_shared_state
 
     settings, db = get_settings(), get_database()
-    shared = shared_state_from_settings(settings, db)
-    try:
-        result = service.check_if_due(db, settings, shared)
-    finally:
-        shared.close()
+    result = service.check_if_due(db, settings, process_shared_state(settings))
     return None if result is None else {"raised": result.raised, "resolved": result.resolved}
 
 

@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import hmac
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -31,12 +30,11 @@ from sincro.assistant.conversations import Action
 from sincro.assistant.dialogue.turn import Answer, Turn
 from sincro.config import Settings
 from sincro.customers import identity as customers
-from sincro.db import database_for
 from sincro.sharedstate import (
     DatabaseSharedState,
     SharedState,
     _statements,
-    shared_state_from_settings,
+    process_shared_state,
 )
 from sincro.text_pt import only_digits
 
@@ -71,18 +69,10 @@ def _sqlite_statements() -> Any:
     return _statements(False)
 
 
-_states: dict[tuple[str, str, str], SharedState] = {}
-_states_lock = threading.Lock()
-
-
 def _shared(session: Session, settings: Settings) -> SharedState:
     if not settings.redis_url and settings.is_sqlite:
         return _InTransaction(session)
-    key = (settings.redis_url, settings.redis_prefix, settings.database_url)
-    with _states_lock:
-        if key not in _states:
-            _states[key] = shared_state_from_settings(settings, database_for(settings))
-        return _states[key]
+    return process_shared_state(settings)
 
 
 def cpf_key(settings: Settings, digits: str) -> str:
