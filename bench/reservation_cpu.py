@@ -39,58 +39,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.harness import fresh_database, list_skus, list_stores, log, machine_info
+from bench.harness import (
+    AsgiClient as Client,
+    fresh_database,
+    list_skus,
+    list_stores,
+    log,
+    machine_info,
+)
 
 PYSPY = Path(sys.executable).parent / "py-spy"
-
-
-class Client:
-    """Calls an ASGI application as uvicorn would (one request per call, no sockets)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
-    ) -> tuple[int, bytes]:
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        raw += [(b"host", b"bench"), (b"content-length", str(len(body)).encode())]
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.4"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": raw,
-            "client": ("127.0.0.1", 40000),
-            "server": ("127.0.0.1", 8000),
-            "state": {},
-        }
-        sent = False
-        status = 0
-        chunks: list[bytes] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)  # a client that stays connected
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, send)
-        return status, b"".join(chunks)
 
 
 async def _phase(

@@ -20,45 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.harness import AsgiClient
+
 CASES = [
     ("GET", "/health"),
     ("POST", "/health"),
     ("GET", "/v1/no-such-route"),
     ("GET", "/console/automacao/resultados"),
 ]
-
-
-def _scope(method: str, path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"bench"), (b"content-length", b"2")],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
-
-
-async def _call(app: Any, method: str, path: str) -> int:
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"{}", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(_scope(method, path), receive, send)
-    return status
 
 
 def _route_count(app: Any) -> int:
@@ -87,16 +56,18 @@ async def _measure(requests: int, rounds: int) -> dict[str, Any]:
         "routes": _route_count(app),
         "cpu_us_per_request": {},
     }
+    client = AsgiClient(app)
+    headers = {"content-type": "application/json"}
     async with app.router.lifespan_context(app):
         for method, path in CASES:
             status = 0
             for _ in range(200):  # warm-up: first-request builds and caches
-                status = await _call(app, method, path)
+                status, _ = await client.request(method, path, headers, b"{}")
             best = float("inf")
             for _ in range(rounds):
                 start = time.process_time()
                 for _ in range(requests):
-                    await _call(app, method, path)
+                    await client.request(method, path, headers, b"{}")
                 best = min(best, (time.process_time() - start) / requests)
             results["cpu_us_per_request"][f"{method} {path} ({status})"] = round(best * 1e6)
     return results
