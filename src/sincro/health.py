@@ -431,15 +431,21 @@ def start_heartbeat(
     duties: Sequence[Duty] = (),
 ) -> Heartbeat | None:
     """Report this process every ``SINCRO_HEALTH_HEARTBEAT_SECONDS`` until it exits (call
-    once per process; again after a fork, in the child). ``kind``: api, worker, beat, relay,
+    once per process; again after a fork, in the child; again for another database, which
+    replaces the first). ``kind``: api, worker, beat, relay,
     watcher, signup, …; ``queues``: the broker queues it consumes. Returns None when
     heartbeats are off (``SINCRO_HEALTH_HEARTBEAT_SECONDS=0``)."""
     if settings.health_heartbeat_seconds <= 0:
         return None
     current = current_heartbeat()
+    url = db.url if db is not None else settings.database_url
     if current is not None and current.pid == os.getpid():
-        return current
-    if current is not None:  # inherited through fork: the parent's, not ours
+        if current.db.url == url:
+            return current
+        # another database in the same process (tests build many apps in one process): the
+        # old reporter ends and this one reports where the caller now works
+        current.stop()
+    elif current is not None:  # inherited through fork: the parent's, not ours
         current.forget_after_fork()
     heartbeat = Heartbeat(settings, kind, queues, parent=parent, db=db, duties=duties)
     _current[:] = [heartbeat.start()]

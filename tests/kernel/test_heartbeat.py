@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,11 +181,18 @@ def test_the_thread_reports_and_says_goodbye(db: Database, settings: Settings) -
     assert beat._thread is not None and not beat._thread.is_alive()
 
 
-def test_start_heartbeat_once_per_process_and_off_at_zero(db: Database, settings: Settings) -> None:
+def test_start_heartbeat_once_per_process_and_off_at_zero(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
     try:
         first = health.start_heartbeat(settings, "signup", db=db)
         assert first is not None
         assert health.start_heartbeat(settings, "signup", db=db) is first
+        # another database in this process (a test's own app): the first reporter gives way
+        other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+        second = health.start_heartbeat(settings, "signup", db=other)
+        assert second is not None and second is not first and second.db is other
+        assert first._stopped and health.current_heartbeat() is second
     finally:
         health.stop_heartbeat()
     assert health.current_heartbeat() is None
