@@ -12,9 +12,11 @@ operator (``scripted.demo_world``: stores, catalog, plans, promotions, customers
 datasheets, an order) plus the campaign's consenting customers; ``sincro api`` (uvicorn,
 ``--api-workers`` processes); ``--mail-workers`` ``celery … -Q messaging,email`` workers with
 the global rate at ``--campaign-rate``; the aiosmtpd sink (``bench/messaging_sink.py``); and the
-load generator in this process (``bench/assistant_loadgen.py``: asyncio, one httpx client, a
-bounded pool). The conversations are created through ``POST /v1/assistant/conversations`` with
-a channel API key before the window; the campaign is started and sending before it too.
+load generator in this process (``bench/assistant_loadgen.py``: one event loop — uvloop — and
+one :class:`bench.leanhttp.LeanClient` with a bounded pool; ``--client httpx --loop asyncio``
+runs the generator as it was, to compare its CPU per request). The conversations are created
+through ``POST /v1/assistant/conversations`` with a channel API key before the window; the
+campaign is started and sending before it too.
 
 Reported (JSON on stdout): reply latency p50/p95/p99 (send → reply, and from the intended send
 time), messages sent / answered / stored with their reply, errors, handoffs, the campaign's
@@ -34,6 +36,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,7 @@ from bench.harness import (
     machine_info,
     proc_cpu_seconds,
 )
+from bench.leanhttp import LeanClient
 from bench.messaging_common import Run, messaging_run
 
 ROUTE = "/v1/assistant/conversations/{conversation_id}/messages"
@@ -198,13 +202,19 @@ def summarise_profile(path: Path, top: int = 25) -> dict[str, Any]:
 async def drive(
     server: ApiServer, key: str, values: dict[str, str], args: argparse.Namespace, window: Any
 ) -> tuple[Any, float, float, dict[str, Any]]:
-    limits = httpx.Limits(max_connections=args.pool, max_keepalive_connections=args.pool)
-    async with httpx.AsyncClient(
-        base_url=server.base_url,
-        headers={"Authorization": f"Bearer {key}"},
-        limits=limits,
-        timeout=httpx.Timeout(60.0, pool=60.0),
-    ) as client:
+    headers = {"Authorization": f"Bearer {key}"}
+    client: Any
+    if args.client == "httpx":
+        limits = httpx.Limits(max_connections=args.pool, max_keepalive_connections=args.pool)
+        client = httpx.AsyncClient(
+            base_url=server.base_url,
+            headers=headers,
+            limits=limits,
+            timeout=httpx.Timeout(60.0, pool=60.0),
+        )
+    else:
+        client = LeanClient(server.base_url, headers=headers, max_connections=args.pool)
+    async with client:
         generator = LoadGenerator(
             client,
             message_source(values),
@@ -286,7 +296,16 @@ def report(
     cpus["other"] = round(
         max(0.0, cpus["machine_busy"] - sum(v for k, v in cpus.items() if k != "machine_busy")), 2
     )
+    seconds = window["cpu_seconds"]
+    requests = tally.attempts + tally.restarts  # messages, and creations after a handoff
+    per_unit = {
+        "api_per_request": _ms(seconds["api"], requests),
+        "generator_per_request": _ms(generator_cpu, requests),
+        "mail_workers_per_email": _ms(seconds["mail_workers"], len(in_window)),
+        "postgresql_per_message": _ms(seconds["postgresql_backends"], len(tally.sent)),
+    }
     return {
+        "client": f"{args.client} on {args.loop}",
         "conversations": args.conversations,
         "interval_s": args.interval,
         "duration_s": args.duration,
@@ -321,8 +340,13 @@ def report(
             "busiest_second_in_window": busiest_second(in_window) if in_window else 0,
         },
         "window": {k: v for k, v in window.items() if k not in ("window_unix",)},
+        "cpu_ms_per_unit": per_unit,
         "profile": profile,
     }
+
+
+def _ms(cpu_seconds: float, units: int) -> float | None:
+    return round(cpu_seconds * 1000 / units, 2) if units else None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -338,6 +362,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--products", type=int, default=300)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds on one worker")
+    parser.add_argument(
+        "--client", choices=("lean", "httpx"), default="lean", help="the generator's client"
+    )
+    parser.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="the generator's loop"
+    )
     parser.add_argument("--quick", action="store_true", help="100 conversations x 20 s")
     args = parser.parse_args(argv)
     if args.quick:
@@ -374,9 +404,10 @@ def main(argv: list[str] | None = None) -> None:
             log(f"campaign {campaign} started")
             wait_sending(run)
             window = Window(run, server, args.profile)
-            generator, generator_cpu, _, measured = asyncio.run(
-                drive(server, key, values, args, window)
-            )
+            with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+                generator, generator_cpu, _, measured = runner.run(
+                    drive(server, key, values, args, window)
+                )
             if window.profiler is not None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     window.profiler.wait(args.profile + 30)
@@ -391,6 +422,14 @@ def main(argv: list[str] | None = None) -> None:
             )
     result["machine"] = info
     print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
 
 
 def warm_up(server: ApiServer, key: str) -> None:

@@ -1,6 +1,9 @@
 """The assistant's load generator: many concurrent conversations, each sending a customer
-message every ``interval`` seconds, over one ``httpx.AsyncClient`` with a bounded connection
-pool (one process, one event loop: far cheaper than the server it drives).
+message every ``interval`` seconds, over one HTTP client with a bounded connection pool (one
+process, one event loop): :class:`bench.leanhttp.LeanClient` in the benchmark, which costs a
+fraction of the server's CPU per request (httpx cost as much as the server); httpx's in-process
+ASGI transport in the tests. Any client with ``await post(path, json=...)`` returning
+``status_code`` and ``json()`` will do.
 
 Open schedule: conversation ``i`` sends its ``k``-th message at ``start + offset_i + k *
 interval`` (offsets spread evenly over one interval, so the total rate is ``conversations /
@@ -28,7 +31,11 @@ from typing import Any
 
 import httpx
 
+from bench import leanhttp
 from sincro.assistant import scripted
+
+# what a client raises when a request failed below HTTP
+TRANSPORT_ERRORS = (httpx.HTTPError, leanhttp.HTTPError, OSError)
 
 
 @dataclass
@@ -76,7 +83,7 @@ def message_source(values: dict[str, str]) -> Callable[[int], Iterable[str]]:
 class LoadGenerator:
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: Any,
         messages: Callable[[int], Iterable[str]],
         *,
         conversations: int,
@@ -129,7 +136,7 @@ class LoadGenerator:
                 response = await self.client.post(
                     f"/v1/assistant/conversations/{conversation_id}/messages", json={"text": text}
                 )
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 self.tally.error(type(exc).__name__)
                 continue
             done = loop.time()
@@ -149,7 +156,7 @@ class LoadGenerator:
                 self.tally.handoffs[str(reason)] = self.tally.handoffs.get(str(reason), 0) + 1
                 try:
                     conversation_id = await self._create()
-                except (RuntimeError, httpx.HTTPError) as exc:
+                except (RuntimeError, *TRANSPORT_ERRORS) as exc:
                     self.tally.error(f"restart {type(exc).__name__}")
                     return
                 self.tally.restarts += 1
