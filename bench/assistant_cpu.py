@@ -18,7 +18,9 @@ in ``--rounds`` rounds (a drifting machine load weighs on both):
 * ``turn``: the same messages as ``endpoints.customer_turn`` in ``db.write_retrying``, one after
   the other in the main thread, as ``bench/assistant_turn.py`` runs them.
 
-CPU is the process's (user + system of every thread), per message; ``--pyspy DIR`` samples the
+CPU per message: for the api, the process's (user + system of every thread) less its
+background (the CPU it uses idle, measured for ``--idle-seconds`` first, times the phase's
+wall time); for the turns, the thread's own. ``--pyspy FILE`` samples the
 api phase (``--gil``: where the Python CPU goes; summarised with the load benchmark's
 ``summarise_profile``).
 
@@ -108,7 +110,8 @@ async def _api_phase(
 
 
 def _turn_phase(state: Any, scripts: Scripts, n: int, concurrency: int, first: int) -> float:
-    """The same mix as turns in process, one at a time: CPU seconds of the process."""
+    """The same mix as turns in process, one at a time: CPU seconds of this thread in the
+    turns (as ``bench/assistant_turn.py`` counts them: the process's background is left out)."""
     from sincro.access.models import Role
     from sincro.access.service import Principal
     from sincro.assistant import conversations, endpoints
@@ -120,7 +123,7 @@ def _turn_phase(state: Any, scripts: Scripts, n: int, concurrency: int, first: i
             customers.append(
                 [scripts.of(first + c), conversations.start(session, channel="api")[0].id]
             )
-    before = os.times()
+    cpu = 0.0
     for i in range(n):
         entry = customers[i % concurrency]
         text = next(entry[0])
@@ -128,11 +131,13 @@ def _turn_phase(state: Any, scripts: Scripts, n: int, concurrency: int, first: i
         def work(session: Any, cid: int = entry[1], text: str = text) -> str:
             return endpoints.customer_turn(session, state.settings, cid, text, admin).state
 
-        if state.db.write_retrying(work) != "bot":
+        started = time.thread_time()
+        state_after = state.db.write_retrying(work)
+        cpu += time.thread_time() - started
+        if state_after != "bot":
             with state.db.write() as session:
                 entry[1] = conversations.start(session, channel="api")[0].id
-    after = os.times()
-    return after.user - before.user + after.system - before.system
+    return cpu
 
 
 async def _measure(app: Any, key: str, values: dict[str, str], args: argparse.Namespace) -> Any:
@@ -148,6 +153,12 @@ async def _measure(app: Any, key: str, values: dict[str, str], args: argparse.Na
         if args.pyspy:
             spy = _spy(args.pyspy, args.pyspy_seconds)
             await asyncio.sleep(1.0)
+        # the process's background (heartbeat, listeners, pools' pings) per wall second,
+        # taken off the api phase's process CPU
+        before = os.times()
+        await asyncio.sleep(args.idle_seconds)
+        after = os.times()
+        idle_rate = (after.user - before.user + after.system - before.system) / args.idle_seconds
         # the two phases alternate in rounds, so that a machine whose load drifts weighs on
         # both alike
         state = app.state.sincro
@@ -160,6 +171,7 @@ async def _measure(app: Any, key: str, values: dict[str, str], args: argparse.Na
                 client, key, scripts, per_round, args.concurrency, 1000 + 100 * r
             )
             statuses.update(got)
+            cpu -= idle_rate * seconds
             started, api_cpu, wall = started + began, api_cpu + cpu, wall + seconds
             turn_cpu += await asyncio.to_thread(
                 _turn_phase, state, scripts, per_round, args.concurrency, 1000 + 100 * r
@@ -179,6 +191,7 @@ async def _measure(app: Any, key: str, values: dict[str, str], args: argparse.Na
             "wall_seconds": round(wall, 2),
         }
         out["turn"] = {"messages": n, "cpu_ms_per_message": round(turn_cpu / n * 1000, 3)}
+        out["idle_cpus"] = round(idle_rate, 4)
         log(f"  api: {out['api']}")
         log(f"  turn: {out['turn']}")
     return out
@@ -190,6 +203,7 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=4, help="api and turn phases alternate")
+    parser.add_argument("--idle-seconds", type=float, default=5.0)
     parser.add_argument("--pyspy", type=Path, help="py-spy the api phase into this file")
     parser.add_argument("--pyspy-seconds", type=float, default=10.0)
     args = parser.parse_args()

@@ -302,7 +302,8 @@ def report(
         "api_per_request": _ms(seconds["api"], requests),
         "generator_per_request": _ms(generator_cpu, requests),
         "mail_workers_per_email": _ms(seconds["mail_workers"], len(in_window)),
-        "postgresql_per_message": _ms(seconds["postgresql_backends"], len(tally.sent)),
+        # every backend of the bench database: the campaign's statements too
+        "postgresql_all_backends_per_message": _ms(seconds["postgresql_backends"], len(tally.sent)),
     }
     return {
         "client": f"{args.client} on {args.loop}",

@@ -10,7 +10,8 @@ does only what a benchmark against our own api needs:
 * a bounded pool (``max_connections``): idle connections are reused most-recent first, a
   request waits for a free connection in arrival order;
 * a connection is dropped when the server says ``Connection: close``, on any error, and once
-  it has been idle ``idle_seconds`` (3 s, under uvicorn's 5 s keep-alive timeout); nothing is
+  it has been idle ``idle_seconds`` (3 s: under uvicorn's keep-alive timeout, 5 s by default
+  and 30 s in ``sincro api``); nothing is
   retried: a failed request is the caller's error to count;
 * ``post(path, json=...)`` / ``get(path)`` return a :class:`Response` with ``status_code``,
   ``headers`` (lower-case names), ``content`` and ``json()`` — the part of httpx's
@@ -180,7 +181,7 @@ class LeanClient:
 
     def _connection(self) -> _Connection | None:
         """The most recently used idle connection still open and idle for less than
-        ``idle_seconds`` (uvicorn closes one idle for 5 s: a request must not race that close,
+        ``idle_seconds`` (the server closes one idle for long: a request must not race that close,
         since a request lost that way cannot be told from one the server took, and is not
         retried)."""
         limit = time.monotonic() - self.idle_seconds

@@ -2,10 +2,11 @@
 
 FastAPI's per-request plumbing (the middleware chain, routing, dependency solving, parameter
 validation, the response model) costs more CPU than a lean write such as a one-line
-reservation. A domain may register a :class:`FastRoute` for one exact method and path in
-``AppState.fast_routes``; the application (:class:`FastRoutesApp`, FastAPI with a dispatcher
-in front) sends those requests to it *before* FastAPI's own entry and the whole middleware
-stack, and everything else on unchanged.
+reservation. A domain may register a :class:`FastRoute` for one method and an exact path, or
+a path with one parameter segment, in ``AppState.fast_routes``; the application
+(:class:`FastRoutesApp`, FastAPI with a dispatcher in front) sends those requests to it
+*before* FastAPI's own entry and the whole middleware stack, and everything else on
+unchanged.
 
 A fast route must answer exactly as the documented FastAPI route would, or not at all: its
 handler either answers (returns None), or returns a ``receive`` that replays whatever it read
@@ -38,8 +39,10 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[Receive | None]]
 
 @dataclass(frozen=True, slots=True)
 class FastRoute:
-    """``handler`` for ``method path`` (an exact path, no parameters: it is also the latency
-    metric's route label, as for the documented route)."""
+    """``handler`` for ``method path``: an exact path, or a template with one parameter
+    segment (``/v1/things/{thing_id}/parts``: any one non-empty segment there, which the
+    handler reads with :meth:`parameter` and checks itself). The path is also the latency
+    metric's route label, as for the documented route."""
 
     method: str
     path: str
@@ -48,6 +51,28 @@ class FastRoute:
     @property
     def key(self) -> tuple[str, str]:
         return self.method, self.path
+
+    @property
+    def template(self) -> tuple[str, str] | None:
+        """``(prefix, suffix)`` around the parameter segment, or None for an exact path."""
+        if "{" not in self.path:
+            return None
+        prefix, rest = self.path.split("{", 1)
+        suffix = rest.split("}", 1)[1]
+        if "{" in suffix or not prefix.endswith("/") or (suffix and suffix[0] != "/"):
+            raise ValueError(f"a fast route has at most one whole-segment parameter: {self.path}")
+        return prefix, suffix
+
+    def parameter(self, path: str) -> str | None:
+        """The parameter segment of ``path`` when it matches the template, else None."""
+        template = self.template
+        if template is None:
+            return None
+        prefix, suffix = template
+        if not (path.startswith(prefix) and path.endswith(suffix)):
+            return None
+        segment = path[len(prefix) : len(path) - len(suffix)]
+        return segment if segment and "/" not in segment else None
 
 
 class FastRoutesApp(FastAPI):
@@ -59,11 +84,23 @@ class FastRoutesApp(FastAPI):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fast_routes: dict[tuple[str, str], FastRoute] = {}
+        # the templated ones: (method, prefix, route), looked at when no exact path matched
+        self.fast_templates: list[tuple[str, str, FastRoute]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = None
         if scope["type"] == "http" and not self.root_path and not scope.get("root_path"):
-            route = self.fast_routes.get((scope["method"], scope["path"]))
+            method, path = scope["method"], scope["path"]
+            route = self.fast_routes.get((method, path))
+            if route is None:
+                for wanted, prefix, candidate in self.fast_templates:
+                    if (
+                        method == wanted
+                        and path.startswith(prefix)
+                        and candidate.parameter(path) is not None
+                    ):
+                        route = candidate
+                        break
         if route is None:
             await super().__call__(scope, receive, send)
             return
@@ -106,7 +143,10 @@ async def _rendered(scope: Scope, exc: Exception) -> Any:
 
 def install(app: FastRoutesApp, routes: dict[tuple[str, str], FastRoute]) -> None:
     """Have ``app`` answer ``routes`` ahead of FastAPI."""
-    app.fast_routes = routes
+    app.fast_routes = {k: r for k, r in routes.items() if r.template is None}
+    app.fast_templates = [
+        (r.method, template[0], r) for r in routes.values() if (template := r.template)
+    ]
 
 
 class FastRequest:

@@ -37,7 +37,7 @@ from sincro.billing import service as billing
 from sincro.catalog.documents import get_document
 from sincro.config import Settings
 from sincro.customers import lookup as customers
-from sincro.deps import ChannelKey, CurrentKey, StateDep, row_id_path
+from sincro.deps import AppState, ChannelKey, CurrentKey, StateDep, row_id_path
 from sincro.errors import InvalidInput, NotFound, error_responses
 
 router = APIRouter(prefix="/v1/assistant", tags=["assistant"])
@@ -137,24 +137,32 @@ def post_message(
     `order_status` {orders}. 404 for an unknown conversation (or another key's), 409 for a
     closed one (start a new conversation); the text limit is
     `SINCRO_ASSISTANT_MAX_TEXT_CHARS`."""
-    if len(body.text) > state.settings.assistant_max_text_chars:
+    check_text(state.settings, body.text)
+    return state.run_write(lambda session: message_turn(session, state, conversation_id, body, key))
+
+
+def check_text(settings: Settings, text: str) -> None:
+    """The deployment's text limit (422 naming ``text``); after the key's checks."""
+    if len(text) > settings.assistant_max_text_chars:
         raise InvalidInput(
-            f"text is longer than {state.settings.assistant_max_text_chars} characters",
-            field="text",
+            f"text is longer than {settings.assistant_max_text_chars} characters", field="text"
         )
 
-    def work(session: Session) -> ReplyOut:
-        reply = customer_turn(session, state.settings, conversation_id, body.text, key)
-        return ReplyOut(
-            reply=reply.reply,
-            intent=reply.intent or "fora_do_escopo",
-            confidence=reply.confidence or 0.0,
-            state=reply.state,
-            actions=[ActionOut(type=a.type, data=a.data) for a in reply.actions],
-            seq=reply.seq,
-        )
 
-    return state.run_write(work)
+def message_turn(
+    session: Session, state: AppState, conversation_id: int, body: MessageIn, key: Principal
+) -> ReplyOut:
+    """The route's work in its write transaction (also the fast route's:
+    :mod:`sincro.assistant.fast`)."""
+    reply = customer_turn(session, state.settings, conversation_id, body.text, key)
+    return ReplyOut(
+        reply=reply.reply,
+        intent=reply.intent or "fora_do_escopo",
+        confidence=reply.confidence or 0.0,
+        state=reply.state,
+        actions=[ActionOut(type=a.type, data=a.data) for a in reply.actions],
+        seq=reply.seq,
+    )
 
 
 @router.get(

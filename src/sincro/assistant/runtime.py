@@ -27,11 +27,12 @@ def _train() -> None:
 
 
 def install(state: AppState) -> None:
-    from sincro.assistant import live
+    from sincro.assistant import fast, live
 
     widget.install(state)  # public endpoints' body caps
     channels.install(state)  # channel configuration checked, inbound body cap
     live.install(state)  # wakes the live conversation streams (agents' and customers')
+    fast.install(state)  # customers' messages ahead of FastAPI's stack
 
     async def start() -> None:
         if state.settings.assistant_train_at_start:
