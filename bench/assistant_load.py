@@ -21,8 +21,11 @@ campaign is started and sending before it too.
 Reported (JSON on stdout): reply latency p50/p95/p99 (send → reply, and from the intended send
 time), messages sent / answered / stored with their reply, errors, handoffs, the campaign's
 sends per second at the sink during the window, the server's in-process request time (its
-Prometheus histogram), and the CPU used by the api, the e-mail workers, PostgreSQL's backends of
-this database, the generator and everything else.
+Prometheus histogram), the CPU used by the api, the e-mail workers, PostgreSQL's backends of
+this database, the generator and everything else (in CPUs, and per request, e-mail or
+message), and what the database's active backends were waiting on (sampled every 0.5 s).
+``--fast-messages off`` runs the api with the messages route's fast path off (FastAPI's
+documented route only, ``SINCRO_ASSISTANT_FAST_MESSAGES=false``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -233,6 +237,42 @@ async def drive(
         return generator, generator_cpu, wall, window.end()
 
 
+class PgWaits:
+    """What the bench database's active backends are doing, sampled every ``every`` seconds
+    in a thread during the window: counts of ``wait_event_type:wait_event`` (``cpu`` when an
+    active backend waits on nothing, i.e. runs or waits for a CPU)."""
+
+    def __init__(self, database_url: str, every: float = 0.5) -> None:
+        self.name = database_url.rsplit("/", 1)[1]
+        self.admin = (database_url.rsplit("/", 1)[0] + "/postgres").replace(
+            "postgresql+psycopg", "postgresql"
+        )
+        self.every = every
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pg-waits", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join(10)
+        per_sample = {k: round(v / max(1, self.samples), 2) for k, v in self.counts.most_common(12)}
+        return {"samples": self.samples, "active_backends_per_sample": per_sample}
+
+    def _run(self) -> None:
+        sql = (
+            "SELECT coalesce(wait_event_type || ':' || wait_event, 'cpu') FROM pg_stat_activity"
+            " WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            while not self._stop.wait(self.every):
+                self.counts.update(r[0] for r in conn.execute(sql, (self.name,)))
+                self.samples += 1
+
+
 class Window:
     """Readings at the start and the end of the measured window."""
 
@@ -244,6 +284,7 @@ class Window:
             "postgresql_backends": Cpu(lambda: pg_backends(run.database_url)),
         }
         self.profiler: subprocess.Popen[bytes] | None = None
+        self.pg_waits = PgWaits(run.database_url)
         self.profile_out = run.workdir / "profile.txt"
 
     def begin(self) -> dict[str, float]:
@@ -254,6 +295,7 @@ class Window:
         self.wall0 = time.time()
         self.t0 = time.perf_counter()
         self.load0 = loadavg()
+        self.pg_waits.start()
         if self.profile_seconds:
             workers = [p for p in self.server.pids() if p != self.server.proc.pid]  # type: ignore[union-attr]
             self.profiler = start_profile(workers[0], self.profile_seconds, self.profile_out)
@@ -261,6 +303,7 @@ class Window:
 
     def end(self) -> dict[str, Any]:
         wall = time.perf_counter() - self.t0
+        waits = self.pg_waits.stop()
         cpu = {name: group.end() for name, group in self.groups.items()}
         machine = machine_busy() - self.machine0
         hist = histogram_delta(self.hist0, route_histogram(self.server.base_url))
@@ -271,6 +314,7 @@ class Window:
             | {"machine_busy": round(machine / wall, 2)},
             "cpu_seconds": cpu | {"machine": machine},
             "server_request_time": hist,
+            "postgresql_waits": waits,
             "loadavg_start": self.load0,
             "loadavg_end": loadavg(),
         }
@@ -307,6 +351,7 @@ def report(
     }
     return {
         "client": f"{args.client} on {args.loop}",
+        "fast_messages": args.fast_messages,
         "conversations": args.conversations,
         "interval_s": args.interval,
         "duration_s": args.duration,
@@ -364,6 +409,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--profile", type=int, default=0, help="py-spy seconds on one worker")
     parser.add_argument(
+        "--fast-messages",
+        choices=("on", "off"),
+        default="on",
+        help="the messages route's fast path (off: FastAPI's documented route only)",
+    )
+    parser.add_argument(
         "--client", choices=("lean", "httpx"), default="lean", help="the generator's client"
     )
     parser.add_argument(
@@ -396,6 +447,8 @@ def main(argv: list[str] | None = None) -> None:
             "SINCRO_HOST": HOST,
             "SINCRO_VAR_DIR": str(server.var_dir),
         }
+        if args.fast_messages == "off":
+            server.env["SINCRO_ASSISTANT_FAST_MESSAGES"] = "false"
         for i in range(args.mail_workers):
             run.start_worker(f"w{i}")
         with server:
