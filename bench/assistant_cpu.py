@@ -34,6 +34,7 @@ import asyncio
 import itertools
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -210,7 +211,7 @@ def main() -> None:
     var = Path(tempfile.mkdtemp(prefix="sincro-assistant-cpu-"))
     (var / "prometheus").mkdir()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(var / "prometheus")
-    name = f"sincro_bench_acpu_{int(time.time())}"
+    name = f"sincro_bench_acpu_{secrets.token_hex(4)}"
     _pg_admin(f'CREATE DATABASE "{name}"')
     try:
         url = _pg_url(name)
