@@ -474,8 +474,9 @@ def main(argv: list[str] | None = None) -> None:
             result = report(
                 args, generator, generator_cpu, measured, verdict, sink, before, profile
             )
-    result["machine"] = info
-    print(json.dumps(result, indent=2, ensure_ascii=False))
+            result["machine"] = info
+            # printed before the teardown: a broker slow to delete its vhost loses nothing
+            print(json.dumps(result, indent=2, ensure_ascii=False), flush=True)
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
