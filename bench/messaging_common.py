@@ -117,12 +117,12 @@ def _vhost(ctl: str | None) -> Iterator[str]:
         yield AMQP_URL
         return
     vhost = f"sincro-bench-{secrets.token_hex(4)}"
-    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run(
-        [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    try:
+    try:  # a command that timed out may still take effect: deleted in any case
+        subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
         parts = urlsplit(AMQP_URL)
         yield f"{parts.scheme}://{parts.netloc}/{vhost}"
     finally:
@@ -149,7 +149,14 @@ def messaging_run(
         cwd=REPO, env={**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"},
     )  # fmt: skip
     vhosts = _vhost(shutil.which("rabbitmqctl"))
-    broker = next(vhosts)
+    try:
+        broker = next(vhosts)
+    except BaseException:  # e.g. a busy broker: remove what was made so far
+        sink.terminate()
+        sink.wait(10)
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     run = Run(url, broker, f"sincro-bench-{secrets.token_hex(4)}:", workdir, port, sink_log, rate)
     # enough batches for every worker to have work (200 ids a batch at full scale)
     run.extra_env["SINCRO_MESSAGING_BATCH_SIZE"] = str(max(10, min(200, recipients // 40)))
