@@ -33,19 +33,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
     MetaData,
     Table,
     TextClause,
+    any_,
     bindparam,
     create_engine,
     event,
     exc as sa_exc,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -525,6 +528,23 @@ def sql(statement: str, *datetimes: str) -> TextClause:
     if datetimes:
         clause = clause.bindparams(*[bindparam(name, type_=UTCDateTime()) for name in datetimes])
     return clause
+
+
+def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids`` for a list of integer ids that may be long (a page of 1,000
+    products): on PostgreSQL ``column = ANY(:array)``, one parameter, so the statement's text
+    and its parsing by the driver do not grow with the list; elsewhere an IN list."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger())))
+    return column.in_(list(ids))  # type: ignore[no-any-return]
+
+
+def ids_param(session: Session, name: str) -> tuple[str, Any]:
+    """For a raw statement: the SQL of "is one of the ids in parameter ``name``" (to follow a
+    column) and the bind parameter to give the statement (see :func:`ids_in`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return f"= ANY(:{name})", bindparam(name, type_=ARRAY(BigInteger()))
+    return f"IN :{name}", bindparam(name, expanding=True)
 
 
 def bulk_insert(
