@@ -157,8 +157,9 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 
 class PostgresCpu:
-    """CPU seconds of the PostgreSQL backends serving one database (this machine's server):
-    polls ``pg_stat_activity`` and keeps each backend's latest /proc CPU figure. A backend
+    """CPU seconds of the PostgreSQL client backends serving one database (this machine's
+    server; autovacuum, whose timing is chance, left out): polls ``pg_stat_activity`` and
+    keeps each backend's latest /proc CPU figure. A backend
     that ends between two polls loses at most its last interval; the run's pools keep theirs
     open to the end, so the figure is close."""
 
@@ -172,7 +173,9 @@ class PostgresCpu:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             while True:
                 pids = conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,)
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND backend_type = 'client backend'",
+                    (self.database,),
                 ).fetchall()
                 for (pid,) in pids:
                     with contextlib.suppress(OSError):  # ended meanwhile

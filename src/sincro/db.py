@@ -547,6 +547,42 @@ def ids_param(session: Session, name: str) -> tuple[str, Any]:
     return f"IN :{name}", bindparam(name, expanding=True)
 
 
+def upsert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict: Sequence[str],
+    update: Sequence[str],
+    where: str | None = None,
+) -> None:
+    """PostgreSQL: insert or update ``rows`` (same keys in each) in ONE statement whatever
+    their number, ``INSERT … SELECT … FROM unnest(one array per column) ON CONFLICT (conflict)
+    DO UPDATE SET update = excluded.update [WHERE where]``: executemany cost a sync ~30-100 µs
+    of client CPU per row. Values go through their column type's bind processing (UTC
+    datetimes…); rows with the same ``conflict`` key: the last one is written."""
+    dialect = session.get_bind().dialect
+    unique = list({tuple(row[c] for c in conflict): row for row in rows}.values())
+    names = list(unique[0])
+    params: dict[str, Any] = {}
+    casts = []
+    for i, name in enumerate(names):
+        column = table.c[name]
+        values = [row[name] for row in unique]
+        process = column.type.bind_processor(dialect)
+        if process is not None:
+            values = [process(v) for v in values]
+        params[f"c{i}"] = values
+        casts.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
+    listed = ", ".join(names)
+    statement = (
+        f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM unnest({', '.join(casts)})"
+        f" AS u({listed}) ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in update)
+        + (f" WHERE {where}" if where else "")
+    )
+    session.execute(text(statement), params)
+
+
 def bulk_insert(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
