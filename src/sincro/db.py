@@ -536,7 +536,7 @@ def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[b
     and its parsing by the driver do not grow with the list; elsewhere an IN list."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger())))
-    return column.in_(list(ids))  # type: ignore[no-any-return]
+    return column.in_(list(ids))
 
 
 def ids_param(session: Session, name: str) -> tuple[str, Any]:
@@ -549,18 +549,21 @@ def ids_param(session: Session, name: str) -> tuple[str, Any]:
 
 def upsert_rows(
     session: Session,
-    table: Table,
+    model: type[Base],
     rows: Sequence[dict[str, Any]],
     conflict: Sequence[str],
     update: Sequence[str],
     where: str | None = None,
 ) -> None:
-    """PostgreSQL: insert or update ``rows`` (same keys in each) in ONE statement whatever
-    their number, ``INSERT … SELECT … FROM unnest(one array per column) ON CONFLICT (conflict)
-    DO UPDATE SET update = excluded.update [WHERE where]``: executemany cost a sync ~30-100 µs
-    of client CPU per row. Values go through their column type's bind processing (UTC
-    datetimes…); rows with the same ``conflict`` key: the last one is written."""
+    """PostgreSQL: insert or update ``rows`` of ``model``'s table (the same keys in each) in
+    ONE statement whatever their number, ``INSERT … SELECT … FROM unnest(one array per
+    column) ON CONFLICT (conflict) DO UPDATE SET update = excluded.update [WHERE where]``:
+    executemany cost a sync ~30-100 µs of client CPU per row. Values go through their column
+    type's bind processing (UTC datetimes…); of rows with the same ``conflict`` key, the last
+    one is written."""
     dialect = session.get_bind().dialect
+    table = model.__table__
+    assert isinstance(table, Table)
     unique = list({tuple(row[c] for c in conflict): row for row in rows}.values())
     names = list(unique[0])
     params: dict[str, Any] = {}

@@ -89,9 +89,9 @@ def apply_documents(session: Session, source: str, documents: Sequence[DocumentI
     dialect = session.get_bind().dialect.name
     conflict = ("source", "external_id", "version")
     if dialect == "postgresql":  # one statement, a parameter per column (114,000 versions)
-        upsert_rows(session, ProductDocument.__table__, rows, conflict, (*_UPDATED, "updated_at"))
+        upsert_rows(session, ProductDocument, rows, conflict, (*_UPDATED, "updated_at"))
     else:
-        stmt = sqlite.insert(ProductDocument.__table__)
+        stmt = sqlite.insert(ProductDocument)
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=list(conflict),

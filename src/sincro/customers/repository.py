@@ -100,9 +100,9 @@ def upsert(
     columns = [c for c in rows[0] if c not in ("source", "external_code", "created_at")]
     if dialect == "postgresql":  # one statement, a parameter per column (not per row)
         where = f"{model.__tablename__}.erased_at IS NULL" if model is Customer else None
-        upsert_rows(session, model.__table__, rows, ("source", "external_code"), columns, where)
+        upsert_rows(session, model, rows, ("source", "external_code"), columns, where)
         return
-    stmt = sqlite.insert(model.__table__)
+    stmt = sqlite.insert(model)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["source", "external_code"],

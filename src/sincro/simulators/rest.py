@@ -164,12 +164,12 @@ class Table:
         tail.sort(key=lambda pair: pair[0])
         out: list[Any] = []
         position = offset
-        make, stamp, changed = self.make, self.stamp, self.changed_index
+        make, stamp_of, changed = self.make, self.stamp, self.changed_index
         moment, text = None, ""  # consecutive records share stamps (SB2: 1,000 per second)
         while len(out) < limit and position < base_total:
             index = self._nth_unchanged(start, position) if changed else start + position
             record = make(index)
-            at = stamp(index)
+            at = stamp_of(index)
             if at != moment:
                 moment, text = at, _iso(at)
             record["S_T_A_M_P_"] = text
