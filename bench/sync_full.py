@@ -1,7 +1,7 @@
 """Full sync of the simulated REST ERPs into PostgreSQL: sequential vs parallel.
 
     .venv/bin/python -m bench.sync_full [--latency-ms 50] [--documents 100000]
-        [--customers 20000] [--stock-stores 1800] [--concurrency 8]
+        [--customers 20000] [--stock-stores 1800] [--concurrency 8] [--skip-sequential]
 
 What it does, on a scratch database ``sincro_bench_<hex>`` (created, then dropped):
 
@@ -15,7 +15,12 @@ What it does, on a scratch database ``sincro_bench_<hex>`` (created, then droppe
    sequential (one source, entity and page at a time) and parallel (sources and entities at
    once, ``--concurrency`` pages in flight per entity; by default each source in a process of
    its own, as Celery workers run them), and prints both side by side with the CPU seconds
-   that Sincro and the simulators used.
+   that Sincro, the simulators and PostgreSQL (the backends serving the run's database) used.
+   ``--skip-sequential`` runs the parallel leg only (cheaper when iterating).
+4. Per entity, the CPU seconds Sincro spent on it in the parallel run (thread CPU of the
+   thread that applies its pages plus its fetch threads' share,
+   :class:`sincro.connectors.orchestrator.CpuMeter`) and the same per 1,000 records: the figure
+   that holds on a shared machine, where wall clock does not.
 
 SAP files are not part of this run (see the notes printed at the end).
 """
@@ -23,6 +28,7 @@ SAP files are not part of this run (see the notes printed at the end).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -30,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from typing import Any
@@ -149,6 +156,46 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class PostgresCpu:
+    """CPU seconds of the PostgreSQL client backends serving one database (this machine's
+    server; autovacuum, whose timing is chance, left out): polls ``pg_stat_activity`` and
+    keeps each backend's latest /proc CPU figure. A backend
+    that ends between two polls loses at most its last interval; the run's pools keep theirs
+    open to the end, so the figure is close."""
+
+    def __init__(self, database: str, interval: float = 0.25) -> None:
+        self.database, self.interval = database, interval
+        self.seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self) -> None:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+            while True:
+                pids = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s"
+                    " AND backend_type = 'client backend'",
+                    (self.database,),
+                ).fetchall()
+                for (pid,) in pids:
+                    with contextlib.suppress(OSError):  # ended meanwhile
+                        self.seen[pid] = cpu_seconds(pid)
+                if self._stop.wait(self.interval):
+                    return
+
+    def __enter__(self) -> PostgresCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
+
+
 def run(
     url: str,
     config: ConnectorsConfig,
@@ -165,9 +212,10 @@ def run(
     settings = Settings(database_url=url, var_dir=workdir, log_json=False)
     cpu, sim_cpu = cpu_seconds(), cpu_seconds(simulator_pid)
     started = time.perf_counter()
-    results = run_sources(settings, config, parallel=parallel, db=db, processes=processes)
-    seconds = time.perf_counter() - started
-    cpu, sim_cpu = cpu_seconds() - cpu, cpu_seconds(simulator_pid) - sim_cpu
+    with PostgresCpu(url.rsplit("/", 1)[1]) as pg:
+        results = run_sources(settings, config, parallel=parallel, db=db, processes=processes)
+        seconds = time.perf_counter() - started
+        cpu, sim_cpu = cpu_seconds() - cpu, cpu_seconds(simulator_pid) - sim_cpu
     db.dispose()
     entities = {
         f"{e.source}/{e.entity}": (
@@ -177,11 +225,18 @@ def run(
             e.rejected,
             e.pages,
             e.seconds,
+            e.cpu_seconds,
         )
         for r in results
         for e in r.entities
     }
-    return {"seconds": seconds, "entities": entities, "cpu": cpu, "simulator_cpu": sim_cpu}
+    return {
+        "seconds": seconds,
+        "entities": entities,
+        "cpu": cpu,
+        "simulator_cpu": sim_cpu,
+        "postgres_cpu": pg.seconds,
+    }
 
 
 def main() -> None:
@@ -199,6 +254,7 @@ def main() -> None:
         default="processes",
         help="parallel run: a process per source (as Celery workers) or threads in one",
     )
+    parser.add_argument("--skip-sequential", action="store_true", help="run the parallel leg only")
     parser.add_argument("--keep", action="store_true", help="Keep the scratch databases")
     args = parser.parse_args()
 
@@ -221,7 +277,11 @@ def main() -> None:
         config = connectors(port, args)
         workdir = tempfile.mkdtemp(prefix=f"{name}-")
         processes = args.parallel_mode == "processes"
-        sequential = run(url_of(name), config, False, workdir, False, child.pid)
+        sequential = (
+            None
+            if args.skip_sequential
+            else run(url_of(name), config, False, workdir, False, child.pid)
+        )
         parallel = run(url_of(copy), config, True, workdir, processes, child.pid)
     finally:
         if child is not None:
@@ -235,25 +295,52 @@ def main() -> None:
     report(args, sequential, parallel)
 
 
-def report(args: argparse.Namespace, sequential: dict[str, Any], parallel: dict[str, Any]) -> None:
+def report(
+    args: argparse.Namespace, sequential: dict[str, Any] | None, parallel: dict[str, Any]
+) -> None:
+    """The old table (entity, records, seconds sequential/parallel, totals), then the CPU per
+    entity of the parallel run. Without a sequential leg its columns show "-"."""
     print(
         f"\nFull sync, {args.latency_ms:g} ms per call, pages of {args.page_size} "
         f"(stock {args.stock_page_size}), {args.concurrency} requests in flight per entity\n"
     )
     header = f"{'entity':<22}{'records':>10}{'applied':>10}{'rejected':>9}{'pages':>7}"
     print(header + f"{'sequential s':>14}{'parallel s':>12}")
-    for key, (status, records, applied, rejected, pages, seconds) in sequential["entities"].items():
-        p = parallel["entities"].get(key)
-        assert p is not None and p[1:4] == (records, applied, rejected), (key, p)
+    seq = sequential["entities"] if sequential else {}
+    for key, p in parallel["entities"].items():
+        status, records, applied, rejected, pages, seconds, _ = p
+        s = seq.get(key)
+        if s is not None:
+            assert s[1:4] == (records, applied, rejected), (key, s, p)
+        shown = f"{s[5]:>14.1f}" if s else f"{'-':>14}"
+        statuses = f"{s[0]}/{status}" if s else status
         print(
             f"{key:<22}{records:>10}{applied:>10}{rejected:>9}{pages:>7}"
-            f"{seconds:>14.1f}{p[5]:>12.1f}  {status}/{p[0]}"
+            f"{shown}{seconds:>12.1f}  {statuses}"
         )
-    s, p = sequential["seconds"], parallel["seconds"]
-    print(f"\n{'TOTAL (wall)':<58}{s:>14.1f}{p:>12.1f}   speed-up x{s / p:.1f}")
-    for label, key in (("CPU s, Sincro", "cpu"), ("CPU s, simulators", "simulator_cpu")):
-        print(f"{label:<58}{sequential[key]:>14.1f}{parallel[key]:>12.1f}")
-    print(f"parallel mode: {args.parallel_mode}")
+    p_total = parallel["seconds"]
+    if sequential:
+        s_total = sequential["seconds"]
+        speed = f"   speed-up x{s_total / p_total:.1f}"
+        print(f"\n{'TOTAL (wall)':<58}{s_total:>14.1f}{p_total:>12.1f}{speed}")
+    else:
+        print(f"\n{'TOTAL (wall)':<58}{'-':>14}{p_total:>12.1f}")
+    for label, key in (
+        ("CPU s, Sincro", "cpu"),
+        ("CPU s, simulators", "simulator_cpu"),
+        ("CPU s, PostgreSQL (the run's backends)", "postgres_cpu"),
+    ):
+        shown = f"{sequential[key]:>14.1f}" if sequential else f"{'-':>14}"
+        print(f"{label:<58}{shown}{parallel[key]:>12.1f}")
+    print(f"parallel mode: {args.parallel_mode}; load average {os.getloadavg()[0]:.2f}")
+    print("\nSincro CPU per entity, parallel run (thread CPU of its pages and fetches):")
+    print(f"{'entity':<22}{'records':>10}{'CPU s':>9}{'CPU s/1,000':>13}{'µs/record':>11}")
+    for key, p in parallel["entities"].items():
+        records, cpu = p[1], p[6]
+        per_k = cpu / records * 1000 if records else 0.0
+        print(f"{key:<22}{records:>10}{cpu:>9.2f}{per_k:>13.3f}{per_k * 1000:>11.1f}")
+    attributed = sum(p[6] for p in parallel["entities"].values())
+    print(f"{'(not attributed: start-up, imports, pools)':<41}{parallel['cpu'] - attributed:>9.2f}")
     print("\nSAP files: not included (the SAP connector is measured by its own benchmark).")
 
 

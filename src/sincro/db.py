@@ -33,19 +33,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    ColumnElement,
     Connection,
     DateTime,
     Engine,
     MetaData,
     Table,
     TextClause,
+    any_,
     bindparam,
     create_engine,
     event,
     exc as sa_exc,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -525,6 +528,62 @@ def sql(statement: str, *datetimes: str) -> TextClause:
     if datetimes:
         clause = clause.bindparams(*[bindparam(name, type_=UTCDateTime()) for name in datetimes])
     return clause
+
+
+def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids`` for a list of integer ids that may be long (a page of 1,000
+    products): on PostgreSQL ``column = ANY(:array)``, one parameter, so the statement's text
+    and its parsing by the driver do not grow with the list; elsewhere an IN list."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger())))
+    return column.in_(list(ids))
+
+
+def ids_param(session: Session, name: str) -> tuple[str, Any]:
+    """For a raw statement: the SQL of "is one of the ids in parameter ``name``" (to follow a
+    column) and the bind parameter to give the statement (see :func:`ids_in`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return f"= ANY(:{name})", bindparam(name, type_=ARRAY(BigInteger()))
+    return f"IN :{name}", bindparam(name, expanding=True)
+
+
+def upsert_rows(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    conflict: Sequence[str],
+    update: Sequence[str],
+    where: str | None = None,
+) -> None:
+    """PostgreSQL: insert or update ``rows`` of ``model``'s table (the same keys in each) in
+    ONE statement whatever their number, ``INSERT … SELECT … FROM unnest(one array per
+    column) ON CONFLICT (conflict) DO UPDATE SET update = excluded.update [WHERE where]``:
+    executemany cost a sync ~30-100 µs of client CPU per row. Values go through their column
+    type's bind processing (UTC datetimes…); of rows with the same ``conflict`` key, the last
+    one is written."""
+    dialect = session.get_bind().dialect
+    table = model.__table__
+    assert isinstance(table, Table)
+    unique = list({tuple(row[c] for c in conflict): row for row in rows}.values())
+    names = list(unique[0])
+    params: dict[str, Any] = {}
+    casts = []
+    for i, name in enumerate(names):
+        column = table.c[name]
+        values = [row[name] for row in unique]
+        process = column.type.bind_processor(dialect)
+        if process is not None:
+            values = [process(v) for v in values]
+        params[f"c{i}"] = values
+        casts.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
+    listed = ", ".join(names)
+    statement = (
+        f"INSERT INTO {table.name} ({listed}) SELECT {listed} FROM unnest({', '.join(casts)})"
+        f" AS u({listed}) ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in update)
+        + (f" WHERE {where}" if where else "")
+    )
+    session.execute(text(statement), params)
 
 
 def bulk_insert(

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from sincro.catalog import repository
 from sincro.catalog.models import ProductDocument
-from sincro.catalog.search import index_documents
-from sincro.db import utcnow
+from sincro.catalog.search import IndexedDocument, index_document_rows
+from sincro.catalog.service import product_ids
+from sincro.db import upsert_rows, utcnow
 
 KINDS = frozenset({"datasheet", "leaflet", "manual"})
 
@@ -65,8 +65,7 @@ def apply_documents(session: Session, source: str, documents: Sequence[DocumentI
     size: an INSERT … ON CONFLICT of the versions, an UPDATE of ``superseded``."""
     if not documents:
         return 0
-    skus = {d.sku for d in documents if d.sku}
-    products = {sku: p.id for sku, p in repository.products_by_sku(session, skus).items()}
+    products = product_ids(session, {d.sku for d in documents if d.sku})
     now = utcnow()
     unique = {(d.external_id, d.version): d for d in documents}
     rows = [
@@ -88,42 +87,46 @@ def apply_documents(session: Session, source: str, documents: Sequence[DocumentI
         for d in unique.values()
     ]
     dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(ProductDocument)
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["source", "external_id", "version"],
-            set_={**{c: getattr(stmt.excluded, c) for c in _UPDATED}, "updated_at": now},
-        ),
-        rows,
-    )
+    conflict = ("source", "external_id", "version")
+    if dialect == "postgresql":  # one statement, a parameter per column (114,000 versions)
+        upsert_rows(session, ProductDocument, rows, conflict, (*_UPDATED, "updated_at"))
+    else:
+        stmt = sqlite.insert(ProductDocument)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=list(conflict),
+                set_={**{c: getattr(stmt.excluded, c) for c in _UPDATED}, "updated_at": now},
+            ),
+            rows,
+        )
     _recompute_superseded(session, source, set(unique))
     return len(documents)
 
 
 def _recompute_superseded(session: Session, source: str, written: set[tuple[str, int]]) -> None:
     """Mark every version below a document's highest as superseded (and only those), then
-    index the versions just written and those whose flag changed."""
+    index the versions just written and those whose flag changed. The one SELECT of the
+    documents' versions also carries what the index needs (no second load of the rows)."""
     external_ids = sorted({external_id for external_id, _ in written})
+    d = ProductDocument
     rows = session.execute(
-        select(
-            ProductDocument.id,
-            ProductDocument.external_id,
-            ProductDocument.version,
-            ProductDocument.superseded,
-        ).where(ProductDocument.source == source, ProductDocument.external_id.in_(external_ids))
+        select(d.id, d.external_id, d.version, d.superseded, d.kind, d.sku, d.title, d.body).where(
+            d.source == source, d.external_id.in_(external_ids)
+        )
     ).all()
     latest: dict[str, int] = {}
-    for _, external_id, version, _ in rows:
-        latest[external_id] = max(version, latest.get(external_id, 0))
+    for row in rows:
+        latest[row.external_id] = max(row.version, latest.get(row.external_id, 0))
     flips: dict[bool, list[int]] = {True: [], False: []}
     touched = []
-    for row_id, external_id, version, superseded in rows:
-        should = version < latest[external_id]
-        if superseded != should:
-            flips[should].append(row_id)
-        if superseded != should or (external_id, version) in written:
-            touched.append(row_id)
+    for row in rows:
+        should = row.version < latest[row.external_id]
+        if row.superseded != should:
+            flips[should].append(row.id)
+        if row.superseded != should or (row.external_id, row.version) in written:
+            touched.append(
+                IndexedDocument(row.id, row.kind, row.sku, row.title, row.body, row.version, should)
+            )
     now = utcnow()
     for value, ids in flips.items():
         if ids:
@@ -133,7 +136,7 @@ def _recompute_superseded(session: Session, source: str, written: set[tuple[str,
                 .values(superseded=value, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-    index_documents(session, touched)
+    index_document_rows(session, touched)
 
 
 def current_document(session: Session, source: str, external_id: str) -> ProductDocument | None:

@@ -75,19 +75,19 @@ KINDS = (DOCUMENT, PRODUCT, "datasheet", "leaflet", "manual")
 # --- text analysis --------------------------------------------------------------------------
 
 
-_ANALYSED: dict[str, tuple[tuple[str, str, bool], ...]] = {}
+# per raw word: its stems joined by spaces ("" when all are stop words) and its vocabulary pairs
+_ANALYSED: dict[str, tuple[str, frozenset[tuple[str, str]]]] = {}
 _ANALYSED_MAX = 200_000
+_NO_PAIRS: frozenset[tuple[str, str]] = frozenset()
 
 
-def _analysed(raw: str) -> tuple[tuple[str, str, bool], ...]:
-    """(folded word, stem, goes in the vocabulary) of each indexed word of one raw word."""
+def _analysed(raw: str) -> tuple[str, frozenset[tuple[str, str]]]:
+    """The stems (joined by spaces) and (folded word, stem) vocabulary pairs of one raw word."""
     found = _ANALYSED.get(raw)
     if found is None:
-        found = tuple(
-            (word, stem(word), len(word) >= 3 and not word.isdigit())
-            for word in folded_parts(raw)
-            if word not in STOPWORDS
-        )
+        parts = [(word, stem(word)) for word in folded_parts(raw) if word not in STOPWORDS]
+        pairs = frozenset((w, s) for w, s in parts if len(w) >= 3 and not w.isdigit())
+        found = (" ".join(s for _, s in parts), pairs or _NO_PAIRS)
         if len(_ANALYSED) < _ANALYSED_MAX:
             _ANALYSED[raw] = found
     return found
@@ -95,16 +95,16 @@ def _analysed(raw: str) -> tuple[tuple[str, str, bool], ...]:
 
 def analyse(text: str) -> tuple[str, set[tuple[str, str]]]:
     """The indexed form of ``text`` (its stems, stop words dropped, joined by spaces) and its
-    (word, stem) pairs for the vocabulary. One dictionary lookup per word of the text: the
-    same words come back across 100,000 documents."""
-    stems = []
-    pairs = set()
-    for raw in WORD_RE.findall(text):
-        for word, stemmed, in_vocabulary in _analysed(raw):
-            stems.append(stemmed)
-            if in_vocabulary:
-                pairs.add((word, stemmed))
-    return " ".join(stems), pairs
+    (word, stem) pairs for the vocabulary. One dictionary lookup per word of the text (the
+    same words come back across 100,000 documents), the joins and unions in C: this runs for
+    the title and the body of every document a sync writes."""
+    raws = WORD_RE.findall(text)
+    cache = _ANALYSED
+    found = [cache.get(raw) or _analysed(raw) for raw in raws]
+    stems = " ".join([s for s, _ in found if s])
+    pairs: set[tuple[str, str]] = set()
+    pairs.update(*[p for _, p in found if p])
+    return stems, pairs
 
 
 def normalised_query(q: str) -> str:
@@ -537,7 +537,22 @@ def search(
 # --- keeping the index current --------------------------------------------------------------
 
 
-def document_row(doc: ProductDocument) -> tuple[IndexRow, set[tuple[str, str]]]:
+@dataclass(frozen=True, slots=True)
+class IndexedDocument:
+    """What indexing a document version needs (the columns of a ``ProductDocument``)."""
+
+    id: int
+    kind: str
+    sku: str | None
+    title: str
+    body: str
+    version: int
+    superseded: bool
+
+
+def document_row(
+    doc: ProductDocument | IndexedDocument,
+) -> tuple[IndexRow, set[tuple[str, str]]]:
     title_terms, pairs = analyse(doc.title)
     body_terms, body_pairs = analyse(f"{doc.body}\n{doc.sku or ''}")
     row = IndexRow(
@@ -579,6 +594,12 @@ def index_documents(session: Session, ids: Iterable[int]) -> int:
     built = [document_row(doc) for doc in found.values()]
     gone = [repo.entry_id(DOCUMENT, i) for i in wanted if i not in found]
     return _write(session, built, gone)
+
+
+def index_document_rows(session: Session, docs: Sequence[IndexedDocument]) -> int:
+    """(Re)index document versions already at hand (as just written, e.g. by
+    :func:`sincro.catalog.documents.apply_documents`), in the caller's transaction."""
+    return _write(session, [document_row(doc) for doc in docs], [])
 
 
 def index_products(session: Session, ids: Iterable[int]) -> int:

@@ -21,6 +21,8 @@ import datetime as dt
 import logging
 import math
 import multiprocessing
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -67,6 +69,7 @@ class EntityResult:
     pages: int = 0
     error: str | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU for the entity (its thread + its fetches)
 
 
 @dataclass
@@ -74,6 +77,28 @@ class SourceResult:
     source: str
     status: str
     entities: list[EntityResult] = field(default_factory=list)
+
+
+class CpuMeter:
+    """CPU seconds of one entity run in this process: the thread that applies its pages, plus
+    the fetch threads' time spent on its pages (HTTP, JSON decoding). Thread CPU clocks
+    (``time.thread_time``), so entities running side by side in threads are told apart."""
+
+    def __init__(self) -> None:
+        self.owner = threading.get_ident()
+        self._started = time.thread_time()
+        self._elsewhere = 0.0
+        self._lock = threading.Lock()
+
+    def add_fetch(self, seconds: float) -> None:
+        """Fetch CPU measured in a thread other than the owner's (the owner's own fetches are
+        in its thread clock already)."""
+        if threading.get_ident() != self.owner:
+            with self._lock:
+                self._elsewhere += seconds
+
+    def total(self) -> float:
+        return time.thread_time() - self._started + self._elsewhere
 
 
 @dataclass
@@ -290,10 +315,19 @@ def check_staleness(
 
 
 def _fetch(
-    rt: SourceRuntime, spec: EntityMapping, params: dict[str, Any], deadline: Deadline
+    rt: SourceRuntime,
+    spec: EntityMapping,
+    params: dict[str, Any],
+    deadline: Deadline,
+    meter: CpuMeter | None = None,
 ) -> Page:
     fetched_at = utcnow()
-    body = rt.client.get_json(spec.path, params, deadline)
+    cpu = time.thread_time()
+    try:
+        body = rt.client.get_json(spec.path, params, deadline)
+    finally:
+        if meter is not None:
+            meter.add_fetch(time.thread_time() - cpu)
     records = dig(body, spec.records_path)
     if not isinstance(records, list):
         raise SyncError(
@@ -314,11 +348,13 @@ def _numbered_pages(
     size: int,
     concurrency: int,
     deadline: Deadline,
+    meter: CpuMeter | None = None,
 ) -> Iterator[Page]:
     pg = spec.pagination
 
     def fetch(number: int) -> Page:
-        page = _fetch(rt, spec, {**params, pg.page_param: number, pg.size_param: size}, deadline)
+        query = {**params, pg.page_param: number, pg.size_param: size}
+        page = _fetch(rt, spec, query, deadline, meter)
         page.number = number
         return page
 
@@ -356,6 +392,7 @@ def _cursor_pages(
     start: str | None,
     prefetch: bool,
     deadline: Deadline,
+    meter: CpuMeter | None = None,
 ) -> Iterator[Page]:
     pg = spec.pagination
 
@@ -363,7 +400,7 @@ def _cursor_pages(
         query = {**params, pg.size_param: size}
         if token:
             query[pg.cursor_param] = token
-        page = _fetch(rt, spec, query, deadline)
+        page = _fetch(rt, spec, query, deadline, meter)
         nxt = dig(page.body, pg.next_path)
         page.next_cursor = str(nxt) if nxt not in (None, "") else None
         if page.more is None:
@@ -474,11 +511,12 @@ def sync_entity(
     """Sync one entity of one source now; never raises for ERP or data errors (the run
     records them)."""
     started = utcnow()
+    meter = CpuMeter()
     run_id = _start_run(rt, entity, trigger)
     result = EntityResult(rt.source.code, entity, run_id, RunStatus.running)
     counts = _Counts()
     try:
-        _run_pages(rt, entity, run_id, parallel, counts, progress)
+        _run_pages(rt, entity, run_id, parallel, counts, progress, meter)
         result.status = RunStatus.partial if counts.rejected else RunStatus.succeeded
     except SyncError as exc:
         result.status, result.error = RunStatus.failed, str(exc)
@@ -489,6 +527,7 @@ def sync_entity(
     result.rejected, result.pages = counts.rejected, counts.pages
     result.seconds = (utcnow() - started).total_seconds()
     _finish_run(rt, result)
+    result.cpu_seconds = meter.total()
     return result
 
 
@@ -513,6 +552,7 @@ def _run_pages(
     parallel: bool,
     counts: _Counts,
     progress: Progress | None,
+    meter: CpuMeter | None = None,
 ) -> None:
     config = rt.source.entity(entity)
     spec = rt.mapping.entities.get(entity)
@@ -529,10 +569,10 @@ def _run_pages(
         params[incremental.param] = saved
     if spec.pagination.style == "page":
         concurrency = rt.source.max_concurrency if parallel else 1
-        pages = _numbered_pages(rt, spec, params, size, concurrency, deadline)
+        pages = _numbered_pages(rt, spec, params, size, concurrency, deadline, meter)
     else:
         start = saved if incremental and incremental.cursor else None
-        pages = _cursor_pages(rt, spec, params, size, start, parallel, deadline)
+        pages = _cursor_pages(rt, spec, params, size, start, parallel, deadline, meter)
     ctx = ApplyContext(rt.source.code)
     best = saved
     total: int | None = None

@@ -35,7 +35,7 @@ from sincro.customers.models import (
     Suppression,
 )
 from sincro.customers.schemas import Segment
-from sincro.db import insert_rows, utcnow
+from sincro.db import insert_rows, upsert_rows, utcnow
 
 
 def customers_by_code(session: Session, source: str, codes: Iterable[str]) -> dict[str, Customer]:
@@ -97,9 +97,12 @@ def upsert(
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(model)
     columns = [c for c in rows[0] if c not in ("source", "external_code", "created_at")]
+    if dialect == "postgresql":  # one statement, a parameter per column (not per row)
+        where = f"{model.__tablename__}.erased_at IS NULL" if model is Customer else None
+        upsert_rows(session, model, rows, ("source", "external_code"), columns, where)
+        return
+    stmt = sqlite.insert(model)
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["source", "external_code"],

@@ -17,7 +17,7 @@ from sqlalchemy import Integer, Row, Select, and_, bindparam, func, or_, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sincro.db import insert_rows
+from sincro.db import ids_in, insert_rows
 from sincro.inventory.models import (
     MAX_LEVEL,
     Bucket,
@@ -229,7 +229,7 @@ def on_hand_of(
 ) -> dict[tuple[int, int], int]:
     """On-hand per existing level (product_id, location_id) of these products x locations."""
     query = select(S.product_id, S.location_id, S.on_hand).where(
-        S.location_id.in_(location_ids), S.product_id.in_(product_ids)
+        ids_in(session, S.location_id, location_ids), ids_in(session, S.product_id, product_ids)
     )
     return {(p, loc): on_hand for p, loc, on_hand in session.execute(query)}
 

@@ -157,13 +157,21 @@ def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[
     targets: dict[tuple[int, int], int] = {}  # (product, location) -> ERP quantity
     skus: dict[int, str] = {}
     keys: dict[tuple[int, int], str] = {}
+    products = ctx.products
+    found: dict[tuple[str, str], int | None] = {}  # (plant, storage) -> location, this page
     for key, rec in records:
-        product = ctx.products.get(rec["sku"])
+        product = products.get(rec["sku"])
         if product is None:
             rejects.append(_reject(key, "sku", "unknown_product", rec["sku"], "no such product"))
             continue
         storage = rec.get("storage") or ""
-        location = locations.get((rec["location"], storage)) or locations.get((rec["location"], ""))
+        where_at = (rec["location"], storage)
+        if where_at in found:
+            location = found[where_at]
+        else:
+            location = found[where_at] = locations.get(where_at) or locations.get(
+                (rec["location"], "")
+            )
         if not location:
             where = f"{rec['location']}/{storage}"
             rejects.append(_reject(key, "location", "unknown_location", where, "no location alias"))

@@ -426,42 +426,101 @@ class _CompiledField:
     sources: tuple[str, ...]
     join: str
     transforms: tuple[Transform, ...]
+    specs: tuple[str | dict[str, Any], ...]  # the transforms as written (to inline the simple)
     default: Any
     required: bool
     personal: bool
 
-    def raw(self, record: dict[str, Any]) -> Any:
-        if len(self.sources) == 1:
-            return record.get(self.sources[0])
-        parts = [_text(record.get(s) or "").strip() for s in self.sources]
-        return self.join.join(p for p in parts if p)
 
-    def value(self, record: dict[str, Any]) -> Any:
-        sources = self.sources
-        if len(sources) == 1:  # inlined raw(): this runs for every field of every record
-            raw = value = record.get(sources[0])
+def _rejected(field: _CompiledField, exc: ValueError, raw: Any) -> RecordRejected:
+    """A transform's ValueError (``"rule|message"``) as the record's reject."""
+    rule, _, message = str(exc).partition("|")
+    if not message:
+        rule, message = "invalid", str(exc)
+    shown = mask(_text(raw)) if field.personal else raw
+    return RecordRejected(field.name, rule, shown, message)
+
+
+# Transforms inlined by the compiled mapper: a str method on the value as text (``_text``).
+_STR_METHODS = {"strip": "strip", "upper": "upper", "lower": "lower"}
+
+
+def _compile_record_function(
+    fields: list[_CompiledField], key: list[str], document_kind_field: bool
+) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
+    """One Python function for the whole mapping, generated once per entity: ERP record ->
+    (key, canonical dict), or :class:`RecordRejected`. It is the rules above written out
+    field by field (no loop over fields and transforms, no method call per field; strip,
+    upper and lower inlined), because it runs for each of the 1.8 million balances of a full
+    sync. The semantics, for each field in order:
+
+    1. the value of the source (several sources: their stripped texts, blanks left out,
+       joined by ``join``); a text that is blank counts as missing;
+    2. when present, each transform in turn; a ValueError rejects the record (rule and
+       message from the error, the value masked if the field is personal); a transform that
+       gives ``""`` makes the value missing and ends the chain;
+    3. a missing value takes the default; still missing and required rejects the record.
+    """
+    env: dict[str, Any] = {
+        "_text": _text,
+        "RecordRejected": RecordRejected,
+        "_rejected": _rejected,
+        "document_kind": document_kind,
+    }
+    lines = ["def map_record(record):", "    get = record.get"]
+    for i, field in enumerate(fields):
+        env[f"F{i}"] = field
+        env[f"D{i}"] = field.default
+        if len(field.sources) == 1:
+            lines.append(f"    raw = v = get({field.sources[0]!r})")
+        elif field.sources:
+            env[f"S{i}"] = field.sources
+            parts = f"_text(get(s) or '').strip() for s in S{i}"  # as _CompiledField.raw did
+            lines.append(f"    raw = v = {field.join!r}.join(p for p in ({parts}) if p)")
         else:
-            raw = value = self.raw(record) if sources else None
-        if value.__class__ is str and not value.strip():
-            value = None
-        if value is not None:
-            for transform in self.transforms:
-                try:
-                    value = transform(value)
-                except ValueError as exc:
-                    rule, _, message = str(exc).partition("|")
-                    if not message:
-                        rule, message = "invalid", str(exc)
-                    shown = mask(_text(raw)) if self.personal else raw
-                    raise RecordRejected(self.name, rule, shown, message) from None
-                if value == "":
-                    value = None
-                    break
-        if value is None:
-            value = self.default
-        if value is None and self.required:
-            raise RecordRejected(self.name, "required", None, f"{self.name} is required")
-        return value
+            lines.append("    raw = v = None")
+        lines.append("    if v.__class__ is str and not v.strip():")
+        lines.append("        v = None")
+        if field.transforms:
+            lines.append("    if v is not None:")
+            lines.append("        try:")
+            depth = "            "
+            for j, (spec, transform) in enumerate(zip(field.specs, field.transforms, strict=True)):
+                if isinstance(spec, str) and spec in _STR_METHODS:
+                    method = _STR_METHODS[spec]
+                    lines.append(f"{depth}v = (v if v.__class__ is str else _text(v)).{method}()")
+                else:
+                    env[f"T{i}_{j}"] = transform
+                    lines.append(f"{depth}v = T{i}_{j}(v)")
+                lines.append(f"{depth}if v == '':")
+                lines.append(f"{depth}    v = None")
+                if j < len(field.transforms) - 1:
+                    lines.append(f"{depth}else:")
+                    depth += "    "
+            lines.append("        except ValueError as exc:")
+            lines.append(f"            raise _rejected(F{i}, exc, raw) from None")
+        lines.append("    if v is None:")
+        lines.append(f"        v = D{i}")
+        if field.required:
+            message = f"{field.name} is required"
+            lines.append("        if v is None:")
+            lines.append(
+                f"            raise RecordRejected({field.name!r}, 'required', None, {message!r})"
+            )
+        lines.append(f"    f{i} = v")
+    items = ", ".join(f"{field.name!r}: f{i}" for i, field in enumerate(fields))
+    lines.append(f"    out = {{{items}}}")
+    if document_kind_field:
+        lines.append("    if out['document']:")
+        lines.append("        out['document_kind'] = document_kind(out['document'])")
+    key_parts = " + '|' + ".join(
+        f"(k if (k := get({k!r}, '')).__class__ is str else _text(k)).strip()" for k in key
+    )
+    lines.append(f"    return {key_parts}, out")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<sincro mapping>", "exec"), env, namespace)
+    function: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] = namespace["map_record"]
+    return function
 
 
 class Mapper:
@@ -477,12 +536,16 @@ class Mapper:
                 else tuple(rule.source or ()),
                 join=rule.join,
                 transforms=tuple(compile_transform(t) for t in rule.transforms),
+                specs=tuple(rule.transforms),
                 default=rule.default,
                 required=rule.required or field_name in CANONICAL_FIELDS[spec.canonical][0],
                 personal=rule.personal,
             )
             for field_name, rule in spec.fields.items()
         ]
+        self._map_record = _compile_record_function(
+            self.fields, spec.key, any(f.name == "document" for f in self.fields)
+        )
 
     def key_of(self, record: dict[str, Any]) -> str:
         return "|".join(_text(record.get(k, "")).strip() for k in self.spec.key)
@@ -491,13 +554,13 @@ class Mapper:
         if not isinstance(record, dict):
             return Reject("?", None, "not_an_object", None, "record is not a JSON object")
         try:
-            out = {f.name: f.value(record) for f in self.fields}
+            return self._map_record(record)[1]
         except RecordRejected as exc:
-            value = None if exc.value is None else _text(exc.value)[:200]
-            return Reject(self.key_of(record)[:120], exc.field, exc.rule, value, exc.message)
-        if out.get("document"):
-            out["document_kind"] = document_kind(out["document"])
-        return out
+            return self._reject(record, exc)
+
+    def _reject(self, record: dict[str, Any], exc: RecordRejected) -> Reject:
+        value = None if exc.value is None else _text(exc.value)[:200]
+        return Reject(self.key_of(record)[:120], exc.field, exc.rule, value, exc.message)
 
     def map_page(
         self, records: Iterable[Any]
@@ -505,10 +568,17 @@ class Mapper:
         """Canonical records of a page, deduplicated by key (the last one wins), and rejects."""
         good: dict[str, dict[str, Any]] = {}
         rejects: list[Reject] = []
+        map_record = self._map_record
         for record in records:
-            result = self.map(record)
-            if isinstance(result, Reject):
-                rejects.append(result)
-            else:
-                good[self.key_of(record)] = result
+            if record.__class__ is not dict and not isinstance(record, dict):
+                rejects.append(
+                    Reject("?", None, "not_an_object", None, "record is not a JSON object")
+                )
+                continue
+            try:
+                key, out = map_record(record)
+            except RecordRejected as exc:
+                rejects.append(self._reject(record, exc))
+                continue
+            good[key] = out
         return list(good.items()), rejects
