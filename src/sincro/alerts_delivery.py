@@ -142,7 +142,7 @@ def _smtp(settings: Settings, channels: AlertChannels) -> SmtpSettings | None:
     return SmtpSettings.from_settings(settings) if channels.email_to else None
 
 
-def _waiting() -> Select[tuple[Alert]]:
+def _waiting() -> Select[Alert]:
     return select(Alert).where(Alert.notified_at.is_(None))
 
 
