@@ -8,8 +8,9 @@ to see the old 50 Hz polling again).
     python -m bench.idle --db postgresql --workers 1 --with-worker   # production shape
 
 ``--with-worker`` also starts ``sincro worker`` (every queue, RabbitMQ in a virtual host of its
-own, Redis) and ``sincro beat`` against the same database, and reports api, worker and beat
-each and together.
+own, Redis) and ``sincro beat`` against the same database, and reports api, worker (its pool
+processes included: the measurement waits until they are forked) and beat each and together,
+with the load average before and after.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -70,6 +72,15 @@ def background(server: ApiServer) -> Iterator[dict[str, subprocess.Popen[bytes]]
             next(vhosts)
 
 
+def wait_for_pool(pid: int, processes: int = 3, timeout: float = 120.0) -> None:
+    """Until ``sincro worker`` (``pid``) has forked its pool (2 processes by default), so the
+    measurement counts them."""
+    deadline = time.monotonic() + timeout
+    while len(process_tree(pid)) < processes and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(5)  # the pool processes' own start (heartbeat, imports) is not idle either
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="CPU of an idle api")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
@@ -87,7 +98,10 @@ def main() -> None:
             procs = stack.enter_context(background(server)) if args.with_worker else {}
             stack.enter_context(server)
             time.sleep(20 if procs else 10)  # start-up work (first beats, jobs) is not idle
+            if "worker" in procs:  # on a loaded machine the pool may fork later than that
+                wait_for_pool(procs["worker"].pid)
             trees = {name: process_tree(p.pid) for name, p in procs.items()}
+            load_before = os.getloadavg()
             pids = server.pids()
             cpu0, t0 = proc_cpu_seconds(pids), time.perf_counter()
             before = {name: proc_cpu_seconds(tree) for name, tree in trees.items()}
@@ -95,6 +109,10 @@ def main() -> None:
             used = proc_cpu_seconds(pids) - cpu0
             wall = time.perf_counter() - t0
             others = {n: proc_cpu_seconds(t) - before[n] for n, t in trees.items()}
+            load_after = os.getloadavg()
+            changed = [
+                n for n, p in procs.items() if sorted(process_tree(p.pid)) != sorted(trees[n])
+            ]
     together = used + sum(others.values())
     out = {
         "database": args.db,
@@ -106,6 +124,9 @@ def main() -> None:
         "per_worker_share_of_one_core": round(used / wall / args.workers, 4),
         **{f"{name}_share_of_one_core": round(cpu / wall, 4) for name, cpu in others.items()},
         "together_share_of_one_core": round(together / wall, 4),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "processes_changed_during_the_run": changed,
     }
     log(f"idle api ({args.db}): {100 * out['share_of_one_core']:.2f} % of one core")
     print(json.dumps(out, indent=2))

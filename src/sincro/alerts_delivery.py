@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from sincro.alerts import Alert
 from sincro.config import Settings
@@ -112,16 +112,14 @@ def deliver_alerts(
     """Send the alerts not yet notified through every configured channel; each alert carries
     its kind's pt-BR label from the domain that raised it, ``labels`` may override them."""
     db = db or database_for(settings)
-    smtp = SmtpSettings.from_settings(settings) if channels.email_to else None
+    smtp = _smtp(settings, channels)
     mailer = Mailer(smtp, tls_context) if smtp else None
     round_ = _Round(channels, labels, mailer, smtp.sender if smtp else settings.alert_from)
     report = DeliveryReport()
     if not round_.names:
         return report
     with db.read() as session:
-        alerts = session.scalars(
-            select(Alert).where(Alert.notified_at.is_(None)).order_by(Alert.id).limit(limit)
-        ).all()
+        alerts = session.scalars(_waiting().order_by(Alert.id).limit(limit)).all()
     try:
         for alert in alerts:
             _deliver(db, round_, alert, report)
@@ -129,6 +127,23 @@ def deliver_alerts(
         if mailer is not None:
             mailer.close()
     return report
+
+
+def has_work(settings: Settings, channels: AlertChannels, db: Database | None = None) -> bool:
+    """Would :func:`deliver_alerts` send anything: a channel is configured (e-mail needs
+    SMTP) and an alert waits for it? (The delivery task's gate in beat.)"""
+    if not (channels.webhook_url or _smtp(settings, channels)):
+        return False
+    with (db or database_for(settings)).read() as session:
+        return session.scalar(_waiting().with_only_columns(Alert.id).limit(1)) is not None
+
+
+def _smtp(settings: Settings, channels: AlertChannels) -> SmtpSettings | None:
+    return SmtpSettings.from_settings(settings) if channels.email_to else None
+
+
+def _waiting() -> Select[Alert]:
+    return select(Alert).where(Alert.notified_at.is_(None))
 
 
 def _deliver(db: Database, round_: _Round, alert: Alert, report: DeliveryReport) -> None:

@@ -97,13 +97,26 @@ def worker(
     ] = None,
 ) -> None:
     """Run a Celery worker on the given queues."""
-    from sincro.worker import celery_app, queues as all_queues
+    from sincro.worker import celery_app
 
     configure_cli_logging()
+    celery_app.worker_main(worker_argv(queues, concurrency, name))
+
+
+# Nothing here listens to Celery's event stream (no gossip, mingle, Flower or ``celery
+# events``; ``sincro.health`` is the liveness), so the worker sends none: without
+# ``--without-heartbeat`` it would publish a ``worker-heartbeat`` event every 2 s while idle.
+WORKER_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
+
+
+def worker_argv(queues: str | None, concurrency: int, name: str | None = None) -> list[str]:
+    """``celery worker``'s arguments for ``sincro worker``."""
+    from sincro.worker import queues as all_queues
+
     argv = ["worker", "-Q", queues or ",".join(all_queues()), "--concurrency", str(concurrency)]
     if name:
         argv += ["--hostname", name]
-    celery_app.worker_main([*argv, "--loglevel", "INFO", "--without-gossip", "--without-mingle"])
+    return [*argv, "--loglevel", "INFO", *WORKER_FLAGS]
 
 
 @runtime_app.command()

@@ -33,6 +33,7 @@ from sincro.customers.models import (
     CustomerImportReject,
     CustomerImportUpload,
 )
+from sincro.customers.schedule import beat_entries, uploads_stored
 from sincro.db import Database, utcnow
 from sincro.worker import TRANSIENT_ERRORS, queue_depths
 from tests.customers.support import PASSWORD, api_client, cpf, sign_in_as, upload
@@ -397,6 +398,7 @@ def test_the_sweep_resends_gives_up_and_deletes_uploads(db: Database, settings: 
     done = jobs.submit(db, settings, "d.csv", raw, dry_run=False, actor="t", send=sent.append)
     assert jobs.run_import(db, settings, done).state == "done" and not upload_kept(db, done)
     sent.clear()
+    assert uploads_stored(db, settings)  # beat's gate: the live imports' uploads
     first = jobs.sweep(db, settings, send=sent.append)
     assert (list(first.sent), list(first.abandoned), first.deleted) == ([], [], 0)  # just sent
     now = utcnow()
@@ -425,6 +427,8 @@ def test_the_sweep_resends_gives_up_and_deletes_uploads(db: Database, settings: 
     assert record.status == "failed" and record.error.startswith("interrupted 2 times")
     assert not upload_kept(db, dying)
     assert jobs.run_import(db, settings, lost).state == "done"
+    assert not uploads_stored(db, settings)  # nothing left: beat sends no sweep
+    assert beat_entries(settings)["customers-sweep-imports"]["gate"] is uploads_stored
 
 
 def test_an_api_import_is_queued_and_its_progress_served(db: Database, settings: Settings) -> None:

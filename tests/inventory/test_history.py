@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from sincro.config import Settings
 from sincro.db import Database
 from sincro.inventory import history, service
 from sincro.inventory.models import Reason
@@ -127,3 +128,20 @@ def test_returns_net_out_and_other_movements_only_move_the_cursor(
 def test_unknown_level_is_refused(db: Database) -> None:
     with db.read() as s, pytest.raises(ValueError, match="level must be one of"):
         history.daily_demand(s, level="city", start=dt.date(2026, 1, 1), end=dt.date(2026, 1, 2))  # type: ignore[arg-type]
+
+
+def test_beat_sends_the_roll_up_only_when_the_ledger_moved_past_it(
+    db: Database, shop: dict[str, str], settings: Settings
+) -> None:
+    from sincro.inventory.schedule import beat_entries, movements_to_roll_up
+
+    assert beat_entries(settings)["roll-up-sales"]["gate"] is movements_to_roll_up
+    assert movements_to_roll_up(db, settings)  # the fixture's receipts
+    with db.write() as s:
+        history.roll_up(s)
+    assert not movements_to_roll_up(db, settings)
+    _sale(db, "CEL-1", "SP01", 1, dt.datetime.now(UTC))
+    assert movements_to_roll_up(db, settings)
+    with db.write() as s:
+        history.roll_up(s)
+    assert not movements_to_roll_up(db, settings)

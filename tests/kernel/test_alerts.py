@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from sincro.alerts import Alert, DomainAlerts, resolve_alerts
-from sincro.alerts_delivery import AlertChannels, deliver_alerts
+from sincro.alerts_delivery import AlertChannels, deliver_alerts, has_work
 from sincro.config import Settings
 from sincro.connectors.alerts import ALERTS
 from sincro.db import Database
@@ -79,6 +79,7 @@ def test_alerts_reach_webhook_and_mail_in_portuguese_without_personal_data(
     sink = smtp
     settings = with_smtp(settings, sink)
     config = AlertChannels(webhook_url=webhook.url, email_to=["ti@operadora.com.br"])
+    assert not has_work(settings, config, db)  # beat's gate: nothing waits
     with db.write() as session:
         ALERTS.raise_alert(
             session,
@@ -87,6 +88,12 @@ def test_alerts_reach_webhook_and_mail_in_portuguese_without_personal_data(
             source="protheus",
             severity="critical",
         )
+    assert has_work(settings, config, db)
+    assert has_work(settings, AlertChannels(webhook_url=webhook.url), db)
+    assert has_work(settings, AlertChannels(email_to=["ti@operadora.com.br"]), db)
+    no_smtp = settings.model_copy(update={"smtp_url": None})
+    assert not has_work(no_smtp, AlertChannels(email_to=["ti@operadora.com.br"]), db)
+    assert not has_work(settings, AlertChannels(), db)  # no channel: the task would send none
 
     webhook.fail = True  # the webhook is down: mail goes, the alert stays unnotified
     report = deliver_alerts(settings, config, ALERTS.labels, db=db)
@@ -103,6 +110,7 @@ def test_alerts_reach_webhook_and_mail_in_portuguese_without_personal_data(
     with db.read() as session:
         assert session.get(Alert, alert.id).notified_at is not None  # type: ignore[union-attr]
     assert deliver_alerts(settings, config, ALERTS.labels, db=db).notified == []  # nothing left
+    assert not has_work(settings, config, db)
 
     text = webhook.posts[0]["text"]
     mail = sink.messages[0]

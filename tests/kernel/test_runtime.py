@@ -98,3 +98,26 @@ def test_serve_in_production_on_an_unmigrated_database_exits_naming_migrate(
     )
     assert done.returncode == 1
     assert "sincro migrate" in done.stderr
+
+
+def test_the_worker_publishes_no_celery_events() -> None:
+    """Nothing consumes Celery's event stream: the worker sends no events at all (an idle
+    worker would otherwise publish a worker-heartbeat every 2 s)."""
+    from types import SimpleNamespace
+
+    from celery.worker.consumer.events import Events
+
+    from sincro.runtime import worker_argv
+    from sincro.worker import celery_app
+
+    argv = worker_argv("default", 2, "w1@%h")
+    assert argv[:3] == ["worker", "-Q", "default"]
+    assert {"--without-gossip", "--without-mingle", "--without-heartbeat"} <= set(argv)
+    assert celery_app.conf.worker_send_task_events is False
+    step = Events(
+        SimpleNamespace(),
+        task_events=celery_app.conf.worker_send_task_events,
+        without_heartbeat="--without-heartbeat" in argv,
+        without_gossip="--without-gossip" in argv,
+    )
+    assert step.send_events is False

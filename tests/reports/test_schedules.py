@@ -128,8 +128,20 @@ def test_a_temporary_refusal_is_retried_later_in_the_period(
         assert (run.attempts, run.status) == (2, "retry")
 
 
-def test_the_beat_looks_for_due_reports(settings: Settings) -> None:
+def test_the_beat_looks_for_due_reports(db: Database, settings: Settings) -> None:
+    """Every minute, and a task goes to a worker only when a schedule's period is past its
+    sending time (none while nothing is scheduled)."""
+    from sincro.reports.schedule import reports_due
+    from sincro.reports.sending import due_schedules
     from sincro.worker import beat_schedule
 
     entry = beat_schedule(settings)["reports-send-due"]
-    assert entry == {"task": "sincro.reports.send_due", "schedule": 60.0}
+    assert entry == {"task": "sincro.reports.send_due", "schedule": 60.0, "gate": reports_due}
+    assert not reports_due(db, settings)
+    schedule(db, settings, hour=0)  # daily at midnight: due for the whole day
+    assert reports_due(db, settings)
+    assert due_schedules(db, settings, at(2026, 3, 31, 7, 59)) != []  # yesterday's hour 0
+    schedule_id = schedule(db, settings, hour=23)
+    due = {row.id for row, _ in due_schedules(db, settings, at(2026, 3, 31, 22, 59))}
+    assert schedule_id not in due
+    assert schedule_id in {row.id for row, _ in due_schedules(db, settings, at(2026, 3, 31, 23))}

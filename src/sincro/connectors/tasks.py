@@ -76,11 +76,12 @@ def notify_alerts() -> int:
 
     Every domain's alerts go out here; the channels are still configured in the connectors
     file (``alerts:``), hence the task's place and name."""
-    from sincro.alerts_delivery import AlertChannels, deliver_alerts
+    from sincro.alerts_delivery import deliver_alerts
     from sincro.connectors.alerts import ALERTS
+    from sincro.connectors.schedule import alert_channels
 
-    settings, alerts = get_settings(), _config().alerts
-    channels = AlertChannels(webhook_url=alerts.slack_webhook_url, email_to=alerts.email_to)
+    settings = get_settings()
+    channels = alert_channels(_config())
     return len(deliver_alerts(settings, channels, ALERTS.labels).notified)
 
 

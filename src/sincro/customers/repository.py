@@ -876,6 +876,11 @@ def abandon_imports(session: Session, ids: list[int], error: str, now: dt.dateti
     )
 
 
+def has_uploads(session: Session) -> bool:
+    """Is any import's upload stored? (Everything the sweep acts on has one.)"""
+    return session.scalar(select(CustomerImportUpload.import_id).limit(1)) is not None
+
+
 def delete_finished_uploads(session: Session) -> int:
     """Uploads whose import is done or failed (normally deleted with the finish already)."""
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]

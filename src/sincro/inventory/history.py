@@ -41,6 +41,11 @@ def _zones(session: Session) -> dict[int, ZoneInfo]:
     return {p.id: ZoneInfo(p.time_zone) for p in places}
 
 
+def has_movements_to_roll_up(session: Session) -> bool:
+    """Is a ledger row past the roll-up's position? (The roll-up task's gate in beat.)"""
+    return bool(repo.movements_after(session, repo.cursor_position(session), 1))
+
+
 def roll_up(session: Session, limit: int = 5000) -> int:
     """Roll the next ``limit`` ledger rows into the daily history; returns rows looked at."""
     position = repo.cursor_position(session, lock=True)

@@ -1,5 +1,6 @@
 """Inventory's beat entries: the reservation expiry sweep (sent only when a hold is past its
-time), the hourly ledger check, the sales roll-up and the stock-out sweep."""
+time), the hourly ledger check, the sales roll-up (sent only when the ledger moved past it)
+and the stock-out sweep."""
 
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ def holds_expired(db: Database, settings: Settings) -> bool:
         return service.has_expired_holds(session)
 
 
+def movements_to_roll_up(db: Database, settings: Settings) -> bool:
+    """The sales roll-up's gate: a ledger row the roll-up has not looked at yet?"""
+    from sincro.inventory import history
+
+    with db.read() as session:
+        return history.has_movements_to_roll_up(session)
+
+
 def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         "expire-reservations": {
@@ -28,6 +37,7 @@ def beat_entries(settings: Settings) -> dict[str, dict[str, Any]]:
         "roll-up-sales": {
             "task": "sincro.inventory.roll_up_sales",
             "schedule": settings.inventory_history_rollup_seconds,
+            "gate": movements_to_roll_up,
         },
         "mark-stockouts": {
             "task": "sincro.inventory.mark_stockouts",

@@ -52,6 +52,20 @@ def build_report(
         return service.billing(session, start, day, day)
 
 
+def due_schedules(
+    db: Database, settings: Settings, now: dt.datetime
+) -> list[tuple[ReportSchedule, str]]:
+    """The active schedules whose period has reached its sending time at ``now``, with that
+    period (sent or not: the claim tells): :func:`send_due`'s first read, and beat's gate."""
+    local_now = now.astimezone(ZoneInfo(settings.reports_time_zone))
+    with db.read() as session:
+        return [
+            (row, period)
+            for row in repo.schedules(session, active_only=True)
+            if (period := service.due_period(row, local_now)) is not None
+        ]
+
+
 def send_due(
     db: Database,
     settings: Settings,
@@ -61,14 +75,8 @@ def send_due(
 ) -> list[Outcome]:
     """Send every report due at ``now``; what each claimed run became."""
     now = now or utcnow()
-    local_now = now.astimezone(ZoneInfo(settings.reports_time_zone))
     smtp = SmtpSettings.from_settings(settings)
-    with db.read() as session:
-        due = [
-            (row, period)
-            for row in repo.schedules(session, active_only=True)
-            if (period := service.due_period(row, local_now)) is not None
-        ]
+    due = due_schedules(db, settings, now)
     if not due:
         return []
     outcomes: list[Outcome] = []

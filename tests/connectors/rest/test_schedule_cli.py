@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from sincro.cli import app
 from sincro.config import Settings, reset_settings
 from sincro.connectors.config import load_config
-from sincro.connectors.schedule import beat_entries
+from sincro.connectors.schedule import alerts_to_notify, beat_entries
 from sincro.db import Database, reset_databases
 from sincro.errors import InvalidInput
 from sincro.simulators.rest import DocumentsSimulator, ProtheusSimulator
@@ -39,6 +39,7 @@ def test_beat_entries_follow_the_cron_expressions(tmp_path: Path) -> None:
     assert products["task"] == "sincro.connectors.sync_entity"
     assert products["schedule"] == crontab(minute="0")
     assert entries["connectors-notify-alerts"]["schedule"] == 30.0
+    assert entries["connectors-notify-alerts"]["gate"] is alerts_to_notify
     assert entries["connectors-check-staleness"]["schedule"] == 60.0
     assert entries["writeback-protheus"]["args"] == ("protheus",)
     assert "sync-docs" not in entries  # no schedule of its own
@@ -131,3 +132,20 @@ def test_celery_tasks_fan_out_and_run(cli_env: Database) -> None:
             ("stock", "manual", "partial"),  # no location aliases: every balance is rejected
         ]
     )
+
+
+def test_alert_delivery_is_sent_only_with_a_channel_and_an_alert_waiting(
+    tmp_path: Path, settings: Settings, db: Database
+) -> None:
+    from sincro.connectors.alerts import ALERTS
+
+    with db.write() as session:
+        ALERTS.raise_alert(session, "sync_failed", "Origem protheus parada.", source="protheus")
+    no_file = settings.model_copy(update={"connectors_file": tmp_path / "absent.yaml"})
+    assert not alerts_to_notify(db, no_file)  # no channel configured: no task, no query
+    path = write_config(tmp_path / "connectors.yaml", "http://127.0.0.1:1", "http://127.0.0.1:2")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["alerts"] = {"slack_webhook_url": "http://127.0.0.1:9/hook"}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    configured = settings.model_copy(update={"connectors_file": path})
+    assert alerts_to_notify(db, configured)
