@@ -97,6 +97,21 @@ def test_services_need_an_admin_key(db: Database, client: TestClient) -> None:
     assert client.get("/v1/health/services", headers={"X-API-Key": admin}).status_code == 200
 
 
+def own_beat_written(db: Database, timeout: float = 10.0) -> None:
+    """Wait for this api process's first beat: its heartbeat thread writes it right after the
+    app starts, which on a loaded machine may come after the test's own writes."""
+    mine = select(ServiceHeartbeat.instance).where(
+        ServiceHeartbeat.pid == os.getpid(), ServiceHeartbeat.kind == "api"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.read() as session:
+            if session.scalar(mine):
+                return
+        time.sleep(0.05)
+    raise AssertionError("the api's heartbeat never wrote its row")
+
+
 def test_services_show_status_errors_queues_and_figures(db: Database, client: TestClient) -> None:
     now = utcnow()
     error = {"at": now.isoformat(), "level": "ERROR", "logger": "sincro.x", "message": "boom"}
@@ -108,6 +123,7 @@ def test_services_show_status_errors_queues_and_figures(db: Database, client: Te
     samples(db, "sync", [(now - dt.timedelta(minutes=m), 10 * m) for m in (90, 30, 20, 10)])
     with db.write() as session:
         key = make_key(session)
+    own_beat_written(db)
     response = client.get(
         "/v1/health/services", headers={"X-API-Key": key}, params={"history_minutes": 45}
     )
