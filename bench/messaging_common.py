@@ -330,3 +330,28 @@ with Mailer(SmtpSettings.from_settings(s)) as mailer:
 print(time.monotonic() - t0)
 """
     return float(run.python(code))
+
+
+def workers_cpu(run: Run) -> float:
+    """Seconds of CPU (user + system, from /proc) the run's live workers have used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for worker in run.workers:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{worker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def campaign_timing(run: Run, campaign: int) -> float:
+    """Seconds from a campaign's start to its last ledger row written (the planning)."""
+    import psycopg
+
+    url = run.database_url.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT EXTRACT(EPOCH FROM max(l.created_at) - c.started_at) FROM campaigns c"
+            " JOIN send_ledger l ON l.campaign_id = c.id WHERE c.id = %s GROUP BY c.started_at",
+            (campaign,),
+        ).fetchone()
+    return float(row[0]) if row else 0.0
