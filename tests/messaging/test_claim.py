@@ -76,9 +76,7 @@ def test_audience_rows_are_written_whole_and_once(
     before = utcnow()
     campaign = started_campaign(db, settings, dispatched)
     with db.read() as session:
-        rows = list(
-            session.scalars(select(LedgerEntry).where(LedgerEntry.campaign_id == campaign))
-        )
+        rows = list(session.scalars(select(LedgerEntry).where(LedgerEntry.campaign_id == campaign)))
         assert len(rows) == 5
         first = min(rows, key=lambda r: r.customer_id)
         assert (first.name, first.email, first.city, first.state, first.plan) == (
@@ -135,7 +133,7 @@ def test_claim_finds_its_rows_by_primary_key_with_stale_statistics(
     finally:
         event.remove(db.write_engine, "before_cursor_execute", keep)
     assert [r.id for r in claimed] == ids
-    (statement, params), = seen
+    ((statement, params),) = seen
     with db.write_engine.connect() as conn:
         plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + statement, params).scalars())
         conn.rollback()
