@@ -112,21 +112,26 @@ class Run:
         return rows
 
 
+CTL_TIMEOUT = 300  # rabbitmqctl boots an Erlang VM per call: over a minute at load 20
+
+
 def _vhost(ctl: str | None) -> Iterator[str]:
     if ctl is None:
         yield AMQP_URL
         return
     vhost = f"sincro-bench-{secrets.token_hex(4)}"
-    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run(
-        [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
     try:
+        subprocess.run(
+            [ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=CTL_TIMEOUT
+        )
+        subprocess.run(
+            [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            check=True, capture_output=True, timeout=CTL_TIMEOUT,
+        )  # fmt: skip
         parts = urlsplit(AMQP_URL)
         yield f"{parts.scheme}://{parts.netloc}/{vhost}"
     finally:
-        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=CTL_TIMEOUT)
 
 
 @contextlib.contextmanager
@@ -149,7 +154,14 @@ def messaging_run(
         cwd=REPO, env={**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}"},
     )  # fmt: skip
     vhosts = _vhost(shutil.which("rabbitmqctl"))
-    broker = next(vhosts)
+    try:
+        broker = next(vhosts)
+    except BaseException:  # nothing of the run may outlive it
+        sink.terminate()
+        sink.wait(10)
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     run = Run(url, broker, f"sincro-bench-{secrets.token_hex(4)}:", workdir, port, sink_log, rate)
     # enough batches for every worker to have work (200 ids a batch at full scale)
     run.extra_env["SINCRO_MESSAGING_BATCH_SIZE"] = str(max(10, min(200, recipients // 40)))
@@ -175,7 +187,7 @@ def messaging_run(
                 worker.kill()
         sink.terminate()
         sink.wait(10)
-        with contextlib.suppress(StopIteration):
+        with contextlib.suppress(StopIteration, subprocess.TimeoutExpired):
             next(vhosts)
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
