@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -19,6 +20,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     func,
     literal,
     or_,
@@ -206,14 +208,48 @@ def _insert(session: Session) -> Any:
 
 
 def add_entries(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert ledger rows, skipping those whose (campaign, dedupe key) exists; the new ids."""
+    """Insert ledger rows, skipping those whose (campaign, dedupe key) exists; the new ids.
+
+    PostgreSQL, several rows of plain columns (a page of a campaign's audience): ONE statement
+    with an array per column (``INSERT … SELECT unnest(…), …``). A multi-row ``VALUES`` with
+    17,000 placeholders costed ~0.5 s of client CPU per 1,000 rows (psycopg converts such a long
+    query text on every execution, uncached), most of a campaign's planning time."""
     if not rows:
         return []
-    statement = _insert(session)(LedgerEntry).on_conflict_do_nothing(
-        index_elements=["campaign_id", "dedupe_key"]
-    )
-    result = session.execute(statement.returning(L.id), list(rows))
+    columns = list(rows[0])
+    if (
+        len(rows) > 1
+        and session.get_bind().dialect.name == "postgresql"
+        and not _JSON_COLUMNS.intersection(columns)
+        and all(len(row) == len(columns) for row in rows)
+    ):
+        arrays = {name: [row[name] for row in rows] for name in columns}
+        result = session.execute(_unnest_insert(tuple(columns)), arrays)
+    else:
+        statement = _insert(session)(LedgerEntry).on_conflict_do_nothing(
+            index_elements=["campaign_id", "dedupe_key"]
+        )
+        result = session.execute(statement.returning(L.id), list(rows))
     return sorted(int(i) for i in result.scalars())
+
+
+_JSON_COLUMNS = frozenset({"context", "attachments"})  # transactional rows: one at a time
+
+
+@lru_cache(maxsize=8)
+def _unnest_insert(columns: tuple[str, ...]) -> Any:
+    """PostgreSQL's ``INSERT INTO send_ledger (…) SELECT unnest(CAST(:c AS type[])), …``: the
+    arrays zip row by row (set-returning functions of one select list run in lockstep)."""
+    table: Any = LedgerEntry.__table__  # Core, not the ORM's bulk insert of a parameter list
+    values = [
+        func.unnest(cast(bindparam(name), postgresql.ARRAY(table.c[name].type))) for name in columns
+    ]
+    return (
+        postgresql.insert(table)
+        .from_select(columns, select(*values))
+        .on_conflict_do_nothing(index_elements=["campaign_id", "dedupe_key"])
+        .returning(table.c.id)
+    )
 
 
 def entry(session: Session, entry_id: int) -> LedgerEntry | None:
@@ -238,15 +274,23 @@ def claim(
     running: Sequence[str],
 ) -> list[LedgerEntry]:
     """Move those of ``ids`` that are pending, due, and whose campaign is in a ``running``
-    state to ``sending`` under ``token``; the claimed rows in id order."""
-    active = select(Campaign.id).where(Campaign.state.in_(list(running))).scalar_subquery()
+    state to ``sending`` under ``token``; the claimed rows in id order.
+
+    The rows are found by primary key only, whatever the statistics say: the status test is
+    written so that no index can serve it (``coalesce``) and the campaign's state is read per
+    row (a correlated sub-select, not a join). Written plainly, PostgreSQL with statistics
+    taken before the campaign's rows existed (a fresh ledger, or a new campaign among old
+    ones) estimated ~1 row for (campaign, pending) and walked ``ix_send_ledger_campaign_status``
+    through every pending row of the campaign to find the 20 asked for: 3-4 ms a claim on
+    20,000 rows, growing with the campaign (tests/messaging/test_claim.py)."""
+    campaign_state = select(Campaign.state).where(Campaign.id == L.campaign_id).scalar_subquery()
     candidates = (
         select(L.id)
         .where(
             L.id.in_(list(ids)),
-            L.status == "pending",
+            func.coalesce(L.status, "") == "pending",
             or_(L.next_attempt_at.is_(None), L.next_attempt_at <= now),
-            L.campaign_id.in_(active),
+            campaign_state.in_(list(running)),
         )
         .order_by(L.id)
     )

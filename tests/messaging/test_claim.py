@@ -1,0 +1,141 @@
+"""The claim (``repository.claim``): which rows it takes, and — on PostgreSQL — that it finds
+them by primary key whatever the statistics say (a claim whose cost grew with the campaign);
+the audience's rows written in one statement per page (``repository.add_entries``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text, update
+
+from sincro.config import Settings
+from sincro.db import Database, utcnow
+from sincro.messaging import orchestrator, repository as repo, service
+from sincro.messaging.models import LedgerEntry
+from sincro.messaging.schemas import CampaignIn
+from sincro.messaging.service import RUNNING
+from tests.messaging.support import ACTOR, Dispatched, add_customers, make_template
+
+
+def started_campaign(db: Database, settings: Settings, kept: Dispatched) -> int:
+    """A running campaign whose audience (every consenting customer) is in the ledger."""
+    with db.write() as session:
+        template_id = session.scalar(text("SELECT min(id) FROM message_templates"))
+        campaign = service.create_campaign(
+            session, CampaignIn(name="c", template_id=template_id), ACTOR, settings
+        )
+    with db.write() as session:
+        service.transition(session, campaign.id, "start", ACTOR)
+    orchestrator.orchestrate(db, settings, campaign.id)
+    kept.take_batches()
+    return campaign.id
+
+
+def ledger_ids(db: Database, campaign_id: int) -> list[int]:
+    with db.read() as session:
+        query = select(LedgerEntry.id).where(LedgerEntry.campaign_id == campaign_id)
+        return list(session.scalars(query.order_by(LedgerEntry.id)))
+
+
+def test_claim_takes_only_pending_due_rows_of_running_campaigns_once(
+    db: Database, settings: Settings, dispatched: Dispatched
+) -> None:
+    add_customers(db, 8)
+    make_template(db)
+    campaign = started_campaign(db, settings, dispatched)
+    other = started_campaign(db, settings, dispatched)
+    ids = ledger_ids(db, campaign)
+    paused = ledger_ids(db, other)
+    now = utcnow()
+    with db.write() as session:
+        session.execute(update(LedgerEntry).where(LedgerEntry.id == ids[0]).values(status="sent"))
+        later = now + dt.timedelta(hours=1)
+        session.execute(
+            update(LedgerEntry).where(LedgerEntry.id == ids[1]).values(next_attempt_at=later)
+        )
+        earlier = now - dt.timedelta(minutes=1)
+        session.execute(
+            update(LedgerEntry).where(LedgerEntry.id == ids[2]).values(next_attempt_at=earlier)
+        )
+        service.transition(session, other, "pause", ACTOR)
+    with db.write() as session:
+        rows = repo.claim(session, ids + paused, token="t1", now=now, running=RUNNING)
+        assert [r.id for r in rows] == ids[2:]
+        assert {(r.status, r.claimed_by, r.attempts) for r in rows} == {("sending", "t1", 1)}
+    with db.write() as session:  # already claimed: nobody takes them again
+        assert repo.claim(session, ids + paused, token="t2", now=now, running=RUNNING) == []
+
+
+def test_audience_rows_are_written_whole_and_once(
+    db: Database, settings: Settings, dispatched: Dispatched
+) -> None:
+    add_customers(db, 5)
+    make_template(db)
+    before = utcnow()
+    campaign = started_campaign(db, settings, dispatched)
+    with db.read() as session:
+        rows = list(session.scalars(select(LedgerEntry).where(LedgerEntry.campaign_id == campaign)))
+        assert len(rows) == 5
+        first = min(rows, key=lambda r: r.customer_id)
+        assert (first.name, first.email, first.city, first.state, first.plan) == (
+            "Cliente Número 1",
+            "cli1@exemplo.com.br",
+            "Campinas",
+            "SP",
+            "Controle 20 GB",
+        )
+        assert first.dedupe_key == f"c{first.customer_id}"
+        assert (first.status, first.attempts, first.in_doubt, first.kind) == (
+            "pending",
+            0,
+            False,
+            "campaign",
+        )
+        assert first.enqueued_at is not None and before <= first.enqueued_at <= utcnow()
+        again = [
+            {c.name: getattr(r, c.name) for c in LedgerEntry.__table__.columns if c.name != "id"}
+            for r in rows
+        ]
+    with db.write() as session:  # the same (campaign, dedupe key): skipped
+        assert repo.add_entries(session, again) == []
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_claim_finds_its_rows_by_primary_key_with_stale_statistics(
+    db: Database, settings: Settings, dispatched: Dispatched
+) -> None:
+    """Statistics taken when the campaign had no rows (a new campaign among sent ones) must
+    not send the claim through every pending row of the campaign."""
+    add_customers(db, 300)
+    make_template(db)
+    old = started_campaign(db, settings, dispatched)
+    with db.write() as session:
+        session.execute(
+            update(LedgerEntry).where(LedgerEntry.campaign_id == old).values(status="sent")
+        )
+    with db.write_engine.connect() as conn:
+        conn.execute(text("ANALYZE send_ledger"))
+        conn.commit()
+    campaign = started_campaign(db, settings, dispatched)
+    ids = ledger_ids(db, campaign)[100:120]
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, params: Any, *args: Any) -> None:
+        if statement.startswith("UPDATE send_ledger SET status"):
+            seen.append((statement, params))
+
+    event.listen(db.write_engine, "before_cursor_execute", keep)
+    try:
+        with db.write() as session:
+            claimed = repo.claim(session, ids, token="t", now=utcnow(), running=RUNNING)
+    finally:
+        event.remove(db.write_engine, "before_cursor_execute", keep)
+    assert [r.id for r in claimed] == ids
+    ((statement, params),) = seen
+    with db.write_engine.connect() as conn:
+        plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + statement, params).scalars())
+        conn.rollback()
+    assert "pk_send_ledger" in plan, plan
+    assert "ix_send_ledger" not in plan and "Seq Scan on send_ledger" not in plan, plan
