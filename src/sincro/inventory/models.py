@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -84,7 +85,14 @@ class Movement(Base):
     __tablename__ = "movements"
     __table_args__ = (
         Index("ix_movements_level", "product_id", "location_id"),
-        Index("ix_movements_idempotency", "source", "idempotency_key"),
+        # only keyed rows (ERP deliveries) have a key to look up: a reservation's has none
+        Index(
+            "ix_movements_idempotency",
+            "source",
+            "idempotency_key",
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -115,7 +123,14 @@ class Reservation(Base):
     __tablename__ = "reservations"
     __table_args__ = (
         Index("ix_reservations_status_expires", "status", "expires_at"),
-        Index("ix_reservations_customer", "customer_id", "created_at"),
+        # only reservations for a named customer are looked up by customer
+        Index(
+            "ix_reservations_customer",
+            "customer_id",
+            "created_at",
+            postgresql_where=text("customer_id IS NOT NULL"),
+            sqlite_where=text("customer_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
