@@ -97,7 +97,9 @@ class Movement(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    # no foreign key: every insert would lock the store's row (migration 0035); a movement is
+    # written for an existing stock level, whose own foreign key names the location
+    location_id: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(20))
     quantity: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(20))
@@ -164,7 +166,8 @@ class ReservationLine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reservation_id: Mapped[int] = mapped_column(ForeignKey("reservations.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    # no foreign key, as for movements: a line holds units of an existing stock level
+    location_id: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
