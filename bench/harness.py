@@ -362,6 +362,33 @@ def query_rows(database_url: str, sql: str) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
+class RowPoller:
+    """One connection kept open for a query polled many times (a storm's progress, every
+    50 ms): opening a connection per poll costs the database a new backend, its catalog
+    caches and the dialect's first queries each time, which a storm's figures would count as
+    the database's work. Each poll reads a fresh snapshot (its transaction is ended)."""
+
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy import create_engine
+
+        from sincro.db import postgres_url
+
+        self.engine = create_engine(postgres_url(database_url))
+        self.conn = self.engine.connect()
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        from sqlalchemy import text
+
+        try:
+            return [tuple(r) for r in self.conn.execute(text(sql))]
+        finally:
+            self.conn.rollback()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.engine.dispose()
+
+
 def list_skus(database_url: str) -> list[str]:
     return [r[0] for r in query_rows(database_url, "SELECT sku FROM products ORDER BY sku")]
 

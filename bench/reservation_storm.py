@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import httpx
 from bench.harness import (
     ApiServer,
     CpuMeter,
+    RowPoller,
     fresh_database,
     list_skus,
     list_stores,
@@ -127,16 +129,28 @@ end
 """
 
 
-def _postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on the machine (shared with other workloads)."""
+# PostgreSQL's own processes (not a client's backend): the WAL writer, the checkpointer…
+_PG_AUXILIARY = ("checkpointer", "background writer", "walwriter", "autovacuum launcher",
+                 "logical replication launcher", "stats collector", "archiver")  # fmt: skip
+
+
+def _postgres_pids(database: str | None = None) -> list[int]:
+    """Every PostgreSQL server process on the machine (shared with other workloads) or, with
+    ``database``, the backends serving that database plus the server's own processes (those
+    are shared with the server's other databases, but do the WAL writing and flushing that a
+    storm's commits ask for)."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 comm = Path(f"/proc/{entry}/comm").read_text().strip()
+                title = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if comm.startswith("postgres"):
+            if not comm.startswith("postgres"):
+                continue
+            words = title.replace("\0", " ").split()
+            if database is None or database in words or any(a in title for a in _PG_AUXILIARY):
                 pids.append(int(entry))
     return pids
 
@@ -155,6 +169,7 @@ def _wrk(
     *,
     lua: str = _LUA,
     values: dict[str, Any] | None = None,
+    database: str | None = None,
 ) -> dict[str, Any]:
     """One wrk run; ``done()`` (polled every 50 ms) ends it early (SIGINT: wrk reports).
     ``lua`` is the script's template (another benchmark's), ``values`` its further fields."""
@@ -176,6 +191,7 @@ def _wrk(
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency",
            "--timeout", "10s", "-s", str(script), server.base_url]  # fmt: skip
     pg0 = {pid: proc_cpu_seconds([pid]) for pid in _postgres_pids()}
+    ours0 = set(_postgres_pids(database)) if database else set()
     finished_at = None
     spies: list[subprocess.Popen[bytes]] = []
     with CpuMeter(server, "children") as meter:
@@ -195,7 +211,8 @@ def _wrk(
     for spy in spies:
         spy.wait(timeout=60)
     # backends opened during the storm count from zero; ones that exited are lost (few)
-    pg_cpu = sum(proc_cpu_seconds([pid]) - pg0.get(pid, 0.0) for pid in _postgres_pids())
+    pg_all = {pid: proc_cpu_seconds([pid]) - pg0.get(pid, 0.0) for pid in _postgres_pids()}
+    ours = ours0 | set(_postgres_pids(database)) if database else set()
     if not out.exists():
         raise RuntimeError(f"wrk wrote no result: {stdout}\n{stderr}")
     raw = json.loads(out.read_text())
@@ -203,7 +220,11 @@ def _wrk(
         f.unlink()
     workdir.rmdir()
     cpu = meter.result()
-    cpu["postgres_cpus_used"] = round(pg_cpu / cpu["wall_seconds"], 2)
+    cpu["postgres_cpus_used"] = round(sum(pg_all.values()) / cpu["wall_seconds"], 2)
+    if database:  # this database's backends and the server's own processes only
+        ours_cpu = sum(pg_all.get(pid, 0.0) for pid in ours)
+        cpu["postgres_db_cpus_used"] = round(ours_cpu / cpu["wall_seconds"], 2)
+        cpu["postgres_db_cpu_seconds"] = round(ours_cpu, 2)
     raw["finished_at_s"] = round(finished_at, 3) if finished_at is not None else None
     raw["cpu"] = cpu
     raw["command"] = " ".join(cmd[:-3]) + f" -s <{variant} script> {server.base_url}"
@@ -239,10 +260,11 @@ def _profile(server: ApiServer, where: Path) -> list[subprocess.Popen[bytes]]:
     ]
 
 
-def _levels(url: str, skus: list[str], location: str) -> list[tuple[Any, ...]]:
+def _levels(
+    url: str, skus: list[str], location: str, poller: RowPoller | None = None
+) -> list[tuple[Any, ...]]:
     quoted = ", ".join(f"'{s}'" for s in skus)
-    return query_rows(
-        url,
+    return (poller.rows if poller else partial(query_rows, url))(
         "SELECT p.sku, s.on_hand, s.reserved, s.on_hand - s.reserved - s.blocked_quality"
         " - s.blocked_stock - s.blocked_returns - s.safety_stock FROM stock_levels s"
         " JOIN products p ON p.id = s.product_id JOIN locations l ON l.id = s.location_id"
@@ -250,8 +272,8 @@ def _levels(url: str, skus: list[str], location: str) -> list[tuple[Any, ...]]:
     )
 
 
-def _reserved_total(url: str, skus: list[str], location: str) -> int:
-    return sum(int(r[2]) for r in _levels(url, skus, location))
+def _reserved_total(poller: RowPoller, skus: list[str], location: str) -> int:
+    return sum(int(r[2]) for r in _levels("", skus, location, poller))
 
 
 def run(
@@ -285,6 +307,8 @@ def run(
     expected = hot * units
     note = preflight("reservation storm (wrk)", set(server.pids()), 10)
     log(f"storm: {hot} SKUs x {units} units at {location}, wrk -c{connections}")
+    poller = RowPoller(database_url)  # one connection for the progress polls
+    database = database_url.rsplit("/", 1)[1] if database_url.startswith("postgres") else None
     storm = _wrk(
         server,
         key,
@@ -294,9 +318,11 @@ def run(
         connections,
         threads,
         600,
-        done=lambda: _reserved_total(database_url, hot_skus, location) >= expected,
+        done=lambda: _reserved_total(poller, hot_skus, location) >= expected,
         profile=profile,
+        database=database,
     )
+    poller.close()
     after = _levels(database_url, hot_skus, location)
     held = int(query_rows(database_url, "SELECT count(*) FROM reservations")[0][0])
     started = time.perf_counter()
@@ -329,6 +355,10 @@ def run(
         "reservations_per_second": round(expected / seconds, 1),
         "latency_ms": {k: round(v / 1000, 2) for k, v in storm["latency_us"].items()},
         "api_cpu_us_per_reservation": round(api_cpu / max(1, storm["created"]) * 1e6),
+        # this database's backends and the server's own processes (PostgreSQL only)
+        "postgres_db_cpu_us_per_reservation": round(
+            storm["cpu"].get("postgres_db_cpu_seconds", 0.0) / max(1, storm["created"]) * 1e6
+        ),
         "cpu": storm["cpu"],
         "floor_post": {
             "requests_per_second": round(floor_rate),

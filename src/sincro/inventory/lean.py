@@ -115,11 +115,12 @@ WITH hold AS (
   SELECT 'stock', %(sku)s, %(code)s, available, on_hand, reserved, version, 'reservation',
          NULL, %(now)s FROM hold
 ){{claim}}
-SELECT (SELECT count(*) FROM hold),
-       EXISTS ({_DUE}),
-       (SELECT GREATEST(0, {_AVAILABLE}) FROM stock_levels
-         WHERE product_id = %(p)s AND location_id = %(l)s),
+SELECT held,
+       CASE WHEN held = 0 THEN EXISTS ({_DUE}) END,
+       CASE WHEN held = 0 THEN (SELECT GREATEST(0, {_AVAILABLE}) FROM stock_levels
+                                 WHERE product_id = %(p)s AND location_id = %(l)s) END,
        {{record}}
+  FROM (SELECT count(*) AS held FROM hold) AS outcome
 """
 _PG_CLAIM = """, claim AS (
   INSERT INTO idempotency_records (scope, key, request_hash, status_code, response, created_at)
@@ -130,7 +131,8 @@ PG_KEYED = _PG_HOLD.format(
     no_record=f"AND NOT EXISTS ({_RECORD.format('1')})",
     claim=_PG_CLAIM,
     record=", ".join(
-        f"({_RECORD.format(col)})" for col in ("request_hash", "status_code", "response::text")
+        f"CASE WHEN held = 0 THEN ({_RECORD.format(col)}) END"
+        for col in ("request_hash", "status_code", "response::text")
     ),
 )
 

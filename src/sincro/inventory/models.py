@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -84,12 +85,21 @@ class Movement(Base):
     __tablename__ = "movements"
     __table_args__ = (
         Index("ix_movements_level", "product_id", "location_id"),
-        Index("ix_movements_idempotency", "source", "idempotency_key"),
+        # only keyed rows (ERP deliveries) have a key to look up: a reservation's has none
+        Index(
+            "ix_movements_idempotency",
+            "source",
+            "idempotency_key",
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    # no foreign key: every insert would lock the store's row (migration 0035); a movement is
+    # written for an existing stock level, whose own foreign key names the location
+    location_id: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(20))
     quantity: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(20))
@@ -115,7 +125,14 @@ class Reservation(Base):
     __tablename__ = "reservations"
     __table_args__ = (
         Index("ix_reservations_status_expires", "status", "expires_at"),
-        Index("ix_reservations_customer", "customer_id", "created_at"),
+        # only reservations for a named customer are looked up by customer
+        Index(
+            "ix_reservations_customer",
+            "customer_id",
+            "created_at",
+            postgresql_where=text("customer_id IS NOT NULL"),
+            sqlite_where=text("customer_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -149,7 +166,8 @@ class ReservationLine(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reservation_id: Mapped[int] = mapped_column(ForeignKey("reservations.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    # no foreign key, as for movements: a line holds units of an existing stock level
+    location_id: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
