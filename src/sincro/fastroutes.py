@@ -38,12 +38,15 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[Receive | None]]
 
 @dataclass(frozen=True, slots=True)
 class FastRoute:
-    """``handler`` for ``method path`` (an exact path, no parameters: it is also the latency
-    metric's route label, as for the documented route)."""
+    """``handler`` for ``method path``: an exact path, or with ``prefix`` every path that
+    starts with it (the handler reads the rest, e.g. ``/v1/availability/`` for
+    ``/v1/availability/{sku}``). ``path`` is the latency metric's route label, the documented
+    route's template."""
 
     method: str
     path: str
     handler: Handler
+    prefix: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -59,11 +62,17 @@ class FastRoutesApp(FastAPI):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fast_routes: dict[tuple[str, str], FastRoute] = {}
+        self.fast_prefixes: dict[str, tuple[FastRoute, ...]] = {}  # by method
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = None
         if scope["type"] == "http" and not self.root_path and not scope.get("root_path"):
             route = self.fast_routes.get((scope["method"], scope["path"]))
+            if route is None:
+                for candidate in self.fast_prefixes.get(scope["method"], ()):
+                    if scope["path"].startswith(candidate.prefix or "/"):
+                        route = candidate
+                        break
         if route is None:
             await super().__call__(scope, receive, send)
             return
@@ -106,7 +115,12 @@ async def _rendered(scope: Scope, exc: Exception) -> Any:
 
 def install(app: FastRoutesApp, routes: dict[tuple[str, str], FastRoute]) -> None:
     """Have ``app`` answer ``routes`` ahead of FastAPI."""
-    app.fast_routes = routes
+    app.fast_routes = {key: route for key, route in routes.items() if route.prefix is None}
+    prefixes: dict[str, list[FastRoute]] = {}
+    for route in routes.values():
+        if route.prefix is not None:
+            prefixes.setdefault(route.method, []).append(route)
+    app.fast_prefixes = {method: tuple(found) for method, found in prefixes.items()}
 
 
 class FastRequest:
