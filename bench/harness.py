@@ -560,7 +560,8 @@ def latency_summary_ms(values_seconds: list[float]) -> dict[str, float]:
 
 
 class AsgiClient:
-    """Calls an ASGI application as uvicorn would (one request per call, no sockets)."""
+    """Calls an ASGI application as uvicorn would (one request per call, no sockets). A
+    ``?query`` in the path goes to the scope's ``query_string``, as uvicorn splits it."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -568,8 +569,16 @@ class AsgiClient:
     async def request(
         self, method: str, path: str, headers: dict[str, str], body: bytes = b""
     ) -> tuple[int, bytes]:
+        status, _, content = await self.exchange(method, path, headers, body)
+        return status, content
+
+    async def exchange(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, raw response headers (as sent, in order) and body."""
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         raw += [(b"host", b"bench"), (b"content-length", str(len(body)).encode())]
+        path, _, query = path.partition("?")
         scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.4"},
@@ -578,7 +587,7 @@ class AsgiClient:
             "scheme": "http",
             "path": path,
             "raw_path": path.encode(),
-            "query_string": b"",
+            "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": raw,
             "client": ("127.0.0.1", 40000),
@@ -587,6 +596,7 @@ class AsgiClient:
         }
         sent = False
         status = 0
+        response_headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
 
         async def receive() -> dict[str, Any]:
@@ -601,8 +611,9 @@ class AsgiClient:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_headers.extend(message.get("headers", ()))
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
         await self.app(scope, receive, send)
-        return status, b"".join(chunks)
+        return status, response_headers, b"".join(chunks)

@@ -320,6 +320,9 @@ class Settings(BaseSettings):
     # POST /v1/reservations of the lean shape answered ahead of FastAPI's stack (same contract;
     # off: every reservation goes through the documented route)
     inventory_fast_reserve: bool = True
+    # GET /v1/availability/{sku} (the summary, or ?location=) of a cached SKU answered ahead of
+    # FastAPI's stack (same contract; off: every read goes through the documented route)
+    inventory_fast_read: bool = True
 
     @field_validator("assistant_time_zone")
     @classmethod

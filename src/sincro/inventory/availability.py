@@ -6,11 +6,22 @@ is loaded from the database on a miss, patched in place by every outbox event fo
 (events carry the level's new figures and version, so an older event never overwrites a newer
 load), and dropped when a hold on that SKU reaches its expiry time, so an expired reservation
 stops counting at the moment it expires, not when a sweeper runs.
+
+The TTL (``SINCRO_AVAILABILITY_CACHE_TTL_SECONDS``) is a safety net against an event the feed
+missed, not what keeps figures current. A snapshot is refreshed *in the background* from 75-100 %
+of the TTL after its load (each snapshot draws its share, so a cache warmed in one burst is not
+refreshed in one burst): the read that finds it due is served from it (it is patched by every
+event, like any fresh one) and queues its reload on one refresher thread; only a snapshot that
+reached the full TTL unrefreshed (nobody read it in between, or the refresher is behind) is
+reloaded on the read's path, as a miss. So no figure is older than the TTL, and in a storm of
+reads the reloads of a whole catalogue cost one thread's time in the background instead of a
+read's latency each (a reload is thousands of level rows: milliseconds of CPU).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
 import threading
 import time
@@ -31,11 +42,14 @@ from sincro.inventory import repository as repo
 from sincro.inventory.exceptions import UnknownLocation, UnknownSku
 from sincro.inventory.shared import SharedSnapshots
 
+log = logging.getLogger("sincro.inventory.availability")
+
 
 class SkuSnapshot:
     __slots__ = (
         "_summary",
         "_summary_dict",
+        "_writes",
         "as_of",
         "available",
         "directory",
@@ -62,16 +76,22 @@ class SkuSnapshot:
         self.next_expiry: float | None = None
         self.watermark = 0  # every outbox event up to this seq is reflected
         self.loaded_at = time.monotonic()
-        # each snapshot lives 75-100 % of the TTL, so a cache warmed in one burst does not
-        # expire in one burst (the feed keeps it fresh; the TTL is only a safety net)
+        # each snapshot is refreshed from 75-100 % of the TTL (see the module docstring), so a
+        # cache warmed in one burst is not refreshed in one burst
         self.ttl_share = random.uniform(0.75, 1.0)
         self._summary: bytes | None = None
         self._summary_dict: dict[str, Any] | None = None
+        self._writes = 0  # patches begun and ended: odd while one is under way
 
     def fresh(self, now: float, ttl: float) -> bool:
+        """No hold on it has expired and it is younger than the TTL."""
         if self.next_expiry is not None and time.time() >= self.next_expiry:
             return False
-        return now - self.loaded_at < ttl * self.ttl_share
+        return now - self.loaded_at < ttl
+
+    def due(self, now: float, ttl: float) -> bool:
+        """Old enough to be refreshed in the background (its share of the TTL)."""
+        return now - self.loaded_at >= ttl * self.ttl_share
 
     def patch(self, event: dict[str, Any]) -> bool:
         """Apply one outbox event; False when the snapshot cannot place it (drop it)."""
@@ -80,33 +100,58 @@ class SkuSnapshot:
             return False
         i = place.position
         if event["version"] > self.version[i]:
-            self.available[i] = event["available"]
+            self._writes += 1  # odd: a patch is under way (see summary)
+            was, now = self.available[i], event["available"]
+            self.available[i] = now
             self.on_hand[i] = event["on_hand"]
             self.reserved[i] = event["reserved"]
             self.version[i] = event["version"]
             self.as_of[i] = _epoch(event["at"])
-            self._summary = self._summary_dict = None
+            memo = self._summary_dict
+            if memo is not None and was != now and place.active:
+                # the totals move by this one location's change: no pass over all of them
+                online = memo["online_available"] + (now - was if place.ships_online else 0)
+                with_stock = memo["locations_with_stock"] + (now > 0) - (was > 0)
+                memo = {**memo, "online_available": online, "locations_with_stock": with_stock}
+            self._summary_dict, self._summary = memo, None
+            self._writes += 1
         return True
 
     def summary(self) -> dict[str, Any]:
-        """Online total and locations with stock, memoised until the next patch (callers must
-        not mutate it; they spread it into their own dicts)."""
-        if self._summary_dict is None:
+        """Online total and locations with stock (callers must not mutate it; they spread it
+        into their own dicts). Computed once, then moved by each patch; a summary computed
+        in a thread while a patch ran (the batch read) is returned but not kept."""
+        memo = self._summary_dict
+        if memo is None:
+            before = self._writes
             online = sum(self.available[p.position] for p in self.directory.online)
             places = self.directory.places
             with_stock = sum(1 for p in places if p.active and self.available[p.position] > 0)
-            self._summary_dict = {
+            memo = {
                 "sku": self.sku,
                 "name": self.name,
                 "online_available": online,
                 "locations_with_stock": with_stock,
             }
-        return self._summary_dict
+            self._keep("_summary_dict", memo, before)
+        return memo
 
     def summary_json(self) -> bytes:
-        if self._summary is None:
-            self._summary = orjson.dumps(self.summary())
-        return self._summary
+        """The summary's JSON, memoised until the next patch."""
+        body = self._summary
+        if body is None:
+            before = self._writes
+            body = orjson.dumps(self.summary())
+            self._keep("_summary", body, before)
+        return body
+
+    def _keep(self, name: str, value: Any, before: int) -> None:
+        """Memoise ``value``, computed from the arrays as they were at write count
+        ``before``, unless a patch ran meanwhile (then the next caller computes again)."""
+        if before % 2 == 0 and self._writes == before:
+            setattr(self, name, value)
+            if self._writes != before:  # a patch began between the check and the store
+                setattr(self, name, None)
 
     def row(self, place: Place, distance_km: float | None = None) -> dict[str, Any]:
         i = place.position
@@ -142,6 +187,7 @@ class CacheStats:
     patches: int = 0
     shared_hits: int = 0
     stale_served: int = 0
+    refreshes: int = 0  # background reloads of snapshots past their share of the TTL
 
 
 RECENT_EVENTS = 50_000
@@ -181,14 +227,70 @@ class AvailabilityCache:
         self.generation = 0  # bumped when snapshots are dropped for a directory change
         self.stats = CacheStats()
         self._outage_until = 0.0
+        self._refresh_lock = threading.Lock()
+        self._due: dict[str, None] = {}  # SKUs queued for a background refresh, in order
+        self._refresher: threading.Thread | None = None
 
     def peek(self, sku: str) -> SkuSnapshot | None:
-        """The cached snapshot when fresh, without touching the database (event-loop safe)."""
+        """The cached snapshot when fresh, without touching the database (event-loop safe);
+        one past its share of the TTL is queued for a background refresh."""
         snap = self._snapshots.get(sku)
-        if snap is not None and snap.fresh(time.monotonic(), self.ttl):
+        if snap is None:
+            return None
+        now = time.monotonic()
+        if snap.fresh(now, self.ttl):
             self.stats.hits += 1
+            if snap.due(now, self.ttl) and sku not in self._due:
+                self._refresh_later(sku)
             return snap
         return None
+
+    def _refresh_later(self, sku: str) -> None:
+        """Queue ``sku`` for the refresher thread (started when it is not running)."""
+        with self._refresh_lock:
+            if sku in self._due:
+                return
+            self._due[sku] = None
+            if self._refresher is None:
+                self._refresher = threading.Thread(
+                    target=self._refresh_due, name="sincro-availability-refresh", daemon=True
+                )
+                self._refresher.start()
+
+    def _refresh_due(self) -> None:
+        """The refresher thread: reload the queued SKUs one at a time, then end."""
+        while True:
+            with self._refresh_lock:
+                if not self._due:
+                    self._refresher = None
+                    return
+                sku = next(iter(self._due))
+            try:
+                self._refresh(sku)
+            except Exception:  # the read path reloads it at the full TTL if it must
+                log.warning("background refresh of %r failed", sku, exc_info=True)
+            finally:
+                with self._refresh_lock:
+                    self._due.pop(sku, None)
+
+    def _refresh(self, sku: str) -> None:
+        with self._locks[hash(sku) % LOAD_LOCK_STRIPES]:  # one load per SKU at a time
+            snap = self._snapshots.get(sku)
+            if snap is None or not snap.due(time.monotonic(), self.ttl):
+                return  # dropped, or reloaded by a read meanwhile
+            if time.monotonic() < self._outage_until:
+                snap.ttl_share = 1.0  # not queued again: the full TTL's read path decides
+                return
+            self.stats.refreshes += 1
+            try:
+                self._reload(sku)
+            except UnknownSku:
+                self.forget([sku])  # the product is gone: reads answer 404 from now on
+            except Exception as exc:
+                snap.ttl_share = 1.0
+                if is_unavailable(exc):
+                    self._outage_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
+                raise
 
     def get(self, sku: str) -> SkuSnapshot:
         """The snapshot for ``sku``, loading it when missing or stale (blocking: threadpool).
@@ -201,6 +303,7 @@ class AvailabilityCache:
             snap = self.peek(sku)
             if snap is None:
                 try:
+                    self.stats.misses += 1
                     snap = self._reload(sku)
                 except Exception as exc:
                     return self._during_outage(sku, exc)
@@ -209,7 +312,6 @@ class AvailabilityCache:
     def _reload(self, sku: str) -> SkuSnapshot:
         if time.monotonic() < self._outage_until:
             raise DatabaseUnavailable()
-        self.stats.misses += 1
         start, generation = self.position, self.generation  # what the read reflects
         snap = self._load(sku, start)
         self._catch_up({sku: snap}, start, generation)

@@ -8,3 +8,8 @@ FAST_PATH = Counter(
     "POST /v1/reservations requests the fast path answered, or handed to the documented route",
     ["decision"],
 )
+FAST_READ = Counter(
+    "sincro_availability_fast_path_total",
+    "GET /v1/availability/{sku} requests the fast path answered, or handed to the documented route",
+    ["decision"],
+)

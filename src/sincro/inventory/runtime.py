@@ -53,9 +53,10 @@ def install(state: AppState) -> None:
     )
     _warm_in_background(state, cache, min(settings.availability_warm_skus, cache.capacity))
     _reservation_threads(state)
-    from sincro.inventory import fast  # the api's routes only: imported by the api only
+    from sincro.inventory import fast, fast_read  # the api's routes: imported by the api only
 
     fast.install(state)
+    fast_read.install(state)
 
 
 def on_directory_changed(cache: AvailabilityCache, events: list[dict[str, Any]]) -> None:
