@@ -586,6 +586,34 @@ def upsert_rows(
     session.execute(text(statement), params)
 
 
+_ANALYSED_TABLES: set[tuple[str, str]] = set()  # (database URL, table) seen analysed
+
+
+def analyse_once(session: Session, table: str) -> None:
+    """PostgreSQL: ``ANALYZE`` ``table`` if it has never been analysed (``reltuples < 0``).
+
+    A table filled by a first bulk load has no statistics until autovacuum gets to it (a
+    minute or more; never where autovacuum is off), and the planner then takes an ``IN`` of a
+    page's keys as matching every row: the documents sync used the unique index on its first
+    column alone and filtered every earlier row, a page costing more as the table grew
+    (quadratic over a 114,000-document sync). Statistics taken after the first page say the
+    keys are nearly unique, and as a fraction of the table they stay true as it grows. One
+    catalog lookup per call until the table is seen analysed, then nothing."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    key = (str(bind.engine.url), table)
+    if key in _ANALYSED_TABLES:
+        return
+    tuples = session.scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"), {"t": table}
+    )
+    if tuples is not None and tuples < 0:
+        session.execute(text(f"ANALYZE {table}"))
+    else:
+        _ANALYSED_TABLES.add(key)
+
+
 def bulk_insert(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog.models import ProductDocument
 from sincro.catalog.search import IndexedDocument, index_document_rows
 from sincro.catalog.service import product_ids
-from sincro.db import upsert_rows, utcnow
+from sincro.db import analyse_once, upsert_rows, utcnow
 
 KINDS = frozenset({"datasheet", "leaflet", "manual"})
 
@@ -99,6 +99,7 @@ def apply_documents(session: Session, source: str, documents: Sequence[DocumentI
             ),
             rows,
         )
+    analyse_once(session, ProductDocument.__tablename__)  # before the lookup by page's ids
     _recompute_superseded(session, source, set(unique))
     return len(documents)
 
