@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import Message, Receive, Scope, Send
@@ -186,6 +187,27 @@ class FastRequest:
                 break
         body = b"".join(chunks)
         return body if len(body) == int(declared) else None
+
+    @property
+    def sends_json(self) -> bool:
+        """Sent once as ``application/json`` (any parameters): a type FastAPI reads as JSON."""
+        content_type = self.headers.get("content-type")
+        return (
+            not self.repeated
+            and content_type is not None
+            and (content_type.split(";", 1)[0].strip().lower() == "application/json")
+        )
+
+    async def json_object(self, cap: int) -> dict[str, Any] | None:
+        """The body (see :meth:`body`) when it parses as a JSON object; None otherwise."""
+        raw = await self.body(cap)
+        if raw is None:
+            return None
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return data if type(data) is dict else None
 
     def hand_over(self) -> Receive:
         """A ``receive`` that replays what was read, then reads on."""

@@ -34,7 +34,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import orjson
 from prometheus_client import Counter
 from pydantic import TypeAdapter, ValidationError
 from starlette.responses import Response
@@ -121,13 +120,6 @@ def handler(state: AppState) -> Handler:
     return handle
 
 
-def _is_json(content_type: str | None) -> bool:
-    """``application/json`` (any parameters): a type FastAPI reads as JSON, too."""
-    return content_type is not None and (
-        content_type.split(";", 1)[0].strip().lower() == "application/json"
-    )
-
-
 def _row_id(segment: str) -> int | None:
     """The id when the segment is a plain decimal (no sign, no leading zero) in range."""
     if not segment.isascii() or not segment.isdigit() or segment[0] == "0":
@@ -141,20 +133,14 @@ async def _decide(request: FastRequest, segment: str, cap: int) -> Decided | Non
     known to this process; None when the documented route must answer (nothing changed)."""
     conversation_id = _row_id(segment)
     headers = request.headers
-    if conversation_id is None or request.repeated or not _is_json(headers.get("content-type")):
+    if conversation_id is None or not request.sends_json:
         return None
     plaintext = presented_key(headers.get("x-api-key"), headers.get("authorization"))
     key = access.cached_principal(plaintext) if plaintext else None
     if key is None:
         return None
-    raw = await request.body(cap)
-    if raw is None:
-        return None
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if type(data) is not dict:
+    data = await request.json_object(cap)
+    if data is None:
         return None
     try:
         body = MessageIn.model_validate(data)

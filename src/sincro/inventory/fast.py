@@ -24,7 +24,6 @@ counts what it answered and what it handed over.
 
 from __future__ import annotations
 
-import orjson
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
 
@@ -72,18 +71,11 @@ def handler(state: AppState) -> Handler:
     return handle
 
 
-def _is_json(content_type: str | None) -> bool:
-    """``application/json`` (any parameters): a type FastAPI reads as JSON, too."""
-    return content_type is not None and (
-        content_type.split(";", 1)[0].strip().lower() == "application/json"
-    )
-
-
 async def _decide(request: FastRequest, cap: int) -> Decided | None:
     """The key, the body and the Idempotency-Key when this request is the lean shape and
     valid; None when the documented route must answer (nothing was changed)."""
     headers = request.headers
-    if request.repeated or not _is_json(headers.get("content-type")):
+    if not request.sends_json:
         return None
     plaintext = presented_key(headers.get("x-api-key"), headers.get("authorization"))
     key = access.cached_principal(plaintext) if plaintext else None
@@ -92,14 +84,8 @@ async def _decide(request: FastRequest, cap: int) -> Decided | None:
         return None
     if idempotency_key is not None and len(idempotency_key) > MAX_KEY_LENGTH:
         return None
-    raw = await request.body(cap)
-    if raw is None:
-        return None
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    if type(data) is not dict or data.get("ship_to") is not None:
+    data = await request.json_object(cap)
+    if data is None or data.get("ship_to") is not None:
         return None
     try:
         body = ReservationIn.model_validate(data)
