@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import random
+import secrets
 import subprocess
 import tempfile
 import time
@@ -413,8 +414,6 @@ def main() -> None:
     """One phase alone, a fresh (warmed) api per run:
     ``python -m bench.availability --db postgresql --phase reference --variants floor,summary``.
     """
-    from bench.harness import fresh_database, list_skus, list_stores
-
     parser = argparse.ArgumentParser(description="Availability benchmarks alone")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--phase", choices=["reference", "saturation"], default="reference")
@@ -425,13 +424,35 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=1800)
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="write the JSON here too")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="shared state (rate limits, snapshots) in this Redis, as production runs; keys "
+        "under a prefix of the run's own, deleted at the end",
+    )
     args = parser.parse_args()
     variants = tuple(v for v in args.variants.split(",") if v)
+    prefix = f"sincro-bench-{secrets.token_hex(4)}:"
+    settings = {"SINCRO_REDIS_URL": args.redis_url, "SINCRO_REDIS_PREFIX": prefix}
+    try:
+        _main(args, variants, settings if args.redis_url else {})
+    finally:
+        if args.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(args.redis_url)
+            for name in client.scan_iter(match=f"{prefix}*", count=1000):
+                client.delete(name)
+
+
+def _main(args: argparse.Namespace, variants: tuple[str, ...], settings: dict[str, str]) -> None:
+    from bench.harness import fresh_database, list_skus, list_stores
+
     out: dict[str, Any] = {"arguments": vars(args)}
     with fresh_database(args.db, stores=args.stores, products=args.products) as db:
         skus, stores = list_skus(db.url), list_stores(db.url)
         for variant in variants:
-            with ApiServer(db.url, workers=args.workers) as server:
+            with ApiServer(db.url, workers=args.workers, settings=settings) as server:
                 key = server.create_key()
                 warm = warm_up(server, key, skus, stores, 180)
                 if args.phase == "reference":

@@ -434,7 +434,10 @@ class ApiServer:
         workers: int = DEFAULT_WORKERS,
         var_dir: Path | None = None,
         port: int | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
+        """``settings``: more ``SINCRO_*`` variables for the server (e.g. Redis, as in
+        production)."""
         self.database_url = database_url
         self.workers = workers
         self.port = port or free_port()
@@ -442,7 +445,11 @@ class ApiServer:
         self.var_dir = var_dir or Path(tempfile.mkdtemp(prefix="sincro-bench-var-"))
         self.var_dir.mkdir(parents=True, exist_ok=True)
         self.env = cli_env(
-            database_url, self.var_dir, SINCRO_API_WORKERS=str(workers), SINCRO_PORT=str(self.port)
+            database_url,
+            self.var_dir,
+            SINCRO_API_WORKERS=str(workers),
+            SINCRO_PORT=str(self.port),
+            **(settings or {}),
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.base_url = f"http://{HOST}:{self.port}"
