@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -61,6 +64,23 @@ class AppState:
         if not isinstance(found, kind):
             raise TypeError(f"service {name!r} is a {type(found).__name__}, not {kind.__name__}")
         return found
+
+    async def in_threads(self, name: str, size: int, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` in the app's thread pool ``name`` (``size`` threads, made at first
+        use): blocking work off the event loop through one ``concurrent.futures`` hand-off,
+        about a third of anyio's CPU."""
+        pool = self.services.get(name)
+        if pool is None:
+            pool = ThreadPoolExecutor(size, thread_name_prefix=f"sincro-{name}")
+            pool = self.services.setdefault(name, pool)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, functools.partial(work, *args))
+
+    def close_threads(self, name: str) -> None:
+        """At stop: end the thread pool ``name`` (queued work is cancelled), if it was made."""
+        pool = self.services.pop(name, None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def run_write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one write transaction, retried on deadlock or serialization failure."""

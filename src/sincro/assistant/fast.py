@@ -28,10 +28,7 @@ counts what it answered and what it handed over.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from prometheus_client import Counter
@@ -72,21 +69,14 @@ def install(state: AppState) -> None:
     state.fast_routes[route.key] = route
 
     async def stop() -> None:
-        pool = state.services.pop(TURNS, None)
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        state.close_threads(TURNS)
 
     state.on_stop.append(stop)
 
 
 async def in_turn_thread(state: AppState, work: Callable[..., T], *args: Any) -> T:
-    """``work(*args)`` in one of the assistant's turn threads (a ``concurrent.futures``
-    hand-off: about a third of anyio's CPU)."""
-    pool = state.services.get(TURNS)
-    if pool is None:
-        pool = ThreadPoolExecutor(TURN_THREADS, thread_name_prefix="sincro-assistant-turn")
-        pool = state.services.setdefault(TURNS, pool)
-    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(work, *args))
+    """``work(*args)`` in one of the assistant's turn threads."""
+    return await state.in_threads(TURNS, TURN_THREADS, work, *args)
 
 
 def handler(state: AppState) -> Handler:

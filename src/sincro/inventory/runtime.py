@@ -5,10 +5,8 @@ the location directory or a product changed, and warmed in the background at sta
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -121,9 +119,7 @@ def _reservation_threads(state: AppState) -> None:
     (:func:`reservation_pool`), closed at stop too."""
 
     async def stop() -> None:
-        pool = state.services.pop(WRITERS, None)
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        state.close_threads(WRITERS)
         connections = state.services.pop(POOL, None)
         if connections is not None:
             if connections.loop is asyncio.get_running_loop():
@@ -151,11 +147,7 @@ def reservation_pool(state: AppState) -> AsyncPool | None:
 
 async def in_reservation_thread(state: AppState, work: Callable[..., T], *args: Any) -> T:
     """``work(*args)`` in one of the reservation threads (blocking work, off the loop)."""
-    pool = state.services.get(WRITERS)
-    if pool is None:
-        pool = ThreadPoolExecutor(RESERVATION_THREADS, thread_name_prefix="sincro-reserve")
-        pool = state.services.setdefault(WRITERS, pool)
-    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(work, *args))
+    return await state.in_threads(WRITERS, RESERVATION_THREADS, work, *args)
 
 
 def availability_cache(state: AppState) -> AvailabilityCache:
