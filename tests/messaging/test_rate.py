@@ -4,7 +4,12 @@ rate (plus the bucket's one-token burst) into any one-second window at the SMTP 
 The rate is 20/s, not the 50/s of the brief: on the shared test machine (2 cores, load ~15)
 four workers reach only 30-38/s, so at 50/s the limiter would never bind and the test could not
 fail. At 20/s the workers are faster than the rate, which the test checks too. The benchmark
-(bench/messaging_rate.py) runs 200/s with 8 workers on a quiet machine."""
+(bench/messaging_rate.py) runs 200/s with 8 workers on a quiet machine.
+
+The limiter acts where a worker hands a message to SMTP, so that is where the bound is strict.
+At the sink, arrivals also carry the delivery's jitter (a loaded CI machine delayed some by
+~150 ms and put 23 in one second): there the bound holds over windows shortened by the
+measured spread of hand-off-to-arrival latencies, which is exact, not a fudge factor."""
 
 from __future__ import annotations
 
@@ -47,7 +52,7 @@ def max_in_window(stamps: list[float], window: float = 1.0) -> int:
     return best
 
 
-def _worker(url: str, config: Settings, shared: str, batches: Any) -> None:
+def _worker(url: str, config: Settings, shared: str, batches: Any, handed: Any) -> None:
     """A worker process: its own database engines, shared state client and SMTP connection."""
     reset_databases()
     db = Database(url)
@@ -58,7 +63,13 @@ def _worker(url: str, config: Settings, shared: str, batches: Any) -> None:
     )
     smtp = SmtpSettings.from_settings(config)
     assert smtp is not None
-    sender = Sender(db, config, state, Mailer(smtp))
+    sender = Sender(
+        db,
+        config,
+        state,
+        Mailer(smtp),
+        before_send=lambda row: handed.put((row.email, time.monotonic())),
+    )
     try:
         while True:
             try:
@@ -72,12 +83,15 @@ def _worker(url: str, config: Settings, shared: str, batches: Any) -> None:
 
 def _run(
     db: Database, settings: Settings, sink: SmtpSink, kept: Dispatched, shared: str
-) -> list[float]:
-    stamps: list[float] = []
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Per recipient: when a worker handed the message to SMTP, and when the sink took it
+    (both on the system-wide monotonic clock)."""
+    arrived: dict[str, float] = {}
     original = sink.handle_DATA
 
     async def timed(server: Any, session: Any, envelope: Any) -> str:
-        stamps.append(time.monotonic())
+        for rcpt in envelope.rcpt_tos:
+            arrived[rcpt] = time.monotonic()
         return await original(server, session, envelope)
 
     sink.handle_DATA = timed  # type: ignore[method-assign]
@@ -98,11 +112,12 @@ def _run(
         service.transition(s, campaign, "start", ACTOR)
     orchestrator.orchestrate(db, config, campaign)
     batches: Any = multiprocessing.get_context("fork").Queue()
+    handed_queue: Any = multiprocessing.get_context("fork").Queue()
     for batch in kept.take_batches():
         batches.put(batch)
     workers = [
         multiprocessing.get_context("fork").Process(
-            target=_worker, args=(db.url, config, shared, batches)
+            target=_worker, args=(db.url, config, shared, batches, handed_queue)
         )
         for _ in range(WORKERS)
     ]
@@ -112,30 +127,41 @@ def _run(
         w.join(60)
         assert w.exitcode == 0
     assert len(sink.messages) == MESSAGES
-    return stamps
+    handed = dict(handed_queue.get(timeout=5) for _ in range(MESSAGES))
+    return handed, arrived
 
 
-def _check(stamps: list[float]) -> None:
+def _check(times: tuple[dict[str, float], dict[str, float]]) -> None:
+    handed, arrived = times
+    assert handed.keys() == arrived.keys()
+    stamps = list(handed.values())
     busiest = max_in_window(stamps)
     span = max(stamps) - min(stamps)
-    assert busiest <= RATE + 1, f"{busiest} messages in one second at {RATE}/s"
+    assert busiest <= RATE + 1, f"{busiest} messages handed to SMTP in one second at {RATE}/s"
     assert busiest >= RATE * 0.6, f"only {busiest}/s: the limiter was not what held them"
     assert span >= (MESSAGES - RATE - 1) / RATE * 0.95  # never faster than the rate allows
+    # k arrivals within (1 - spread) s were handed over within 1 s, so k <= RATE + 1 too
+    latencies = [arrived[r] - handed[r] for r in handed]
+    spread = max(latencies) - min(latencies)
+    assert min(latencies) >= 0
+    if spread < 0.5:  # beyond that the sink's clock says little about the rate
+        at_sink = max_in_window(list(arrived.values()), 1.0 - spread)
+        assert at_sink <= RATE + 1, f"{at_sink} arrivals within {1 - spread:.3f} s"
 
 
 def test_four_workers_share_one_rate_in_the_database(
     db: Database, settings: Settings, sink: SmtpSink, dispatched: Dispatched
 ) -> None:
-    stamps = _run(db, settings, sink, dispatched, "database")
-    _check(stamps)
+    times = _run(db, settings, sink, dispatched, "database")
+    _check(times)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_four_workers_share_one_rate_in_redis(
     db: Database, settings: Settings, sink: SmtpSink, dispatched: Dispatched, redis_prefix: str
 ) -> None:
-    stamps = _run(db, settings, sink, dispatched, redis_prefix)
-    _check(stamps)
+    times = _run(db, settings, sink, dispatched, redis_prefix)
+    _check(times)
 
 
 def test_window_counter() -> None:
