@@ -152,6 +152,35 @@ def test_api_key_limiter_gives_a_minute_at_once_shared_by_replicas(backend: Back
     assert 0 < waits[60] <= 1.0
 
 
+def test_a_burst_shares_one_lease_instead_of_draining_the_key(backend: Backend) -> None:
+    """300 requests at once on a 6,000/min key (leases of 120): three leases, not 300. Each
+    request taking its own lease would take 36,000 tokens from a bucket of 6,000, and the key
+    would be refused long before it had sent its minute's allowance."""
+    taken: list[float] = []
+
+    async def scenario() -> list[float]:
+        state = backend.open()
+        real_take = state.take_async
+
+        async def counted(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
+            taken.append(cost)
+            await asyncio.sleep(0.01)  # a round trip: the whole burst arrives meanwhile
+            return await real_take(key, rate, burst, cost)
+
+        state.take_async = counted  # type: ignore[method-assign]
+        limiter = SharedStateRateLimiter(state)
+        try:
+            return list(await asyncio.gather(*(limiter.hit(7, 6_000) for _ in range(300))))
+        finally:
+            await state.aclose()
+            shut(state)
+
+    waits = asyncio.run(scenario())
+    assert waits == [0.0] * 300
+    assert taken == [120.0, 120.0, 120.0]  # three leases in turn; none of them refused
+    assert sum(taken) <= 300 + 120
+
+
 # --- window counters -----------------------------------------------------------------------
 
 

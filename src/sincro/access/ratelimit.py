@@ -11,10 +11,22 @@ process takes tokens from the shared bucket in leases of up to 1/50 of the burst
 and spends them locally. Every token spent was taken from the shared bucket first, so the limit
 across all processes is never exceeded; what a process holds is prepaid tokens, not a limit of
 its own. A key of 60/min leases one token at a time, i.e. exactly the shared bucket.
+
+**One lease in flight per key.** When a process's prepaid tokens run out under a burst (the
+reference scenario sends 300 requests in the same millisecond), every request of the burst
+finds nothing prepaid. Each taking its own lease would be a herd of round trips to the shared
+store (a pool's worth of Redis connections, or a queue of database threads, in the requests'
+path) and would take up to burst × lease tokens from the key's bucket at once: a key of
+6,000/min leases 120, so 50 concurrent requests would take the whole minute's allowance and
+the key's next requests would be refused although it sent 50. So the first request that finds
+nothing prepaid takes the lease; the others wait for it and spend it, and only those left over
+take the next one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Protocol
 
 from sincro.sharedstate import SharedState
@@ -40,16 +52,35 @@ class SharedStateRateLimiter:
     def __init__(self, shared: SharedState) -> None:
         self.shared = shared
         self._prepaid: dict[int, int] = {}
+        # the lease being taken, per event loop and key (a future belongs to its loop)
+        self._leasing: dict[tuple[int, int], asyncio.Future[bool]] = {}
 
     async def hit(self, key_id: int, per_minute: int) -> float:
         """Take one request from the key's bucket: 0 when allowed, else seconds to wait."""
-        prepaid = self._prepaid.get(key_id, 0)
-        if prepaid > 0:
-            self._prepaid[key_id] = prepaid - 1
-            return 0.0
         key, rate = f"api-key:{key_id}", per_minute / 60.0
         lease = lease_size(per_minute)
-        if lease > 1 and await self.shared.take_async(key, rate, per_minute, cost=lease) == 0:
-            self._prepaid[key_id] = lease - 1
-            return 0.0
+        while True:
+            prepaid = self._prepaid.get(key_id, 0)
+            if prepaid > 0:
+                self._prepaid[key_id] = prepaid - 1
+                return 0.0
+            if lease <= 1:
+                break
+            flight = (id(asyncio.get_running_loop()), key_id)
+            pending = self._leasing.get(flight)
+            if pending is None:
+                pending = asyncio.ensure_future(self._lease(key_id, key, rate, per_minute, lease))
+                self._leasing[flight] = pending
+                pending.add_done_callback(functools.partial(self._landed, flight))
+            if not await asyncio.shield(pending):
+                break  # the bucket holds less than a lease: one token at a time
         return await self.shared.take_async(key, rate, per_minute)
+
+    def _landed(self, flight: tuple[int, int], _: object) -> None:
+        self._leasing.pop(flight, None)
+
+    async def _lease(self, key_id: int, key: str, rate: float, per_minute: int, lease: int) -> bool:
+        if await self.shared.take_async(key, rate, per_minute, cost=lease) != 0:
+            return False
+        self._prepaid[key_id] = self._prepaid.get(key_id, 0) + lease
+        return True
