@@ -9,8 +9,11 @@ the ORM in a dozen statements; this one decides the same thing in ONE statement:
   outbox event and the idempotency record from what the UPDATE returned, and report what
   happened. The hot row is locked only while that statement finishes and commits: no client
   round trip, no Python, no GIL between the lock and the COMMIT.
-- **SQLite**: the same statements in one ``BEGIN IMMEDIATE`` transaction on a raw connection
-  (SQLite has no data-modifying CTEs; writers serialise on the database lock anyway).
+- **SQLite**: the same statements on a raw connection, as one unit of the database's group
+  commit (:mod:`sincro.group_commit`): SQLite has no data-modifying CTEs, and writers
+  serialise on the database lock anyway, so one writer thread per process runs the queued
+  reservations in one ``BEGIN IMMEDIATE`` transaction, each in its own savepoint (a
+  reservation not held or failing is rolled back alone) and answers them after the COMMIT.
 
 It keeps every rule of the general path and falls back to it (returns None) whenever the
 answer needs the general path's machinery:
@@ -34,6 +37,7 @@ Both paths leave identical levels, ledger and events (``tests/inventory/test_lea
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -43,8 +47,9 @@ import orjson
 from sqlalchemy.exc import DBAPIError
 
 from sincro.catalog import service as catalog
-from sincro.db import Database, utcnow
+from sincro.db import Database, raise_as_sqlalchemy, utcnow
 from sincro.events import engine_url, wake_commit_listeners
+from sincro.group_commit import Unit
 from sincro.idempotency import IdempotencyKeyReused, Outcome
 from sincro.inventory.exceptions import InsufficientStock
 from sincro.inventory.models import MAX_LEVEL
@@ -226,19 +231,26 @@ def known_ids(db: Database, req: LeanReservation) -> tuple[int, int] | None:
 
 
 async def reserve_async(
-    db: Database, pool: AsyncPool, req: LeanReservation, ids: tuple[int, int]
+    db: Database, pool: AsyncPool | None, req: LeanReservation, ids: tuple[int, int]
 ) -> Outcome | None:
-    """:func:`reserve` on PostgreSQL, on the event loop (``ids`` from :func:`known_ids`): the
-    same statement on one of ``pool``'s connections, the same answers."""
+    """:func:`reserve` from the event loop (``ids`` from :func:`known_ids`), the same answers:
+    on PostgreSQL the same statement on one of ``pool``'s connections; on SQLite (``pool``
+    None) the same transaction's work queued to the database's group commit, awaited
+    without a thread of the caller's."""
     params, body = _params(req, ids)
     keyed = req.idempotency is not None
     try:
-        row = await pool.fetchone(_PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES, params)
+        if pool is None:
+            work = db.group_commit().submit(_sqlite_unit(params, keyed))
+            result = await asyncio.wrap_future(work)
+        else:
+            row = await pool.fetchone(_PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES, params)
+            result = _postgres_result(row)
     except DBAPIError as exc:
         if _unique_violation(exc):  # a twin with the same key committed first: it replays
             return None
         raise
-    return _answer(db, req, params, body, _postgres_result(row))
+    return _answer(db, req, params, body, result)
 
 
 def _params(req: LeanReservation, ids: tuple[int, int]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -320,7 +332,7 @@ def _postgres(db: Database, params: dict[str, Any], keyed: bool) -> Result:
         finally:
             conn.autocommit = False
     except BaseException as exc:
-        _translate(db, fairy, exc)
+        raise_as_sqlalchemy(db.write_engine, fairy, exc)
         raise
     finally:
         fairy.close()
@@ -334,27 +346,23 @@ def _postgres_result(row: Any) -> Result:
 
 
 def _sqlite(db: Database, params: dict[str, Any], keyed: bool) -> Result:
+    return db.group_commit().run(_sqlite_unit(params, keyed))
+
+
+def _sqlite_unit(params: dict[str, Any], keyed: bool) -> Unit[Result]:
+    """The reservation as a unit of the database's group commit (its own savepoint in a
+    shared transaction: kept only when the hold was taken)."""
     params = {
         **params,
         "now": _sqlite_time(params["now"]),
         "exp": _sqlite_time(params["exp"]),
     }
-    fairy = db.write_engine.raw_connection()
-    try:
-        conn: Any = fairy.driver_connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            out = _sqlite_work(conn, params, keyed)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT" if out[0] else "ROLLBACK")
-    except BaseException as exc:
-        _translate(db, fairy, exc)
-        raise
-    finally:
-        fairy.close()
-    return out
+
+    def unit(conn: Any) -> tuple[bool, Result]:
+        out = _sqlite_work(conn, params, keyed)
+        return out[0], out
+
+    return unit
 
 
 def _sqlite_work(conn: Any, params: dict[str, Any], keyed: bool) -> Result:
@@ -383,22 +391,6 @@ def _sqlite_work(conn: Any, params: dict[str, Any], keyed: bool) -> Result:
     if keyed:
         conn.execute(_SQ_CLAIM, values)
     return True, False, available, None
-
-
-def _translate(db: Database, fairy: Any, exc: BaseException) -> None:
-    """Raise a driver error as SQLAlchemy would (a ``DBAPIError`` wrapping it), so the API's
-    error handlers (503 when the database is away) and the unique-violation check treat both
-    paths alike; a connection the driver reports as broken leaves the pool."""
-    dialect = db.write_engine.dialect
-    dbapi = dialect.loaded_dbapi
-    if not isinstance(exc, dbapi.Error):
-        return
-    gone = dialect.is_disconnect(exc, fairy, None)
-    if gone:
-        fairy.invalidate(exc)
-    raise DBAPIError.instance(
-        None, None, exc, dbapi.Error, connection_invalidated=gone, dialect=dialect
-    ) from exc
 
 
 def _unique_violation(exc: DBAPIError) -> bool:
