@@ -148,20 +148,29 @@ _PG_PLAIN_BYTES, _PG_KEYED_BYTES = PG_PLAIN.encode(), PG_KEYED.encode()
 
 # --- SQLite: the same, one short transaction ----------------------------------------------
 
-_SQ_RECORD = "SELECT request_hash, status_code, response FROM idempotency_records"
-_SQ_RECORD += " WHERE scope = :scope AND key = :key"
-_SQ_DUE = (
-    "SELECT EXISTS (SELECT 1 FROM reservation_lines WHERE product_id = :p AND active"
-    " AND expires_at <= :now)"
-)
+# As on PostgreSQL, the hold's WHERE also says "no due hold of this SKU" and "no record for
+# this key": the usual answer (held) takes the UPDATE and the inserts, and only a hold not
+# taken reads why (a due hold, the stored record, or the units available).
+_SQ_DUE = "SELECT 1 FROM reservation_lines WHERE product_id = :p AND active AND expires_at <= :now"
+_SQ_RECORD = "SELECT {} FROM idempotency_records WHERE scope = :scope AND key = :key"
 _SQ_HOLD = f"""UPDATE stock_levels
    SET reserved = reserved + :qty, version = version + 1, updated_at = :now, as_of = :now
  WHERE product_id = :p AND location_id = :l
    AND reserved + :qty <= {MAX_LEVEL}
    AND :qty <= {_AVAILABLE}
+   AND NOT EXISTS ({_SQ_DUE})
+   {{no_record}}
 RETURNING on_hand, reserved, MAX(0, {_AVAILABLE}), version"""
-_SQ_AVAILABLE = (
-    f"SELECT MAX(0, {_AVAILABLE}) FROM stock_levels WHERE product_id = :p AND location_id = :l"
+_SQ_WHY = f"""SELECT EXISTS ({_SQ_DUE}),
+       (SELECT MAX(0, {_AVAILABLE}) FROM stock_levels WHERE product_id = :p AND location_id = :l),
+       {{record}}"""
+SQ_HOLD_PLAIN = _SQ_HOLD.format(no_record="")
+SQ_HOLD_KEYED = _SQ_HOLD.format(no_record=f"AND NOT EXISTS ({_SQ_RECORD.format('1')})")
+SQ_WHY_PLAIN = _SQ_WHY.format(record="NULL, NULL, NULL")
+SQ_WHY_KEYED = _SQ_WHY.format(
+    record=", ".join(
+        f"({_SQ_RECORD.format(col)})" for col in ("request_hash", "status_code", "response")
+    )
 )
 _SQ_INSERTS = (
     f"INSERT INTO reservations ({_RES_COLUMNS}) VALUES"
@@ -366,16 +375,13 @@ def _sqlite_unit(params: dict[str, Any], keyed: bool) -> Unit[Result]:
 
 
 def _sqlite_work(conn: Any, params: dict[str, Any], keyed: bool) -> Result:
-    if keyed:
-        row = conn.execute(_SQ_RECORD, params).fetchone()
-        if row is not None:
-            return False, False, 0, (row[0], row[1], row[2])
-    if conn.execute(_SQ_DUE, params).fetchone()[0]:
-        return False, True, 0, None
-    level = conn.execute(_SQ_HOLD, params).fetchone()
+    level = conn.execute(SQ_HOLD_KEYED if keyed else SQ_HOLD_PLAIN, params).fetchone()
     if level is None:
-        row = conn.execute(_SQ_AVAILABLE, params).fetchone()
-        return False, False, int(row[0]) if row else 0, None
+        due, available, stored_hash, status, response = conn.execute(
+            SQ_WHY_KEYED if keyed else SQ_WHY_PLAIN, params
+        ).fetchone()
+        record = (stored_hash, status, response) if stored_hash is not None else None
+        return False, bool(due), int(available or 0), record
     on_hand, reserved, available, version = level
     cur = conn.execute(_SQ_INSERTS[0], params)
     values = {
