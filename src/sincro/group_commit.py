@@ -22,6 +22,7 @@ test or tool leaves no thread behind).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -48,7 +49,12 @@ IDLE_SECONDS = 5.0
 @dataclass(slots=True)
 class _Item(Generic[T]):
     work: Unit[T]
-    future: Future[T]
+    future: Future[T] | asyncio.Future[T]
+    loop: asyncio.AbstractEventLoop | None = None  # an asyncio future's loop
+
+
+# what a unit came to: (raised, its answer or its exception)
+Answer = tuple[bool, Any]
 
 
 class GroupCommit:
@@ -72,7 +78,23 @@ class GroupCommit:
     def submit(self, work: Unit[T]) -> Future[T]:
         """Queue ``work``; its future ends with its answer once its group committed, or with
         its own exception, or with the group's error."""
-        item: _Item[T] = _Item(work, Future())
+        future: Future[T] = Future()
+        self._put(_Item(work, future))
+        return future
+
+    async def run_async(self, work: Unit[T]) -> T:
+        """``work`` through the writer, awaited on the running loop: the answers of a group
+        reach each loop in ONE call (one wake-up of the loop per group, not per unit)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._put(_Item(work, future, loop))
+        return await future
+
+    def run(self, work: Unit[T]) -> T:
+        """``work`` through the writer, waiting for its answer (blocking)."""
+        return self.submit(work).result()
+
+    def _put(self, item: _Item[Any]) -> None:
         with self._lock:  # put and the thread check together: a thread leaving sees the item
             self._queue.put(item)
             if self._thread is None:
@@ -80,11 +102,6 @@ class GroupCommit:
                     target=self._run, name="sincro-group-commit", daemon=True
                 )
                 self._thread.start()
-        return item.future
-
-    def run(self, work: Unit[T]) -> T:
-        """``work`` through the writer, waiting for its answer (blocking)."""
-        return self.submit(work).result()
 
     def _run(self) -> None:
         while True:
@@ -103,15 +120,14 @@ class GroupCommit:
                 except queue.Empty:
                     break
             try:
-                self._group(batch)
+                answers = self._group(batch)
             except BaseException as exc:  # never leave a caller waiting
                 log.exception("group commit failed")
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
+                answers = [(True, exc)] * len(batch)
+            _deliver(batch, answers)
 
-    def _group(self, batch: list[_Item[Any]]) -> None:
-        answers: list[tuple[bool, Any]] = []  # (raised, answer or exception) per item
+    def _group(self, batch: list[_Item[Any]]) -> list[Answer]:
+        answers: list[Answer] = []
         fairy = self.engine.raw_connection()
         try:
             conn: Any = fairy.driver_connection
@@ -138,18 +154,11 @@ class GroupCommit:
                         conn.execute("ROLLBACK")
                     except Exception:
                         log.debug("rollback after a failed group failed too", exc_info=True)
-                failed = self._translated(fairy, exc)
-                for item in batch:
-                    item.future.set_exception(failed)
-                return
+                return [(True, self._translated(fairy, exc))] * len(batch)
         finally:
             self.groups += 1
             fairy.close()
-        for item, (raised, answer) in zip(batch, answers, strict=True):
-            if raised:
-                item.future.set_exception(answer)
-            else:
-                item.future.set_result(answer)
+        return answers
 
     def _translated(self, fairy: Any, exc: Exception) -> BaseException:
         """``exc`` as SQLAlchemy would raise it (see :func:`sincro.db.raise_as_sqlalchemy`)."""
@@ -158,3 +167,34 @@ class GroupCommit:
         except BaseException as shown:
             return shown
         return exc
+
+
+def _deliver(batch: list[_Item[Any]], answers: list[Answer]) -> None:
+    """Hand each unit its answer: a blocking caller's future at once, the asyncio futures of
+    each loop in one thread-safe call on that loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Answer]]] = {}
+    for item, answer in zip(batch, answers, strict=True):
+        if item.loop is None:
+            _settle(item.future, answer)
+        else:
+            by_loop.setdefault(item.loop, []).append((item.future, answer))
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, settled)
+        except RuntimeError:  # that loop is closed: nobody awaits its answers any more
+            log.debug("group commit: answers for a closed event loop dropped")
+
+
+def _settle_all(settled: list[tuple[Any, Answer]]) -> None:
+    for future, answer in settled:
+        _settle(future, answer)
+
+
+def _settle(future: Future[Any] | asyncio.Future[Any], answer: Answer) -> None:
+    if future.done():  # an awaiting task was cancelled: its unit ran all the same
+        return
+    raised, value = answer
+    if raised:
+        future.set_exception(value)
+    else:
+        future.set_result(value)

@@ -37,7 +37,6 @@ Both paths leave identical levels, ledger and events (``tests/inventory/test_lea
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -250,8 +249,7 @@ async def reserve_async(
     keyed = req.idempotency is not None
     try:
         if pool is None:
-            work = db.group_commit().submit(_sqlite_unit(params, keyed))
-            result = await asyncio.wrap_future(work)
+            result = await db.group_commit().run_async(_sqlite_unit(params, keyed))
         else:
             row = await pool.fetchone(_PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES, params)
             result = _postgres_result(row)
