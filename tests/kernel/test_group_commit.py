@@ -5,6 +5,7 @@ a failed COMMIT fails every unit of its group and keeps none."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -114,3 +115,34 @@ def test_the_writer_thread_ends_when_idle_and_starts_again(db: Database) -> None
     assert writer._thread is None
     assert writer.run(_insert("b")) == "b"
     assert _keys(db) == ["a", "b"]
+
+
+def test_asyncio_callers_get_their_own_answers_from_a_shared_group(db: Database) -> None:
+    writer = db.group_commit()
+
+    async def storm() -> list[Any]:
+        release, first = _held(writer)
+        groups = writer.groups
+
+        async def one(unit: Any) -> Any:
+            try:
+                return await writer.run_async(unit)
+            except DBAPIError as exc:
+                return type(exc.orig).__name__
+
+        tasks = [
+            asyncio.ensure_future(one(unit))
+            for unit in (_insert("a"), _insert("b", "a"), _insert("c", keep=False), _insert("d"))
+        ]
+        deadline = time.monotonic() + 30
+        while writer._queue.qsize() < len(tasks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)  # until every unit is queued behind the held one
+        assert not any(t.done() for t in tasks)
+        release.set()
+        answers = await asyncio.gather(*tasks)
+        first.result(30)
+        assert writer.groups == groups + 2
+        return answers
+
+    assert asyncio.run(storm()) == ["a", "IntegrityError", "c", "d"]
+    assert _keys(db) == ["a", "d"]
