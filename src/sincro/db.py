@@ -469,6 +469,8 @@ class Database:
     def group_commit(self) -> GroupCommit:
         """SQLite: the writer thread that runs small write units in shared transactions
         (:mod:`sincro.group_commit`), made at first use."""
+        if not self.is_sqlite:
+            raise RuntimeError("group commit is for SQLite (PostgreSQL has row locks)")
         if self._group_commit is None:
             from sincro.group_commit import GroupCommit
 
