@@ -56,6 +56,7 @@ from sqlalchemy.types import TypeDecorator
 
 if TYPE_CHECKING:
     from sincro.config import Settings
+    from sincro.group_commit import GroupCommit
 
 log = logging.getLogger("sincro.db")
 
@@ -335,6 +336,23 @@ def _watch_pings(engine: Engine, watchdog: StatementWatchdog, seconds: float) ->
     dialect.do_ping = do_ping  # type: ignore[method-assign,assignment]
 
 
+def raise_as_sqlalchemy(engine: Engine, fairy: Any, exc: BaseException) -> None:
+    """Raise a driver error met on a raw pooled connection (``fairy``) as SQLAlchemy would
+    (a ``DBAPIError`` wrapping it), so the API's error handlers (503 when the database is
+    away) and unique-violation checks treat raw and ORM work alike; a connection the driver
+    reports as broken leaves the pool. Returns when ``exc`` is not a driver error."""
+    dialect = engine.dialect
+    dbapi = dialect.loaded_dbapi
+    if not isinstance(exc, dbapi.Error):
+        return
+    gone = dialect.is_disconnect(exc, fairy, None)
+    if gone:
+        fairy.invalidate(exc)
+    raise DBAPIError.instance(
+        None, None, exc, dbapi.Error, connection_invalidated=gone, dialect=dialect
+    ) from exc
+
+
 def is_transient(exc: DBAPIError) -> bool:
     """A failure that the same transaction, run again, may not meet."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
@@ -407,6 +425,8 @@ class Database:
             self.read_engine = self.write_engine
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._group_commit: GroupCommit | None = None
+        self._group_commit_lock = threading.Lock()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -445,6 +465,19 @@ class Database:
                 if last or not is_transient(exc):
                     raise
         raise AssertionError("unreachable")
+
+    def group_commit(self) -> GroupCommit:
+        """SQLite: the writer thread that runs small write units in shared transactions
+        (:mod:`sincro.group_commit`), made at first use."""
+        if not self.is_sqlite:
+            raise RuntimeError("group commit is for SQLite (PostgreSQL has row locks)")
+        if self._group_commit is None:
+            from sincro.group_commit import GroupCommit
+
+            with self._group_commit_lock:
+                if self._group_commit is None:
+                    self._group_commit = GroupCommit(self.write_engine)
+        return self._group_commit
 
     def dispose(self) -> None:
         self.write_engine.dispose()

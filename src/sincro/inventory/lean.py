@@ -9,8 +9,11 @@ the ORM in a dozen statements; this one decides the same thing in ONE statement:
   outbox event and the idempotency record from what the UPDATE returned, and report what
   happened. The hot row is locked only while that statement finishes and commits: no client
   round trip, no Python, no GIL between the lock and the COMMIT.
-- **SQLite**: the same statements in one ``BEGIN IMMEDIATE`` transaction on a raw connection
-  (SQLite has no data-modifying CTEs; writers serialise on the database lock anyway).
+- **SQLite**: the same statements on a raw connection, as one unit of the database's group
+  commit (:mod:`sincro.group_commit`): SQLite has no data-modifying CTEs, and writers
+  serialise on the database lock anyway, so one writer thread per process runs the queued
+  reservations in one ``BEGIN IMMEDIATE`` transaction, each in its own savepoint (a
+  reservation not held or failing is rolled back alone) and answers them after the COMMIT.
 
 It keeps every rule of the general path and falls back to it (returns None) whenever the
 answer needs the general path's machinery:
@@ -43,8 +46,9 @@ import orjson
 from sqlalchemy.exc import DBAPIError
 
 from sincro.catalog import service as catalog
-from sincro.db import Database, utcnow
+from sincro.db import Database, raise_as_sqlalchemy, utcnow
 from sincro.events import engine_url, wake_commit_listeners
+from sincro.group_commit import Unit
 from sincro.idempotency import IdempotencyKeyReused, Outcome
 from sincro.inventory.exceptions import InsufficientStock
 from sincro.inventory.models import MAX_LEVEL
@@ -143,20 +147,29 @@ _PG_PLAIN_BYTES, _PG_KEYED_BYTES = PG_PLAIN.encode(), PG_KEYED.encode()
 
 # --- SQLite: the same, one short transaction ----------------------------------------------
 
-_SQ_RECORD = "SELECT request_hash, status_code, response FROM idempotency_records"
-_SQ_RECORD += " WHERE scope = :scope AND key = :key"
-_SQ_DUE = (
-    "SELECT EXISTS (SELECT 1 FROM reservation_lines WHERE product_id = :p AND active"
-    " AND expires_at <= :now)"
-)
+# As on PostgreSQL, the hold's WHERE also says "no due hold of this SKU" and "no record for
+# this key": the usual answer (held) takes the UPDATE and the inserts, and only a hold not
+# taken reads why (a due hold, the stored record, or the units available).
+_SQ_DUE = "SELECT 1 FROM reservation_lines WHERE product_id = :p AND active AND expires_at <= :now"
+_SQ_RECORD = "SELECT {} FROM idempotency_records WHERE scope = :scope AND key = :key"
 _SQ_HOLD = f"""UPDATE stock_levels
    SET reserved = reserved + :qty, version = version + 1, updated_at = :now, as_of = :now
  WHERE product_id = :p AND location_id = :l
    AND reserved + :qty <= {MAX_LEVEL}
    AND :qty <= {_AVAILABLE}
+   AND NOT EXISTS ({_SQ_DUE})
+   {{no_record}}
 RETURNING on_hand, reserved, MAX(0, {_AVAILABLE}), version"""
-_SQ_AVAILABLE = (
-    f"SELECT MAX(0, {_AVAILABLE}) FROM stock_levels WHERE product_id = :p AND location_id = :l"
+_SQ_WHY = f"""SELECT EXISTS ({_SQ_DUE}),
+       (SELECT MAX(0, {_AVAILABLE}) FROM stock_levels WHERE product_id = :p AND location_id = :l),
+       {{record}}"""
+SQ_HOLD_PLAIN = _SQ_HOLD.format(no_record="")
+SQ_HOLD_KEYED = _SQ_HOLD.format(no_record=f"AND NOT EXISTS ({_SQ_RECORD.format('1')})")
+SQ_WHY_PLAIN = _SQ_WHY.format(record="NULL, NULL, NULL")
+SQ_WHY_KEYED = _SQ_WHY.format(
+    record=", ".join(
+        f"({_SQ_RECORD.format(col)})" for col in ("request_hash", "status_code", "response")
+    )
 )
 _SQ_INSERTS = (
     f"INSERT INTO reservations ({_RES_COLUMNS}) VALUES"
@@ -226,19 +239,25 @@ def known_ids(db: Database, req: LeanReservation) -> tuple[int, int] | None:
 
 
 async def reserve_async(
-    db: Database, pool: AsyncPool, req: LeanReservation, ids: tuple[int, int]
+    db: Database, pool: AsyncPool | None, req: LeanReservation, ids: tuple[int, int]
 ) -> Outcome | None:
-    """:func:`reserve` on PostgreSQL, on the event loop (``ids`` from :func:`known_ids`): the
-    same statement on one of ``pool``'s connections, the same answers."""
+    """:func:`reserve` from the event loop (``ids`` from :func:`known_ids`), the same answers:
+    on PostgreSQL the same statement on one of ``pool``'s connections; on SQLite (``pool``
+    None) the same transaction's work queued to the database's group commit, awaited
+    without a thread of the caller's."""
     params, body = _params(req, ids)
     keyed = req.idempotency is not None
     try:
-        row = await pool.fetchone(_PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES, params)
+        if pool is None:
+            result = await db.group_commit().run_async(_sqlite_unit(params, keyed))
+        else:
+            row = await pool.fetchone(_PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES, params)
+            result = _postgres_result(row)
     except DBAPIError as exc:
         if _unique_violation(exc):  # a twin with the same key committed first: it replays
             return None
         raise
-    return _answer(db, req, params, body, _postgres_result(row))
+    return _answer(db, req, params, body, result)
 
 
 def _params(req: LeanReservation, ids: tuple[int, int]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -320,7 +339,7 @@ def _postgres(db: Database, params: dict[str, Any], keyed: bool) -> Result:
         finally:
             conn.autocommit = False
     except BaseException as exc:
-        _translate(db, fairy, exc)
+        raise_as_sqlalchemy(db.write_engine, fairy, exc)
         raise
     finally:
         fairy.close()
@@ -334,40 +353,33 @@ def _postgres_result(row: Any) -> Result:
 
 
 def _sqlite(db: Database, params: dict[str, Any], keyed: bool) -> Result:
+    return db.group_commit().run(_sqlite_unit(params, keyed))
+
+
+def _sqlite_unit(params: dict[str, Any], keyed: bool) -> Unit[Result]:
+    """The reservation as a unit of the database's group commit (its own savepoint in a
+    shared transaction: kept only when the hold was taken)."""
     params = {
         **params,
         "now": _sqlite_time(params["now"]),
         "exp": _sqlite_time(params["exp"]),
     }
-    fairy = db.write_engine.raw_connection()
-    try:
-        conn: Any = fairy.driver_connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            out = _sqlite_work(conn, params, keyed)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT" if out[0] else "ROLLBACK")
-    except BaseException as exc:
-        _translate(db, fairy, exc)
-        raise
-    finally:
-        fairy.close()
-    return out
+
+    def unit(conn: Any) -> tuple[bool, Result]:
+        out = _sqlite_work(conn, params, keyed)
+        return out[0], out
+
+    return unit
 
 
 def _sqlite_work(conn: Any, params: dict[str, Any], keyed: bool) -> Result:
-    if keyed:
-        row = conn.execute(_SQ_RECORD, params).fetchone()
-        if row is not None:
-            return False, False, 0, (row[0], row[1], row[2])
-    if conn.execute(_SQ_DUE, params).fetchone()[0]:
-        return False, True, 0, None
-    level = conn.execute(_SQ_HOLD, params).fetchone()
+    level = conn.execute(SQ_HOLD_KEYED if keyed else SQ_HOLD_PLAIN, params).fetchone()
     if level is None:
-        row = conn.execute(_SQ_AVAILABLE, params).fetchone()
-        return False, False, int(row[0]) if row else 0, None
+        due, available, stored_hash, status, response = conn.execute(
+            SQ_WHY_KEYED if keyed else SQ_WHY_PLAIN, params
+        ).fetchone()
+        record = (stored_hash, status, response) if stored_hash is not None else None
+        return False, bool(due), int(available or 0), record
     on_hand, reserved, available, version = level
     cur = conn.execute(_SQ_INSERTS[0], params)
     values = {
@@ -383,22 +395,6 @@ def _sqlite_work(conn: Any, params: dict[str, Any], keyed: bool) -> Result:
     if keyed:
         conn.execute(_SQ_CLAIM, values)
     return True, False, available, None
-
-
-def _translate(db: Database, fairy: Any, exc: BaseException) -> None:
-    """Raise a driver error as SQLAlchemy would (a ``DBAPIError`` wrapping it), so the API's
-    error handlers (503 when the database is away) and the unique-violation check treat both
-    paths alike; a connection the driver reports as broken leaves the pool."""
-    dialect = db.write_engine.dialect
-    dbapi = dialect.loaded_dbapi
-    if not isinstance(exc, dbapi.Error):
-        return
-    gone = dialect.is_disconnect(exc, fairy, None)
-    if gone:
-        fairy.invalidate(exc)
-    raise DBAPIError.instance(
-        None, None, exc, dbapi.Error, connection_invalidated=gone, dialect=dialect
-    ) from exc
 
 
 def _unique_violation(exc: DBAPIError) -> bool:

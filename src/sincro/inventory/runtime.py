@@ -114,9 +114,10 @@ def _warm_page(state: AppState, cache: AvailabilityCache, offset: int, size: int
 def _reservation_threads(state: AppState) -> None:
     """Reservations block in threads of their own (created on first use, dropped at stop):
     a hand-off through ``concurrent.futures`` costs about a third of anyio's
-    ``run_in_threadpool``, which was a fifth of a lean reservation's CPU. On PostgreSQL the
-    lean statement runs on the event loop instead, on connections of its own
-    (:func:`reservation_pool`), closed at stop too."""
+    ``run_in_threadpool``, which was a fifth of a lean reservation's CPU. The lean path
+    runs from the event loop instead: on PostgreSQL on connections of its own
+    (:func:`reservation_pool`), closed at stop too; on SQLite through the database's group
+    commit (one writer thread, which ends by itself when idle)."""
 
     async def stop() -> None:
         state.close_threads(WRITERS)
@@ -132,8 +133,8 @@ def _reservation_threads(state: AppState) -> None:
 
 def reservation_pool(state: AppState) -> AsyncPool | None:
     """PostgreSQL: the connections on which this event loop runs lean reservations (made on
-    first use; a new loop, e.g. a test client's, gets its own). SQLite: None (its write
-    lock is taken in the reservation threads)."""
+    first use; a new loop, e.g. a test client's, gets its own). SQLite: None (lean
+    reservations go to the database's group commit, :mod:`sincro.group_commit`)."""
     if state.db.is_sqlite:
         return None
     pool = state.services.get(POOL)
