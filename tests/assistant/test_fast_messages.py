@@ -30,6 +30,7 @@ from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
+from tests.answers import compared_headers
 from tests.assistant import world
 from tests.conftest import wipe
 
@@ -214,7 +215,7 @@ def _run(db: Database, settings: Settings, fast: bool) -> dict[str, Any]:
                 (
                     response.status_code,
                     _normal(response.text),
-                    {h: response.headers.get(h) for h in HEADERS},
+                    compared_headers(response, HEADERS),
                 )
             )
     moved = [after - was for after, was in zip(_metrics(), before, strict=True)]

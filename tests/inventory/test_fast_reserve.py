@@ -27,6 +27,7 @@ from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
+from tests.answers import compared_headers
 from tests.conftest import wipe
 from tests.factories import make_location, make_product, receive
 
@@ -258,7 +259,7 @@ def _run(db: Database, settings: Settings, fast: bool) -> dict[str, Any]:
                 (
                     response.status_code,
                     normal(response.text),
-                    {h: response.headers.get(h) for h in HEADERS},
+                    compared_headers(response, HEADERS),
                 )
             )
     moved = [after - was for after, was in zip(_metrics(), before, strict=True)]
