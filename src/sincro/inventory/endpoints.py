@@ -36,7 +36,7 @@ from sincro.inventory.metrics import RESERVATIONS
 from sincro.inventory.runtime import (
     availability_cache,
     in_reservation_thread,
-    reservation_pool,
+    reserve_on_loop,
 )
 from sincro.inventory.schemas import (
     AvailabilityBatchOut,
@@ -398,16 +398,15 @@ def _lean_request(asked: _Asked) -> lean.LeanReservation | None:
 async def _lean_on_loop(
     state: AppState, req: lean.LeanReservation | None
 ) -> tuple[Outcome | None, bool]:
-    """The lean path on the event loop (PostgreSQL, SKU and location this process knows):
-    its answer, and whether it was tried (then the thread goes straight to the general
-    path when it did not answer)."""
-    if req is None:
+    """The lean path on the reservation loop (PostgreSQL, SKU and location this process
+    knows): its answer, and whether it was tried (then the thread goes straight to the
+    general path when it did not answer)."""
+    if req is None or state.db.is_sqlite:
         return None, False
-    pool = reservation_pool(state)
-    ids = lean.known_ids(state.db, req) if pool is not None else None
-    if pool is None or ids is None:
+    ids = lean.known_ids(state.db, req)
+    if ids is None:
         return None, False
-    return await lean.reserve_async(state.db, pool, req, ids), True
+    return await reserve_on_loop(state, req, ids), True
 
 
 def _reserve(state: AppState, asked: _Asked, lean_request: lean.LeanReservation | None) -> Outcome:
