@@ -296,9 +296,18 @@ def _run_wrk(
     return raw
 
 
-def answers(server: ApiServer) -> dict[tuple[str, str, str], float]:
-    """The api's answers so far by (method, route template, status), over its processes."""
-    text = httpx.get(f"{server.base_url}/metrics", timeout=30).text
+def answers(server: ApiServer, attempts: int = 3) -> dict[tuple[str, str, str], float] | None:
+    """The api's answers so far by (method, route template, status), over its processes;
+    None when ``/metrics`` did not answer (an api still draining wrk's last requests on a
+    loaded machine may take long)."""
+    for attempt in range(attempts):
+        try:
+            text = httpx.get(f"{server.base_url}/metrics", timeout=60).text
+            break
+        except httpx.HTTPError as exc:
+            log(f"  /metrics did not answer ({exc!r}), attempt {attempt + 1} of {attempts}")
+    else:
+        return None
     out: dict[tuple[str, str, str], float] = {}
     for family in text_string_to_metric_families(text):
         if family.name != _ANSWERS:
@@ -311,10 +320,14 @@ def answers(server: ApiServer) -> dict[tuple[str, str, str], float]:
 
 
 def answers_by_kind(
-    before: dict[tuple[str, str, str], float], after: dict[tuple[str, str, str], float]
-) -> dict[str, dict[str, int]]:
+    before: dict[tuple[str, str, str], float] | None,
+    after: dict[tuple[str, str, str], float] | None,
+) -> dict[str, dict[str, int]] | None:
     """What the api answered between two :func:`answers`, by kind and status (``other``: a
-    route that is none of the mix's, ``METHOD route`` named with each status)."""
+    route that is none of the mix's, ``METHOD route`` named with each status); None when
+    either count is missing."""
+    if before is None or after is None:
+        return None
     out: dict[str, dict[str, int]] = {}
     for (method, route, status), count in after.items():
         n = int(count - before.get((method, route, status), 0))
@@ -475,7 +488,7 @@ def run(
         f"/s), p99 {mixed['latency_ms']['p99']} ms vs floor {floor['latency_ms']['p99']} ms"
         f" ({ratio:.2f}x), errors {errors}, verify exit {verify.returncode}"
     )
-    failed = {
+    failed = by_kind and {
         kind: {status: n for status, n in statuses.items() if not status.startswith("2")}
         for kind, statuses in by_kind.items()
     }

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa_exc
 
 from sincro.app import create_app
+from sincro.catalog import service as catalog
 from sincro.config import Settings
 from sincro.db import Database
 from sincro.inventory import lean, runtime
@@ -26,7 +27,12 @@ RESERVE = "/v1/reservations"
 
 
 @pytest.fixture
-def pg(postgres_url: str, tmp_path: Any) -> Iterator[tuple[Database, Settings]]:
+def pg(
+    postgres_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Database, Settings]]:
+    # the directory stays fresh however slow the machine: after each app's first request
+    # (which learns the ids on the general path) every one goes to the loop
+    monkeypatch.setattr(catalog, "DIRECTORY_TTL_SECONDS", 3600.0)
     db = Database(postgres_url)
     settings = Settings(
         database_url=postgres_url, var_dir=tmp_path, log_json=False, availability_warm_skus=0
