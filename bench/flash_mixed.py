@@ -19,7 +19,12 @@ order, so a per-thread queue of sent kinds would misattribute answers. Answers a
 status and body instead: 201 is a reservation (its ``id`` is queued), a 200 with
 ``online_available`` a read, a 200 with ``"status":"committed"``/``"released"`` a commit or a
 release; a non-2xx is counted by status and error code (``insufficient_stock`` is a
-reservation's, ``reservation_*`` a commit's or release's, ``unknown_*`` a read's). Requests
+reservation's, ``reservation_*`` a commit's or release's, ``unknown_*`` a read's). A code any
+kind may answer (``database_unavailable``, ``rate_limited``) names no kind, so the api's own
+request counter (``sincro_http_request_duration_seconds_count`` by route template and status,
+summed over its processes by ``/metrics``) is read before and after the run: its difference
+is every answer by kind and status, ``answers_by_kind`` (the api's view: it counts answers
+wrk did not read before it stopped, too). Requests
 sent per kind are counted in ``request()``; sent minus answered is what was in flight when
 wrk stopped (or lost to a socket error): those may have been applied, so the database check
 is ``answered <= rows <= sent`` per kind.
@@ -48,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.availability import warm_up
 from bench.harness import (
@@ -195,6 +201,15 @@ function done(summary, latency, requests)
 end
 """
 
+# the api's route templates of each kind (the request metric's ``route`` label)
+_KIND_OF_ROUTE = {
+    ("GET", "/v1/availability/{sku}"): "read",
+    ("POST", "/v1/reservations"): "reserve",
+    ("POST", "/v1/reservations/{reservation_id}/commit"): "commit",
+    ("POST", "/v1/reservations/{reservation_id}/release"): "release",
+}
+_ANSWERS = "sincro_http_request_duration_seconds"
+
 # whose error a non-2xx is, by its error code (the body names no request)
 _KIND_OF_CODE = {
     "insufficient_stock": "reserve",
@@ -279,6 +294,50 @@ def _run_wrk(
         f"<{variant} script>", f"<{variant} script from bench/flash_mixed.py>"
     )
     return raw
+
+
+def answers(server: ApiServer, attempts: int = 3) -> dict[tuple[str, str, str], float] | None:
+    """The api's answers so far by (method, route template, status), over its processes;
+    None when ``/metrics`` did not answer (an api still draining wrk's last requests on a
+    loaded machine may take long)."""
+    for attempt in range(attempts):
+        try:
+            text = httpx.get(f"{server.base_url}/metrics", timeout=60).text
+            break
+        except httpx.HTTPError as exc:
+            log(f"  /metrics did not answer ({exc!r}), attempt {attempt + 1} of {attempts}")
+    else:
+        return None
+    out: dict[tuple[str, str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != _ANSWERS:
+            continue
+        for sample in family.samples:
+            if sample.name == f"{_ANSWERS}_count":
+                labels = sample.labels
+                out[labels["method"], labels["route"], labels["status"]] = sample.value
+    return out
+
+
+def answers_by_kind(
+    before: dict[tuple[str, str, str], float] | None,
+    after: dict[tuple[str, str, str], float] | None,
+) -> dict[str, dict[str, int]] | None:
+    """What the api answered between two :func:`answers`, by kind and status (``other``: a
+    route that is none of the mix's, ``METHOD route`` named with each status); None when
+    either count is missing."""
+    if before is None or after is None:
+        return None
+    out: dict[str, dict[str, int]] = {}
+    for (method, route, status), count in after.items():
+        n = int(count - before.get((method, route, status), 0))
+        if n <= 0:
+            continue
+        kind = _KIND_OF_ROUTE.get((method, route))
+        label = status if kind else f"{method} {route} {status}"
+        bucket = out.setdefault(kind or "other", {})
+        bucket[label] = bucket.get(label, 0) + n
+    return out
 
 
 def _summary(raw: dict[str, Any]) -> dict[str, Any]:
@@ -383,8 +442,11 @@ def run(
     floor = _summary(_run_wrk(server, key, "floor", **common))
     mixed_note = preflight("mixed flash-sale load", ours, settle)
     log(f"mixed: 90/9/1 over {hot} hot SKUs at {location}, wrk -c{connections}, {seconds} s")
+    counted = answers(server)
     raw = _run_wrk(server, key, "mixed", **common)
+    by_kind = answers_by_kind(counted, answers(server))
     mixed, per_kind = _summary(raw), _per_kind(raw)
+    per_kind["answers_by_kind"] = by_kind
     after = _levels(database_url, hot_skus, location)
     verify = server.cli("inventory", "verify", timeout=1800)
     db_check = _database_check(database_url, per_kind)
@@ -426,6 +488,11 @@ def run(
         f"/s), p99 {mixed['latency_ms']['p99']} ms vs floor {floor['latency_ms']['p99']} ms"
         f" ({ratio:.2f}x), errors {errors}, verify exit {verify.returncode}"
     )
+    failed = by_kind and {
+        kind: {status: n for status, n in statuses.items() if not status.startswith("2")}
+        for kind, statuses in by_kind.items()
+    }
+    log(f"  non-2xx by kind and status (the api's count): {failed}")
     return result
 
 

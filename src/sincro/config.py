@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     api_workers: int = 1
+    # a worker process must start (import, migrate check, lifespan) and then answer the
+    # supervisor's pings within this; uvicorn's 5 s killed starting workers in a loop on a
+    # busy host
+    api_worker_healthcheck_seconds: int = Field(default=60, ge=1)
     # worker processes lower their CPU priority by this much: where api and workers share a
     # machine, a campaign or a sync uses the idle CPU and interactive requests come first
     worker_nice: int = Field(default=10, ge=0, le=19)

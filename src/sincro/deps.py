@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +24,11 @@ from sincro.db import Database
 from sincro.errors import RateLimited, Unauthorized
 from sincro.fastroutes import FastRoute
 from sincro.inputs import MAX_ROW_ID
+from sincro.loopthread import LoopThread
 from sincro.sharedstate import SharedState
 
 T = TypeVar("T")
+log = logging.getLogger("sincro.deps")
 MAX_OFFSET = 1_000_000
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page")]
@@ -81,6 +84,34 @@ class AppState:
         pool = self.services.pop(name, None)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    async def on_loop(self, name: str, work: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """``await work(*args)`` on the app's event loop ``name``, in a thread of its own
+        (made at first use, :mod:`sincro.loopthread`): I/O that must not wait for the
+        iterations of the loop serving the requests."""
+        runner = self.services.get(name)
+        if runner is None:
+            runner = self.services.setdefault(name, LoopThread(f"sincro-{name}"))
+        return await runner.run(work, *args)
+
+    async def close_loop(
+        self, name: str, last: Callable[[], Awaitable[None]] | None = None, timeout: float = 5.0
+    ) -> bool:
+        """At stop: run ``last()`` on the loop ``name`` (closing what belongs to it, within
+        ``timeout`` s), then end the loop and its thread (work still running is cancelled),
+        if it was made. False when something did not finish in time."""
+        runner = self.services.pop(name, None)
+        if runner is None:
+            return True
+        done = True
+        if last is not None:
+            try:
+                await asyncio.wait_for(runner.run(last), timeout)
+            except Exception:  # the loop ends anyway: what it held goes with the process
+                log.warning("closing the event loop %s failed", name, exc_info=True)
+                done = False
+        stopped = await asyncio.get_running_loop().run_in_executor(None, runner.stop, timeout)
+        return done and stopped
 
     def run_write(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one write transaction, retried on deadlock or serialization failure."""

@@ -77,6 +77,7 @@ def api(
         proxy_headers=False,  # sincro.clients decides, from SINCRO_TRUSTED_PROXIES
         timeout_keep_alive=30,
         backlog=4096,
+        timeout_worker_healthcheck=settings.api_worker_healthcheck_seconds,
     )
 
 

@@ -15,6 +15,8 @@ from sincro.catalog import service as catalog
 from sincro.catalog.schemas import DirectoryChanged
 from sincro.deps import AppState
 from sincro.events import STOCK
+from sincro.idempotency import Outcome
+from sincro.inventory import lean
 from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.shared import SharedSnapshots
 from sincro.pgasync import AsyncPool
@@ -22,9 +24,10 @@ from sincro.pgasync import AsyncPool
 CACHE = "inventory.availability"
 WRITERS = "inventory.reservation_threads"
 POOL = "inventory.reservation_pool"
+RESERVER = "inventory.reservation_loop"
 # as many as anyio's default thread limit, which reservations used before
 RESERVATION_THREADS = 40
-# PostgreSQL connections of one api process for lean reservations on the event loop: each
+# PostgreSQL connections of one api process for lean reservations on their loop: each
 # statement holds one for about a millisecond, and more backends than cores only contend
 RESERVATION_CONNECTIONS = 8
 T = TypeVar("T")
@@ -115,26 +118,37 @@ def _reservation_threads(state: AppState) -> None:
     """Reservations block in threads of their own (created on first use, dropped at stop):
     a hand-off through ``concurrent.futures`` costs about a third of anyio's
     ``run_in_threadpool``, which was a fifth of a lean reservation's CPU. The lean path
-    runs from the event loop instead: on PostgreSQL on connections of its own
-    (:func:`reservation_pool`), closed at stop too; on SQLite through the database's group
-    commit (one writer thread, which ends by itself when idle)."""
+    runs elsewhere: on PostgreSQL on an event loop of its own (:func:`reserve_on_loop`), on
+    connections of its own (:func:`reservation_pool`), both closed at stop too; on SQLite
+    through the database's group commit (one writer thread, which ends by itself when
+    idle)."""
 
     async def stop() -> None:
         state.close_threads(WRITERS)
-        connections = state.services.pop(POOL, None)
-        if connections is not None:
-            if connections.loop is asyncio.get_running_loop():
-                await connections.close()
-            else:
-                connections.abandon()
+        await state.close_loop(RESERVER, lambda: _close_pool(state))
+        left = state.services.pop(POOL, None)  # the loop did not close it in time
+        if left is not None:
+            left.abandon()
 
     state.on_stop.append(stop)
 
 
+async def _close_pool(state: AppState) -> None:
+    """On the reservation loop: close its pool's connections."""
+    connections = state.services.pop(POOL, None)
+    if connections is None:
+        return
+    if connections.loop is asyncio.get_running_loop():
+        await connections.close()
+    else:
+        connections.abandon()
+
+
 def reservation_pool(state: AppState) -> AsyncPool | None:
-    """PostgreSQL: the connections on which this event loop runs lean reservations (made on
-    first use; a new loop, e.g. a test client's, gets its own). SQLite: None (lean
-    reservations go to the database's group commit, :mod:`sincro.group_commit`)."""
+    """PostgreSQL: the connections on which the running event loop (the reservation loop,
+    :func:`reserve_on_loop`) runs lean reservations, made on first use; a pool of another
+    loop is replaced. SQLite: None (lean reservations go to the database's group commit,
+    :mod:`sincro.group_commit`)."""
     if state.db.is_sqlite:
         return None
     pool = state.services.get(POOL)
@@ -144,6 +158,27 @@ def reservation_pool(state: AppState) -> AsyncPool | None:
         pool = AsyncPool(state.db.url, state.db.timeouts, RESERVATION_CONNECTIONS)
         state.services[POOL] = pool
     return pool
+
+
+async def reserve_on_loop(
+    state: AppState, req: lean.LeanReservation, ids: tuple[int, int]
+) -> Outcome | None:
+    """PostgreSQL: :func:`lean.reserve_async` on the process's reservation loop, a thread of
+    its own (:mod:`sincro.loopthread`), with :func:`reservation_pool`'s connections. On the
+    loop serving thousands of connections each step of the statement (send, wait, read)
+    waited for an iteration of that loop, hundreds of milliseconds under load, and the pool
+    drained at tens of statements a second; here a step waits only for its socket. Its
+    answers and errors are :func:`lean.reserve_async`'s."""
+    return await state.on_loop(RESERVER, _reserve_async, state, req, ids)
+
+
+async def _reserve_async(
+    state: AppState, req: lean.LeanReservation, ids: tuple[int, int]
+) -> Outcome | None:
+    pool = reservation_pool(state)
+    if pool is None:
+        raise ValueError("the reservation loop runs PostgreSQL statements only")
+    return await lean.reserve_async(state.db, pool, req, ids)
 
 
 async def in_reservation_thread(state: AppState, work: Callable[..., T], *args: Any) -> T:
