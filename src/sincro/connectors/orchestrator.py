@@ -344,12 +344,15 @@ def _fetch(
 @dataclass(frozen=True)
 class PageSpan:
     """The numbered pages one part of a split entity run syncs: ``first``..``last``, and for
-    the last part (``open_ended``) the pages past the total announced at the start too."""
+    the last part (``open_ended``) the pages past the total announced at the start too.
+    ``saved`` is the cursor the pages were numbered against: every part asks with it, not with
+    the cursor the first part moves meanwhile (which would shift the others' pages)."""
 
     index: int
     first: int
     last: int
     open_ended: bool
+    saved: str | None = None
 
     def __str__(self) -> str:
         return f"pages {self.first}-{self.last}" + ("+" if self.open_ended else "")
@@ -594,7 +597,7 @@ def _plan_parts(rt: SourceRuntime, entity: str) -> list[PageSpan]:
     pg = spec.pagination
     if not pg.total_path:
         return []
-    params, _ = _params(rt, spec, entity)
+    params, saved = _params(rt, spec, entity)
     deadline = Deadline(rt.source.run_budget_seconds)
     probe = _fetch(rt, spec, {**params, pg.page_param: pg.first_page, pg.size_param: 1}, deadline)
     total = dig(probe.body, pg.total_path)
@@ -604,9 +607,7 @@ def _plan_parts(rt: SourceRuntime, entity: str) -> list[PageSpan]:
     pages = math.ceil(total / size)
     parts = min(config.parts, pages)
     bounds = [pg.first_page + pages * i // parts for i in range(parts + 1)]
-    return [
-        PageSpan(i, bounds[i], bounds[i + 1] - 1, open_ended=i == parts - 1) for i in range(parts)
-    ]
+    return [PageSpan(i, bounds[i], bounds[i + 1] - 1, i == parts - 1, saved) for i in range(parts)]
 
 
 def _run_parts(
@@ -751,7 +752,7 @@ def _run_pages(
     mapper = Mapper(entity, spec)
     size = config.page_size or rt.source.page_size
     deadline = Deadline(rt.source.run_budget_seconds)
-    params, saved = _params(rt, spec, entity)
+    params, saved = _params(rt, spec, entity, span)
     incremental = spec.incremental
     if spec.pagination.style == "page":
         concurrency = rt.source.max_concurrency if parallel else 1
@@ -789,12 +790,15 @@ def _run_pages(
 
 
 def _params(
-    rt: SourceRuntime, spec: EntityMapping, entity: str
+    rt: SourceRuntime, spec: EntityMapping, entity: str, span: PageSpan | None = None
 ) -> tuple[dict[str, Any], str | None]:
     """The query parameters of the entity's pages (the saved incremental value included) and
-    the saved cursor."""
-    with rt.db.read() as session:
-        saved = load_cursor(session, rt.source.code, entity)
+    the saved cursor (a range's: the one its split was planned with)."""
+    if span is not None:
+        saved = span.saved
+    else:
+        with rt.db.read() as session:
+            saved = load_cursor(session, rt.source.code, entity)
     params = dict(spec.params)
     incremental = spec.incremental
     if saved and incremental and incremental.param:
