@@ -23,7 +23,7 @@ import math
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +37,7 @@ from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.config import ConnectorsConfig
 from sincro.connectors.models import RunStatus, SyncCursor, SyncReject, SyncRun, SyncSource
 from sincro.connectors.resilience import CircuitBreaker, breaker_for
-from sincro.connectors.rest.apply import APPLIERS, ApplyContext
+from sincro.connectors.rest.apply import APPLIERS, COLUMN_APPLIERS, ApplyContext
 from sincro.connectors.rest.client import Deadline, RestClient, SyncError
 from sincro.connectors.rest.config import RestSource
 from sincro.connectors.rest.mapping import (
@@ -475,10 +475,20 @@ def _apply_page(
     total: int | None,
     save_cursor: bool = True,
 ) -> tuple[int, int, str | None]:
-    mapped, rejects = mapper.map_page(page.records)
-    cursor = _next_cursor(mapper.spec, page, mapped, best)
+    canonical = mapper.spec.canonical
+    mapped: Any
+    if canonical in COLUMN_APPLIERS:  # no dict per record (stock balances)
+        mapped, rejects = mapper.map_columns(page.records)
+        apply: Callable[[Session, ApplyContext, Any], tuple[int, list[Reject]]] = COLUMN_APPLIERS[
+            canonical
+        ]
+        values: Callable[[str], Iterable[Any]] = lambda name: mapped.values.get(name, ())  # noqa: E731
+    else:
+        mapped, rejects = mapper.map_page(page.records)
+        apply = APPLIERS[canonical]
+        values = lambda name: (r.get(name) for _, r in mapped)  # noqa: E731
+    cursor = _next_cursor(mapper.spec, page, values, best)
     ctx.fetched_at = page.fetched_at
-    apply = APPLIERS[mapper.spec.canonical]
 
     attempts = 0
 
@@ -628,14 +638,15 @@ def _run_parts(
     order): it never runs ahead of a page that was not applied, and what a later range applied
     beyond a failed one is applied again, harmlessly, by the next run. A failed range fails
     the run, its error naming the range."""
-    if pool is not None:
+    if pool is not None:  # the first range in this thread, the others in worker processes
         futures = [
             pool.submit(
                 _sync_part_process, rt.settings, rt.config, rt.source.code, entity, run_id, span
             )
-            for span in spans
+            for span in spans[1:]
         ]
-        parts = [future.result() for future in futures]
+        parts = [_sync_part(rt, entity, run_id, spans[0])]
+        parts += [future.result() for future in futures]
     else:
         done = [0] * len(spans)
         lock = threading.Lock()
@@ -807,9 +818,10 @@ def _params(
 
 
 def _next_cursor(
-    spec: EntityMapping, page: Page, mapped: list[tuple[str, dict[str, Any]]], best: str | None
+    spec: EntityMapping, page: Page, values: Callable[[str], Iterable[Any]], best: str | None
 ) -> str | None:
-    """The cursor to save with this page, or None when it does not move."""
+    """The cursor to save with this page, or None when it does not move (``values``: a mapped
+    field's values over the page's records)."""
     incremental = spec.incremental
     if incremental is None:
         return None
@@ -817,7 +829,7 @@ def _next_cursor(
         return page.next_cursor
     name = incremental.field
     assert name is not None
-    stamps = [r[name] for _, r in mapped if isinstance(r.get(name), dt.datetime)]
+    stamps = [v for v in values(name) if isinstance(v, dt.datetime)]
     if not stamps:
         return None
     highest = _iso(max(stamps))
@@ -859,20 +871,19 @@ def run_source(
     pool: Executor | None = None,
 ) -> SourceResult:
     """Sync a REST source now (no Celery): products first, then the other entities in
-    parallel (``parallel=False``: one entity, one page at a time). ``pool``: worker processes
-    that run each entity, or each range of a split entity (this thread coordinates)."""
+    parallel (``parallel=False``: one entity, one page at a time). ``pool``: worker processes;
+    each phase's entities then run together in one worker, as a source did, while this thread
+    coordinates each split entity: its first page range here, the others in workers."""
     with SourceRuntime(settings, config, source_code, db) as rt:
         results: list[EntityResult] = []
 
         def one(name: str) -> EntityResult:
-            if pool is not None and rt.source.entity(name).parts < 2:
-                return pool.submit(
-                    _sync_entity_process, settings, config, source_code, name, trigger
-                ).result()
             return sync_entity(rt, name, trigger, parallel=parallel, progress=progress, pool=pool)
 
         for phase in _phases(rt, entities):
-            if parallel and len(phase) > 1:
+            if pool is not None:
+                results.extend(_phase_in_workers(rt, phase, trigger, pool, one))
+            elif parallel and len(phase) > 1:
                 with ThreadPoolExecutor(len(phase), thread_name_prefix=f"sync-{source_code}") as ex:
                     results.extend(ex.map(one, phase))
             else:
@@ -896,8 +907,9 @@ def run_sources(
 ) -> list[SourceResult]:
     """Sync several REST sources (default: every active one), all at once when parallel.
 
-    ``processes``: each entity, and each page range of a split entity, in a worker process
-    (spawned), as Celery's prefork workers run them in production, so that the CPU work of
+    ``processes``: the entities of each source in a worker process (spawned), as Celery's
+    prefork workers run them in production, and the page ranges of a split entity but its
+    first (which runs in this process) each in a worker of its own, so that the CPU work of
     mapping and applying (the GIL keeps threads to one core) spreads over the cores; the
     sources are coordinated from threads of this process. No ``progress`` then, and each
     worker opens its own connections to ``settings.database_url``."""
@@ -908,7 +920,7 @@ def run_sources(
         spawn = multiprocessing.get_context("spawn")
         # workers start on demand: as many as jobs may run at once, at most
         rest = [s for s in config.sources if s.code in codes and isinstance(s, RestSource)]
-        slots = sum(e.parts for s in rest for e in s.entities if e.active)
+        slots = sum(1 + sum(e.parts - 1 for e in s.entities if e.active) for s in rest)
         with (
             ProcessPoolExecutor(max(1, slots), mp_context=spawn) as pool,
             ThreadPoolExecutor(max(1, len(codes)), thread_name_prefix="sync-sources") as ex,
@@ -931,8 +943,33 @@ def run_sources(
         return [f.result() for f in futures]
 
 
-def _sync_entity_process(
-    settings: Settings, config: ConnectorsConfig, code: str, entity: str, trigger: str
-) -> EntityResult:
-    with SourceRuntime(settings, config, code) as rt:
-        return sync_entity(rt, entity, trigger, parallel=True)
+def _phase_in_workers(
+    rt: SourceRuntime,
+    phase: list[str],
+    trigger: str,
+    pool: Executor,
+    one: Callable[[str], EntityResult],
+) -> list[EntityResult]:
+    """One phase of a source with worker processes: the entities that are not split in one
+    worker (threads there), each split entity coordinated from a thread of this process."""
+    split = [n for n in phase if rt.source.entity(n).parts > 1]
+    rest = [n for n in phase if n not in split]
+    job = (
+        pool.submit(_sync_entities_process, rt.settings, rt.config, rt.source.code, rest, trigger)
+        if rest
+        else None
+    )
+    done: dict[str, EntityResult] = {}
+    if split:
+        with ThreadPoolExecutor(len(split), thread_name_prefix=f"split-{rt.source.code}") as ex:
+            done.update(zip(split, ex.map(one, split), strict=True))
+    if job is not None:
+        done.update((r.entity, r) for r in job.result())
+    return [done[n] for n in phase]
+
+
+def _sync_entities_process(
+    settings: Settings, config: ConnectorsConfig, code: str, entities: list[str], trigger: str
+) -> list[EntityResult]:
+    """Entities of one phase of a source, side by side in threads of a worker process."""
+    return run_source(settings, config, code, trigger, True, entities=entities).entities
