@@ -562,7 +562,7 @@ def sync_entity(
     try:
         spans = _plan_parts(rt, entity) if parallel else []
         if spans:
-            parts_cpu = _run_parts(rt, entity, run_id, spans, counts, progress, pool)
+            parts_cpu = _run_parts(rt, entity, run_id, spans, counts, progress, pool, meter)
         else:
             _run_pages(rt, entity, run_id, parallel, counts, progress, meter)
         result.status = RunStatus.partial if counts.rejected else RunStatus.succeeded
@@ -628,8 +628,10 @@ def _run_parts(
     counts: _Counts,
     progress: Progress | None,
     pool: Executor | None,
+    meter: CpuMeter | None = None,
 ) -> float:
-    """Sync the page ranges of one entity side by side; returns their CPU seconds.
+    """Sync the page ranges of one entity side by side; returns their CPU seconds (but the
+    first range's with ``pool``: it runs in this thread, whose CPU ``meter`` measures).
 
     Each page is still applied whole in its own transaction with its rejects and the run's
     counters. Only the first range saves the cursor page by page (it is the prefix of the
@@ -645,7 +647,7 @@ def _run_parts(
             )
             for span in spans[1:]
         ]
-        parts = [_sync_part(rt, entity, run_id, spans[0])]
+        parts = [_sync_part(rt, entity, run_id, spans[0], meter=meter)]
         parts += [future.result() for future in futures]
     else:
         done = [0] * len(spans)
@@ -700,9 +702,12 @@ def _sync_part(
     run_id: int,
     span: PageSpan,
     progress: Progress | None = None,
+    meter: CpuMeter | None = None,
 ) -> PartResult:
-    """One page range of a split run; never raises (the error is in the result)."""
-    meter = CpuMeter()
+    """One page range of a split run; never raises (the error is in the result). Its CPU
+    seconds are its own, unless it runs under the caller's ``meter`` (then 0 here)."""
+    own = meter is None
+    meter = meter or CpuMeter()
     counts = _Counts()
     result = PartResult(span)
     try:
@@ -714,7 +719,7 @@ def _sync_part(
         result.error = f"internal: {type(exc).__name__}: {exc}"
     result.records_in, result.applied = counts.records_in, counts.applied
     result.rejected, result.pages, result.cursor = counts.rejected, counts.pages, counts.cursor
-    result.cpu_seconds = meter.total()
+    result.cpu_seconds = meter.total() if own else 0.0
     return result
 
 
