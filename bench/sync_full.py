@@ -1,7 +1,8 @@
 """Full sync of the simulated REST ERPs into PostgreSQL: sequential vs parallel.
 
     .venv/bin/python -m bench.sync_full [--latency-ms 50] [--documents 100000]
-        [--customers 20000] [--stock-stores 1800] [--concurrency 8] [--skip-sequential]
+        [--customers 20000] [--stock-stores 1800] [--concurrency 8] [--stock-parts 2]
+        [--skip-sequential]
 
 What it does, on a scratch database ``sincro_bench_<hex>`` (created, then dropped):
 
@@ -13,8 +14,9 @@ What it does, on a scratch database ``sincro_bench_<hex>`` (created, then droppe
    ``--stock-stores`` stores + 10 DCs x 1,000 SKUs) and the JSON document ERP.
 3. The same full sync twice with :func:`sincro.connectors.orchestrator.run_sources`:
    sequential (one source, entity and page at a time) and parallel (sources and entities at
-   once, ``--concurrency`` pages in flight per entity; by default each source in a process of
-   its own, as Celery workers run them), and prints both side by side with the CPU seconds
+   once, ``--concurrency`` pages in flight per entity, the stock entity's pages in
+   ``--stock-parts`` ranges side by side; by default each entity and each range in a worker
+   process, as Celery workers run them), and prints both side by side with the CPU seconds
    that Sincro, the simulators and PostgreSQL (the backends serving the run's database) used.
    ``--skip-sequential`` runs the parallel leg only (cheaper when iterating).
 4. Per entity, the CPU seconds Sincro spent on it in the parallel run (thread CPU of the
@@ -123,7 +125,11 @@ def connectors(port: int, args: argparse.Namespace) -> ConnectorsConfig:
                     "page_size": args.page_size,
                     "entities": [
                         {"name": "products"},
-                        {"name": "stock", "page_size": args.stock_page_size},
+                        {
+                            "name": "stock",
+                            "page_size": args.stock_page_size,
+                            "parts": args.stock_parts,
+                        },
                         {"name": "customers"},
                         {"name": "receivables"},
                     ],
@@ -249,6 +255,12 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=1000)
     parser.add_argument("--stock-page-size", type=int, default=5000)
     parser.add_argument(
+        "--stock-parts",
+        type=int,
+        default=2,
+        help="page ranges of the stock entity synced side by side in the parallel run",
+    )
+    parser.add_argument(
         "--parallel-mode",
         choices=["processes", "threads"],
         default="processes",
@@ -302,7 +314,8 @@ def report(
     entity of the parallel run. Without a sequential leg its columns show "-"."""
     print(
         f"\nFull sync, {args.latency_ms:g} ms per call, pages of {args.page_size} "
-        f"(stock {args.stock_page_size}), {args.concurrency} requests in flight per entity\n"
+        f"(stock {args.stock_page_size} in {args.stock_parts} ranges), {args.concurrency} "
+        "requests in flight per entity\n"
     )
     header = f"{'entity':<22}{'records':>10}{'applied':>10}{'rejected':>9}{'pages':>7}"
     print(header + f"{'sequential s':>14}{'parallel s':>12}")

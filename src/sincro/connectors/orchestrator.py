@@ -23,8 +23,8 @@ import math
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.config import ConnectorsConfig
 from sincro.connectors.models import RunStatus, SyncCursor, SyncReject, SyncRun, SyncSource
 from sincro.connectors.resilience import CircuitBreaker, breaker_for
-from sincro.connectors.rest.apply import APPLIERS, ApplyContext
+from sincro.connectors.rest.apply import APPLIERS, COLUMN_APPLIERS, ApplyContext
 from sincro.connectors.rest.client import Deadline, RestClient, SyncError
 from sincro.connectors.rest.config import RestSource
 from sincro.connectors.rest.mapping import (
@@ -341,6 +341,23 @@ def _fetch(
     return page
 
 
+@dataclass(frozen=True)
+class PageSpan:
+    """The numbered pages one part of a split entity run syncs: ``first``..``last``, and for
+    the last part (``open_ended``) the pages past the total announced at the start too.
+    ``saved`` is the cursor the pages were numbered against: every part asks with it, not with
+    the cursor the first part moves meanwhile (which would shift the others' pages)."""
+
+    index: int
+    first: int
+    last: int
+    open_ended: bool
+    saved: str | None = None
+
+    def __str__(self) -> str:
+        return f"pages {self.first}-{self.last}" + ("+" if self.open_ended else "")
+
+
 def _numbered_pages(
     rt: SourceRuntime,
     spec: EntityMapping,
@@ -349,6 +366,7 @@ def _numbered_pages(
     concurrency: int,
     deadline: Deadline,
     meter: CpuMeter | None = None,
+    span: PageSpan | None = None,
 ) -> Iterator[Page]:
     pg = spec.pagination
 
@@ -361,24 +379,34 @@ def _numbered_pages(
     def has_more(page: Page) -> bool:
         return page.more if page.more is not None else len(page.records) >= size
 
-    page = fetch(pg.first_page)
-    yield page
-    total = dig(page.body, pg.total_path) if pg.total_path else None
-    if isinstance(total, int) and concurrency > 1:
-        last = pg.first_page + max(0, math.ceil(total / size) - 1)
+    def fetch_range(first: int, last: int) -> Iterator[Page]:
         with ThreadPoolExecutor(concurrency, thread_name_prefix=f"fetch-{rt.source.code}") as pool:
             futures: dict[int, Future[Page]] = {}
-            submit = pg.first_page + 1
+            submit = first
             try:
-                for number in range(pg.first_page + 1, last + 1):
+                for number in range(first, last + 1):
                     while submit <= last and len(futures) < concurrency:
                         futures[submit] = pool.submit(fetch, submit)
                         submit += 1
-                    page = futures.pop(number).result()
-                    yield page
+                    yield futures.pop(number).result()
             finally:
                 for future in futures.values():
                     future.cancel()
+
+    if span is not None:
+        page = None
+        for page in fetch_range(span.first, span.last):
+            yield page
+        if page is None or not span.open_ended:
+            return
+    else:
+        page = fetch(pg.first_page)
+        yield page
+        total = dig(page.body, pg.total_path) if pg.total_path else None
+        if isinstance(total, int) and concurrency > 1:
+            last = pg.first_page + max(0, math.ceil(total / size) - 1)
+            for page in fetch_range(pg.first_page + 1, last):
+                yield page
     while has_more(page) and page.records:
         page = fetch((page.number or pg.first_page) + 1)
         yield page
@@ -431,8 +459,9 @@ def _cursor_pages(
 
 
 class _Counts:
-    def __init__(self) -> None:
+    def __init__(self, cursor: str | None = None) -> None:
         self.records_in = self.applied = self.rejected = self.pages = 0
+        self.cursor = cursor  # the highest incremental value of the pages applied so far
 
 
 def _apply_page(
@@ -444,11 +473,22 @@ def _apply_page(
     page: Page,
     best: str | None,
     total: int | None,
+    save_cursor: bool = True,
 ) -> tuple[int, int, str | None]:
-    mapped, rejects = mapper.map_page(page.records)
-    cursor = _next_cursor(mapper.spec, page, mapped, best)
+    canonical = mapper.spec.canonical
+    mapped: Any
+    if canonical in COLUMN_APPLIERS:  # no dict per record (stock balances)
+        mapped, rejects = mapper.map_columns(page.records)
+        apply: Callable[[Session, ApplyContext, Any], tuple[int, list[Reject]]] = COLUMN_APPLIERS[
+            canonical
+        ]
+        values: Callable[[str], Iterable[Any]] = lambda name: mapped.values.get(name, ())  # noqa: E731
+    else:
+        mapped, rejects = mapper.map_page(page.records)
+        apply = APPLIERS[canonical]
+        values = lambda name: (r.get(name) for _, r in mapped)  # noqa: E731
+    cursor = _next_cursor(mapper.spec, page, values, best)
     ctx.fetched_at = page.fetched_at
-    apply = APPLIERS[mapper.spec.canonical]
 
     attempts = 0
 
@@ -488,7 +528,7 @@ def _apply_page(
                 progress_total=total,
             )
         )
-        if cursor is not None:
+        if cursor is not None and save_cursor:
             _save_cursor(session, rt.source.code, entity, cursor)
         return applied, page_rejects
 
@@ -507,16 +547,24 @@ def sync_entity(
     *,
     parallel: bool = True,
     progress: Progress | None = None,
+    pool: Executor | None = None,
 ) -> EntityResult:
     """Sync one entity of one source now; never raises for ERP or data errors (the run
-    records them)."""
+    records them). A parallel run of an entity configured with ``parts`` > 1 syncs its page
+    ranges side by side (:func:`_run_parts`): in ``pool``'s worker processes when given, else
+    in threads."""
     started = utcnow()
     meter = CpuMeter()
     run_id = _start_run(rt, entity, trigger)
     result = EntityResult(rt.source.code, entity, run_id, RunStatus.running)
     counts = _Counts()
+    parts_cpu = 0.0
     try:
-        _run_pages(rt, entity, run_id, parallel, counts, progress, meter)
+        spans = _plan_parts(rt, entity) if parallel else []
+        if spans:
+            parts_cpu = _run_parts(rt, entity, run_id, spans, counts, progress, pool, meter)
+        else:
+            _run_pages(rt, entity, run_id, parallel, counts, progress, meter)
         result.status = RunStatus.partial if counts.rejected else RunStatus.succeeded
     except SyncError as exc:
         result.status, result.error = RunStatus.failed, str(exc)
@@ -527,8 +575,164 @@ def sync_entity(
     result.rejected, result.pages = counts.rejected, counts.pages
     result.seconds = (utcnow() - started).total_seconds()
     _finish_run(rt, result)
-    result.cpu_seconds = meter.total()
+    result.cpu_seconds = meter.total() + parts_cpu
     return result
+
+
+# --- an entity split into page ranges ------------------------------------------------------
+
+
+@dataclass
+class PartResult:
+    """What one part of a split entity run did (pickled back from a worker process)."""
+
+    span: PageSpan
+    records_in: int = 0
+    applied: int = 0
+    rejected: int = 0
+    pages: int = 0
+    cursor: str | None = None  # the highest incremental value its applied pages carry
+    error: str | None = None
+    cpu_seconds: float = 0.0
+
+
+def _plan_parts(rt: SourceRuntime, entity: str) -> list[PageSpan]:
+    """The page ranges of a split run: ``parts`` contiguous ranges of about as many pages, the
+    last one open-ended; [] when the entity is not split (``parts`` 1, cursor pagination, no
+    total, or a single page). One request of one record tells the total."""
+    config = rt.source.entity(entity)
+    spec = rt.mapping.entities.get(entity)
+    if config.parts < 2 or spec is None or spec.pagination.style != "page":
+        return []
+    pg = spec.pagination
+    if not pg.total_path:
+        return []
+    params, saved = _params(rt, spec, entity)
+    deadline = Deadline(rt.source.run_budget_seconds)
+    probe = _fetch(rt, spec, {**params, pg.page_param: pg.first_page, pg.size_param: 1}, deadline)
+    total = dig(probe.body, pg.total_path)
+    size = config.page_size or rt.source.page_size
+    if not isinstance(total, int) or total <= size:
+        return []
+    pages = math.ceil(total / size)
+    parts = min(config.parts, pages)
+    bounds = [pg.first_page + pages * i // parts for i in range(parts + 1)]
+    return [PageSpan(i, bounds[i], bounds[i + 1] - 1, i == parts - 1, saved) for i in range(parts)]
+
+
+def _run_parts(
+    rt: SourceRuntime,
+    entity: str,
+    run_id: int,
+    spans: list[PageSpan],
+    counts: _Counts,
+    progress: Progress | None,
+    pool: Executor | None,
+    meter: CpuMeter | None = None,
+) -> float:
+    """Sync the page ranges of one entity side by side; returns their CPU seconds (but the
+    first range's with ``pool``: it runs in this thread, whose CPU ``meter`` measures).
+
+    Each page is still applied whole in its own transaction with its rejects and the run's
+    counters. Only the first range saves the cursor page by page (it is the prefix of the
+    pages); once every range has ended, the cursor moves to the highest value of the prefix
+    of ranges that finished (a failed range's applied pages included, as they were applied in
+    order): it never runs ahead of a page that was not applied, and what a later range applied
+    beyond a failed one is applied again, harmlessly, by the next run. A failed range fails
+    the run, its error naming the range."""
+    if pool is not None:  # the first range in this thread, the others in worker processes
+        futures = [
+            pool.submit(
+                _sync_part_process, rt.settings, rt.config, rt.source.code, entity, run_id, span
+            )
+            for span in spans[1:]
+        ]
+        parts = [_sync_part(rt, entity, run_id, spans[0], meter=meter)]
+        parts += [future.result() for future in futures]
+    else:
+        done = [0] * len(spans)
+        lock = threading.Lock()
+
+        def report(index: int) -> Progress | None:
+            if progress is None:
+                return None
+
+            def part_progress(source: str, name: str, records: int, total: int | None) -> None:
+                with lock:
+                    done[index] = records
+                    progress(source, name, sum(done), total)
+
+            return part_progress
+
+        with ThreadPoolExecutor(len(spans), thread_name_prefix=f"part-{rt.source.code}") as ex:
+            jobs = [ex.submit(_sync_part, rt, entity, run_id, s, report(s.index)) for s in spans]
+            parts = [job.result() for job in jobs]
+    for part in parts:
+        counts.records_in += part.records_in
+        counts.applied += part.applied
+        counts.rejected += part.rejected
+        counts.pages += part.pages
+    cursor = _prefix_cursor(parts)
+    if cursor is not None and len(parts) > 1:
+        with rt.db.write() as session:
+            saved = load_cursor(session, rt.source.code, entity)
+            if saved is None or _parse(cursor) > _parse(saved):
+                _save_cursor(session, rt.source.code, entity, cursor)
+    failed = [(p.span, p.error) for p in parts if p.error is not None]
+    if failed:
+        detail = "; ".join(f"{span}: {error}" for span, error in failed)
+        raise SyncError(_kind(failed[0][1]), detail)
+    return sum(p.cpu_seconds for p in parts)
+
+
+def _prefix_cursor(parts: list[PartResult]) -> str | None:
+    """The highest cursor of the ranges up to and including the first that did not finish."""
+    cursor: str | None = None
+    for part in sorted(parts, key=lambda p: p.span.index):
+        if part.cursor is not None and (cursor is None or _parse(part.cursor) > _parse(cursor)):
+            cursor = part.cursor
+        if part.error is not None:
+            break
+    return cursor
+
+
+def _sync_part(
+    rt: SourceRuntime,
+    entity: str,
+    run_id: int,
+    span: PageSpan,
+    progress: Progress | None = None,
+    meter: CpuMeter | None = None,
+) -> PartResult:
+    """One page range of a split run; never raises (the error is in the result). Its CPU
+    seconds are its own, unless it runs under the caller's ``meter`` (then 0 here)."""
+    own = meter is None
+    meter = meter or CpuMeter()
+    counts = _Counts()
+    result = PartResult(span)
+    try:
+        _run_pages(rt, entity, run_id, True, counts, progress, meter, span)
+    except SyncError as exc:
+        result.error = str(exc)
+    except Exception as exc:
+        log.exception("sync of %s/%s (%s) failed", rt.source.code, entity, span)
+        result.error = f"internal: {type(exc).__name__}: {exc}"
+    result.records_in, result.applied = counts.records_in, counts.applied
+    result.rejected, result.pages, result.cursor = counts.rejected, counts.pages, counts.cursor
+    result.cpu_seconds = meter.total() if own else 0.0
+    return result
+
+
+def _sync_part_process(
+    settings: Settings,
+    config: ConnectorsConfig,
+    code: str,
+    entity: str,
+    run_id: int,
+    span: PageSpan,
+) -> PartResult:
+    with SourceRuntime(settings, config, code) as rt:
+        return _sync_part(rt, entity, run_id, span)
 
 
 def _finish_run(rt: SourceRuntime, result: EntityResult) -> None:
@@ -553,7 +757,10 @@ def _run_pages(
     counts: _Counts,
     progress: Progress | None,
     meter: CpuMeter | None = None,
+    span: PageSpan | None = None,
 ) -> None:
+    """Fetch and apply the entity's pages in order (``span``: one range of a split run; only
+    the first range saves the cursor). ``counts`` follows every applied page."""
     config = rt.source.entity(entity)
     spec = rt.mapping.entities.get(entity)
     if spec is None:
@@ -561,20 +768,19 @@ def _run_pages(
     mapper = Mapper(entity, spec)
     size = config.page_size or rt.source.page_size
     deadline = Deadline(rt.source.run_budget_seconds)
-    with rt.db.read() as session:
-        saved = load_cursor(session, rt.source.code, entity)
-    params = dict(spec.params)
+    params, saved = _params(rt, spec, entity, span)
     incremental = spec.incremental
-    if saved and incremental and incremental.param:
-        params[incremental.param] = saved
     if spec.pagination.style == "page":
         concurrency = rt.source.max_concurrency if parallel else 1
-        pages = _numbered_pages(rt, spec, params, size, concurrency, deadline, meter)
+        if span is not None:  # the entity's requests in flight, shared by its ranges
+            concurrency = max(1, concurrency // max(1, config.parts))
+        pages = _numbered_pages(rt, spec, params, size, concurrency, deadline, meter, span)
     else:
         start = saved if incremental and incremental.cursor else None
         pages = _cursor_pages(rt, spec, params, size, start, parallel, deadline, meter)
     ctx = ApplyContext(rt.source.code)
     best = saved
+    save_cursor = span is None or span.index == 0
     total: int | None = None
     try:
         for page in pages:
@@ -582,9 +788,11 @@ def _run_pages(
             if isinstance(found, int):
                 total = max(total or 0, found)
             applied, rejected, cursor = _apply_page(
-                rt, run_id, entity, mapper, ctx, page, best, total
+                rt, run_id, entity, mapper, ctx, page, best, total, save_cursor
             )
             best = cursor or best
+            if cursor is not None:
+                counts.cursor = cursor
             counts.pages += 1
             counts.records_in += len(page.records)
             counts.applied += applied
@@ -597,10 +805,28 @@ def _run_pages(
             close()
 
 
+def _params(
+    rt: SourceRuntime, spec: EntityMapping, entity: str, span: PageSpan | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """The query parameters of the entity's pages (the saved incremental value included) and
+    the saved cursor (a range's: the one its split was planned with)."""
+    if span is not None:
+        saved = span.saved
+    else:
+        with rt.db.read() as session:
+            saved = load_cursor(session, rt.source.code, entity)
+    params = dict(spec.params)
+    incremental = spec.incremental
+    if saved and incremental and incremental.param:
+        params[incremental.param] = saved
+    return params, saved
+
+
 def _next_cursor(
-    spec: EntityMapping, page: Page, mapped: list[tuple[str, dict[str, Any]]], best: str | None
+    spec: EntityMapping, page: Page, values: Callable[[str], Iterable[Any]], best: str | None
 ) -> str | None:
-    """The cursor to save with this page, or None when it does not move."""
+    """The cursor to save with this page, or None when it does not move (``values``: a mapped
+    field's values over the page's records)."""
     incremental = spec.incremental
     if incremental is None:
         return None
@@ -608,7 +834,7 @@ def _next_cursor(
         return page.next_cursor
     name = incremental.field
     assert name is not None
-    stamps = [r[name] for _, r in mapped if isinstance(r.get(name), dt.datetime)]
+    stamps = [v for v in values(name) if isinstance(v, dt.datetime)]
     if not stamps:
         return None
     highest = _iso(max(stamps))
@@ -647,24 +873,26 @@ def run_source(
     entities: list[str] | None = None,
     progress: Progress | None = None,
     db: Database | None = None,
+    pool: Executor | None = None,
 ) -> SourceResult:
-    """Sync a REST source now, in this process (no Celery): products first, then the other
-    entities in parallel (``parallel=False``: one entity, one page at a time)."""
+    """Sync a REST source now (no Celery): products first, then the other entities in
+    parallel (``parallel=False``: one entity, one page at a time). ``pool``: worker processes;
+    each phase's entities then run together in one worker, as a source did, while this thread
+    coordinates each split entity: its first page range here, the others in workers."""
     with SourceRuntime(settings, config, source_code, db) as rt:
         results: list[EntityResult] = []
+
+        def one(name: str) -> EntityResult:
+            return sync_entity(rt, name, trigger, parallel=parallel, progress=progress, pool=pool)
+
         for phase in _phases(rt, entities):
-            if parallel and len(phase) > 1:
+            if pool is not None:
+                results.extend(_phase_in_workers(rt, phase, trigger, pool, one))
+            elif parallel and len(phase) > 1:
                 with ThreadPoolExecutor(len(phase), thread_name_prefix=f"sync-{source_code}") as ex:
-                    futures = [
-                        ex.submit(sync_entity, rt, n, trigger, parallel=True, progress=progress)
-                        for n in phase
-                    ]
-                    results.extend(f.result() for f in futures)
+                    results.extend(ex.map(one, phase))
             else:
-                for name in phase:
-                    results.append(
-                        sync_entity(rt, name, trigger, parallel=parallel, progress=progress)
-                    )
+                results.extend(one(name) for name in phase)
         with rt.db.read() as session:
             row = session.get(SyncSource, source_code)
             status = row.status if row else "unknown"
@@ -684,23 +912,34 @@ def run_sources(
 ) -> list[SourceResult]:
     """Sync several REST sources (default: every active one), all at once when parallel.
 
-    ``processes``: each source in a worker process of its own (spawned), as Celery's prefork
-    workers run them in production, so that the CPU work of mapping and applying (the GIL
-    keeps threads to one core) spreads over the cores; no ``progress`` then, and each process
-    opens its own connections to ``settings.database_url``."""
+    ``processes``: the entities of each source in a worker process (spawned), as Celery's
+    prefork workers run them in production, and the page ranges of a split entity but its
+    first (which runs in this process) each in a worker of its own, so that the CPU work of
+    mapping and applying (the GIL keeps threads to one core) spreads over the cores; the
+    sources are coordinated from threads of this process. No ``progress`` then, and each
+    worker opens its own connections to ``settings.database_url``."""
     codes = codes or [s.code for s in config.sources if s.active and isinstance(s, RestSource)]
+    if processes and parallel:
+        if progress is not None:
+            raise ValueError("progress callbacks need threads (processes=False)")
+        spawn = multiprocessing.get_context("spawn")
+        # workers start on demand: as many as jobs may run at once, at most
+        rest = [s for s in config.sources if s.code in codes and isinstance(s, RestSource)]
+        slots = sum(1 + sum(e.parts - 1 for e in s.entities if e.active) for s in rest)
+        with (
+            ProcessPoolExecutor(max(1, slots), mp_context=spawn) as pool,
+            ThreadPoolExecutor(max(1, len(codes)), thread_name_prefix="sync-sources") as ex,
+        ):
+            futures = [
+                ex.submit(run_source, settings, config, c, trigger, True, db=db, pool=pool)
+                for c in codes
+            ]
+            return [f.result() for f in futures]
     if not parallel or len(codes) < 2:
         return [
             run_source(settings, config, c, trigger, parallel, progress=progress, db=db)
             for c in codes
         ]
-    if processes:
-        if progress is not None:
-            raise ValueError("progress callbacks need threads (processes=False)")
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(len(codes), mp_context=spawn) as pool:
-            jobs = [pool.submit(_run_source_process, settings, config, c, trigger) for c in codes]
-            return [job.result() for job in jobs]
     with ThreadPoolExecutor(len(codes), thread_name_prefix="sync-sources") as ex:
         futures = [
             ex.submit(run_source, settings, config, c, trigger, True, progress=progress, db=db)
@@ -709,7 +948,33 @@ def run_sources(
         return [f.result() for f in futures]
 
 
-def _run_source_process(
-    settings: Settings, config: ConnectorsConfig, code: str, trigger: str
-) -> SourceResult:
-    return run_source(settings, config, code, trigger, True)
+def _phase_in_workers(
+    rt: SourceRuntime,
+    phase: list[str],
+    trigger: str,
+    pool: Executor,
+    one: Callable[[str], EntityResult],
+) -> list[EntityResult]:
+    """One phase of a source with worker processes: the entities that are not split in one
+    worker (threads there), each split entity coordinated from a thread of this process."""
+    split = [n for n in phase if rt.source.entity(n).parts > 1]
+    rest = [n for n in phase if n not in split]
+    job = (
+        pool.submit(_sync_entities_process, rt.settings, rt.config, rt.source.code, rest, trigger)
+        if rest
+        else None
+    )
+    done: dict[str, EntityResult] = {}
+    if split:
+        with ThreadPoolExecutor(len(split), thread_name_prefix=f"split-{rt.source.code}") as ex:
+            done.update(zip(split, ex.map(one, split), strict=True))
+    if job is not None:
+        done.update((r.entity, r) for r in job.result())
+    return [done[n] for n in phase]
+
+
+def _sync_entities_process(
+    settings: Settings, config: ConnectorsConfig, code: str, entities: list[str], trigger: str
+) -> list[EntityResult]:
+    """Entities of one phase of a source, side by side in threads of a worker process."""
+    return run_source(settings, config, code, trigger, True, entities=entities).entities

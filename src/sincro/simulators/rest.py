@@ -134,6 +134,8 @@ class Table:
     key: Callable[[dict[str, Any]], tuple[str, ...]]
     changed: dict[tuple[str, ...], tuple[dt.datetime, dict[str, Any]]] = field(default_factory=dict)
     changed_index: list[int] = field(default_factory=list)  # sorted base indices overridden
+    # records first..first+count-1 with their S_T_A_M_P_, at once (what make and stamp give)
+    make_many: Callable[[int, int], list[dict[str, Any]]] | None = None
 
     def current(self, index: int) -> dict[str, Any]:
         record = self.make(index)
@@ -165,6 +167,9 @@ class Table:
         out: list[Any] = []
         position = offset
         make, stamp_of, changed = self.make, self.stamp, self.changed_index
+        if self.make_many is not None and not changed and position < base_total:
+            out = self.make_many(start + position, min(limit, base_total - position))
+            position += len(out)
         moment, text = None, ""  # consecutive records share stamps (SB2: 1,000 per second)
         while len(out) < limit and position < base_total:
             index = self._nth_unchanged(start, position) if changed else start + position
@@ -379,6 +384,7 @@ class ProtheusSimulator(SimulatedErp):
                 self._balance,
                 lambda i: BASE_TIME + dt.timedelta(seconds=i // n_products),
                 lambda r: (r["B2_FILIAL"], r["B2_COD"], r["B2_LOCAL"]),
+                make_many=self._balances,
             ),
             "SA1": Table(
                 customers,
@@ -410,6 +416,7 @@ class ProtheusSimulator(SimulatedErp):
         # what 1.8 million balances repeat, computed once (the bench's simulator CPU)
         self._filials = [filial_for(loc.code) for loc in self.locations]
         self._padded_skus = [p.sku.ljust(15) for p in self.products]
+        self._categories = [p.category for p in self.products]
 
     # -- records --
     def _product(self, i: int) -> dict[str, Any]:
@@ -460,9 +467,14 @@ class ProtheusSimulator(SimulatedErp):
 
     def erp_quantity(self, product_index: int, location_index: int) -> int:
         """The ERP's balance: the demo's opening stock, off by a little for ~1 in 100."""
-        loc, product = self.locations[location_index], self.products[product_index]
+        kind = self.locations[location_index].kind
+        return self._erp_quantity(product_index, location_index, kind, self._categories)
+
+    def _erp_quantity(
+        self, product_index: int, location_index: int, kind: str, categories: list[str]
+    ) -> int:
         on_hand, _ = stock_quantities(
-            product_index, location_index, loc.kind, product.category, self.seed
+            product_index, location_index, kind, categories[product_index], self.seed
         )
         x = (product_index * 0x9E3779B1 + location_index * 0x7FEB352D + 12345) & 0xFFFFFFFF
         if x % 97 == 0:
@@ -477,6 +489,31 @@ class ProtheusSimulator(SimulatedErp):
             "B2_LOCAL": "01",
             "B2_QATU": float(self.erp_quantity(product_index, location_index)),
         }
+
+    def _balances(self, first: int, count: int) -> list[dict[str, Any]]:
+        """Balances first..first+count-1 with their stamps: ``_balance`` and the SB2 stamp
+        (one second per location) a location at a time, for the 1.8 million of a full sync."""
+        n = len(self.products)
+        out: list[dict[str, Any]] = []
+        quantity, padded, categories = self._erp_quantity, self._padded_skus, self._categories
+        end = first + count
+        while first < end:
+            location_index, product_index = divmod(first, n)
+            upto = min(end - location_index * n, n)
+            filial, kind = self._filials[location_index], self.locations[location_index].kind
+            stamp = _iso(BASE_TIME + dt.timedelta(seconds=location_index))
+            out += [
+                {
+                    "B2_FILIAL": filial,
+                    "B2_COD": padded[p],
+                    "B2_LOCAL": "01",
+                    "B2_QATU": float(quantity(p, location_index, kind, categories)),
+                    "S_T_A_M_P_": stamp,
+                }
+                for p in range(product_index, upto)
+            ]
+            first += upto - product_index
+        return out
 
     def _customer(self, i: int) -> dict[str, Any]:
         rng = random.Random(self.seed * 7_919 + i)

@@ -176,6 +176,25 @@ def test_compiled_mapper_gives_the_same_rows_and_rejects(which: tuple[str, str])
     assert [r for r in singles if isinstance(r, Reject)] == rejects
 
 
+@pytest.mark.parametrize("which", sorted(PAGES), ids=lambda w: f"{w[0]}-{w[1]}")
+def test_columns_are_the_rows_of_map_page(which: tuple[str, str]) -> None:
+    """``map_columns`` (stock's path: no dict per record) gives the same records, keys,
+    order, deduplication and rejects as ``map_page``."""
+    spec = (PROTHEUS if which[0] == "protheus" else DOCS).entities[which[1]]
+    rng = random.Random(f"columns {which}")
+    page = list(PAGES[which])
+    page += [odd(r, rng) for r in page if isinstance(r, dict)]
+    rng.shuffle(page)
+    mapper = Mapper(which[1], spec)
+    columns, rejects = mapper.map_columns(page)
+    good, expected_rejects = mapper.map_page(page)
+    assert rejects == expected_rejects and rejects
+    rows = columns.rows()
+    if which[1] == "customers":  # document_kind is derived per record, not a mapped column
+        good = [(k, {f: v for f, v in r.items() if f != "document_kind"}) for k, r in good]
+    assert rows == good and len(rows) < len(page)
+
+
 def test_a_reject_names_the_record_and_the_field_and_nothing_of_it_is_kept() -> None:
     spec = PROTHEUS.entities["stock"]
     page = [

@@ -29,7 +29,7 @@ from sincro.catalog.documents import DocumentIn, apply_documents
 from sincro.catalog.schemas import PRODUCT_OPTIONAL_ATTRIBUTES, PlanIn, ProductIn, PromotionIn
 from sincro.connectors.alerts import raise_alert
 from sincro.connectors.models import LocationAlias, ProductAlias
-from sincro.connectors.rest.mapping import Reject
+from sincro.connectors.rest.mapping import Columns, Reject
 from sincro.customers import service as customers
 from sincro.errors import SincroError
 from sincro.inventory import bulk, snapshots
@@ -151,51 +151,71 @@ def _location_aliases(session: Session, ctx: ApplyContext) -> dict[tuple[str, st
 
 
 def apply_stock(session: Session, ctx: ApplyContext, records: Records) -> tuple[int, list[Reject]]:
-    locations = _location_aliases(session, ctx)
-    _resolve_products(session, ctx, {r["sku"] for _, r in records})
-    rejects: list[Reject] = []
-    targets: dict[tuple[int, int], int] = {}  # (product, location) -> ERP quantity
-    skus: dict[int, str] = {}
-    keys: dict[tuple[int, int], str] = {}
-    products = ctx.products
-    found: dict[tuple[str, str], int | None] = {}  # (plant, storage) -> location, this page
-    for key, rec in records:
-        product = products.get(rec["sku"])
-        if product is None:
-            rejects.append(_reject(key, "sku", "unknown_product", rec["sku"], "no such product"))
-            continue
-        storage = rec.get("storage") or ""
-        where_at = (rec["location"], storage)
-        if where_at in found:
-            location = found[where_at]
-        else:
-            location = found[where_at] = locations.get(where_at) or locations.get(
-                (rec["location"], "")
-            )
-        if not location:
-            where = f"{rec['location']}/{storage}"
-            rejects.append(_reject(key, "location", "unknown_location", where, "no location alias"))
-            continue
-        targets[(product[0], location)] = int(rec["on_hand"])
-        keys[(product[0], location)] = key
-        skus[product[0]] = product[1]
-    _alert_negative(session, ctx, [(keys[p], q) for p, q in targets.items() if q < 0])
-    lines = snapshots.balance_corrections(
-        session, targets, ctx.fetched_at, reference=f"{ctx.source}:balance"
+    """:func:`apply_stock_columns` for records as :meth:`Mapper.map_page` gives them."""
+    fields = ("sku", "location", "storage", "on_hand")
+    return apply_stock_columns(
+        session,
+        ctx,
+        Columns([k for k, _ in records], {f: [r.get(f) for _, r in records] for f in fields}),
     )
-    short = bulk.apply_erp_lines(session, ctx.source, lines, skus) if lines else []
+
+
+def apply_stock_columns(
+    session: Session, ctx: ApplyContext, page: Columns
+) -> tuple[int, list[Reject]]:
+    """A page of ERP balances as columns (:meth:`Mapper.map_columns`): each record resolved to
+    a (product, location) level, the last of a level winning; the levels that differ get
+    their correction."""
+    keys, values = page.keys, page.values
+    skus, plants, quantities = values["sku"], values["location"], values["on_hand"]
+    storages = values.get("storage") or [None] * len(keys)
+    locations = _location_aliases(session, ctx)
+    _resolve_products(session, ctx, set(skus))
+    products = ctx.products
+    where: dict[tuple[str, str | None], int | None] = {}  # (plant, storage) -> location
+    for plant, storage in set(zip(plants, storages, strict=True)):
+        where[(plant, storage)] = locations.get((plant, storage or "")) or locations.get(
+            (plant, "")
+        )
+    rejects: list[Reject] = []
+    targets: dict[tuple[int, int], int] = {}  # (product, location) -> record index
+    for i, (sku, plant, storage) in enumerate(zip(skus, plants, storages, strict=True)):
+        product = products.get(sku)
+        if product is None:
+            rejects.append(_reject(keys[i], "sku", "unknown_product", sku, "no such product"))
+            continue
+        location = where[(plant, storage)]
+        if not location:
+            where_at = f"{plant}/{storage or ''}"
+            rejects.append(
+                _reject(keys[i], "location", "unknown_location", where_at, "no location alias")
+            )
+            continue
+        targets[(product[0], location)] = i
+    balances = {
+        level: q if (q := quantities[i]).__class__ is int else int(q)
+        for level, i in targets.items()
+    }
+    _alert_negative(session, ctx, [(keys[targets[p]], q) for p, q in balances.items() if q < 0])
+    lines = snapshots.balance_corrections(
+        session, balances, ctx.fetched_at, reference=f"{ctx.source}:balance"
+    )
+    if not lines:
+        return len(balances), rejects
+    names = {p[0]: p[1] for sku in set(skus) if (p := products.get(sku)) is not None}
+    short = bulk.apply_erp_lines(session, ctx.source, lines, names)
     for refused in short:
         line = lines[refused.index]
         rejects.append(
             _reject(
-                keys[(line.product_id, line.location_id)],
+                keys[targets[(line.product_id, line.location_id)]],
                 "on_hand",
                 "insufficient_stock",
                 line.quantity,
                 f"on-hand changed meanwhile (has {refused.available}); next sync corrects it",
             )
         )
-    return len(targets) - len(short), rejects
+    return len(balances) - len(short), rejects
 
 
 def _alert_negative(session: Session, ctx: ApplyContext, negative: list[tuple[str, int]]) -> None:
@@ -301,6 +321,11 @@ def apply_promotions(
         applied += 1
     return applied, rejects
 
+
+COLUMN_APPLIERS: dict[str, Callable[[Session, ApplyContext, Columns], tuple[int, list[Reject]]]] = {
+    "stock_balance": apply_stock_columns,
+}
+"""Kinds applied from columns (:meth:`Mapper.map_columns`) rather than rows."""
 
 APPLIERS: dict[str, Callable[[Session, ApplyContext, Records], tuple[int, list[Reject]]]] = {
     "product": apply_products,

@@ -90,13 +90,18 @@ class BreakerConfig(BaseModel):
 
 
 class EntityConfig(BaseModel):
-    """One entity of the mapping file to sync, optionally with its own schedule/page size."""
+    """One entity of the mapping file to sync, optionally with its own schedule/page size.
+
+    ``parts``: a parallel run of an entity with numbered pages and a total splits its pages
+    into this many contiguous ranges synced side by side (in worker processes when the run
+    has them), so that a long chain of pages uses more than one core."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     schedule: str | None = None
     page_size: int | None = Field(default=None, ge=1, le=10_000)
+    parts: int = Field(default=1, ge=1, le=16)
     active: bool = True
 
     @field_validator("schedule")

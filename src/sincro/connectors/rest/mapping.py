@@ -461,30 +461,104 @@ def _compile_record_function(
        gives ``""`` makes the value missing and ends the chain;
     3. a missing value takes the default; still missing and required rejects the record.
     """
-    env: dict[str, Any] = {
+    env = _environment()
+    lines = ["def map_record(record):", "    get = record.get"]
+    lines += _field_lines(fields, env, "    ")
+    items = ", ".join(f"{field.name!r}: f{i}" for i, field in enumerate(fields))
+    lines.append(f"    out = {{{items}}}")
+    if document_kind_field:
+        lines.append("    if out['document']:")
+        lines.append("        out['document_kind'] = document_kind(out['document'])")
+    lines.append(f"    return {_key_expression(key)}, out")
+    function: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] = _define(
+        lines, env, "map_record"
+    )
+    return function
+
+
+ColumnsFunction = Callable[
+    [Iterable[Any], Callable[[Any, RecordRejected | None], None]],
+    tuple[list[str], list[list[Any]]],
+]
+
+
+def _compile_columns_function(fields: list[_CompiledField], key: list[str]) -> ColumnsFunction:
+    """The same rules as :func:`_compile_record_function` for a whole page, into columns:
+    (keys, one list per field), no dict per record (the 1.8 million balances of a full sync).
+    A record that is not an object or breaks a rule goes to ``reject(record, error)``."""
+    env = _environment()
+    lines = [
+        "def map_columns(records, reject):",
+        "    keys = []",
+        "    key_append = keys.append",
+    ]
+    for i in range(len(fields)):
+        lines.append(f"    c{i} = []")
+        lines.append(f"    a{i} = c{i}.append")
+    lines += [
+        "    for record in records:",
+        "        if record.__class__ is not dict and not isinstance(record, dict):",
+        "            reject(record, None)",
+        "            continue",
+        "        get = record.get",
+        "        try:",
+    ]
+    lines += _field_lines(fields, env, "            ")
+    lines += [
+        "        except RecordRejected as exc:",
+        "            reject(record, exc)",
+        "            continue",
+        f"        key_append({_key_expression(key)})",
+    ]
+    lines += [f"        a{i}(f{i})" for i in range(len(fields))]
+    lines.append(f"    return keys, [{', '.join(f'c{i}' for i in range(len(fields)))}]")
+    function: ColumnsFunction = _define(lines, env, "map_columns")
+    return function
+
+
+def _environment() -> dict[str, Any]:
+    return {
         "_text": _text,
         "RecordRejected": RecordRejected,
         "_rejected": _rejected,
         "document_kind": document_kind,
     }
-    lines = ["def map_record(record):", "    get = record.get"]
+
+
+def _key_expression(key: list[str]) -> str:
+    return " + '|' + ".join(
+        f"(k if (k := get({k!r}, '')).__class__ is str else _text(k)).strip()" for k in key
+    )
+
+
+def _define(lines: list[str], env: dict[str, Any], name: str) -> Any:
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines), "<sincro mapping>", "exec"), env, namespace)
+    return namespace[name]
+
+
+def _field_lines(fields: list[_CompiledField], env: dict[str, Any], indent: str) -> list[str]:
+    """The rules of every field written out at ``indent`` (the semantics are in
+    :func:`_compile_record_function`): field ``i``'s value ends in ``f{i}``; a broken rule
+    raises :class:`RecordRejected`."""
+    lines: list[str] = []
     for i, field in enumerate(fields):
         env[f"F{i}"] = field
         env[f"D{i}"] = field.default
         if len(field.sources) == 1:
-            lines.append(f"    raw = v = get({field.sources[0]!r})")
+            lines.append(f"{indent}raw = v = get({field.sources[0]!r})")
         elif field.sources:
             env[f"S{i}"] = field.sources
             parts = f"_text(get(s) or '').strip() for s in S{i}"  # as _CompiledField.raw did
-            lines.append(f"    raw = v = {field.join!r}.join(p for p in ({parts}) if p)")
+            lines.append(f"{indent}raw = v = {field.join!r}.join(p for p in ({parts}) if p)")
         else:
-            lines.append("    raw = v = None")
-        lines.append("    if v.__class__ is str and not v.strip():")
-        lines.append("        v = None")
+            lines.append(f"{indent}raw = v = None")
+        lines.append(f"{indent}if v.__class__ is str and not v.strip():")
+        lines.append(f"{indent}    v = None")
         if field.transforms:
-            lines.append("    if v is not None:")
-            lines.append("        try:")
-            depth = "            "
+            lines.append(f"{indent}if v is not None:")
+            lines.append(f"{indent}    try:")
+            depth = indent + "        "
             for j, (spec, transform) in enumerate(zip(field.specs, field.transforms, strict=True)):
                 if isinstance(spec, str) and spec in _STR_METHODS:
                     method = _STR_METHODS[spec]
@@ -497,30 +571,19 @@ def _compile_record_function(
                 if j < len(field.transforms) - 1:
                     lines.append(f"{depth}else:")
                     depth += "    "
-            lines.append("        except ValueError as exc:")
-            lines.append(f"            raise _rejected(F{i}, exc, raw) from None")
-        lines.append("    if v is None:")
-        lines.append(f"        v = D{i}")
+            lines.append(f"{indent}    except ValueError as exc:")
+            lines.append(f"{indent}        raise _rejected(F{i}, exc, raw) from None")
+        lines.append(f"{indent}if v is None:")
+        lines.append(f"{indent}    v = D{i}")
         if field.required:
             message = f"{field.name} is required"
-            lines.append("        if v is None:")
+            lines.append(f"{indent}    if v is None:")
             lines.append(
-                f"            raise RecordRejected({field.name!r}, 'required', None, {message!r})"
+                f"{indent}        raise RecordRejected({field.name!r}, 'required', None, "
+                f"{message!r})"
             )
-        lines.append(f"    f{i} = v")
-    items = ", ".join(f"{field.name!r}: f{i}" for i, field in enumerate(fields))
-    lines.append(f"    out = {{{items}}}")
-    if document_kind_field:
-        lines.append("    if out['document']:")
-        lines.append("        out['document_kind'] = document_kind(out['document'])")
-    key_parts = " + '|' + ".join(
-        f"(k if (k := get({k!r}, '')).__class__ is str else _text(k)).strip()" for k in key
-    )
-    lines.append(f"    return {key_parts}, out")
-    namespace: dict[str, Any] = {}
-    exec(compile("\n".join(lines), "<sincro mapping>", "exec"), env, namespace)
-    function: Callable[[dict[str, Any]], tuple[str, dict[str, Any]]] = namespace["map_record"]
-    return function
+        lines.append(f"{indent}f{i} = v")
+    return lines
 
 
 class Mapper:
@@ -546,6 +609,7 @@ class Mapper:
         self._map_record = _compile_record_function(
             self.fields, spec.key, any(f.name == "document" for f in self.fields)
         )
+        self._map_columns: ColumnsFunction | None = None  # compiled when first asked for
 
     def key_of(self, record: dict[str, Any]) -> str:
         return "|".join(_text(record.get(k, "")).strip() for k in self.spec.key)
@@ -582,3 +646,48 @@ class Mapper:
                 continue
             good[key] = out
         return list(good.items()), rejects
+
+    def map_columns(self, records: Iterable[Any]) -> tuple[Columns, list[Reject]]:
+        """:meth:`map_page` into columns: the keys and one list per canonical field, in the
+        same order and deduplicated the same way (the last record of a key wins, in the place
+        of its first)."""
+        if self._map_columns is None:
+            self._map_columns = _compile_columns_function(self.fields, self.spec.key)
+        rejects: list[Reject] = []
+
+        def reject(record: Any, exc: RecordRejected | None) -> None:
+            if exc is None:
+                rejects.append(
+                    Reject("?", None, "not_an_object", None, "record is not a JSON object")
+                )
+            else:
+                rejects.append(self._reject(record, exc))
+
+        keys, columns = self._map_columns(records, reject)
+        last = {key: i for i, key in enumerate(keys)}
+        if len(last) < len(keys):  # duplicates: each key once, where it first came
+            order = [last[key] for key in dict.fromkeys(keys)]
+            keys = [keys[i] for i in order]
+            columns = [[column[i] for i in order] for column in columns]
+        names = [f.name for f in self.fields]
+        return Columns(keys, dict(zip(names, columns, strict=True))), rejects
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """A mapped page as columns: ``keys[i]`` and ``values[field][i]`` describe record i."""
+
+    keys: list[str]
+    values: dict[str, list[Any]]
+
+    def rows(self) -> list[tuple[str, dict[str, Any]]]:
+        """The page as :meth:`Mapper.map_page` gives it."""
+        names = list(self.values)
+        return (
+            [
+                (key, dict(zip(names, row, strict=True)))
+                for key, row in zip(self.keys, zip(*self.values.values(), strict=True), strict=True)
+            ]
+            if names
+            else [(key, {}) for key in self.keys]
+        )
