@@ -96,9 +96,10 @@ class Movement(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    # no foreign key: every insert would lock the store's row (migration 0035); a movement is
-    # written for an existing stock level, whose own foreign key names the location
+    # no foreign keys: every insert would lock the product's and the store's rows (migrations
+    # 0035, 0036); a movement is written for an existing stock level, whose own foreign keys
+    # name both
+    product_id: Mapped[int] = mapped_column(Integer)
     location_id: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(20))
     quantity: Mapped[int] = mapped_column(Integer)
@@ -165,8 +166,8 @@ class ReservationLine(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reservation_id: Mapped[int] = mapped_column(ForeignKey("reservations.id"), index=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
-    # no foreign key, as for movements: a line holds units of an existing stock level
+    # no foreign keys, as for movements: a line holds units of an existing stock level
+    product_id: Mapped[int] = mapped_column(Integer)
     location_id: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
