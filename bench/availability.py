@@ -9,7 +9,8 @@ requests (connections x seconds), so the requests missing from hey's CSV (which 
 requests that got an HTTP answer) are the transport errors.
 
 Saturation: ``wrk -t2 -c256`` with a Lua script that picks a random SKU of the real catalogue
-for every request.
+for every request and counts the answers by HTTP status (``status_counts``, ``non_2xx``: wrk
+alone reports only how many were not 2xx/3xx).
 """
 
 from __future__ import annotations
@@ -180,9 +181,17 @@ local variant = "%(variant)s"
 wrk.headers["X-API-Key"] = "%(key)s"
 
 local counter = 1
+local threads = {}
 function setup(thread)
   thread:set("tid", counter)
+  threads[#threads + 1] = thread
   counter = counter + 1
+end
+
+-- per thread: answers by HTTP status (wrk itself only counts non-2xx/3xx as "status" errors)
+statuses = {}
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
 end
 
 function init(args)
@@ -201,8 +210,19 @@ request = function()
 end
 
 function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      total[status] = (total[status] or 0) + n
+    end
+  end
+  local parts = {}
+  for status, n in pairs(total) do
+    parts[#parts + 1] = string.format('"%%d": %%d', status, n)
+  end
   local f = io.open("%(out)s", "w")
   local e = summary.errors
+  f:write('{"statuses": {' .. table.concat(parts, ", ") .. '}, "wrk": ')
   f:write(string.format(
     '{"requests": %%d, "duration_us": %%d, "bytes": %%d, "errors": {"connect": %%d,'
     .. ' "read": %%d, "write": %%d, "status": %%d, "timeout": %%d}, "latency_us": {'
@@ -212,6 +232,7 @@ function done(summary, latency, requests)
     e.timeout, latency.mean, latency.stdev, latency.min, latency.max,
     latency:percentile(50), latency:percentile(90), latency:percentile(95),
     latency:percentile(99), latency:percentile(99.9)))
+  f:write("}")
   f:close()
 end
 """
@@ -259,7 +280,8 @@ def saturation(
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
     if not out.exists():
         raise RuntimeError(f"wrk wrote no result: {proc.stdout}\n{proc.stderr}")
-    raw = json.loads(out.read_text())
+    written = json.loads(out.read_text())
+    raw, statuses = written["wrk"], dict(sorted(written["statuses"].items()))
     for f in workdir.iterdir():
         f.unlink()
     workdir.rmdir()
@@ -288,6 +310,8 @@ def saturation(
         "throughput_rps": round(raw["requests"] / seconds, 1),
         "errors": sum(errors.values()),
         "error_counts": errors,
+        "status_counts": statuses,
+        "non_2xx": sum(n for status, n in statuses.items() if not status.startswith("2")),
         "mean_ms": round(lat["mean"] / 1000, 3),
         "p50_ms": lat["p50"] / 1000,
         "p90_ms": lat["p90"] / 1000,
@@ -386,7 +410,8 @@ def run_saturation(
             runs[variant].append(res)
             log(
                 f"  {res['throughput_rps']} req/s, p50 {res['p50_ms']} ms, p99"
-                f" {res['p99_ms']} ms, errors {res['errors']}, server"
+                f" {res['p99_ms']} ms, errors {res['errors']}, statuses {res['status_counts']},"
+                " server"
                 f" {res['cpu']['server_cpus_used']} CPUs, wrk {res['cpu']['generator_cpus_used']}"
                 f" CPUs, others {res['cpu']['other_cpus_used']} CPUs"
             )

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     broker_url: str = ""
     redis_url: str = ""
     redis_prefix: str = "sincro:"
+    # each Redis client of a process (the event loop's, the threads') opens at most this many
+    # connections; a call that finds them all busy waits for one up to the wait, then the
+    # request answers 503 shared_state_unavailable (never a 500)
+    redis_max_connections: int = Field(default=32, ge=1, le=10_000)
+    redis_pool_wait_seconds: float = Field(default=5.0, gt=0, le=300)
     events_exchange: str = "sincro.events"
     host: str = "127.0.0.1"
     port: int = 8000

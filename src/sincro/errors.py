@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -116,7 +117,7 @@ ERROR_DESCRIPTIONS = {
     422: "Invalid input; ``field`` names it (movements[0].sku, body for malformed JSON)",
     428: "A required precondition header is missing",
     429: "Rate limit exceeded; see Retry-After",
-    503: "A backing service (database) is unavailable; see Retry-After",
+    503: "A backing service (database, shared state) is unavailable; see Retry-After",
 }
 
 
@@ -204,6 +205,38 @@ def database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
     if isinstance(exc, DatabaseUnavailable):
         return exc
     return DatabaseUnavailable() if is_unavailable(exc) else None
+
+
+class SharedStateUnavailable(SincroError):
+    """The shared state (Redis: rate limits, counters, locks) refused, timed out or has no
+    free connection within the pool's wait: try again shortly (never a 500)."""
+
+    status_code = 503
+    code = "shared_state_unavailable"
+
+    def __init__(
+        self, message: str = "the shared state (Redis) is unavailable; try again shortly"
+    ) -> None:
+        super().__init__(message, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+# what a Redis that is down, silent or out of pooled connections raises (``MaxConnectionsError``
+# and the blocking pool's "No connection available." are ``ConnectionError``s); a Redis that
+# answers an error (a script bug, a wrong type) is a ``ResponseError``: unexpected, a 500
+SHARED_STATE_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+
+def unavailable(exc: BaseException) -> SincroError | None:
+    """The 503 that ``exc`` stands for when a backing service (the database, the shared
+    state) is unavailable, else None."""
+    if isinstance(exc, SharedStateUnavailable):
+        return exc
+    if isinstance(exc, SHARED_STATE_ERRORS):
+        return SharedStateUnavailable()
+    return database_unavailable(exc)
 
 
 def error_response(
@@ -306,14 +339,22 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, body, getattr(exc, "headers", None))
 
 
-async def _database_error(request: Request, exc: Exception) -> Response:
-    """A database that is down, silent or locked answers 503 with ``Retry-After``; any other
-    database error is unexpected."""
-    unavailable = database_unavailable(exc)
-    if unavailable is None:
+async def _unavailable_error(request: Request, exc: Exception) -> Response:
+    """A database or shared state that is down, silent or locked answers 503 with
+    ``Retry-After`` (logged as a warning, with the cause); any other error of theirs is
+    unexpected."""
+    answer = unavailable(exc)
+    if answer is None:
         return await _unexpected_error(request, exc)
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return error_response(unavailable.status_code, unavailable.body(), unavailable.headers)
+    log.warning(
+        "%s on %s %s: %s: %s",
+        answer.code,
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        exc,
+    )
+    return error_response(answer.status_code, answer.body(), answer.headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
@@ -327,5 +368,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
-    for error_class in DATABASE_ERRORS:
-        app.add_exception_handler(error_class, _database_error)
+    for error_class in (*DATABASE_ERRORS, *SHARED_STATE_ERRORS):
+        app.add_exception_handler(error_class, _unavailable_error)

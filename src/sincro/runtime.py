@@ -29,6 +29,7 @@ from sincro.cli_common import (
 from sincro.config import Settings, get_settings
 from sincro.domain import resolve_callable
 from sincro.domains import installed
+from sincro.logs import log_config
 
 log = logging.getLogger("sincro.runtime")
 runtime_app = typer.Typer()
@@ -73,7 +74,8 @@ def api(
         port=port or settings.port,
         workers=workers,
         access_log=False,
-        log_config=None,
+        # applied by uvicorn in each worker process it spawns (they inherit no logging)
+        log_config=log_config(settings.log_level, settings.log_json),
         proxy_headers=False,  # sincro.clients decides, from SINCRO_TRUSTED_PROXIES
         timeout_keep_alive=30,
         backlog=4096,

@@ -190,6 +190,52 @@ return 0
 """
 
 
+REDIS_SOCKET_TIMEOUT_SECONDS = 5.0
+REDIS_CONNECT_TIMEOUT_SECONDS = 3.0
+REDIS_MAX_CONNECTIONS = 32  # the defaults of ``SINCRO_REDIS_MAX_CONNECTIONS`` …
+REDIS_POOL_WAIT_SECONDS = 5.0  # … and ``SINCRO_REDIS_POOL_WAIT_SECONDS``
+
+
+def redis_client(
+    url: str,
+    *,
+    asynchronous: bool = False,
+    max_connections: int = REDIS_MAX_CONNECTIONS,
+    pool_wait_seconds: float = REDIS_POOL_WAIT_SECONDS,
+) -> Any:
+    """A ``redis.Redis`` (or ``redis.asyncio.Redis``) for ``url`` on a pool of its own of at
+    most ``max_connections``, with socket timeouts. The pool *blocks*: a call that finds every
+    connection busy waits up to ``pool_wait_seconds`` for one, then raises
+    ``redis.ConnectionError`` (a 503, see :mod:`sincro.errors`). redis-py's default pool
+    instead raises ``MaxConnectionsError`` at once past 100 connections, which 256 concurrent
+    requests of one api process reached: about a tenth of them answered 500."""
+    import redis
+    import redis.asyncio as aioredis
+
+    pool_settings: dict[str, Any] = {
+        "max_connections": max_connections,
+        "timeout": pool_wait_seconds,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+    }
+    # closing the client disconnects its pool
+    if asynchronous:
+        return aioredis.Redis.from_pool(
+            aioredis.BlockingConnectionPool.from_url(url, **pool_settings)
+        )
+    return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(url, **pool_settings))
+
+
+def redis_client_for(settings: Settings, *, asynchronous: bool = False) -> Any:
+    """:func:`redis_client` for ``settings.redis_url`` with the deployment's pool size."""
+    return redis_client(
+        settings.redis_url,
+        asynchronous=asynchronous,
+        max_connections=settings.redis_max_connections,
+        pool_wait_seconds=settings.redis_pool_wait_seconds,
+    )
+
+
 def _millis(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
@@ -215,15 +261,24 @@ class RedisSharedState(SharedState):
             self._hit_async = async_client.register_script(_HIT)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str) -> RedisSharedState:
-        """Both clients for ``url`` (they connect on first use)."""
-        import redis
-        import redis.asyncio as aioredis
-
-        timeouts: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 3}
-        return cls(
-            prefix, redis.Redis.from_url(url, **timeouts), aioredis.from_url(url, **timeouts)
+    def from_url(
+        cls,
+        url: str,
+        prefix: str,
+        max_connections: int = REDIS_MAX_CONNECTIONS,
+        pool_wait_seconds: float = REDIS_POOL_WAIT_SECONDS,
+    ) -> RedisSharedState:
+        """Both clients for ``url`` (see :func:`redis_client`; they connect on first use)."""
+        clients = (
+            redis_client(
+                url,
+                asynchronous=asynchronous,
+                max_connections=max_connections,
+                pool_wait_seconds=pool_wait_seconds,
+            )
+            for asynchronous in (False, True)
         )
+        return cls(prefix, *clients)
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}{kind}:{key}"
@@ -472,7 +527,12 @@ class DatabaseSharedState(SharedState):
 def shared_state_from_settings(settings: Settings, db: Database) -> SharedState:
     """Redis when ``settings.redis_url`` is set, else the database ``db``."""
     if settings.redis_url:
-        return RedisSharedState.from_url(settings.redis_url, settings.redis_prefix)
+        return RedisSharedState.from_url(
+            settings.redis_url,
+            settings.redis_prefix,
+            settings.redis_max_connections,
+            settings.redis_pool_wait_seconds,
+        )
     return DatabaseSharedState(db)
 
 

@@ -126,6 +126,37 @@ def test_a_high_limit_reaches_the_shared_store_once_per_lease(db: Database) -> N
     assert shared.calls == 1_000 // lease_size(600_000)
 
 
+def test_concurrent_requests_that_run_out_together_share_one_lease(db: Database) -> None:
+    """1,000 requests at once on one process: one lease in flight at a time, the others wait
+    for it and spend from it (before, each took a lease of its own: 1,000 round trips, and
+    every lease but the last thrown away)."""
+    shared = CountingState(db)
+    limiter = SharedStateRateLimiter(shared)
+
+    async def run() -> list[float]:
+        return await asyncio.gather(*(limiter.hit(4, 600_000) for _ in range(1_000)))
+
+    assert set(asyncio.run(run())) == {0.0}
+    assert shared.calls == 1_000 // lease_size(600_000)
+
+
+def test_a_refused_lease_lets_each_waiter_take_its_own_token(db: Database) -> None:
+    """A bucket holding less than a lease: the waiters fall back to one token each, so
+    exactly what the bucket holds is allowed, no more, no less."""
+    shared = DatabaseSharedState(db)
+    per_minute = 6_000  # leases of 120
+    assert shared.take("api-key:5", per_minute / 60, per_minute, cost=per_minute - 50) == 0
+    limiter = SharedStateRateLimiter(shared)
+
+    async def run() -> list[float]:
+        return await asyncio.gather(*(limiter.hit(5, per_minute) for _ in range(80)))
+
+    started = time.monotonic()
+    allowed = sum(1 for wait in asyncio.run(run()) if wait == 0)
+    refilled = (time.monotonic() - started) * per_minute / 60
+    assert 50 <= allowed <= 50 + refilled + 1
+
+
 def test_rate_limit_answers_429_with_retry_after(db: Database, settings: Settings) -> None:
     with db.write() as s:
         make_product(s, sku="RL-1")

@@ -12,21 +12,19 @@ and spends them locally. Every token spent was taken from the shared bucket firs
 across all processes is never exceeded; what a process holds is prepaid tokens, not a limit of
 its own. A key of 60/min leases one token at a time, i.e. exactly the shared bucket.
 
-**One lease in flight per key.** When a process's prepaid tokens run out under a burst (the
-reference scenario sends 300 requests in the same millisecond), every request of the burst
-finds nothing prepaid. Each taking its own lease would be a herd of round trips to the shared
-store (a pool's worth of Redis connections, or a queue of database threads, in the requests'
-path) and would take up to burst × lease tokens from the key's bucket at once: a key of
-6,000/min leases 120, so 50 concurrent requests would take the whole minute's allowance and
-the key's next requests would be refused although it sent 50. So the first request that finds
-nothing prepaid takes the lease; the others wait for it and spend it, and only those left over
-take the next one.
+**One lease in flight per key.** When a key's prepaid tokens run out under concurrent requests
+(256 connections on one process), only the first request takes the next lease; the others
+wait for it and spend from it. Before, each took a lease of its own at the same moment: one
+shared round trip and one pooled Redis connection per waiting request (redis-py's default
+pool then refused past 100 connections: 500s), and all but the last lease were thrown away
+(their tokens, taken from the shared bucket, were overwritten), spending the key's allowance
+up to hundreds of times faster than its requests. A refused lease (the bucket holds less than
+a lease) lets every waiter take its one token on its own, as a single request would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Protocol
 
 from sincro.sharedstate import SharedState
@@ -52,35 +50,50 @@ class SharedStateRateLimiter:
     def __init__(self, shared: SharedState) -> None:
         self.shared = shared
         self._prepaid: dict[int, int] = {}
-        # the lease being taken, per event loop and key (a future belongs to its loop)
-        self._leasing: dict[tuple[int, int], asyncio.Future[bool]] = {}
+        # the lease being taken for a key: resolves to whether it was granted
+        self._leasing: dict[int, asyncio.Future[bool]] = {}
 
     async def hit(self, key_id: int, per_minute: int) -> float:
         """Take one request from the key's bucket: 0 when allowed, else seconds to wait."""
         key, rate = f"api-key:{key_id}", per_minute / 60.0
         lease = lease_size(per_minute)
-        while True:
-            prepaid = self._prepaid.get(key_id, 0)
-            if prepaid > 0:
-                self._prepaid[key_id] = prepaid - 1
-                return 0.0
-            if lease <= 1:
+        while not self._spend(key_id):
+            if lease == 1:
                 break
-            flight = (id(asyncio.get_running_loop()), key_id)
-            pending = self._leasing.get(flight)
-            if pending is None:
-                pending = asyncio.ensure_future(self._lease(key_id, key, rate, per_minute, lease))
-                self._leasing[flight] = pending
-                pending.add_done_callback(functools.partial(self._landed, flight))
+            pending = self._leasing.get(key_id)
+            if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+                if await self._take_lease(key_id, key, rate, per_minute, lease):
+                    return 0.0
+                break
             if not await asyncio.shield(pending):
-                break  # the bucket holds less than a lease: one token at a time
+                break  # refused: the bucket is nearly empty, take one token alone
+        else:
+            return 0.0
         return await self.shared.take_async(key, rate, per_minute)
 
-    def _landed(self, flight: tuple[int, int], _: object) -> None:
-        self._leasing.pop(flight, None)
-
-    async def _lease(self, key_id: int, key: str, rate: float, per_minute: int, lease: int) -> bool:
-        if await self.shared.take_async(key, rate, per_minute, cost=lease) != 0:
+    def _spend(self, key_id: int) -> bool:
+        """Spend one prepaid token of the key, if this process holds one."""
+        prepaid = self._prepaid.get(key_id, 0)
+        if prepaid <= 0:
             return False
-        self._prepaid[key_id] = self._prepaid.get(key_id, 0) + lease
+        self._prepaid[key_id] = prepaid - 1
         return True
+
+    async def _take_lease(
+        self, key_id: int, key: str, rate: float, per_minute: int, lease: int
+    ) -> bool:
+        """Take a lease for the key while the requests that run out meanwhile wait for it;
+        True when granted (one of its tokens is this request's, the rest are prepaid)."""
+        pending: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._leasing[key_id] = pending
+        granted = False
+        try:
+            granted = await self.shared.take_async(key, rate, per_minute, cost=lease) == 0
+            if granted:
+                self._prepaid[key_id] = self._prepaid.get(key_id, 0) + lease - 1
+            return granted
+        finally:
+            # on an error (Redis away) too: the waiters then try alone, and fail alone
+            if self._leasing.get(key_id) is pending:
+                del self._leasing[key_id]
+            pending.set_result(granted)

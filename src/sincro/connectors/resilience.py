@@ -343,10 +343,12 @@ _redis_clients: dict[str, Any] = {}
 
 
 def redis_client(url: str) -> Any:
+    """One client per URL for this process (timeouts and a blocking pool: see
+    :func:`sincro.sharedstate.redis_client`)."""
     if url not in _redis_clients:
-        import redis
+        from sincro.sharedstate import redis_client as new_client
 
-        _redis_clients[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        _redis_clients[url] = new_client(url)
     return _redis_clients[url]
 
 

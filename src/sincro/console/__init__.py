@@ -18,7 +18,7 @@ from sincro.clients import client_scheme
 from sincro.console import routes
 from sincro.domain import resolve
 from sincro.domains import installed
-from sincro.errors import DATABASE_ERRORS, SincroError, database_unavailable
+from sincro.errors import DATABASE_ERRORS, SHARED_STATE_ERRORS, SincroError, unavailable
 
 CONSOLE_PREFIX = "/console"
 SESSION_COOKIE = "sincro_console"
@@ -80,7 +80,7 @@ def mount_console(app: FastAPI) -> None:
     )
     app.add_exception_handler(routes.SignInRequired, routes.sign_in_redirect)
     handled = (StarletteHTTPException, RequestValidationError, SincroError, Exception)
-    for error_class in (*handled, *DATABASE_ERRORS):
+    for error_class in (*handled, *DATABASE_ERRORS, *SHARED_STATE_ERRORS):
         previous = app.exception_handlers.get(error_class)
         app.add_exception_handler(error_class, _console_pages(previous))
 
@@ -100,9 +100,9 @@ def _console_pages(previous: Handler | None) -> Handler:
 
 
 async def _error_page(request: Request, exc: Exception) -> Response:
-    unavailable = database_unavailable(exc)
-    if unavailable is not None:
-        return _unavailable_page(request, unavailable)
+    answer = unavailable(exc)
+    if answer is not None:
+        return _unavailable_page(request, answer)
     status = 422 if isinstance(exc, RequestValidationError) else getattr(exc, "status_code", 500)
     if status >= 500 or "session" not in request.scope:
         return routes.render(request, "error.html", {"status": 500}, status_code=500)
@@ -116,7 +116,8 @@ async def _error_page(request: Request, exc: Exception) -> Response:
 
 
 def _unavailable_page(request: Request, exc: SincroError) -> Response:
-    """503 in pt-BR while the database is away (no user lookup: that needs the database)."""
+    """503 in pt-BR while the database or the shared state is away (no user lookup: that
+    needs the database)."""
     response = routes.render(request, "error.html", {"status": 503}, status_code=503)
     response.headers.update(exc.headers)
     return response

@@ -20,6 +20,7 @@ from sincro.inventory import lean
 from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.shared import SharedSnapshots
 from sincro.pgasync import AsyncPool
+from sincro.sharedstate import redis_client_for
 
 CACHE = "inventory.availability"
 WRITERS = "inventory.reservation_threads"
@@ -41,9 +42,7 @@ def install(state: AppState) -> None:
     settings = state.settings
     shared = None
     if settings.redis_url:
-        import redis
-
-        shared = SharedSnapshots(redis.Redis.from_url(settings.redis_url), settings.redis_prefix)
+        shared = SharedSnapshots(redis_client_for(settings), settings.redis_prefix)
     cache = AvailabilityCache(
         state.db, ttl_seconds=settings.availability_cache_ttl_seconds, shared=shared
     )
