@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text, update
+from sqlalchemy.orm import Session
 
 from sincro.config import Settings
 from sincro.customers import service as customers
@@ -17,6 +18,7 @@ from sincro.db import Database, utcnow
 from sincro.messaging import orchestrator, repository as repo, service
 from sincro.messaging.models import LedgerEntry
 from sincro.messaging.schemas import CampaignIn
+from sincro.messaging.sender import WITHHELD
 from sincro.messaging.service import RUNNING
 from tests.messaging.support import (
     ACTOR,
@@ -151,6 +153,18 @@ def test_claim_finds_its_rows_by_primary_key_with_stale_statistics(
     assert "ix_send_ledger" not in plan and "Seq Scan on send_ledger" not in plan, plan
 
 
+def withdraw(session: Session, customer: int, channel: str, purpose: str) -> None:
+    customers.record_consent(
+        session,
+        customer,
+        channel=channel,
+        purpose=purpose,
+        granted=False,
+        source="test",
+        evidence="after planning",
+    )
+
+
 def test_consent_withdrawn_or_address_suppressed_after_planning_stops_the_message(
     db: Database, settings: Settings, sink: SmtpSink, dispatched: Dispatched
 ) -> None:
@@ -160,26 +174,14 @@ def test_consent_withdrawn_or_address_suppressed_after_planning_stops_the_messag
     make_template(db)  # marketing
     campaign = started_campaign(db, settings, dispatched)
     with db.write() as session:
-
-        def withdraw(customer: int, channel: str, purpose: str) -> None:
-            customers.record_consent(
-                session,
-                customer,
-                channel=channel,
-                purpose=purpose,
-                granted=False,
-                source="test",
-                evidence="after planning",
-            )
-
-        withdraw(people[0], "email", "marketing")  # withheld
-        withdraw(people[1], "email", "billing")  # another purpose: sent
+        withdraw(session, people[0], "email", "marketing")  # withheld
+        withdraw(session, people[1], "email", "billing")  # another purpose: sent
         customers.suppress(
             session, "cli3@exemplo.com.br", reason="unsubscribed", purpose="marketing"
         )
         customers.suppress(session, "cli4@exemplo.com.br", reason="unsubscribed", purpose="billing")
         customers.suppress(session, "CLI5@exemplo.com.br", reason="hard_bounce")  # every purpose
-        withdraw(people[5], "sms", "marketing")  # another channel: sent
+        withdraw(session, people[5], "sms", "marketing")  # another channel: sent
     config = messaging_settings(settings, sink.port)
     with sender_for(db, config) as sender:
         result = sender.run_batch(campaign, ledger_ids(db, campaign))
@@ -234,26 +236,12 @@ def test_the_claim_withholds_by_each_row_purpose(
                 template_key="aviso",
                 context={},
             )
-    with db.write() as session:  # after queueing: billing withdrawn, service suppressed
-        customers.record_consent(
-            session,
-            customer,
-            channel="email",
-            purpose="billing",
-            granted=False,
-            source="test",
-            evidence="call center",
-        )
+    with db.write() as session:  # after queueing: billing withdrawn (service suppressed below)
+        withdraw(session, customer, "email", "billing")
     ids = [i for _, batch in dispatched.take_batches() for i in batch]
     assert len(ids) == 2  # marketing had no consent when it was queued: never pending
-    withheld = repo.withheld_reason(
-        customers.consent_clause(
-            LedgerEntry.customer_id, channel="email", purpose=LedgerEntry.purpose
-        ),
-        customers.suppression_clause(LedgerEntry.email, purpose=LedgerEntry.purpose),
-    )
     with db.write() as session:
-        rows = repo.claim(session, ids, token="t", now=utcnow(), running=RUNNING, withheld=withheld)
+        rows = repo.claim(session, ids, token="t", now=utcnow(), running=RUNNING, withheld=WITHHELD)
     assert {(r.purpose, r.status, r.last_error) for r in rows} == {
         ("billing", "suppressed", "consent to e-mail/billing withdrawn"),
         ("service", "sending", None),
@@ -267,7 +255,7 @@ def test_the_claim_withholds_by_each_row_purpose(
         )
     with db.write() as session:
         rows = repo.claim(
-            session, ids, token="t2", now=utcnow(), running=RUNNING, withheld=withheld
+            session, ids, token="t2", now=utcnow(), running=RUNNING, withheld=WITHHELD
         )
     assert {(r.purpose, r.status, r.last_error) for r in rows} == {
         ("billing", "suppressed", "consent to e-mail/billing withdrawn"),

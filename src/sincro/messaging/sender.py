@@ -66,6 +66,14 @@ def relay_key(settings: Settings) -> str:
     return f"messaging:relay:{where}"
 
 
+# Why a claimed row must not go now (NULL: it may), read in the claim's own statement: no
+# consent to e-mail for the row's purpose, or its address suppressed for it (or for all).
+WITHHELD = repo.withheld_reason(
+    customers.consent_clause(LedgerEntry.customer_id, channel="email", purpose=LedgerEntry.purpose),
+    customers.suppression_clause(LedgerEntry.email, purpose=LedgerEntry.purpose),
+)
+
+
 LEASE_SECONDS = 0.01  # a token lease covers at most this much of a bucket's rate
 LEASE_MAX = 10
 
@@ -160,13 +168,6 @@ class Sender:
         self.tokens = TokenLease(shared, settings, sleep)
         self._versions: dict[int, TemplateVersion] = {}
         self._campaigns: dict[int, Any] = {}  # id -> what sending needs of it (sending_campaign)
-        # why a claimed row must not go (consent, suppression): read in the claim's statement
-        self._withheld = repo.withheld_reason(
-            customers.consent_clause(
-                LedgerEntry.customer_id, channel="email", purpose=LedgerEntry.purpose
-            ),
-            customers.suppression_clause(LedgerEntry.email, purpose=LedgerEntry.purpose),
-        )
         self._conn: Connection | None = None
         self._line: OutcomeLine | None = None  # PostgreSQL: the chunk's outcomes in flight
         # PostgreSQL: outcomes as single autocommit statements on the chunk's connection
@@ -215,7 +216,7 @@ class Sender:
                     token=token,
                     now=now,
                     running=RUNNING,
-                    withheld=self._withheld,
+                    withheld=WITHHELD,
                 )
                 if not rows:  # nothing taken: stopped, or nothing of these left to send
                     return self._still_running(campaign_id)
