@@ -261,3 +261,29 @@ def test_the_claim_withholds_by_each_row_purpose(
         ("billing", "suppressed", "consent to e-mail/billing withdrawn"),
         ("service", "suppressed", "address on the suppression list"),
     }
+
+
+def test_an_audience_whose_last_page_is_full_still_ends_in_claim_sized_batches(
+    db: Database, settings: Settings, dispatched: Dispatched, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audience's end is known with its last page even when that page is full (an
+    audience of a multiple of the page size): its rows go in claim-sized batches, so every
+    worker is busy to the last row, not one worker sending a whole batch alone at the end."""
+    monkeypatch.setattr(service, "AUDIENCE_PAGE", 4)
+    add_customers(db, 8)
+    make_template(db)
+    config = settings.model_copy(update={"messaging_batch_size": 2, "messaging_claim_size": 1})
+    with db.write() as session:
+        template_id = session.scalar(text("SELECT min(id) FROM message_templates"))
+        campaign = service.create_campaign(
+            session, CampaignIn(name="c", template_id=template_id), ACTOR, config
+        )
+    with db.write() as session:
+        service.transition(session, campaign.id, "start", ACTOR)
+    assert orchestrator.orchestrate(db, config, campaign.id) == 8
+    batches = [ids for _, ids in dispatched.take_batches()]
+    assert [len(b) for b in batches] == [2, 2, 1, 1, 1, 1]  # taper 2 x 8 covers the last page
+    assert [i for b in batches for i in b] == ledger_ids(db, campaign.id)
+    with db.read() as session:
+        out = service.get_campaign(session, campaign.id)
+        assert (out.materialized, out.audience_total) == (True, 8)
