@@ -31,8 +31,8 @@ from tests.messaging.support import (
 from tests.smtp_sink import SmtpSink
 
 
-def started_campaign(db: Database, settings: Settings, kept: Dispatched) -> int:
-    """A running campaign whose audience (every consenting customer) is in the ledger."""
+def running_campaign(db: Database, settings: Settings) -> int:
+    """A campaign just started (its audience not yet planned) with the first template."""
     with db.write() as session:
         template_id = session.scalar(text("SELECT min(id) FROM message_templates"))
         campaign = service.create_campaign(
@@ -40,9 +40,15 @@ def started_campaign(db: Database, settings: Settings, kept: Dispatched) -> int:
         )
     with db.write() as session:
         service.transition(session, campaign.id, "start", ACTOR)
-    orchestrator.orchestrate(db, settings, campaign.id)
-    kept.take_batches()
     return campaign.id
+
+
+def started_campaign(db: Database, settings: Settings, kept: Dispatched) -> int:
+    """A running campaign whose audience (every consenting customer) is in the ledger."""
+    campaign = running_campaign(db, settings)
+    orchestrator.orchestrate(db, settings, campaign)
+    kept.take_batches()
+    return campaign
 
 
 def ledger_ids(db: Database, campaign_id: int) -> list[int]:
@@ -273,17 +279,11 @@ def test_an_audience_whose_last_page_is_full_still_ends_in_claim_sized_batches(
     add_customers(db, 8)
     make_template(db)
     config = settings.model_copy(update={"messaging_batch_size": 2, "messaging_claim_size": 1})
-    with db.write() as session:
-        template_id = session.scalar(text("SELECT min(id) FROM message_templates"))
-        campaign = service.create_campaign(
-            session, CampaignIn(name="c", template_id=template_id), ACTOR, config
-        )
-    with db.write() as session:
-        service.transition(session, campaign.id, "start", ACTOR)
-    assert orchestrator.orchestrate(db, config, campaign.id) == 8
+    campaign = running_campaign(db, config)
+    assert orchestrator.orchestrate(db, config, campaign) == 8
     batches = [ids for _, ids in dispatched.take_batches()]
     assert [len(b) for b in batches] == [2, 2, 1, 1, 1, 1]  # taper 2 x 8 covers the last page
-    assert [i for b in batches for i in b] == ledger_ids(db, campaign.id)
+    assert [i for b in batches for i in b] == ledger_ids(db, campaign)
     with db.read() as session:
-        out = service.get_campaign(session, campaign.id)
+        out = service.get_campaign(session, campaign)
         assert (out.materialized, out.audience_total) == (True, 8)
