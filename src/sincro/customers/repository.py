@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Row,
     Select,
@@ -223,12 +224,25 @@ def consenting(
     return set(
         session.scalars(
             select(Consent.customer_id).where(
-                Consent.customer_id.in_(ids),
-                Consent.channel == channel,
-                Consent.purpose == purpose,
-                Consent.granted.is_(True),
+                Consent.customer_id.in_(ids), granted_for(channel, purpose)
             )
         )
+    )
+
+
+def granted_for(channel: Any, purpose: Any) -> ColumnElement[bool]:
+    """A consent row that lets ``channel`` be used for ``purpose`` (values or columns): the
+    one definition of "consents", for :func:`consenting`, audiences and other domains' SQL."""
+    return and_(Consent.channel == channel, Consent.purpose == purpose, Consent.granted.is_(True))
+
+
+def consents(customer_id: Any, channel: Any, purpose: Any) -> ColumnElement[bool]:
+    """SQL: ``customer_id`` (a value or a column of the caller's statement) currently consents
+    to ``channel`` for ``purpose``."""
+    return (
+        select(Consent.customer_id)
+        .where(Consent.customer_id == customer_id, granted_for(channel, purpose))
+        .exists()
     )
 
 
@@ -280,11 +294,21 @@ def suppressed(session: Session, emails: Iterable[str], purpose: str) -> set[str
         return set()
     return set(
         session.scalars(
-            select(Suppression.email).where(
-                Suppression.email.in_(wanted), Suppression.purpose.in_(("*", purpose))
-            )
+            select(Suppression.email).where(Suppression.email.in_(wanted), covers(purpose))
         )
     )
+
+
+def covers(purpose: Any) -> ColumnElement[bool]:
+    """A suppression that stops mail for ``purpose`` (a value or a column): its own, or every
+    purpose's (``*``: hard bounces, complaints)."""
+    return or_(Suppression.purpose == "*", Suppression.purpose == purpose)
+
+
+def is_suppressed(email: Any, purpose: Any) -> ColumnElement[bool]:
+    """SQL: the normalized address ``email`` (a value or a column of the caller's statement)
+    must not get mail for ``purpose``."""
+    return select(Suppression.id).where(Suppression.email == email, covers(purpose)).exists()
 
 
 def oldest_open_due() -> Any:
@@ -304,9 +328,6 @@ def audience_query(segment: Segment, *, today: dt.date, grace_days: int) -> Sele
     """Primary customers with an address, consent for the segment's channel and purpose, not
     suppressed, matching every filter. Ordered by id (keyset pages)."""
     overdue = oldest_open_due()
-    suppressions = select(Suppression.id).where(
-        Suppression.email == Customer.email, Suppression.purpose.in_(("*", segment.purpose))
-    )
     query = (
         select(
             Customer.id,
@@ -318,19 +339,14 @@ def audience_query(segment: Segment, *, today: dt.date, grace_days: int) -> Sele
         )
         .join(
             Consent,
-            and_(
-                Consent.customer_id == Customer.id,
-                Consent.channel == segment.channel,
-                Consent.purpose == segment.purpose,
-                Consent.granted.is_(True),
-            ),
+            and_(Consent.customer_id == Customer.id, granted_for(segment.channel, segment.purpose)),
         )
         .outerjoin(overdue, overdue.c.customer_id == Customer.id)
         .where(
             Customer.merged_into_id.is_(None),
             Customer.erased_at.is_(None),
             Customer.email.is_not(None),
-            ~suppressions.exists(),
+            ~is_suppressed(Customer.email, segment.purpose),
         )
     )
     if segment.states:

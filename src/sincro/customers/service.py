@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from sincro import audit
@@ -278,6 +279,18 @@ def unsuppress(session: Session, email: str, *, purpose: str = "*") -> bool:
 def suppressed(session: Session, emails: Iterable[str], *, purpose: str) -> set[str]:
     """Which of ``emails`` (normalized) must not get mail for ``purpose``."""
     return repo.suppressed(session, (normalize_email(e) or "" for e in emails), purpose)
+
+
+def consent_clause(customer_id: Any, *, channel: str, purpose: Any) -> ColumnElement[bool]:
+    """:func:`consenting` as SQL, for another domain's statement: ``customer_id`` and
+    ``purpose`` may be columns of it (a row checked where it is read, no round trip)."""
+    return repo.consents(customer_id, channel, purpose)
+
+
+def suppression_clause(email: Any, *, purpose: Any) -> ColumnElement[bool]:
+    """:func:`suppressed` as SQL, for another domain's statement: ``email`` (an address
+    stored normalized) and ``purpose`` may be columns of it."""
+    return repo.is_suppressed(email, purpose)
 
 
 def customer_zone(state: str | None, city: str | None) -> str:

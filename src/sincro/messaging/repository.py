@@ -14,8 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     CursorResult,
+    Row,
     Select,
     and_,
     bindparam,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    null,
     or_,
     select,
     update,
@@ -69,12 +72,14 @@ def version_by_id(session: Session, version_id: int) -> TemplateVersion | None:
     return session.get(TemplateVersion, version_id)
 
 
-def versions_by_id(session: Session, ids: Iterable[int]) -> dict[int, TemplateVersion]:
+def versions_by_id(session: Session | Connection, ids: Iterable[int]) -> dict[int, TemplateVersion]:
+    """The versions asked for, detached (versions never change: a worker keeps them)."""
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = session.scalars(select(TemplateVersion).where(TemplateVersion.id.in_(wanted)))
-    return {v.id: v for v in rows}
+    table: Any = TemplateVersion.__table__
+    rows = session.execute(select(table).where(table.c.id.in_(wanted)))
+    return {int(r.id): TemplateVersion(**r._mapping) for r in rows}
 
 
 def version_numbers(session: Session, template_id: int) -> list[int]:
@@ -120,6 +125,19 @@ def campaigns_in(session: Session, states: Sequence[str]) -> list[Campaign]:
             select(Campaign).where(Campaign.state.in_(states), Campaign.kind == "campaign")
         )
     )
+
+
+def sending_campaign(
+    session: Session | Connection, campaign_id: int
+) -> Row[int, str, str, str | None, float] | None:
+    """What a worker needs of a campaign to send its rows (``id``, ``name``, ``sender``,
+    ``reply_to``, ``rate_per_second``): set when the campaign is created and never changed
+    (:func:`sincro.messaging.service.create_campaign`), so a worker keeps it."""
+    return session.execute(
+        select(
+            Campaign.id, Campaign.name, Campaign.sender, Campaign.reply_to, Campaign.rate_per_second
+        ).where(Campaign.id == campaign_id)
+    ).first()
 
 
 def campaign_states(session: Session | Connection, ids: Iterable[int]) -> dict[int, str]:
@@ -265,16 +283,36 @@ def mark_enqueued(session: Session, ids: Sequence[int], now: dt.datetime) -> Non
         session.execute(update(L).where(L.id.in_(list(ids))).values(enqueued_at=now))
 
 
+def withheld_reason(
+    consents: ColumnElement[bool], suppressed: ColumnElement[bool]
+) -> ColumnElement[Any]:
+    """SQL over a ledger row: why it must not be sent now (NULL: it may go), given whether its
+    recipient consents to e-mail for the row's purpose and whether its address is suppressed
+    for it (clauses over the row, from ``customers.service``)."""
+    return case(
+        (~consents, literal("consent to e-mail/") + L.purpose + literal(" withdrawn")),
+        (suppressed, literal("address on the suppression list")),
+        else_=null(),
+    )
+
+
 def claim(
-    session: Session,
+    session: Session | Connection,
     ids: Sequence[int],
     *,
     token: str,
     now: dt.datetime,
     running: Sequence[str],
+    withheld: ColumnElement[Any] | None = None,
 ) -> list[LedgerEntry]:
     """Move those of ``ids`` that are pending, due, and whose campaign is in a ``running``
-    state to ``sending`` under ``token``; the claimed rows in id order.
+    state to ``sending`` under ``token``; the claimed rows in id order, detached.
+
+    With ``withheld`` (:func:`withheld_reason`), a row it gives a reason for is claimed
+    straight into ``suppressed`` with that reason as its ``last_error``, in the same statement:
+    consent and the suppression list are read when the row is taken, not before, so a
+    withdrawal or a suppression recorded since planning stops the message, at no round trip of
+    its own. One statement, so on PostgreSQL it may run on an autocommit connection.
 
     The rows are found by primary key only, whatever the statistics say: the status test is
     written so that no index can serve it (``coalesce``) and the campaign's state is read per
@@ -294,22 +332,27 @@ def claim(
         )
         .order_by(L.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
-    claimed = session.scalars(  # the rows as updated, in one round trip
-        update(L)
-        .where(L.id.in_(candidates.scalar_subquery()))
-        .values(
-            status="sending",
-            claimed_by=token,
-            claimed_at=now,
-            attempts=L.attempts + 1,
-            enqueued_at=None,
-        )
-        .returning(L),
-        execution_options={"synchronize_session": False},
+    values: dict[str, Any] = {
+        "status": "sending",
+        "claimed_by": token,
+        "claimed_at": now,
+        "attempts": L.attempts + 1,
+        "enqueued_at": None,
+    }
+    if withheld is not None:
+        values["status"] = case((withheld.is_(None), literal("sending")), else_="suppressed")
+        values["last_error"] = func.coalesce(withheld, L.last_error)
+    table: Any = LedgerEntry.__table__  # Core: the rows as plain values, on either executor
+    claimed = session.execute(  # the rows as updated, in one round trip
+        update(table)
+        .where(table.c.id.in_(candidates.scalar_subquery()))
+        .values(**values)
+        .returning(*table.c)
     )
-    return sorted(claimed, key=lambda row: row.id)
+    return sorted((LedgerEntry(**row._mapping) for row in claimed), key=lambda row: row.id)
 
 
 def finish(session: Session | Connection, entry_id: int, token: str, **values: Any) -> bool:

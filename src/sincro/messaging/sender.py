@@ -66,6 +66,14 @@ def relay_key(settings: Settings) -> str:
     return f"messaging:relay:{where}"
 
 
+# Why a claimed row must not go now (NULL: it may), read in the claim's own statement: no
+# consent to e-mail for the row's purpose, or its address suppressed for it (or for all).
+WITHHELD = repo.withheld_reason(
+    customers.consent_clause(LedgerEntry.customer_id, channel="email", purpose=LedgerEntry.purpose),
+    customers.suppression_clause(LedgerEntry.email, purpose=LedgerEntry.purpose),
+)
+
+
 LEASE_SECONDS = 0.01  # a token lease covers at most this much of a bucket's rate
 LEASE_MAX = 10
 
@@ -159,6 +167,7 @@ class Sender:
         self.before_send = before_send  # tests: a hook just before each SMTP call
         self.tokens = TokenLease(shared, settings, sleep)
         self._versions: dict[int, TemplateVersion] = {}
+        self._campaigns: dict[int, Any] = {}  # id -> what sending needs of it (sending_campaign)
         self._conn: Connection | None = None
         self._line: OutcomeLine | None = None  # PostgreSQL: the chunk's outcomes in flight
         # PostgreSQL: outcomes as single autocommit statements on the chunk's connection
@@ -186,29 +195,38 @@ class Sender:
     def _run_chunk(self, campaign_id: int, ids: list[int], result: BatchResult) -> bool:
         token = new_token()
         now = utcnow()
-        with self.db.write() as session:
-            campaign = repo.campaign(session, campaign_id)
-            if campaign is None or campaign.state not in RUNNING:
-                return False
-            rows = repo.claim(session, ids, token=token, now=now, running=RUNNING)
-            rows = self._screen(session, rows, token, now, result)
-            versions = self._load_versions(session, {r.template_version_id for r in rows})
-            session.expunge_all()
-        metrics.CLAIMED.inc(len(rows))
-        # one connection for the chunk's outcomes: a pool checkout (and its ping) per message
-        # would cost more than the UPDATE itself. On PostgreSQL each outcome is ONE autocommit
-        # statement (a single conditional UPDATE is atomic on its own), and a ``sent`` one is
-        # not waited for: it commits while the next message is rendered and handed to SMTP,
-        # and is collected before that message's final dot (outcome_line.py). SQLite keeps
-        # its explicit BEGIN IMMEDIATE, synchronous (no network, no WAL flush to hide).
+        # One connection for the chunk: its claim and its outcomes (a pool checkout per message
+        # would cost more than the UPDATE itself). The claim is ONE statement that also reads
+        # the campaign's state, the recipients' consent and the suppression list (rows
+        # withheld go straight to ``suppressed``): on PostgreSQL it runs on the autocommit
+        # connection, one round trip for the chunk. Each outcome is ONE autocommit statement
+        # (a single conditional UPDATE is atomic on its own), and a ``sent`` one is not
+        # waited for: it commits while the next message is rendered and handed to SMTP, and
+        # is collected before that message's final dot (outcome_line.py). SQLite keeps its
+        # explicit BEGIN IMMEDIATE, synchronous (no network, no WAL flush to hide).
         with self.db.write_engine.connect() as plain:
             conn = plain
             if self._autocommit:
                 conn = plain.execution_options(isolation_level="AUTOCOMMIT")
-                wait = statement_limit(self.db.timeouts) + WATCHDOG_MARGIN_SECONDS
-                self._line = OutcomeLine(conn, wait)
             self._conn = conn
             try:
+                rows = self._atomic(
+                    repo.claim,
+                    ids,
+                    token=token,
+                    now=now,
+                    running=RUNNING,
+                    withheld=WITHHELD,
+                )
+                if not rows:  # nothing taken: stopped, or nothing of these left to send
+                    return self._still_running(campaign_id)
+                rows = self._screen(rows, token, now, result)
+                campaign = self._campaign(campaign_id)
+                versions = self._load_versions({r.template_version_id for r in rows})
+                metrics.CLAIMED.inc(len(rows))
+                if self._autocommit:
+                    wait = statement_limit(self.db.timeouts) + WATCHDOG_MARGIN_SECONDS
+                    self._line = OutcomeLine(conn, wait)
                 for index, row in enumerate(rows):
                     if (
                         index
@@ -216,8 +234,7 @@ class Sender:
                         and not self._still_running(campaign_id)
                     ):
                         self._collect()
-                        with conn.begin():
-                            repo.release(conn, [r.id for r in rows[index:]], token)
+                        self._atomic(repo.release, [r.id for r in rows[index:]], token)
                         return False
                     version = versions[row.template_version_id]
                     self._send_one(campaign, row, version, token, result, len(rows) - index)
@@ -230,6 +247,16 @@ class Sender:
                 self._conn = self._line = None
                 self.tokens.drop()  # a lease never outlives its chunk
         return True
+
+    def _atomic(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``write(conn, …)`` committed on the chunk's connection: one statement on its own
+        (PostgreSQL, autocommit) or in a BEGIN IMMEDIATE … COMMIT (SQLite)."""
+        conn = self._conn
+        assert conn is not None
+        if self._autocommit:
+            return write(conn, *args, **kwargs)
+        with conn.begin():
+            return write(conn, *args, **kwargs)
 
     def _collect(self) -> None:
         """Wait for the outcome in flight (PostgreSQL) to be committed: before the next
@@ -248,55 +275,45 @@ class Sender:
         with self.db.read() as session:
             return repo.campaign_states(session, [campaign_id]).get(campaign_id) in RUNNING
 
-    def _load_versions(self, session: Any, wanted: set[int]) -> dict[int, TemplateVersion]:
+    def _campaign(self, campaign_id: int) -> Any:
+        """The campaign's name, From, Reply-To and rate (fixed at its creation: kept)."""
+        campaign = self._campaigns.get(campaign_id)
+        if campaign is None:
+            campaign = self._campaigns[campaign_id] = self._atomic(
+                repo.sending_campaign, campaign_id
+            )
+        return campaign
+
+    def _load_versions(self, wanted: set[int]) -> dict[int, TemplateVersion]:
         missing = wanted - self._versions.keys()
         if missing:
-            for vid, version in repo.versions_by_id(session, missing).items():
-                session.expunge(version)
-                self._versions[vid] = version
+            self._versions.update(self._atomic(repo.versions_by_id, missing))
         return {v: self._versions[v] for v in wanted}
 
     def _screen(
-        self,
-        session: Any,
-        rows: list[LedgerEntry],
-        token: str,
-        now: dt.datetime,
-        result: BatchResult,
+        self, rows: list[LedgerEntry], token: str, now: dt.datetime, result: BatchResult
     ) -> list[LedgerEntry]:
-        """Withhold rows whose consent was withdrawn or whose address was suppressed since the
-        audience was read, and defer those in quiet hours; the rest are sent now."""
-        if not rows:
-            return rows
-        by_purpose: dict[str, list[LedgerEntry]] = {}
-        for row in rows:
-            by_purpose.setdefault(row.purpose, []).append(row)
+        """Count the rows the claim withheld (consent withdrawn or address suppressed since
+        the audience was read: claimed straight into ``suppressed``) and defer those whose
+        recipient is in quiet hours; the rest are sent now."""
         keep: list[LedgerEntry] = []
-        for purpose, group in by_purpose.items():
-            consenting = customers.consenting(
-                session, [r.customer_id for r in group], channel="email", purpose=purpose
-            )
-            blocked = customers.suppressed(session, [r.email for r in group], purpose=purpose)
-            for row in group:
-                reason = None
-                if row.customer_id not in consenting:
-                    reason = f"consent to e-mail/{purpose} withdrawn"
-                elif row.email in blocked:
-                    reason = "address on the suppression list"
-                if reason:
-                    repo.finish(session, row.id, token, status="suppressed", last_error=reason)
-                    result.suppressed += 1
-                    result.outcomes[row.id] = "suppressed"
+        mornings: dict[dt.datetime, list[int]] = {}
+        for row in rows:
+            if row.status == "suppressed":
+                result.suppressed += 1
+                result.outcomes[row.id] = "suppressed"
+                continue
+            if respects_quiet(row.purpose, self.settings):
+                morning = in_quiet_hours(row.time_zone, self.settings, now)
+                if morning is not None:
+                    mornings.setdefault(morning, []).append(row.id)
+                    result.deferred += 1
+                    result.outcomes[row.id] = "deferred"
                     continue
-                if respects_quiet(purpose, self.settings):
-                    morning = in_quiet_hours(row.time_zone, self.settings, now)
-                    if morning is not None:
-                        repo.release(session, [row.id], token, next_attempt_at=morning)
-                        result.deferred += 1
-                        result.outcomes[row.id] = "deferred"
-                        continue
-                keep.append(row)
-        return sorted(keep, key=lambda r: r.id)
+            keep.append(row)
+        for morning, deferred in mornings.items():
+            self._atomic(repo.release, deferred, token, next_attempt_at=morning)
+        return keep
 
     def _send_one(
         self,
@@ -411,11 +428,7 @@ class Sender:
             with self.db.write() as session:
                 write(session, row.id, token, **values)
             return
-        if self._autocommit:
-            write(self._conn, row.id, token, **values)
-            return
-        with self._conn.begin():
-            write(self._conn, row.id, token, **values)
+        self._atomic(write, row.id, token, **values)
 
 
 # --- the reaper and the pump (beat) ---------------------------------------------------------

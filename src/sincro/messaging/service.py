@@ -551,14 +551,18 @@ def materialize_page(
         today=dt.date.today(),
         grace_days=settings.customers_defaulter_days,
         after_id=campaign.materialized_after,
-        limit=AUDIENCE_PAGE,
+        limit=AUDIENCE_PAGE + 1,  # one more: whether this page is the last one
     )
+    last = len(members) <= AUDIENCE_PAGE
+    members = members[:AUDIENCE_PAGE]
     now = utcnow()
     ids = repo.add_entries(session, [_ledger_row(campaign, m, now) for m in members])
     campaign.audience_total += len(ids)
     if members:
         campaign.materialized_after = members[-1].customer_id
-    if len(members) < AUDIENCE_PAGE:
+    if last:
+        # known with this page, even a full one: its rows go out as the audience's end
+        # (claim-sized batches, orchestrator.orchestrate), not behind an empty last page
         campaign.materialized = True
     return ids, not campaign.materialized
 
