@@ -193,12 +193,12 @@ def test_failed_range_is_reported_and_the_cursor_stays_at_the_prefix(
     assert saved is not None and saved.cursor == "2026-01-01T00:01:59Z"  # record 120
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_split_in_processes_matches_sequential(
     settings: Settings, demo: Database, protheus: ProtheusSimulator
 ) -> None:
-    """The ranges in worker processes (what the full-sync benchmark runs)."""
-    if demo.url.startswith("sqlite"):
-        pytest.skip("worker processes share the database through PostgreSQL here")
+    """The ranges in worker processes (what the full-sync benchmark runs; the processes share
+    the database through PostgreSQL, so there is no SQLite case to skip)."""
     sequential, split = rest_config(protheus.url), split_config(protheus.url, 2)
     fresh(demo, sequential)
     run_sources(settings, sequential, parallel=False, db=demo)
