@@ -542,6 +542,26 @@ class ApiServer:
 # Small statistics
 
 
+def counter_total(base_url: str, name: str) -> float | None:
+    """A Prometheus counter's value summed over its samples (every label, every api process)
+    from the api's ``/metrics``; None when the api does not expose it or does not answer."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    try:
+        text = httpx.get(f"{base_url}/metrics", timeout=30).text
+    except httpx.HTTPError:
+        return None
+    family = name.removesuffix("_total")
+    values = [
+        sample.value
+        for metric in text_string_to_metric_families(text)
+        if metric.name == family
+        for sample in metric.samples
+        if sample.name == name
+    ]
+    return sum(values) if values else None
+
+
 def percentile(sorted_values: list[float], pct: float) -> float:
     """Nearest-rank percentile of an ascending list."""
     if not sorted_values:

@@ -102,3 +102,37 @@ def test_concurrent_misses_load_once(stocked: Database) -> None:
     for t in threads:
         t.join()
     assert results == [10] * 8 and cache.stats.misses == 1
+
+
+class _Refusing:
+    """A Redis client whose every call fails the way a Redis that is down does."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def get(self, key: str) -> bytes:
+        import redis
+
+        self.calls += 1
+        raise redis.exceptions.ConnectionError("connection refused")
+
+    set = get  # type: ignore[assignment]
+
+
+def test_a_failing_shared_store_falls_back_to_the_database(stocked: Database) -> None:
+    client = _Refusing()
+    cache = AvailabilityCache(stocked, shared=SharedSnapshots(client, "x:"))
+    assert online(cache) == 10  # read from the database, not a 503
+    assert cache.stats.shared_errors == 1 and client.calls == 1  # the put is skipped too
+    cache.forget()
+    assert online(cache) == 10  # within the back-off: Redis is not asked again
+    assert client.calls == 1
+
+
+def test_the_shared_store_is_asked_again_after_the_back_off(stocked: Database) -> None:
+    client = _Refusing()
+    cache = AvailabilityCache(stocked, shared=SharedSnapshots(client, "x:"))
+    assert online(cache) == 10
+    cache._shared_outage_until = 0.0  # the back-off is over
+    cache.forget()
+    assert online(cache) == 10 and client.calls == 2 and cache.stats.shared_errors == 2

@@ -37,9 +37,10 @@ from sqlalchemy.orm import Session
 from sincro.catalog import service as catalog
 from sincro.catalog.service import LocationDirectory, Place
 from sincro.db import Database, is_unavailable, utcnow
-from sincro.errors import DatabaseUnavailable
+from sincro.errors import SHARED_STATE_ERRORS, DatabaseUnavailable
 from sincro.inventory import repository as repo
 from sincro.inventory.exceptions import UnknownLocation, UnknownSku
+from sincro.inventory.metrics import MISSES, SHARED_ERRORS
 from sincro.inventory.shared import SharedSnapshots
 
 log = logging.getLogger("sincro.inventory.availability")
@@ -188,6 +189,7 @@ class CacheStats:
     shared_hits: int = 0
     stale_served: int = 0
     refreshes: int = 0  # background reloads of snapshots past their share of the TTL
+    shared_errors: int = 0  # shared-store calls that failed and were read from the database
 
 
 RECENT_EVENTS = 50_000
@@ -227,6 +229,7 @@ class AvailabilityCache:
         self.generation = 0  # bumped when snapshots are dropped for a directory change
         self.stats = CacheStats()
         self._outage_until = 0.0
+        self._shared_outage_until = 0.0
         self._refresh_lock = threading.Lock()
         self._due: dict[str, None] = {}  # SKUs queued for a background refresh, in order
         self._refresher: threading.Thread | None = None
@@ -304,6 +307,7 @@ class AvailabilityCache:
             if snap is None:
                 try:
                     self.stats.misses += 1
+                    MISSES.inc()
                     snap = self._reload(sku)
                 except Exception as exc:
                     return self._during_outage(sku, exc)
@@ -346,6 +350,7 @@ class AvailabilityCache:
                 found[sku] = snap
         if missing:
             self.stats.misses += len(missing)
+            MISSES.inc(len(missing))
             start, generation = self.position, self.generation
             with self.db.read() as session:
                 loaded = load_snapshots(session, missing)
@@ -392,16 +397,46 @@ class AvailabilityCache:
                 self._snapshots.pop(sku, None)
 
     def _load(self, sku: str, start: int) -> SkuSnapshot:
-        if self.shared is not None:
-            snap = self._load_shared(sku, start)
-            if snap is not None:
-                return snap
+        """A snapshot from the shared store when it has one, else from the database (then
+        offered to the shared store). The shared store is a shortcut, not a source: when it
+        fails the read goes to the database, and the store is left alone for
+        ``OUTAGE_BACKOFF_SECONDS`` so a silent Redis does not cost every miss a timeout."""
+        shared = self._shared_now()
+        if shared is not None:
+            try:
+                snap = self._load_shared(sku, start)
+            except SHARED_STATE_ERRORS as exc:
+                self._shared_failed("read", exc)
+            else:
+                if snap is not None:
+                    return snap
         with self.db.read() as session:
             snap = load_snapshot(session, sku)
         snap.watermark = start
-        if self.shared is not None:
-            self.shared.put(snap, self.ttl)
+        shared = self._shared_now()
+        if shared is not None:
+            try:
+                shared.put(snap, self.ttl)
+            except SHARED_STATE_ERRORS as exc:
+                self._shared_failed("write", exc)
         return snap
+
+    def _shared_now(self) -> SharedSnapshots | None:
+        """The shared store, unless it failed less than ``OUTAGE_BACKOFF_SECONDS`` ago."""
+        if self.shared is None or time.monotonic() < self._shared_outage_until:
+            return None
+        return self.shared
+
+    def _shared_failed(self, what: str, exc: Exception) -> None:
+        self.stats.shared_errors += 1
+        SHARED_ERRORS.inc()
+        self._shared_outage_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
+        log.warning(
+            "shared snapshot %s failed (%s); reading from the database for %.0f s",
+            what,
+            type(exc).__name__,
+            OUTAGE_BACKOFF_SECONDS,
+        )
 
     def _load_shared(self, sku: str, start: int) -> SkuSnapshot | None:
         assert self.shared is not None

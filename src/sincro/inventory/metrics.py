@@ -13,3 +13,11 @@ FAST_READ = Counter(
     "GET /v1/availability/{sku} requests the fast path answered, or handed to the documented route",
     ["decision"],
 )
+MISSES = Counter(
+    "sincro_availability_cache_misses_total",
+    "SKU snapshots the availability cache loaded on a read (cold, dropped or past the TTL)",
+)
+SHARED_ERRORS = Counter(
+    "sincro_availability_shared_errors_total",
+    "Shared snapshot store (Redis) calls that failed; the read went to the database",
+)
