@@ -31,6 +31,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import psycopg
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -580,6 +582,18 @@ def ids_param(session: Session, name: str) -> tuple[str, Any]:
     return f"IN :{name}", bindparam(name, expanding=True)
 
 
+class BinaryArray(list[Any]):
+    """A list psycopg sends as a binary array parameter (``CAST(:p AS type[])`` in the SQL).
+
+    psycopg's text format builds the literal element by element in Python (quoting and
+    escaping each one: ~7 µs a 200-character string); its binary format writes the elements
+    in C, about seven times cheaper, which a sync paying it for every column of every record
+    notices. Only lists wrapped in this class are sent so; other lists keep their format."""
+
+
+psycopg.adapters.register_dumper(BinaryArray, ListBinaryDumper)
+
+
 def upsert_rows(
     session: Session,
     model: type[Base],
@@ -607,7 +621,7 @@ def upsert_rows(
         process = column.type.bind_processor(dialect)
         if process is not None:
             values = [process(v) for v in values]
-        params[f"c{i}"] = values
+        params[f"c{i}"] = BinaryArray(values)
         casts.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
     listed = ", ".join(names)
     statement = (

@@ -100,18 +100,22 @@ def apply_documents(session: Session, source: str, documents: Sequence[DocumentI
             rows,
         )
     analyse_once(session, ProductDocument.__tablename__)  # before the lookup by page's ids
-    _recompute_superseded(session, source, set(unique))
+    _recompute_superseded(session, source, unique)
     return len(documents)
 
 
-def _recompute_superseded(session: Session, source: str, written: set[tuple[str, int]]) -> None:
+def _recompute_superseded(
+    session: Session, source: str, written: dict[tuple[str, int], DocumentIn]
+) -> None:
     """Mark every version below a document's highest as superseded (and only those), then
-    index the versions just written and those whose flag changed. The one SELECT of the
-    documents' versions also carries what the index needs (no second load of the rows)."""
+    index the versions just written and those whose flag changed. The SELECT of the
+    documents' versions reads their flags only: the index takes the text of the versions
+    just written from ``written`` (as stored), and loads only older versions whose flag
+    changed (a page's bodies are not read back)."""
     external_ids = sorted({external_id for external_id, _ in written})
     d = ProductDocument
     rows = session.execute(
-        select(d.id, d.external_id, d.version, d.superseded, d.kind, d.sku, d.title, d.body).where(
+        select(d.id, d.external_id, d.version, d.superseded).where(
             d.source == source, d.external_id.in_(external_ids)
         )
     ).all()
@@ -120,13 +124,28 @@ def _recompute_superseded(session: Session, source: str, written: set[tuple[str,
         latest[row.external_id] = max(row.version, latest.get(row.external_id, 0))
     flips: dict[bool, list[int]] = {True: [], False: []}
     touched = []
+    others: dict[int, bool] = {}  # versions not written now whose flag changes
     for row in rows:
         should = row.version < latest[row.external_id]
         if row.superseded != should:
             flips[should].append(row.id)
-        if row.superseded != should or (row.external_id, row.version) in written:
+        doc = written.get((row.external_id, row.version))
+        if doc is not None:
             touched.append(
-                IndexedDocument(row.id, row.kind, row.sku, row.title, row.body, row.version, should)
+                IndexedDocument(row.id, doc.kind, doc.sku, doc.title, doc.body, row.version, should)
+            )
+        elif row.superseded != should:
+            others[row.id] = should
+    if others:
+        for row in session.execute(
+            select(d.id, d.kind, d.sku, d.title, d.body, d.version).where(
+                d.id.in_(sorted(others))
+            )
+        ):
+            touched.append(
+                IndexedDocument(
+                    row.id, row.kind, row.sku, row.title, row.body, row.version, others[row.id]
+                )
             )
     now = utcnow()
     for value, ids in flips.items():
