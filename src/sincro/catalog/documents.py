@@ -137,16 +137,13 @@ def _recompute_superseded(
         elif row.superseded != should:
             others[row.id] = should
     if others:
-        for row in session.execute(
-            select(d.id, d.kind, d.sku, d.title, d.body, d.version).where(
-                d.id.in_(sorted(others))
-            )
-        ):
-            touched.append(
-                IndexedDocument(
-                    row.id, row.kind, row.sku, row.title, row.body, row.version, others[row.id]
-                )
-            )
+        older = session.execute(
+            select(d.id, d.kind, d.sku, d.title, d.body, d.version).where(d.id.in_(sorted(others)))
+        )
+        touched += [
+            IndexedDocument(o.id, o.kind, o.sku, o.title, o.body, o.version, others[o.id])
+            for o in older
+        ]
     now = utcnow()
     for value, ids in flips.items():
         if ids:

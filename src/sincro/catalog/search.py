@@ -98,13 +98,38 @@ def _analysed(raw: str) -> tuple[str, frozenset[tuple[str, str]]]:
     return stems, pairs
 
 
+# per line of text: its stems joined by spaces and its distinct raw words. Documents repeat
+# whole lines (titles, a template's headings and clauses), so most lines are analysed once;
+# the dictionary is emptied when full (a line missing is only analysed again).
+_LINES: dict[str, tuple[str, frozenset[str]]] = {}
+_LINES_MAX = 20_000
+
+
 def _terms(text: str) -> tuple[str, set[str]]:
     """The indexed form of ``text`` (its stems, stop words dropped, joined by spaces) and its
-    distinct raw words (their vocabulary pairs: :func:`_pairs_of`). One dictionary lookup per
-    word, the lookups and the join in C: this runs for the title and the body of every
-    document a sync writes (the same words come back across 100,000 documents)."""
+    distinct raw words (their vocabulary pairs: :func:`_pairs_of`), line by line: no word
+    spans a line break, so the text's terms are its lines' terms joined. This runs for the
+    title and the body of every document a sync writes."""
+    found = []
+    for line in text.split("\n"):
+        terms = _LINES.get(line)
+        if terms is None:
+            if len(_LINES) >= _LINES_MAX:
+                _LINES.clear()
+            terms = _LINES[line] = _line_terms(line)
+        found.append(terms)
+    if len(found) == 1:
+        return found[0][0], set(found[0][1])
+    raws: set[str] = set()
+    raws.update(*[r for _, r in found])
+    return " ".join([s for s, _ in found if s]), raws
+
+
+def _line_terms(text: str) -> tuple[str, frozenset[str]]:
+    """:func:`_terms` of a text without line breaks: one dictionary lookup per word, the
+    lookups and the join in C (the same words come back across 100,000 documents)."""
     raws = WORD_RE.findall(text)
-    unique = set(raws)
+    unique = frozenset(raws)
     new = unique.difference(_STEMS)
     if new:
         for raw in new:
