@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog.models import ProductDocument
 from sincro.catalog.search import IndexedDocument, index_document_rows
 from sincro.catalog.service import product_ids
-from sincro.db import analyse_once, upsert_rows, utcnow
+from sincro.db import analyse_once, strings_in, upsert_rows, utcnow
 
 KINDS = frozenset({"datasheet", "leaflet", "manual"})
 
@@ -116,7 +116,7 @@ def _recompute_superseded(
     d = ProductDocument
     rows = session.execute(
         select(d.id, d.external_id, d.version, d.superseded).where(
-            d.source == source, d.external_id.in_(external_ids)
+            d.source == source, strings_in(session, d.external_id, external_ids)
         )
     ).all()
     latest: dict[str, int] = {}
