@@ -31,6 +31,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import psycopg
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -40,9 +42,11 @@ from sqlalchemy import (
     Engine,
     MetaData,
     Table,
+    Text,
     TextClause,
     any_,
     bindparam,
+    cast,
     create_engine,
     event,
     exc as sa_exc,
@@ -572,12 +576,34 @@ def ids_in(session: Session, column: Any, ids: Sequence[int]) -> ColumnElement[b
     return column.in_(list(ids))
 
 
+def strings_in(session: Session, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN values`` for a list of strings that may be long (a page's 1,000 keys): on
+    PostgreSQL ``column = ANY(:array)``, one binary array parameter (:class:`BinaryArray`;
+    the statement's text does not grow with the list, nor does the driver quote each value
+    in Python); elsewhere an IN list."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(cast(bindparam(None, BinaryArray(values)), ARRAY(Text())))
+    return column.in_(list(values))
+
+
 def ids_param(session: Session, name: str) -> tuple[str, Any]:
     """For a raw statement: the SQL of "is one of the ids in parameter ``name``" (to follow a
     column) and the bind parameter to give the statement (see :func:`ids_in`)."""
     if session.get_bind().dialect.name == "postgresql":
         return f"= ANY(:{name})", bindparam(name, type_=ARRAY(BigInteger()))
     return f"IN :{name}", bindparam(name, expanding=True)
+
+
+class BinaryArray(list[Any]):
+    """A list psycopg sends as a binary array parameter (``CAST(:p AS type[])`` in the SQL).
+
+    psycopg's text format builds the literal element by element in Python (quoting and
+    escaping each one: ~7 µs a 200-character string); its binary format writes the elements
+    in C, about seven times cheaper, which a sync paying it for every column of every record
+    notices. Only lists wrapped in this class are sent so; other lists keep their format."""
+
+
+psycopg.adapters.register_dumper(BinaryArray, ListBinaryDumper)
 
 
 def upsert_rows(
@@ -607,7 +633,7 @@ def upsert_rows(
         process = column.type.bind_processor(dialect)
         if process is not None:
             values = [process(v) for v in values]
-        params[f"c{i}"] = values
+        params[f"c{i}"] = BinaryArray(values)
         casts.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
     listed = ", ".join(names)
     statement = (

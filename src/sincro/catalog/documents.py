@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sincro.catalog.models import ProductDocument
 from sincro.catalog.search import IndexedDocument, index_document_rows
 from sincro.catalog.service import product_ids
-from sincro.db import analyse_once, upsert_rows, utcnow
+from sincro.db import analyse_once, strings_in, upsert_rows, utcnow
 
 KINDS = frozenset({"datasheet", "leaflet", "manual"})
 
@@ -100,19 +100,23 @@ def apply_documents(session: Session, source: str, documents: Sequence[DocumentI
             rows,
         )
     analyse_once(session, ProductDocument.__tablename__)  # before the lookup by page's ids
-    _recompute_superseded(session, source, set(unique))
+    _recompute_superseded(session, source, unique)
     return len(documents)
 
 
-def _recompute_superseded(session: Session, source: str, written: set[tuple[str, int]]) -> None:
+def _recompute_superseded(
+    session: Session, source: str, written: dict[tuple[str, int], DocumentIn]
+) -> None:
     """Mark every version below a document's highest as superseded (and only those), then
-    index the versions just written and those whose flag changed. The one SELECT of the
-    documents' versions also carries what the index needs (no second load of the rows)."""
+    index the versions just written and those whose flag changed. The SELECT of the
+    documents' versions reads their flags only: the index takes the text of the versions
+    just written from ``written`` (as stored), and loads only older versions whose flag
+    changed (a page's bodies are not read back)."""
     external_ids = sorted({external_id for external_id, _ in written})
     d = ProductDocument
     rows = session.execute(
-        select(d.id, d.external_id, d.version, d.superseded, d.kind, d.sku, d.title, d.body).where(
-            d.source == source, d.external_id.in_(external_ids)
+        select(d.id, d.external_id, d.version, d.superseded).where(
+            d.source == source, strings_in(session, d.external_id, external_ids)
         )
     ).all()
     latest: dict[str, int] = {}
@@ -120,14 +124,26 @@ def _recompute_superseded(session: Session, source: str, written: set[tuple[str,
         latest[row.external_id] = max(row.version, latest.get(row.external_id, 0))
     flips: dict[bool, list[int]] = {True: [], False: []}
     touched = []
+    others: dict[int, bool] = {}  # versions not written now whose flag changes
     for row in rows:
         should = row.version < latest[row.external_id]
         if row.superseded != should:
             flips[should].append(row.id)
-        if row.superseded != should or (row.external_id, row.version) in written:
+        doc = written.get((row.external_id, row.version))
+        if doc is not None:
             touched.append(
-                IndexedDocument(row.id, row.kind, row.sku, row.title, row.body, row.version, should)
+                IndexedDocument(row.id, doc.kind, doc.sku, doc.title, doc.body, row.version, should)
             )
+        elif row.superseded != should:
+            others[row.id] = should
+    if others:
+        older = session.execute(
+            select(d.id, d.kind, d.sku, d.title, d.body, d.version).where(d.id.in_(sorted(others)))
+        )
+        touched += [
+            IndexedDocument(o.id, o.kind, o.sku, o.title, o.body, o.version, others[o.id])
+            for o in older
+        ]
     now = utcnow()
     for value, ids in flips.items():
         if ids:

@@ -75,36 +75,82 @@ KINDS = (DOCUMENT, PRODUCT, "datasheet", "leaflet", "manual")
 # --- text analysis --------------------------------------------------------------------------
 
 
-# per raw word: its stems joined by spaces ("" when all are stop words) and its vocabulary pairs
-_ANALYSED: dict[str, tuple[str, frozenset[tuple[str, str]]]] = {}
+# per raw word: its stems joined by spaces ("" when all are stop words), and its vocabulary
+# pairs; two dictionaries so that a text's words are looked up with ``map`` (in C). A word's
+# pairs are stored before its stems: a word found in _STEMS has both.
+_STEMS: dict[str, str] = {}
+_PAIRS: dict[str, frozenset[tuple[str, str]]] = {}
 _ANALYSED_MAX = 200_000
 _NO_PAIRS: frozenset[tuple[str, str]] = frozenset()
 
 
 def _analysed(raw: str) -> tuple[str, frozenset[tuple[str, str]]]:
     """The stems (joined by spaces) and (folded word, stem) vocabulary pairs of one raw word."""
-    found = _ANALYSED.get(raw)
-    if found is None:
-        parts = [(word, stem(word)) for word in folded_parts(raw) if word not in STOPWORDS]
-        pairs = frozenset((w, s) for w, s in parts if len(w) >= 3 and not w.isdigit())
-        found = (" ".join(s for _, s in parts), pairs or _NO_PAIRS)
-        if len(_ANALYSED) < _ANALYSED_MAX:
-            _ANALYSED[raw] = found
-    return found
+    stems = _STEMS.get(raw)
+    if stems is not None:
+        return stems, _PAIRS[raw]
+    parts = [(word, stem(word)) for word in folded_parts(raw) if word not in STOPWORDS]
+    pairs = frozenset((w, s) for w, s in parts if len(w) >= 3 and not w.isdigit()) or _NO_PAIRS
+    stems = " ".join(s for _, s in parts)
+    if len(_STEMS) < _ANALYSED_MAX:
+        _PAIRS[raw] = pairs
+        _STEMS[raw] = stems
+    return stems, pairs
+
+
+# per line of text: its stems joined by spaces and its distinct raw words. Documents repeat
+# whole lines (titles, a template's headings and clauses), so most lines are analysed once;
+# the dictionary is emptied when full (a line missing is only analysed again).
+_LINES: dict[str, tuple[str, frozenset[str]]] = {}
+_LINES_MAX = 20_000
+
+
+def _terms(text: str) -> tuple[str, set[str]]:
+    """The indexed form of ``text`` (its stems, stop words dropped, joined by spaces) and its
+    distinct raw words (their vocabulary pairs: :func:`_pairs_of`), line by line: no word
+    spans a line break, so the text's terms are its lines' terms joined. This runs for the
+    title and the body of every document a sync writes."""
+    found = []
+    for line in text.split("\n"):
+        terms = _LINES.get(line)
+        if terms is None:
+            if len(_LINES) >= _LINES_MAX:
+                _LINES.clear()
+            terms = _LINES[line] = _line_terms(line)
+        found.append(terms)
+    if len(found) == 1:
+        return found[0][0], set(found[0][1])
+    raws: set[str] = set()
+    raws.update(*[r for _, r in found])
+    return " ".join([s for s, _ in found if s]), raws
+
+
+def _line_terms(text: str) -> tuple[str, frozenset[str]]:
+    """:func:`_terms` of a text without line breaks: one dictionary lookup per word, the
+    lookups and the join in C (the same words come back across 100,000 documents)."""
+    raws = WORD_RE.findall(text)
+    unique = frozenset(raws)
+    new = unique.difference(_STEMS)
+    if new:
+        for raw in new:
+            _analysed(raw)
+        if not new.issubset(_STEMS.keys()):  # the cache is full: word by word
+            return " ".join([s for raw in raws if (s := _analysed(raw)[0])]), unique
+    return " ".join(filter(None, map(_STEMS.__getitem__, raws))), unique
+
+
+def _pairs_of(raws: Iterable[str]) -> set[tuple[str, str]]:
+    """The (word, stem) vocabulary pairs of raw words."""
+    pairs: set[tuple[str, str]] = set()
+    pairs.update(*[_analysed(raw)[1] for raw in raws])
+    return pairs
 
 
 def analyse(text: str) -> tuple[str, set[tuple[str, str]]]:
     """The indexed form of ``text`` (its stems, stop words dropped, joined by spaces) and its
-    (word, stem) pairs for the vocabulary. One dictionary lookup per word of the text (the
-    same words come back across 100,000 documents), the joins and unions in C: this runs for
-    the title and the body of every document a sync writes."""
-    raws = WORD_RE.findall(text)
-    cache = _ANALYSED
-    found = [cache.get(raw) or _analysed(raw) for raw in raws]
-    stems = " ".join([s for s, _ in found if s])
-    pairs: set[tuple[str, str]] = set()
-    pairs.update(*[p for _, p in found if p])
-    return stems, pairs
+    (word, stem) pairs for the vocabulary."""
+    stems, raws = _terms(text)
+    return stems, _pairs_of(raws)
 
 
 def normalised_query(q: str) -> str:
@@ -550,11 +596,10 @@ class IndexedDocument:
     superseded: bool
 
 
-def document_row(
-    doc: ProductDocument | IndexedDocument,
-) -> tuple[IndexRow, set[tuple[str, str]]]:
-    title_terms, pairs = analyse(doc.title)
-    body_terms, body_pairs = analyse(f"{doc.body}\n{doc.sku or ''}")
+def document_row(doc: ProductDocument | IndexedDocument) -> tuple[IndexRow, set[str]]:
+    """The index row of a document version and its raw words (for the vocabulary)."""
+    title_terms, raws = _terms(doc.title)
+    body_terms, body_raws = _terms(f"{doc.body}\n{doc.sku or ''}")
     row = IndexRow(
         DOCUMENT,
         doc.id,
@@ -566,12 +611,13 @@ def document_row(
         title_terms,
         body_terms,
     )
-    return row, pairs | body_pairs
+    return row, raws | body_raws
 
 
-def product_row(product: Product) -> tuple[IndexRow, set[tuple[str, str]]]:
-    title_terms, pairs = analyse(f"{product.name}\n{product.sku}")
-    body_terms, body_pairs = analyse(f"{product.sku} {product.ean or ''} {product.category}")
+def product_row(product: Product) -> tuple[IndexRow, set[str]]:
+    """The index row of a product and its raw words (for the vocabulary)."""
+    title_terms, raws = _terms(f"{product.name}\n{product.sku}")
+    body_terms, body_raws = _terms(f"{product.sku} {product.ean or ''} {product.category}")
     row = IndexRow(
         PRODUCT,
         product.id,
@@ -583,7 +629,7 @@ def product_row(product: Product) -> tuple[IndexRow, set[tuple[str, str]]]:
         title_terms,
         body_terms,
     )
-    return row, pairs | body_pairs
+    return row, raws | body_raws
 
 
 def index_documents(session: Session, ids: Iterable[int]) -> int:
@@ -614,15 +660,17 @@ def index_products(session: Session, ids: Iterable[int]) -> int:
 
 def _write(
     session: Session,
-    built: Sequence[tuple[IndexRow, set[tuple[str, str]]]],
+    built: Sequence[tuple[IndexRow, set[str]]],
     gone: Sequence[int],
     known_words: set[str] | None = None,
 ) -> int:
+    """Write index rows (each with its raw words) and remove entries; the vocabulary pairs of
+    the rows' words are added at commit (:func:`_finish`)."""
     if not built and not gone:
         return 0
-    pairs: set[tuple[str, str]] = set()
-    for _, row_pairs in built:
-        pairs |= row_pairs
+    raws: set[str] = set()
+    raws.update(*[row_raws for _, row_raws in built])
+    pairs = _pairs_of(raws)
     if known_words is not None:
         pairs = {p for p in pairs if p[0] not in known_words}
         known_words.update(word for word, _ in pairs)

@@ -27,6 +27,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from sincro.catalog.models import Product, ProductDocument
+from sincro.db import BinaryArray
 
 DOCUMENT = "document"
 PRODUCT = "product"
@@ -149,7 +150,7 @@ def upsert(session: Session, rows: Sequence[IndexRow], now: dt.datetime) -> None
         # One statement whatever the number of rows: each column as one array parameter
         # (executemany cost the sync ~30 µs of client CPU per indexed document).
         unique = list({p["id"]: p for p in params}.values())  # one row per entry
-        arrays = {name: [p[name] for p in unique] for name in _PG_ARRAY_TYPES}
+        arrays = {name: BinaryArray([p[name] for p in unique]) for name in _PG_ARRAY_TYPES}
         unnest = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _PG_ARRAY_TYPES.items())
         session.execute(
             text(
@@ -217,7 +218,9 @@ def add_words(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
         for word, stem in sorted(set(pairs))
         if len(word) <= MAX_WORD_LENGTH and len(stem) <= MAX_WORD_LENGTH
     ]
-    if params:
+    if not params:
+        return
+    if is_sqlite(session):
         session.execute(
             text(
                 "INSERT INTO search_terms (word, stem) VALUES (:word, :stem) "
@@ -225,6 +228,19 @@ def add_words(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
             ),
             params,
         )
+        return
+    # one statement (not one execution per pair), the pairs inserted in their sorted order
+    session.execute(
+        text(
+            "INSERT INTO search_terms (word, stem) SELECT word, stem FROM "
+            "unnest(CAST(:words AS text[]), CAST(:stems AS text[])) AS u(word, stem) "
+            "ON CONFLICT (word) DO NOTHING"
+        ),
+        {
+            "words": BinaryArray([p["word"] for p in params]),
+            "stems": BinaryArray([p["stem"] for p in params]),
+        },
+    )
 
 
 def bump_generation(session: Session) -> None:
