@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,8 +16,9 @@ from sincro.config import Settings
 @pytest.fixture
 def collector() -> Iterator[None]:
     """Whatever a test does to this process's collector is undone."""
-    thresholds = gc.get_threshold()
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
     yield
+    sys.setswitchinterval(interval)
     gc.unfreeze()
     gc.set_threshold(*thresholds)
     heap.enable(False, 0)
@@ -45,13 +47,16 @@ def test_settle_freezes_what_is_alive(collector: None) -> None:
     assert frozen == gc.get_freeze_count() >= len(kept)
 
 
-def test_the_server_app_settles_its_heap_after_start(
+def test_the_server_app_tunes_its_process_and_settles_its_heap_after_start(
     collector: None, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tuned = settings.model_copy(update={"api_gc_young_threshold": 40_000})
+    tuned = settings.model_copy(
+        update={"api_gc_young_threshold": 40_000, "api_switch_interval_ms": 0.4}
+    )
     monkeypatch.setattr(app_module, "get_settings", lambda: tuned)
     app = app_module.create_server_app()
     assert gc.get_threshold()[0] == 40_000
+    assert sys.getswitchinterval() == pytest.approx(0.0004)
     assert gc.get_freeze_count() == 0
     with TestClient(app) as client:
         assert gc.get_freeze_count() > 0  # the last start hook froze the heap
