@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     # supervisor's pings within this; uvicorn's 5 s killed starting workers in a loop on a
     # busy host
     api_worker_healthcheck_seconds: int = Field(default=60, ge=1)
+    # the api processes' garbage collector (sincro.heap): the youngest generation collected
+    # after this many new objects instead of Python's 700 (0: Python's), and the long-lived
+    # heap frozen after start and after the cache warm-up; under thousands of connections the
+    # collector was two fifths of a process's time
+    api_gc_young_threshold: int = Field(default=50_000, ge=0)
+    api_gc_freeze: bool = True
+    # how long a thread of an api process may keep the GIL while another waits for it
+    # (Python's default: 5 ms). The event loop is busy under load, so a thread's short work
+    # (a rate-limit lease, a pooled statement) waited up to this long at each of its many
+    # GIL hand-overs: one lease took tens of ms, and a key's requests waited for it
+    api_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
     # worker processes lower their CPU priority by this much: where api and workers share a
     # machine, a campaign or a sync uses the idle CPU and interactive requests come first
     worker_nice: int = Field(default=10, ge=0, le=19)

@@ -68,7 +68,7 @@ def api(
     workers = workers or settings.api_workers
     _prepare_metrics_dir(workers)
     uvicorn.run(
-        "sincro.app:create_app",
+        "sincro.app:create_server_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -181,6 +181,82 @@ def test_a_burst_shares_one_lease_instead_of_draining_the_key(backend: Backend) 
     assert sum(taken) <= 300 + 120
 
 
+def test_a_crowd_waits_in_line_and_each_request_is_woken_once(backend: Backend) -> None:
+    """1,000 requests at once on a 6,000/min key (leases of 120): nine leases one after
+    another, each handing its tokens to the next waiters in line, and each request looks for
+    a prepaid token once. When every lease woke every waiter to race for its tokens, each
+    request was woken up to nine times (at 3,000 connections that cost more than the read
+    the limit guards)."""
+    taken: list[float] = []
+    looked = 0
+
+    async def scenario() -> list[float]:
+        nonlocal looked
+        state = backend.open()
+        real_take = state.take_async
+
+        async def counted(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
+            taken.append(cost)
+            await asyncio.sleep(0.01)  # a round trip: the crowd arrives meanwhile
+            return await real_take(key, rate, burst, cost)
+
+        state.take_async = counted  # type: ignore[method-assign]
+        limiter = SharedStateRateLimiter(state)
+        real_spend = limiter._spend
+
+        def spend(key_id: int) -> bool:
+            nonlocal looked
+            looked += 1
+            return real_spend(key_id)
+
+        limiter._spend = spend  # type: ignore[method-assign]
+        try:
+            return list(await asyncio.gather(*(limiter.hit(7, 6_000) for _ in range(1000))))
+        finally:
+            await state.aclose()
+            shut(state)
+
+    waits = asyncio.run(scenario())
+    assert waits == [0.0] * 1000
+    assert taken == [120.0] * 9  # 1,080 tokens for 1,000 requests; 80 left prepaid
+    assert looked == 1000
+
+
+def test_a_request_cancelled_in_line_leaves_its_token_to_the_next(backend: Backend) -> None:
+    """Four requests on a 100/min key (leases of 2), the second cancelled while it waits: the
+    first lease serves the first and the third, the fourth takes the next lease; nobody is
+    left waiting."""
+
+    async def scenario() -> list[Any]:
+        state = backend.open()
+        real_take = state.take_async
+        gate = asyncio.Event()
+        taken: list[float] = []
+
+        async def held(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
+            taken.append(cost)
+            await gate.wait()
+            return await real_take(key, rate, burst, cost)
+
+        state.take_async = held  # type: ignore[method-assign]
+        limiter = SharedStateRateLimiter(state)
+        try:
+            tasks = [asyncio.create_task(limiter.hit(9, 100)) for _ in range(4)]
+            await asyncio.sleep(0.05)  # the first takes a lease, three wait in line
+            tasks[1].cancel()
+            gate.set()
+            done = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+            return [*done, taken]
+        finally:
+            await state.aclose()
+            shut(state)
+
+    first, second, third, fourth, taken = asyncio.run(scenario())
+    assert isinstance(second, asyncio.CancelledError)
+    assert (first, third, fourth) == (0.0, 0.0, 0.0)
+    assert taken == [2.0, 2.0]
+
+
 # --- window counters -----------------------------------------------------------------------
 
 

@@ -20,11 +20,20 @@ pool then refused past 100 connections: 500s), and all but the last lease were t
 (their tokens, taken from the shared bucket, were overwritten), spending the key's allowance
 up to hundreds of times faster than its requests. A refused lease (the bucket holds less than
 a lease) lets every waiter take its one token on its own, as a single request would.
+
+**Waiters in line.** The waiters queue in arrival order and a granted lease hands its tokens to
+the first of them, one each; the first left over (if any) takes the next lease for the rest,
+and only the tokens nobody waits for become prepaid. With thousands of connections on one
+process, a lease of 200 met well over a thousand waiters: when every waiter was woken by
+every lease to race for its tokens, each request was woken several times, and that cost
+more than the read it guarded.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sincro.sharedstate import SharedState
@@ -43,6 +52,16 @@ def lease_size(per_minute: int) -> int:
     return max(1, min(LEASE_MAX, per_minute // LEASE_DIVISOR))
 
 
+@dataclass(eq=False)
+class _Leasing:
+    """A key's lease in flight on ``loop`` and the requests waiting for it, in order: each
+    waiter is told True (a token of a lease is yours), None (take the next lease, for you
+    and those behind you) or False (the lease was refused: take your token alone)."""
+
+    loop: asyncio.AbstractEventLoop
+    waiters: deque[asyncio.Future[bool | None]] = field(default_factory=deque)
+
+
 class SharedStateRateLimiter:
     """Per-key token buckets in ``shared``: rate ``per_minute / 60`` a second, burst
     ``per_minute`` (one minute's allowance), taken in leases (see the module docstring)."""
@@ -50,25 +69,28 @@ class SharedStateRateLimiter:
     def __init__(self, shared: SharedState) -> None:
         self.shared = shared
         self._prepaid: dict[int, int] = {}
-        # the lease being taken for a key: resolves to whether it was granted
-        self._leasing: dict[int, asyncio.Future[bool]] = {}
+        self._leasing: dict[int, _Leasing] = {}  # the lease being taken for a key
 
     async def hit(self, key_id: int, per_minute: int) -> float:
         """Take one request from the key's bucket: 0 when allowed, else seconds to wait."""
         key, rate = f"api-key:{key_id}", per_minute / 60.0
         lease = lease_size(per_minute)
-        while not self._spend(key_id):
-            if lease == 1:
-                break
-            pending = self._leasing.get(key_id)
-            if pending is None or pending.get_loop() is not asyncio.get_running_loop():
-                if await self._take_lease(key_id, key, rate, per_minute, lease):
-                    return 0.0
-                break
-            if not await asyncio.shield(pending):
-                break  # refused: the bucket is nearly empty, take one token alone
-        else:
+        if self._spend(key_id):
             return 0.0
+        if lease > 1:
+            loop = asyncio.get_running_loop()
+            leasing = self._leasing.get(key_id)
+            lead = leasing is None or leasing.loop is not loop
+            if lead:
+                leasing = self._leasing[key_id] = _Leasing(loop)
+            else:
+                assert leasing is not None
+                turn = await self._wait(key_id, leasing)
+                if turn:
+                    return 0.0
+                lead = turn is None
+            if lead and await self._take_lease(key_id, key, rate, per_minute, lease, leasing):
+                return 0.0
         return await self.shared.take_async(key, rate, per_minute)
 
     def _spend(self, key_id: int) -> bool:
@@ -79,21 +101,56 @@ class SharedStateRateLimiter:
         self._prepaid[key_id] = prepaid - 1
         return True
 
+    async def _wait(self, key_id: int, leasing: _Leasing) -> bool | None:
+        """Wait in line for the lease in flight; what the lease told this request."""
+        waiter: asyncio.Future[bool | None] = leasing.loop.create_future()
+        leasing.waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # told, then cancelled: pass it on
+                if waiter.result() is None:
+                    self._next_lead(key_id, leasing)
+                elif waiter.result():
+                    self._prepaid[key_id] = self._prepaid.get(key_id, 0) + 1
+            raise
+
     async def _take_lease(
-        self, key_id: int, key: str, rate: float, per_minute: int, lease: int
+        self, key_id: int, key: str, rate: float, per_minute: int, lease: int, leasing: _Leasing
     ) -> bool:
-        """Take a lease for the key while the requests that run out meanwhile wait for it;
-        True when granted (one of its tokens is this request's, the rest are prepaid)."""
-        pending: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._leasing[key_id] = pending
+        """Take a lease for the key while the requests that run out meanwhile wait in line;
+        True when granted (one of its tokens is this request's, the next ones the waiters',
+        the rest prepaid)."""
         granted = False
         try:
             granted = await self.shared.take_async(key, rate, per_minute, cost=lease) == 0
-            if granted:
-                self._prepaid[key_id] = self._prepaid.get(key_id, 0) + lease - 1
             return granted
         finally:
             # on an error (Redis away) too: the waiters then try alone, and fail alone
-            if self._leasing.get(key_id) is pending:
-                del self._leasing[key_id]
-            pending.set_result(granted)
+            tokens = lease - 1 if granted else 0
+            while tokens and leasing.waiters:
+                waiter = leasing.waiters.popleft()
+                if not waiter.done():
+                    waiter.set_result(True)
+                    tokens -= 1
+            if tokens:
+                self._prepaid[key_id] = self._prepaid.get(key_id, 0) + tokens
+            if granted:
+                self._next_lead(key_id, leasing)
+            else:
+                if self._leasing.get(key_id) is leasing:
+                    del self._leasing[key_id]
+                while leasing.waiters:
+                    waiter = leasing.waiters.popleft()
+                    if not waiter.done():
+                        waiter.set_result(False)
+
+    def _next_lead(self, key_id: int, leasing: _Leasing) -> None:
+        """The first request still waiting takes the next lease; none: the line ends."""
+        while leasing.waiters:
+            waiter = leasing.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        if self._leasing.get(key_id) is leasing:
+            del self._leasing[key_id]

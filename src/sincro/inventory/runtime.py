@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 
+from sincro import heap
 from sincro.catalog import service as catalog
 from sincro.catalog.schemas import DirectoryChanged
 from sincro.deps import AppState
@@ -102,6 +103,7 @@ async def _warm(state: AppState, cache: AvailabilityCache, limit: int) -> None:
             offset += page
     except Exception:  # a cold cache still works: log and let reads load on demand
         log.warning("availability cache warm-up stopped after %d SKUs", offset, exc_info=True)
+    heap.settle()  # the snapshots just loaded live as long as the process (sincro.heap)
 
 
 def _warm_page(state: AppState, cache: AvailabilityCache, offset: int, size: int) -> int:
