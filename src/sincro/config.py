@@ -332,6 +332,10 @@ class Settings(BaseSettings):
     # GET /v1/availability/{sku} (the summary, or ?location=) of a cached SKU answered ahead of
     # FastAPI's stack (same contract; off: every read goes through the documented route)
     inventory_fast_read: bool = True
+    # PostgreSQL: lean reservations that queue while the api process's reservation connections
+    # are busy go together, in one transaction (one commit, one WAL flush), up to this many;
+    # 1: each its own transaction
+    inventory_reservation_batch: int = Field(default=32, ge=1, le=256)
 
     @field_validator("assistant_time_zone")
     @classmethod
