@@ -73,12 +73,19 @@ class _Pooled:
 class AsyncPool:
     """Up to ``size`` autocommit connections of one event loop (see the module docstring)."""
 
-    def __init__(self, url: str, timeouts: Timeouts, size: int, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeouts: Timeouts,
+        size: int,
+        max_batch: int = MAX_BATCH,
+        batches_in_flight: int | None = None,
+    ) -> None:
         self.conninfo = conninfo(url)
         self.timeouts, self.size = timeouts, size
         self.loop = asyncio.get_running_loop()
-        # statements queued while every connection is busy, committed together
-        self.groups = StatementGroups(self, max_batch)
+        # statements queued while the batches in flight run, committed together
+        self.groups = StatementGroups(self, max_batch, batches_in_flight)
         self.opened = 0  # connections opened over the pool's life (tests, diagnostics)
         self._idle: list[_Pooled] = []
         self._free = size  # slots: connections that may be in use at once

@@ -6,9 +6,11 @@ transaction around it (the commit's WAL flush, waking the client, the next round
 statements submitted to a pool wait in a queue; a *flusher* takes everything queued (up to
 ``max_batch``), sends it through :meth:`AsyncPool.fetch_together` (psycopg's pipeline mode:
 the statements one after the other, then one Sync: one commit, one WAL flush) and hands each
-statement its first row once that commit is done. At most as many flushers run as the pool
-has connections, so a batch is exactly what queued while the others were in flight: a lone
-statement starts at once (no timer), alone, on :meth:`AsyncPool.fetchone` as before.
+statement its first row once that commit is done. At most ``in_flight`` flushers run (no more
+than the pool's connections), so a batch is exactly what queued while the others were in
+flight: a lone statement starts at once (no timer), alone, on :meth:`AsyncPool.fetchone` as
+before. Fewer flushers make larger batches (fewer commits) under load; more let unrelated
+rows' transactions overlap.
 
 - **Order.** Each statement comes with a lock key (for a reservation, its stock level's
   (product, location)); a batch runs its statements in ascending key order, so concurrent
@@ -65,10 +67,12 @@ class _Item:
 class StatementGroups:
     """The group commit of one :class:`AsyncPool` (see the module docstring)."""
 
-    def __init__(self, pool: AsyncPool, max_batch: int) -> None:
+    def __init__(self, pool: AsyncPool, max_batch: int, in_flight: int | None = None) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {max_batch}")
         self.pool, self.max_batch = pool, max_batch
+        # batches (flushers) at once: at most one per connection
+        self.in_flight = min(pool.size, in_flight or pool.size)
         self._pending: deque[_Item] = deque()
         self._flushers: set[asyncio.Task[None]] = set()
         self._starting = False  # a flusher was made and has not taken its batch yet
@@ -90,7 +94,7 @@ class StatementGroups:
         return await future
 
     def _start_flusher(self) -> None:
-        if self._pending and not self._starting and len(self._flushers) < self.pool.size:
+        if self._pending and not self._starting and len(self._flushers) < self.in_flight:
             self._starting = True
             task = self.pool.loop.create_task(self._flush())
             self._flushers.add(task)

@@ -144,19 +144,23 @@ async def _close_pool(state: AppState) -> None:
         connections.abandon()
 
 
-def reservation_pool(state: AppState, max_batch: int = MAX_BATCH) -> AsyncPool | None:
+def reservation_pool(
+    state: AppState, max_batch: int = MAX_BATCH, in_flight: int | None = None
+) -> AsyncPool | None:
     """PostgreSQL: the connections on which the running event loop (the reservation loop,
     :func:`reserve_on_loop`) runs lean reservations, made on first use, committing up to
-    ``max_batch`` queued ones together (:mod:`sincro.pggroup`); a pool of another loop is
-    replaced. SQLite: None (lean reservations go to the database's group commit,
-    :mod:`sincro.group_commit`)."""
+    ``max_batch`` queued ones together, ``in_flight`` such batches at once
+    (:mod:`sincro.pggroup`); a pool of another loop is replaced. SQLite: None (lean
+    reservations go to the database's group commit, :mod:`sincro.group_commit`)."""
     if state.db.is_sqlite:
         return None
     pool = state.services.get(POOL)
     if pool is None or pool.loop is not asyncio.get_running_loop():
         if pool is not None:
             pool.abandon()
-        pool = AsyncPool(state.db.url, state.db.timeouts, RESERVATION_CONNECTIONS, max_batch)
+        pool = AsyncPool(
+            state.db.url, state.db.timeouts, RESERVATION_CONNECTIONS, max_batch, in_flight
+        )
         state.services[POOL] = pool
     return pool
 
@@ -189,7 +193,12 @@ async def reserve_on_loop(
 async def _reserve_async(
     state: AppState, req: lean.LeanReservation, ids: tuple[int, int]
 ) -> Outcome | None:
-    pool = reservation_pool(state, state.settings.inventory_reservation_batch)
+    settings = state.settings
+    pool = reservation_pool(
+        state,
+        settings.inventory_reservation_batch,
+        settings.inventory_reservation_batches_in_flight,
+    )
     return await lean.reserve_async(state.db, pool, req, ids)
 
 
