@@ -218,7 +218,14 @@ class AsyncPool:
         return conn
 
     def _give_back(self, pooled: _Pooled, keep: bool) -> None:
-        if keep and not self._closed and pooled.conn.pgconn.transaction_status == IDLE:
+        pgconn = pooled.conn.pgconn
+        # a pipeline left open by an error the driver could not unwind: not reusable
+        if (
+            keep
+            and not self._closed
+            and pgconn.transaction_status == IDLE
+            and not pgconn.pipeline_status
+        ):
             pooled.since = time.monotonic()
             self._idle.append(pooled)
         else:
