@@ -343,6 +343,12 @@ class Settings(BaseSettings):
     # GET /v1/availability/{sku} (the summary, or ?location=) of a cached SKU answered ahead of
     # FastAPI's stack (same contract; off: every read goes through the documented route)
     inventory_fast_read: bool = True
+    # PostgreSQL: lean reservations that queue while the api process's reservation connections
+    # are busy go together, in one transaction (one commit, one WAL flush), up to this many;
+    # 1: each its own transaction; and how many such transactions one process has in flight
+    # at once (fewer: larger batches, fewer commits; at most the process's 8 connections)
+    inventory_reservation_batch: int = Field(default=32, ge=1, le=256)
+    inventory_reservation_batches_in_flight: int = Field(default=2, ge=1, le=8)
 
     @field_validator("assistant_time_zone")
     @classmethod

@@ -32,7 +32,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -40,6 +40,7 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import exc as sa_exc
 
 from sincro.db import IDLE_PING_SECONDS, WATCHDOG_MARGIN_SECONDS, Timeouts, _cut
+from sincro.pggroup import MAX_BATCH, StatementGroups
 
 log = logging.getLogger("sincro.db")
 IDLE = TransactionStatus.IDLE
@@ -72,10 +73,19 @@ class _Pooled:
 class AsyncPool:
     """Up to ``size`` autocommit connections of one event loop (see the module docstring)."""
 
-    def __init__(self, url: str, timeouts: Timeouts, size: int) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeouts: Timeouts,
+        size: int,
+        max_batch: int = MAX_BATCH,
+        batches_in_flight: int | None = None,
+    ) -> None:
         self.conninfo = conninfo(url)
         self.timeouts, self.size = timeouts, size
         self.loop = asyncio.get_running_loop()
+        # statements queued while the batches in flight run, committed together
+        self.groups = StatementGroups(self, max_batch, batches_in_flight)
         self.opened = 0  # connections opened over the pool's life (tests, diagnostics)
         self._idle: list[_Pooled] = []
         self._free = size  # slots: connections that may be in use at once
@@ -89,6 +99,22 @@ class AsyncPool:
         first row. Errors are raised as SQLAlchemy raises a driver's (``DBAPIError`` around
         psycopg's, ``connection_invalidated`` when the connection broke), so callers and the
         API's error handlers treat them as the engines' (a 503 when the database is away)."""
+        return await self._on_connection(_fetchone, query, params)
+
+    async def fetch_together(
+        self, statements: Sequence[tuple[str | bytes, Mapping[str, Any]]]
+    ) -> list[tuple[Any, ...] | None]:
+        """Run ``statements`` in ONE transaction and one round trip (psycopg's pipeline mode:
+        each prepared statement sent after the other, then one Sync, which commits them all
+        together — one commit, one WAL flush) and return each one's first row, in order. If
+        one fails, none is kept (the Sync rolls the implicit transaction back) and its error is
+        raised as :meth:`fetchone` raises it; when the connection broke they may have
+        committed, as any statement in flight then."""
+        return await self._on_connection(_fetch_together, statements)
+
+    async def _on_connection(self, work: Any, *args: Any) -> Any:
+        """``work(pooled, *args)`` on a connection of the pool, within the limits of the
+        module docstring."""
         if self._free > 0:
             self._free -= 1
         else:
@@ -104,10 +130,9 @@ class AsyncPool:
                 self.timeouts.statement + WATCHDOG_MARGIN_SECONDS, _cut, conn
             )
             try:
-                await pooled.cursor.execute(query, params, prepare=True)
-                row = await pooled.cursor.fetchone()
+                answer = await work(pooled, *args)
                 keep = True
-                return row
+                return answer
             except psycopg.Error as exc:
                 keep = not conn.broken  # failed in the server: the connection is fine
                 raise _wrapped(exc, gone=not keep) from exc
@@ -193,11 +218,38 @@ class AsyncPool:
         return conn
 
     def _give_back(self, pooled: _Pooled, keep: bool) -> None:
-        if keep and not self._closed and pooled.conn.pgconn.transaction_status == IDLE:
+        pgconn = pooled.conn.pgconn
+        # a pipeline left open by an error the driver could not unwind: not reusable
+        if (
+            keep
+            and not self._closed
+            and pgconn.transaction_status == IDLE
+            and not pgconn.pipeline_status
+        ):
             pooled.since = time.monotonic()
             self._idle.append(pooled)
         else:
             pooled.conn.pgconn.finish()
+
+
+async def _fetchone(
+    pooled: _Pooled, query: str | bytes, params: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    await pooled.cursor.execute(query, params, prepare=True)
+    return await pooled.cursor.fetchone()
+
+
+async def _fetch_together(
+    pooled: _Pooled, statements: Sequence[tuple[str | bytes, Mapping[str, Any]]]
+) -> list[tuple[Any, ...] | None]:
+    conn = pooled.conn
+    # a cursor each: in a pipeline a cursor keeps only its last statement's result
+    cursors = [conn.cursor() for _ in statements]
+    async with conn.pipeline():
+        for cursor, (query, params) in zip(cursors, statements, strict=True):
+            await cursor.execute(query, params, prepare=True)
+    # leaving the pipeline sent the Sync and read every result: committed
+    return [await cursor.fetchone() for cursor in cursors]
 
 
 def _expire(waiter: asyncio.Future[None], timeouts: Timeouts) -> None:

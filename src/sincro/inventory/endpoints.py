@@ -36,7 +36,7 @@ from sincro.inventory.metrics import RESERVATIONS
 from sincro.inventory.runtime import (
     availability_cache,
     in_reservation_thread,
-    reserve_on_loop,
+    reserve_lean,
 )
 from sincro.inventory.schemas import (
     AvailabilityBatchOut,
@@ -398,18 +398,16 @@ def _lean_request(asked: _Asked) -> lean.LeanReservation | None:
 async def _lean_on_loop(
     state: AppState, req: lean.LeanReservation | None
 ) -> tuple[Outcome | None, bool]:
-    """The lean path from the event loop (SKU and location this process knows; PostgreSQL
-    on the reservation loop with its pool, SQLite through the database's group commit): its
-    answer, and whether it was tried (then the thread goes straight to the general path when
-    it did not answer)."""
+    """The lean path from the event loop when this process knows the SKU and location
+    (:func:`~sincro.inventory.runtime.reserve_lean` chooses where it runs): its answer, and
+    whether it was tried (then the thread goes straight to the general path when it did not
+    answer)."""
     if req is None:
         return None, False
     ids = lean.known_ids(state.db, req)
     if ids is None:
         return None, False
-    if state.db.is_sqlite:  # the group commit's writer thread takes SQLite's write lock
-        return await lean.reserve_async(state.db, None, req, ids), True
-    return await reserve_on_loop(state, req, ids), True
+    return await reserve_lean(state, req, ids), True
 
 
 def _reserve(state: AppState, asked: _Asked, lean_request: lean.LeanReservation | None) -> Outcome:

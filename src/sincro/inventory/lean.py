@@ -8,7 +8,10 @@ the ORM in a dozen statements; this one decides the same thing in ONE statement:
   ``UPDATE stock_levels … RETURNING``), insert the reservation, its line, the ledger row, the
   outbox event and the idempotency record from what the UPDATE returned, and report what
   happened. The hot row is locked only while that statement finishes and commits: no client
-  round trip, no Python, no GIL between the lock and the COMMIT.
+  round trip, no Python, no GIL between the lock and the COMMIT. From the event loop
+  (:func:`reserve_async`) the statements that queued while the pool's connections were busy
+  are sent together and committed together (:mod:`sincro.pggroup`: one transaction, one WAL
+  flush, each its own answer); the hot rows then stay locked until that one COMMIT.
 - **SQLite**: the same statements on a raw connection, as one unit of the database's group
   commit (:mod:`sincro.group_commit`): SQLite has no data-modifying CTEs, and writers
   serialise on the database lock anyway, so one writer thread per process runs the queued
@@ -242,16 +245,25 @@ async def reserve_async(
     db: Database, pool: AsyncPool | None, req: LeanReservation, ids: tuple[int, int]
 ) -> Outcome | None:
     """:func:`reserve` from the event loop (``ids`` from :func:`known_ids`), the same answers:
-    on PostgreSQL the same statement on one of ``pool``'s connections; on SQLite (``pool``
-    None) the same transaction's work queued to the database's group commit, awaited
-    without a thread of the caller's."""
+    on PostgreSQL the same statement on one of ``pool``'s connections, committed together with
+    the reservations queued beside it (:mod:`sincro.pggroup`); on SQLite (``pool`` None) the
+    same transaction's work queued to the database's group commit, awaited without a thread
+    of the caller's."""
     params, body = _params(req, ids)
     keyed = req.idempotency is not None
     try:
         if pool is None:
             result = await db.group_commit().run_async(_sqlite_unit(params, keyed))
         else:
-            row = await pool.fetchone(_PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES, params)
+            # with the statements queued beside it, in one transaction (:mod:`sincro.pggroup`):
+            # each reports its outcome in its row and raises on no business path; batches
+            # lock the hot levels in (product, location) order; a keyed one is safe to re-run
+            row = await pool.groups.fetchone(
+                _PG_KEYED_BYTES if keyed else _PG_PLAIN_BYTES,
+                params,
+                order=ids,
+                retry_safe=keyed,
+            )
             result = _postgres_result(row)
     except DBAPIError as exc:
         if _unique_violation(exc):  # a twin with the same key committed first: it replays

@@ -21,6 +21,7 @@ from sincro.inventory import lean
 from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.shared import SharedSnapshots
 from sincro.pgasync import AsyncPool
+from sincro.pggroup import MAX_BATCH
 from sincro.sharedstate import redis_client_for
 
 CACHE = "inventory.availability"
@@ -145,20 +146,38 @@ async def _close_pool(state: AppState) -> None:
         connections.abandon()
 
 
-def reservation_pool(state: AppState) -> AsyncPool | None:
+def reservation_pool(
+    state: AppState, max_batch: int = MAX_BATCH, in_flight: int | None = None
+) -> AsyncPool | None:
     """PostgreSQL: the connections on which the running event loop (the reservation loop,
-    :func:`reserve_on_loop`) runs lean reservations, made on first use; a pool of another
-    loop is replaced. SQLite: None (lean reservations go to the database's group commit,
-    :mod:`sincro.group_commit`)."""
+    :func:`reserve_on_loop`) runs lean reservations, made on first use, committing up to
+    ``max_batch`` queued ones together, ``in_flight`` such batches at once
+    (:mod:`sincro.pggroup`); a pool of another loop is replaced. SQLite: None (lean
+    reservations go to the database's group commit, :mod:`sincro.group_commit`)."""
     if state.db.is_sqlite:
         return None
     pool = state.services.get(POOL)
     if pool is None or pool.loop is not asyncio.get_running_loop():
         if pool is not None:
             pool.abandon()
-        pool = AsyncPool(state.db.url, state.db.timeouts, RESERVATION_CONNECTIONS)
+        pool = AsyncPool(
+            state.db.url, state.db.timeouts, RESERVATION_CONNECTIONS, max_batch, in_flight
+        )
         state.services[POOL] = pool
     return pool
+
+
+async def reserve_lean(
+    state: AppState, req: lean.LeanReservation, ids: tuple[int, int]
+) -> Outcome | None:
+    """The lean path from a request's event loop (``ids`` from :func:`lean.known_ids`), the
+    one place that chooses where it runs: on SQLite through the database's group commit (its
+    writer thread takes SQLite's write lock; nothing to run on another loop), on PostgreSQL
+    on the reservation loop (:func:`reserve_on_loop`). Its answers and errors are
+    :func:`lean.reserve_async`'s."""
+    if state.db.is_sqlite:
+        return await _reserve_async(state, req, ids)
+    return await reserve_on_loop(state, req, ids)
 
 
 async def reserve_on_loop(
@@ -176,9 +195,12 @@ async def reserve_on_loop(
 async def _reserve_async(
     state: AppState, req: lean.LeanReservation, ids: tuple[int, int]
 ) -> Outcome | None:
-    pool = reservation_pool(state)
-    if pool is None:
-        raise ValueError("the reservation loop runs PostgreSQL statements only")
+    settings = state.settings
+    pool = reservation_pool(
+        state,
+        settings.inventory_reservation_batch,
+        settings.inventory_reservation_batches_in_flight,
+    )
     return await lean.reserve_async(state.db, pool, req, ids)
 
 
