@@ -371,3 +371,53 @@ def test_backend_follows_the_urls(settings: Settings) -> None:
         redis_state.close()
     finally:
         db.dispose()
+
+
+def test_a_steady_stream_spends_tokens_in_hand_while_the_next_lease_is_taken(
+    backend: Backend,
+) -> None:
+    """600 requests one after another on a 6,000/min key (leases of 120), a lease taking
+    10 ms: only the first request waits for a lease; each next lease is taken in the
+    background from half a lease left, and every token spent was taken first."""
+    taken: list[float] = []
+    waited = 0
+
+    async def scenario() -> list[float]:
+        nonlocal waited
+        state = backend.open()
+        real_take = state.take_async
+
+        async def slow(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
+            taken.append(cost)
+            await asyncio.sleep(0.01)
+            return await real_take(key, rate, burst, cost)
+
+        state.take_async = slow  # type: ignore[method-assign]
+        limiter = SharedStateRateLimiter(state)
+        real_wait, real_lease = limiter._wait, limiter._take_lease
+
+        async def wait(*args: Any) -> Any:
+            nonlocal waited
+            waited += 1
+            return await real_wait(*args)
+
+        async def lease(*args: Any, own: bool = True) -> bool:
+            nonlocal waited
+            waited += own
+            return await real_lease(*args, own=own)
+
+        limiter._wait, limiter._take_lease = wait, lease  # type: ignore[method-assign]
+        try:
+            out = []
+            for _ in range(600):
+                out.append(await limiter.hit(7, 6_000))
+                await asyncio.sleep(0.0005)
+            return out
+        finally:
+            await state.aclose()
+            shut(state)
+
+    waits = asyncio.run(scenario())
+    assert waits == [0.0] * 600
+    assert waited == 1  # the first request's lease; every other request had a token in hand
+    assert 600 <= sum(taken) <= 600 + 2 * 120 and set(taken) == {120.0}
