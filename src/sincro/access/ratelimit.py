@@ -34,7 +34,8 @@ tokens already in hand instead of queueing behind the lease's round trip (a data
 embedded mode, tens of milliseconds when the event loop is busy: the mixed flash-sale profile
 showed reads waiting in that line for most of their time). The tokens are still taken from the
 shared bucket before they are spent, so the limit holds; a refused prefetch changes nothing
-(the request that runs out takes the next lease itself, as before).
+(the request that runs out takes the next lease itself, as before). Keys of small leases
+(``PREFETCH_MIN_LEASE``) do not prefetch: at their rates a lease's wait is rare.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ from sincro.sharedstate import SharedState
 
 LEASE_DIVISOR = 50
 LEASE_MAX = 200
+# keys whose leases are smaller than this (under ~2,500 requests a minute) never queue long
+# enough behind a lease to be worth a token taken early
+PREFETCH_MIN_LEASE = 50
 
 
 class RateLimiter(Protocol):
@@ -85,7 +89,11 @@ class SharedStateRateLimiter:
         key, rate = f"api-key:{key_id}", per_minute / 60.0
         lease = lease_size(per_minute)
         if self._spend(key_id):
-            if lease > 1 and self._prepaid[key_id] <= lease // 2 and key_id not in self._leasing:
+            if (
+                lease >= PREFETCH_MIN_LEASE
+                and self._prepaid[key_id] <= lease // 2
+                and key_id not in self._leasing
+            ):
                 self._prefetch(key_id, key, rate, per_minute, lease)
             return 0.0
         if lease > 1:
