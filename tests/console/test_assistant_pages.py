@@ -295,3 +295,41 @@ def test_browser_agent_takes_a_queued_conversation_and_the_customer_gets_the_ans
         first = next(line for line in r.iter_lines() if line.startswith('data: {"seq"'))
     assert json.loads(first[6:])["text"] == "Olá! Sou a Ana e vou te ajudar agora."
     page.screenshot(path="/tmp/console-assistant.png", full_page=True)
+
+
+@pytest.mark.browser
+def test_browser_analytics_charts_are_drawn_from_the_package_alone(
+    page: Any, live_server: LiveServer
+) -> None:
+    """The analytics' charts draw in Chromium with every request off this server refused:
+    Chart.js and the page's scripts are served by Sincro from the package, no CDN."""
+    db = live_server.db
+    settings = open_hours(Settings(database_url=db.url))
+    with db.write() as session:
+        email, name = USERS["agent"]
+        if user_by_email(session, email) is None:
+            access.create_user(session, email, name, PASSWORD, "agent")
+    queued(db, settings, "pessimo atendimento", reason="complaint")
+    outside: list[str] = []
+
+    def refuse(route: Any) -> None:
+        outside.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), refuse)
+    page.goto("/console/sign-in")
+    page.fill("input[name=email]", USERS["agent"][0])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Entrar')")
+    page.wait_for_url(lambda address: "sign-in" not in address)
+    page.goto("/console/atendimento/analise")
+    for chart in ("intents-chart", "reasons-chart"):
+        page.wait_for_selector(f"#{chart}[data-drawn=true]", timeout=15000)
+    labels = page.evaluate(
+        "window.SincroCharts.charts.map(c => c.canvas.id + ':' + c.data.labels.join('|'))"
+    )
+    assert any(entry.startswith("reasons-chart:") and "Reclamação" in entry for entry in labels)
+    sources = page.evaluate("[...document.scripts].filter(s => s.src).map(s => s.src)")
+    assert any("/vendor/chart.umd.min.js" in src for src in sources), sources
+    assert all(src.startswith(live_server.url + "/") for src in sources), sources
+    assert outside == []
