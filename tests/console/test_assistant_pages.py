@@ -32,6 +32,7 @@ from tests.assistant.people import open_hours, queued
 from tests.browser import LiveServer
 from tests.console.support import csrf_of, sign_in
 from tests.factories import make_key
+from tests.messaging.support import dispatched  # noqa: F401 (a fixture: mail kept in a list)
 
 PASSWORD = "senha-forte-123"
 USERS = {
@@ -147,6 +148,35 @@ def test_an_identified_customer_shows_in_the_panel(
     assert "ma***@exemplo.com.br" in panel and "5678" not in panel and "4321" in panel
     assert CPF in page.text  # the identified customer's own data is shown as written
     assert "Nenhuma fatura em aberto" in panel and "Nenhum pedido ligado" in panel
+
+
+@pytest.mark.usefixtures("dispatched")
+def test_the_panel_shows_open_invoices_recent_orders_and_messages_received(
+    db: Database, app_settings: Settings, clients: dict[str, TestClient]
+) -> None:
+    """The customer context an agent reads: the open invoice (not the paid one), the order
+    made for the customer, and what messaging sent or held back for them."""
+    from sincro.messaging import service as messaging
+    from tests.assistant import world
+
+    ids = world.seed(db)
+    with db.write() as session:
+        messaging.ensure_template(
+            session, key="aviso", name="Aviso", purpose="service", subject="s", html="h", text="t"
+        )
+        assert messaging.send_transactional(
+            session, customer_id=int(ids["customer"]), purpose="service", kind="aviso",
+            dedupe_key="painel", template_key="aviso", context={},
+        )  # fmt: skip
+    conversation_id = queued(db, app_settings, "sou eu", customer_id=int(ids["customer"]))
+    page = clients["agent"].get(f"/console/atendimento/conversas/{conversation_id}")
+    assert page.status_code == 200
+    panel = page.text[page.text.index('id="customer-panel"') :]
+    invoices = panel[panel.index('id="panel-receivables"') : panel.index("</table>")]
+    assert world.INVOICE in invoices and "000000124" not in invoices  # the paid one is not open
+    assert "PED-2026-000777" in panel and "Nenhum pedido ligado" not in panel
+    received = panel[panel.index('id="panel-messages"') :]
+    assert "aviso" in received[: received.index("</table>")]
 
 
 def test_history_csv_analytics_and_suggested_replies(
