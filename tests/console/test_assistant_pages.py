@@ -179,6 +179,26 @@ def test_the_panel_shows_open_invoices_recent_orders_and_messages_received(
     assert "aviso" in received[: received.index("</table>")]
 
 
+def test_the_agent_searches_products_and_datasheets_beside_the_conversation(
+    db: Database, app_settings: Settings, clients: dict[str, TestClient]
+) -> None:
+    from tests.assistant import world
+
+    world.seed(db)
+    conversation_id = queued(db, app_settings, "qual a bateria do galaxy a05?")
+    page_url = f"/console/atendimento/conversas/{conversation_id}"
+    found = clients["agent"].get(page_url, params={"q": "bateria galaxy a05"})
+    assert found.status_code == 200
+    hits = found.text[found.text.index('id="search-hits"') :]
+    hits = hits[: hits.index("</ol>")]
+    assert "Ficha técnica Samsung Galaxy A05" in re.sub(r"</?mark>", "", hits)
+    assert "/console/search/" in hits or "/console/skus/" in hits  # each hit opens its page
+    none = clients["agent"].get(page_url, params={"q": "xilofone quantico"})
+    assert "Nada encontrado para" in none.text
+    too_long = clients["agent"].get(page_url, params={"q": "a" * 201})
+    assert "A busca pode ter no máximo 200 caracteres." in too_long.text
+
+
 def test_history_csv_analytics_and_suggested_replies(
     db: Database, app_settings: Settings, clients: dict[str, TestClient]
 ) -> None:
