@@ -131,6 +131,9 @@ def test_an_api_process_caches_in_its_var_dir_and_the_next_loads(
 
     monkeypatch.setattr(classifier_module, "_cache_dir", None)
     path = settings.var_dir / model_cache.FILE_NAME
+    # no training thread: one left waiting would fill the process's model after a clear below
+    # (the thread's own start is covered by test_restart.py on a real api)
+    settings = settings.model_copy(update={"assistant_train_at_start": False})
     for round_ in ("trains", "loads"):
         classifier_module._trained.cache_clear()
         try:

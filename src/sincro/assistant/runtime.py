@@ -25,7 +25,7 @@ def _train() -> None:
     except Exception:  # a broken data file: the first request reports it
         log.exception("assistant classifier failed to train")
     else:
-        how = "trained" if model.trained else "loaded from the cache"
+        how = "loaded from the cache" if getattr(model, "trained", True) is False else "trained"
         log.info("assistant classifier %s in %.2f s", how, time.perf_counter() - started)
 
 
