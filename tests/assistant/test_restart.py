@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,19 @@ from sincro.assistant import model_cache
 from sincro.db import Database
 from tests.assistant import world
 from tests.factories import make_key
+from tests.services import create_pg_database, drop_pg_database
 
 pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def own_postgres(postgres_template: str) -> Iterator[str]:
+    """A database of this test's own: the run's shared one holds other tests' rows."""
+    url = create_pg_database(postgres_template)
+    try:
+        yield url
+    finally:
+        drop_pg_database(url, at_end=True)
 
 
 def _free_port() -> int:
@@ -72,8 +84,9 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_a_killed_api_loses_no_answered_message_and_the_flow_goes_on(
-    postgres_url: str, tmp_path: Path
+    own_postgres: str, tmp_path: Path
 ) -> None:
+    postgres_url = own_postgres
     db = Database(postgres_url)
     ids = world.seed(db)
     with db.write() as s:
