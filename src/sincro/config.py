@@ -225,6 +225,7 @@ class Settings(BaseSettings):
     assistant_confidence_threshold: float = Field(default=0.5, ge=0, le=1)
     assistant_max_text_chars: int = Field(default=2000, ge=1, le=10_000)  # POST /parse text
     assistant_train_at_start: bool = True  # train the classifier when an api process starts
+    assistant_model_cache: bool = True  # the fitted classifier cached in var_dir (key-checked)
     # POST /v1/assistant/conversations/{id}/messages answered ahead of FastAPI's stack (same
     # contract; off: every message goes through the documented route)
     assistant_fast_messages: bool = True

@@ -268,3 +268,44 @@ def test_a_reservation_with_the_offer_code_converts_it(
     [rule_result] = outcome.rules
     assert (rule_result.offers, rule_result.conversions) == (1, 1)
     assert sum(d.conversions for d in outcome.days) == 1
+
+
+def test_a_purchase_by_the_offered_customer_converts_within_the_window_only(
+    db: Database, settings: Settings, dispatched: Dispatched
+) -> None:
+    """Without the offer's code, the customer's own committed reservation of the offered
+    product converts it — within ``automation_conversion_days`` of the offer, not after, and
+    not someone else's."""
+    world(db)
+    ana = add_customer(db, "ana")
+    bia = add_customer(db, "bia")
+    read(db, settings)
+    say(db, ana, "informacao_produto", ASKED, skus=[IN_STOCK])
+    add_rule(db, "product", "automation.product_offer")
+    assert service.run_once(db, settings, now=DAYTIME).offers == 1
+    [offer] = offers(db)
+    with db.write() as session:  # the offer went out five days before the purchases below
+        session.get(Offer, offer.id).sent_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=5)  # type: ignore[union-attr]
+
+    def buy(customer_id: int) -> str:
+        with db.write() as session:
+            held = reservations.reserve(
+                session, "site", [ReservationLineIn(sku=IN_STOCK, qty=1, location="LJ-CPS-1")],
+                ttl_seconds=600, customer_id=customer_id,
+            )  # fmt: skip
+            reservations.commit_reservation(session, held.id, "site")
+        return str(held.id)
+
+    buy(bia)  # another customer's purchase is not this offer's conversion
+    with db.write() as session:
+        assert record_conversions(session, settings) == 0
+    own = buy(ana)
+    four_days = settings.model_copy(update={"automation_conversion_days": 4})
+    with db.write() as session:
+        assert record_conversions(session, four_days) == 0  # five days after: outside
+    assert offers(db)[0].converted_at is None
+    six_days = settings.model_copy(update={"automation_conversion_days": 6})
+    with db.write() as session:
+        assert record_conversions(session, six_days) == 1
+    [converted] = offers(db)
+    assert converted.converted_at is not None and converted.conversion == f"reserva {own}"

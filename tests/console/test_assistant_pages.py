@@ -32,6 +32,7 @@ from tests.assistant.people import open_hours, queued
 from tests.browser import LiveServer
 from tests.console.support import csrf_of, sign_in
 from tests.factories import make_key
+from tests.messaging.support import dispatched  # noqa: F401 (a fixture: mail kept in a list)
 
 PASSWORD = "senha-forte-123"
 USERS = {
@@ -147,6 +148,55 @@ def test_an_identified_customer_shows_in_the_panel(
     assert "ma***@exemplo.com.br" in panel and "5678" not in panel and "4321" in panel
     assert CPF in page.text  # the identified customer's own data is shown as written
     assert "Nenhuma fatura em aberto" in panel and "Nenhum pedido ligado" in panel
+
+
+@pytest.mark.usefixtures("dispatched")
+def test_the_panel_shows_open_invoices_recent_orders_and_messages_received(
+    db: Database, app_settings: Settings, clients: dict[str, TestClient]
+) -> None:
+    """The customer context an agent reads: the open invoice (not the paid one), the order
+    made for the customer, and what messaging sent or held back for them."""
+    from sincro.messaging import service as messaging
+    from tests.assistant import world
+
+    ids = world.seed(db)
+    with db.write() as session:
+        messaging.ensure_template(
+            session, key="aviso", name="Aviso", purpose="service", subject="s", html="h", text="t"
+        )
+        assert messaging.send_transactional(
+            session, customer_id=int(ids["customer"]), purpose="service", kind="aviso",
+            dedupe_key="painel", template_key="aviso", context={},
+        )  # fmt: skip
+    conversation_id = queued(db, app_settings, "sou eu", customer_id=int(ids["customer"]))
+    page = clients["agent"].get(f"/console/atendimento/conversas/{conversation_id}")
+    assert page.status_code == 200
+    panel = page.text[page.text.index('id="customer-panel"') :]
+    invoices = panel[panel.index('id="panel-receivables"') : panel.index("</table>")]
+    assert world.INVOICE in invoices and "000000124" not in invoices  # the paid one is not open
+    assert "PED-2026-000777" in panel and "Nenhum pedido ligado" not in panel
+    received = panel[panel.index('id="panel-messages"') :]
+    assert "aviso" in received[: received.index("</table>")]
+
+
+def test_the_agent_searches_products_and_datasheets_beside_the_conversation(
+    db: Database, app_settings: Settings, clients: dict[str, TestClient]
+) -> None:
+    from tests.assistant import world
+
+    world.seed(db)
+    conversation_id = queued(db, app_settings, "qual a bateria do galaxy a05?")
+    page_url = f"/console/atendimento/conversas/{conversation_id}"
+    found = clients["agent"].get(page_url, params={"q": "bateria galaxy a05"})
+    assert found.status_code == 200
+    hits = found.text[found.text.index('id="search-hits"') :]
+    hits = hits[: hits.index("</ol>")]
+    assert "Ficha técnica Samsung Galaxy A05" in re.sub(r"</?mark>", "", hits)
+    assert "/console/search/" in hits or "/console/skus/" in hits  # each hit opens its page
+    none = clients["agent"].get(page_url, params={"q": "xilofone quantico"})
+    assert "Nada encontrado para" in none.text
+    too_long = clients["agent"].get(page_url, params={"q": "a" * 201})
+    assert "A busca pode ter no máximo 200 caracteres." in too_long.text
 
 
 def test_history_csv_analytics_and_suggested_replies(
@@ -295,3 +345,41 @@ def test_browser_agent_takes_a_queued_conversation_and_the_customer_gets_the_ans
         first = next(line for line in r.iter_lines() if line.startswith('data: {"seq"'))
     assert json.loads(first[6:])["text"] == "Olá! Sou a Ana e vou te ajudar agora."
     page.screenshot(path="/tmp/console-assistant.png", full_page=True)
+
+
+@pytest.mark.browser
+def test_browser_analytics_charts_are_drawn_from_the_package_alone(
+    page: Any, live_server: LiveServer
+) -> None:
+    """The analytics' charts draw in Chromium with every request off this server refused:
+    Chart.js and the page's scripts are served by Sincro from the package, no CDN."""
+    db = live_server.db
+    settings = open_hours(Settings(database_url=db.url))
+    with db.write() as session:
+        email, name = USERS["agent"]
+        if user_by_email(session, email) is None:
+            access.create_user(session, email, name, PASSWORD, "agent")
+    queued(db, settings, "pessimo atendimento", reason="complaint")
+    outside: list[str] = []
+
+    def refuse(route: Any) -> None:
+        outside.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), refuse)
+    page.goto("/console/sign-in")
+    page.fill("input[name=email]", USERS["agent"][0])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Entrar')")
+    page.wait_for_url(lambda address: "sign-in" not in address)
+    page.goto("/console/atendimento/analise")
+    for chart in ("intents-chart", "reasons-chart"):
+        page.wait_for_selector(f"#{chart}[data-drawn=true]", timeout=15000)
+    labels = page.evaluate(
+        "window.SincroCharts.charts.map(c => c.canvas.id + ':' + c.data.labels.join('|'))"
+    )
+    assert any(entry.startswith("reasons-chart:") and "Reclamação" in entry for entry in labels)
+    sources = page.evaluate("[...document.scripts].filter(s => s.src).map(s => s.src)")
+    assert any("/vendor/chart.umd.min.js" in src for src in sources), sources
+    assert all(src.startswith(live_server.url + "/") for src in sources), sources
+    assert outside == []

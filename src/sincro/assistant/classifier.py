@@ -251,16 +251,40 @@ class IntentClassifier:
 
     Predictions go through :class:`Scorer` (the pipeline's probabilities at a fraction of
     the cost per message); ``pipeline`` stays for evaluation and for the tests that hold the
-    two equal."""
+    two equal. A model ``loaded`` from the cache (:mod:`sincro.assistant.model_cache`: its
+    classes and scorer) is not trained (``trained`` is False); its ``pipeline`` is fitted
+    from the same examples only if something asks for it."""
 
     def __init__(
-        self, examples: Sequence[tuple[str, str]], kind: str = MODEL_KIND, c: float = MODEL_C
+        self,
+        examples: Sequence[tuple[str, str]],
+        kind: str = MODEL_KIND,
+        c: float = MODEL_C,
+        *,
+        loaded: tuple[tuple[str, ...], Scorer] | None = None,
     ) -> None:
-        texts = [normalize(text) for text, _ in examples]
-        labels = [intent for _, intent in examples]
-        self.pipeline = pipeline(kind, c).fit(texts, labels)
-        self.classes: tuple[str, ...] = tuple(self.pipeline.classes_)
-        self.scorer = Scorer.of(self.pipeline)
+        self.examples = list(examples)
+        self.kind, self.c = kind, c
+        self._pipeline: Any = None
+        self._fit_lock = threading.Lock()
+        self.trained = loaded is None
+        self.classes: tuple[str, ...]
+        self.scorer: Scorer | None
+        if loaded is None:
+            self.classes = tuple(self.pipeline.classes_)
+            self.scorer = Scorer.of(self.pipeline)
+        else:
+            self.classes, self.scorer = loaded
+
+    @property
+    def pipeline(self) -> Any:
+        """The fitted scikit-learn pipeline (fitted on first use for a loaded model)."""
+        with self._fit_lock:
+            if self._pipeline is None:
+                texts = [normalize(text) for text, _ in self.examples]
+                labels = [intent for _, intent in self.examples]
+                self._pipeline = pipeline(self.kind, self.c).fit(texts, labels)
+            return self._pipeline
 
     def probabilities(self, texts: Iterable[str]) -> Any:
         """The calibrated probabilities (rows: texts; columns: ``classes``) as predictions
@@ -289,14 +313,28 @@ class IntentClassifier:
 
 
 _lock = threading.Lock()
+_cache_dir: Path | None = None
+
+
+def use_cache(directory: Path | None) -> None:
+    """Where the process's model is cached (the var dir; None: always train). Set by an api
+    process at start, before its training thread; it matters only until the model exists."""
+    global _cache_dir
+    _cache_dir = directory
 
 
 @cache
 def _trained() -> IntentClassifier:
-    return IntentClassifier(read_examples(DATA / "train.tsv"))
+    examples = read_examples(DATA / "train.tsv")
+    if _cache_dir is None:
+        return IntentClassifier(examples)
+    from sincro.assistant.model_cache import load_or_train
+
+    return load_or_train(examples, _cache_dir)
 
 
 def classifier() -> IntentClassifier:
-    """The process's classifier, trained once on first use (threads wait for one training)."""
+    """The process's classifier, trained (or loaded from the cache) once on first use
+    (threads wait for one)."""
     with _lock:
         return _trained()
