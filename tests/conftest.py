@@ -77,6 +77,17 @@ def postgres_url(postgres_template: str) -> Iterator[str]:
         drop_pg_database(url)
 
 
+@pytest.fixture
+def own_postgres(postgres_template: str) -> Iterator[str]:
+    """A migrated PostgreSQL database of this test's own (the run's shared one holds other
+    tests' rows), dropped at the end."""
+    url = create_pg_database(postgres_template)
+    try:
+        yield url
+    finally:
+        drop_pg_database(url, at_end=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"

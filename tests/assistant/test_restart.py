@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,8 @@ from sincro.assistant import model_cache
 from sincro.db import Database
 from tests.assistant import world
 from tests.factories import make_key
-from tests.services import create_pg_database, drop_pg_database
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def own_postgres(postgres_template: str) -> Iterator[str]:
-    """A database of this test's own: the run's shared one holds other tests' rows."""
-    url = create_pg_database(postgres_template)
-    try:
-        yield url
-    finally:
-        drop_pg_database(url, at_end=True)
 
 
 def _free_port() -> int:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
-from tests.services import create_pg_database, drop_pg_database, migrated_sqlite
+from tests.services import migrated_sqlite
 
 from sincro.catalog.models import Location, Product
 from sincro.db import Database
@@ -123,15 +122,6 @@ def test_stock_quantities() -> None:
 @pytest.fixture
 def sqlite_db(tmp_path: Path, sqlite_template: Path) -> str:
     return migrated_sqlite(sqlite_template, tmp_path)
-
-
-@pytest.fixture
-def postgres_db(postgres_template: str) -> Iterator[str]:
-    url = create_pg_database(postgres_template)
-    try:
-        yield url
-    finally:
-        drop_pg_database(url, at_end=True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -283,18 +273,18 @@ def test_failed_load_leaves_database_empty(empty_db: str) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_constraints_survive_the_load(postgres_db: str) -> None:
+def test_postgres_constraints_survive_the_load(own_postgres: str) -> None:
     query = text(
         "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated"
         " FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
         " UNION ALL SELECT tablename, indexname, indexdef, true FROM pg_indexes"
         " WHERE schemaname = 'public'"
     )
-    db = Database(postgres_db)
+    db = Database(own_postgres)
     try:
         with db.read() as session:
             before = sorted(map(tuple, session.execute(query).all()))
-        _load_small(postgres_db)
+        _load_small(own_postgres)
         with db.read() as session:
             assert sorted(map(tuple, session.execute(query).all())) == before
     finally:

@@ -152,6 +152,21 @@ def test_api_key_limiter_gives_a_minute_at_once_shared_by_replicas(backend: Back
     assert 0 < waits[60] <= 1.0
 
 
+def slow_counted(backend: Backend, taken: list[float], seconds: float = 0.01) -> SharedState:
+    """A state of ``backend`` whose every take is recorded in ``taken`` (its cost) and takes
+    ``seconds`` more: a round trip during which the rest of a burst arrives."""
+    state = backend.open()
+    real_take = state.take_async
+
+    async def counted(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
+        taken.append(cost)
+        await asyncio.sleep(seconds)
+        return await real_take(key, rate, burst, cost)
+
+    state.take_async = counted  # type: ignore[method-assign]
+    return state
+
+
 def test_a_burst_shares_one_lease_instead_of_draining_the_key(backend: Backend) -> None:
     """300 requests at once on a 6,000/min key (leases of 120): three leases, not 300. Each
     request taking its own lease would take 36,000 tokens from a bucket of 6,000, and the key
@@ -159,15 +174,7 @@ def test_a_burst_shares_one_lease_instead_of_draining_the_key(backend: Backend) 
     taken: list[float] = []
 
     async def scenario() -> list[float]:
-        state = backend.open()
-        real_take = state.take_async
-
-        async def counted(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
-            taken.append(cost)
-            await asyncio.sleep(0.01)  # a round trip: the whole burst arrives meanwhile
-            return await real_take(key, rate, burst, cost)
-
-        state.take_async = counted  # type: ignore[method-assign]
+        state = slow_counted(backend, taken)
         limiter = SharedStateRateLimiter(state)
         try:
             return list(await asyncio.gather(*(limiter.hit(7, 6_000) for _ in range(300))))
@@ -192,15 +199,7 @@ def test_a_crowd_waits_in_line_and_each_request_is_woken_once(backend: Backend) 
 
     async def scenario() -> list[float]:
         nonlocal looked
-        state = backend.open()
-        real_take = state.take_async
-
-        async def counted(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
-            taken.append(cost)
-            await asyncio.sleep(0.01)  # a round trip: the crowd arrives meanwhile
-            return await real_take(key, rate, burst, cost)
-
-        state.take_async = counted  # type: ignore[method-assign]
+        state = slow_counted(backend, taken)
         limiter = SharedStateRateLimiter(state)
         real_spend = limiter._spend
 
@@ -384,15 +383,7 @@ def test_a_steady_stream_spends_tokens_in_hand_while_the_next_lease_is_taken(
 
     async def scenario() -> list[float]:
         nonlocal waited
-        state = backend.open()
-        real_take = state.take_async
-
-        async def slow(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
-            taken.append(cost)
-            await asyncio.sleep(0.01)
-            return await real_take(key, rate, burst, cost)
-
-        state.take_async = slow  # type: ignore[method-assign]
+        state = slow_counted(backend, taken)
         limiter = SharedStateRateLimiter(state)
         real_wait, real_lease = limiter._wait, limiter._take_lease
 
