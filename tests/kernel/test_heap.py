@@ -44,7 +44,9 @@ def test_settle_freezes_what_is_alive(collector: None) -> None:
     kept = [[i] for i in range(1000)]  # tracked containers, alive
     heap.enable(True, 0)
     frozen = heap.settle()
-    assert frozen == gc.get_freeze_count() >= len(kept)
+    # at least what it froze: another thread of the test process (an earlier test's app
+    # finishing its warm-up) may settle again in between, and freezing only ever adds
+    assert gc.get_freeze_count() >= frozen >= len(kept)
 
 
 def test_the_server_app_tunes_its_process_and_settles_its_heap_after_start(

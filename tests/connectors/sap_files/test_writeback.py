@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sqlite3
+from typing import Any
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from sincro.alerts import Alert
 from sincro.connectors.models import ErpFile, WriteBack, WriteBackMovement
@@ -146,3 +151,42 @@ def test_tasks_and_beat_entries_are_named_for_their_queues() -> None:
     }
     route = celery_app.amqp.router.route({}, "sincro.connectors.ingest.process_file")
     assert route["queue"].name == "ingest"
+
+
+def test_the_watchers_loop_skips_a_round_the_database_is_busy_and_goes_on(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`sync watch` runs write-backs in a thread of its own: a round that meets SQLite's
+    write lock taken past its wait (the inline import holding it) is skipped with a warning,
+    not a traceback that ended the thread and every later write-back with it."""
+    world.erp_stock("CEL-000001", "LJ0001", 10, sp(21, 10))
+    sell(world, 3)
+    real_collect = writeback.collect
+
+    def locked(session: Any, cfg: Any, limit: int | None = None) -> list[str]:
+        cause = sqlite3.OperationalError("database is locked")
+        raise OperationalError("BEGIN IMMEDIATE", {}, cause)
+
+    monkeypatch.setattr(writeback, "collect", locked)
+    with caplog.at_level(logging.WARNING, logger="sincro.connectors.writeback"):
+        assert writeback.run_in_loop(world.db, world.cfg) is False
+    [record] = caplog.records
+    assert "busy or away" in record.getMessage() and record.exc_info is None
+    assert not list(world.cfg.outbox.iterdir())  # nothing half-done
+    monkeypatch.setattr(writeback, "collect", real_collect)
+    assert writeback.run_in_loop(world.db, world.cfg) is True  # the next round does the work
+    [out] = list(world.cfg.outbox.iterdir())
+    assert out.name.startswith("SINCRO_WMMBXY_")
+
+
+def test_the_watchers_loop_survives_an_unexpected_error(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(session: Any, cfg: Any, limit: int | None = None) -> list[str]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(writeback, "collect", broken)
+    with caplog.at_level(logging.WARNING, logger="sincro.connectors.writeback"):
+        assert writeback.run_in_loop(world.db, world.cfg) is False  # logged, not raised
+    [record] = caplog.records
+    assert record.exc_info is not None and "a bug" in str(record.exc_info[1])

@@ -61,10 +61,7 @@ def watch(
         def writeback_loop() -> None:
             while not stop.wait(writeback_every):
                 for cfg in sources:
-                    with db.write() as session:
-                        writeback.collect(session, cfg)
-                    with db.write() as session:
-                        writeback.flush(session, cfg)
+                    writeback.run_in_loop(db, cfg)
 
         threading.Thread(target=writeback_loop, daemon=True).start()
     names = ", ".join(f"{s.code} ({s.inbox}, {s.readiness.strategy})" for s in sources)

@@ -57,11 +57,7 @@ class SapFilesPlugin(FileIntake[SapFilesSource], WriteBack[SapFilesSource]):
         source = config.source(code)
         if not isinstance(source, SapFilesSource):
             raise TypeError(f"source {code!r} is not a sap_files source")
-        db = database_for(settings)
-        with db.write() as session:
-            created = writeback.collect(session, source)
-        with db.write() as session:
-            flushed = writeback.flush(session, source)
+        created, flushed = writeback.run(database_for(settings), source)
         return WriteBackOutcome(
             created=len(created), sent=len(flushed.written), failed=len(flushed.failed)
         )

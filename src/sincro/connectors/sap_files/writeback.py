@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -53,8 +54,10 @@ from sincro.connectors.sap_files.formats import (
     pad_matnr,
     write_rows,
 )
-from sincro.db import utcnow
+from sincro.db import Database, is_unavailable, utcnow
 from sincro.inventory import service as inventory
+
+log = logging.getLogger("sincro.connectors.writeback")
 
 ENTITY = "writeback_ack"
 NAMESPACE = uuid.UUID("4f0b7c2e-58a1-4d55-9a57-3c1b8c0e5a10")
@@ -168,6 +171,36 @@ def collect(session: Session, cfg: SapFilesSource, limit: int | None = None) -> 
 
 
 # --- files out -----------------------------------------------------------------------------
+
+
+def run(db: Database, cfg: SapFilesSource) -> tuple[list[str], FlushResult]:
+    """One write-back round of a source: collect the new movements, then write the due
+    write-backs to the outbox, each step in a transaction of its own (whole or nothing)."""
+    with db.write() as session:
+        created = collect(session, cfg)
+    with db.write() as session:
+        flushed = flush(session, cfg)
+    return created, flushed
+
+
+def run_in_loop(db: Database, cfg: SapFilesSource) -> bool:
+    """:func:`run` for a loop that must outlive its rounds (the watcher's write-back thread):
+    a database busy past its lock wait or away skips this round with a warning, and the next
+    round picks up where it left off, since each step commits whole or not at all; any other
+    error is logged with its traceback. False when the round did not complete."""
+    try:
+        run(db, cfg)
+    except Exception as exc:
+        if is_unavailable(exc):
+            log.warning(
+                "write-back of %s skipped this round: the database is busy or away (%s)",
+                cfg.code,
+                type(exc).__name__,
+            )
+        else:
+            log.exception("write-back of %s failed this round", cfg.code)
+        return False
+    return True
 
 
 def render(cfg: SapFilesSource, wb: WriteBack, now: dt.datetime) -> tuple[str, bytes]:
