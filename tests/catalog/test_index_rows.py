@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, text
@@ -52,9 +53,20 @@ def test_terms_line_by_line_equal_word_by_word(
             assert (stems, search._pairs_of(raws)) == word_by_word(value)
 
 
-def test_index_rows_of_flipped_versions_are_those_of_a_full_reindex(db: Database) -> None:
+@pytest.fixture
+def own_db(migrated_url: str) -> Iterator[Database]:
+    """A database of this test's own: the run's shared one holds other tests' documents."""
+    database = Database(migrated_url)
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+def test_index_rows_of_flipped_versions_are_those_of_a_full_reindex(own_db: Database) -> None:
     """Pages that flip versions written earlier (a newer version; an older one arriving late)
     leave the same index rows as reindexing every version from the table."""
+    db = own_db
     pages = [
         [DocumentIn("D1", "Manual do roteador", "Garantia de 12 meses", version=1, kind="manual")],
         [DocumentIn("D1", "Manual do roteador v2", "Garantia de 24 meses", version=2)],

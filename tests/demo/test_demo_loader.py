@@ -124,6 +124,12 @@ def sqlite_db(tmp_path: Path, sqlite_template: Path) -> str:
     return migrated_sqlite(sqlite_template, tmp_path)
 
 
+@pytest.fixture
+def postgres_db(own_postgres: str) -> str:
+    """The PostgreSQL case of ``database`` (a database of the test's own)."""
+    return own_postgres
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_db(request: pytest.FixtureRequest) -> str:
     """A freshly migrated, empty database: a SQLite file, then a PostgreSQL database."""
