@@ -70,6 +70,23 @@ def user_by_email(session: Any, email: str) -> ConsoleUser | None:
     return session.scalar(select(ConsoleUser).where(ConsoleUser.email == email))
 
 
+def ensure_agent(db: Database) -> None:
+    """The agent of ``USERS`` exists (the live server's database outlives one test)."""
+    with db.write() as session:
+        email, name = USERS["agent"]
+        if user_by_email(session, email) is None:
+            access.create_user(session, email, name, PASSWORD, "agent")
+
+
+def browser_sign_in(page: Any) -> None:
+    """Sign the agent in through the console's own form."""
+    page.goto("/console/sign-in")
+    page.fill("input[name=email]", USERS["agent"][0])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Entrar')")
+    page.wait_for_url(lambda address: "sign-in" not in address)
+
+
 def user_id(db: Database, role: str) -> int:
     with db.read() as session:
         user = user_by_email(session, USERS[role][0])
@@ -277,17 +294,11 @@ def test_browser_agent_takes_a_queued_conversation_and_the_customer_gets_the_ans
 ) -> None:
     db = live_server.db
     settings = open_hours(Settings(database_url=db.url))
+    ensure_agent(db)
     with db.write() as session:
-        email, name = USERS["agent"]
-        if user_by_email(session, email) is None:
-            access.create_user(session, email, name, PASSWORD, "agent")
         key = make_key(session, Role.channel)
     classifier()  # the server trains it at start (same process): wait for that, not a page
-    page.goto("/console/sign-in")
-    page.fill("input[name=email]", USERS["agent"][0])
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Entrar')")
-    page.wait_for_url(lambda address: "sign-in" not in address)
+    browser_sign_in(page)
     page.goto("/console/atendimento")
     page.wait_for_selector("#queue-status[data-state=open]")
 
@@ -355,10 +366,7 @@ def test_browser_analytics_charts_are_drawn_from_the_package_alone(
     Chart.js and the page's scripts are served by Sincro from the package, no CDN."""
     db = live_server.db
     settings = open_hours(Settings(database_url=db.url))
-    with db.write() as session:
-        email, name = USERS["agent"]
-        if user_by_email(session, email) is None:
-            access.create_user(session, email, name, PASSWORD, "agent")
+    ensure_agent(db)
     queued(db, settings, "pessimo atendimento", reason="complaint")
     outside: list[str] = []
 
@@ -367,11 +375,7 @@ def test_browser_analytics_charts_are_drawn_from_the_package_alone(
         route.abort()
 
     page.route(re.compile(r"^https?://(?!127\.0\.0\.1)"), refuse)
-    page.goto("/console/sign-in")
-    page.fill("input[name=email]", USERS["agent"][0])
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Entrar')")
-    page.wait_for_url(lambda address: "sign-in" not in address)
+    browser_sign_in(page)
     page.goto("/console/atendimento/analise")
     for chart in ("intents-chart", "reasons-chart"):
         page.wait_for_selector(f"#{chart}[data-drawn=true]", timeout=15000)
