@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest-xdist processes for `make test` (tests own their databases, vhosts and key prefixes)
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint format typecheck bench fuzz fleet migrate serve smoke system-deps clean
 

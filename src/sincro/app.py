@@ -28,6 +28,7 @@ from sincro.errors import database_unavailable, document_errors, install_error_h
 from sincro.fastroutes import FastRoutesApp, install as install_fast_routes
 from sincro.health import install_heartbeat, router as health_router
 from sincro.metrics import MetricsMiddleware
+from sincro.routecache import include
 from sincro.sharedstate import shared_state_from_settings
 
 DESCRIPTION = """Sincro keeps one trustworthy stock position per SKU x location, serves
@@ -91,11 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         console_max=settings.console_body_max_bytes,
     )
     app.add_middleware(MetricsMiddleware)
-    app.include_router(health_router)
+    include(app, health_router)
     install_docs(app)
     for domain in installed():
         for router in domain.routers:
-            app.include_router(resolve(router))
+            include(app, resolve(router))
     _include_console(app)
     document_errors(app)
     install_fast_routes(app, state.fast_routes)

@@ -19,6 +19,7 @@ from sincro.console import routes
 from sincro.domain import resolve
 from sincro.domains import installed
 from sincro.errors import DATABASE_ERRORS, SHARED_STATE_ERRORS, SincroError, unavailable
+from sincro.routecache import include
 
 CONSOLE_PREFIX = "/console"
 SESSION_COOKIE = "sincro_console"
@@ -69,10 +70,10 @@ def mount_console(app: FastAPI) -> None:
         secret_key=settings.secret_key,
         idle_seconds=settings.access_session_idle_seconds,
     )
-    app.include_router(routes.router)
+    include(app, routes.router)
     for domain in installed():
         for router in domain.console_routers:
-            app.include_router(resolve(router))
+            include(app, resolve(router))
     app.mount(
         f"{CONSOLE_PREFIX}/static",
         StaticFiles(directory=routes.STATIC_DIR),
