@@ -31,8 +31,9 @@ from sincro.idempotency import (
     request_hash,
     run_idempotent,
 )
-from sincro.inventory import availability, lean, service
+from sincro.inventory import availability, lean, lean_close, service
 from sincro.inventory.metrics import RESERVATIONS
+from sincro.inventory.models import ReservationStatus
 from sincro.inventory.runtime import (
     availability_cache,
     in_reservation_thread,
@@ -484,11 +485,9 @@ def commit_reservation(
 ) -> Response:
     """Turn the hold into a sale (a sale movement per line). Committing twice is harmless.
     Only the key that made the reservation (or an admin key) may commit it."""
-    out = state.run_write(
-        lambda s: service.commit_reservation(s, reservation_id, key.source, _owner(key))
-    )
+    out = _close(state, reservation_id, key, ReservationStatus.committed)
     RESERVATIONS.labels("committed").inc()
-    return _json(out.model_dump(mode="json"))
+    return _json(out)
 
 
 @_reservation_action("release")
@@ -497,11 +496,27 @@ def release_reservation(
 ) -> Response:
     """Give the held stock back at once. Only the key that made the reservation (or an admin
     key) may release it."""
-    out = state.run_write(
-        lambda s: service.release_reservation(s, reservation_id, key.source, _owner(key))
-    )
+    out = _close(state, reservation_id, key, ReservationStatus.released)
     RESERVATIONS.labels("released").inc()
-    return _json(out.model_dump(mode="json"))
+    return _json(out)
+
+
+def _close(
+    state: AppState, reservation_id: str, key: Principal, target: ReservationStatus
+) -> dict[str, Any]:
+    """Commit or release (blocking): the lean statement when it closes the reservation, else
+    the general path, which answers every other case (:mod:`~sincro.inventory.lean_close`)."""
+    owner = _owner(key)
+    out = lean_close.close(state.db, reservation_id, key.source, owner, target)
+    if out is not None:
+        return out
+    close = (
+        service.commit_reservation
+        if target == ReservationStatus.committed
+        else service.release_reservation
+    )
+    general = state.run_write(lambda s: close(s, reservation_id, key.source, owner))
+    return general.model_dump(mode="json")
 
 
 @_reservation_action("extend")
