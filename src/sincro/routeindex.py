@@ -20,8 +20,6 @@ The index follows the route list: it is rebuilt when routes are added or replace
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette._utils import get_route_path
 from starlette.datastructures import URL
 from starlette.responses import RedirectResponse
@@ -96,7 +94,7 @@ class RouteIndex:
             return
         route_path = get_route_path(scope)
         partial: BaseRoute | None = None
-        partial_scope: dict[str, Any] = {}
+        partial_scope: Scope = {}
         for route in self.candidates(route_path):
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
