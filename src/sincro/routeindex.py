@@ -15,7 +15,9 @@ own order, the routes filed under its path's first segment and those tried every
 route that could match is tried, in the same order, so the same route answers as before, with
 the same partial-match (405) and trailing-slash redirect rules.
 
-The index follows the route list: it is rebuilt when routes are added or replaced.
+The index follows the route list: it is rebuilt when the list is replaced, grows or shrinks,
+or its last route changes (how routes are added); a route swapped in the middle of the list
+in place is not noticed (nothing does that once the app is built).
 """
 
 from __future__ import annotations
