@@ -29,6 +29,7 @@ from sincro.fastroutes import FastRoutesApp, install as install_fast_routes
 from sincro.health import install_heartbeat, router as health_router
 from sincro.metrics import MetricsMiddleware
 from sincro.routecache import include
+from sincro.routeindex import install as index_routes
 from sincro.sharedstate import shared_state_from_settings
 
 DESCRIPTION = """Sincro keeps one trustworthy stock position per SKU x location, serves
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _include_console(app)
     document_errors(app)
     install_fast_routes(app, state.fast_routes)
+    index_routes(app.router)  # routes by first path segment (sincro.routeindex)
     return app
 
 

@@ -16,6 +16,9 @@ through ``call_soon_threadsafe``).
   loop reach it in ONE call (``call_soon_threadsafe`` writes to the loop's self-pipe, and
   each wake-up moves the GIL: under a storm, one per reservation each way was ~130 µs of a
   reservation's CPU). No ``concurrent.futures`` future (and its condition) per hand-off.
+- The loop is uvloop's when uvloop is installed (the loop uvicorn serves the api on), else
+  asyncio's: asyncio's own loop is pure Python, and under a storm its iterations, handles and
+  self-pipe reads were a good part of the thread's CPU for each statement it carried.
 - :meth:`LoopThread.stop` ends the loop: work still running is cancelled, its callers and
   later ones get :class:`LoopStopped`, and the thread ends.
 
@@ -62,7 +65,7 @@ class LoopThread:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self._lock = threading.Lock()
         self._stopping = False
         self._inbox: list[_Work] = []  # handed over, not picked up yet
@@ -194,6 +197,15 @@ class LoopThread:
             task.cancel()
         if tasks:
             self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop: uvloop's when installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency of the api
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _coroutine(work: Callable[..., Awaitable[T]], *args: Any) -> Coroutine[Any, Any, T]:

@@ -73,6 +73,15 @@ class MetricsMiddleware:
                 observe_request(scope["method"], template, status[0], time.perf_counter() - start)
 
 
+# the latency histogram's child per (method, route, status), looked up once: ``labels()``
+# takes a lock and builds its key on every call (a few routes and statuses: a small dict)
+_latency_children: dict[tuple[str, str, int], Any] = {}
+
+
 def observe_request(method: str, template: str, status: int, seconds: float) -> None:
     """One request's latency (the middleware's, and fast routes' that answer before it)."""
-    REQUEST_LATENCY.labels(method, template, str(status)).observe(seconds)
+    key = (method, template, status)
+    child = _latency_children.get(key)
+    if child is None:
+        child = _latency_children[key] = REQUEST_LATENCY.labels(method, template, str(status))
+    child.observe(seconds)

@@ -53,6 +53,30 @@ async def _echo(n: int) -> int:
     return n
 
 
+def test_the_thread_runs_uvloop_and_a_psycopg_connection_works_on_it(postgres_url: str) -> None:
+    """uvloop's loop, as the api's own (asyncio's pure-Python loop cost a reservation ~10 %
+    of its api CPU), and async psycopg (the reservation pool's driver) runs on it."""
+    import psycopg
+    import uvloop
+
+    runner = LoopThread("sincro-test-uvloop")
+
+    async def query() -> int:
+        async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
+            row = await (await conn.execute("SELECT 41 + 1")).fetchone()
+            assert row is not None
+            return int(row[0])
+
+    async def caller() -> int:
+        return await runner.run(query)
+
+    try:
+        assert isinstance(runner.loop, uvloop.Loop)
+        assert asyncio.run(caller()) == 42
+    finally:
+        assert runner.stop(5)
+
+
 def test_stop_ends_the_thread_and_answers_work_still_running() -> None:
     runner = LoopThread("sincro-test-stop")
     started = threading.Event()
