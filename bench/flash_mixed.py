@@ -476,6 +476,8 @@ def run(
             "p99_within_2x_floor": ratio <= 2.0,
             "verify_ok": verify.returncode == 0,
             "database_agrees": db_check["agrees_with_wrk"],
+            # unsettled, the run mixes snapshot loads into the reads: not the steady state
+            "warm_up_settled": bool(warmed["settled"]),
         },
         "warm_up": warmed,
         "api_open_files_limit": process_nofile(server.pids()),
@@ -493,6 +495,8 @@ def run(
         for kind, statuses in by_kind.items()
     }
     log(f"  non-2xx by kind and status (the api's count): {failed}")
+    if not warmed["settled"]:
+        log("  WARNING: the warm-up did not settle (snapshots still loading): not a steady state")
     return result
 
 
