@@ -6,17 +6,20 @@ apply. The events name the location by its code without reloading the location d
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from sincro.catalog import service as catalog
 from sincro.catalog.models import Location, Product
+from sincro.config import Settings
 from sincro.connectors.rest.apply import ApplyContext, apply_stock_columns
 from sincro.connectors.rest.mapping import Columns
 from sincro.db import Database
 from sincro.events import Event
 from sincro.inventory.models import Movement, StockLevel
+from sincro.simulators.rest import ProtheusSimulator
 from tests.connectors.rest.conftest import alias_locations, rest_config
 
 
@@ -152,3 +155,32 @@ def test_unknown_products_and_locations_are_rejected_in_page_order(demo: Databas
     ]
     assert applied == len(columns.keys) - 3
     assert _levels(demo) == before  # the known records agreed: nothing written
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_sync_raises_the_young_gc_threshold_while_it_runs(
+    settings: Settings,
+    demo: Database,
+    protheus: ProtheusSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gc
+
+    from sincro.connectors import orchestrator
+
+    seen: list[int] = []
+    apply_page = orchestrator._apply_page
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.get_threshold()[0])
+        return apply_page(*args, **kwargs)
+
+    monkeypatch.setattr(orchestrator, "_apply_page", watched)
+    before = gc.get_threshold()
+    config = rest_config(protheus.url)
+    alias_locations(demo, config)
+    settings = settings.model_copy(update={"connectors_gc_young_threshold": 123_456})
+    result = orchestrator.run_source(settings, config, "protheus", entities=["stock"], db=demo)
+    assert result.entities[0].status == "succeeded"
+    assert seen and set(seen) == {123_456}
+    assert gc.get_threshold() == before
