@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     connectors_file: Path | None = None
     connectors_backlog_max_files: int = Field(default=50, ge=1)  # waiting ERP files: alert past
     connectors_backlog_max_age_seconds: int = Field(default=900, ge=1)  # oldest waiting file
+    # while a REST sync runs, the process's youngest GC generation is collected after this many
+    # new objects instead of Python's 700 (0: as it is; sincro.heap.young_threshold): a page
+    # of 5,000 balances lives through dozens of young collections and is promoted into full
+    # ones, ~18% of a stock sync's CPU
+    connectors_gc_young_threshold: int = Field(default=50_000, ge=0)
     console_time_zone: str = "America/Sao_Paulo"  # IANA zone the console shows times in
     # Addresses/CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed (sincro.clients)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -20,16 +20,25 @@ its start hooks have run and again when a start-up warm-up that fills a cache ha
 (the availability cache's, :mod:`sincro.inventory.runtime`). ``SINCRO_API_GC_FREEZE=false``
 turns the freezing off. A process that did not call :func:`enable` (a test run creating many
 apps) keeps its collector as it is.
+
+:func:`young_threshold` raises the same threshold for a block only (a REST sync's entity run,
+``SINCRO_CONNECTORS_GC_YOUNG_THRESHOLD``), restoring it when the last such block ends.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger("sincro.heap")
 _freeze = False
+_raised = 0  # blocks of young_threshold running now
+_found = 0  # the youngest threshold the first of them found
+_raised_lock = threading.Lock()
 
 
 def enable(freeze: bool, young_threshold: int) -> None:
@@ -57,3 +66,30 @@ def settle() -> int:
         (time.perf_counter() - started) * 1000,
     )
     return frozen
+
+
+@contextmanager
+def young_threshold(threshold: int) -> Iterator[None]:
+    """While the block runs, the youngest generation is collected after at least
+    ``threshold`` new objects (0, or a collector turned off: left as it is). Blocks may nest
+    and run in several threads at once: the last one to end restores the threshold the first
+    found. For work that holds many objects for a while, page after page (a REST sync's pages
+    of thousands of records), which Python's 700 would traverse and promote over and over."""
+    global _raised, _found
+    if threshold <= 0:
+        yield
+        return
+    with _raised_lock:
+        current = gc.get_threshold()
+        if _raised == 0:
+            _found = current[0]
+        _raised += 1
+        if 0 < current[0] < threshold:
+            gc.set_threshold(threshold, *current[1:])
+    try:
+        yield
+    finally:
+        with _raised_lock:
+            _raised -= 1
+            if _raised == 0:
+                gc.set_threshold(_found, *gc.get_threshold()[1:])

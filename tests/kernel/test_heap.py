@@ -65,3 +65,21 @@ def test_the_server_app_tunes_its_process_and_settles_its_heap_after_start(
     with TestClient(app) as client:
         assert gc.get_freeze_count() > 0  # the last start hook froze the heap
         assert client.get("/health").status_code == 200
+
+
+def test_young_threshold_is_raised_while_blocks_run_and_restored_by_the_last(
+    collector: None,
+) -> None:
+    gc.set_threshold(700, 10, 10)
+    with heap.young_threshold(50_000):
+        assert gc.get_threshold() == (50_000, 10, 10)
+        with heap.young_threshold(20_000):  # nested (another entity): never lowered
+            assert gc.get_threshold()[0] == 50_000
+        assert gc.get_threshold()[0] == 50_000  # the outer block still runs
+    assert gc.get_threshold() == (700, 10, 10)
+    with heap.young_threshold(0):  # 0: left alone
+        assert gc.get_threshold() == (700, 10, 10)
+    gc.set_threshold(0)  # a collector turned off stays off
+    with heap.young_threshold(50_000):
+        assert gc.get_threshold()[0] == 0
+    assert gc.get_threshold()[0] == 0

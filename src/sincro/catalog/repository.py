@@ -38,6 +38,14 @@ def id_sku_pairs(
     return [(product_id, sku) for product_id, sku in session.execute(query)]
 
 
+def location_codes(session: Session, ids: Collection[int]) -> dict[int, str]:
+    """The codes of the locations with these ids (one indexed query)."""
+    if not ids:
+        return {}
+    query = select(Location.id, Location.code).where(Location.id.in_(sorted(ids)))
+    return {location_id: code for location_id, code in session.execute(query)}
+
+
 def all_locations(session: Session) -> Sequence[Location]:
     return session.scalars(select(Location).order_by(Location.id)).all()
 

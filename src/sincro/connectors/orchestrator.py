@@ -32,6 +32,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sincro import heap
 from sincro.config import Settings
 from sincro.connectors.alerts import raise_alert, resolve_alerts
 from sincro.connectors.config import ConnectorsConfig
@@ -553,6 +554,18 @@ def sync_entity(
     records them). A parallel run of an entity configured with ``parts`` > 1 syncs its page
     ranges side by side (:func:`_run_parts`): in ``pool``'s worker processes when given, else
     in threads."""
+    with heap.young_threshold(rt.settings.connectors_gc_young_threshold):
+        return _sync_entity(rt, entity, trigger, parallel, progress, pool)
+
+
+def _sync_entity(
+    rt: SourceRuntime,
+    entity: str,
+    trigger: str,
+    parallel: bool,
+    progress: Progress | None,
+    pool: Executor | None,
+) -> EntityResult:
     started = utcnow()
     meter = CpuMeter()
     run_id = _start_run(rt, entity, trigger)
@@ -731,7 +744,10 @@ def _sync_part_process(
     run_id: int,
     span: PageSpan,
 ) -> PartResult:
-    with SourceRuntime(settings, config, code) as rt:
+    with (
+        SourceRuntime(settings, config, code) as rt,
+        heap.young_threshold(settings.connectors_gc_young_threshold),
+    ):
         return _sync_part(rt, entity, run_id, span)
 
 

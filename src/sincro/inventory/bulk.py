@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from sincro.catalog import service as catalog
 from sincro.db import bulk_insert, sql, utcnow
 from sincro.inventory import repository as repo
 from sincro.inventory.changes import Changes
@@ -146,6 +147,7 @@ def apply_erp_lines(
     }
     changes = Changes(session, source, now)
     changes.remember_skus(skus)
+    changes.remember_codes(catalog.location_codes(session, {loc for loc, _ in groups}))
     short: list[ShortLine] = []
     for key in sorted(groups):
         indexes = groups[key]

@@ -136,6 +136,10 @@ class Changes:
     def remember_skus(self, skus: dict[int, str]) -> None:
         self._sku.update(skus)
 
+    def remember_codes(self, codes: dict[int, str]) -> None:
+        """Location codes by id known to the caller (else each is the directory's)."""
+        self._code.update(codes)
+
     def _code_of(self, location_id: int) -> str:
         code = self._code.get(location_id)
         if code is None:

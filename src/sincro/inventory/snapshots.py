@@ -163,13 +163,13 @@ def balance_corrections(
     few rather than 5,000 levels."""
     if not balances:
         return []
-    products = sorted({p for p, _ in balances})
-    locations = sorted({loc for _, loc in balances})
+    product_column, location_column = zip(*balances, strict=True)  # in C, not a loop
+    products = sorted(set(product_column))
+    locations = sorted(set(location_column))
     if session.get_bind().dialect.name == "postgresql":
-        pairs = list(balances)
         params = {
-            "products": _int_array([p for p, _ in pairs]),
-            "locations": _int_array([loc for _, loc in pairs]),
+            "products": _int_array(product_column),
+            "locations": _int_array(location_column),
             "balances": _int_array(balances.values()),
             "product_set": _int_array(products),
             "location_set": _int_array(locations),

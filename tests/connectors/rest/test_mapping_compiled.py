@@ -209,3 +209,46 @@ def test_a_reject_names_the_record_and_the_field_and_nothing_of_it_is_kept() -> 
         ("0001|CEL-000002|01", "on_hand", "decimal", "N/D"),
         ("0001||01", "sku", "required", None),
     ]
+
+
+def test_columns_map_equal_values_of_other_types_apart() -> None:
+    """``map_columns`` maps each distinct value of a column once; values that are equal yet
+    map differently (1, 1.0 and True; 0.0 and -0.0 through a text transform) still get
+    their own result and reject, as ``map_page`` gives them."""
+    spec = EntityMapping.model_validate(
+        {
+            "canonical": "stock_balance",
+            "path": "/x",
+            "pagination": {"style": "page"},
+            "records_path": "items",
+            "key": ["id"],
+            "fields": {
+                "sku": {"from": "code", "transforms": ["strip", "upper"]},
+                "location": {
+                    "from": "plant",
+                    "transforms": [{"map": {"1": "A", "1.0": "B", "*": "Z"}}],
+                },
+                "on_hand": {"from": "qty", "transforms": ["decimal"]},
+                "storage": {"from": "floats", "transforms": ["strip"]},  # floats only
+            },
+        }
+    )
+    values = [1, 1.0, True, 0.0, -0.0, 0, False, "1", 2.5, "N/D", -0.0, 1.0]
+    page = [
+        {
+            "id": i,
+            "code": v,
+            "plant": values[(i + 3) % len(values)],
+            "qty": v,
+            "floats": (0.0, -0.0, 2.5)[i % 3],
+        }
+        for i, v in enumerate(values * 2)
+    ]
+    mapper = Mapper("stock", spec)
+    columns, rejects = mapper.map_columns(page)
+    good, expected_rejects = mapper.map_page(page)
+    assert rejects == expected_rejects and rejects
+    assert columns.rows() == good and good
+    skus = {rec["sku"] for _, rec in good}
+    assert {"1", "1.0", "0", "0.0", "-0.0"} <= skus
+    assert {rec["storage"] for _, rec in good} == {"0.0", "-0.0", "2.5"}

@@ -177,26 +177,24 @@ def apply_stock_columns(
         where[(plant, storage)] = locations.get((plant, storage or "")) or locations.get(
             (plant, "")
         )
+    ids = {sku: p[0] for sku in set(skus) if (p := products.get(sku)) is not None}
+    product_ids: list[int | None] = list(map(ids.get, skus))
+    location_ids = list(map(where.__getitem__, zip(plants, storages, strict=True)))
     rejects: list[Reject] = []
-    targets: dict[tuple[int, int], int] = {}  # (product, location) -> record index
-    for i, (sku, plant, storage) in enumerate(zip(skus, plants, storages, strict=True)):
-        product = products.get(sku)
-        if product is None:
-            rejects.append(_reject(keys[i], "sku", "unknown_product", sku, "no such product"))
-            continue
-        location = where[(plant, storage)]
-        if not location:
-            where_at = f"{plant}/{storage or ''}"
-            rejects.append(
-                _reject(keys[i], "location", "unknown_location", where_at, "no location alias")
-            )
-            continue
-        targets[(product[0], location)] = i
-    balances = {
-        level: q if (q := quantities[i]).__class__ is int else int(q)
-        for level, i in targets.items()
-    }
-    _alert_negative(session, ctx, [(keys[targets[p]], q) for p, q in balances.items() if q < 0])
+    indexes: Sequence[int]
+    if None in product_ids or None in location_ids or 0 in location_ids:
+        indexes = _known_records(keys, skus, plants, storages, product_ids, location_ids, rejects)
+        levels = [(product_ids[i], location_ids[i]) for i in indexes]
+        amounts = [quantities[i] for i in indexes]
+    else:  # every record names a known product and location (a sync's pages): in C
+        indexes, amounts = range(len(keys)), quantities
+        levels = list(zip(product_ids, location_ids, strict=True))
+    # per (product, location): its last record's index and balance, in the order of its first
+    targets: dict[tuple[int, int], int] = dict(zip(levels, indexes, strict=True))  # type: ignore[arg-type]
+    balances: dict[tuple[int, int], int] = dict(zip(levels, map(int, amounts), strict=True))  # type: ignore[arg-type]
+    if balances and min(balances.values()) < 0:
+        negative = [(keys[targets[p]], q) for p, q in balances.items() if q < 0]
+        _alert_negative(session, ctx, negative)
     lines = snapshots.balance_corrections(
         session, balances, ctx.fetched_at, reference=f"{ctx.source}:balance"
     )
@@ -216,6 +214,31 @@ def apply_stock_columns(
             )
         )
     return len(balances) - len(short), rejects
+
+
+def _known_records(
+    keys: list[str],
+    skus: list[Any],
+    plants: list[Any],
+    storages: list[Any],
+    product_ids: list[int | None],
+    location_ids: list[int | None],
+    rejects: list[Reject],
+) -> list[int]:
+    """The indexes of the records whose product and location are known; a reject for each of
+    the others, in the page's order (the product checked first)."""
+    known = []
+    for i, (product_id, location_id) in enumerate(zip(product_ids, location_ids, strict=True)):
+        if product_id is None:
+            rejects.append(_reject(keys[i], "sku", "unknown_product", skus[i], "no such product"))
+        elif not location_id:
+            where_at = f"{plants[i]}/{storages[i] or ''}"
+            rejects.append(
+                _reject(keys[i], "location", "unknown_location", where_at, "no location alias")
+            )
+        else:
+            known.append(i)
+    return known
 
 
 def _alert_negative(session: Session, ctx: ApplyContext, negative: list[tuple[str, int]]) -> None:
