@@ -3,7 +3,8 @@
 Other domains never import the catalog's repository or models; every location and product
 question goes through the functions here. Locations are answered from an in-process directory
 (about 1,800 rows, what every availability read and allocation needs), cached per database and
-reloaded when it is older than a few seconds or misses a location that exists. Product
+reloaded when it is older than a few seconds or misses a location that exists (the hot paths
+keep answering from it a little longer while one background thread reloads it). Product
 identities (id and SKU never change once a product exists; products are never deleted) are
 remembered per process once the transaction that read them commits, so turning SKUs into ids
 and back costs a query only the first time.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import math
 import threading
 import time
@@ -66,8 +68,12 @@ DIRECTORY_CHANGED = "directory.changed"
 register_topic(DIRECTORY_CHANGED, DirectoryChanged)
 
 DIRECTORY_TTL_SECONDS = 10.0
+# past its TTL, a directory still answers the hot paths (known_ids, cached_directory) this
+# much longer while one background thread reloads it; past that, they answer None again
+DIRECTORY_GRACE_SECONDS = DIRECTORY_TTL_SECONDS
 PRODUCT_IDS_LIMIT = 1_000_000  # remembered SKU <-> id pairs per database before starting over
 EARTH_RADIUS_KM = 6371.0088
+log = logging.getLogger("sincro.catalog.directory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +150,11 @@ _directories: dict[str, LocationDirectory] = {}  # per database URL
 _product_ids: dict[str, ProductIds] = {}  # per database URL
 _directory_lock = threading.Lock()
 _forgotten = [0]  # bumped by forget_locations: a directory read before that is not kept
+# the engine that last loaded each database's directory (background reloads use it), and the
+# background reload thread of each (one at a time)
+_loaders: weakref.WeakValueDictionary[str, Engine] = weakref.WeakValueDictionary()
+_reloads: dict[str, threading.Thread] = {}
+_reloads_lock = threading.Lock()
 
 
 _engine_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -163,18 +174,68 @@ def _engine_key(engine: Engine) -> str:
 
 def known_ids(engine: Engine, sku: str, code: str) -> tuple[int, int] | None:
     """(product id, location id) of ``sku`` at ``code`` when this process already knows both
-    (a fresh directory and a remembered SKU), without asking the database; None otherwise.
-    For hot paths that fall back to :func:`product_ids` and :func:`places_by_code`."""
+    (a usable directory, see :func:`_usable`, and a remembered SKU), without asking the
+    database; None otherwise. For hot paths that fall back to :func:`product_ids` and
+    :func:`places_by_code`."""
     key = _engine_key(engine)
     products = _product_ids.get(key)
     product_id = products.by_sku.get(sku) if products is not None else None
-    current = _directories.get(key)
-    if product_id is None or current is None:
+    if product_id is None:
         return None
-    if time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS:
+    current = _usable(key)
+    if current is None:
         return None
     place = current.by_code.get(code)
     return (product_id, place.id) if place is not None else None
+
+
+def _usable(key: str) -> LocationDirectory | None:
+    """The directory the hot paths may answer from, without waiting on the database: a fresh
+    one, or one past its TTL by at most ``DIRECTORY_GRACE_SECONDS`` (stale-while-revalidate:
+    one background thread reloads it meanwhile); None when there is none or it is older.
+
+    Staleness only bounds how late a change made without an event is seen: a location change
+    is announced (``directory.changed``) and :func:`forget_locations` drops the directory at
+    once, so the hot paths answer None until it is reloaded, as without the grace."""
+    current = _directories.get(key)
+    if current is None:
+        return None
+    age = time.monotonic() - current.loaded_at
+    if age <= DIRECTORY_TTL_SECONDS:
+        return current
+    if age > DIRECTORY_TTL_SECONDS + DIRECTORY_GRACE_SECONDS:
+        return None
+    _reload_in_background(key, current)
+    return current
+
+
+def _reload_in_background(key: str, stale: LocationDirectory) -> None:
+    """Start one thread reloading ``key``'s directory through :func:`directory` (its lock,
+    fingerprint and forget guard), unless one is running or ``stale`` was replaced already."""
+    engine = _loaders.get(key)
+    if engine is None:
+        return
+    running = _reloads.get(key)
+    if running is not None and running.is_alive():
+        return  # the common case while it reloads: no lock taken
+    with _reloads_lock:
+        running = _reloads.get(key)
+        if (running is not None and running.is_alive()) or _directories.get(key) is not stale:
+            return
+        if time.monotonic() - stale.loaded_at <= DIRECTORY_TTL_SECONDS:
+            return  # reloaded (same fingerprint) since the caller looked
+        thread = _reloads[key] = threading.Thread(
+            target=_reload, args=(engine,), name="directory-reload", daemon=True
+        )
+        thread.start()
+
+
+def _reload(engine: Engine) -> None:
+    try:
+        with Session(engine) as session:
+            directory(session)
+    except Exception:  # the hot paths fall back to the slow path once the grace runs out
+        log.warning("background reload of the location directory failed", exc_info=True)
 
 
 def directory(
@@ -201,6 +262,7 @@ def directory(
                 current = fresh
             if generation == _forgotten[0]:  # not forgotten while reading: keep it
                 _directories[key] = current
+                _loaders[key] = session.get_bind().engine
     assert current is not None
     return current
 
@@ -396,11 +458,9 @@ def list_locations(
 
 
 def cached_directory(database_url: str) -> LocationDirectory | None:
-    """The directory if this process has a fresh one for that database (no database access)."""
-    current = _directories.get(database_url)
-    if current is None or time.monotonic() - current.loaded_at > DIRECTORY_TTL_SECONDS:
-        return None
-    return current
+    """The directory if this process has a usable one for that database (fresh, or within
+    its grace while reloaded in the background: :func:`_usable`); no database access."""
+    return _usable(database_url)
 
 
 def forget_directory() -> None:
