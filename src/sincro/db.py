@@ -357,6 +357,28 @@ def raise_as_sqlalchemy(engine: Engine, fairy: Any, exc: BaseException) -> None:
     ) from exc
 
 
+def fetch_alone(engine: Engine, statement: bytes | str, params: Any) -> Any:
+    """Run one statement as its own transaction (autocommit: no BEGIN, no COMMIT round trip)
+    on a pooled connection's psycopg connection and return its first row (None for none).
+    Driver errors come out as SQLAlchemy's (:func:`raise_as_sqlalchemy`): the original is in
+    ``.orig``. PostgreSQL only (the lean hot paths)."""
+    fairy = engine.raw_connection()
+    try:
+        conn: Any = fairy.driver_connection
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)
+                return cur.fetchone()
+        finally:
+            conn.autocommit = False
+    except BaseException as exc:
+        raise_as_sqlalchemy(engine, fairy, exc)
+        raise
+    finally:
+        fairy.close()
+
+
 def is_transient(exc: DBAPIError) -> bool:
     """A failure that the same transaction, run again, may not meet."""
     code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)

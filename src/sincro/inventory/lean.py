@@ -49,7 +49,7 @@ import orjson
 from sqlalchemy.exc import DBAPIError
 
 from sincro.catalog import service as catalog
-from sincro.db import Database, raise_as_sqlalchemy, utcnow
+from sincro.db import Database, fetch_alone, utcnow
 from sincro.events import engine_url, wake_commit_listeners
 from sincro.group_commit import Unit
 from sincro.idempotency import IdempotencyKeyReused, Outcome
@@ -340,22 +340,7 @@ Result = tuple[bool, bool, int, tuple[str, int, Any] | None]
 
 
 def _postgres(db: Database, params: dict[str, Any], keyed: bool) -> Result:
-    fairy = db.write_engine.raw_connection()
-    try:
-        conn: Any = fairy.driver_connection
-        conn.autocommit = True  # the statement is its own transaction: no BEGIN, no COMMIT
-        try:
-            with conn.cursor() as cur:
-                cur.execute(PG_KEYED if keyed else PG_PLAIN, params)
-                row = cur.fetchone()
-        finally:
-            conn.autocommit = False
-    except BaseException as exc:
-        raise_as_sqlalchemy(db.write_engine, fairy, exc)
-        raise
-    finally:
-        fairy.close()
-    return _postgres_result(row)
+    return _postgres_result(fetch_alone(db.write_engine, PG_KEYED if keyed else PG_PLAIN, params))
 
 
 def _postgres_result(row: Any) -> Result:

@@ -32,8 +32,9 @@ import datetime as dt
 from typing import Any
 
 import psycopg
+from sqlalchemy.exc import IntegrityError
 
-from sincro.db import Database, raise_as_sqlalchemy, utcnow
+from sincro.db import Database, fetch_alone, utcnow
 from sincro.events import engine_url, wake_commit_listeners
 from sincro.inventory.lean import _AVAILABLE
 from sincro.inventory.models import ReservationStatus
@@ -116,23 +117,12 @@ def close(
         "cause": "sale" if sale else "release",
         "channel": channel,
     }
-    fairy = db.write_engine.raw_connection()
     try:
-        conn: Any = fairy.driver_connection
-        conn.autocommit = True  # the statement is its own transaction
-        try:
-            with conn.cursor() as cur:
-                cur.execute(_CLOSE_BYTES, params)
-                row = cur.fetchone()
-        except psycopg.errors.CheckViolation:
+        row = fetch_alone(db.write_engine, _CLOSE_BYTES, params)
+    except IntegrityError as exc:
+        if isinstance(exc.orig, psycopg.errors.CheckViolation):
             return None  # the level cannot give the units back: the general path says so
-        finally:
-            conn.autocommit = False
-    except BaseException as exc:
-        raise_as_sqlalchemy(db.write_engine, fairy, exc)
         raise
-    finally:
-        fairy.close()
     if row is None:
         return None
     wake_commit_listeners(engine_url(db.write_engine))
