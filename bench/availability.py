@@ -30,6 +30,7 @@ from bench.harness import (
     ApiServer,
     CpuMeter,
     counter_total,
+    emit,
     latency_summary_ms,
     log,
     preflight,
@@ -508,10 +509,7 @@ def _main(args: argparse.Namespace, variants: tuple[str, ...], settings: dict[st
                     }
                 res[variant]["warm_up"] = warm
                 out[variant] = res[variant]
-    text = json.dumps(out, indent=2, default=str)
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    emit(out, args.out)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import cProfile
 import datetime as dt
-import json
 import os
 import random
 import sys
@@ -45,7 +44,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.harness import AsgiClient, fresh_database, list_skus, list_stores, log, machine_info
+from bench.harness import (
+    AsgiClient,
+    emit,
+    fresh_database,
+    list_skus,
+    list_stores,
+    log,
+    machine_info,
+)
 from bench.reservation_cpu import _spy
 
 Make = Callable[[int], str]
@@ -222,10 +229,7 @@ def main() -> None:
             loadavg_after=os.getloadavg(),
             command=" ".join(["python -m bench.availability_cpu", *sys.argv[1:]]),
         )
-        text = json.dumps(result, indent=2)
-        if args.out:
-            args.out.write_text(text)
-        print(text)
+        emit(result, args.out)
 
 
 if __name__ == "__main__":

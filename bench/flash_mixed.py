@@ -43,7 +43,6 @@ Smoke: ``--connections 50 --seconds 5 --warm 10 --settle 2``.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import resource
 import secrets
@@ -58,6 +57,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.availability import warm_up
 from bench.harness import (
     ApiServer,
+    emit,
     fresh_database,
     list_skus,
     list_stores,
@@ -543,10 +543,7 @@ def main() -> None:
             wrk_open_files_limit=nofile,
             arguments=vars(args) | {"out": str(args.out) if args.out else None},
         )
-        text = json.dumps(out, indent=2, default=str)
-        if args.out:
-            args.out.write_text(text)
-        print(text)
+        emit(out, args.out)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import re
@@ -560,6 +561,14 @@ def counter_total(base_url: str, name: str) -> float | None:
         if sample.name == name
     ]
     return sum(values) if values else None
+
+
+def emit(result: dict[str, Any], out: Path | None) -> None:
+    """Print a benchmark's result as JSON, and write it to ``out`` too when given (``--out``)."""
+    text = json.dumps(result, indent=2, default=str)
+    if out:
+        out.write_text(text)
+    print(text)
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

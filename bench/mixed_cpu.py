@@ -30,7 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from bench.flash_mixed import CLOSE, RESERVE
-from bench.harness import AsgiClient, fresh_database, list_skus, list_stores, log, machine_info
+from bench.harness import (
+    AsgiClient,
+    emit,
+    fresh_database,
+    list_skus,
+    list_stores,
+    log,
+    machine_info,
+)
 from bench.reservation_cpu import _phase, _spy
 
 Request = tuple[str, str, dict[str, str], bytes]
@@ -173,10 +181,7 @@ def main() -> None:
             loadavg_after=os.getloadavg(),
             command=" ".join(["python -m bench.mixed_cpu", *sys.argv[1:]]),
         )
-        text = json.dumps(result, indent=2)
-        if args.out:
-            args.out.write_text(text)
-        print(text)
+        emit(result, args.out)
 
 
 if __name__ == "__main__":

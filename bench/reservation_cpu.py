@@ -41,6 +41,7 @@ from typing import Any
 
 from bench.harness import (
     AsgiClient as Client,
+    emit,
     fresh_database,
     list_skus,
     list_stores,
@@ -215,10 +216,7 @@ def main() -> None:
             loadavg_after=os.getloadavg(),
             command=" ".join(["python -m bench.reservation_cpu", *sys.argv[1:]]),
         )
-        text = json.dumps(result, indent=2)
-        if args.out:
-            args.out.write_text(text)
-        print(text)
+        emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from bench.harness import (
     ApiServer,
     CpuMeter,
     RowPoller,
+    emit,
     fresh_database,
     list_skus,
     list_stores,
@@ -424,10 +425,7 @@ def main() -> None:
         )
         out["database"] = args.db
         out["workers"] = args.workers
-        text = json.dumps(out, indent=2, default=str)
-        if args.out:
-            args.out.write_text(text)
-        print(text)
+        emit(out, args.out)
 
 
 if __name__ == "__main__":
