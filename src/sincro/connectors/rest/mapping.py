@@ -507,6 +507,7 @@ def _zeros_alike(rule: Callable[[Any], Any]) -> bool:
 
 
 def _key_text(value: Any) -> str:
+    """One key field's text, as a record's key joins it (:meth:`Mapper.key_of`)."""
     return (value if value.__class__ is str else _text(value)).strip()
 
 
@@ -653,7 +654,7 @@ class Mapper:
         self._rules: list[Callable[[Any], Any]] | None = None  # compiled when first asked for
 
     def key_of(self, record: dict[str, Any]) -> str:
-        return "|".join(_text(record.get(k, "")).strip() for k in self.spec.key)
+        return "|".join(_key_text(record.get(k, "")) for k in self.spec.key)
 
     def map(self, record: Any) -> dict[str, Any] | Reject:
         if not isinstance(record, dict):
