@@ -80,7 +80,8 @@ class LeanReservation:
 _DUE = (
     "SELECT 1 FROM reservation_lines WHERE product_id = %(p)s AND active AND expires_at <= %(now)s"
 )
-_AVAILABLE = "on_hand - reserved - blocked_quality - blocked_stock - blocked_returns - safety_stock"
+# the sellable units of a stock_levels row, in SQL (the lean statements, lean_close)
+AVAILABLE = "on_hand - reserved - blocked_quality - blocked_stock - blocked_returns - safety_stock"
 _RECORD = "SELECT {} FROM idempotency_records WHERE scope = %(scope)s AND key = %(key)s"
 
 # The hold first (its WHERE is the general path's require_available condition, plus "no due
@@ -99,10 +100,10 @@ WITH hold AS (
          as_of = %(now)s
    WHERE product_id = %(p)s AND location_id = %(l)s
      AND reserved + %(qty)s <= {MAX_LEVEL}
-     AND %(qty)s <= {_AVAILABLE}
+     AND %(qty)s <= {AVAILABLE}
      AND NOT EXISTS ({_DUE})
      {{no_record}}
-  RETURNING on_hand, reserved, GREATEST(0, {_AVAILABLE}) AS available, version
+  RETURNING on_hand, reserved, GREATEST(0, {AVAILABLE}) AS available, version
 ), res AS (
   INSERT INTO reservations ({_RES_COLUMNS})
   SELECT {_RES_VALUES} FROM hold
@@ -124,7 +125,7 @@ WITH hold AS (
 ){{claim}}
 SELECT held,
        CASE WHEN held = 0 THEN EXISTS ({_DUE}) END,
-       CASE WHEN held = 0 THEN (SELECT GREATEST(0, {_AVAILABLE}) FROM stock_levels
+       CASE WHEN held = 0 THEN (SELECT GREATEST(0, {AVAILABLE}) FROM stock_levels
                                  WHERE product_id = %(p)s AND location_id = %(l)s) END,
        {{record}}
   FROM (SELECT count(*) AS held FROM hold) AS outcome
@@ -159,12 +160,12 @@ _SQ_HOLD = f"""UPDATE stock_levels
    SET reserved = reserved + :qty, version = version + 1, updated_at = :now, as_of = :now
  WHERE product_id = :p AND location_id = :l
    AND reserved + :qty <= {MAX_LEVEL}
-   AND :qty <= {_AVAILABLE}
+   AND :qty <= {AVAILABLE}
    AND NOT EXISTS ({_SQ_DUE})
    {{no_record}}
-RETURNING on_hand, reserved, MAX(0, {_AVAILABLE}), version"""
+RETURNING on_hand, reserved, MAX(0, {AVAILABLE}), version"""
 _SQ_WHY = f"""SELECT EXISTS ({_SQ_DUE}),
-       (SELECT MAX(0, {_AVAILABLE}) FROM stock_levels WHERE product_id = :p AND location_id = :l),
+       (SELECT MAX(0, {AVAILABLE}) FROM stock_levels WHERE product_id = :p AND location_id = :l),
        {{record}}"""
 SQ_HOLD_PLAIN = _SQ_HOLD.format(no_record="")
 SQ_HOLD_KEYED = _SQ_HOLD.format(no_record=f"AND NOT EXISTS ({_SQ_RECORD.format('1')})")

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sincro.db import Database, fetch_alone, utcnow
 from sincro.events import engine_url, wake_commit_listeners
-from sincro.inventory.lean import _AVAILABLE
+from sincro.inventory.lean import AVAILABLE
 from sincro.inventory.models import ReservationStatus
 from sincro.inventory.reservations import ANY_OWNER, Owner
 from sincro.inventory.schemas import HeldLine, ReservationOut
@@ -64,7 +64,7 @@ WITH res AS (
     FROM closed_line AS line
    WHERE s.product_id = line.product_id AND s.location_id = line.location_id
   RETURNING s.product_id, s.location_id, line.quantity, s.on_hand, s.reserved,
-            GREATEST(0, {_AVAILABLE}) AS available, s.version
+            GREATEST(0, {AVAILABLE}) AS available, s.version
 ), ledger AS (
   INSERT INTO movements (product_id, location_id, bucket, quantity, reason, source,
                          idempotency_key, reference, occurred_at, recorded_at, erp_known_at)
