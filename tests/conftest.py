@@ -157,12 +157,23 @@ def wipe(db: Database) -> None:
     forget_keys()
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
+def _wiped(url: str) -> Iterator[Database]:
+    database = Database(url)
     wipe(database)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    yield from _wiped(database_url)
+
+
+@pytest.fixture
+def pg_db(postgres_url: str) -> Iterator[Database]:
+    """The run's PostgreSQL database, emptied, for what only PostgreSQL has (no SQLite twin
+    to skip)."""
+    yield from _wiped(postgres_url)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ A then adds "abacaxi" and waits for B. Now both are taken once, last, just befor
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, text
@@ -17,15 +16,12 @@ from sqlalchemy import select, text
 from sincro.catalog import search
 from sincro.catalog.models import Product
 from sincro.db import Database
-from tests.conftest import wipe
 from tests.factories import make_product
 
 
 @pytest.fixture
-def pg(postgres_url: str) -> Iterator[Database]:
-    db = Database(postgres_url)
-    wipe(db)
-    with db.write() as s:
+def pg(pg_db: Database) -> Database:
+    with pg_db.write() as s:
         s.execute(
             text(
                 "INSERT INTO search_meta (key, value) VALUES ('generation', 0)"
@@ -34,8 +30,7 @@ def pg(postgres_url: str) -> Iterator[Database]:
         )
         for sku, name in [("C-1", "Zunzum"), ("C-2", "Abacaxi"), ("C-3", "Abacaxi zunzum")]:
             make_product(s, sku=sku, name=name)
-    yield db
-    db.dispose()
+    return pg_db
 
 
 def _ids(db: Database) -> dict[str, int]:

@@ -11,11 +11,9 @@ cannot give the units back. PostgreSQL only (SQLite keeps the general path).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import hypothesis.strategies as st
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from sqlalchemy import text
 
@@ -41,15 +39,6 @@ op = st.one_of(
     st.tuples(st.just("expire"), st.integers(0, 7)),
 )
 TARGET = {"commit": ReservationStatus.committed, "release": ReservationStatus.released}
-
-
-@pytest.fixture
-def pg(postgres_url: str) -> Iterator[Database]:
-    """PostgreSQL only: SQLite keeps the general path (``close`` returns None there)."""
-    database = Database(postgres_url)
-    wipe(database)
-    yield database
-    database.dispose()
 
 
 def _general_close(db: Database, rid: str, kind: str, owner: Any) -> dict[str, Any]:
@@ -144,7 +133,7 @@ def _run(db: Database, ops: list[tuple[Any, ...]], use_lean: bool) -> dict[str, 
     return {"answers": answers, **_state(db, made), "leaned": leaned}
 
 
-def test_lean_and_general_close_leave_the_same_state(pg: Database) -> None:
+def test_lean_and_general_close_leave_the_same_state(pg_db: Database) -> None:
     leaned = [0]
 
     @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -166,8 +155,8 @@ def test_lean_and_general_close_leave_the_same_state(pg: Database) -> None:
     )
     def check(start: list[tuple[Any, ...]], more: list[tuple[Any, ...]]) -> None:
         ops = start + more
-        general = _run(pg, ops, use_lean=False)
-        lean = _run(pg, ops, use_lean=True)
+        general = _run(pg_db, ops, use_lean=False)
+        lean = _run(pg_db, ops, use_lean=True)
         leaned[0] += lean.pop("leaned")
         general.pop("leaned")
         assert lean == general
@@ -176,20 +165,20 @@ def test_lean_and_general_close_leave_the_same_state(pg: Database) -> None:
     assert leaned[0] > 0  # the statement did close reservations, not only fall back
 
 
-def test_the_statement_leaves_every_other_case_to_the_general_path(pg: Database) -> None:
-    _setup(pg)
-    _move(pg, "P-X", "L-A", 5, Reason.receipt)
-    theirs = _reserve(pg, "P-X", "L-A", 1)
-    expired = _reserve(pg, "P-X", "L-A", 1)
-    _expire(pg, expired)
-    sold_under = _reserve(pg, "P-X", "L-A", 3)
-    closed = _reserve(pg, "P-X", "L-A", 1)
-    assert lean_close.close(pg, closed, "key:shop", OWNER, ReservationStatus.released)
+def test_the_statement_leaves_every_other_case_to_the_general_path(pg_db: Database) -> None:
+    _setup(pg_db)
+    _move(pg_db, "P-X", "L-A", 5, Reason.receipt)
+    theirs = _reserve(pg_db, "P-X", "L-A", 1)
+    expired = _reserve(pg_db, "P-X", "L-A", 1)
+    _expire(pg_db, expired)
+    sold_under = _reserve(pg_db, "P-X", "L-A", 3)
+    closed = _reserve(pg_db, "P-X", "L-A", 1)
+    assert lean_close.close(pg_db, closed, "key:shop", OWNER, ReservationStatus.released)
     # the counter sells what the holds do not cover, then a count takes the rest away: the
     # commit of ``sold_under`` cannot take 3 from on-hand
-    with pg.write() as s:
+    with pg_db.write() as s:
         s.execute(text("UPDATE stock_levels SET on_hand = 1"))
-    before = _state(pg, [theirs, expired, sold_under, closed])
+    before = _state(pg_db, [theirs, expired, sold_under, closed])
     for rid, owner, target in (
         (theirs, OWNER + 1, ReservationStatus.committed),  # another key's: 404 from the general
         (expired, OWNER, ReservationStatus.committed),  # 409
@@ -198,8 +187,10 @@ def test_the_statement_leaves_every_other_case_to_the_general_path(pg: Database)
         (sold_under, OWNER, ReservationStatus.committed),  # the check constraint: no row
         ("no-such-reservation", service.ANY_OWNER, ReservationStatus.released),
     ):
-        assert lean_close.close(pg, rid, "key:shop", owner, target) is None
-    assert _state(pg, [theirs, expired, sold_under, closed]) == before
+        assert lean_close.close(pg_db, rid, "key:shop", owner, target) is None
+    assert _state(pg_db, [theirs, expired, sold_under, closed]) == before
     # an admin key (any owner) closes another key's reservation, as the general path does
-    out = lean_close.close(pg, theirs, "key:admin", service.ANY_OWNER, ReservationStatus.committed)
+    out = lean_close.close(
+        pg_db, theirs, "key:admin", service.ANY_OWNER, ReservationStatus.committed
+    )
     assert out is not None and out["status"] == "committed"
