@@ -24,7 +24,6 @@ import os
 import random
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from bench.harness import (
     log,
     machine_info,
 )
-from bench.reservation_cpu import _phase, _spy
+from bench.reservation_cpu import _phase, _spy, _stock
 
 Request = tuple[str, str, dict[str, str], bytes]
 
@@ -91,18 +90,7 @@ async def _measure(
         return reserve(i) if r < CLOSE + RESERVE else read(i)
 
     async with app.router.lifespan_context(app):
-        for thread in threading.enumerate():  # the assistant's classifier trains at start
-            if thread.name == "sincro-assistant-train":
-                await asyncio.to_thread(thread.join)
-        for sku in hot:
-            status, body = await client.request(
-                "PUT",
-                f"/v1/stock/{store}/{sku}",
-                {**auth, "if-match": "*"},
-                json.dumps({"on_hand": 10_000_000, "safety_stock": 0}).encode(),
-            )
-            if status != 200:
-                raise RuntimeError(f"setting the stock of {sku}: {status} {body[:300]!r}")
+        await _stock(client, auth, store, hot, 10_000_000)
         await _phase(client, len(skus), 16, lambda i: read_sku(skus[i]))  # each loaded once
         await _phase(client, args.warm, args.concurrency, read)
         n = args.requests

@@ -96,6 +96,26 @@ def _spy(where: Path, name: str, seconds: float) -> subprocess.Popen[bytes]:
     )
 
 
+async def _stock(
+    client: Client, auth: dict[str, str], store: str, skus: list[str], units: int
+) -> None:
+    """After the app started: wait for the assistant's classifier, which trains at start
+    (else its CPU lands in the measurement), then set ``units`` on hand, no safety stock, of
+    each of ``skus`` at ``store`` through the API."""
+    for thread in threading.enumerate():
+        if thread.name == "sincro-assistant-train":
+            await asyncio.to_thread(thread.join)
+    for sku in skus:
+        status, body = await client.request(
+            "PUT",
+            f"/v1/stock/{store}/{sku}",
+            {**auth, "if-match": "*"},
+            json.dumps({"on_hand": units, "safety_stock": 0}).encode(),
+        )
+        if status != 200:
+            raise RuntimeError(f"setting the stock of {sku}: {status} {body[:300]!r}")
+
+
 async def _measure(
     app: Any, key: str, skus: list[str], store: str, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -103,18 +123,7 @@ async def _measure(
     auth = {"x-api-key": key, "content-type": "application/json"}
 
     async with app.router.lifespan_context(app):
-        for thread in threading.enumerate():  # the assistant's classifier trains at start
-            if thread.name == "sincro-assistant-train":
-                await asyncio.to_thread(thread.join)
-        for sku in skus:
-            status, body = await client.request(
-                "PUT",
-                f"/v1/stock/{store}/{sku}",
-                {**auth, "if-match": "*"},
-                json.dumps({"on_hand": args.units, "safety_stock": 0}).encode(),
-            )
-            if status != 200:
-                raise RuntimeError(f"setting the stock of {sku}: {status} {body[:300]!r}")
+        await _stock(client, auth, store, skus, args.units)
         bodies = [
             json.dumps(
                 {"lines": [{"sku": sku, "qty": 1, "location": store}], "ttl_seconds": 3600},
