@@ -308,6 +308,7 @@ def run(
     expected = hot * units
     note = preflight("reservation storm (wrk)", set(server.pids()), 10)
     log(f"storm: {hot} SKUs x {units} units at {location}, wrk -c{connections}")
+    commits0 = _commits(database_url)
     poller = RowPoller(database_url)  # one connection for the progress polls
     database = database_url.rsplit("/", 1)[1] if database_url.startswith("postgres") else None
     storm = _wrk(
@@ -331,6 +332,7 @@ def run(
     verify_seconds = time.perf_counter() - started
     floor_note = preflight("POST floor", set(server.pids()), 10)
     floor = _wrk(server, key, hot_skus, location, "floor", connections, threads, floor_seconds)
+    commits = _commits(database_url)  # after the floor: backends idle 10 s report theirs
     seconds = storm["finished_at_s"] or storm["duration_us"] / 1e6
     api_cpu = storm["cpu"]["server_cpu_seconds"]
     floor_rate = floor["requests"] / (floor["duration_us"] / 1e6)
@@ -360,6 +362,11 @@ def run(
         "postgres_db_cpu_us_per_reservation": round(
             storm["cpu"].get("postgres_db_cpu_seconds", 0.0) / max(1, storm["created"]) * 1e6
         ),
+        # PostgreSQL: this database's commits during the storm (with the progress polls and
+        # verify's few) per reservation; group commit puts many reservations in one
+        "commits_per_reservation": None
+        if commits is None or commits0 is None
+        else round((commits - commits0) / max(1, storm["created"]), 3),
         "cpu": storm["cpu"],
         "floor_post": {
             "requests_per_second": round(floor_rate),
@@ -382,9 +389,18 @@ def run(
         f" ({result['reservations_per_second']}/s), p50 {result['latency_ms']['p50']} ms"
         f" p99 {result['latency_ms']['p99']} ms; api {result['api_cpu_us_per_reservation']}"
         f" us/reservation vs floor {result['floor_post']['api_cpu_us_per_request']} us;"
+        f" commits/reservation {result['commits_per_reservation']};"
         f" levels ok {result['levels_ok']}, verify exit {verify.returncode}"
     )
     return result
+
+
+def _commits(database_url: str) -> int | None:
+    """PostgreSQL: the database's committed transactions so far (None on SQLite)."""
+    if not database_url.startswith("postgres"):
+        return None
+    sql = "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    return int(query_rows(database_url, sql)[0][0])
 
 
 def _server(url: str, workers: int) -> ApiServer:
