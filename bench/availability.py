@@ -201,7 +201,7 @@ function init(args)
 end
 
 request = function()
-  if variant == "floor" then
+  if variant == "floor" or variant == "bare" then
     return wrk.format("GET", "/health")
   end
   local path = "/v1/availability/" .. skus[math.random(#skus)]
@@ -266,7 +266,7 @@ def saturation(
             "out": out,
         }
     )
-    url = server.base_url + ("/health" if variant == "floor" else "/v1/availability/")
+    url = server.base_url + ("/health" if variant in ("floor", "bare") else "/v1/availability/")
     cmd = [
         "wrk",
         f"-t{threads}",
@@ -302,7 +302,7 @@ def saturation(
             f" {_display(url, server.base_url)}"
             + (
                 ""
-                if variant == "floor"
+                if variant in ("floor", "bare")
                 else "  (random SKU of the catalogue per request"
                 + (", random store" if variant == "store" else "")
                 + ")"
@@ -371,6 +371,9 @@ def warm_up(
 
 MISSES = "sincro_availability_cache_misses_total"
 VARIANTS = ("floor", "summary", "store")
+# saturation's yardsticks on servers of their own (bench.baselines): the bare ASGI floor and
+# the reference design rebuilt small
+BASELINES = ("bare", "reference")
 
 
 def run_reference(
@@ -434,6 +437,59 @@ def run_saturation(
     return best_rounds(runs)
 
 
+def run_baseline(
+    variant: str,
+    database_url: str,
+    skus: list[str],
+    stores: list[str],
+    *,
+    workers: int,
+    duration: int,
+    settle: float,
+) -> dict[str, Any]:
+    """wrk -c256 on one of saturation's yardsticks (:data:`BASELINES`), on a server of its own
+    over the run's database: the bare ASGI floor, or the reference design rebuilt small (after
+    a 5 s round that warms the database's cache for it, as the api's warm-up does for Sincro)."""
+    from bench.baselines import BareServer, ReferenceServer
+
+    server = (
+        BareServer(database_url, workers) if variant == "bare" else ReferenceServer(database_url)
+    )
+    with server:
+        if variant == "reference":
+            saturation(server, "", "reference", skus, stores, duration=5)
+        note = preflight(f"saturation/{variant}", set(server.pids()), settle)
+        log(f"saturation ({variant}: {server.command}): wrk -t2 -c256, {duration} s")
+        res = saturation(server, "", variant, skus, stores, duration=duration)
+    res["preflight"], res["server_command"] = note, server.command
+    log(
+        f"  {res['throughput_rps']} req/s, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms,"
+        f" errors {res['errors']}, statuses {res['status_counts']},"
+        f" server {res['cpu']['server_cpus_used']} CPUs"
+    )
+    return res
+
+
+def saturation_ratios(results: dict[str, Any]) -> dict[str, float]:
+    """Each measured variant's throughput over each yardstick's of the same run: the floor
+    through the stack (``/health``), the bare ASGI floor, the reference design."""
+    rps = {
+        v: r["throughput_rps"]
+        for v, r in results.items()
+        if isinstance(r, dict) and r.get("throughput_rps")
+    }
+    out: dict[str, float] = {}
+    for variant in ("summary", "store", "floor"):
+        for base, name in (
+            ("floor", "floor"),
+            ("bare", "bare_asgi"),
+            ("reference", "reference_design"),
+        ):
+            if variant in rps and base in rps and variant != base:
+                out[f"{variant}_over_{name}"] = round(rps[variant] / rps[base], 2)
+    return out
+
+
 def best_rounds(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """The best round of each variant (highest throughput), with every round recorded."""
     out: dict[str, Any] = {}
@@ -458,7 +514,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Availability benchmarks alone")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--phase", choices=["reference", "saturation"], default="reference")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--variants",
+        default="",
+        help=f"comma-separated, of {', '.join(VARIANTS + BASELINES)}; default: the three for"
+        " the reference phase, all five (with the bare ASGI floor and the reference design)"
+        " for saturation",
+    )
     parser.add_argument("--duration", type=int, default=0)
     parser.add_argument("--settle", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
@@ -472,7 +534,12 @@ def main() -> None:
         "under a prefix of the run's own, deleted at the end",
     )
     args = parser.parse_args()
-    variants = tuple(v for v in args.variants.split(",") if v)
+    variants = tuple(v for v in args.variants.split(",") if v) or (
+        VARIANTS + BASELINES if args.phase == "saturation" else VARIANTS
+    )
+    allowed = VARIANTS + BASELINES if args.phase == "saturation" else VARIANTS
+    if wrong := sorted(set(variants) - set(allowed)):
+        parser.error(f"--variants: {', '.join(wrong)}: the {args.phase} phase has {allowed}")
     prefix = f"sincro-bench-{secrets.token_hex(4)}:"
     settings = {"SINCRO_REDIS_URL": args.redis_url, "SINCRO_REDIS_PREFIX": prefix}
     try:
@@ -493,6 +560,12 @@ def _main(args: argparse.Namespace, variants: tuple[str, ...], settings: dict[st
     with fresh_database(args.db, stores=args.stores, products=args.products) as db:
         skus, stores = list_skus(db.url), list_stores(db.url)
         for variant in variants:
+            if variant in BASELINES:
+                out[variant] = run_baseline(
+                    variant, db.url, skus, stores, workers=args.workers,
+                    duration=args.duration or 30, settle=args.settle,
+                )  # fmt: skip
+                continue
             with ApiServer(db.url, workers=args.workers, settings=settings) as server:
                 key = server.create_key()
                 warm = warm_up(server, key, skus, stores, 180)
@@ -509,6 +582,9 @@ def _main(args: argparse.Namespace, variants: tuple[str, ...], settings: dict[st
                     }
                 res[variant]["warm_up"] = warm
                 out[variant] = res[variant]
+    if args.phase == "saturation":
+        out["ratios"] = saturation_ratios(out)
+        log(f"ratios: {out['ratios']}")
     emit(out, args.out)
 
 

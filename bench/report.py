@@ -10,7 +10,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-LABELS = {"floor": "floor: GET /health", "summary": "online summary", "store": "at one store"}
+LABELS = {
+    "floor": "floor: GET /health",
+    "summary": "online summary",
+    "store": "at one store",
+    "bare": "bare ASGI floor (uvicorn)",
+    "reference": "reference design (Flask + SQL per request, gunicorn)",
+}
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -106,26 +112,31 @@ def reference(result: dict[str, Any]) -> str:
 
 
 def saturation(result: dict[str, Any]) -> str:
+    """Each variant next to the floor through the stack, the bare ASGI floor and the reference
+    design rebuilt small, all measured in the same run (bench.baselines); the target is #12's
+    (at least 0.85x the floor, 0 errors)."""
     sat = result.get("saturation", {})
     if "floor" not in sat:
         return f"Not measured: {sat.get('error', 'missing')}"
     frps = sat["floor"]["throughput_rps"]
+    bare = (sat.get("bare") or {}).get("throughput_rps")
+    ref = (sat.get("reference") or {}).get("throughput_rps")
     rows = []
-    for variant in ("floor", "summary", "store"):
+    for variant in ("bare", "floor", "summary", "store", "reference"):
         r = sat.get(variant)
-        if not r:
+        if not r or "throughput_rps" not in r:
             continue
         rps = r["throughput_rps"]
         status = ""
-        if variant == "summary":
-            ok = rps >= 8000 and rps >= 0.5 * frps and rps >= 10_000 and r["errors"] == 0
-            status = "MET" if ok else "MISSED"
+        if variant in ("summary", "store"):
+            status = "MET" if rps >= 0.85 * frps and r["errors"] == 0 else "MISSED"
         rows.append(
             [
                 LABELS[variant],
                 f"{rps:,.0f}",
                 f"{rps / frps:.2f}x",
-                f"{rps / 1000:.1f}x",
+                f"{rps / bare:.2f}x" if bare else "-",
+                f"{rps / ref:.1f}x" if ref else "-",
                 f"{r['errors']}",
                 _ms(r["p50_ms"]),
                 _ms(r["p99_ms"]),
@@ -139,15 +150,16 @@ def saturation(result: dict[str, Any]) -> str:
     header = [
         "target",
         "req/s",
-        "vs floor",
-        "vs reference (1,000 req/s)",
+        "vs floor (/health)",
+        "vs bare ASGI",
+        "vs reference design",
         "errors",
         "p50 ms",
         "p99 ms",
         "max ms",
         "CPUs during: server / wrk / others",
         "load avg / other CPUs before",
-        "target met",
+        "target met (>= 0.85x floor)",
     ]
     rounds = "; ".join(
         f"{LABELS[v]} {sat[v].get('rounds_rps')} req/s (other processes"

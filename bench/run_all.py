@@ -127,7 +127,14 @@ def run_database(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 for _ in range(reps):
                     for variant, res in saturation_round().items():
                         runs[variant].append(res)
-                return availability.best_rounds(runs)
+                best = availability.best_rounds(runs)
+                for variant in availability.BASELINES:
+                    best[variant] = availability.run_baseline(
+                        variant, db.url, skus, stores, workers=args.workers, duration=sat_s,
+                        settle=settle,
+                    )  # fmt: skip
+                best["ratios"] = availability.saturation_ratios(best)
+                return best
 
             _phase(out, "saturation", every_round)
         with ApiServer(db.url, workers=args.workers) as server:
