@@ -41,5 +41,5 @@ def install() -> None:
     current = values.ValueClass
     if getattr(current, "_multiprocess", False) and not getattr(current, "_sincro", False):
         cheap = values.MultiProcessValue(process_identifier=process_id)
-        cheap._sincro = True  # type: ignore[attr-defined]
+        cheap._sincro = True
         values.ValueClass = cheap
