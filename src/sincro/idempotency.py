@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypeVar
 
 import orjson
@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from starlette.types import Send
 
 from sincro.db import Base, UTCDateTime, utcnow
 from sincro.errors import InvalidInput
@@ -111,21 +112,42 @@ class WriteRunner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What an idempotent request answers: the stored answer when ``replayed``."""
+    """What an idempotent request answers: the stored answer when ``replayed``. ``encoded``,
+    when given, is ``orjson.dumps(body)`` already made (the lean path encodes it once for its
+    statement and its answer)."""
 
     status_code: int
     body: Any
     replayed: bool
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     def response(self) -> Response:
         """The JSON response, with ``Idempotent-Replayed: true`` on a replay."""
         headers = {"Idempotent-Replayed": "true"} if self.replayed else None
         return Response(
-            orjson.dumps(self.body),
+            self._encoded(),
             status_code=self.status_code,
             media_type="application/json",
             headers=headers,
         )
+
+    async def send(self, send: Send) -> None:
+        """:meth:`response` straight to an ASGI ``send``: the same two messages, byte for
+        byte, without a Starlette ``Response`` and its header handling (for fast routes)."""
+        body = self._encoded()
+        headers = [_REPLAYED] if self.replayed else []
+        if not (self.status_code < 200 or self.status_code in (204, 304)):
+            headers.append((b"content-length", str(len(body)).encode()))
+        headers.append(_JSON)
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _encoded(self) -> bytes:
+        return orjson.dumps(self.body) if self.encoded is None else self.encoded
+
+
+_REPLAYED = (b"idempotent-replayed", b"true")
+_JSON = (b"content-type", b"application/json")
 
 
 def run_idempotent(

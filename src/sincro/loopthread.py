@@ -30,10 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,17 +46,17 @@ class LoopStopped(RuntimeError):
 
 @dataclass(slots=True, eq=False)
 class _Work:
-    """Work handed over: its coroutine, and the caller's loop and future it answers."""
+    """Work handed over: what to await, the caller's loop and future it answers, and how it
+    ended once it did (carried back as is: no tuple per answer)."""
 
-    coro: Coroutine[Any, Any, Any]
+    work: Callable[..., Awaitable[Any]]
+    args: tuple[Any, ...]
     caller: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]  # the caller's
     task: asyncio.Task[Any] | None = None  # on the thread's loop, once picked up
     dropped: bool = False  # the caller was cancelled before the work was picked up
-
-
-# how a work ended, as handed back: ("ok", result), ("error", exception), ("cancelled", None)
-_Ended = tuple[str, Any]
+    ended: str = ""  # "ok", "error" or "cancelled", with ``value`` (the result, the error)
+    value: Any = None
 
 
 class LoopThread:
@@ -70,7 +69,10 @@ class LoopThread:
         self._stopping = False
         self._inbox: list[_Work] = []  # handed over, not picked up yet
         self._woken = False  # a pick-up is scheduled on the thread's loop
-        self._outboxes: dict[asyncio.AbstractEventLoop, list[tuple[_Work, _Ended]]] = {}
+        self._outboxes: dict[asyncio.AbstractEventLoop, list[_Work]] = {}
+        # picked up and not answered yet (the thread's loop only): what a stop must answer
+        # when its task was cancelled before its first step (``_drive`` never ran)
+        self._running: set[_Work] = set()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -81,10 +83,9 @@ class LoopThread:
     async def run(self, work: Callable[..., Awaitable[T]], *args: Any) -> T:
         """``await work(*args)`` on this loop, from the caller's loop."""
         caller = asyncio.get_running_loop()
-        item = _Work(_coroutine(work, *args), caller, caller.create_future())
+        item = _Work(work, args, caller, caller.create_future())
         with self._lock:  # no work is handed over once stop() began
             if self._stopping:
-                item.coro.close()
                 raise LoopStopped(f"the event loop {self.name} was stopped")
             self._inbox.append(item)
             wake, self._woken = not self._woken, True
@@ -117,52 +118,63 @@ class LoopThread:
         with self._lock:
             items, self._inbox, self._woken = self._inbox, [], False
         for item in items:
-            if item.dropped:
-                item.coro.close()
-                continue
-            item.task = self.loop.create_task(item.coro)
-            item.task.add_done_callback(functools.partial(self._done, item))
+            if not item.dropped:
+                self._running.add(item)
+                item.task = self.loop.create_task(self._drive(item))
+
+    async def _drive(self, item: _Work) -> None:
+        """Await the work and hand back how it ended, as soon as it did (no done callback,
+        which costs a partial and one more turn of the loop)."""
+        try:
+            result = await item.work(*item.args)
+        except asyncio.CancelledError:
+            self._hand_back(item, "cancelled", None)
+            raise
+        except Exception as exc:  # the caller's to handle: retrieved here, not logged
+            self._hand_back(item, "error", exc)
+        except BaseException as exc:  # SystemExit and alike: the caller's and the loop's
+            self._hand_back(item, "error", exc)
+            raise
+        else:
+            self._hand_back(item, "ok", result)
 
     def _cancel(self, item: _Work) -> None:
         item.dropped = True
+        self._running.discard(item)  # its caller wants no answer any more
         if item.task is not None:
             item.task.cancel()
 
-    def _done(self, item: _Work, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            ended: _Ended = ("cancelled", None)
-        elif (exc := task.exception()) is not None:
-            ended = ("error", exc)
-        else:
-            ended = ("ok", task.result())
-        self._hand_back(item, ended)
-
-    def _hand_back(self, item: _Work, ended: _Ended) -> None:
-        """Queue ``ended`` for the caller's loop; the first of a batch wakes that loop."""
+    def _hand_back(self, item: _Work, ended: str, value: Any) -> None:
+        """Queue how ``item`` ended for the caller's loop; the first of a batch wakes it."""
+        item.ended, item.value = ended, value
+        self._running.discard(item)
+        caller = item.caller
         with self._lock:
-            box = self._outboxes.setdefault(item.caller, [])
-            box.append((item, ended))
+            box = self._outboxes.get(caller)
+            if box is None:
+                box = self._outboxes[caller] = []
+            box.append(item)
             wake = len(box) == 1
         if wake:
             try:
-                item.caller.call_soon_threadsafe(self._deliver, item.caller)
+                caller.call_soon_threadsafe(self._deliver, caller)
             except RuntimeError:  # that loop is closed: nobody awaits its answers any more
                 with self._lock:
-                    self._outboxes.pop(item.caller, None)
+                    self._outboxes.pop(caller, None)
 
     # --- on a caller's loop -------------------------------------------------------------
 
     def _deliver(self, caller: asyncio.AbstractEventLoop) -> None:
         with self._lock:
             box = self._outboxes.pop(caller, [])
-        for item, (kind, value) in box:
+        for item in box:
             future = item.future
             if future.done():  # its caller was cancelled
                 continue
-            if kind == "ok":
-                future.set_result(value)
-            elif kind == "error":
-                future.set_exception(value)
+            if item.ended == "ok":
+                future.set_result(item.value)
+            elif item.ended == "error":
+                future.set_exception(item.value)
             elif self._stopping:  # cancelled by stop(), not by its caller: say so
                 future.set_exception(
                     LoopStopped(f"the event loop {self.name} stopped during the work")
@@ -181,12 +193,12 @@ class LoopThread:
             except Exception:  # the loop ends anyway
                 log.warning("ending the event loop %s failed", self.name, exc_info=True)
             finally:
-                with self._lock:  # handed over and never picked up: answered as stopped
+                with self._lock:
                     left, self._inbox = self._inbox, []
                     self.loop.close()
-                for item in left:
-                    item.coro.close()
-                    self._hand_back(item, ("cancelled", None))
+                # never picked up, or cancelled before its first step: answered as stopped
+                for item in [*left, *self._running]:
+                    self._hand_back(item, "cancelled", None)
 
     def _cancel_leftovers(self) -> None:
         # work handed over just before stop() may not have started: one more pass makes its
@@ -206,10 +218,3 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     except ImportError:  # pragma: no cover - uvloop is a dependency of the api
         return asyncio.new_event_loop()
     return uvloop.new_event_loop()
-
-
-def _coroutine(work: Callable[..., Awaitable[T]], *args: Any) -> Coroutine[Any, Any, T]:
-    async def call() -> T:
-        return await work(*args)
-
-    return call()

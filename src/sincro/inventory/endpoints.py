@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -369,10 +369,21 @@ class _Asked:
     ttl: int
     scope: str  # of its Idempotency-Key
     idempotency_key: str | None
-    payload: dict[str, Any] = field(init=False)  # the body as JSON (the key's request hash)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "payload", self.body.model_dump(mode="json"))
+    @property
+    def payload(self) -> dict[str, Any] | None:
+        """The body as JSON, of which the Idempotency-Key's request hash is made: None
+        without a key (nothing compares it then, and its dump is not free)."""
+        if self.idempotency_key is None:
+            return None
+        return self.body.model_dump(mode="json")
+
+    @property
+    def idempotency(self) -> tuple[str, str, str] | None:
+        """(scope, Idempotency-Key, request hash) as :func:`run_idempotent` makes them."""
+        if self.idempotency_key is None:
+            return None
+        return self.scope, self.idempotency_key, request_hash(self.payload)
 
 
 def _lean_request(asked: _Asked) -> lean.LeanReservation | None:
@@ -390,9 +401,7 @@ def _lean_request(asked: _Asked) -> lean.LeanReservation | None:
         ttl_seconds=asked.ttl,
         order_reference=body.order_reference,
         customer_id=body.customer_id,
-        idempotency=None
-        if asked.idempotency_key is None
-        else (asked.scope, asked.idempotency_key, request_hash(asked.payload)),
+        idempotency=asked.idempotency,
     )
 
 

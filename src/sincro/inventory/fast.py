@@ -7,14 +7,17 @@ one-statement reservation itself. This handler does the same steps directly:
 
 1. **Decide, without effects.** JSON content type, a declared length within the body cap, an
    API key in the process's key cache, a valid ``Idempotency-Key`` length, a body that
-   ``orjson`` parses and :class:`ReservationIn` validates (the route's own model, so every
-   field rule is the same), one line naming its location, no ``ship_to``. Anything else — an
-   invalid or oversized body, an unknown key, another shape, a header sent twice — is handed
-   to the documented route with the body replayed, which answers as it always does: no rate
-   limit token was taken and nothing was written before that decision.
+   :class:`ReservationIn` (the route's own model, so every field rule is the same) validates
+   straight from its bytes (``model_validate_json``, no dict in between; what its parser
+   refuses and ``json.loads`` may take — NaN, a lone surrogate, a BOM — is handed over), one
+   line naming its location, no ``ship_to``. Anything else — an invalid or oversized body, an
+   unknown key, another shape, a header sent twice — is handed to the documented route with
+   the body replayed, which answers as it always does: no rate limit token was taken and
+   nothing was written before that decision.
 2. **Answer as the route would.** The rate limit (429), the channel role (403), then
    :func:`sincro.inventory.endpoints.reserve` — the route's own code: TTL bound, the lean path
-   or the general one, the reservation counters — and :class:`Outcome`'s response. Errors are
+   or the general one, the reservation counters — and :class:`Outcome`'s response, sent as
+   its two ASGI messages (:meth:`Outcome.send`, no Starlette ``Response``). Errors are
    rendered by the application's exception handlers, and the latency metric is recorded, by
    the dispatcher.
 
@@ -65,7 +68,7 @@ def handler(state: AppState) -> Handler:
         await rate_limit(state, key)
         key.require(access.Role.channel)
         outcome = await endpoints.reserve(state, key, body, idempotency_key)
-        await outcome.response()(scope, receive, send)
+        await outcome.send(send)  # what outcome.response() sends, without building it
         return None
 
     return handle
@@ -84,13 +87,13 @@ async def _decide(request: FastRequest, cap: int) -> Decided | None:
         return None
     if idempotency_key is not None and len(idempotency_key) > MAX_KEY_LENGTH:
         return None
-    data = await request.json_object(cap)
-    if data is None or data.get("ship_to") is not None:
+    raw = await request.body(cap)
+    if raw is None:
         return None
-    try:
-        body = ReservationIn.model_validate(data)
+    try:  # the bytes validated as they are: no dict of Python objects in between
+        body = ReservationIn.model_validate_json(raw)
     except ValidationError:
         return None
-    if len(body.lines) != 1 or body.lines[0].location is None:
+    if body.ship_to is not None or len(body.lines) != 1 or body.lines[0].location is None:
         return None
     return key, body, idempotency_key

@@ -226,7 +226,7 @@ def reserve(db: Database, req: LeanReservation) -> Outcome | None:
     ids = known_ids(db, req) or _learn_ids(db, req)
     if ids is None:
         return None
-    params, body = _params(req, ids)
+    params, body, encoded = _params(req, ids)
     keyed = req.idempotency is not None
     try:
         result = (_sqlite if db.is_sqlite else _postgres)(db, params, keyed)
@@ -234,7 +234,7 @@ def reserve(db: Database, req: LeanReservation) -> Outcome | None:
         if _unique_violation(exc):  # a twin with the same key committed first: it replays
             return None
         raise
-    return _answer(db, req, params, body, result)
+    return _answer(db, req, params, body, encoded, result)
 
 
 def known_ids(db: Database, req: LeanReservation) -> tuple[int, int] | None:
@@ -250,7 +250,7 @@ async def reserve_async(
     the reservations queued beside it (:mod:`sincro.pggroup`); on SQLite (``pool`` None) the
     same transaction's work queued to the database's group commit, awaited without a thread
     of the caller's."""
-    params, body = _params(req, ids)
+    params, body, encoded = _params(req, ids)
     keyed = req.idempotency is not None
     try:
         if pool is None:
@@ -270,14 +270,18 @@ async def reserve_async(
         if _unique_violation(exc):  # a twin with the same key committed first: it replays
             return None
         raise
-    return _answer(db, req, params, body, result)
+    return _answer(db, req, params, body, encoded, result)
 
 
-def _params(req: LeanReservation, ids: tuple[int, int]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The statement's parameters and the 201's body."""
+def _params(
+    req: LeanReservation, ids: tuple[int, int]
+) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """The statement's parameters, the 201's body and its JSON (encoded once: the stored
+    idempotency record and the answer are the same bytes)."""
     now = utcnow()
     public_id = str(uuid.uuid4())
     body = response_body(public_id, req, now)
+    encoded = orjson.dumps(body)
     naive = now.replace(tzinfo=None)
     params: dict[str, Any] = {
         "p": ids[0],
@@ -295,18 +299,23 @@ def _params(req: LeanReservation, ids: tuple[int, int]) -> tuple[dict[str, Any],
     }
     if req.idempotency is not None:
         scope, key, digest = req.idempotency
-        params.update(scope=scope, key=key, hash=digest, body=orjson.dumps(body).decode())
-    return params, body
+        params.update(scope=scope, key=key, hash=digest, body=encoded.decode())
+    return params, body, encoded
 
 
 def _answer(
-    db: Database, req: LeanReservation, params: dict[str, Any], body: Any, result: Result
+    db: Database,
+    req: LeanReservation,
+    params: dict[str, Any],
+    body: Any,
+    encoded: bytes,
+    result: Result,
 ) -> Outcome | None:
     """What the statement's report means (see :func:`reserve`)."""
     held, due, available, record = result
     if held:
         wake_commit_listeners(engine_url(db.write_engine))
-        return Outcome(201, body, replayed=False)
+        return Outcome(201, body, replayed=False, encoded=encoded)
     if record is not None:
         stored_hash, status, response = record
         if stored_hash != params["hash"]:
