@@ -12,6 +12,7 @@ from sqlalchemy import insert
 
 from sincro.db import Database
 from sincro.events import Event, event_to_dict, iso_at
+from sincro.feed.hub import EventHub
 from sincro.feed.tailer import OutboxTailer, read_events
 
 AT = dt.datetime(2026, 12, 7, 15, 34, 47, 120000, tzinfo=dt.UTC)
@@ -76,3 +77,29 @@ def test_iso_at_is_isoformat_of_any_stored_spelling() -> None:
         )
         for stored in (trimmed, naive.strftime("%Y-%m-%d %H:%M:%S.%f"), naive.isoformat()):
             assert iso_at(stored) == at.isoformat(), stored
+
+
+def test_the_hub_thread_delivers_committed_events_in_order(db: Database) -> None:
+    """The hub's own polling thread hands batches to the loop; a wake-up polls at once."""
+    import asyncio
+
+    seen: list[int] = []
+
+    async def run() -> None:
+        hub = EventHub(OutboxTailer(db), lambda batch: seen.extend(seqs(batch)), poll_interval=30)
+        sub = hub.subscribe(None, None)
+        await hub.start()
+        try:
+            put(db, 1, 2)
+            hub.wake()
+            first = await asyncio.wait_for(sub.queue.get(), 5)
+            put(db, 3)
+            hub.wake()
+            rest = [await asyncio.wait_for(sub.queue.get(), 5) for _ in range(2)]
+        finally:
+            await hub.stop()
+        assert seqs([first, *rest]) == [1, 2, 3] and await sub.queue.get() is None
+        assert hub._task is not None and not hub._task.is_alive()
+
+    asyncio.run(run())
+    assert seen == [1, 2, 3]
