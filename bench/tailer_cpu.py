@@ -17,12 +17,12 @@ newer version than the last), then read back in two ways:
   every 10 ms gives ~30): ``tailer.poll()`` then ``hub.publish()``, timed apart (thread CPU).
   The per-event cost of the read and of the shaping and delivery, without hand-offs.
 * ``hub``: the app's lifespan started (the hub follows the outbox, woken by LISTEN/NOTIFY on
-  PostgreSQL); a writer thread inserts ``--events`` events at ``--rate`` a second,
-  ``--per-commit`` a transaction, each transaction followed by a NOTIFY as the api's
-  notifier sends; timed: this process's CPU (every thread) from the first insert until the
-  hub has delivered the last event, less the writer thread's own CPU. What the whole path
-  costs, wake-ups and hand-offs included. An idle window of the same length, measured just
-  before, is reported too (the app's own background work).
+  PostgreSQL); a writer process inserts ``--events`` events at ``--rate`` a second,
+  ``--per-commit`` a transaction, with a NOTIFY at most every 10 ms, as another process's
+  notifier sends them (its commits coalesced). Timed: this process's CPU (every thread) from
+  the first insert until the hub has delivered the last event (the writer is a process of
+  its own): what the whole path costs, wake-ups and hand-offs included. An idle window of the same
+  length, measured just before, is reported too (the app's own background work).
 
 ``--sse N`` adds N SSE subscribers of every stock event (their queues drained on the loop).
 
@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -47,9 +49,11 @@ from bench.harness import emit, fresh_database, list_skus, list_stores, log, mac
 
 INSERT = (
     "INSERT INTO events (sku, location, available, on_hand, reserved, version, cause,"
-    " reference, created_at) SELECT %(sku)s, %(loc)s, 1000 - v % 1000, 1000, v % 1000, v,"
+    " reference, created_at) SELECT %(sku)s, %(loc)s, 1000 - v %% 1000, 1000, v %% 1000, v,"
     " 'reservation', 'bench', now() AT TIME ZONE 'UTC' FROM generate_series(%(v0)s, %(v1)s) v"
 )
+
+NOTIFY_GAP = 0.01  # outbox_notify.MIN_GAP_SECONDS: one NOTIFY per 10 ms at most
 
 
 class Writer:
@@ -59,13 +63,11 @@ class Writer:
         from sincro.outbox_notify import connect
 
         self.conn = connect(url)
-        self.skus, self.store = skus, store
+        self.url, self.skus, self.store = url, skus, store
         self.version = 10_000_000  # newer than any level's own version
-        self.cpu = 0.0
 
     def write(self, n: int, per_commit: int, rate: float | None = None) -> None:
-        started, done = time.monotonic(), 0
-        cpu0 = time.thread_time()
+        started, done, notified = time.monotonic(), 0, 0.0
         while done < n:
             k = min(per_commit, n - done)
             sku = self.skus[(done // per_commit) % len(self.skus)]
@@ -73,14 +75,30 @@ class Writer:
             self.version += k
             params = {"sku": sku, "loc": self.store, "v0": v0, "v1": self.version}
             self.conn.execute(INSERT, params)
-            if rate is not None:
-                self.conn.execute("NOTIFY sincro_events")
+            if rate is not None and time.monotonic() - notified >= NOTIFY_GAP:
+                self.conn.execute("NOTIFY sincro_events")  # coalesced, as Notifier sends
+                notified = time.monotonic()
             done += k
             if rate is not None:
                 ahead = started + done / rate - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
-        self.cpu += time.thread_time() - cpu0
+
+    def spawn(self, n: int, per_commit: int, rate: float) -> subprocess.Popen[bytes]:
+        """The same writes at ``rate`` from another process (its CPU is not this one's)."""
+        spec = {"url": self.url, "skus": self.skus, "store": self.store, "version": self.version,
+                "n": n, "per_commit": per_commit, "rate": rate}  # fmt: skip
+        self.version += n
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.tailer_cpu", "--write", json.dumps(spec)]
+        )
+
+
+def _write_alone(spec: dict[str, Any]) -> None:
+    writer = Writer(spec["url"], spec["skus"], spec["store"])
+    writer.version = spec["version"]
+    writer.write(spec["n"], spec["per_commit"], spec["rate"])
+    writer.conn.close()
 
 
 def _last_seq(url: str) -> int:
@@ -110,7 +128,7 @@ def direct(app: Any, writer: Writer, url: str, args: argparse.Namespace) -> dict
     start = _last_seq(url)
     writer.write(args.events, 500)
     end = _last_seq(url)
-    batch, hub.tailer.batch = hub.tailer.batch, args.per_poll
+    size, hub.tailer.batch = hub.tailer.batch, args.per_poll
     out: dict[str, Any] = {}
     for run in range(args.repeat):
         hub.tailer.start_at(start)
@@ -135,7 +153,7 @@ def direct(app: Any, writer: Writer, url: str, args: argparse.Namespace) -> dict
             "poll_us_per_poll": round(poll_cpu / polls * 1e6, 1),
         }
         log(f"  direct run {run + 1}: {out[f'run{run + 1}']}")
-    hub.tailer.batch = batch
+    hub.tailer.batch = size
     for sub in subs:
         hub.unsubscribe(sub)
     return out
@@ -156,6 +174,16 @@ async def hub_mode(app: Any, writer: Writer, url: str, args: argparse.Namespace)
             await asyncio.sleep(0.01)
 
     drainer = asyncio.create_task(drain())
+    polls = [0, 0]  # polls, polls that found events
+    poll = hub.tailer.poll
+
+    def counted() -> list[dict[str, Any]]:
+        events = poll()
+        polls[0] += 1
+        polls[1] += bool(events)
+        return events
+
+    hub.tailer.poll = counted  # the hub's thread (or pool) calls it through the instance
     await asyncio.sleep(1.0)
     for run in range(args.repeat):
         before, t0 = os.times(), time.perf_counter()
@@ -164,17 +192,14 @@ async def hub_mode(app: Any, writer: Writer, url: str, args: argparse.Namespace)
         idle = (after.user + after.system - before.user - before.system) / seconds
         start = _last_seq(url)
         end = start + args.events
-        writer_cpu0 = writer.cpu
-        before, t0 = os.times(), time.perf_counter()
-        thread = threading.Thread(
-            target=writer.write, args=(args.events, args.per_commit, args.rate)
-        )
-        thread.start()
+        before, t0, polls[:] = os.times(), time.perf_counter(), [0, 0]
+        child = writer.spawn(args.events, args.per_commit, args.rate)
         while hub.position < end:
             await asyncio.sleep(0.005)
         after, wall = os.times(), time.perf_counter() - t0
-        await asyncio.to_thread(thread.join)
-        cpu = after.user + after.system - before.user - before.system - (writer.cpu - writer_cpu0)
+        if await asyncio.to_thread(child.wait) != 0:
+            raise RuntimeError("the writer failed")
+        cpu = after.user + after.system - before.user - before.system
         out[f"run{run + 1}"] = {
             "events": args.events,
             "wall_seconds": round(wall, 2),
@@ -183,6 +208,10 @@ async def hub_mode(app: Any, writer: Writer, url: str, args: argparse.Namespace)
             "idle_cpu_seconds_same_length": round(idle * wall, 3),
             "net_us_per_event": round((cpu - idle * wall) / args.events * 1e6, 2),
             "delivered_events_per_second": round(args.events / wall, 1),
+            "user_seconds": round(after.user - before.user, 3),
+            "system_seconds": round(after.system - before.system, 3),
+            "polls": polls[0],
+            "events_per_poll_with_events": round(args.events / max(1, polls[1]), 1),
         }
         log(f"  hub run {run + 1}: {out[f'run{run + 1}']}")
     stop = True
@@ -212,7 +241,11 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=20)
     parser.add_argument("--products", type=int, default=100)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--write", help=argparse.SUPPRESS)  # the hub mode's writer process
     args = parser.parse_args()
+    if args.write:
+        _write_alone(json.loads(args.write))
+        return
     if args.db != "postgresql":
         parser.error("the writer is PostgreSQL's (raw psycopg inserts)")
     var = Path(tempfile.mkdtemp(prefix="sincro-tailer-"))
