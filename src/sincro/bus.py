@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sincro.events import topic_of
+from sincro.events import STOCK, topic_of
 
 log = logging.getLogger("sincro.bus")
 Batch = list[dict[str, Any]]
@@ -20,7 +20,8 @@ Subscriber = Callable[[Batch], None]
 
 class EventBus:
     """Subscribers are called in the order they subscribed, on the hub's thread or loop; one
-    that raises is logged and does not keep the others from their events."""
+    that raises is logged and does not keep the others from their events. They must not
+    change the batch they are handed (it may be the one the others get)."""
 
     def __init__(self) -> None:
         self._subscribers: list[tuple[Subscriber, str | None]] = []
@@ -34,8 +35,16 @@ class EventBus:
         self._subscribers = [entry for entry in self._subscribers if entry[0] != subscriber]
 
     def dispatch(self, batch: Batch) -> None:
+        # most batches are stock events only (they carry no topic, see topic_of): then one
+        # look at each event, not one pass of topic_of per subscriber of a topic
+        stock_only = not [e for e in batch if "topic" in e]
         for subscriber, topic in self._subscribers:
-            events = batch if topic is None else [e for e in batch if topic_of(e) == topic]
+            if topic is None or (stock_only and topic == STOCK):
+                events = batch
+            elif stock_only:
+                continue
+            else:
+                events = [e for e in batch if topic_of(e) == topic]
             if not events:
                 continue
             try:

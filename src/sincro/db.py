@@ -25,6 +25,7 @@ import socket
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -211,6 +212,12 @@ class StatementWatchdog:
                 _cut(conn)
 
 
+# each PostgreSQL engine's watchdog and timeouts, for the statements run on raw connections
+_watchdogs: weakref.WeakKeyDictionary[Engine, tuple[StatementWatchdog, Timeouts]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _cut(dbapi_conn: Any) -> None:
     """Shut down a psycopg connection's socket (the driver's wait then fails at once)."""
     try:
@@ -266,10 +273,13 @@ def _postgres_engine(url: str, pool_size: int, timeouts: Timeouts) -> Engine:
         pool_timeout=timeouts.connect,
         connect_args={
             "connect_timeout": max(1, round(timeouts.connect)),
-            "options": f"-c statement_timeout={statement_ms}",
+            # ISO dates whatever the server's default: raw reads take timestamps as text
+            # (the outbox tailer, sincro.events.iso_at)
+            "options": f"-c statement_timeout={statement_ms} -c DateStyle=ISO",
         },
     )
     watchdog = StatementWatchdog()
+    _watchdogs[engine] = (watchdog, timeouts)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -362,15 +372,44 @@ def fetch_alone(engine: Engine, statement: bytes | str, params: Any) -> Any:
     on a pooled connection's psycopg connection and return its first row (None for none).
     Driver errors come out as SQLAlchemy's (:func:`raise_as_sqlalchemy`): the original is in
     ``.orig``. PostgreSQL only (the lean hot paths)."""
+    return _alone(engine, statement, params, every=False)
+
+
+def fetch_all_alone(engine: Engine, statement: bytes | str, params: Any) -> list[Any]:
+    """Every row (plain tuples) of one read run alone on a pooled connection's driver
+    connection, without SQLAlchemy's execution and row processing: autocommit on PostgreSQL
+    (as :func:`fetch_alone`), and on SQLite, whose pooled connections open no transaction
+    unless told to, one statement in its own snapshot. The statement is the driver's SQL
+    (``%(name)s`` parameters for psycopg, ``:name`` for sqlite3). Unlike :func:`fetch_alone`
+    it is bounded by the engine's statement watchdog, like SQLAlchemy's statements: its
+    callers are background readers (the outbox tailer) that must not hang on a silent
+    server."""
+    rows: list[Any] = _alone(engine, statement, params, every=True)
+    return rows
+
+
+def _alone(engine: Engine, statement: bytes | str, params: Any, every: bool) -> Any:
     fairy = engine.raw_connection()
     try:
         conn: Any = fairy.driver_connection
+        if engine.dialect.name == "sqlite":
+            cur = conn.cursor()
+            try:
+                cur.execute(statement, params)
+                return cur.fetchall() if every else cur.fetchone()
+            finally:
+                cur.close()
+        guard = _watchdogs.get(engine) if every else None
         conn.autocommit = True
+        if guard is not None:
+            guard[0].watch(conn, statement_limit(guard[1]) + WATCHDOG_MARGIN_SECONDS)
         try:
             with conn.cursor() as cur:
                 cur.execute(statement, params)
-                return cur.fetchone()
+                return cur.fetchall() if every else cur.fetchone()
         finally:
+            if guard is not None:
+                guard[0].done(conn)
             conn.autocommit = False
     except BaseException as exc:
         raise_as_sqlalchemy(engine, fairy, exc)

@@ -17,9 +17,10 @@ RabbitMQ relay and the SSE endpoint carry every topic (see :func:`event_to_dict`
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,25 +206,47 @@ def event_to_dict(event: Any) -> dict[str, Any]:
     A stock event has exactly the fields the feed always had (no ``topic``: existing SSE and
     webhook clients see the same JSON); an event of another topic is ``{"seq", "topic",
     "payload", "at"}``. :func:`topic_of` tells them apart."""
-    if event.topic != STOCK:
-        return {
-            "seq": event.seq,
-            "topic": event.topic,
-            "payload": event.payload,
-            "at": event.created_at.isoformat(),
-        }
-    return {
-        "seq": event.seq,
-        "sku": event.sku,
-        "location": event.location,
-        "available": event.available,
-        "on_hand": event.on_hand,
-        "reserved": event.reserved,
-        "version": event.version,
-        "cause": event.cause,
-        "reference": event.reference,
-        "at": event.created_at.isoformat(),
-    }
+    e = event
+    row = (e.seq, e.topic, e.sku, e.location, e.available, e.on_hand, e.reserved, e.version,
+           e.cause, e.reference, e.payload, e.created_at)  # fmt: skip
+    return event_dicts([row], dt.datetime.isoformat)[0]
+
+
+def event_dicts(rows: Iterable[Sequence[Any]], stamp: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """Events as :func:`event_to_dict` shapes them, from plain tuples in the order of
+    :func:`event_columns`, ``at`` being ``stamp(created_at)``: for the tailer's raw reads
+    (thousands a second) plain tuples and :func:`iso_at` of the stored text, without a row
+    object nor a datetime per event. A non-stock payload still in JSON text (SQLite) is
+    parsed."""
+    out: list[dict[str, Any]] = []
+    add = out.append
+    for seq, topic, sku, loc, avail, on_hand, reserved, version, cause, ref, payload, made in rows:
+        at = stamp(made)
+        if topic != STOCK:
+            if isinstance(payload, str):
+                payload = json.loads(payload)
+            add({"seq": seq, "topic": topic, "payload": payload, "at": at})
+        else:
+            add({"seq": seq, "sku": sku, "location": loc, "available": avail,
+                 "on_hand": on_hand, "reserved": reserved, "version": version, "cause": cause,
+                 "reference": ref, "at": at})  # fmt: skip
+    return out
+
+
+def iso_at(stored: str) -> str:
+    """The text of a stored ``created_at`` (UTC, ``YYYY-MM-DD HH:MM:SS[.ffffff]``: PostgreSQL's
+    ISO output, trailing zeros of the fraction trimmed, or SQLite's column) as the feed's
+    ``at``: exactly ``created_at.isoformat()`` of the aware datetime, without building one.
+    Any other spelling goes through :meth:`datetime.fromisoformat`."""
+    if len(stored) >= 19 and stored[10] == " " and stored[4] == "-" and stored[16] == ":":
+        if len(stored) == 19:
+            return f"{stored[:10]}T{stored[11:]}+00:00"
+        fraction = stored[20:]
+        if stored[19] == "." and 0 < len(fraction) <= 6 and fraction.isdigit():
+            if fraction.strip("0"):
+                return f"{stored[:10]}T{stored[11:19]}.{fraction.ljust(6, '0')}+00:00"
+            return f"{stored[:10]}T{stored[11:19]}+00:00"
+    return dt.datetime.fromisoformat(stored).replace(tzinfo=dt.UTC).isoformat()
 
 
 def topic_of(event: Mapping[str, Any]) -> str:
