@@ -162,7 +162,8 @@ async def _measure(
                 "system_us_per_request": round(system / n * 1e6, 1),
                 "wall_seconds": round(wall, 3),
                 "cpu_us_per_request": round(cpu / n * 1e6, 1),
-                "requests_per_second_of_one_core": round(n / cpu, 1),
+                # None when the run was too short for the clock's resolution (os.times ticks)
+                "requests_per_second_of_one_core": round(n / cpu, 1) if cpu > 0 else None,
             }
             log(f"  {name}: {out[name]['cpu_us_per_request']} us CPU a request, {dict(statuses)}")
         return out
