@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import orjson
@@ -369,14 +369,13 @@ class _Asked:
     ttl: int
     scope: str  # of its Idempotency-Key
     idempotency_key: str | None
+    # the body as JSON, of which the Idempotency-Key's request hash is made (both paths read
+    # it): None without a key (nothing compares it then, and its dump is not free)
+    payload: dict[str, Any] | None = field(init=False)
 
-    @property
-    def payload(self) -> dict[str, Any] | None:
-        """The body as JSON, of which the Idempotency-Key's request hash is made: None
-        without a key (nothing compares it then, and its dump is not free)."""
-        if self.idempotency_key is None:
-            return None
-        return self.body.model_dump(mode="json")
+    def __post_init__(self) -> None:
+        dumped = None if self.idempotency_key is None else self.body.model_dump(mode="json")
+        object.__setattr__(self, "payload", dumped)
 
     @property
     def idempotency(self) -> tuple[str, str, str] | None:
