@@ -41,11 +41,11 @@ class HeldLoads:
         self.release = threading.Event()
         real = catalog.repository.all_locations
 
-        def load(session: Any) -> Any:
+        def load(session: Any, *args: Any) -> Any:
             self.count += 1
             self.started.set()
             assert self.release.wait(timeout=10)
-            return real(session)
+            return real(session, *args)
 
         monkeypatch.setattr(catalog.repository, "all_locations", load)
 

@@ -10,9 +10,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from sincro.catalog import service as catalog
+from sincro.catalog.models import Location
 from sincro.catalog.schemas import LocationIn, PlanIn, ProductIn, PromotionIn
 from sincro.db import Database
 from tests.factories import make_location, make_product
@@ -40,6 +41,42 @@ def count_queries(db: Database) -> list[str]:
 def test_place_carries_the_location_fields_in_order() -> None:
     names = [f.name for f in dataclasses.fields(catalog.Place)]
     assert names == ["id", "position", *LocationIn.model_fields, "updated_at"]
+
+
+def test_directory_holds_each_location_as_the_orm_reads_it(db: Database) -> None:
+    """The directory reads plain tuples (not ORM objects): each place still equals its row,
+    field by field and type by type, on both databases."""
+    with db.write() as s:
+        make_location(s, code="LJ-A", ships_online=True)
+        make_location(s, code="DC-B", kind="dc", active=False)
+    catalog.forget_locations()
+    with db.read() as s:
+        places = catalog.directory(s).places
+        rows = s.scalars(select(Location).order_by(Location.id)).all()
+        assert [p.id for p in places] == [row.id for row in rows]
+        for position, (place, row) in enumerate(zip(places, rows, strict=True)):
+            assert place.position == position
+            for name in catalog.PLACE_FIELDS:
+                theirs, ours = getattr(row, name), getattr(place, name)
+                assert (ours, type(ours)) == (theirs, type(theirs)), name
+
+
+@pytest.mark.parametrize("name", [*LocationIn.model_fields, "updated_at"])
+def test_fingerprint_moves_with_every_field_but_updated_at(name: str) -> None:
+    row = (7, "LJ-A", "store", "Loja", "Recife", "PE", -8.05, -34.9, True, True, True,
+           "America/Recife", dt.datetime(2026, 12, 7, 12, 0))  # fmt: skip
+    assert len(row) == 1 + len(catalog.PLACE_FIELDS)
+    index = 1 + catalog.PLACE_FIELDS.index(name)
+    value = row[index]
+    changed = {str: lambda v: v + "x", float: lambda v: v + 0.001, bool: lambda v: not v}
+    other = (
+        value + dt.timedelta(seconds=1)
+        if isinstance(value, dt.datetime)
+        else changed[type(value)](value)
+    )
+    moved = catalog.fingerprint_of([(*row[:index], other, *row[index + 1 :])])
+    same = moved == catalog.fingerprint_of([row])
+    assert same is (name == "updated_at")
 
 
 def test_places_by_code_reloads_only_for_locations_that_exist(db: Database) -> None:
@@ -163,10 +200,10 @@ def test_a_stale_directory_is_reloaded_once_by_a_crowd(
     loads: list[int] = []
     real = catalog.repository.all_locations
 
-    def slow_load(session: Any) -> Any:
+    def slow_load(session: Any, fields: Any) -> Any:
         loads.append(1)
         time.sleep(0.3)  # the others arrive while this one reads
-        return real(session)
+        return real(session, fields)
 
     monkeypatch.setattr(catalog.repository, "all_locations", slow_load)
     crowd = threading.Barrier(3)

@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field as dataclass_field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -98,11 +99,6 @@ class Place:
     time_zone: str
     updated_at: dt.datetime = dataclass_field(compare=False, repr=False)
 
-    @classmethod
-    def of(cls, location: Location, position: int) -> Place:
-        values = {name: getattr(location, name) for name in PLACE_FIELDS}
-        return cls(id=location.id, position=position, **values)
-
 
 PLACE_FIELDS = (*LocationIn.model_fields, "updated_at")
 
@@ -110,15 +106,22 @@ PLACE_FIELDS = (*LocationIn.model_fields, "updated_at")
 class LocationDirectory:
     """Every location by id and code, and those that ship online (an immutable snapshot).
 
-    ``fingerprint`` changes when any field but ``updated_at`` does."""
+    Made from :func:`repository.all_locations`'s rows, ``(id, *PLACE_FIELDS)``.
+    ``fingerprint`` (:func:`fingerprint_of`) changes when any field but ``updated_at`` does."""
 
-    def __init__(self, locations: Sequence[Location]) -> None:
-        self.places = [Place.of(loc, i) for i, loc in enumerate(locations)]
+    def __init__(self, rows: Sequence[tuple[Any, ...]], fingerprint: str | None = None) -> None:
+        self.places = [Place(row[0], i, *row[1:]) for i, row in enumerate(rows)]
         self.by_id = {p.id: p for p in self.places}
         self.by_code = {p.code: p for p in self.places}
         self.online = [p for p in self.places if p.ships_online and p.active]
-        self.fingerprint = hashlib.sha256(repr(self.places).encode()).hexdigest()[:16]
+        self.fingerprint = fingerprint or fingerprint_of(rows)
         self.loaded_at = time.monotonic()
+
+
+def fingerprint_of(rows: Sequence[tuple[Any, ...]]) -> str:
+    """What every location is, but ``updated_at`` (the rows' last field), as 16 hex digits,
+    the same in every process (shared snapshots carry it)."""
+    return hashlib.sha256(repr([row[:-1] for row in rows]).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +258,12 @@ def directory(
                 assert current is not None
                 return current
             generation = _forgotten[0]
-            fresh = LocationDirectory(repository.all_locations(session))
-            if current is not None and fresh.fingerprint == current.fingerprint:
-                current.loaded_at = fresh.loaded_at  # unchanged: keep positions stable
+            rows = repository.all_locations(session, PLACE_FIELDS)
+            fingerprint = fingerprint_of(rows)
+            if current is not None and fingerprint == current.fingerprint:
+                current.loaded_at = time.monotonic()  # unchanged: keep positions stable
             else:
-                current = fresh
+                current = LocationDirectory(rows, fingerprint)
             if generation == _forgotten[0]:  # not forgotten while reading: keep it
                 _directories[key] = current
                 _loaders[key] = session.get_bind().engine

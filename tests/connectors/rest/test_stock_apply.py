@@ -102,7 +102,7 @@ def test_only_differing_levels_are_written_with_their_ledger_row_and_event(
     monkeypatch.setattr(
         catalog.repository,
         "all_locations",
-        lambda session: reloads.append(1) or original(session),
+        lambda session, fields: reloads.append(1) or original(session, fields),
     )
     fetched_at = dt.datetime.now(dt.UTC)
     with demo.write() as session:
