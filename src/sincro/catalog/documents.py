@@ -17,7 +17,11 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from sincro.catalog.models import ProductDocument
-from sincro.catalog.search import IndexedDocument, index_document_rows
+from sincro.catalog.search import (
+    IndexedDocument,
+    index_document_rows,
+    set_documents_superseded,
+)
 from sincro.catalog.service import product_ids
 from sincro.db import analyse_once, strings_in, upsert_rows, utcnow
 
@@ -108,10 +112,10 @@ def _recompute_superseded(
     session: Session, source: str, written: dict[tuple[str, int], DocumentIn]
 ) -> None:
     """Mark every version below a document's highest as superseded (and only those), then
-    index the versions just written and those whose flag changed. The SELECT of the
-    documents' versions reads their flags only: the index takes the text of the versions
-    just written from ``written`` (as stored), and loads only older versions whose flag
-    changed (a page's bodies are not read back)."""
+    index the versions just written and set the flag of older versions whose flag changed.
+    The SELECT of the documents' versions reads their flags only: the index takes the text
+    of the versions just written from ``written`` (as stored); an older version's index row
+    keeps its terms and only its flag changes (its text is neither read back nor analysed)."""
     external_ids = sorted({external_id for external_id, _ in written})
     d = ProductDocument
     rows = session.execute(
@@ -136,14 +140,6 @@ def _recompute_superseded(
             )
         elif row.superseded != should:
             others[row.id] = should
-    if others:
-        older = session.execute(
-            select(d.id, d.kind, d.sku, d.title, d.body, d.version).where(d.id.in_(sorted(others)))
-        )
-        touched += [
-            IndexedDocument(o.id, o.kind, o.sku, o.title, o.body, o.version, others[o.id])
-            for o in older
-        ]
     now = utcnow()
     for value, ids in flips.items():
         if ids:
@@ -154,6 +150,7 @@ def _recompute_superseded(
                 .execution_options(synchronize_session=False)
             )
     index_document_rows(session, touched)
+    set_documents_superseded(session, others)
 
 
 def current_document(session: Session, source: str, external_id: str) -> ProductDocument | None:

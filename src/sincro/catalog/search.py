@@ -44,7 +44,7 @@ import html
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from rapidfuzz import process
@@ -648,6 +648,23 @@ def index_document_rows(session: Session, docs: Sequence[IndexedDocument]) -> in
     return _write(session, [document_row(doc) for doc in docs], [])
 
 
+def set_documents_superseded(session: Session, flags: Mapping[int, bool]) -> int:
+    """Change only the ``superseded`` flag of indexed document versions (id -> flag), in the
+    caller's transaction, after the flags were written to ``product_documents``: the index
+    row keeps its terms (their text did not change), so nothing is analysed or converted
+    again. A version without an index row is indexed in full from the table."""
+    if not flags:
+        return 0
+    now = utcnow()
+    found: set[int] = set()
+    for value in (True, False):
+        ids = sorted(repo.entry_id(DOCUMENT, i) for i, flag in flags.items() if flag is value)
+        found |= repo.set_superseded(session, ids, value, now)
+    _pending_words(session)  # the generation bump at commit: cached results hold the flag
+    missing = [i for i in flags if repo.entry_id(DOCUMENT, i) not in found]
+    return len(found) + (index_documents(session, missing) if missing else 0)
+
+
 def index_products(session: Session, ids: Iterable[int]) -> int:
     """(Re)index products in the caller's transaction (call it after creating or changing
     products; ids of deleted products are removed from the index)."""
@@ -676,12 +693,18 @@ def _write(
         known_words.update(word for word, _ in pairs)
     repo.delete(session, gone)
     repo.upsert(session, [row for row, _ in built], utcnow())
+    _pending_words(session).update(pairs)
+    return len(built) + len(gone)
+
+
+def _pending_words(session: Session) -> set[tuple[str, str]]:
+    """The vocabulary pairs the transaction adds at its end, where the index generation is
+    bumped too (:func:`_finish`, registered by the transaction's first change of the index)."""
     pending: set[tuple[str, str]] | None = session.info.get(PENDING_WORDS)
     if pending is None:
         pending = session.info[PENDING_WORDS] = set()
         before_commit(session, PENDING_WORDS, lambda: _finish(session))
-    pending |= pairs
-    return len(built) + len(gone)
+    return pending
 
 
 def _finish(session: Session) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from sincro.catalog.models import Product, ProductDocument
-from sincro.db import BinaryArray
+from sincro.db import BinaryArray, ids_param
 
 DOCUMENT = "document"
 PRODUCT = "product"
@@ -116,7 +116,7 @@ def upsert(session: Session, rows: Sequence[IndexRow], now: dt.datetime) -> None
             "title_terms": row.title_terms,
             "body_terms": row.body_terms,
             "fts_kind": f"{row.entity} {row.kind}" if row.entity == DOCUMENT else row.entity,
-            "indexed_at": now.astimezone(dt.UTC).replace(tzinfo=None),
+            "indexed_at": _stamp(now),
         }
         for row in rows
     ]
@@ -163,6 +163,32 @@ def upsert(session: Session, rows: Sequence[IndexRow], now: dt.datetime) -> None
             ),
             {**arrays, "indexed_at": unique[0]["indexed_at"]},
         )
+
+
+def _stamp(now: dt.datetime) -> dt.datetime:
+    """``indexed_at`` as stored: naive UTC."""
+    return now.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def set_superseded(
+    session: Session, ids: Sequence[int], superseded: bool, now: dt.datetime
+) -> set[int]:
+    """Set the ``superseded`` flag of existing rows in place and return the ids of those
+    found. Nothing else of a row depends on the flag (the terms, SQLite's FTS row and
+    PostgreSQL's ``tsv`` are those of the text; queries halve a superseded row's relevance
+    from the flag), so this leaves a row as :func:`upsert` of the same entry with the flag
+    changed would, without analysing or converting its text again."""
+    if not ids:
+        return set()
+    where, param = ids_param(session, "ids")
+    statement = text(
+        "UPDATE search_entries SET superseded = :superseded, indexed_at = :indexed_at "
+        f"WHERE id {where} RETURNING id"
+    ).bindparams(param)
+    found = session.scalars(
+        statement, {"ids": list(ids), "superseded": superseded, "indexed_at": _stamp(now)}
+    )
+    return {int(i) for i in found}
 
 
 _PG_ARRAY_TYPES = {
