@@ -5,7 +5,7 @@
 The document ERP's feed (:class:`sincro.simulators.rest.DocumentsSimulator`: every first
 version, then ~12 % second and ~2 % third versions, so ~14,000 earlier versions become
 superseded by a later page) is mapped as ``docs_json.yaml`` maps it, before the clock starts,
-and then applied to a scratch PostgreSQL database with
+and then applied to a scratch PostgreSQL database holding the simulator's products with
 :func:`sincro.catalog.documents.apply_documents`, one transaction a page, as the sync does
 (no HTTP, no mapping). Printed: wall seconds, this process's CPU seconds and the CPU of the
 PostgreSQL backend that served it, for the first versions' pages and for the later versions'
@@ -26,22 +26,24 @@ from sqlalchemy import text
 
 from bench.sync_full import ADMIN_URL, admin, cpu_seconds, url_of
 from sincro.catalog.documents import DocumentIn, apply_documents
+from sincro.catalog.models import Product
 from sincro.connectors.rest.mapping import html_to_text
 from sincro.db import Database
+from sincro.demo.catalog import DemoProduct
 from sincro.migrate import upgrade
 from sincro.simulators.rest import DocumentsSimulator
 
 KINDS = {"datasheet": "datasheet", "leaflet": "leaflet", "manual": "manual", "ficha": "datasheet"}
 
 
-def feed(documents: int) -> list[DocumentIn]:
-    """The simulator's feed, oldest first, mapped as the sync maps it."""
+def feed(documents: int) -> tuple[list[DemoProduct], list[DocumentIn]]:
+    """The simulator's products and its feed, oldest first, mapped as the sync maps it."""
     simulator = DocumentsSimulator(documents=documents)  # bound, never served
     try:
         records = [simulator.record(p) for p in range(len(simulator.feed))]
     finally:
         simulator.server.server_close()
-    return [
+    return simulator.products, [
         DocumentIn(
             external_id=r["id"],
             title=r["title"][:300],
@@ -88,7 +90,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--page-size", type=int, default=1000)
     args = parser.parse_args()
-    documents = feed(args.documents)
+    products, documents = feed(args.documents)
     first = [d for d in documents if d.version == 1]
     later = [d for d in documents if d.version > 1]
     size = args.page_size
@@ -98,6 +100,11 @@ def main() -> None:
         upgrade(url_of(name))
         db = Database(url_of(name), pool_size=1)
         try:
+            with db.write() as session:  # as the full sync finds them: its SKUs are known
+                session.add_all(
+                    Product(sku=p.sku, ean=p.ean, name=p.name, category=p.category)
+                    for p in products
+                )
             rows = []
             for label, part in (("first versions", first), ("later versions", later)):
                 pages = [part[i : i + size] for i in range(0, len(part), size)]
