@@ -475,6 +475,17 @@ def postgres_url(url: str) -> str:
     return url
 
 
+# SQLite: each Database's write engine (``BEGIN IMMEDIATE``: it takes the write lock) and its
+# read engine, so that code holding only an engine can read without locking the writers out
+_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reader_for(engine: Engine) -> Engine:
+    """The engine to *read* the same database with: a SQLite write engine's read engine (a
+    read there does not take the write lock), else ``engine`` itself."""
+    return _readers.get(engine, engine)
+
+
 class Database:
     """Engines and transactions for one database URL."""
 
@@ -485,6 +496,7 @@ class Database:
         if self.is_sqlite:
             self.write_engine = _sqlite_engine(url, "BEGIN IMMEDIATE", self.timeouts)
             self.read_engine = _sqlite_engine(url, "BEGIN", self.timeouts)
+            _readers[self.write_engine] = self.read_engine
         else:
             self.write_engine = _postgres_engine(url, pool_size, self.timeouts)
             self.read_engine = self.write_engine

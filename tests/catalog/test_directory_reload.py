@@ -4,6 +4,7 @@ keep answering from it for a grace while ONE background thread reloads it, and a
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from typing import Any
@@ -134,3 +135,30 @@ def test_a_changed_location_is_seen_after_the_background_reload(
     assert fresh is not None and fresh is not first
     assert fresh.by_code["LJ-A"].name == "Loja Nova"
     assert first.by_code["LJ-A"].name != "Loja Nova"  # the old snapshot is left as it was
+
+
+@pytest.mark.one_database  # SQLite's write lock; PostgreSQL reads never wait for one
+def test_a_background_reload_does_not_wait_for_sqlites_write_lock(
+    db: Database, known: tuple[str, tuple[int, int]]
+) -> None:
+    """Loaded last in a write session (``BEGIN IMMEDIATE`` on SQLite), the directory is
+    reloaded in the background through the read engine: it finishes while another connection
+    holds the write lock, instead of stalling every writer (or failing) behind it."""
+    assert db.is_sqlite
+    key, ids = known
+    with db.write() as s:
+        catalog.directory(s, need_code="LJ-NEW")  # a write session's load (a miss reloads)
+    first = catalog._directories[key]
+    path = db.write_engine.url.database
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None, timeout=1)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a writer holds SQLite's write lock meanwhile
+        _age(key, TTL + 0.5)
+        assert catalog.known_ids(db.write_engine, "SKU-A", "LJ-A") == ids
+        catalog._reloads[key].join(timeout=5)
+        assert not catalog._reloads[key].is_alive(), "the reload waits for the write lock"
+        assert time.monotonic() - first.loaded_at < TTL  # reloaded (unchanged: same object)
+    finally:
+        holder.rollback()
+        holder.close()

@@ -61,7 +61,7 @@ from sincro.catalog.schemas import (
     PromotionOut,
 )
 from sincro.catalog.search import index_products
-from sincro.db import on_commit
+from sincro.db import on_commit, reader_for
 from sincro.errors import NotFound
 from sincro.events import publish, register_topic
 
@@ -153,8 +153,8 @@ _directories: dict[str, LocationDirectory] = {}  # per database URL
 _product_ids: dict[str, ProductIds] = {}  # per database URL
 _directory_lock = threading.Lock()
 _forgotten = [0]  # bumped by forget_locations: a directory read before that is not kept
-# the engine that last loaded each database's directory (background reloads use it), and the
-# background reload thread of each (one at a time)
+# the engine that last loaded each database's directory, its read engine on SQLite
+# (background reloads use it), and the background reload thread of each (one at a time)
 _loaders: weakref.WeakValueDictionary[str, Engine] = weakref.WeakValueDictionary()
 _reloads: dict[str, threading.Thread] = {}
 _reloads_lock = threading.Lock()
@@ -266,7 +266,9 @@ def directory(
                 current = LocationDirectory(rows, fingerprint)
             if generation == _forgotten[0]:  # not forgotten while reading: keep it
                 _directories[key] = current
-                _loaders[key] = session.get_bind().engine
+                # a reload must not take SQLite's write lock (a write session's BEGIN
+                # IMMEDIATE) and stall every writer for as long as it reads
+                _loaders[key] = reader_for(session.get_bind().engine)
     assert current is not None
     return current
 
