@@ -333,6 +333,7 @@ def run(
     floor_note = preflight("POST floor", set(server.pids()), 10)
     floor = _wrk(server, key, hot_skus, location, "floor", connections, threads, floor_seconds)
     commits = _commits(database_url)  # after the floor: backends idle 10 s report theirs
+    bare = _bare_floor(server, key, hot_skus, location, connections, threads, floor_seconds)
     seconds = storm["finished_at_s"] or storm["duration_us"] / 1e6
     api_cpu = storm["cpu"]["server_cpu_seconds"]
     floor_rate = floor["requests"] / (floor["duration_us"] / 1e6)
@@ -377,6 +378,11 @@ def run(
             "cpu": floor["cpu"],
             "command": floor["command"],
         },
+        # the same POSTs on a bare ASGI endpoint with the api's server and workers: what
+        # this host allows at that moment with no application (its speed varies between
+        # runs); the storm's share of it is comparable across runs as the rate is not
+        "bare_post": bare,
+        "share_of_bare_post": round(expected / seconds / max(1, bare["requests_per_second"]), 4),
         "verify_exit_code": verify.returncode,
         "verify_output": (verify.stdout + verify.stderr)[-400:],
         "verify_seconds": round(verify_seconds, 1),
@@ -390,9 +396,36 @@ def run(
         f" p99 {result['latency_ms']['p99']} ms; api {result['api_cpu_us_per_reservation']}"
         f" us/reservation vs floor {result['floor_post']['api_cpu_us_per_request']} us;"
         f" commits/reservation {result['commits_per_reservation']};"
+        f" {result['share_of_bare_post']:.1%} of the bare ASGI POST floor"
+        f" ({bare['requests_per_second']}/s);"
         f" levels ok {result['levels_ok']}, verify exit {verify.returncode}"
     )
     return result
+
+
+def _bare_floor(
+    server: ApiServer,
+    key: str,
+    skus: list[str],
+    location: str,
+    connections: int,
+    threads: int,
+    seconds: int,
+) -> dict[str, Any]:
+    """The floor's wrk run against :class:`bench.baselines.BareServer` (same workers, loop and
+    parser as the api), started for it and stopped after."""
+    from bench.baselines import BareServer
+
+    with BareServer(server.database_url, server.workers) as bare:
+        note = preflight("bare ASGI POST floor", set(bare.pids()), 10)
+        run = _wrk(bare, key, skus, location, "floor", connections, threads, seconds)
+    return {
+        "requests_per_second": round(run["requests"] / (run["duration_us"] / 1e6)),
+        "latency_ms": {k: round(v / 1000, 2) for k, v in run["latency_us"].items()},
+        "cpu": run["cpu"],
+        "server_command": bare.command,
+        "preflight": note,
+    }
 
 
 def _commits(database_url: str) -> int | None:
