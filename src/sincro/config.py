@@ -343,8 +343,8 @@ class Settings(BaseSettings):
     assistant_assign_every_seconds: float = Field(default=5.0, ge=1)
     assistant_wait_sample: int = Field(default=20, ge=1, le=500)  # recent waits estimated from
     assistant_live_poll_seconds: float = Field(default=10.0, ge=0.5, le=60)  # safety-net poll
-    # POST /v1/reservations of the lean shape answered ahead of FastAPI's stack (same contract;
-    # off: every reservation goes through the documented route)
+    # POST /v1/reservations of the lean shape, and a reservation's commit and release, answered
+    # ahead of FastAPI's stack (same contract; off: all go through the documented routes)
     inventory_fast_reserve: bool = True
     # GET /v1/availability/{sku} (the summary, or ?location=) of a cached SKU answered ahead of
     # FastAPI's stack (same contract; off: every read goes through the documented route)

@@ -11,6 +11,7 @@ cannot give the units back. PostgreSQL only (SQLite keeps the general path).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import hypothesis.strategies as st
@@ -22,6 +23,7 @@ from sincro.errors import SincroError
 from sincro.inventory import lean_close, service
 from sincro.inventory.models import Reason, ReservationStatus
 from sincro.inventory.schemas import MovementIn, ReservationLineIn
+from sincro.pgasync import AsyncPool
 from tests.conftest import wipe
 from tests.factories import make_location, make_product
 from tests.inventory.test_lean import CODES, SKUS, _state
@@ -179,15 +181,28 @@ def test_the_statement_leaves_every_other_case_to_the_general_path(pg_db: Databa
     with pg_db.write() as s:
         s.execute(text("UPDATE stock_levels SET on_hand = 1"))
     before = _state(pg_db, [theirs, expired, sold_under, closed])
-    for rid, owner, target in (
+    cases = [
         (theirs, OWNER + 1, ReservationStatus.committed),  # another key's: 404 from the general
         (expired, OWNER, ReservationStatus.committed),  # 409
         (closed, OWNER, ReservationStatus.released),  # already released: the general's 200
         (closed, OWNER, ReservationStatus.committed),  # released, not committable: 409
         (sold_under, OWNER, ReservationStatus.committed),  # the check constraint: no row
         ("no-such-reservation", service.ANY_OWNER, ReservationStatus.released),
-    ):
+    ]
+    for rid, owner, target in cases:
         assert lean_close.close(pg_db, rid, "key:shop", owner, target) is None
+
+    async def from_the_loop() -> list[Any]:  # the fast routes' way: an async pool
+        pool = AsyncPool(pg_db.url, pg_db.timeouts, size=1)
+        try:
+            return [
+                await lean_close.close_async(pg_db, pool, rid, "key:shop", owner, target)
+                for rid, owner, target in cases
+            ]
+        finally:
+            await pool.close()
+
+    assert asyncio.run(from_the_loop()) == [None] * len(cases)
     assert _state(pg_db, [theirs, expired, sold_under, closed]) == before
     # an admin key (any owner) closes another key's reservation, as the general path does
     out = lean_close.close(

@@ -36,6 +36,7 @@ from sincro.inventory.metrics import RESERVATIONS
 from sincro.inventory.models import ReservationStatus
 from sincro.inventory.runtime import (
     availability_cache,
+    close_on_loop,
     in_reservation_thread,
     reserve_lean,
 )
@@ -514,10 +515,29 @@ def _close(
 ) -> dict[str, Any]:
     """Commit or release (blocking): the lean statement when it closes the reservation, else
     the general path, which answers every other case (:mod:`~sincro.inventory.lean_close`)."""
+    out = lean_close.close(state.db, reservation_id, key.source, _owner(key), target)
+    return out if out is not None else _close_general(state, reservation_id, key, target)
+
+
+async def close_reservation(
+    state: AppState, reservation_id: str, key: Principal, target: ReservationStatus
+) -> dict[str, Any]:
+    """:func:`_close` from the event loop (the fast routes, :mod:`~sincro.inventory.fast_close`):
+    on PostgreSQL the lean statement on the reservation loop, the general path in a thread;
+    the same answers and errors, and the same count of closed reservations."""
+    out = None
+    if not state.db.is_sqlite:
+        out = await close_on_loop(state, reservation_id, key.source, _owner(key), target)
+    if out is None:
+        out = await run_in_threadpool(_close_general, state, reservation_id, key, target)
+    RESERVATIONS.labels(target.value).inc()
+    return out
+
+
+def _close_general(
+    state: AppState, reservation_id: str, key: Principal, target: ReservationStatus
+) -> dict[str, Any]:
     owner = _owner(key)
-    out = lean_close.close(state.db, reservation_id, key.source, owner, target)
-    if out is not None:
-        return out
     close = (
         service.commit_reservation
         if target == ReservationStatus.committed

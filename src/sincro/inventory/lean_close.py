@@ -40,6 +40,7 @@ from sincro.inventory.lean import AVAILABLE
 from sincro.inventory.models import ReservationStatus
 from sincro.inventory.reservations import ANY_OWNER, Owner
 from sincro.inventory.schemas import HeldLine, ReservationOut
+from sincro.pgasync import AsyncPool
 
 _CLOSE = f"""
 WITH res AS (
@@ -104,12 +105,42 @@ def close(
     answer (nothing was changed)."""
     if db.is_sqlite:
         return None
+    try:
+        row = fetch_alone(db.write_engine, _CLOSE_BYTES, _params(public_id, channel, owner, target))
+    except IntegrityError as exc:
+        _raise_unless_refused(exc)
+        return None  # the level cannot give the units back: the general path says so
+    return _answer(db, row, target)
+
+
+async def close_async(
+    db: Database,
+    pool: AsyncPool,
+    public_id: str,
+    channel: str,
+    owner: Owner,
+    target: ReservationStatus,
+) -> dict[str, Any] | None:
+    """:func:`close` from the event loop, the same statement and answers, on one of ``pool``'s
+    connections (PostgreSQL: the reservation loop's, :func:`runtime.reservation_pool`). Alone
+    in its transaction: which level it moves is known only once the statement ran, so it
+    cannot be ordered among a group's hot rows."""
+    try:
+        row = await pool.fetchone(_CLOSE_BYTES, _params(public_id, channel, owner, target))
+    except IntegrityError as exc:
+        _raise_unless_refused(exc)
+        return None  # the level cannot give the units back: the general path says so
+    return _answer(db, row, target)
+
+
+def _params(
+    public_id: str, channel: str, owner: Owner, target: ReservationStatus
+) -> dict[str, Any]:
     sale = target == ReservationStatus.committed
-    now = utcnow().replace(tzinfo=None)
-    params = {
+    return {
         "rid": public_id,
         "status": target.value,
-        "now": now,
+        "now": utcnow().replace(tzinfo=None),
         "any_owner": owner is ANY_OWNER,
         "owner": None if owner is ANY_OWNER else owner,  # None matches no row: general path
         "sale": sale,
@@ -117,12 +148,16 @@ def close(
         "cause": "sale" if sale else "release",
         "channel": channel,
     }
-    try:
-        row = fetch_alone(db.write_engine, _CLOSE_BYTES, params)
-    except IntegrityError as exc:
-        if isinstance(exc.orig, psycopg.errors.CheckViolation):
-            return None  # the level cannot give the units back: the general path says so
-        raise
+
+
+def _raise_unless_refused(exc: IntegrityError) -> None:
+    """Raise ``exc`` unless the level refused to give the units back (a check constraint)."""
+    if not isinstance(exc.orig, psycopg.errors.CheckViolation):
+        raise exc
+
+
+def _answer(db: Database, row: Any, target: ReservationStatus) -> dict[str, Any] | None:
+    """The closed reservation's JSON from the statement's row (None: not closed)."""
     if row is None:
         return None
     wake_commit_listeners(engine_url(db.write_engine))

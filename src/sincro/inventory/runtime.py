@@ -17,8 +17,10 @@ from sincro.catalog.schemas import DirectoryChanged
 from sincro.deps import AppState
 from sincro.events import STOCK
 from sincro.idempotency import Outcome
-from sincro.inventory import lean
+from sincro.inventory import lean, lean_close
 from sincro.inventory.availability import AvailabilityCache
+from sincro.inventory.models import ReservationStatus
+from sincro.inventory.reservations import Owner
 from sincro.inventory.shared import SharedSnapshots
 from sincro.pgasync import AsyncPool
 from sincro.pggroup import MAX_BATCH
@@ -55,9 +57,11 @@ def install(state: AppState) -> None:
     )
     _warm_in_background(state, cache, min(settings.availability_warm_skus, cache.capacity))
     _reservation_threads(state)
-    from sincro.inventory import fast, fast_read  # the api's routes: imported by the api only
+    # the api's routes: imported by the api only
+    from sincro.inventory import fast, fast_close, fast_read
 
     fast.install(state)
+    fast_close.install(state)
     fast_read.install(state)
 
 
@@ -202,6 +206,26 @@ async def _reserve_async(
         settings.inventory_reservation_batches_in_flight,
     )
     return await lean.reserve_async(state.db, pool, req, ids)
+
+
+async def close_on_loop(
+    state: AppState, public_id: str, channel: str, owner: Owner, target: ReservationStatus
+) -> dict[str, Any] | None:
+    """PostgreSQL: :func:`lean_close.close_async` on the reservation loop, with the same
+    connections as the lean reservations (:func:`reserve_on_loop`); its answers and errors."""
+    return await state.on_loop(RESERVER, _close_async, state, public_id, channel, owner, target)
+
+
+async def _close_async(
+    state: AppState, public_id: str, channel: str, owner: Owner, target: ReservationStatus
+) -> dict[str, Any] | None:
+    pool = reservation_pool(
+        state,
+        state.settings.inventory_reservation_batch,
+        state.settings.inventory_reservation_batches_in_flight,
+    )
+    assert pool is not None  # PostgreSQL only
+    return await lean_close.close_async(state.db, pool, public_id, channel, owner, target)
 
 
 async def in_reservation_thread(state: AppState, work: Callable[..., T], *args: Any) -> T:
