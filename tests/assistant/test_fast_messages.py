@@ -30,7 +30,7 @@ from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
-from tests.answers import compared_headers
+from tests.answers import both_runs, compared_headers
 from tests.assistant import world
 from tests.conftest import wipe
 
@@ -227,26 +227,15 @@ def runs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[bool, dict[str, Any]]]:
     """Both runs, once per database for the whole module (each seeds its own fresh data)."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    db = Database(url)
-    settings = Settings(
-        database_url=url,
-        var_dir=tmp_path_factory.mktemp("fast-messages"),
-        log_json=False,
+    yield from both_runs(
+        request,
+        tmp_path_factory,
+        _run,
+        _fast_path,
         assistant_service_hours_weekdays="00:00-24:00",
         assistant_service_hours_saturday="00:00-24:00",
         assistant_service_hours_sunday="00:00-24:00",
     )
-    try:
-        counted = _fast_path("answered"), _fast_path("handed_over")
-        slow = _run(db, settings, fast=False)
-        assert (_fast_path("answered"), _fast_path("handed_over")) == counted  # off means off
-        fast = _run(db, settings, fast=True)
-        fast["answered"] = _fast_path("answered") - counted[0]
-        fast["handed_over"] = _fast_path("handed_over") - counted[1]
-        yield {False: slow, True: fast}
-    finally:
-        db.dispose()
 
 
 def test_fast_path_answers_exactly_as_the_documented_route(

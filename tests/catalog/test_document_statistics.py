@@ -4,7 +4,6 @@ exist" lookup through every earlier row (quadratic over a full sync; docs/benchm
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -39,15 +38,6 @@ def analyses(db: Database, pages: list[list[DocumentIn]]) -> int:
     finally:
         event.remove(db.write_engine, "before_cursor_execute", keep)
     return len(sent)
-
-
-@pytest.fixture
-def own_db(migrated_url: str) -> Iterator[Database]:
-    """A database of this test's own (the shared test database's tables were analysed by
-    whichever test came first)."""
-    database = Database(migrated_url)
-    yield database
-    database.dispose()
 
 
 @pytest.mark.parametrize("migrated_url", ["postgresql"], indirect=True)

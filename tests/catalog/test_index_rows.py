@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select, text
@@ -51,16 +50,6 @@ def test_terms_line_by_line_equal_word_by_word(
             assert search.analyse(value) == word_by_word(value), value
             stems, raws = search._terms(value)
             assert (stems, search._pairs_of(raws)) == word_by_word(value)
-
-
-@pytest.fixture
-def own_db(migrated_url: str) -> Iterator[Database]:
-    """A database of this test's own: the run's shared one holds other tests' documents."""
-    database = Database(migrated_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def test_index_rows_of_flipped_versions_are_those_of_a_full_reindex(own_db: Database) -> None:

@@ -5,7 +5,6 @@ analysed again, and one missing from the index is indexed in full."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -42,16 +41,6 @@ def version(key: tuple[str, int]) -> DocumentIn:
     title, body = TEXTS[key]
     kind = "manual" if key[0] == "D1" else "leaflet" if key[0] == "D2" else "datasheet"
     return DocumentIn(key[0], title, body, version=key[1], sku=f"SKU-{key[0]}", kind=kind)
-
-
-@pytest.fixture
-def own_db(migrated_url: str) -> Iterator[Database]:
-    """A database of this test's own: the run's shared one holds other tests' documents."""
-    database = Database(migrated_url)
-    try:
-        yield database
-    finally:
-        database.dispose()
 
 
 def index_state(db: Database) -> dict[str, list[Any]]:

@@ -27,7 +27,7 @@ from sincro.access.models import Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
-from tests.answers import compared_headers
+from tests.answers import both_runs, compared_headers
 from tests.conftest import wipe
 from tests.factories import make_location, make_product, receive
 
@@ -272,24 +272,7 @@ def runs(
 ) -> Iterator[dict[bool, dict[str, Any]]]:
     """Both runs, once per database for the whole module: the tests only read them (each
     run seeds its own fresh database, and later tests' ``db`` empties it again)."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
-    db = Database(url)
-    settings = Settings(
-        database_url=url,
-        var_dir=tmp_path_factory.mktemp("fast-reserve"),
-        log_json=False,
-        availability_warm_skus=0,
-    )
-    try:
-        counted = _fast_path("answered"), _fast_path("handed_over")
-        slow = _run(db, settings, fast=False)
-        assert (_fast_path("answered"), _fast_path("handed_over")) == counted  # off means off
-        fast = _run(db, settings, fast=True)
-        fast["answered"] = _fast_path("answered") - counted[0]
-        fast["handed_over"] = _fast_path("handed_over") - counted[1]
-        yield {False: slow, True: fast}
-    finally:
-        db.dispose()
+    yield from both_runs(request, tmp_path_factory, _run, _fast_path, availability_warm_skus=0)
 
 
 def test_fast_path_answers_exactly_as_the_documented_route(
