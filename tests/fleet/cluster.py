@@ -275,8 +275,12 @@ def start_processes(fleet: Fleet) -> None:
             service.start(fleet.env)
 
 
-def wait_ready(fleet: Fleet, timeout: float = 40.0) -> None:
-    """Both replicas answer /ready through their own port and through the proxy; workers up."""
+def wait_ready(fleet: Fleet, timeout: float = 90.0) -> None:
+    """Both replicas answer /ready through their own port and through the proxy; workers up.
+
+    A bound, not a speed check: seven processes start at once beside the suite's other
+    workers, and on a host at a third of its usual speed (2026-12-07) 40 s was not enough for
+    the second Celery worker to say it was ready."""
     deadline = time.monotonic() + timeout
     urls = [fleet.api_url(0), fleet.api_url(1), fleet.proxy_url]
     while time.monotonic() < deadline:
