@@ -170,6 +170,13 @@ def presented_key(x_api_key: str | None, authorization: str | None) -> str | Non
     return key or None
 
 
+def cached_key(x_api_key: str | None, authorization: str | None) -> access.Principal | None:
+    """The principal of the key a request presents when this process has it cached (no
+    database, no effect): what the fast routes decide on; None for no key or an unknown one."""
+    plaintext = presented_key(x_api_key, authorization)
+    return access.cached_principal(plaintext) if plaintext else None
+
+
 def authenticate_key(db: Database, plaintext: str) -> access.Principal:
     """The principal of a key (blocking: may read the database); :class:`Unauthorized`."""
     with db.read() as session:

@@ -40,7 +40,7 @@ from sincro.access import service as access
 from sincro.assistant import endpoints
 from sincro.assistant.schemas import MessageIn, ReplyOut
 from sincro.bodylimits import route_cap
-from sincro.deps import AppState, presented_key, rate_limit
+from sincro.deps import AppState, cached_key, rate_limit
 from sincro.fastroutes import FastRequest, FastRoute, Handler
 from sincro.inputs import MAX_ROW_ID
 
@@ -125,8 +125,7 @@ async def _decide(request: FastRequest, segment: str, cap: int) -> Decided | Non
     headers = request.headers
     if conversation_id is None or not request.sends_json:
         return None
-    plaintext = presented_key(headers.get("x-api-key"), headers.get("authorization"))
-    key = access.cached_principal(plaintext) if plaintext else None
+    key = cached_key(headers.get("x-api-key"), headers.get("authorization"))
     if key is None:
         return None
     data = await request.json_object(cap)

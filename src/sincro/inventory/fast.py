@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from sincro.access import service as access
 from sincro.bodylimits import route_cap
-from sincro.deps import AppState, presented_key, rate_limit
+from sincro.deps import AppState, cached_key, rate_limit
 from sincro.fastroutes import FastRequest, FastRoute, Handler
 from sincro.idempotency import MAX_KEY_LENGTH
 from sincro.inventory import endpoints
@@ -80,8 +80,7 @@ async def _decide(request: FastRequest, cap: int) -> Decided | None:
     headers = request.headers
     if not request.sends_json:
         return None
-    plaintext = presented_key(headers.get("x-api-key"), headers.get("authorization"))
-    key = access.cached_principal(plaintext) if plaintext else None
+    key = cached_key(headers.get("x-api-key"), headers.get("authorization"))
     idempotency_key = headers.get("idempotency-key")
     if key is None or (idempotency_key is not None and not idempotency_key):
         return None

@@ -28,7 +28,7 @@ import re
 from starlette.types import Receive, Scope, Send
 
 from sincro.access import service as access
-from sincro.deps import AppState, presented_key, rate_limit
+from sincro.deps import AppState, cached_key, rate_limit
 from sincro.fastroutes import FastRequest, FastRoute, Handler
 from sincro.idempotency import Outcome
 from sincro.inventory import endpoints
@@ -82,5 +82,4 @@ def _decide(request: FastRequest, reservation_id: str) -> access.Principal | Non
         return None
     if RESERVATION_ID.fullmatch(reservation_id) is None:
         return None
-    plaintext = presented_key(headers.get("x-api-key"), headers.get("authorization"))
-    return access.cached_principal(plaintext) if plaintext else None
+    return cached_key(headers.get("x-api-key"), headers.get("authorization"))

@@ -37,7 +37,7 @@ from starlette.types import Receive, Scope, Send
 
 from sincro.access import service as access
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
-from sincro.deps import AppState, presented_key, rate_limit
+from sincro.deps import AppState, cached_key, rate_limit
 from sincro.fastroutes import FastRoute, Handler
 from sincro.inventory import availability
 from sincro.inventory.metrics import FAST_READ
@@ -108,8 +108,7 @@ def _decide(
             if authorization is not None:
                 return None
             authorization = value.decode("latin-1")
-    plaintext = presented_key(x_api_key, authorization)
-    key = access.cached_principal(plaintext) if plaintext else None
+    key = cached_key(x_api_key, authorization)
     if key is None:
         return None
     snap = cache.peek(sku)
