@@ -109,12 +109,12 @@ class LocationDirectory:
     Made from :func:`repository.all_locations`'s rows, ``(id, *PLACE_FIELDS)``.
     ``fingerprint`` (:func:`fingerprint_of`) changes when any field but ``updated_at`` does."""
 
-    def __init__(self, rows: Sequence[tuple[Any, ...]], fingerprint: str | None = None) -> None:
+    def __init__(self, rows: Sequence[tuple[Any, ...]], fingerprint: str) -> None:
         self.places = [Place(row[0], i, *row[1:]) for i, row in enumerate(rows)]
         self.by_id = {p.id: p for p in self.places}
         self.by_code = {p.code: p for p in self.places}
         self.online = [p for p in self.places if p.ships_online and p.active]
-        self.fingerprint = fingerprint or fingerprint_of(rows)
+        self.fingerprint = fingerprint  # fingerprint_of(rows), made by the caller first
         self.loaded_at = time.monotonic()
 
 

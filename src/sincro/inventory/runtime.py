@@ -199,13 +199,7 @@ async def reserve_on_loop(
 async def _reserve_async(
     state: AppState, req: lean.LeanReservation, ids: tuple[int, int]
 ) -> Outcome | None:
-    settings = state.settings
-    pool = reservation_pool(
-        state,
-        settings.inventory_reservation_batch,
-        settings.inventory_reservation_batches_in_flight,
-    )
-    return await lean.reserve_async(state.db, pool, req, ids)
+    return await lean.reserve_async(state.db, _configured_pool(state), req, ids)
 
 
 async def close_on_loop(
@@ -219,13 +213,19 @@ async def close_on_loop(
 async def _close_async(
     state: AppState, public_id: str, channel: str, owner: Owner, target: ReservationStatus
 ) -> dict[str, Any] | None:
-    pool = reservation_pool(
-        state,
-        state.settings.inventory_reservation_batch,
-        state.settings.inventory_reservation_batches_in_flight,
-    )
+    pool = _configured_pool(state)
     assert pool is not None  # PostgreSQL only
     return await lean_close.close_async(state.db, pool, public_id, channel, owner, target)
+
+
+def _configured_pool(state: AppState) -> AsyncPool | None:
+    """:func:`reservation_pool` with the deployment's batch size and batches in flight."""
+    settings = state.settings
+    return reservation_pool(
+        state,
+        settings.inventory_reservation_batch,
+        settings.inventory_reservation_batches_in_flight,
+    )
 
 
 async def in_reservation_thread(state: AppState, work: Callable[..., T], *args: Any) -> T:
