@@ -315,23 +315,33 @@ def test_lock_excludes_other_processes(backend: Backend, key: str, tmp_path: Pat
     assert int(counter.read_text()) == sum(done) == 32
 
 
-def _hold_and_die(backend: Backend, name: str, start: Any, results: Any) -> None:
+HELD_SECONDS = 3.0  # long enough that the parent looks while it is held, even on a slow host
+
+
+def _hold_and_die(backend: Backend, name: str, looked: Any, results: Any) -> None:
     state = backend.open()
-    results.put(state.acquire(name, 1.0))
+    results.put((state.acquire(name, HELD_SECONDS), time.monotonic()))  # one clock for both
     results.close()
     results.join_thread()  # the token has reached the parent
+    looked.wait(30)
     os._exit(0)  # dies holding the lock: no release, no clean-up
 
 
 def test_lock_expires_when_its_holder_dies(backend: Backend, key: str) -> None:
-    (token,), _ = run_processes(_hold_and_die, 1, backend, key)
-    taken_at = time.monotonic()
+    looked, results = FORK.Event(), FORK.Queue()
+    holder = FORK.Process(target=_hold_and_die, args=(backend, key, looked, results))
+    holder.start()
+    token, acquired_at = results.get(timeout=30)
     state = backend.open()
     try:
         assert token is not None
-        assert state.acquire(key, 5) is None
-        with state.lock(key, 5, wait_seconds=5):
-            assert 0.5 < time.monotonic() - taken_at <= 2.5
+        assert state.acquire(key, 5) is None  # held: the holder is still alive
+        looked.set()
+        holder.join(timeout=10)
+        assert holder.exitcode == 0
+        with state.lock(key, 5, wait_seconds=HELD_SECONDS + 5):
+            held = time.monotonic() - acquired_at
+            assert HELD_SECONDS - 0.1 < held <= HELD_SECONDS + 2.5  # freed by expiry alone
         assert not state.release(key, token) and not state.renew(key, token, 5)
     finally:
         shut(state)
