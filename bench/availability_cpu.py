@@ -8,6 +8,8 @@ its lifespan started and every SKU read once (the cache warm, as the flash bench
 leaves it). Then, per shape, ``--requests`` requests of random SKUs (and stores), timed as
 process CPU (user and system time of every thread):
 
+* ``bare``: the bare ASGI floor of the saturation run (:data:`bench.baselines.bare_app`, no
+  application): what driving a request costs here, to subtract from the others;
 * ``floor``: ``GET /health``, the same headers;
 * ``summary``: ``GET /v1/availability/{sku}``;
 * ``store``: ``GET /v1/availability/{sku}?location={store}``;
@@ -44,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.baselines import bare_app
 from bench.harness import (
     AsgiClient,
     emit,
@@ -58,10 +61,16 @@ from bench.reservation_cpu import _spy
 Make = Callable[[int], str]
 
 
+def _BARE(i: int) -> str:
+    return "/bare"
+
+
 async def _phase(
     client: AsgiClient, key: str, n: int, make: Make, before: Callable[[int], None] | None
 ) -> tuple[Counter[int], float, float, float]:
     """``n`` requests one after another: statuses, user and system CPU seconds, wall."""
+    if make is _BARE:
+        client = AsgiClient(bare_app)
     headers = {"x-api-key": key}
     statuses: Counter[int] = Counter()
     start, wall = os.times(), time.perf_counter()
@@ -123,6 +132,7 @@ async def _measure(app: Any, key: str, skus: list[str], stores: list[str], args:
         seq = [10**12]  # past any real event
         change = _stock_event(cache, hot_sku, hot_store, seq)
         phases: dict[str, tuple[Make, Callable[[int], None] | None]] = {
+            "bare": (_BARE, None),
             "floor": (lambda i: "/health", None),
             "summary": (lambda i: f"/v1/availability/{picks[i]}", None),
             "store": (lambda i: f"/v1/availability/{picks[i]}?location={places[i]}", None),

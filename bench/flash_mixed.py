@@ -29,6 +29,12 @@ sent per kind are counted in ``request()``; sent minus answered is what was in f
 wrk stopped (or lost to a socket error): those may have been applied, so the database check
 is ``answered <= rows <= sent`` per kind.
 
+The api's own timing of each kind (``server_latency``: the same histogram's buckets, from the
+request reaching the application to its answer) says whether a slow request was slow inside
+the api or waited before it; ``api_log_warnings`` keeps what the api logged as a warning or
+error meanwhile. ``--profile DIR`` runs py-spy on each api process for 8 s, from 15 s into
+the mix (raw collapsed stacks, ``--gil``).
+
 Pass: no socket error, timeout or non-2xx, p99 within 2x the floor's, ``sincro inventory
 verify`` exits 0, and the database agrees with what wrk read (reservations, commits, releases).
 
@@ -43,11 +49,14 @@ Smoke: ``--connections 50 --seconds 5 --warm 10 --settle 2``.
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import resource
 import secrets
 import shutil
+import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +75,7 @@ from bench.harness import (
     preflight,
     query_rows,
 )
-from bench.reservation_storm import _levels, _wrk
+from bench.reservation_storm import _levels, _profile, _wrk
 
 READ, RESERVE, CLOSE = 0.90, 0.09, 0.01  # the issue's mix
 _LUA = """
@@ -296,17 +305,20 @@ def _run_wrk(
     return raw
 
 
-def answers(server: ApiServer, attempts: int = 3) -> dict[tuple[str, str, str], float] | None:
-    """The api's answers so far by (method, route template, status), over its processes;
-    None when ``/metrics`` did not answer (an api still draining wrk's last requests on a
-    loaded machine may take long)."""
+def scrape(server: ApiServer, attempts: int = 3) -> str | None:
+    """The api's ``/metrics`` text (summed over its processes); None when it did not answer
+    (an api still draining wrk's last requests on a loaded machine may take long)."""
     for attempt in range(attempts):
         try:
-            text = httpx.get(f"{server.base_url}/metrics", timeout=60).text
-            break
+            return httpx.get(f"{server.base_url}/metrics", timeout=60).text
         except httpx.HTTPError as exc:
             log(f"  /metrics did not answer ({exc!r}), attempt {attempt + 1} of {attempts}")
-    else:
+    return None
+
+
+def answers(text: str | None) -> dict[tuple[str, str, str], float] | None:
+    """The api's answers so far by (method, route template, status), from a :func:`scrape`."""
+    if text is None:
         return None
     out: dict[tuple[str, str, str], float] = {}
     for family in text_string_to_metric_families(text):
@@ -316,6 +328,74 @@ def answers(server: ApiServer, attempts: int = 3) -> dict[tuple[str, str, str], 
             if sample.name == f"{_ANSWERS}_count":
                 labels = sample.labels
                 out[labels["method"], labels["route"], labels["status"]] = sample.value
+    return out
+
+
+def _buckets(text: str | None) -> dict[tuple[str, float], float] | None:
+    """Cumulative latency bucket counts by (kind, upper bound in s), every status summed."""
+    if text is None:
+        return None
+    out: dict[tuple[str, float], float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != _ANSWERS:
+            continue
+        for sample in family.samples:
+            if sample.name != f"{_ANSWERS}_bucket":
+                continue
+            kind = _KIND_OF_ROUTE.get((sample.labels["method"], sample.labels["route"]))
+            if kind is not None:
+                key = (kind, float(sample.labels["le"]))
+                out[key] = out.get(key, 0.0) + sample.value
+    return out
+
+
+def fast_paths(before: str | None, after: str | None) -> dict[str, dict[str, int]] | None:
+    """Between two scrapes, what each fast route answered itself or handed to the documented
+    route (``sincro_*_fast_path_total`` by decision): a read handed over goes through the
+    whole stack."""
+    if before is None or after is None:
+        return None
+
+    def counts(text: str) -> dict[tuple[str, str], float]:
+        found: dict[tuple[str, str], float] = {}
+        for family in text_string_to_metric_families(text):
+            if family.name.endswith("_fast_path"):
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        key = (family.name, sample.labels.get("decision", ""))
+                        found[key] = found.get(key, 0.0) + sample.value
+        return found
+
+    first, last = counts(before), counts(after)
+    out: dict[str, dict[str, int]] = {}
+    for (family, decision), value in sorted(last.items()):
+        out.setdefault(family, {})[decision] = int(value - first.get((family, decision), 0.0))
+    return out
+
+
+def server_latency(before: str | None, after: str | None) -> dict[str, Any] | None:
+    """Per kind, what the api itself timed between two scrapes (from the request's arrival
+    at the application to its answer: not the time a request waited in a socket or for the
+    event loop, which wrk's latency includes): the requests, those over 0.25 s, 1 s and
+    2.5 s, and the smallest bucket bound that holds 99 % of them."""
+    first, last = _buckets(before), _buckets(after)
+    if first is None or last is None:
+        return None
+    out: dict[str, Any] = {}
+    for kind in sorted({k for k, _ in last}):
+        bounds = sorted(b for k, b in last if k == kind)
+        within = {b: last[kind, b] - first.get((kind, b), 0.0) for b in bounds}
+        total = within[math.inf]
+        if total <= 0:
+            continue
+        p99 = next(b for b in bounds if within[b] >= 0.99 * total)
+        out[kind] = {
+            "requests": int(total),
+            "over_250ms": int(total - within.get(0.25, total)),
+            "over_1s": int(total - within.get(1.0, total)),
+            "over_2_5s": int(total - within.get(2.5, total)),
+            "p99_at_most_s": None if math.isinf(p99) else p99,
+        }
     return out
 
 
@@ -424,6 +504,7 @@ def run(
     settle: float = 30,
     warm: float = 120,
     rng: random.Random | None = None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     rng = rng or random.Random(12)
     location = stores[0]
@@ -442,11 +523,23 @@ def run(
     floor = _summary(_run_wrk(server, key, "floor", **common))
     mixed_note = preflight("mixed flash-sale load", ours, settle)
     log(f"mixed: 90/9/1 over {hot} hot SKUs at {location}, wrk -c{connections}, {seconds} s")
-    counted = answers(server)
+    scraped = scrape(server)
+    spies: list[subprocess.Popen[bytes]] = []
+    timer = None
+    if profile is not None:  # 8 s of py-spy on each api process, from 15 s into the mix
+        timer = threading.Timer(15, lambda: spies.extend(_profile(server, profile)))
+        timer.start()
     raw = _run_wrk(server, key, "mixed", **common)
-    by_kind = answers_by_kind(counted, answers(server))
+    if timer is not None:
+        timer.cancel()
+    for spy in spies:
+        spy.wait(timeout=60)
+    rescraped = scrape(server)
+    by_kind = answers_by_kind(answers(scraped), answers(rescraped))
     mixed, per_kind = _summary(raw), _per_kind(raw)
     per_kind["answers_by_kind"] = by_kind
+    per_kind["server_latency"] = server_latency(scraped, rescraped)
+    per_kind["fast_paths"] = fast_paths(scraped, rescraped)
     after = _levels(database_url, hot_skus, location)
     verify = server.cli("inventory", "verify", timeout=1800)
     db_check = _database_check(database_url, per_kind)
@@ -482,6 +575,10 @@ def run(
         "warm_up": warmed,
         "api_open_files_limit": process_nofile(server.pids()),
         "preflight": {"floor": floor_note, "mixed": mixed_note},
+        # what the api complained of (a stalled loop, a slow statement) while it was measured
+        "api_log_warnings": [
+            line for line in server.log_tail(400).splitlines() if "WARN" in line or "ERROR" in line
+        ][-20:],
     }
     log(
         f"  mixed {mixed['requests_per_second']} req/s (read {per_kind['read']['ok_per_second']},"
@@ -495,6 +592,8 @@ def run(
         for kind, statuses in by_kind.items()
     }
     log(f"  non-2xx by kind and status (the api's count): {failed}")
+    log(f"  the api's own timing by kind: {per_kind['server_latency']}")
+    log(f"  fast paths: {per_kind['fast_paths']}")
     if not warmed["settled"]:
         log("  WARNING: the warm-up did not settle (snapshots still loading): not a steady state")
     return result
@@ -515,11 +614,36 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=1800)
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="write the JSON result here too")
+    parser.add_argument("--profile", type=Path, help="py-spy the api processes into this folder")
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="shared state (rate limits, snapshots) in this Redis, as production runs; keys "
+        "under a prefix of the run's own, deleted at the end",
+    )
     args = parser.parse_args()
     nofile = raise_nofile(args.connections)
+    prefix = f"sincro-bench-{secrets.token_hex(4)}:"
+    settings = (
+        {"SINCRO_REDIS_URL": args.redis_url, "SINCRO_REDIS_PREFIX": prefix}
+        if args.redis_url
+        else {}
+    )
+    try:
+        _main(args, nofile, settings)
+    finally:
+        if args.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(args.redis_url)
+            for name in client.scan_iter(match=f"{prefix}*", count=1000):
+                client.delete(name)
+
+
+def _main(args: argparse.Namespace, nofile: dict[str, int], settings: dict[str, str]) -> None:
     with (
         fresh_database(args.db, stores=args.stores, products=args.products) as db,
-        ApiServer(db.url, workers=args.workers) as server,
+        ApiServer(db.url, workers=args.workers, settings=settings) as server,
     ):
         key = server.create_key()
         out = run(
@@ -536,6 +660,7 @@ def main() -> None:
             location_share=args.location_share,
             settle=args.settle,
             warm=args.warm,
+            profile=args.profile,
         )
         out.update(
             database_kind=args.db,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -48,21 +48,16 @@ class FastRoute:
     method: str
     path: str
     handler: Handler
+    # ``(prefix, suffix)`` around the parameter segment, or None for an exact path: split once
+    # here (a ValueError for a path of another shape), not on every request it is matched to
+    template: tuple[str, str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "template", _split(self.path))
 
     @property
     def key(self) -> tuple[str, str]:
         return self.method, self.path
-
-    @property
-    def template(self) -> tuple[str, str] | None:
-        """``(prefix, suffix)`` around the parameter segment, or None for an exact path."""
-        if "{" not in self.path:
-            return None
-        prefix, rest = self.path.split("{", 1)
-        suffix = rest.split("}", 1)[1]
-        if "{" in suffix or not prefix.endswith("/") or (suffix and suffix[0] != "/"):
-            raise ValueError(f"a fast route has at most one whole-segment parameter: {self.path}")
-        return prefix, suffix
 
     def parameter(self, path: str) -> str | None:
         """The parameter segment of ``path`` when it matches the template, else None."""
@@ -74,6 +69,16 @@ class FastRoute:
             return None
         segment = path[len(prefix) : len(path) - len(suffix)]
         return segment if segment and "/" not in segment else None
+
+
+def _split(path: str) -> tuple[str, str] | None:
+    if "{" not in path:
+        return None
+    prefix, rest = path.split("{", 1)
+    suffix = rest.split("}", 1)[1]
+    if "{" in suffix or not prefix.endswith("/") or (suffix and suffix[0] != "/"):
+        raise ValueError(f"a fast route has at most one whole-segment parameter: {path}")
+    return prefix, suffix
 
 
 class FastRoutesApp(FastAPI):
