@@ -60,6 +60,9 @@ class AppState:
     on_scrape: list[Callable[[], None]] = field(default_factory=list)
     # hot ``(method, path)`` pairs a domain answers ahead of FastAPI (sincro.fastroutes)
     fast_routes: dict[tuple[str, str], FastRoute] = field(default_factory=dict)
+    # keys being read from the database for requests that missed the key cache, one read per
+    # key however many requests wait for it (see :func:`authorize`)
+    key_reads: dict[str, asyncio.Future[access.Principal]] = field(default_factory=dict)
 
     def service(self, name: str, kind: type[T]) -> T:
         """The object a domain installed under ``name`` (a typed lookup for its accessor)."""
@@ -146,7 +149,9 @@ async def authorize(request: Request) -> access.Principal:
         raise Unauthorized("missing API key: send it in the X-API-Key header", field="X-API-Key")
     principal = access.cached_principal(plaintext)
     if principal is None:
-        principal = await run_in_threadpool(authenticate_key, state.db, plaintext)
+        principal = await _read_once(state, plaintext)
+    else:
+        refresh_ahead(state, plaintext)
     await rate_limit(state, principal)
     return principal
 
@@ -170,11 +175,54 @@ def presented_key(x_api_key: str | None, authorization: str | None) -> str | Non
     return key or None
 
 
-def cached_key(x_api_key: str | None, authorization: str | None) -> access.Principal | None:
+def cached_key(
+    state: AppState, x_api_key: str | None, authorization: str | None
+) -> access.Principal | None:
     """The principal of the key a request presents when this process has it cached (no
-    database, no effect): what the fast routes decide on; None for no key or an unknown one."""
+    database, no effect on the request): what the fast routes decide on; None for no key or
+    an unknown one. A cached key past half its cache life is re-read in the background."""
     plaintext = presented_key(x_api_key, authorization)
-    return access.cached_principal(plaintext) if plaintext else None
+    if not plaintext:
+        return None
+    principal = access.cached_principal(plaintext)
+    if principal is not None:
+        refresh_ahead(state, plaintext)
+    return principal
+
+
+async def _read_once(state: AppState, plaintext: str) -> access.Principal:
+    """The key's principal read from the database in the thread pool, once for all the
+    requests that missed the cache together: when a busy process's entry was gone (at its
+    start, after the key went unused for its cache life), each of the thousands of requests in
+    flight read it on its own, seconds behind one another in the pool. A waiter cancelled
+    (its client gone) leaves the read to the others; an unknown key fails them all alike."""
+    pending = state.key_reads.get(plaintext)
+    if pending is None:
+        pending = asyncio.ensure_future(run_in_threadpool(authenticate_key, state.db, plaintext))
+        state.key_reads[plaintext] = pending
+
+        def read(done: asyncio.Future[access.Principal]) -> None:
+            state.key_reads.pop(plaintext, None)
+            if not done.cancelled():
+                done.exception()  # every waiter may have gone: the error is still seen
+
+        pending.add_done_callback(read)
+    return await asyncio.shield(pending)
+
+
+def refresh_ahead(state: AppState, plaintext: str) -> None:
+    """Re-read a cached key in the default executor when it is due (see
+    :func:`sincro.access.service.claim_refresh`); called on the event loop."""
+    if access.claim_refresh(plaintext):
+        asyncio.get_running_loop().run_in_executor(None, _refresh_key, state.db, plaintext)
+
+
+def _refresh_key(db: Database, plaintext: str) -> None:
+    try:
+        with db.read() as session:
+            access.refresh_key(session, plaintext)
+    except Exception:  # the key expires as it would have; the next request that misses it reads it
+        log.warning("re-reading a cached API key failed", exc_info=True)
 
 
 def authenticate_key(db: Database, plaintext: str) -> access.Principal:

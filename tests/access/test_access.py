@@ -119,26 +119,31 @@ def test_a_high_limit_reaches_the_shared_store_once_per_lease(db: Database) -> N
     shared = CountingState(db)
     limiter = SharedStateRateLimiter(shared)
 
+    requests = 5 * lease_size(600_000)
+
     async def run() -> list[float]:
-        return [await limiter.hit(3, 600_000) for _ in range(1_000)]
+        return [await limiter.hit(3, 600_000) for _ in range(requests)]
 
     assert set(asyncio.run(run())) == {0.0}
-    # five leases for 1,000 requests, and a sixth taken ahead once 100 tokens were left
-    assert shared.calls == 1_000 // lease_size(600_000) + 1
+    # five leases for five leases' worth of requests, and a sixth taken ahead once half a
+    # lease was left
+    assert shared.calls == 5 + 1
 
 
 def test_concurrent_requests_that_run_out_together_share_one_lease(db: Database) -> None:
-    """1,000 requests at once on one process: one lease in flight at a time, the others wait
-    for it and spend from it (before, each took a lease of its own: 1,000 round trips, and
-    every lease but the last thrown away)."""
+    """Five leases' worth of requests at once on one process: one lease in flight at a time,
+    the others wait for it and spend from it (before, each took a lease of its own: a round
+    trip each, and every lease but the last thrown away)."""
     shared = CountingState(db)
     limiter = SharedStateRateLimiter(shared)
 
+    requests = 5 * lease_size(600_000)
+
     async def run() -> list[float]:
-        return await asyncio.gather(*(limiter.hit(4, 600_000) for _ in range(1_000)))
+        return await asyncio.gather(*(limiter.hit(4, 600_000) for _ in range(requests)))
 
     assert set(asyncio.run(run())) == {0.0}
-    assert shared.calls == 1_000 // lease_size(600_000)
+    assert shared.calls == 5
 
 
 def test_a_refused_lease_lets_each_waiter_take_its_own_token(db: Database) -> None:
@@ -198,3 +203,92 @@ def test_redis_rate_limit_is_shared_between_replicas() -> None:
     if waits[0] == -1.0:
         absent("Redis", REDIS_URL)
     assert waits[:2] == [0.0, 0.0] and 29 < waits[2] <= 30
+
+
+def _aged(plaintext: str, seconds: float) -> None:
+    at, principal = access._key_cache[plaintext]
+    access._key_cache[plaintext] = (at - seconds, principal)
+
+
+def test_a_cached_key_is_claimed_for_a_reread_once_past_half_its_life(db: Database) -> None:
+    with db.write() as s:
+        _, plaintext = access.create_key(s, "shop", Role.channel)
+    assert not access.claim_refresh(plaintext)  # not cached
+    with db.read() as s:
+        access.authenticate(s, plaintext)
+    assert not access.claim_refresh(plaintext)  # young
+    _aged(plaintext, access.KEY_REFRESH_AFTER_SECONDS + 1)
+    assert access.claim_refresh(plaintext)
+    assert not access.claim_refresh(plaintext)  # one re-read at a time
+    with db.read() as s:
+        access.refresh_key(s, plaintext)
+    assert time.monotonic() - access._key_cache[plaintext][0] < 5  # cached afresh
+    assert not access.claim_refresh(plaintext)
+    _aged(plaintext, access.KEY_CACHE_SECONDS + 1)
+    assert access.cached_principal(plaintext) is None  # unread, it still expires
+
+
+def test_a_reread_drops_a_key_revoked_meanwhile_and_a_failed_one_keeps_it(db: Database) -> None:
+    with db.write() as s:
+        key, plaintext = access.create_key(s, "shop", Role.channel)
+    with db.read() as s:
+        access.authenticate(s, plaintext)
+
+    class Broken:
+        def scalar(self, *args: Any) -> None:
+            raise RuntimeError("database away")
+
+    _aged(plaintext, access.KEY_REFRESH_AFTER_SECONDS + 1)
+    assert access.claim_refresh(plaintext)
+    with pytest.raises(RuntimeError):
+        access.refresh_key(Broken(), plaintext)  # type: ignore[arg-type]
+    assert access.cached_principal(plaintext) is not None  # left to expire as before
+    assert access.claim_refresh(plaintext)  # and the claim was let go
+    with db.write() as s:
+        stored = s.get(type(key), key.id)
+        assert stored is not None
+        stored.active = False  # revoked elsewhere: this cache is not told
+    with db.read() as s:
+        access.refresh_key(s, plaintext)
+    assert access.cached_principal(plaintext) is None
+
+
+def test_requests_that_miss_the_key_cache_together_read_the_key_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of requests with a key this process has not cached (its start, or the key
+    unused past its cache life): one database read, whose answer — principal or refusal —
+    every one of them gets; a waiter cancelled meanwhile does not cancel it for the others."""
+    from sincro import deps
+
+    with db.write() as s:
+        _, plaintext = access.create_key(s, "shop", Role.channel)
+    reads: list[str] = []
+    authenticate = deps.authenticate_key
+
+    def counted(database: Database, presented: str) -> access.Principal:
+        reads.append(presented)
+        time.sleep(0.05)  # long enough for all of them to arrive while it runs
+        return authenticate(database, presented)
+
+    monkeypatch.setattr(deps, "authenticate_key", counted)
+    state = deps.AppState.__new__(deps.AppState)
+    state.db, state.key_reads = db, {}
+
+    async def run(presented: str) -> list[Any]:
+        waiters = [asyncio.ensure_future(deps._read_once(state, presented)) for _ in range(300)]
+        await asyncio.sleep(0)
+        waiters[0].cancel()
+        return await asyncio.gather(*waiters[1:], return_exceptions=True)
+
+    access.forget_keys()
+    answers = asyncio.run(run(plaintext))
+    assert reads == [plaintext]
+    assert {a.name for a in answers} == {"shop"} and len(answers) == 299
+    assert state.key_reads == {}
+
+    wrong = plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")
+    answers = asyncio.run(run(wrong))
+    assert reads == [plaintext, wrong]
+    assert all(isinstance(a, Unauthorized) for a in answers) and len(answers) == 299
+    assert state.key_reads == {}

@@ -20,9 +20,10 @@ from typing import Any
 import orjson
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
+from sqlalchemy import update
 
 from sincro.access import service as access
-from sincro.access.models import Role
+from sincro.access.models import ApiKey, Role
 from sincro.app import create_app
 from sincro.config import Settings
 from sincro.db import Database
@@ -301,6 +302,51 @@ def test_fast_read_can_be_turned_off(db: Database, settings: Settings) -> None:
                 status, _, _ = await _call(app, "/v1/availability/P-1", headers)
                 assert status == 200
             assert _answered() == answered
+
+    asyncio.run(main())
+
+
+def test_a_key_in_use_is_reread_in_the_background_and_the_fast_read_keeps_answering(
+    db: Database, settings: Settings
+) -> None:
+    """Past half its cache life, a key is re-read once, off the loop, while the fast route
+    goes on answering from the cached principal; a key revoked meanwhile is dropped by that
+    re-read, and the documented route then refuses it (before, every request at the moment a
+    busy process's entry expired went through the stack to read the key itself)."""
+    keys = _seed(db)
+    app = create_app(settings)
+    headers = _raw_headers(keys, "shop", [])
+    plaintext = keys["shop"]
+
+    def age(seconds: float) -> None:
+        at, principal = access._key_cache[plaintext]
+        access._key_cache[plaintext] = (at - seconds, principal)
+
+    async def read_until(renewed: Any) -> None:
+        deadline = time.monotonic() + 10
+        while not renewed():
+            assert time.monotonic() < deadline, "the key was not re-read"
+            await asyncio.sleep(0.02)
+
+    async def main() -> None:
+        async with app.router.lifespan_context(app):
+            await _until_fed(app, keys, db)
+            assert (await _call(app, "/v1/availability/P-1", headers))[0] == 200
+            age(access.KEY_REFRESH_AFTER_SECONDS + 1)
+            answered = _answered()
+            for _ in range(20):  # one re-read for all of them
+                assert (await _call(app, "/v1/availability/P-1", headers))[0] == 200
+            assert _answered() == answered + 20
+            await read_until(lambda: time.monotonic() - access._key_cache[plaintext][0] < 5)
+            assert not access.claim_refresh(plaintext)
+
+            with db.write() as s:  # revoked by another process: this one's cache is not told
+                s.execute(update(ApiKey).where(ApiKey.name == "shop").values(active=False))
+            age(access.KEY_REFRESH_AFTER_SECONDS + 1)
+            assert (await _call(app, "/v1/availability/P-1", headers))[0] == 200  # cached
+            await read_until(lambda: plaintext not in access._key_cache)
+            status, _, body = await _call(app, "/v1/availability/P-1", headers)
+            assert status == 401 and b"revoked" in body
 
     asyncio.run(main())
 

@@ -48,6 +48,9 @@ from typing import Protocol
 from sincro.sharedstate import SharedState
 
 LEASE_DIVISOR = 50
+# Leases of 2,000 were tried at the eighth stop: the mixed flash sale served 12-17 % more, but
+# its tail widened (p999 0.6 s -> ~6 s, wrk timeouts) because the lease line, a FIFO wait,
+# had been pacing the loop. 200 stays; see docs/benchmarks.md (eighth stop).
 LEASE_MAX = 200
 # keys whose leases are smaller than this (under ~2,500 requests a minute) never queue long
 # enough behind a lease to be worth a token taken early

@@ -134,6 +134,13 @@ def list_keys(session: Session) -> Sequence[ApiKey]:
 
 _key_cache: dict[str, tuple[float, Principal]] = {}
 _key_lock = threading.Lock()
+# A key in use is re-read in the background from half its cache life, one re-read at a time
+# per key (:func:`claim_refresh`), so under steady traffic its entry never expires. When it
+# did expire, every request in flight at that moment missed it together: on a busy api
+# process thousands of requests each read the key from the database through the thread
+# pool, seconds behind one another (the mixed flash sale's worst tail, eighth stop).
+KEY_REFRESH_AFTER_SECONDS = KEY_CACHE_SECONDS / 2
+_refreshing: set[str] = set()
 
 
 def forget_keys() -> None:
@@ -148,11 +155,44 @@ def cached_principal(plaintext: str) -> Principal | None:
     return None
 
 
+def claim_refresh(plaintext: str) -> bool:
+    """True, once, when a cached key is past half its cache life: the caller then re-reads it
+    (:func:`refresh_key`, off the event loop). False while a re-read of it is under way, and
+    for a younger key or one not cached."""
+    entry = _key_cache.get(plaintext)
+    if entry is None or time.monotonic() - entry[0] < KEY_REFRESH_AFTER_SECONDS:
+        return False
+    with _key_lock:
+        if plaintext in _refreshing:
+            return False
+        _refreshing.add(plaintext)
+    return True
+
+
+def refresh_key(session: Session, plaintext: str) -> None:
+    """Re-read a key :func:`claim_refresh` claimed: cached afresh while it is valid, dropped
+    from the cache when it no longer is (revoked or deleted meanwhile). A failure to read
+    (the database away) leaves the entry to expire as it would have."""
+    try:
+        _read_key(session, plaintext)
+    except Unauthorized:
+        with _key_lock:
+            _key_cache.pop(plaintext, None)
+    finally:
+        with _key_lock:
+            _refreshing.discard(plaintext)
+
+
 def authenticate(session: Session, plaintext: str) -> Principal:
     """Check an ``sk_<prefix>_<secret>`` key against its stored hash."""
     cached = cached_principal(plaintext)
     if cached:
         return cached
+    return _read_key(session, plaintext)
+
+
+def _read_key(session: Session, plaintext: str) -> Principal:
+    """The key's principal from the database (then cached), or :class:`Unauthorized`."""
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != "sk":
         raise Unauthorized("malformed API key; expected sk_<prefix>_<secret>", field="X-API-Key")

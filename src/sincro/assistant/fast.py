@@ -93,7 +93,7 @@ def handler(state: AppState) -> Handler:
             cap.append(route_cap(METHOD, scope["path"]) or state.settings.api_body_max_bytes)
         request = FastRequest(scope, receive)
         path = scope["path"]  # the dispatcher matched PREFIX + one segment + SUFFIX
-        decided = await _decide(request, path[len(PREFIX) : len(path) - len(SUFFIX)], cap[0])
+        decided = await _decide(state, request, path[len(PREFIX) : len(path) - len(SUFFIX)], cap[0])
         if decided is None:
             handed_over.inc()
             return request.hand_over()
@@ -118,14 +118,14 @@ def _row_id(segment: str) -> int | None:
     return value if value <= MAX_ROW_ID else None
 
 
-async def _decide(request: FastRequest, segment: str, cap: int) -> Decided | None:
+async def _decide(state: AppState, request: FastRequest, segment: str, cap: int) -> Decided | None:
     """The key, the conversation id and the body when the request is valid and its key is
     known to this process; None when the documented route must answer (nothing changed)."""
     conversation_id = _row_id(segment)
     headers = request.headers
     if conversation_id is None or not request.sends_json:
         return None
-    key = cached_key(headers.get("x-api-key"), headers.get("authorization"))
+    key = cached_key(state, headers.get("x-api-key"), headers.get("authorization"))
     if key is None:
         return None
     data = await request.json_object(cap)

@@ -59,7 +59,7 @@ def handler(state: AppState) -> Handler:
         if not cap:
             cap.append(route_cap(METHOD, PATH) or state.settings.api_body_max_bytes)
         request = FastRequest(scope, receive)
-        decided = await _decide(request, cap[0])
+        decided = await _decide(state, request, cap[0])
         if decided is None:
             handed_over.inc()
             return request.hand_over()
@@ -74,13 +74,13 @@ def handler(state: AppState) -> Handler:
     return handle
 
 
-async def _decide(request: FastRequest, cap: int) -> Decided | None:
+async def _decide(state: AppState, request: FastRequest, cap: int) -> Decided | None:
     """The key, the body and the Idempotency-Key when this request is the lean shape and
     valid; None when the documented route must answer (nothing was changed)."""
     headers = request.headers
     if not request.sends_json:
         return None
-    key = cached_key(headers.get("x-api-key"), headers.get("authorization"))
+    key = cached_key(state, headers.get("x-api-key"), headers.get("authorization"))
     idempotency_key = headers.get("idempotency-key")
     if key is None or (idempotency_key is not None and not idempotency_key):
         return None

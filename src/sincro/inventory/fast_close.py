@@ -59,7 +59,7 @@ def handler(state: AppState, suffix: str, target: ReservationStatus) -> Handler:
         request = FastRequest(scope, receive)
         # the dispatcher matched the template: one non-empty segment between the two
         reservation_id = scope["path"][len(PREFIX) : -len(suffix)]
-        key = _decide(request, reservation_id)
+        key = _decide(state, request, reservation_id)
         if key is None:
             handed_over.inc()
             return request.hand_over()
@@ -73,7 +73,7 @@ def handler(state: AppState, suffix: str, target: ReservationStatus) -> Handler:
     return handle
 
 
-def _decide(request: FastRequest, reservation_id: str) -> access.Principal | None:
+def _decide(state: AppState, request: FastRequest, reservation_id: str) -> access.Principal | None:
     """The key when the request is one the fast route answers; None to hand it over."""
     headers = request.headers
     if request.repeated or "transfer-encoding" in headers:
@@ -82,4 +82,4 @@ def _decide(request: FastRequest, reservation_id: str) -> access.Principal | Non
         return None
     if RESERVATION_ID.fullmatch(reservation_id) is None:
         return None
-    return cached_key(headers.get("x-api-key"), headers.get("authorization"))
+    return cached_key(state, headers.get("x-api-key"), headers.get("authorization"))

@@ -62,7 +62,7 @@ def handler(state: AppState) -> Handler:
     start = len(PREFIX)
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:
-        decided = _decide(scope, cache, start)
+        decided = _decide(state, scope, cache, start)
         if decided is None:
             handed_over.inc()
             return receive  # nothing was read
@@ -83,7 +83,7 @@ def handler(state: AppState) -> Handler:
 
 
 def _decide(
-    scope: Scope, cache: availability.AvailabilityCache, start: int
+    state: AppState, scope: Scope, cache: availability.AvailabilityCache, start: int
 ) -> tuple[access.Principal, availability.SkuSnapshot, str | None] | None:
     """The key, the snapshot and the location when this read is one of the two shapes and
     everything it needs is in this process; None when the documented route must answer."""
@@ -108,7 +108,7 @@ def _decide(
             if authorization is not None:
                 return None
             authorization = value.decode("latin-1")
-    key = cached_key(x_api_key, authorization)
+    key = cached_key(state, x_api_key, authorization)
     if key is None:
         return None
     snap = cache.peek(sku)
