@@ -19,7 +19,6 @@ import argparse
 import csv
 import json
 import random
-import secrets
 import subprocess
 import tempfile
 import time
@@ -29,11 +28,13 @@ from typing import Any
 from bench.harness import (
     ApiServer,
     CpuMeter,
+    add_redis_argument,
     counter_total,
     emit,
     latency_summary_ms,
     log,
     preflight,
+    redis_settings,
 )
 
 REFERENCE_RESULT = {
@@ -527,12 +528,7 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=1800)
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="write the JSON here too")
-    parser.add_argument(
-        "--redis-url",
-        default="",
-        help="shared state (rate limits, snapshots) in this Redis, as production runs; keys "
-        "under a prefix of the run's own, deleted at the end",
-    )
+    add_redis_argument(parser)
     args = parser.parse_args()
     variants = tuple(v for v in args.variants.split(",") if v) or (
         VARIANTS + BASELINES if args.phase == "saturation" else VARIANTS
@@ -540,17 +536,8 @@ def main() -> None:
     allowed = VARIANTS + BASELINES if args.phase == "saturation" else VARIANTS
     if wrong := sorted(set(variants) - set(allowed)):
         parser.error(f"--variants: {', '.join(wrong)}: the {args.phase} phase has {allowed}")
-    prefix = f"sincro-bench-{secrets.token_hex(4)}:"
-    settings = {"SINCRO_REDIS_URL": args.redis_url, "SINCRO_REDIS_PREFIX": prefix}
-    try:
-        _main(args, variants, settings if args.redis_url else {})
-    finally:
-        if args.redis_url:
-            import redis
-
-            client = redis.Redis.from_url(args.redis_url)
-            for name in client.scan_iter(match=f"{prefix}*", count=1000):
-                client.delete(name)
+    with redis_settings(args.redis_url) as settings:
+        _main(args, variants, settings)
 
 
 def _main(args: argparse.Namespace, variants: tuple[str, ...], settings: dict[str, str]) -> None:

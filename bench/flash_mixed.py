@@ -66,6 +66,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.availability import warm_up
 from bench.harness import (
     ApiServer,
+    add_redis_argument,
     emit,
     fresh_database,
     list_skus,
@@ -74,6 +75,7 @@ from bench.harness import (
     machine_info,
     preflight,
     query_rows,
+    redis_settings,
 )
 from bench.reservation_storm import _levels, _profile, _wrk
 
@@ -615,29 +617,11 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=1000)
     parser.add_argument("--out", type=Path, help="write the JSON result here too")
     parser.add_argument("--profile", type=Path, help="py-spy the api processes into this folder")
-    parser.add_argument(
-        "--redis-url",
-        default="",
-        help="shared state (rate limits, snapshots) in this Redis, as production runs; keys "
-        "under a prefix of the run's own, deleted at the end",
-    )
+    add_redis_argument(parser)
     args = parser.parse_args()
     nofile = raise_nofile(args.connections)
-    prefix = f"sincro-bench-{secrets.token_hex(4)}:"
-    settings = (
-        {"SINCRO_REDIS_URL": args.redis_url, "SINCRO_REDIS_PREFIX": prefix}
-        if args.redis_url
-        else {}
-    )
-    try:
+    with redis_settings(args.redis_url) as settings:
         _main(args, nofile, settings)
-    finally:
-        if args.redis_url:
-            import redis
-
-            client = redis.Redis.from_url(args.redis_url)
-            for name in client.scan_iter(match=f"{prefix}*", count=1000):
-                client.delete(name)
 
 
 def _main(args: argparse.Namespace, nofile: dict[str, int], settings: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ run and dropped at the end; a SQLite database lives in a temporary directory rem
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -653,3 +654,31 @@ class AsgiClient:
 
         await self.app(scope, receive, send)
         return status, response_headers, b"".join(chunks)
+
+
+def add_redis_argument(parser: argparse.ArgumentParser) -> None:
+    """``--redis-url``: the api on this Redis, as production runs (:func:`redis_settings`)."""
+    parser.add_argument(
+        "--redis-url",
+        default="",
+        help="shared state (rate limits, snapshots) in this Redis, as production runs; keys "
+        "under a prefix of the run's own, deleted at the end",
+    )
+
+
+@contextlib.contextmanager
+def redis_settings(url: str) -> Iterator[dict[str, str]]:
+    """The api's settings for Redis at ``url`` under a key prefix of this run's own, whose keys
+    are deleted when the run ends; no settings (the embedded default) for an empty url."""
+    if not url:
+        yield {}
+        return
+    prefix = f"sincro-bench-{secrets.token_hex(4)}:"
+    try:
+        yield {"SINCRO_REDIS_URL": url, "SINCRO_REDIS_PREFIX": prefix}
+    finally:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        for name in client.scan_iter(match=f"{prefix}*", count=1000):
+            client.delete(name)
