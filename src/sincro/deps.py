@@ -197,12 +197,14 @@ async def _read_once(state: AppState, plaintext: str) -> access.Principal:
     flight read it on its own, seconds behind one another in the pool. A waiter cancelled
     (its client gone) leaves the read to the others; an unknown key fails them all alike."""
     pending = state.key_reads.get(plaintext)
-    if pending is None:
+    if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+        # (a read left by a loop that ended mid-read, as a test's app may: begin anew here)
         pending = asyncio.ensure_future(run_in_threadpool(authenticate_key, state.db, plaintext))
         state.key_reads[plaintext] = pending
 
         def read(done: asyncio.Future[access.Principal]) -> None:
-            state.key_reads.pop(plaintext, None)
+            if state.key_reads.get(plaintext) is done:
+                del state.key_reads[plaintext]
             if not done.cancelled():
                 done.exception()  # every waiter may have gone: the error is still seen
 

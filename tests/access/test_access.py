@@ -292,3 +292,11 @@ def test_requests_that_miss_the_key_cache_together_read_the_key_once(
     assert reads == [plaintext, wrong]
     assert all(isinstance(a, Unauthorized) for a in answers) and len(answers) == 299
     assert state.key_reads == {}
+
+    ended = asyncio.new_event_loop()  # a read whose loop ended before it did
+    state.key_reads[plaintext] = ended.create_future()
+    ended.close()
+    access.forget_keys()
+    answers = asyncio.run(run(plaintext))
+    assert reads == [plaintext, wrong, plaintext]
+    assert {a.name for a in answers} == {"shop"} and state.key_reads == {}
