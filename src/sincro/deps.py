@@ -147,11 +147,9 @@ async def authorize(request: Request) -> access.Principal:
     plaintext = presented_key(headers.get("x-api-key"), headers.get("authorization"))
     if not plaintext:
         raise Unauthorized("missing API key: send it in the X-API-Key header", field="X-API-Key")
-    principal = access.cached_principal(plaintext)
+    principal = _cached(state, plaintext)
     if principal is None:
         principal = await _read_once(state, plaintext)
-    else:
-        refresh_ahead(state, plaintext)
     await rate_limit(state, principal)
     return principal
 
@@ -182,11 +180,15 @@ def cached_key(
     database, no effect on the request): what the fast routes decide on; None for no key or
     an unknown one. A cached key past half its cache life is re-read in the background."""
     plaintext = presented_key(x_api_key, authorization)
-    if not plaintext:
-        return None
-    principal = access.cached_principal(plaintext)
-    if principal is not None:
-        refresh_ahead(state, plaintext)
+    return _cached(state, plaintext) if plaintext else None
+
+
+def _cached(state: AppState, plaintext: str) -> access.Principal | None:
+    """The key's cached principal, if any; when it is due, its re-read is started in the
+    default executor (see :func:`sincro.access.service.use_cached`). On the event loop."""
+    principal, claimed = access.use_cached(plaintext)
+    if claimed:
+        asyncio.get_running_loop().run_in_executor(None, _refresh_key, state.db, plaintext)
     return principal
 
 
@@ -210,13 +212,6 @@ async def _read_once(state: AppState, plaintext: str) -> access.Principal:
 
         pending.add_done_callback(read)
     return await asyncio.shield(pending)
-
-
-def refresh_ahead(state: AppState, plaintext: str) -> None:
-    """Re-read a cached key in the default executor when it is due (see
-    :func:`sincro.access.service.claim_refresh`); called on the event loop."""
-    if access.claim_refresh(plaintext):
-        asyncio.get_running_loop().run_in_executor(None, _refresh_key, state.db, plaintext)
 
 
 def _refresh_key(db: Database, plaintext: str) -> None:

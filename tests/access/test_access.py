@@ -213,17 +213,17 @@ def _aged(plaintext: str, seconds: float) -> None:
 def test_a_cached_key_is_claimed_for_a_reread_once_past_half_its_life(db: Database) -> None:
     with db.write() as s:
         _, plaintext = access.create_key(s, "shop", Role.channel)
-    assert not access.claim_refresh(plaintext)  # not cached
+    assert access.use_cached(plaintext) == (None, False)  # not cached
     with db.read() as s:
-        access.authenticate(s, plaintext)
-    assert not access.claim_refresh(plaintext)  # young
+        principal = access.authenticate(s, plaintext)
+    assert access.use_cached(plaintext) == (principal, False)  # young
     _aged(plaintext, access.KEY_REFRESH_AFTER_SECONDS + 1)
-    assert access.claim_refresh(plaintext)
-    assert not access.claim_refresh(plaintext)  # one re-read at a time
+    assert access.use_cached(plaintext) == (principal, True)
+    assert access.use_cached(plaintext) == (principal, False)  # one re-read at a time
     with db.read() as s:
         access.refresh_key(s, plaintext)
     assert time.monotonic() - access._key_cache[plaintext][0] < 5  # cached afresh
-    assert not access.claim_refresh(plaintext)
+    assert access.use_cached(plaintext) == (principal, False)
     _aged(plaintext, access.KEY_CACHE_SECONDS + 1)
     assert access.cached_principal(plaintext) is None  # unread, it still expires
 
@@ -239,11 +239,11 @@ def test_a_reread_drops_a_key_revoked_meanwhile_and_a_failed_one_keeps_it(db: Da
             raise RuntimeError("database away")
 
     _aged(plaintext, access.KEY_REFRESH_AFTER_SECONDS + 1)
-    assert access.claim_refresh(plaintext)
+    assert access.use_cached(plaintext)[1]
     with pytest.raises(RuntimeError):
         access.refresh_key(Broken(), plaintext)  # type: ignore[arg-type]
     assert access.cached_principal(plaintext) is not None  # left to expire as before
-    assert access.claim_refresh(plaintext)  # and the claim was let go
+    assert access.use_cached(plaintext)[1]  # and the claim was let go
     with db.write() as s:
         stored = s.get(type(key), key.id)
         assert stored is not None

@@ -338,7 +338,7 @@ def test_a_key_in_use_is_reread_in_the_background_and_the_fast_read_keeps_answer
                 assert (await _call(app, "/v1/availability/P-1", headers))[0] == 200
             assert _answered() == answered + 20
             await read_until(lambda: time.monotonic() - access._key_cache[plaintext][0] < 5)
-            assert not access.claim_refresh(plaintext)
+            assert not access.use_cached(plaintext)[1]  # re-read: young again
 
             with db.write() as s:  # revoked by another process: this one's cache is not told
                 s.execute(update(ApiKey).where(ApiKey.name == "shop").values(active=False))

@@ -135,7 +135,7 @@ def list_keys(session: Session) -> Sequence[ApiKey]:
 _key_cache: dict[str, tuple[float, Principal]] = {}
 _key_lock = threading.Lock()
 # A key in use is re-read in the background from half its cache life, one re-read at a time
-# per key (:func:`claim_refresh`), so under steady traffic its entry never expires. When it
+# per key (:func:`use_cached`), so under steady traffic its entry never expires. When it
 # did expire, every request in flight at that moment missed it together: on a busy api
 # process thousands of requests each read the key from the database through the thread
 # pool, seconds behind one another (the mixed flash sale's worst tail, eighth stop).
@@ -155,13 +155,21 @@ def cached_principal(plaintext: str) -> Principal | None:
     return None
 
 
-def claim_refresh(plaintext: str) -> bool:
-    """True, once, when a cached key is past half its cache life: the caller then re-reads it
-    (:func:`refresh_key`, off the event loop). False while a re-read of it is under way, and
-    for a younger key or one not cached."""
+def use_cached(plaintext: str) -> tuple[Principal | None, bool]:
+    """The principal for a key seen in the last few seconds (None when it is not cached or
+    has expired), and True when this caller claimed its re-read: the key is past half its
+    cache life and no re-read of it is under way. The claimant then re-reads it
+    (:func:`refresh_key`, off the event loop)."""
     entry = _key_cache.get(plaintext)
-    if entry is None or time.monotonic() - entry[0] < KEY_REFRESH_AFTER_SECONDS:
-        return False
+    if entry is None:
+        return None, False
+    age = time.monotonic() - entry[0]
+    if age >= KEY_CACHE_SECONDS:
+        return None, False
+    return entry[1], age >= KEY_REFRESH_AFTER_SECONDS and _claim(plaintext)
+
+
+def _claim(plaintext: str) -> bool:
     with _key_lock:
         if plaintext in _refreshing:
             return False
@@ -170,9 +178,9 @@ def claim_refresh(plaintext: str) -> bool:
 
 
 def refresh_key(session: Session, plaintext: str) -> None:
-    """Re-read a key :func:`claim_refresh` claimed: cached afresh while it is valid, dropped
-    from the cache when it no longer is (revoked or deleted meanwhile). A failure to read
-    (the database away) leaves the entry to expire as it would have."""
+    """Re-read a key whose re-read :func:`use_cached` claimed: cached afresh while it is
+    valid, dropped from the cache when it no longer is (revoked or deleted meanwhile). A
+    failure to read (the database away) leaves the entry to expire as it would have."""
     try:
         _read_key(session, plaintext)
     except Unauthorized:
