@@ -57,11 +57,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from bench.availability import warm_up
 from bench.harness import (
@@ -318,18 +320,22 @@ def scrape(server: ApiServer, attempts: int = 3) -> str | None:
     return None
 
 
+def _samples(text: str, wanted: Callable[[str], bool]) -> Iterator[tuple[str, Sample]]:
+    """The samples of a :func:`scrape` whose name is ``wanted``, each with its family's name."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if wanted(sample.name):
+                yield family.name, sample
+
+
 def answers(text: str | None) -> dict[tuple[str, str, str], float] | None:
     """The api's answers so far by (method, route template, status), from a :func:`scrape`."""
     if text is None:
         return None
     out: dict[tuple[str, str, str], float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != _ANSWERS:
-            continue
-        for sample in family.samples:
-            if sample.name == f"{_ANSWERS}_count":
-                labels = sample.labels
-                out[labels["method"], labels["route"], labels["status"]] = sample.value
+    for _, sample in _samples(text, f"{_ANSWERS}_count".__eq__):
+        labels = sample.labels
+        out[labels["method"], labels["route"], labels["status"]] = sample.value
     return out
 
 
@@ -338,16 +344,11 @@ def _buckets(text: str | None) -> dict[tuple[str, float], float] | None:
     if text is None:
         return None
     out: dict[tuple[str, float], float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != _ANSWERS:
-            continue
-        for sample in family.samples:
-            if sample.name != f"{_ANSWERS}_bucket":
-                continue
-            kind = _KIND_OF_ROUTE.get((sample.labels["method"], sample.labels["route"]))
-            if kind is not None:
-                key = (kind, float(sample.labels["le"]))
-                out[key] = out.get(key, 0.0) + sample.value
+    for _, sample in _samples(text, f"{_ANSWERS}_bucket".__eq__):
+        kind = _KIND_OF_ROUTE.get((sample.labels["method"], sample.labels["route"]))
+        if kind is not None:
+            key = (kind, float(sample.labels["le"]))
+            out[key] = out.get(key, 0.0) + sample.value
     return out
 
 
@@ -360,12 +361,9 @@ def fast_paths(before: str | None, after: str | None) -> dict[str, dict[str, int
 
     def counts(text: str) -> dict[tuple[str, str], float]:
         found: dict[tuple[str, str], float] = {}
-        for family in text_string_to_metric_families(text):
-            if family.name.endswith("_fast_path"):
-                for sample in family.samples:
-                    if sample.name.endswith("_total"):
-                        key = (family.name, sample.labels.get("decision", ""))
-                        found[key] = found.get(key, 0.0) + sample.value
+        for family, sample in _samples(text, lambda name: name.endswith("_fast_path_total")):
+            key = (family, sample.labels.get("decision", ""))
+            found[key] = found.get(key, 0.0) + sample.value
         return found
 
     first, last = counts(before), counts(after)
