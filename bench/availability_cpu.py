@@ -61,16 +61,10 @@ from bench.reservation_cpu import _spy
 Make = Callable[[int], str]
 
 
-def _BARE(i: int) -> str:
-    return "/bare"
-
-
 async def _phase(
     client: AsgiClient, key: str, n: int, make: Make, before: Callable[[int], None] | None
 ) -> tuple[Counter[int], float, float, float]:
     """``n`` requests one after another: statuses, user and system CPU seconds, wall."""
-    if make is _BARE:
-        client = AsgiClient(bare_app)
     headers = {"x-api-key": key}
     statuses: Counter[int] = Counter()
     start, wall = os.times(), time.perf_counter()
@@ -113,6 +107,7 @@ async def _measure(app: Any, key: str, skus: list[str], stores: list[str], args:
     from sincro.inventory.runtime import availability_cache
 
     client = AsgiClient(app)
+    clients = {"bare": AsgiClient(bare_app)}  # a phase driven past the application
     rng = random.Random(12)
     cache = availability_cache(app.state.sincro)
     async with app.router.lifespan_context(app):
@@ -132,7 +127,7 @@ async def _measure(app: Any, key: str, skus: list[str], stores: list[str], args:
         seq = [10**12]  # past any real event
         change = _stock_event(cache, hot_sku, hot_store, seq)
         phases: dict[str, tuple[Make, Callable[[int], None] | None]] = {
-            "bare": (_BARE, None),
+            "bare": (lambda i: "/bare", None),
             "floor": (lambda i: "/health", None),
             "summary": (lambda i: f"/v1/availability/{picks[i]}", None),
             "store": (lambda i: f"/v1/availability/{picks[i]}?location={places[i]}", None),
@@ -158,7 +153,8 @@ async def _measure(app: Any, key: str, skus: list[str], stores: list[str], args:
             if args.only and name not in args.only:
                 continue
             n = args.reloads if name == "summary_reload" else args.requests
-            await _phase(client, key, min(n, args.warm), make, before)
+            driver = clients.get(name, client)
+            await _phase(driver, key, min(n, args.warm), make, before)
             spy = profile = None
             if args.pyspy:
                 spy = _spy(args.pyspy, name, args.pyspy_seconds)
@@ -166,7 +162,7 @@ async def _measure(app: Any, key: str, skus: list[str], stores: list[str], args:
             if args.cprofile:
                 profile = cProfile.Profile()
                 profile.enable()
-            statuses, user, system, wall = await _phase(client, key, n, make, before)
+            statuses, user, system, wall = await _phase(driver, key, n, make, before)
             if profile is not None:
                 profile.disable()
                 args.cprofile.mkdir(parents=True, exist_ok=True)
