@@ -27,7 +27,7 @@ from sincro.domains import installed
 from sincro.errors import database_unavailable, document_errors, install_error_handlers
 from sincro.fastroutes import FastRoutesApp, install as install_fast_routes
 from sincro.health import install_heartbeat, router as health_router
-from sincro.metrics import MetricsMiddleware
+from sincro.metrics import MetricsMiddleware, flush as flush_metrics, flush_every_second
 from sincro.routecache import include
 from sincro.routeindex import install as index_routes
 from sincro.sharedstate import shared_state_from_settings
@@ -64,13 +64,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         retrying = [task for start in state.on_start if (task := await _start(start))]
+        flushing = asyncio.create_task(flush_every_second(), name="sincro-metrics-flush")
         try:
             yield
         finally:
-            for task in retrying:
+            for task in (*retrying, flushing):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            flush_metrics()  # the samples of the last second
             for stop in reversed(state.on_stop):
                 await stop()
             await state.shared.aclose()

@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from sincro.access import service as access
@@ -33,6 +32,7 @@ from sincro.db import Database
 from tests.answers import both_runs, compared_headers
 from tests.assistant import world
 from tests.conftest import wipe
+from tests.samples import sample
 
 BODY_CAP = 4096
 MAX_TEXT = 300
@@ -139,12 +139,11 @@ METRICS = [
 
 
 def _metrics() -> list[float]:
-    return [REGISTRY.get_sample_value(name, labels) or 0.0 for name, labels in METRICS]
+    return [sample(name, labels) for name, labels in METRICS]
 
 
 def _fast_path(decision: str) -> float:
-    value = REGISTRY.get_sample_value("sincro_assistant_fast_path_total", {"decision": decision})
-    return value or 0.0
+    return sample("sincro_assistant_fast_path_total", {"decision": decision})
 
 
 def _rows(db: Database) -> dict[str, list[Any]]:

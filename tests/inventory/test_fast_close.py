@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import REGISTRY
 
 from sincro.access import service as access
 from sincro.access.models import Role
@@ -38,6 +37,7 @@ from tests.inventory.test_fast_reserve import (
     line,
     one,
 )
+from tests.samples import sample
 
 # the reservations made first: (key, body); their ids are referred to by position below
 MADE: list[tuple[str, dict[str, Any]]] = [
@@ -97,7 +97,7 @@ METRICS = [
 
 
 def _metrics() -> list[float]:
-    return [REGISTRY.get_sample_value(name, labels) or 0.0 for name, labels in METRICS]
+    return [sample(name, labels) for name, labels in METRICS]
 
 
 def _run(db: Database, settings: Settings, fast: bool) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
-from prometheus_client import REGISTRY
 from sqlalchemy import update
 
 from sincro.access import service as access
@@ -32,6 +31,7 @@ from sincro.inventory.availability import AvailabilityCache
 from sincro.inventory.models import Reason
 from sincro.inventory.schemas import MovementIn
 from tests.factories import make_location, make_product, receive
+from tests.samples import sample
 
 KEYS = {  # name: (role, locations, rate limit per minute)
     "shop": (Role.channel, (), None),
@@ -164,12 +164,12 @@ def _raw_headers(keys: dict[str, str], who: str | None, extra: Raw) -> Raw:
 
 def _answered() -> float:
     labels = {"decision": "answered"}
-    return REGISTRY.get_sample_value("sincro_availability_fast_path_total", labels) or 0.0
+    return sample("sincro_availability_fast_path_total", labels)
 
 
 def _latency_count(status: int) -> float:
     labels = {"method": "GET", "route": "/v1/availability/{sku}", "status": str(status)}
-    return REGISTRY.get_sample_value("sincro_http_request_duration_seconds_count", labels) or 0.0
+    return sample("sincro_http_request_duration_seconds_count", labels)
 
 
 def _same(fast: Answer, slow: Answer, what: str) -> None:

@@ -221,6 +221,50 @@ def test_a_crowd_waits_in_line_and_each_request_is_woken_once(backend: Backend) 
     assert looked == 1000
 
 
+def test_spend_takes_tokens_in_hand_without_waiting_and_prefetches_at_half(
+    backend: Backend,
+) -> None:
+    """``spend`` (the read paths' instant check) answers from the tokens this process holds:
+    none before the first lease; the rest of a lease one by one, with the next lease's
+    prefetch started once half of it is left; then none until the prefetch lands. Every token
+    spent was taken from the shared bucket first."""
+    granted: list[float] = []
+
+    async def scenario() -> tuple[bool, int, bool, int]:
+        state = backend.open()
+        real_take = state.take_async
+
+        async def counted(key: str, rate: float, burst: float, cost: float = 1.0) -> float:
+            wait = await real_take(key, rate, burst, cost)
+            if wait == 0:
+                granted.append(cost)
+            return wait
+
+        state.take_async = counted  # type: ignore[method-assign]
+        limiter = SharedStateRateLimiter(state)
+        try:
+            before = limiter.spend(7, 6_000)  # leases of 120
+            assert await limiter.hit(7, 6_000) == 0.0  # the first lease; one token its own
+            spent = 0
+            while limiter.spend(7, 6_000):  # no await: the prefetch cannot land meanwhile
+                spent += 1
+            prefetching = bool(limiter._prefetching)
+            later = 0
+            while later < 500:
+                await asyncio.gather(*limiter._prefetching)
+                if not limiter.spend(7, 6_000):
+                    break
+                later += 1
+            return before, spent, prefetching, later
+        finally:
+            await state.aclose()
+            shut(state)
+
+    before, spent, prefetching, later = asyncio.run(scenario())
+    assert (before, spent, prefetching, later) == (False, 119, True, 500)
+    assert 1 + spent + later <= sum(granted) <= 1 + spent + later + 2 * 120
+
+
 def test_a_request_cancelled_in_line_leaves_its_token_to_the_next(backend: Backend) -> None:
     """Four requests on a 100/min key (leases of 2), the second cancelled while it waits: the
     first lease serves the first and the third, the fourth takes the next lease; nobody is

@@ -58,6 +58,10 @@ PREFETCH_MIN_LEASE = 50
 
 
 class RateLimiter(Protocol):
+    def spend(self, key_id: int, per_minute: int) -> bool:
+        """True when the request was allowed at once (a token in hand); False: call hit."""
+        ...
+
     async def hit(self, key_id: int, per_minute: int) -> float:
         """0 when allowed, else the seconds to wait before retrying."""
         ...
@@ -87,18 +91,25 @@ class SharedStateRateLimiter:
         self._leasing: dict[int, _Leasing] = {}  # the lease being taken for a key
         self._prefetching: set[asyncio.Task[bool]] = set()
 
+    def spend(self, key_id: int, per_minute: int) -> bool:
+        """Take one request from the tokens this process holds for the key, without waiting:
+        True when one was there (starting the next lease's prefetch when due), False when
+        the request must go through :meth:`hit`. What nearly every request of a busy key
+        does, and on the event loop alone: no coroutine, no key string."""
+        if not self._spend(key_id):
+            return False
+        if self._prepaid[key_id] <= LEASE_MAX // 2 and key_id not in self._leasing:
+            lease = lease_size(per_minute)
+            if lease >= PREFETCH_MIN_LEASE and self._prepaid[key_id] <= lease // 2:
+                self._prefetch(key_id, f"api-key:{key_id}", per_minute / 60.0, per_minute, lease)
+        return True
+
     async def hit(self, key_id: int, per_minute: int) -> float:
         """Take one request from the key's bucket: 0 when allowed, else seconds to wait."""
+        if self.spend(key_id, per_minute):
+            return 0.0
         key, rate = f"api-key:{key_id}", per_minute / 60.0
         lease = lease_size(per_minute)
-        if self._spend(key_id):
-            if (
-                lease >= PREFETCH_MIN_LEASE
-                and self._prepaid[key_id] <= lease // 2
-                and key_id not in self._leasing
-            ):
-                self._prefetch(key_id, key, rate, per_minute, lease)
-            return 0.0
         if lease > 1:
             loop = asyncio.get_running_loop()
             leasing = self._leasing.get(key_id)

@@ -43,6 +43,7 @@ from sincro.bodylimits import route_cap
 from sincro.deps import AppState, cached_key, rate_limit
 from sincro.fastroutes import FastRequest, FastRoute, Handler
 from sincro.inputs import MAX_ROW_ID
+from sincro.metrics import decisions
 
 T = TypeVar("T")
 METHOD, PATH = "POST", "/v1/assistant/conversations/{conversation_id}/messages"
@@ -80,7 +81,7 @@ async def in_turn_thread(state: AppState, work: Callable[..., T], *args: Any) ->
 
 
 def handler(state: AppState) -> Handler:
-    answered, handed_over = FAST_PATH.labels("answered"), FAST_PATH.labels("handed_over")
+    answered, handed_over = decisions(FAST_PATH)
     cap: list[int] = []  # the route's body cap, read at the first request (routes declare it)
 
     def turn(conversation_id: int, body: MessageIn, key: access.Principal) -> ReplyOut:

@@ -38,6 +38,7 @@ from sincro.idempotency import MAX_KEY_LENGTH
 from sincro.inventory import endpoints
 from sincro.inventory.metrics import FAST_PATH
 from sincro.inventory.schemas import ReservationIn
+from sincro.metrics import decisions
 
 METHOD, PATH = "POST", "/v1/reservations"
 
@@ -52,7 +53,7 @@ def install(state: AppState) -> None:
 
 
 def handler(state: AppState) -> Handler:
-    answered, handed_over = FAST_PATH.labels("answered"), FAST_PATH.labels("handed_over")
+    answered, handed_over = decisions(FAST_PATH)
     cap: list[int] = []  # the route's body cap, read at the first request (routes declare it)
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:

@@ -34,6 +34,7 @@ from sincro.idempotency import Outcome
 from sincro.inventory import endpoints
 from sincro.inventory.metrics import FAST_PATH
 from sincro.inventory.models import ReservationStatus
+from sincro.metrics import decisions
 
 METHOD, PREFIX = "POST", "/v1/reservations/"
 ACTIONS = {"commit": ReservationStatus.committed, "release": ReservationStatus.released}
@@ -53,7 +54,7 @@ def install(state: AppState) -> None:
 
 
 def handler(state: AppState, suffix: str, target: ReservationStatus) -> Handler:
-    answered, handed_over = FAST_PATH.labels("answered"), FAST_PATH.labels("handed_over")
+    answered, handed_over = decisions(FAST_PATH)
 
     async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:
         request = FastRequest(scope, receive)

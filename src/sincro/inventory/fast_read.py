@@ -37,11 +37,12 @@ from starlette.types import Receive, Scope, Send
 
 from sincro.access import service as access
 from sincro.catalog.schemas import CODE_PATTERN, SKU_PATTERN
-from sincro.deps import AppState, cached_key, rate_limit
+from sincro.deps import AppState, allowed_now, cached_key, rate_limit
 from sincro.fastroutes import FastRoute, Handler
 from sincro.inventory import availability
 from sincro.inventory.metrics import FAST_READ
 from sincro.inventory.runtime import availability_cache
+from sincro.metrics import decisions
 
 METHOD, PATH, PREFIX = "GET", "/v1/availability/{sku}", "/v1/availability/"
 _SKU = re.compile(SKU_PATTERN)
@@ -57,7 +58,7 @@ def install(state: AppState) -> None:
 
 
 def handler(state: AppState) -> Handler:
-    answered, handed_over = FAST_READ.labels("answered"), FAST_READ.labels("handed_over")
+    answered, handed_over = decisions(FAST_READ)
     cache = availability_cache(state)
     start = len(PREFIX)
 
@@ -68,7 +69,8 @@ def handler(state: AppState) -> Handler:
             return receive  # nothing was read
         answered.inc()
         key, snap, code = decided
-        await rate_limit(state, key)
+        if not allowed_now(state, key):
+            await rate_limit(state, key)
         body = (
             snap.summary_json()
             if code is None
