@@ -9,11 +9,12 @@ a path with one parameter segment, in ``AppState.fast_routes``; the application
 unchanged.
 
 A fast route must answer exactly as the documented FastAPI route would, or not at all: its
-handler either answers (returns None), or returns a ``receive`` that replays whatever it read
-of the body, and the request goes on through the normal stack as if nothing had happened. The
-rule that keeps this safe: **nothing with an effect happens before the decision** (no rate
-limit token taken, no row written); a handler decides from headers, the body and process
-caches, then either hands over or answers.
+handler either answers (and returns the status it sent), or returns a ``receive`` that replays
+whatever it read of the body, and the request goes on through the normal stack as if nothing
+had happened. The rule that keeps this safe: **nothing with an effect happens before the
+decision** (no rate limit token taken, no row written); a handler decides from headers, the
+body and process caches, then either hands over or answers. An error it raises is rendered
+by the dispatcher, so a handler raises only before it sends: its response is its last step.
 
 What the stack would add around a route the dispatcher adds itself: the request latency
 metric (:mod:`sincro.metrics`), and errors rendered by the application's own exception
@@ -35,7 +36,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from sincro.metrics import observe_request
 
-Handler = Callable[[Scope, Receive, Send], Awaitable[Receive | None]]
+# a handler returns the status it answered with, or the ``receive`` to hand the request over with
+Handler = Callable[[Scope, Receive, Send], Awaitable[Receive | int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,27 +114,16 @@ class FastRoutesApp(FastAPI):
             return
         scope["app"] = self  # what Starlette sets: the exception handlers are found there
         start = time.perf_counter()
-        status = 500
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status, started = message["status"], True
-            await send(message)
-
         try:
-            hand_over = await route.handler(scope, receive, watched)
-        except Exception as exc:
-            if started:
-                raise
+            answer = await route.handler(scope, receive, send)
+        except Exception as exc:  # raised before the handler sent anything (see above)
             response = await _rendered(scope, exc)
-            await response(scope, receive, watched)
-            hand_over = None
-        if hand_over is not None:
-            await super().__call__(scope, hand_over, send)
-            return
-        observe_request(route.method, route.path, status, time.perf_counter() - start)
+            await response(scope, receive, send)
+            answer = response.status_code
+        if isinstance(answer, int):
+            observe_request(route.method, route.path, answer, time.perf_counter() - start)
+        else:
+            await super().__call__(scope, answer, send)
 
 
 async def _rendered(scope: Scope, exc: Exception) -> Any:

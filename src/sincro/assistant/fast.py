@@ -89,7 +89,7 @@ def handler(state: AppState) -> Handler:
             lambda session: endpoints.message_turn(session, state, conversation_id, body, key)
         )
 
-    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | int:
         if not cap:
             cap.append(route_cap(METHOD, scope["path"]) or state.settings.api_body_max_bytes)
         request = FastRequest(scope, receive)
@@ -106,7 +106,7 @@ def handler(state: AppState) -> Handler:
         reply = await in_turn_thread(state, turn, conversation_id, body, key)
         response = Response(_REPLY.dump_json(reply, by_alias=True), media_type="application/json")
         await response(scope, receive, send)
-        return None
+        return response.status_code
 
     return handle
 

@@ -56,7 +56,7 @@ def handler(state: AppState) -> Handler:
     answered, handed_over = decisions(FAST_PATH)
     cap: list[int] = []  # the route's body cap, read at the first request (routes declare it)
 
-    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | int:
         if not cap:
             cap.append(route_cap(METHOD, PATH) or state.settings.api_body_max_bytes)
         request = FastRequest(scope, receive)
@@ -70,7 +70,7 @@ def handler(state: AppState) -> Handler:
         key.require(access.Role.channel)
         outcome = await endpoints.reserve(state, key, body, idempotency_key)
         await outcome.send(send)  # what outcome.response() sends, without building it
-        return None
+        return outcome.status_code
 
     return handle
 

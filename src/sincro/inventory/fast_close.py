@@ -56,7 +56,7 @@ def install(state: AppState) -> None:
 def handler(state: AppState, suffix: str, target: ReservationStatus) -> Handler:
     answered, handed_over = decisions(FAST_PATH)
 
-    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | int:
         request = FastRequest(scope, receive)
         # the dispatcher matched the template: one non-empty segment between the two
         reservation_id = scope["path"][len(PREFIX) : -len(suffix)]
@@ -69,7 +69,7 @@ def handler(state: AppState, suffix: str, target: ReservationStatus) -> Handler:
         key.require(access.Role.channel)
         out = await endpoints.close_reservation(state, reservation_id, key, target)
         await Outcome(200, out, replayed=False).send(send)
-        return None
+        return 200
 
     return handle
 

@@ -62,7 +62,7 @@ def handler(state: AppState) -> Handler:
     cache = availability_cache(state)
     start = len(PREFIX)
 
-    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | None:
+    async def handle(scope: Scope, receive: Receive, send: Send) -> Receive | int:
         decided = _decide(state, scope, cache, start)
         if decided is None:
             handed_over.inc()
@@ -79,7 +79,7 @@ def handler(state: AppState) -> Handler:
         headers = [(b"content-length", str(len(body)).encode()), _JSON]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        return None
+        return 200
 
     return handle
 
@@ -100,8 +100,7 @@ def _decide(
             return None
         code = found.group(1).decode()
     x_api_key = authorization = None
-    for name, value in scope["headers"]:
-        name = name.lower()
+    for name, value in scope["headers"]:  # names in lower case, as ASGI servers give them
         if name == b"x-api-key":
             if x_api_key is not None:
                 return None
