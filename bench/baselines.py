@@ -101,6 +101,13 @@ def reference_app(database_url: str | None = None) -> Any:
     return app
 
 
+def api_loop() -> str:
+    """The event loop ``sincro api`` serves on with this environment (``SINCRO_API_LOOP``)."""
+    from sincro.config import Settings
+
+    return os.environ.get("SINCRO_API_LOOP") or str(Settings.model_fields["api_loop"].default)
+
+
 class BareServer(ApiServer):
     """:data:`bare_app` on uvicorn, with ``sincro api``'s workers, loop and parser."""
 
@@ -112,7 +119,7 @@ class BareServer(ApiServer):
         return [sys.executable, "-m", "uvicorn", "bench.baselines:bare_app",
                 "--app-dir", str(REPO), "--host", HOST, "--port", str(self.port),
                 "--workers", str(self.workers), "--no-access-log", "--backlog", "4096",
-                "--timeout-keep-alive", "30"]  # fmt: skip
+                "--timeout-keep-alive", "30", "--loop", api_loop()]  # fmt: skip
 
 
 class ReferenceServer(ApiServer):

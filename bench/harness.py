@@ -251,11 +251,14 @@ def _pg_url(name: str) -> str:
 
 
 def cli_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment for ``sincro`` subprocesses: only our SINCRO_* settings."""
+    """The environment for ``sincro`` subprocesses: only our SINCRO_* settings, but for the
+    api's event loop (``SINCRO_API_LOOP``), which the bare ASGI floor follows too
+    (:func:`bench.baselines.api_loop`): a run compares both loops by setting it."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("SINCRO_") and k != "PROMETHEUS_MULTIPROC_DIR"
+        if (not k.startswith("SINCRO_") or k == "SINCRO_API_LOOP")
+        and k != "PROMETHEUS_MULTIPROC_DIR"
     }
     env.update(
         SINCRO_DATABASE_URL=database_url,

@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         retrying = [task for start in state.on_start if (task := await _start(start))]
         flushing = asyncio.create_task(flush_every_second(), name="sincro-metrics-flush")
+        loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+        log.info("serving on the %s event loop", loop, extra={"event_loop": loop})
         try:
             yield
         finally:

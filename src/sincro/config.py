@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     # (a rate-limit lease, a pooled statement) waited up to this long at each of its many
     # GIL hand-overs: one lease took tens of ms, and a key's requests waited for it
     api_switch_interval_ms: float = Field(default=0.5, gt=0, le=100)
+    # the event loop the api processes serve on (uvicorn's ``--loop``). asyncio's: at
+    # thousands of connections uvloop's starved ~1 % of requests for seconds, on a bare
+    # endpoint too (p99 4.7 s against asyncio's 0.2 s, at the same throughput); uvloop costs
+    # ~8-11 % less CPU a request, for a deployment that sees few connections (behind a proxy
+    # that pools them). docs/benchmarks.md, ninth stop
+    api_loop: Literal["asyncio", "uvloop"] = "asyncio"
     # worker processes lower their CPU priority by this much: where api and workers share a
     # machine, a campaign or a sync uses the idle CPU and interactive requests come first
     worker_nice: int = Field(default=10, ge=0, le=19)

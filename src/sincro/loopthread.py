@@ -16,9 +16,11 @@ through ``call_soon_threadsafe``).
   loop reach it in ONE call (``call_soon_threadsafe`` writes to the loop's self-pipe, and
   each wake-up moves the GIL: under a storm, one per reservation each way was ~130 µs of a
   reservation's CPU). No ``concurrent.futures`` future (and its condition) per hand-off.
-- The loop is uvloop's when uvloop is installed (the loop uvicorn serves the api on), else
-  asyncio's: asyncio's own loop is pure Python, and under a storm its iterations, handles and
-  self-pipe reads were a good part of the thread's CPU for each statement it carried.
+- The loop is uvloop's when uvloop is installed, else asyncio's: asyncio's own loop is pure
+  Python, and under a storm its iterations, handles and self-pipe reads were a good part of
+  the thread's CPU for each statement it carried. (The api's own loop, which holds the
+  clients' sockets, is asyncio's by default: ``SINCRO_API_LOOP``; this one holds a few
+  database connections, where uvloop's unfairness at thousands of sockets does not arise.)
 - :meth:`LoopThread.stop` ends the loop: work still running is cancelled, its callers and
   later ones get :class:`LoopStopped`, and the thread ends.
 

@@ -73,6 +73,7 @@ def api(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
+        loop=settings.api_loop,
         access_log=False,
         # applied by uvicorn in each worker process it spawns (they inherit no logging)
         log_config=log_config(settings.log_level, settings.log_json),

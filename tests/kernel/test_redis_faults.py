@@ -182,7 +182,8 @@ def test_api_worker_processes_log_as_json_on_stderr(
     db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     """``sincro api --workers 2``: uvicorn spawns the workers, which inherit no logging; what
-    they log (here the warning of a 503 with Redis refusing) must reach stderr as JSON."""
+    they log (here the warning of a 503 with Redis refusing, and the event loop each serves
+    on, ``SINCRO_API_LOOP``) must reach stderr as JSON."""
     with db.write() as s:
         make_product(s, sku=SKU)
         key = make_key(s, Role.channel)
@@ -195,6 +196,7 @@ def test_api_worker_processes_log_as_json_on_stderr(
         "SINCRO_REDIS_URL": f"redis://127.0.0.1:{nothing_listens}/0",
         "SINCRO_AVAILABILITY_WARM_SKUS": "0",
         "SINCRO_LOG_JSON": "true",
+        "SINCRO_API_LOOP": "asyncio",
     }
     api = [sys.executable, "-m", "sincro.cli", "api", "--port", str(port), "--workers", "2"]
     proc = subprocess.Popen(api, env=env, stderr=subprocess.PIPE, start_new_session=True)
@@ -208,6 +210,8 @@ def test_api_worker_processes_log_as_json_on_stderr(
     warned = [line for line in lines if line["logger"] == "sincro.errors"]
     assert warned and "shared_state_unavailable" in warned[0]["message"], stderr[-3000:]
     assert warned[0]["level"] == "WARNING"
+    loops = [line.get("event_loop") for line in lines if line["logger"] == "sincro.app"]
+    assert loops == ["asyncio", "asyncio"], stderr[-3000:]  # each worker, on the chosen loop
 
 
 def _free_port() -> int:
