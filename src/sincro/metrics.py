@@ -124,6 +124,22 @@ _latencies: dict[tuple[str, str, int], _Latency] = {}
 _counts: dict[int, Count] = {}  # by the child's id (the child is kept in the Count)
 
 
+def _forked() -> None:
+    """A forked child starts with nothing counted: its parent writes its own samples (the
+    child writes to files of its own, :mod:`sincro.promvalues`), and a lock held in the
+    parent at the fork would never be released in the child."""
+    global _lock
+    _lock = threading.Lock()
+    for pending in _latencies.values():
+        pending.buckets = [0] * len(_BOUNDS)
+        pending.n, pending.total = 0, 0.0
+    for count in _counts.values():
+        count.n = 0
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 def counted(child: Any) -> Count:
     """The batched counter of a Prometheus counter child (one for each child)."""
     with _lock:

@@ -143,3 +143,18 @@ def test_the_api_writes_a_quiet_spell_s_samples_within_a_second(settings: Settin
             assert time.monotonic() < deadline, "the lifespan did not write the sample"
             time.sleep(0.05)
         assert REGISTRY.get_sample_value(name, labels) == before + 1
+
+
+def test_a_forked_child_does_not_write_its_parent_s_samples() -> None:
+    route = f"/fork/{uuid.uuid4().hex}"
+    metrics.flush()
+    metrics.observe_request("GET", route, 200, 0.002)  # counted in the parent, not yet written
+    pid = os.fork()
+    if pid == 0:  # the child: write whatever it holds, and report what it held
+        held = sum(p.n for p in metrics._latencies.values())
+        metrics.flush()
+        os._exit(0 if held == 0 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    metrics.flush()
+    assert _histogram(route)["sincro_http_request_duration_seconds_count"] == 1
