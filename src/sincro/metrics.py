@@ -9,6 +9,7 @@ every process writes its samples there and ``/metrics`` adds them up.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import threading
 import time
@@ -89,9 +90,9 @@ class MetricsMiddleware:
 # (the last second of traffic before a quiet spell). A scrape sees every sample of the process
 # that renders it, and other processes' samples at most ``FLUSH_SECONDS`` late.
 FLUSH_SECONDS = 1.0
-# the histogram's upper bounds as prometheus_client keeps them (+Inf last): a sample belongs
-# to the first bound at or above it, as ``Histogram.observe`` places it
-_BOUNDS = (*REQUEST_LATENCY._upper_bounds,)
+# the histogram's upper bounds, +Inf last as prometheus_client adds it: a sample belongs to
+# the first bound at or above it, as ``Histogram.observe`` places it
+_BOUNDS = (*LATENCY_BUCKETS, math.inf)
 _lock = threading.Lock()
 _flush_at = [0.0]
 
@@ -103,6 +104,9 @@ class _Latency:
 
     def __init__(self, child: Any) -> None:
         self.child = child
+        self.reset()
+
+    def reset(self) -> None:
         self.buckets = [0] * len(_BOUNDS)
         self.n, self.total = 0, 0.0
 
@@ -131,8 +135,7 @@ def _forked() -> None:
     global _lock
     _lock = threading.Lock()
     for pending in _latencies.values():
-        pending.buckets = [0] * len(_BOUNDS)
-        pending.n, pending.total = 0, 0.0
+        pending.reset()
     for count in _counts.values():
         count.n = 0
 
@@ -179,8 +182,7 @@ def flush() -> None:
         for pending in _latencies.values():
             if pending.n:
                 latencies.append((pending.child, pending.buckets, pending.total))
-                pending.buckets = [0] * len(_BOUNDS)
-                pending.n, pending.total = 0, 0.0
+                pending.reset()
         counts = []
         for count in _counts.values():
             if count.n:

@@ -24,16 +24,29 @@ from sincro.config import Settings
 SECONDS = [0.0, 0.001, 0.0010001, 0.0025, 0.004, 0.05, 0.3, 1.0, 2.4999, 5.0, 7.5, 61.0] * 3
 
 
-def _histogram(route: str) -> dict[str, float]:
-    """The latency histogram's samples of one route, by sample name and ``le``."""
+def _samples(registry: CollectorRegistry, route: str) -> dict[str, float]:
+    """The latency histogram's samples of one route, by sample name and ``le`` (no
+    ``_created``: when a child was made is not a sample the batches write)."""
     out = {}
-    for family in REGISTRY.collect():
+    for family in registry.collect():
         if family.name != "sincro_http_request_duration_seconds":
             continue
         for s in family.samples:
-            if s.labels.get("route") == route:
+            if s.labels.get("route") == route and not s.name.endswith("_created"):
                 out[f"{s.name}{s.labels.get('le', '')}"] = s.value
     return out
+
+
+def _histogram(route: str) -> dict[str, float]:
+    return _samples(REGISTRY, route)
+
+
+def _assert_as_observed(written: dict[str, float]) -> None:
+    """``written`` is what one histogram observing every one of ``SECONDS`` shows."""
+    expected = _reference(SECONDS)
+    assert written.keys() == expected.keys()
+    for name, value in expected.items():
+        assert abs(written[name] - value) < 1e-9, name
 
 
 def _reference(seconds: list[float]) -> dict[str, float]:
@@ -49,13 +62,7 @@ def _reference(seconds: list[float]) -> dict[str, float]:
     child = reference.labels("GET", "r", "200")
     for value in seconds:
         child.observe(value)
-    out = {}
-    for family in registry.collect():
-        for s in family.samples:
-            if s.name.endswith("_created"):
-                continue
-            out[f"{s.name}{s.labels.get('le', '')}"] = s.value
-    return out
+    return _samples(registry, "r")
 
 
 def test_a_batch_writes_what_observing_each_sample_would() -> None:
@@ -65,11 +72,8 @@ def test_a_batch_writes_what_observing_each_sample_would() -> None:
         metrics.observe_request("GET", route, 200, value)
     assert _histogram(route)["sincro_http_request_duration_seconds_count"] == 0  # not written yet
     metrics.flush()
-    written = {k: v for k, v in _histogram(route).items() if not k.endswith("_created")}
-    expected = _reference(SECONDS)
-    assert written.keys() == expected.keys()
-    for name, value in expected.items():
-        assert abs(written[name] - value) < 1e-9, name
+    written = _histogram(route)
+    _assert_as_observed(written)
     assert written["sincro_http_request_duration_seconds_count"] == len(SECONDS)
 
 
@@ -119,15 +123,7 @@ def test_multiprocess_files_sum_the_batches_of_every_process(tmp_path: Path) -> 
         )
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
-    written = {}
-    for family in registry.collect():
-        for s in family.samples:
-            if s.labels.get("route") == "/mp":
-                written[f"{s.name}{s.labels.get('le', '')}"] = s.value
-    expected = _reference(SECONDS)
-    assert written.keys() == expected.keys()
-    for name, value in expected.items():
-        assert abs(written[name] - value) < 1e-9, name
+    _assert_as_observed(_samples(registry, "/mp"))
 
 
 def test_the_api_writes_a_quiet_spell_s_samples_within_a_second(settings: Settings) -> None:
