@@ -154,18 +154,22 @@ async def authorize(request: Request) -> access.Principal:
     return principal
 
 
+def _per_minute(state: AppState, principal: access.Principal) -> int:
+    """The key's limit: its own, else the deployment's default."""
+    return principal.rate_limit_per_minute or state.settings.default_rate_limit_per_minute
+
+
 def allowed_now(state: AppState, principal: access.Principal) -> bool:
     """True when the key's allowance gave this request a token at once (one this process
     holds, as for nearly every request of a busy key); False: :func:`rate_limit` decides."""
-    limit = principal.rate_limit_per_minute or state.settings.default_rate_limit_per_minute
-    return state.limiter.spend(principal.key_id, limit)
+    return state.limiter.spend(principal.key_id, _per_minute(state, principal))
 
 
 async def rate_limit(state: AppState, principal: access.Principal) -> None:
     """Take one request from the key's allowance, or raise :class:`RateLimited` (429)."""
     if allowed_now(state, principal):
         return
-    limit = principal.rate_limit_per_minute or state.settings.default_rate_limit_per_minute
+    limit = _per_minute(state, principal)
     wait = await state.limiter.hit(principal.key_id, limit)
     if wait > 0:
         raise RateLimited(
